@@ -1,0 +1,73 @@
+/**
+ * The public library API, for embedding the proxy in a program of your own.
+ *
+ * ```ts
+ * import { buildQuickStartConfig, createProxy } from "./mod.ts";
+ * const proxy = createProxy(buildQuickStartConfig({ bind: [":8080"], backend: ["10.0.0.1:80", "10.0.0.2:80"] }));
+ * await proxy.start();
+ * ```
+ *
+ * @module
+ */
+
+import type { Config } from "./src/config/types.ts";
+import type { Logger } from "./src/core/logger.ts";
+import type { Runtime } from "./src/runtime/types.ts";
+import { SILENT_LOGGER } from "./src/core/logger.ts";
+import { currentRuntime } from "./src/runtime/detect.ts";
+import { Proxy } from "./src/engine/proxy.ts";
+
+/** Options of {@link createProxy}. */
+export interface CreateProxyOptions {
+  /** Defaults to the runtime running this code. */
+  readonly runtime?: Runtime;
+  /** Operator messages; silent by default. */
+  readonly logger?: Logger;
+}
+
+/** Builds a proxy from a validated Config; call `start()` to resolve servers and bind. */
+export function createProxy(config: Config, options: CreateProxyOptions = {}): Proxy {
+  return new Proxy(config, options.runtime ?? currentRuntime(), options.logger ?? SILENT_LOGGER);
+}
+
+export { Proxy } from "./src/engine/proxy.ts";
+export { Frontend } from "./src/engine/frontend.ts";
+export { Backend } from "./src/core/backend.ts";
+export { Server } from "./src/core/server.ts";
+export { buildQuickStartConfig } from "./src/config/quick_start.ts";
+export type { QuickStartOptions } from "./src/config/quick_start.ts";
+export { DEFAULTS } from "./src/config/types.ts";
+export type {
+  BackendConfig,
+  BackendTimeouts,
+  BindConfig,
+  Config,
+  FrontendConfig,
+  FrontendTimeouts,
+  GlobalConfig,
+  ProxyMode,
+  ServerConfig,
+} from "./src/config/types.ts";
+export { ConfigError } from "./src/config/errors.ts";
+export type { ConfigErrorCode } from "./src/config/errors.ts";
+export { AddressError, parseBindAddress, parseServerAddress } from "./src/config/address.ts";
+export { NetError } from "./src/runtime/net_error.ts";
+export type { NetErrorCode } from "./src/runtime/net_error.ts";
+export { BALANCE_ALGORITHMS, createBalancer } from "./src/core/balance/mod.ts";
+export type { BalanceAlgorithmName, BalanceContext, Balancer } from "./src/core/balance/mod.ts";
+export { currentRuntime, detectRuntimeName } from "./src/runtime/detect.ts";
+export type {
+  Connection,
+  ConnectionHandler,
+  ConnectOptions,
+  Listener,
+  ListenOptions,
+  NetAddr,
+  Runtime,
+  RuntimeInfo,
+  RuntimeName,
+  SignalName,
+} from "./src/runtime/types.ts";
+export type { Logger } from "./src/core/logger.ts";
+export { SILENT_LOGGER } from "./src/core/logger.ts";
+export { VERSION } from "./src/version.ts";

@@ -1,0 +1,37 @@
+/**
+ * Operator messages for people, through consola, on standard error (standard output is kept for
+ * access logs). `-q` keeps warnings and errors only; `-V` adds debug messages.
+ *
+ * @module
+ */
+
+import { createConsola } from "consola";
+import type { ConsolaInstance } from "consola";
+import type { Logger } from "../core/logger.ts";
+
+/** How much to say. */
+export type Verbosity = "quiet" | "normal" | "verbose";
+
+const CONSOLA_LEVELS: Record<Verbosity, number> = { quiet: 1, normal: 3, verbose: 4 };
+
+/** A consola instance writing everything to stderr at the given verbosity. */
+export function createConsole(verbosity: Verbosity): ConsolaInstance {
+  return createConsola({
+    level: CONSOLA_LEVELS[verbosity],
+    stdout: process.stderr,
+    stderr: process.stderr,
+    formatOptions: { date: false },
+  });
+}
+
+/** Adapts consola to the core's Logger (alert and error both print as errors). */
+export function consoleLogger(console: ConsolaInstance): Logger {
+  return {
+    alert: (message) => console.error(message),
+    error: (message) => console.error(message),
+    warn: (message) => console.warn(message),
+    notice: (message) => console.info(message),
+    info: (message) => console.info(message),
+    debug: (message) => console.debug(message),
+  };
+}

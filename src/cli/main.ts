@@ -1,0 +1,102 @@
+/**
+ * The command line: picks the command, runs it, and turns its outcome into an exit code.
+ *
+ * citty runs a parent command's `run` after a subcommand's, so commands are dispatched here and
+ * citty parses arguments and renders help.
+ *
+ * @module
+ */
+
+import { defineCommand, renderUsage } from "citty";
+import type { ArgsDef, CommandDef } from "citty";
+import type { Runtime } from "../runtime/types.ts";
+import { VERSION } from "../version.ts";
+import { COMMON_ARGS } from "./args.ts";
+import { consoleLogger, createConsole } from "./console_logger.ts";
+import type { Verbosity } from "./console_logger.ts";
+import { DEMO_ARGS, demoCommand } from "./demo_command.ts";
+import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, exitCodeFor, UsageError } from "./exit_codes.ts";
+import { quickStartConfigFromArgs, RUN_ARGS, runProxy } from "./run_command.ts";
+import { versionLines } from "./version_command.ts";
+
+const demoDefinition = defineCommand({
+  meta: { name: "demo", description: "Start two built-in origins and the proxy in front of them" },
+  args: DEMO_ARGS,
+});
+
+const versionDefinition = defineCommand({
+  meta: { name: "version", description: "Print version, runtime, platform and event poller" },
+  args: COMMON_ARGS,
+});
+
+const mainDefinition = defineCommand({
+  meta: { name: "proxy", version: VERSION, description: "A load balancer and reverse proxy in the spirit of HAProxy" },
+  args: RUN_ARGS,
+  subCommands: { demo: demoDefinition, version: versionDefinition },
+});
+
+function verbosityOf(argv: readonly string[]): Verbosity {
+  let verbosity: Verbosity = "normal";
+  for (const arg of argv) {
+    if (arg === "--") break;
+    if (arg === "--quiet" || /^-[a-zA-Z]*q[a-zA-Z]*$/.test(arg)) verbosity = "quiet";
+    if (arg === "--verbose" || /^-[a-zA-Z]*V[a-zA-Z]*$/.test(arg)) verbosity = "verbose";
+  }
+  return verbosity;
+}
+
+function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes("--help") || argv.includes("-h");
+}
+
+async function usage(definition: CommandDef<ArgsDef>, parent?: CommandDef<ArgsDef>): Promise<string> {
+  return (await renderUsage(definition, parent)) + "\n";
+}
+
+/** Runs the command line `argv` (without program name) and resolves with the exit code. */
+export async function runCli(argv: string[], runtime: Runtime): Promise<number> {
+  const console = createConsole(verbosityOf(argv));
+  const logger = consoleLogger(console);
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "demo":
+        if (wantsHelp(rest)) {
+          runtime.writeStdout(await usage(demoDefinition, mainDefinition));
+          return EXIT_OK;
+        }
+        return await demoCommand(rest, runtime, logger);
+      case "version":
+        if (wantsHelp(rest)) {
+          runtime.writeStdout(await usage(versionDefinition, mainDefinition));
+          return EXIT_OK;
+        }
+        runtime.writeStdout(versionLines(runtime).join("\n") + "\n");
+        return EXIT_OK;
+      case "help":
+        runtime.writeStdout(await usage(mainDefinition));
+        return EXIT_OK;
+    }
+    if (argv.length === 0 || wantsHelp(argv)) {
+      runtime.writeStdout(await usage(mainDefinition));
+      return argv.length === 0 ? EXIT_USAGE : EXIT_OK;
+    }
+    if (argv.includes("--version") || argv.includes("-v")) {
+      runtime.writeStdout(`${VERSION}\n`);
+      return EXIT_OK;
+    }
+    if (command !== undefined && !command.startsWith("-")) {
+      throw new UsageError(`Unknown command "${command}": expected demo or version, or options (see --help)`);
+    }
+    return await runProxy(quickStartConfigFromArgs(argv), runtime, logger);
+  } catch (error) {
+    const code = exitCodeFor(error);
+    if (code === EXIT_INTERNAL) {
+      console.error(error);
+    } else {
+      console.error(error instanceof Error ? error.message : String(error));
+      if (error instanceof UsageError) console.info('Run "proxy --help" for the options.');
+    }
+    return code;
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The validated configuration model. The CLI quick-start flags and (later) TOML files both build
+ * this, so there is one path from a model to a running proxy. Every object is frozen once built.
+ *
+ * @module
+ */
+
+import type { BalanceAlgorithmName } from "../core/balance/types.ts";
+
+/** "tcp": bytes spliced untouched. "http": requests parsed and rebuilt. */
+export type ProxyMode = "tcp" | "http";
+
+/** The whole configuration. */
+export interface Config {
+  readonly global: GlobalConfig;
+  readonly frontends: readonly FrontendConfig[];
+  readonly backends: readonly BackendConfig[];
+}
+
+/** Process-wide settings. */
+export interface GlobalConfig {
+  /** Concurrent client connections over all frontends. */
+  readonly maxconn: number;
+}
+
+/** One address a frontend listens on. */
+export interface BindConfig {
+  /** As written by the user, for messages. */
+  readonly text: string;
+  readonly host: string;
+  readonly port: number;
+  /** SO_REUSEPORT, so a new process can bind beside the old one during a reload. */
+  readonly reusePort: boolean;
+}
+
+/** Timeouts of a frontend, in milliseconds; 0 disables one. */
+export interface FrontendTimeouts {
+  /** Inactivity on the client side. */
+  readonly client: number;
+}
+
+/** Accepts client connections and hands them to a backend. */
+export interface FrontendConfig {
+  readonly name: string;
+  readonly mode: ProxyMode;
+  readonly binds: readonly BindConfig[];
+  readonly defaultBackend: string;
+  /** Concurrent connections; beyond it, new ones wait unread until a slot frees. */
+  readonly maxconn: number;
+  /** Kernel accept queue length for each bind. */
+  readonly backlog: number;
+  readonly timeouts: FrontendTimeouts;
+}
+
+/** Timeouts of a backend, in milliseconds; 0 disables one. */
+export interface BackendTimeouts {
+  /** For a connection attempt to a server to succeed. */
+  readonly connect: number;
+  /** Inactivity on the server side. */
+  readonly server: number;
+}
+
+/** One server of a backend. */
+export interface ServerConfig {
+  readonly name: string;
+  /** As written by the user, for messages. */
+  readonly address: string;
+  /** IP address or host name (resolved when the proxy starts). */
+  readonly host: string;
+  /** null: the port the client connected to. */
+  readonly port: number | null;
+  readonly weight: number;
+  /** Concurrent connections at most; 0 for no limit. */
+  readonly maxconn: number;
+  readonly backup: boolean;
+}
+
+/** A pool of servers and how to use them. */
+export interface BackendConfig {
+  readonly name: string;
+  readonly mode: ProxyMode;
+  readonly balance: BalanceAlgorithmName;
+  /** Connection attempts after the first that failed. */
+  readonly retries: number;
+  /** Send the last retry to another server. */
+  readonly redispatch: boolean;
+  /** With backup servers: use all of them (true) or only the first (false) when no active one is up. */
+  readonly allBackups: boolean;
+  readonly timeouts: BackendTimeouts;
+  readonly servers: readonly ServerConfig[];
+}
+
+/** Default values, each with its reason. */
+export const DEFAULTS = Object.freeze({
+  /** HAProxy's DEFAULT_MAXCONN is derived from the fd limit; 20,000 fits a default 65,536-fd box (two fds a session). */
+  globalMaxconn: 20_000,
+  /** A frontend may use all of the process's connections unless told otherwise, as in HAProxy. */
+  frontendMaxconn: 20_000,
+  /** The kernel caps it at net.core.somaxconn anyway; HAProxy uses the frontend's maxconn. */
+  backlog: 4_096,
+  /** As in HAProxy: three more attempts after the first. */
+  retries: 3,
+  /** Quick starts have no health checks, so a dead server must not take its share of clients down. */
+  redispatch: true,
+  /** HAProxy warns when unset; these are the values its documentation suggests. */
+  timeoutConnect: 5_000,
+  timeoutClient: 30_000,
+  timeoutServer: 30_000,
+  /** The quick start balances like HAProxy's default. */
+  balance: "roundrobin" as BalanceAlgorithmName,
+});

@@ -1,0 +1,89 @@
+/**
+ * A backend: its servers, the balancers over them, and its retry policy.
+ *
+ * @module
+ */
+
+import type { BalanceAlgorithmName, BalanceContext, Balancer } from "./balance/types.ts";
+import { createBalancer } from "./balance/mod.ts";
+import { Server } from "./server.ts";
+import type { ServerSpec } from "./server.ts";
+
+/** What a backend is made from (resolved addresses, validated values). */
+export interface BackendSpec {
+  readonly name: string;
+  readonly balance: BalanceAlgorithmName;
+  readonly retries: number;
+  readonly redispatch: boolean;
+  readonly allBackups: boolean;
+  readonly connectTimeout: number;
+  readonly serverTimeout: number;
+  readonly servers: readonly ServerSpec[];
+}
+
+/** Turn-around delay before retrying the same server, as HAProxy: min(timeout connect, 1 s). */
+export const RETRY_TURNAROUND_MAX_MS = 1_000;
+
+/** A pool of servers behind one balancing algorithm. */
+export class Backend {
+  readonly name: string;
+  readonly servers: readonly Server[];
+  readonly retries: number;
+  readonly redispatch: boolean;
+  readonly connectTimeout: number;
+  readonly serverTimeout: number;
+  /** Sessions currently using a server of this backend. */
+  activeConnections = 0;
+  totalConnections = 0;
+  private readonly activeBalancer: Balancer;
+  private readonly backupBalancer: Balancer | null;
+  private readonly backupServers: readonly Server[];
+  private readonly allBackups: boolean;
+
+  constructor(spec: BackendSpec) {
+    this.name = spec.name;
+    this.retries = spec.retries;
+    this.redispatch = spec.redispatch;
+    this.connectTimeout = spec.connectTimeout;
+    this.serverTimeout = spec.serverTimeout;
+    this.allBackups = spec.allBackups;
+    this.servers = spec.servers.map((serverSpec, index) => new Server(serverSpec, index));
+    const active = this.servers.filter((server) => !server.backup);
+    this.backupServers = this.servers.filter((server) => server.backup);
+    this.activeBalancer = createBalancer(spec.balance, active);
+    this.backupBalancer = this.backupServers.length > 0 ? createBalancer(spec.balance, this.backupServers) : null;
+  }
+
+  /**
+   * Picks a server for a new session, or null when none is available. Backup servers are used only
+   * when no active server is: the first available one, or all of them with `allBackups`.
+   */
+  pickServer(context: BalanceContext, avoid: Server | null): Server | null {
+    const active = this.activeBalancer.pick(context, avoid);
+    if (active !== null || this.backupBalancer === null) return active;
+    if (this.allBackups) return this.backupBalancer.pick(context, avoid);
+    let fallback: Server | null = null;
+    for (const server of this.backupServers) {
+      if (!server.isAvailable()) continue;
+      if (server !== avoid) return server;
+      fallback = server;
+    }
+    return fallback;
+  }
+
+  /** Tells the balancers that weights or states changed. */
+  serversChanged(): void {
+    this.activeBalancer.update();
+    this.backupBalancer?.update();
+  }
+
+  /** Finds a server by name. */
+  server(name: string): Server | undefined {
+    return this.servers.find((server) => server.name === name);
+  }
+
+  /** Delay before retrying the same server after a failed connection attempt. */
+  retryTurnaround(): number {
+    return this.connectTimeout > 0 ? Math.min(this.connectTimeout, RETRY_TURNAROUND_MAX_MS) : RETRY_TURNAROUND_MAX_MS;
+  }
+}

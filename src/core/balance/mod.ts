@@ -1,0 +1,70 @@
+/**
+ * Load-balancing algorithms: pick a server of a backend for each new session.
+ *
+ * @module
+ */
+
+import type { Server } from "../server.ts";
+import type { BalanceAlgorithmName, Balancer } from "./types.ts";
+import { FirstBalancer } from "./first.ts";
+import { LeastConnectionsBalancer } from "./least_connections.ts";
+import { RandomTwoChoicesBalancer } from "./random_two_choices.ts";
+import type { RandomSource } from "./random_two_choices.ts";
+import { RoundRobinBalancer } from "./round_robin.ts";
+import { SourceHashBalancer } from "./source_hash.ts";
+import { StaticRoundRobinBalancer } from "./static_round_robin.ts";
+
+export type { BalanceAlgorithmName, BalanceContext, Balancer } from "./types.ts";
+export { FirstBalancer } from "./first.ts";
+export { LeastConnectionsBalancer } from "./least_connections.ts";
+export { DEFAULT_RANDOM_DRAWS, RandomTwoChoicesBalancer } from "./random_two_choices.ts";
+export type { RandomSource } from "./random_two_choices.ts";
+export { RoundRobinBalancer } from "./round_robin.ts";
+export { hashClientAddress, SOURCE_REHASH_PROBES, SourceHashBalancer } from "./source_hash.ts";
+export { StaticRoundRobinBalancer } from "./static_round_robin.ts";
+
+/** Algorithm used when a backend names none, as in HAProxy. */
+export const DEFAULT_BALANCE_ALGORITHM: BalanceAlgorithmName = "roundrobin";
+
+/** Every algorithm name, as HAProxy spells it. */
+export const BALANCE_ALGORITHMS: readonly BalanceAlgorithmName[] = Object.freeze(
+  [
+    "roundrobin",
+    "static-rr",
+    "leastconn",
+    "first",
+    "source",
+    "random",
+  ] as const,
+);
+
+/** Whether `name` is the name of an algorithm. */
+export function isBalanceAlgorithm(name: string): name is BalanceAlgorithmName {
+  return (BALANCE_ALGORITHMS as readonly string[]).includes(name);
+}
+
+/** Builds the balancer for `algorithm` over `servers`; `random` feeds the `random` algorithm. */
+export function createBalancer(
+  algorithm: BalanceAlgorithmName,
+  servers: readonly Server[],
+  random?: RandomSource,
+): Balancer {
+  switch (algorithm) {
+    case "roundrobin":
+      return new RoundRobinBalancer(servers);
+    case "static-rr":
+      return new StaticRoundRobinBalancer(servers);
+    case "leastconn":
+      return new LeastConnectionsBalancer(servers);
+    case "first":
+      return new FirstBalancer(servers);
+    case "source":
+      return new SourceHashBalancer(servers);
+    case "random":
+      return new RandomTwoChoicesBalancer(servers, random);
+    default: {
+      const unknown: never = algorithm;
+      throw new Error(`Unknown balance algorithm "${String(unknown)}"`);
+    }
+  }
+}

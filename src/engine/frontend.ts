@@ -1,0 +1,198 @@
+/**
+ * A frontend: its listening sockets, its connection limit, and the sessions it runs.
+ *
+ * `maxconn`: HAProxy stops polling a full listener and lets the kernel's accept queue hold new
+ * connections. libuv and uSockets accept continuously and cannot stop without closing the socket,
+ * so beyond the limit we accept, pause the connection (nothing is read, the client's bytes wait in
+ * the kernel), and park it; parked connections start in arrival order as sessions end. The parked
+ * list is bounded by the backlog, like the kernel queue it stands in for; beyond it new
+ * connections are closed at once.
+ *
+ * @module
+ */
+
+import type { Connection, ConnectionHandler, Listener, Runtime } from "../runtime/types.ts";
+import type { NetError } from "../runtime/net_error.ts";
+import type { Backend } from "../core/backend.ts";
+import type { Logger } from "../core/logger.ts";
+import type { TimerWheel } from "../core/timer_wheel.ts";
+import { Pool } from "../core/pool.ts";
+import { TcpSession } from "../tcp/session.ts";
+import type { SessionHost } from "../tcp/session_host.ts";
+import type { BindConfig, FrontendConfig } from "../config/types.ts";
+
+/** Idle session objects kept for reuse per frontend. */
+export const SESSION_POOL_CAPACITY = 1_024;
+
+/** The process-wide connection count shared by all frontends (`global.maxconn`). */
+export interface ProcessLimit {
+  readonly maxconn: number;
+  active: number;
+  /** Called when a session ends anywhere, so another frontend's parked connection can start. */
+  slotFreed(): void;
+}
+
+/** Holds parked connections: no reading, and a close removes them from the queue. */
+const PARKED_HANDLER: ConnectionHandler = {
+  onOpen() {},
+  onData(conn: Connection, chunk: Uint8Array) {
+    // A runtime may deliver bytes read before the pause took effect: start the session now rather
+    // than lose them, one connection over the limit.
+    (conn.owner as Frontend).startParkedEarly(conn, chunk);
+  },
+  onDrain() {},
+  onEnd() {},
+  onClose(conn: Connection) {
+    (conn.owner as Frontend).unpark(conn);
+  },
+};
+
+/** Runs the listeners and sessions of one frontend. */
+export class Frontend implements SessionHost {
+  readonly name: string;
+  readonly config: FrontendConfig;
+  readonly runtime: Runtime;
+  readonly wheel: TimerWheel;
+  readonly logger: Logger;
+  readonly backend: Backend;
+  /** Sessions running now. */
+  activeSessions = 0;
+  /** Sessions ever started. */
+  totalSessions = 0;
+  /** Connections closed because even the parking queue was full. */
+  rejectedConnections = 0;
+  private readonly limit: ProcessLimit;
+  private readonly pool: Pool<TcpSession>;
+  private readonly parked: Connection[] = [];
+  private listeners: Listener[] = [];
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    config: FrontendConfig,
+    backend: Backend,
+    runtime: Runtime,
+    wheel: TimerWheel,
+    logger: Logger,
+    limit: ProcessLimit,
+  ) {
+    this.name = config.name;
+    this.config = config;
+    this.backend = backend;
+    this.runtime = runtime;
+    this.wheel = wheel;
+    this.logger = logger;
+    this.limit = limit;
+    this.pool = new Pool(() => new TcpSession(this), SESSION_POOL_CAPACITY);
+  }
+
+  /** The addresses actually bound (real ports when 0 was asked). */
+  get boundAddresses(): readonly Listener["address"][] {
+    return this.listeners.map((listener) => listener.address);
+  }
+
+  /** Connections accepted and waiting for a free slot. */
+  get parkedConnections(): number {
+    return this.parked.length;
+  }
+
+  /** Binds every address; on failure closes those already bound and rethrows the NetError. */
+  async bind(): Promise<void> {
+    const bound: Listener[] = [];
+    try {
+      for (const bind of this.config.binds) bound.push(await this.listen(bind));
+    } catch (error) {
+      await Promise.all(bound.map((listener) => listener.close()));
+      throw error;
+    }
+    this.listeners = bound;
+  }
+
+  /** Stops listening; running sessions go on. */
+  async unbind(): Promise<void> {
+    const listeners = this.listeners;
+    this.listeners = [];
+    await Promise.all(listeners.map((listener) => listener.close()));
+  }
+
+  /** Resolves when no session is running (at once if none is). */
+  whenIdle(): Promise<void> {
+    if (this.activeSessions === 0 && this.parked.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private listen(bind: BindConfig): Promise<Listener> {
+    return this.runtime.listen(
+      { host: bind.host, port: bind.port, backlog: this.config.backlog, reusePort: bind.reusePort },
+      (conn) => this.accept(conn),
+      (error: NetError) => this.logger.error(`Frontend "${this.name}": ${error.message}`),
+    );
+  }
+
+  private accept(conn: Connection): void {
+    if (this.hasFreeSlot()) {
+      this.startSession(conn);
+      return;
+    }
+    if (this.parked.length >= this.config.backlog) {
+      this.rejectedConnections++;
+      conn.destroy();
+      return;
+    }
+    conn.owner = this;
+    conn.setHandler(PARKED_HANDLER);
+    conn.pause();
+    this.parked.push(conn);
+  }
+
+  private hasFreeSlot(): boolean {
+    return this.activeSessions < this.config.maxconn && this.limit.active < this.limit.maxconn;
+  }
+
+  private startSession(conn: Connection): TcpSession {
+    this.activeSessions++;
+    this.totalSessions++;
+    this.limit.active++;
+    const session = this.pool.acquire();
+    session.start(conn, this.backend, this.config.timeouts.client);
+    return session;
+  }
+
+  /** Starts parked connections while there are free slots. */
+  startParked(): void {
+    while (this.parked.length > 0 && this.hasFreeSlot()) {
+      const conn = this.parked.shift()!;
+      conn.owner = undefined;
+      this.startSession(conn);
+    }
+  }
+
+  /** @internal A parked connection was closed by its client. */
+  unpark(conn: Connection): void {
+    const index = this.parked.indexOf(conn);
+    if (index >= 0) this.parked.splice(index, 1);
+    this.notifyIdle();
+  }
+
+  /** @internal A parked connection delivered bytes anyway. */
+  startParkedEarly(conn: Connection, chunk: Uint8Array): void {
+    const index = this.parked.indexOf(conn);
+    if (index >= 0) this.parked.splice(index, 1);
+    conn.owner = undefined;
+    this.startSession(conn).onData(conn, chunk);
+  }
+
+  sessionEnded(session: object): void {
+    this.activeSessions--;
+    this.limit.active--;
+    this.pool.release(session as TcpSession);
+    this.limit.slotFreed();
+    this.notifyIdle();
+  }
+
+  private notifyIdle(): void {
+    if (this.activeSessions !== 0 || this.parked.length !== 0 || this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

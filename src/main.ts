@@ -1,0 +1,28 @@
+/**
+ * The entry point for every runtime and for compiled executables. No top-level await: compilers and
+ * some runtimes load the entry synchronously.
+ *
+ * @module
+ */
+
+import { currentRuntime } from "./runtime/detect.ts";
+import { runCli } from "./cli/main.ts";
+import { EXIT_INTERNAL } from "./cli/exit_codes.ts";
+
+function main(): void {
+  const runtime = currentRuntime();
+  // A proxy must outlive a bug in one session: report it and keep serving the others.
+  runtime.onUncaughtError((error) => {
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    runtime.writeStderr(`[proxy] Internal error (kept running): ${text}\n`);
+  });
+  runCli(runtime.args(), runtime).then(
+    (code) => runtime.exit(code),
+    (error: unknown) => {
+      runtime.writeStderr(`[proxy] ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      runtime.exit(EXIT_INTERNAL);
+    },
+  );
+}
+
+main();

@@ -1,0 +1,235 @@
+/**
+ * The contract's connections and listeners over `node:net`, which all three runtimes provide.
+ *
+ * Quirks handled here:
+ * - Every socket is created with `allowHalfOpen: true`: Node's default ends our side as soon as the
+ *   peer's FIN arrives, which would cut a response still flowing back after a client half-close.
+ * - Listeners are attached once per socket as shared module-level functions reading the owning
+ *   connection from a symbol slot, so no closure is made per connection or per event.
+ * - Chunks from `data` events are fresh Buffers that nobody reuses, so they can be handed to another
+ *   socket's `write` without a copy.
+ * - A socket error is kept until `close` and delivered with it, so `onClose` runs exactly once.
+ *
+ * @module
+ */
+
+import * as net from "node:net";
+import * as dns from "node:dns";
+import type {
+  ConnectionHandler,
+  ConnectOptions,
+  Connection,
+  Listener,
+  ListenOptions,
+  NetAddr,
+} from "./types.ts";
+import { formatHostPort, NetError, toNetError } from "./net_error.ts";
+
+const CONNECTION = Symbol("proxy.connection");
+
+type OwnedSocket = net.Socket & { [CONNECTION]?: NodeNetConnection };
+
+const UNKNOWN_ADDRESS: NetAddr = Object.freeze({ address: "", port: 0, family: 4 });
+
+function familyOf(address: string | undefined): 4 | 6 {
+  return address !== undefined && address.includes(":") ? 6 : 4;
+}
+
+function addressOf(address: string | undefined, port: number | undefined): NetAddr {
+  if (address === undefined || port === undefined) return UNKNOWN_ADDRESS;
+  return { address, port, family: familyOf(address) };
+}
+
+const NOOP_HANDLER: ConnectionHandler = {
+  onOpen() {},
+  onData() {},
+  onDrain() {},
+  onEnd() {},
+  onClose() {},
+};
+
+/** A Connection over a node:net Socket. The socket is reachable as `socket` for runtime-specific tuning. */
+export class NodeNetConnection implements Connection {
+  readonly socket: net.Socket;
+  handler: ConnectionHandler;
+  remote: NetAddr;
+  local: NetAddr;
+  open: boolean;
+  owner: unknown = undefined;
+  /** The first socket error, delivered with close. */
+  error: NetError | undefined = undefined;
+  /** "host:port" this connection dialled, for error messages; empty for accepted ones. */
+  readonly target: string;
+
+  constructor(socket: net.Socket, handler: ConnectionHandler, accepted: boolean, target: string) {
+    this.socket = socket;
+    this.handler = handler;
+    this.open = accepted;
+    this.target = target;
+    if (accepted) {
+      this.remote = addressOf(socket.remoteAddress, socket.remotePort);
+      this.local = addressOf(socket.localAddress, socket.localPort);
+    } else {
+      this.remote = UNKNOWN_ADDRESS;
+      this.local = UNKNOWN_ADDRESS;
+    }
+    (socket as OwnedSocket)[CONNECTION] = this;
+    socket.on("data", onSocketData);
+    socket.on("drain", onSocketDrain);
+    socket.on("end", onSocketEnd);
+    socket.on("error", onSocketError);
+    socket.on("close", onSocketClose);
+    if (!accepted) socket.on("connect", onSocketConnect);
+  }
+
+  setHandler(handler: ConnectionHandler): void {
+    this.handler = handler;
+  }
+
+  write(chunk: Uint8Array): boolean {
+    return this.socket.write(chunk);
+  }
+
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  end(): void {
+    if (!this.socket.writableEnded) this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  setNoDelay(noDelay: boolean): void {
+    this.socket.setNoDelay(noDelay);
+  }
+}
+
+function connectionOf(socket: net.Socket): NodeNetConnection {
+  return (socket as OwnedSocket)[CONNECTION]!;
+}
+
+function onSocketConnect(this: net.Socket): void {
+  const conn = connectionOf(this);
+  conn.open = true;
+  conn.local = addressOf(this.localAddress, this.localPort);
+  conn.handler.onOpen(conn);
+}
+
+function onSocketData(this: net.Socket, chunk: Uint8Array): void {
+  const conn = connectionOf(this);
+  conn.handler.onData(conn, chunk);
+}
+
+function onSocketDrain(this: net.Socket): void {
+  const conn = connectionOf(this);
+  conn.handler.onDrain(conn);
+}
+
+function onSocketEnd(this: net.Socket): void {
+  const conn = connectionOf(this);
+  conn.handler.onEnd(conn);
+}
+
+function onSocketError(this: net.Socket, error: Error): void {
+  const conn = connectionOf(this);
+  if (conn.error !== undefined) return;
+  const action = conn.open ? "Connection to" : "Cannot connect to";
+  const target = conn.target !== "" ? conn.target : formatHostPort(conn.remote.address, conn.remote.port);
+  conn.error = toNetError(error, action, target);
+}
+
+function onSocketClose(this: net.Socket): void {
+  const conn = connectionOf(this);
+  conn.open = false;
+  const handler = conn.handler;
+  conn.handler = NOOP_HANDLER;
+  handler.onClose(conn, conn.error);
+}
+
+/** Dials with node:net; the connection reports through `handler`. */
+export function connectNodeNet(options: ConnectOptions, handler: ConnectionHandler): Connection {
+  const socket = net.connect({
+    host: options.host,
+    port: options.port,
+    allowHalfOpen: true,
+    noDelay: options.noDelay,
+  });
+  const conn = new NodeNetConnection(socket, handler, false, formatHostPort(options.host, options.port));
+  conn.remote = { address: options.host, port: options.port, family: familyOf(options.host) };
+  return conn;
+}
+
+class NodeNetListener implements Listener {
+  readonly server: net.Server;
+  readonly address: NetAddr;
+  constructor(server: net.Server, address: NetAddr) {
+    this.server = server;
+    this.address = address;
+  }
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+    });
+  }
+}
+
+/** Binds with node:net. Accept errors after binding (EMFILE...) go to `onError`, never crash. */
+export function listenNodeNet(
+  options: ListenOptions,
+  onAccept: (conn: Connection) => void,
+  onError: (error: NetError) => void,
+): Promise<Listener> {
+  const target = formatHostPort(options.host, options.port);
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false });
+  server.on("connection", (socket: net.Socket) => {
+    onAccept(new NodeNetConnection(socket, NOOP_HANDLER, true, ""));
+  });
+  return new Promise<Listener>((resolve, reject) => {
+    const onBindError = (error: Error) => {
+      server.close();
+      reject(toNetError(error, "Cannot bind", target));
+    };
+    server.once("error", onBindError);
+    server.listen(
+      {
+        host: options.host,
+        port: options.port,
+        backlog: options.backlog,
+        reusePort: options.reusePort,
+        ipv6Only: options.ipv6Only ?? false,
+        exclusive: true,
+      },
+      () => {
+        server.off("error", onBindError);
+        server.on("error", (error: Error) => onError(toNetError(error, "Listener", target)));
+        const bound = server.address();
+        const address = typeof bound === "object" && bound !== null
+          ? addressOf(bound.address, bound.port)
+          : addressOf(options.host, options.port);
+        resolve(new NodeNetListener(server, address));
+      },
+    );
+  });
+}
+
+/** Resolves with the system resolver (getaddrinfo: /etc/hosts first), as HAProxy's libc resolution at start. */
+export async function lookupNodeDns(host: string): Promise<string[]> {
+  if (net.isIP(host) !== 0) return [host];
+  try {
+    const results = await dns.promises.lookup(host, { all: true });
+    return results.map((entry) => entry.address);
+  } catch (error) {
+    throw toNetError(error, "Cannot resolve", host);
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The runtime contract: everything the proxy needs from the machine.
+ *
+ * `src/core`, `src/tcp`, `src/http` and `src/log` see the machine only through these types. Each
+ * runtime (Node, Bun, Deno) has one module implementing {@link Runtime}; see `detect.ts`.
+ *
+ * Connections are callback-driven with explicit backpressure: no promise per chunk. Events go to
+ * one {@link ConnectionHandler} object per connection rather than one closure per event, so a
+ * session object can handle both of its sockets with its own methods and be pooled.
+ *
+ * @module
+ */
+
+import type { NetError } from "./net_error.ts";
+
+/** An address as seen on a socket. `family` is 4 or 6. */
+export interface NetAddr {
+  readonly address: string;
+  readonly port: number;
+  readonly family: 4 | 6;
+}
+
+/** Receives the events of one connection. Set it synchronously, before the accept or connect callback returns. */
+export interface ConnectionHandler {
+  /** An outgoing connection is established. Never called for accepted connections. */
+  onOpen(conn: Connection): void;
+  /**
+   * Bytes arrived. The chunk is valid during the call; it may be passed to another connection's
+   * `write` as is (the runtime guarantees that is safe), but must be copied to be kept otherwise.
+   */
+  onData(conn: Connection, chunk: Uint8Array): void;
+  /** The write buffer went back under the high-water mark after `write` returned false. */
+  onDrain(conn: Connection): void;
+  /** The peer half-closed (FIN). Our side stays writable until `end` or `destroy`. */
+  onEnd(conn: Connection): void;
+  /**
+   * The connection is gone. `error` is set when it ended abnormally: reset by the peer, refused,
+   * timed out, or any socket error. Called exactly once per connection, also after `destroy`.
+   */
+  onClose(conn: Connection, error: NetError | undefined): void;
+}
+
+/** One TCP connection, accepted or outgoing. */
+export interface Connection {
+  /** Replaces the event handler. */
+  setHandler(handler: ConnectionHandler): void;
+  /**
+   * Queues bytes for sending; never drops them. Returns false once the queued amount is over the
+   * high-water mark: stop writing and wait for `onDrain`. Do not modify `chunk` afterwards.
+   */
+  write(chunk: Uint8Array): boolean;
+  /** Bytes queued and not yet handed to the kernel. */
+  readonly bufferedAmount: number;
+  /** Stops reading from the socket (so the peer's TCP window fills up). */
+  pause(): void;
+  /** Reads again after `pause`. */
+  resume(): void;
+  /** Half-closes our side (FIN) once everything queued is sent. */
+  end(): void;
+  /** Closes at once, dropping anything queued. Safe to call more than once. */
+  destroy(): void;
+  /** Turns Nagle's algorithm off (true) or on. */
+  setNoDelay(noDelay: boolean): void;
+  /** Peer address. For an outgoing connection, the address dialled. */
+  readonly remote: NetAddr;
+  /** Our address. Empty (port 0) for an outgoing connection until it is open. */
+  readonly local: NetAddr;
+  /** True between open (or accept) and close. */
+  readonly open: boolean;
+  /** A slot for the owner of the connection (the session that handles it). */
+  owner: unknown;
+}
+
+/** What `listen` binds. */
+export interface ListenOptions {
+  /** IP address or host name; "0.0.0.0" or "::" for all interfaces. */
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** Kernel accept queue length. */
+  readonly backlog: number;
+  /** SO_REUSEPORT: several processes bind the same address and the kernel spreads connections. */
+  readonly reusePort: boolean;
+  /** For "::": accept IPv6 only (true) or IPv4-mapped too (false). */
+  readonly ipv6Only?: boolean;
+}
+
+/** A bound, listening socket. */
+export interface Listener {
+  /** The address actually bound (the real port when 0 was asked). */
+  readonly address: NetAddr;
+  /** Stops listening. Established connections are not touched. */
+  close(): Promise<void>;
+}
+
+/** What `connect` dials. `host` must be an IP address: resolve names first with `lookup`. */
+export interface ConnectOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly noDelay: boolean;
+}
+
+/** A timer handle from {@link Runtime.setTimer}. */
+export type TimerHandle = unknown;
+
+/** Signals the proxy reacts to (HAProxy's set). */
+export type SignalName =
+  | "SIGINT"
+  | "SIGTERM"
+  | "SIGHUP"
+  | "SIGUSR1"
+  | "SIGUSR2"
+  | "SIGTTIN"
+  | "SIGTTOU";
+
+/** Which runtime runs us. */
+export type RuntimeName = "node" | "bun" | "deno";
+
+/** Facts about the runtime and machine, for `proxy version`. */
+export interface RuntimeInfo {
+  readonly name: RuntimeName;
+  readonly version: string;
+  /** Node-style platform: linux, darwin, freebsd, win32... */
+  readonly os: string;
+  /** Node-style architecture: x64, arm64... */
+  readonly arch: string;
+  /** The socket API this module uses, e.g. "node:net". */
+  readonly socketApi: string;
+  /** True when this process is a compiled standalone executable. */
+  readonly compiled: boolean;
+}
+
+/** Everything the proxy needs from the machine. */
+export interface Runtime {
+  readonly info: RuntimeInfo;
+  /**
+   * Binds and listens; `onAccept` gets each new connection, which must get a handler at once.
+   * Rejects with a NetError (EADDRINUSE...) when it cannot bind; errors of the listening socket
+   * afterwards (out of file descriptors on accept...) go to `onError` and never end the process.
+   */
+  listen(
+    options: ListenOptions,
+    onAccept: (conn: Connection) => void,
+    onError: (error: NetError) => void,
+  ): Promise<Listener>;
+  /** Starts an outgoing connection; `handler.onOpen` or `handler.onClose(conn, error)` follows. */
+  connect(options: ConnectOptions, handler: ConnectionHandler): Connection;
+  /** Resolves a host name to its addresses (IP literals come back as they are). */
+  lookup(host: string): Promise<string[]>;
+  /** Monotonic milliseconds, fractional. */
+  now(): number;
+  /** Wall-clock milliseconds since the epoch. */
+  wallClock(): number;
+  /** One-shot timer. An unref'd timer does not keep the process alive. */
+  setTimer(ms: number, callback: () => void, unref: boolean): TimerHandle;
+  clearTimer(handle: TimerHandle): void;
+  /** Subscribes to a signal; returns the function that unsubscribes. */
+  onSignal(signal: SignalName, callback: () => void): () => void;
+  /** Sends a signal to a process. Throws a NetError-free plain Error when the process is unknown. */
+  kill(pid: number, signal: SignalName): void;
+  /** Our process id. */
+  readonly pid: number;
+  /** Reads a whole file as UTF-8. */
+  readTextFile(path: string): Promise<string>;
+  /** Environment variable, or undefined. */
+  env(name: string): string | undefined;
+  /** Command-line arguments after the program (and script) name. */
+  args(): string[];
+  /** Writes to standard output / error without a newline added. */
+  writeStdout(text: string): void;
+  writeStderr(text: string): void;
+  /** Runs `callback` for any error that escaped every handler, instead of dying. */
+  onUncaughtError(callback: (error: unknown) => void): void;
+  /** Ends the process now. */
+  exit(code: number): never;
+}

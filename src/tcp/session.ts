@@ -1,0 +1,298 @@
+/**
+ * A tcp-mode session: one client connection spliced to one server connection, bytes untouched.
+ *
+ * The session is the handler of both of its connections, so the splice path is two method calls
+ * per chunk with no closure, promise or copy. Backpressure is passed through: when one side's
+ * write buffer is over its high-water mark, the other side stops reading until it drains. Half-close
+ * is forwarded (a FIN on one side becomes `end()` on the other); an abnormal close of one side
+ * destroys the other.
+ *
+ * Connection failures are retried as HAProxy does: up to `retries` more attempts, the same server
+ * after a turn-around delay, and the last attempt on another server when `redispatch` is on.
+ *
+ * @module
+ */
+
+import type { Connection, ConnectionHandler } from "../runtime/types.ts";
+import type { NetError } from "../runtime/net_error.ts";
+import type { Backend } from "../core/backend.ts";
+import type { Server } from "../core/server.ts";
+import type { WheelTimer } from "../core/timer_wheel.ts";
+import type { SessionHost } from "./session_host.ts";
+
+/** Client bytes held while the server connection is being made, before the client is paused (HAProxy's tune.bufsize). */
+export const PENDING_CLIENT_BYTES_MAX = 16_384;
+
+const PHASE_IDLE = 0;
+const PHASE_CONNECTING = 1;
+const PHASE_TURNAROUND = 2;
+const PHASE_ESTABLISHED = 3;
+const PHASE_CLOSING = 4;
+
+/** Swallows the events of a connection the session has let go of. */
+const DISCARD_HANDLER: ConnectionHandler = {
+  onOpen(conn: Connection) {
+    conn.destroy();
+  },
+  onData() {},
+  onDrain() {},
+  onEnd() {},
+  onClose() {},
+};
+
+/** One proxied TCP connection. Pooled: `start` begins a session, and it returns itself to its host at the end. */
+export class TcpSession implements ConnectionHandler {
+  private readonly host: SessionHost;
+  private readonly timer: WheelTimer;
+  private client: Connection | null = null;
+  private server: Connection | null = null;
+  private backend: Backend | null = null;
+  private target: Server | null = null;
+  private phase = PHASE_IDLE;
+  private retriesLeft = 0;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private clientEnded = false;
+  private serverEnded = false;
+  private clientClosed = false;
+  private serverClosed = false;
+  private idleTimeout = 0;
+  /** Bytes received from the client and from the server, for logs and tests. */
+  bytesFromClient = 0;
+  bytesFromServer = 0;
+
+  constructor(host: SessionHost) {
+    this.host = host;
+    this.timer = host.wheel.create(() => this.onTimer());
+  }
+
+  /** Takes over an accepted client connection and starts connecting to a server of `backend`. */
+  start(client: Connection, backend: Backend, clientTimeout: number): void {
+    this.client = client;
+    this.backend = backend;
+    this.phase = PHASE_CONNECTING;
+    this.retriesLeft = backend.retries;
+    this.idleTimeout = minPositive(clientTimeout, backend.serverTimeout);
+    client.setHandler(this);
+    client.setNoDelay(true);
+    backend.activeConnections++;
+    backend.totalConnections++;
+    const server = backend.pickServer(this, null);
+    if (server === null) {
+      this.host.logger.debug(`Backend "${backend.name}" has no server available for ${client.remote.address}`);
+      this.abort();
+      return;
+    }
+    this.assign(server);
+    this.connect();
+  }
+
+  /** The client's address, for balancing by source. */
+  get clientAddress(): string {
+    return this.client?.remote.address ?? "";
+  }
+
+  onOpen(conn: Connection): void {
+    if (conn !== this.server) return;
+    this.phase = PHASE_ESTABLISHED;
+    this.armIdle();
+    const pending = this.pending;
+    for (let i = 0; i < pending.length; i++) conn.write(pending[i]!);
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.clientEnded) conn.end();
+    else this.client!.resume();
+  }
+
+  onData(conn: Connection, chunk: Uint8Array): void {
+    if (conn === this.client) {
+      this.bytesFromClient += chunk.length;
+      if (this.phase === PHASE_ESTABLISHED) {
+        const server = this.server;
+        if (server === null) return;
+        if (this.idleTimeout > 0) this.timer.touch(this.idleTimeout);
+        if (!server.write(chunk)) conn.pause();
+      } else if (this.phase !== PHASE_CLOSING) {
+        this.pending.push(chunk);
+        this.pendingBytes += chunk.length;
+        if (this.pendingBytes >= PENDING_CLIENT_BYTES_MAX) conn.pause();
+      }
+    } else {
+      this.bytesFromServer += chunk.length;
+      const client = this.client;
+      if (client === null || this.phase !== PHASE_ESTABLISHED) return;
+      if (this.idleTimeout > 0) this.timer.touch(this.idleTimeout);
+      if (!client.write(chunk)) conn.pause();
+    }
+  }
+
+  onDrain(conn: Connection): void {
+    if (this.phase !== PHASE_ESTABLISHED) return;
+    if (conn === this.client) this.server?.resume();
+    else if (conn === this.server) this.client?.resume();
+  }
+
+  onEnd(conn: Connection): void {
+    // Runtimes may still report a FIN after the other side is gone (Bun emits "end" after an
+    // error close of the peer socket): every forward checks that the peer is still there.
+    if (conn === this.client) {
+      this.clientEnded = true;
+      if (this.phase === PHASE_ESTABLISHED) this.server?.end();
+    } else if (conn === this.server) {
+      this.serverEnded = true;
+      this.client?.end();
+    }
+  }
+
+  onClose(conn: Connection, error: NetError | undefined): void {
+    if (conn === this.client) {
+      this.clientClosed = true;
+      this.client = null;
+      // A clean close means both directions finished; anything else aborts the server side too.
+      if (error !== undefined || !this.clientEnded || this.phase !== PHASE_ESTABLISHED) {
+        this.abortServer();
+        this.phase = PHASE_CLOSING;
+      }
+    } else if (conn === this.server) {
+      this.serverClosed = true;
+      this.server = null;
+      if (this.phase === PHASE_CONNECTING) {
+        this.connectFailed(error);
+        return;
+      }
+      if (error !== undefined || !this.serverEnded) {
+        this.phase = PHASE_CLOSING;
+        this.client?.destroy();
+      }
+    } else {
+      return;
+    }
+    if (this.clientClosed && (this.serverClosed || this.server === null)) this.finish();
+  }
+
+  private assign(server: Server): void {
+    if (this.target !== null) this.target.activeConnections--;
+    this.target = server;
+    server.activeConnections++;
+    server.totalConnections++;
+  }
+
+  private connect(): void {
+    const server = this.target!;
+    const client = this.client!;
+    this.phase = PHASE_CONNECTING;
+    this.serverClosed = false;
+    this.serverEnded = false;
+    const connectTimeout = this.backend!.connectTimeout;
+    if (connectTimeout > 0) this.timer.arm(connectTimeout);
+    else this.timer.disarm();
+    this.server = this.host.runtime.connect(
+      { host: server.host, port: server.port ?? client.local.port, noDelay: true },
+      this,
+    );
+  }
+
+  private connectFailed(error: NetError | undefined): void {
+    const failed = this.target!;
+    failed.connectFailures++;
+    this.host.logger.debug(
+      `Connection to server "${this.backend!.name}/${failed.name}" failed: ${error?.message ?? "closed"}`,
+    );
+    if (this.client === null) {
+      this.finish();
+      return;
+    }
+    if (this.retriesLeft <= 0) {
+      this.host.logger.info(`Backend "${this.backend!.name}": no server reachable for ${this.clientAddress}`);
+      this.abort();
+      return;
+    }
+    this.retriesLeft--;
+    // HAProxy's `option redispatch` default: the last retry goes to another server.
+    if (this.backend!.redispatch && this.retriesLeft === 0) {
+      const other = this.backend!.pickServer(this, failed);
+      if (other !== null && other !== failed) {
+        this.assign(other);
+        this.connect();
+        return;
+      }
+    }
+    // Retrying the same server at once would most likely fail the same way.
+    this.phase = PHASE_TURNAROUND;
+    this.timer.arm(this.backend!.retryTurnaround());
+  }
+
+  private onTimer(): void {
+    switch (this.phase) {
+      case PHASE_CONNECTING: {
+        const attempt = this.server;
+        this.server = null;
+        if (attempt !== null) {
+          attempt.setHandler(DISCARD_HANDLER);
+          attempt.destroy();
+        }
+        this.connectFailed(undefined);
+        return;
+      }
+      case PHASE_TURNAROUND:
+        this.connect();
+        return;
+      case PHASE_ESTABLISHED:
+        this.host.logger.debug(`Session from ${this.clientAddress} timed out after ${this.idleTimeout} ms idle`);
+        this.abort();
+        return;
+    }
+  }
+
+  private armIdle(): void {
+    if (this.idleTimeout > 0) this.timer.arm(this.idleTimeout);
+    else this.timer.disarm();
+  }
+
+  private abortServer(): void {
+    const server = this.server;
+    if (server === null) return;
+    if (this.phase !== PHASE_ESTABLISHED) {
+      // A connection attempt in flight: let it go and finish without waiting for its outcome.
+      this.server = null;
+      server.setHandler(DISCARD_HANDLER);
+    }
+    server.destroy();
+  }
+
+  /** Closes both sides now; finish follows from their close events (or at once if none is left). */
+  private abort(): void {
+    this.phase = PHASE_CLOSING;
+    this.timer.disarm();
+    this.abortServer();
+    if (this.client !== null) this.client.destroy();
+    else this.finish();
+  }
+
+  private finish(): void {
+    if (this.phase === PHASE_IDLE) return;
+    this.timer.disarm();
+    if (this.target !== null) this.target.activeConnections--;
+    if (this.backend !== null) this.backend.activeConnections--;
+    this.phase = PHASE_IDLE;
+    this.client = null;
+    this.server = null;
+    this.backend = null;
+    this.target = null;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.clientEnded = false;
+    this.serverEnded = false;
+    this.clientClosed = false;
+    this.serverClosed = false;
+    this.bytesFromClient = 0;
+    this.bytesFromServer = 0;
+    this.host.sessionEnded(this);
+  }
+}
+
+function minPositive(a: number, b: number): number {
+  if (a <= 0) return b;
+  if (b <= 0) return a;
+  return a < b ? a : b;
+}

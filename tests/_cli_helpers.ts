@@ -1,0 +1,191 @@
+/**
+ * Helpers for end-to-end tests: start the real CLI as a child process of the runtime running the
+ * tests, wait for it to listen, and stop it (also when a test fails). Origins are plain node:net
+ * servers on loopback port 0.
+ */
+
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import * as net from "node:net";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { detectRuntimeName } from "../src/runtime/detect.ts";
+
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+
+/** The command that runs our CLI under the runtime running this test. */
+export function cliCommand(args: readonly string[]): [string, string[]] {
+  const runtime = detectRuntimeName();
+  if (runtime === "deno") return [process.execPath, ["run", "-A", MAIN, ...args]];
+  return [process.execPath, [MAIN, ...args]];
+}
+
+/** A CLI child process with its output collected. */
+export class CliProcess {
+  readonly child: ChildProcess;
+  stdout = "";
+  stderr = "";
+  exitCode: number | null = null;
+  signal: string | null = null;
+  readonly exited: Promise<void>;
+
+  constructor(args: readonly string[]) {
+    const [command, commandArgs] = cliCommand(args);
+    this.child = spawn(command, commandArgs, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    this.child.stdout!.on("data", (chunk: Buffer) => (this.stdout += chunk.toString()));
+    this.child.stderr!.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.exited = new Promise((resolve) => {
+      this.child.on("exit", (code, signal) => {
+        this.exitCode = code;
+        this.signal = signal;
+        resolve();
+      });
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get running(): boolean {
+    return this.exitCode === null && this.signal === null;
+  }
+
+  /** Waits until stderr matches `pattern`; fails with the output so far after `timeoutMs`. */
+  async waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const match = this.stderr.match(pattern);
+      if (match !== null) return match;
+      if (!this.running) break;
+      await sleep(20);
+    }
+    throw new Error(`Expected ${pattern} in the proxy's output; got:\n${this.stderr}\n${this.stdout}`);
+  }
+
+  /** Waits for the process to exit on its own, bounded. */
+  async waitExit(timeoutMs = 20_000): Promise<number | null> {
+    await Promise.race([this.exited, sleep(timeoutMs)]);
+    if (this.running) throw new Error(`The proxy did not exit within ${timeoutMs} ms:\n${this.stderr}`);
+    return this.exitCode;
+  }
+
+  /**
+   * Sends a signal by pid. Deno's node:child_process reports a signal sent through `child.kill` as
+   * the cause of exit even when the child then exits normally, which would hide the exit code.
+   */
+  sendSignal(name: NodeJS.Signals): void {
+    process.kill(this.pid, name);
+  }
+
+  /** Stops with SIGTERM, then SIGKILL after a bound. Safe to call more than once. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.child.kill("SIGTERM");
+    await Promise.race([this.exited, sleep(5_000)]);
+    if (this.running) {
+      this.child.kill("SIGKILL");
+      await this.exited;
+    }
+  }
+}
+
+/** Starts the quick start on a free loopback port and resolves once it listens. */
+export async function startProxy(args: readonly string[]): Promise<{ proxy: CliProcess; port: number }> {
+  const proxy = new CliProcess(["--bind", "127.0.0.1:0", ...args]);
+  try {
+    const match = await proxy.waitFor(/listening on 127\.0\.0\.1:(\d+)/);
+    return { proxy, port: Number(match[1]) };
+  } catch (error) {
+    await proxy.stop();
+    throw error;
+  }
+}
+
+/** A loopback origin server; `onConnection` gets each socket (allowHalfOpen, as a real server may be). */
+export async function startOrigin(onConnection: (socket: net.Socket) => void): Promise<{
+  server: net.Server;
+  port: number;
+  address: string;
+  connections: () => number;
+  close: () => Promise<void>;
+}> {
+  const sockets = new Set<net.Socket>();
+  let connections = 0;
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on("error", () => {});
+    socket.on("close", () => sockets.delete(socket));
+    onConnection(socket);
+    // Like most servers, close our side once the client has closed its own, unless the test did.
+    socket.on("end", () => {
+      if (!socket.writableEnded) socket.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    server,
+    port,
+    address: `127.0.0.1:${port}`,
+    connections: () => connections,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A loopback port with nothing listening on it. */
+export async function deadPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Connects to the proxy, sends `data` (then FIN when `end`), and resolves with everything received until close. */
+export function exchange(port: number, data: string | Uint8Array, end = true, timeoutMs = 20_000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: "127.0.0.1", port, allowHalfOpen: true });
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`No close within ${timeoutMs} ms; got ${Buffer.concat(chunks).length} bytes`));
+    }, timeoutMs);
+    socket.on("connect", () => {
+      if (data.length > 0) socket.write(data);
+      if (end) socket.end();
+    });
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.on("end", () => socket.end());
+    socket.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks));
+    });
+  });
+}
+
+/** Resident memory of a process in bytes (Linux /proc), or null elsewhere. */
+export function residentBytes(pid: number): number | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+    return match === null ? null : Number(match[1]) * 1024;
+  } catch {
+    return null;
+  }
+}
+
+/** Waits `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
