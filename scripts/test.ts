@@ -1,8 +1,8 @@
 /**
  * `npm test`: runs the whole suite under Node, Bun and Deno, one after the other, streams their
- * output, and fails if any runtime fails. Ends with one summary line per runtime and a total.
+ * output, type-checks the entry points with `deno check`, and fails if any step fails. Ends with one summary line per runtime and a total.
  *
- * Usage: node scripts/test.ts [node|bun|deno ...] [-- extra test files]
+ * Usage: node scripts/test.ts [node|bun|deno|typecheck ...] [-- extra test files]
  */
 
 import { spawn } from "node:child_process";
@@ -23,6 +23,8 @@ const RUNNERS: Record<string, { command: string; args: string[] }> = {
   node: { command: bin("node"), args: ["--test", "--test-reporter=spec", "tests/**/*.test.ts"] },
   bun: { command: bin("bun"), args: ["test", "--timeout", "60000", "tests/"] },
   deno: { command: bin("deno"), args: ["test", "-A", "tests/"] },
+  // Strict type check of everything the tests only run as child processes (the CLI, the scripts).
+  typecheck: { command: bin("deno"), args: ["check", "mod.ts", "src/", "scripts/"] },
 };
 
 /** Reads pass/fail counts from a runner's closing lines (ANSI colours removed). */
@@ -34,6 +36,7 @@ export function countResults(runtime: string, output: string): { passed: number;
     return matches.length > 0 ? Number(matches[matches.length - 1]![1]) : 0;
   };
   if (runtime === "node") return { passed: last(/^ℹ pass (\d+)$/gm), failed: last(/^ℹ fail (\d+)$/gm) };
+  if (runtime === "typecheck") return { passed: 0, failed: 0 };
   if (runtime === "bun") return { passed: last(/^\s*(\d+) pass$/gm), failed: last(/^\s*(\d+) fail$/gm) };
   // Deno counts top-level tests with their steps in brackets: "ok | 9 passed (91 steps) | 0 failed".
   const summary = /(?:ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?/.exec(text);

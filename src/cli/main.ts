@@ -49,8 +49,9 @@ function wantsHelp(argv: readonly string[]): boolean {
   return argv.includes("--help") || argv.includes("-h");
 }
 
-async function usage(definition: CommandDef<ArgsDef>, parent?: CommandDef<ArgsDef>): Promise<string> {
-  return (await renderUsage(definition, parent)) + "\n";
+async function usage<T extends ArgsDef>(definition: CommandDef<T>, parent?: CommandDef<ArgsDef>): Promise<string> {
+  // citty types the parent with the child's argument shape; any definition renders the same.
+  return (await renderUsage(definition as unknown as CommandDef<ArgsDef>, parent)) + "\n";
 }
 
 /** Runs the command line `argv` (without program name) and resolves with the exit code. */
@@ -62,13 +63,13 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
     switch (command) {
       case "demo":
         if (wantsHelp(rest)) {
-          runtime.writeStdout(await usage(demoDefinition, mainDefinition));
+          runtime.writeStdout(await usage(demoDefinition, mainDefinition as unknown as CommandDef<ArgsDef>));
           return EXIT_OK;
         }
         return await demoCommand(rest, runtime, logger);
       case "version":
         if (wantsHelp(rest)) {
-          runtime.writeStdout(await usage(versionDefinition, mainDefinition));
+          runtime.writeStdout(await usage(versionDefinition, mainDefinition as unknown as CommandDef<ArgsDef>));
           return EXIT_OK;
         }
         runtime.writeStdout(versionLines(runtime).join("\n") + "\n");

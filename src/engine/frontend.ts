@@ -41,7 +41,11 @@ const PARKED_HANDLER: ConnectionHandler = {
     (conn.owner as Frontend).startParkedEarly(conn, chunk);
   },
   onDrain() {},
-  onEnd() {},
+  onEnd(conn: Connection) {
+    // Node and Bun report a FIN even on a paused socket: remember it for the session to come, which
+    // must still forward it (the client may expect a server that speaks first).
+    (conn.owner as Frontend).parkedEnded.add(conn);
+  },
   onClose(conn: Connection) {
     (conn.owner as Frontend).unpark(conn);
   },
@@ -64,6 +68,8 @@ export class Frontend implements SessionHost {
   private readonly limit: ProcessLimit;
   private readonly pool: Pool<TcpSession>;
   private readonly parked: Connection[] = [];
+  /** @internal Parked connections whose client already half-closed. */
+  readonly parkedEnded = new WeakSet<Connection>();
   private listeners: Listener[] = [];
   private idleWaiters: Array<() => void> = [];
 
@@ -154,6 +160,10 @@ export class Frontend implements SessionHost {
     this.limit.active++;
     const session = this.pool.acquire();
     session.start(conn, this.backend, this.config.timeouts.client);
+    if (this.parkedEnded.has(conn)) {
+      this.parkedEnded.delete(conn);
+      session.onEnd(conn);
+    }
     return session;
   }
 

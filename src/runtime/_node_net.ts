@@ -9,6 +9,8 @@
  * - Chunks from `data` events are fresh Buffers that nobody reuses, so they can be handed to another
  *   socket's `write` without a copy.
  * - A socket error is kept until `close` and delivered with it, so `onClose` runs exactly once.
+ * - `server.close(callback)` calls back only when every accepted connection has ended; closing a
+ *   listener must not wait for them, so `close` resolves as soon as the listening socket is closed.
  *
  * @module
  */
@@ -178,9 +180,10 @@ class NodeNetListener implements Listener {
     this.address = address;
   }
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-    });
+    // server.close() closes the listening socket at once, but its callback waits for every accepted
+    // connection to end: the contract's close is about the listener only.
+    this.server.close();
+    return Promise.resolve();
   }
 }
 

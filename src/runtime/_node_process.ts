@@ -6,7 +6,8 @@
  */
 
 import { readFile } from "node:fs/promises";
-import type { SignalName, TimerHandle } from "./types.ts";
+import type { Runtime, RuntimeInfo, SignalName, TimerHandle } from "./types.ts";
+import { connectNodeNet, listenNodeNet, lookupNodeDns } from "./_node_net.ts";
 
 /** Subscribes through process.on; returns the unsubscribe function. */
 export function onProcessSignal(signal: SignalName, callback: () => void): () => void {
@@ -57,4 +58,28 @@ export function writeStdoutNode(text: string): void {
 /** Writes to stderr. */
 export function writeStderrNode(text: string): void {
   process.stderr.write(text);
+}
+
+/** A runtime made of node:net sockets and Node's `process`: Node itself, and Bun. */
+export function createNodeProcessRuntime(info: RuntimeInfo): Runtime {
+  return {
+    info,
+    listen: listenNodeNet,
+    connect: connectNodeNet,
+    lookup: lookupNodeDns,
+    now: () => performance.now(),
+    wallClock: () => Date.now(),
+    setTimer: setTimerNode,
+    clearTimer: clearTimerNode,
+    onSignal: onProcessSignal,
+    kill: killProcess,
+    pid: process.pid,
+    readTextFile: readTextFileNode,
+    env: (name) => process.env[name],
+    args: () => process.argv.slice(2),
+    writeStdout: writeStdoutNode,
+    writeStderr: writeStderrNode,
+    onUncaughtError: onUncaughtErrorNode,
+    exit: (code) => process.exit(code),
+  };
 }

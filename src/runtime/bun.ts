@@ -12,18 +12,8 @@
  * @module
  */
 
-import type { Runtime } from "./types.ts";
-import { connectNodeNet, listenNodeNet, lookupNodeDns } from "./_node_net.ts";
-import {
-  clearTimerNode,
-  killProcess,
-  onProcessSignal,
-  onUncaughtErrorNode,
-  readTextFileNode,
-  setTimerNode,
-  writeStderrNode,
-  writeStdoutNode,
-} from "./_node_process.ts";
+import type { Runtime, SocketApi } from "./types.ts";
+import { createNodeProcessRuntime } from "./_node_process.ts";
 
 interface BunGlobal {
   readonly version: string;
@@ -34,35 +24,20 @@ function bunGlobal(): BunGlobal {
   return (globalThis as unknown as { Bun: BunGlobal }).Bun;
 }
 
-/** Builds the Bun runtime. */
-export function createBunRuntime(): Runtime {
+/** Socket APIs this module implements, the default first. */
+export const BUN_SOCKET_APIS: readonly SocketApi[] = ["node:net"];
+
+/** Builds the Bun runtime with the given socket API. */
+export function createBunRuntime(socketApi: SocketApi): Runtime {
+  if (socketApi !== "node:net") throw new Error(`Socket API "${socketApi}" is not implemented on bun yet`);
   const bun = bunGlobal();
-  return {
-    info: {
-      name: "bun",
-      version: bun.version,
-      os: process.platform,
-      arch: process.arch,
-      socketApi: "node:net",
-      // Compiled executables serve their modules from the embedded /$bunfs/ file system.
-      compiled: bun.main.includes("$bunfs") || bun.main.includes("~BUN"),
-    },
-    listen: listenNodeNet,
-    connect: connectNodeNet,
-    lookup: lookupNodeDns,
-    now: () => performance.now(),
-    wallClock: () => Date.now(),
-    setTimer: setTimerNode,
-    clearTimer: clearTimerNode,
-    onSignal: onProcessSignal,
-    kill: killProcess,
-    pid: process.pid,
-    readTextFile: readTextFileNode,
-    env: (name) => process.env[name],
-    args: () => process.argv.slice(2),
-    writeStdout: writeStdoutNode,
-    writeStderr: writeStderrNode,
-    onUncaughtError: onUncaughtErrorNode,
-    exit: (code) => process.exit(code),
-  };
+  return createNodeProcessRuntime({
+    name: "bun",
+    version: bun.version,
+    os: process.platform,
+    arch: process.arch,
+    socketApi: "node:net",
+    // Compiled executables serve their modules from the embedded /$bunfs/ file system.
+    compiled: bun.main.includes("$bunfs") || bun.main.includes("~BUN"),
+  });
 }

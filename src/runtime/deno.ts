@@ -18,7 +18,7 @@
  * @module
  */
 
-import type { Runtime, SignalName, TimerHandle } from "./types.ts";
+import type { Runtime, SignalName, SocketApi, TimerHandle } from "./types.ts";
 import { connectNodeNet, listenNodeNet, lookupNodeDns } from "./_node_net.ts";
 
 interface DenoGlobal {
@@ -50,8 +50,12 @@ function writeAll(sink: { writeSync(data: Uint8Array): number }, text: string): 
   while (bytes.length > 0) bytes = bytes.subarray(sink.writeSync(bytes));
 }
 
-/** Builds the Deno runtime. */
-export function createDenoRuntime(): Runtime {
+/** Socket APIs this module implements, the default first. */
+export const DENO_SOCKET_APIS: readonly SocketApi[] = ["node:net"];
+
+/** Builds the Deno runtime with the given socket API. */
+export function createDenoRuntime(socketApi: SocketApi): Runtime {
+  if (socketApi !== "node:net") throw new Error(`Socket API "${socketApi}" is not implemented on deno yet`);
   const deno = denoGlobal();
   return {
     info: {

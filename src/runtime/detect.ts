@@ -7,10 +7,10 @@
  * @module
  */
 
-import type { Runtime, RuntimeName } from "./types.ts";
+import type { Runtime, RuntimeName, SocketApi } from "./types.ts";
 import { createNodeRuntime } from "./node.ts";
-import { createBunRuntime } from "./bun.ts";
-import { createDenoRuntime } from "./deno.ts";
+import { BUN_SOCKET_APIS, createBunRuntime } from "./bun.ts";
+import { createDenoRuntime, DENO_SOCKET_APIS } from "./deno.ts";
 
 /** Names the runtime executing this code. */
 export function detectRuntimeName(): RuntimeName {
@@ -24,13 +24,45 @@ export function detectRuntimeName(): RuntimeName {
   return "node";
 }
 
+/** Environment variable that picks a runtime's socket API ("node:net" or "native"), for benchmarks. */
+export const SOCKET_API_VARIABLE = "PROXY_SOCKETS";
+
+/** Socket APIs a runtime module implements; the first is its default. */
+export function socketApisOf(name: RuntimeName): readonly SocketApi[] {
+  if (name === "bun") return BUN_SOCKET_APIS;
+  if (name === "deno") return DENO_SOCKET_APIS;
+  return ["node:net"];
+}
+
+/** Builds the runtime `name` with the given socket API (its default when omitted). */
+export function createRuntime(name: RuntimeName, socketApi?: SocketApi): Runtime {
+  const api = socketApi ?? socketApisOf(name)[0]!;
+  if (!socketApisOf(name).includes(api)) {
+    throw new Error(`Socket API "${api}" is not available on ${name}: expected ${socketApisOf(name).join(" or ")}`);
+  }
+  if (name === "bun") return createBunRuntime(api);
+  if (name === "deno") return createDenoRuntime(api);
+  return createNodeRuntime();
+}
+
 let current: Runtime | undefined;
 
-/** The runtime of this process, built on first use. */
+/** The runtime of this process, built on first use (socket API from PROXY_SOCKETS when set). */
 export function currentRuntime(): Runtime {
   if (current === undefined) {
     const name = detectRuntimeName();
-    current = name === "bun" ? createBunRuntime() : name === "deno" ? createDenoRuntime() : createNodeRuntime();
+    const requested = readEnvironment(SOCKET_API_VARIABLE);
+    current = createRuntime(name, requested === undefined || requested === "" ? undefined : requested as SocketApi);
   }
   return current;
+}
+
+function readEnvironment(variable: string): string | undefined {
+  // Read before any runtime exists: both Node-style and Deno expose it; Deno needs --allow-env.
+  const globals = globalThis as { process?: { env?: Record<string, string | undefined> } };
+  try {
+    return globals.process?.env?.[variable];
+  } catch {
+    return undefined;
+  }
 }

@@ -11,45 +11,16 @@
  */
 
 import type { Runtime } from "./types.ts";
-import { connectNodeNet, listenNodeNet, lookupNodeDns } from "./_node_net.ts";
-import {
-  clearTimerNode,
-  killProcess,
-  onProcessSignal,
-  onUncaughtErrorNode,
-  readTextFileNode,
-  setTimerNode,
-  writeStderrNode,
-  writeStdoutNode,
-} from "./_node_process.ts";
+import { createNodeProcessRuntime } from "./_node_process.ts";
 
 /** Builds the Node runtime. */
 export function createNodeRuntime(): Runtime {
-  return {
-    info: {
-      name: "node",
-      version: process.versions.node,
-      os: process.platform,
-      arch: process.arch,
-      socketApi: "node:net",
-      compiled: false,
-    },
-    listen: listenNodeNet,
-    connect: connectNodeNet,
-    lookup: lookupNodeDns,
-    now: () => performance.now(),
-    wallClock: () => Date.now(),
-    setTimer: setTimerNode,
-    clearTimer: clearTimerNode,
-    onSignal: onProcessSignal,
-    kill: killProcess,
-    pid: process.pid,
-    readTextFile: readTextFileNode,
-    env: (name) => process.env[name],
-    args: () => process.argv.slice(2),
-    writeStdout: writeStdoutNode,
-    writeStderr: writeStderrNode,
-    onUncaughtError: onUncaughtErrorNode,
-    exit: (code) => process.exit(code),
-  };
+  return createNodeProcessRuntime({
+    name: "node",
+    version: process.versions.node,
+    os: process.platform,
+    arch: process.arch,
+    socketApi: "node:net",
+    compiled: false,
+  });
 }

@@ -116,6 +116,9 @@ export type SignalName =
 /** Which runtime runs us. */
 export type RuntimeName = "node" | "bun" | "deno";
 
+/** The socket implementation under the contract: node:net (all runtimes) or the runtime's own. */
+export type SocketApi = "node:net" | "native";
+
 /** Facts about the runtime and machine, for `proxy version`. */
 export interface RuntimeInfo {
   readonly name: RuntimeName;
@@ -124,8 +127,8 @@ export interface RuntimeInfo {
   readonly os: string;
   /** Node-style architecture: x64, arm64... */
   readonly arch: string;
-  /** The socket API this module uses, e.g. "node:net". */
-  readonly socketApi: string;
+  /** The socket API in use. */
+  readonly socketApi: SocketApi;
   /** True when this process is a compiled standalone executable. */
   readonly compiled: boolean;
 }
