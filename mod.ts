@@ -16,6 +16,8 @@ import type { Runtime } from "./src/runtime/types.ts";
 import { SILENT_LOGGER } from "./src/core/logger.ts";
 import { currentRuntime } from "./src/runtime/detect.ts";
 import { Proxy } from "./src/engine/proxy.ts";
+import { loadConfigFiles, loadConfigSources } from "./src/config/load.ts";
+import type { LoadedConfig } from "./src/config/load.ts";
 
 /** Options of {@link createProxy}. */
 export interface CreateProxyOptions {
@@ -23,6 +25,18 @@ export interface CreateProxyOptions {
   readonly runtime?: Runtime;
   /** Operator messages; silent by default. */
   readonly logger?: Logger;
+}
+
+/**
+ * Loads and validates a configuration: a file path, or `{ text }` holding TOML (with an optional
+ * `name` for messages). Throws ConfigFileError listing every issue at file:line:col.
+ */
+export async function loadConfig(
+  source: string | { readonly text: string; readonly name?: string },
+  runtime: Runtime = currentRuntime(),
+): Promise<LoadedConfig> {
+  if (typeof source === "string") return await loadConfigFiles([source], (path) => runtime.readTextFile(path));
+  return loadConfigSources([{ name: source.name ?? "<config>", text: source.text }]);
 }
 
 /** Builds a proxy from a validated Config; call `start()` to resolve servers and bind. */
@@ -49,6 +63,10 @@ export type {
   ServerConfig,
 } from "./src/config/types.ts";
 export { ConfigError } from "./src/config/errors.ts";
+export { ConfigFileError, formatConfigIssue, loadConfigSources } from "./src/config/load.ts";
+export type { ConfigIssue, ConfigSource, LoadedConfig } from "./src/config/load.ts";
+export { validateConfigDocument } from "./src/config/validate.ts";
+export type { ValidationIssue, ValidationResult } from "./src/config/validate.ts";
 export type { ConfigErrorCode } from "./src/config/errors.ts";
 export { AddressError, parseBindAddress, parseServerAddress } from "./src/config/address.ts";
 export { NetError } from "./src/runtime/net_error.ts";

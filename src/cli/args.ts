@@ -28,6 +28,12 @@ export function parseStrict(rawArgs: string[], definition: ArgsDef): Record<stri
     }
   }
   const hasPositional = Object.values(definition).some((arg) => arg.type === "positional");
+  // citty keeps only the last value of a repeated option; `-f a.toml -f b.toml` needs them all.
+  const repeated = new Map<string, string[]>();
+  const canonical = new Map<string, string>();
+  for (const [name, arg] of Object.entries(definition)) {
+    for (const each of [name, ...toArray((arg as { alias?: string | string[] }).alias)]) canonical.set(each, name);
+  }
   for (let i = 0; i < rawArgs.length; i++) {
     const arg = rawArgs[i]!;
     if (arg === "--") break;
@@ -41,14 +47,25 @@ export function parseStrict(rawArgs: string[], definition: ArgsDef): Record<stri
     for (const each of names) {
       if (!known.has(each)) throw new UsageError(`Unknown option "${arg}"`);
     }
-    if (takesValue.has(name) && !arg.includes("=")) {
-      if (i + 1 >= rawArgs.length || rawArgs[i + 1]!.startsWith("-") && rawArgs[i + 1] !== "-") {
-        throw new UsageError(`Option "${arg}" needs a value`);
+    if (takesValue.has(name)) {
+      let value: string;
+      if (arg.includes("=")) {
+        value = arg.slice(arg.indexOf("=") + 1);
+      } else {
+        if (i + 1 >= rawArgs.length || rawArgs[i + 1]!.startsWith("-") && rawArgs[i + 1] !== "-") {
+          throw new UsageError(`Option "${arg}" needs a value`);
+        }
+        value = rawArgs[++i]!;
       }
-      i++;
+      const key = canonical.get(name)!;
+      repeated.set(key, [...(repeated.get(key) ?? []), value]);
     }
   }
-  return parseArgs(rawArgs, definition) as Record<string, unknown>;
+  const parsed = parseArgs(rawArgs, definition) as Record<string, unknown>;
+  for (const [name, values] of repeated) {
+    if (values.length > 1) parsed[name] = values;
+  }
+  return parsed;
 }
 
 /** A flag that may be repeated, as a list of its values. */

@@ -34,12 +34,14 @@ export async function demoCommand(rawArgs: string[], runtime: Runtime, logger: L
     balance: args.balance === undefined ? undefined : String(args.balance),
     mode: "tcp",
   });
-  const bind = config.frontends[0]!.binds[0]!;
-  const shownHost = bind.host === "0.0.0.0" ? "127.0.0.1" : bind.host;
   logger.info(`Demo origins on ${origins.map((o) => formatHostPort(o.address.address, o.address.port)).join(" and ")}`);
-  logger.info(`Try: curl http://${formatHostPort(shownHost, bind.port)}/ (run it twice: round robin)`);
   try {
-    return await runProxy(config, runtime, logger);
+    return await runProxy(config, runtime, logger, (proxy) => {
+      // The bound address, not the configured one: port 0 means a free port chosen at bind time.
+      const bound = proxy.frontends[0]!.boundAddresses[0]!;
+      const host = bound.address === "0.0.0.0" ? "127.0.0.1" : bound.address === "::" ? "::1" : bound.address;
+      logger.info(`Try: curl http://${formatHostPort(host, bound.port)}/ (run it twice: round robin)`);
+    });
   } finally {
     await Promise.all(origins.map((origin) => origin.close()));
   }

@@ -16,12 +16,17 @@ import { consoleLogger, createConsole } from "./console_logger.ts";
 import type { Verbosity } from "./console_logger.ts";
 import { DEMO_ARGS, demoCommand } from "./demo_command.ts";
 import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, exitCodeFor, UsageError } from "./exit_codes.ts";
-import { quickStartConfigFromArgs, RUN_ARGS, runProxy } from "./run_command.ts";
+import { RUN_ARGS, runCommand } from "./run_command.ts";
 import { versionLines } from "./version_command.ts";
 
 const demoDefinition = defineCommand({
   meta: { name: "demo", description: "Start two built-in origins and the proxy in front of them" },
   args: DEMO_ARGS,
+});
+
+const checkDefinition = defineCommand({
+  meta: { name: "check", description: "Check configuration files without binding anything (same as -c)" },
+  args: RUN_ARGS,
 });
 
 const versionDefinition = defineCommand({
@@ -32,7 +37,7 @@ const versionDefinition = defineCommand({
 const mainDefinition = defineCommand({
   meta: { name: "proxy", version: VERSION, description: "A load balancer and reverse proxy in the spirit of HAProxy" },
   args: RUN_ARGS,
-  subCommands: { demo: demoDefinition, version: versionDefinition },
+  subCommands: { check: checkDefinition, demo: demoDefinition, version: versionDefinition },
 });
 
 function verbosityOf(argv: readonly string[]): Verbosity {
@@ -67,6 +72,12 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
           return EXIT_OK;
         }
         return await demoCommand(rest, runtime, logger);
+      case "check":
+        if (wantsHelp(rest)) {
+          runtime.writeStdout(await usage(checkDefinition, mainDefinition as unknown as CommandDef<ArgsDef>));
+          return EXIT_OK;
+        }
+        return await runCommand([...rest, "--check"], runtime, logger);
       case "version":
         if (wantsHelp(rest)) {
           runtime.writeStdout(await usage(versionDefinition, mainDefinition as unknown as CommandDef<ArgsDef>));
@@ -87,9 +98,9 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
       return EXIT_OK;
     }
     if (command !== undefined && !command.startsWith("-")) {
-      throw new UsageError(`Unknown command "${command}": expected demo or version, or options (see --help)`);
+      throw new UsageError(`Unknown command "${command}": expected check, demo or version, or options (see --help)`);
     }
-    return await runProxy(quickStartConfigFromArgs(argv), runtime, logger);
+    return await runCommand(argv, runtime, logger);
   } catch (error) {
     const code = exitCodeFor(error);
     if (code === EXIT_INTERNAL) {

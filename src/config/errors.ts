@@ -6,9 +6,9 @@
 
 /** Stable codes of configuration errors. */
 export type ConfigErrorCode =
+  | "CONFIG_INVALID"
   | "CONFIG_INVALID_VALUE"
   | "CONFIG_MISSING"
-  | "CONFIG_CONFLICT"
   | "CONFIG_UNSUPPORTED";
 
 /** A configuration that cannot run. `path` names the setting (`--backend`, or a key path). */

@@ -1,16 +1,16 @@
 /**
- * Builds the validated Config of the quick start (`proxy --bind ADDR --backend HOST,HOST`): one
- * frontend "main", one backend "main", servers "s1".."sN", defaults everywhere else.
+ * The quick start (`proxy --bind ADDR --backend HOST,HOST`) as a configuration document: one
+ * frontend "main", one backend "main", servers "s1".."sN". It goes through the same validation as
+ * a file, so there is one path from a model to a running proxy; issues are reported by flag.
  *
  * @module
  */
 
-import { isBalanceAlgorithm, BALANCE_ALGORITHMS } from "../core/balance/mod.ts";
-import { DEFAULT_WEIGHT } from "../core/server.ts";
-import { AddressError, parseBindAddress, parseServerAddress, splitList } from "./address.ts";
+import { splitList } from "./address.ts";
 import { ConfigError } from "./errors.ts";
-import { DEFAULTS } from "./types.ts";
-import type { BindConfig, Config, ProxyMode, ServerConfig } from "./types.ts";
+import type { Config } from "./types.ts";
+import { validateConfigDocument } from "./validate.ts";
+import type { ConfigPath } from "./validate.ts";
 
 /** The quick-start flags, as given on the command line. */
 export interface QuickStartOptions {
@@ -23,101 +23,55 @@ export interface QuickStartOptions {
   readonly reusePort?: boolean;
 }
 
-/** Modes that exist in this build. http mode arrives with the HTTP engine. */
-export const AVAILABLE_MODES: readonly ProxyMode[] = ["tcp"];
+/** The name of the frontend and of the backend the quick start builds. */
+export const QUICK_START_NAME = "main";
 
-/** Mode of the quick start when `--mode` is not given. */
-export const QUICK_START_DEFAULT_MODE: ProxyMode = "tcp";
+/** The configuration document the flags stand for (before validation). */
+export function quickStartDocument(options: QuickStartOptions): Record<string, unknown> {
+  const mode = options.mode === undefined ? {} : { mode: options.mode };
+  return {
+    frontends: {
+      [QUICK_START_NAME]: {
+        bind: options.bind.flatMap(splitList),
+        "default-backend": QUICK_START_NAME,
+        reuseport: options.reusePort ?? true,
+        ...mode,
+      },
+    },
+    backends: {
+      [QUICK_START_NAME]: {
+        ...(options.balance === undefined ? {} : { balance: options.balance }),
+        servers: options.backend.flatMap(splitList).map((address, index) => ({ name: `s${index + 1}`, address })),
+        ...mode,
+      },
+    },
+  };
+}
 
-/** Builds and validates the quick-start Config; throws ConfigError with the flag at fault. */
+/** The flag a key path of the quick-start document came from. */
+function flagOf(path: ConfigPath): string {
+  const [section, , key] = path;
+  if (key === "mode") return "--mode";
+  if (section === "frontends") return "--bind";
+  if (key === "balance") return "--balance";
+  return "--backend";
+}
+
+/** Builds and validates the quick-start Config; throws ConfigError naming the flag at fault. */
 export function buildQuickStartConfig(options: QuickStartOptions): Config {
-  const mode = parseMode(options.mode ?? QUICK_START_DEFAULT_MODE);
-  const balanceName = options.balance ?? DEFAULTS.balance;
-  if (!isBalanceAlgorithm(balanceName)) {
-    throw new ConfigError(
-      "CONFIG_INVALID_VALUE",
-      "--balance",
-      `Unknown balance algorithm "${balanceName}": expected one of ${BALANCE_ALGORITHMS.join(", ")}`,
-    );
+  if (options.bind.flatMap(splitList).length === 0) {
+    throw new ConfigError("CONFIG_MISSING", "--bind", "Missing --bind: give at least one address to listen on, e.g. --bind :8080");
   }
-  const bindTexts = options.bind.flatMap(splitList);
-  if (bindTexts.length === 0) throw new ConfigError("CONFIG_MISSING", "--bind", "Missing --bind: give at least one address to listen on, e.g. --bind :8080");
-  const serverTexts = options.backend.flatMap(splitList);
-  if (serverTexts.length === 0) throw new ConfigError("CONFIG_MISSING", "--backend", "Missing --backend: give at least one server, e.g. --backend 127.0.0.1:8081,127.0.0.1:8082");
-
-  const reusePort = options.reusePort ?? true;
-  const binds: BindConfig[] = [];
-  const seen = new Set<string>();
-  for (const text of bindTexts) {
-    const address = wrapAddressError("--bind", () => parseBindAddress(text));
-    const key = `${address.host}|${address.port}`;
-    if (seen.has(key) && address.port !== 0) {
-      throw new ConfigError("CONFIG_CONFLICT", "--bind", `Address "${text}" is given twice in --bind`);
-    }
-    seen.add(key);
-    binds.push(Object.freeze({ text, host: address.host, port: address.port, reusePort }));
+  if (options.backend.flatMap(splitList).length === 0) {
+    throw new ConfigError("CONFIG_MISSING", "--backend", "Missing --backend: give at least one server, e.g. --backend 127.0.0.1:8081,127.0.0.1:8082");
   }
-
-  const servers: ServerConfig[] = serverTexts.map((text, index) => {
-    const address = wrapAddressError("--backend", () => parseServerAddress(text));
-    return Object.freeze({
-      name: `s${index + 1}`,
-      address: text,
-      host: address.host,
-      port: address.port,
-      weight: DEFAULT_WEIGHT,
-      maxconn: 0,
-      backup: false,
-    });
-  });
-
-  return Object.freeze({
-    global: Object.freeze({ maxconn: DEFAULTS.globalMaxconn }),
-    frontends: Object.freeze([
-      Object.freeze({
-        name: "main",
-        mode,
-        binds: Object.freeze(binds),
-        defaultBackend: "main",
-        maxconn: DEFAULTS.frontendMaxconn,
-        backlog: DEFAULTS.backlog,
-        timeouts: Object.freeze({ client: DEFAULTS.timeoutClient }),
-      }),
-    ]),
-    backends: Object.freeze([
-      Object.freeze({
-        name: "main",
-        mode,
-        balance: balanceName,
-        retries: DEFAULTS.retries,
-        redispatch: DEFAULTS.redispatch,
-        allBackups: false,
-        timeouts: Object.freeze({ connect: DEFAULTS.timeoutConnect, server: DEFAULTS.timeoutServer }),
-        servers: Object.freeze(servers),
-      }),
-    ]),
-  });
-}
-
-function parseMode(text: string): ProxyMode {
-  if (text === "tcp") return "tcp";
-  if (text === "http") {
-    throw new ConfigError(
-      "CONFIG_UNSUPPORTED",
-      "--mode",
-      `Mode "http" is not available in this version: only "tcp" is (the HTTP engine is being built)`,
-    );
+  const result = validateConfigDocument(quickStartDocument(options));
+  const errors = result.issues.filter((issue) => issue.severity === "error");
+  if (result.config === undefined || errors.length > 0) {
+    const flag = flagOf(errors[0]!.path);
+    // The frontend and the backend both get --mode: say a wrong mode once.
+    const messages = [...new Set(errors.map((issue) => `${issue.message} (in ${flagOf(issue.path)})`))];
+    throw new ConfigError(errors[0]!.message.startsWith("Mode") ? "CONFIG_UNSUPPORTED" : "CONFIG_INVALID_VALUE", flag, messages.join("\n"));
   }
-  throw new ConfigError("CONFIG_INVALID_VALUE", "--mode", `Unknown mode "${text}": expected "tcp" or "http"`);
-}
-
-function wrapAddressError<T>(flag: string, parse: () => T): T {
-  try {
-    return parse();
-  } catch (error) {
-    if (error instanceof AddressError) {
-      throw new ConfigError("CONFIG_INVALID_VALUE", flag, `${error.message} (in ${flag})`, { cause: error });
-    }
-    throw error;
-  }
+  return result.config;
 }

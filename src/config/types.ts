@@ -21,6 +21,8 @@ export interface Config {
 export interface GlobalConfig {
   /** Concurrent client connections over all frontends. */
   readonly maxconn: number;
+  /** File the process id is written to once listening, or null. */
+  readonly pidfile: string | null;
 }
 
 /** One address a frontend listens on. */
@@ -37,6 +39,10 @@ export interface BindConfig {
 export interface FrontendTimeouts {
   /** Inactivity on the client side. */
   readonly client: number;
+  /** http mode: the whole request head must arrive within it. */
+  readonly httpRequest: number;
+  /** http mode: wait for the next request on a kept-alive connection. */
+  readonly httpKeepAlive: number;
 }
 
 /** Accepts client connections and hands them to a backend. */
@@ -58,6 +64,10 @@ export interface BackendTimeouts {
   readonly connect: number;
   /** Inactivity on the server side. */
   readonly server: number;
+  /** Time a request may wait in a queue for a free server slot. */
+  readonly queue: number;
+  /** Inactivity of an established tunnel (tcp mode session, upgraded connection); 0: client/server apply. */
+  readonly tunnel: number;
 }
 
 /** One server of a backend. */
@@ -106,6 +116,11 @@ export const DEFAULTS = Object.freeze({
   timeoutConnect: 5_000,
   timeoutClient: 30_000,
   timeoutServer: 30_000,
+  timeoutHttpRequest: 10_000,
+  timeoutHttpKeepAlive: 10_000,
+  timeoutQueue: 30_000,
+  /** Unset in HAProxy: the client and server timeouts keep applying to tunnels. */
+  timeoutTunnel: 0,
   /** The quick start balances like HAProxy's default. */
   balance: "roundrobin" as BalanceAlgorithmName,
 });

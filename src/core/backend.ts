@@ -18,6 +18,8 @@ export interface BackendSpec {
   readonly allBackups: boolean;
   readonly connectTimeout: number;
   readonly serverTimeout: number;
+  /** Idle timeout of an established tcp session; 0: min(client, server) applies. */
+  readonly tunnelTimeout: number;
   readonly servers: readonly ServerSpec[];
 }
 
@@ -32,6 +34,7 @@ export class Backend {
   readonly redispatch: boolean;
   readonly connectTimeout: number;
   readonly serverTimeout: number;
+  readonly tunnelTimeout: number;
   /** Sessions currently using a server of this backend. */
   activeConnections = 0;
   totalConnections = 0;
@@ -46,6 +49,7 @@ export class Backend {
     this.redispatch = spec.redispatch;
     this.connectTimeout = spec.connectTimeout;
     this.serverTimeout = spec.serverTimeout;
+    this.tunnelTimeout = spec.tunnelTimeout;
     this.allBackups = spec.allBackups;
     this.servers = spec.servers.map((serverSpec, index) => new Server(serverSpec, index));
     const active = this.servers.filter((server) => !server.backup);

@@ -128,7 +128,15 @@ export class Frontend implements SessionHost {
 
   private listen(bind: BindConfig): Promise<Listener> {
     return this.runtime.listen(
-      { host: bind.host, port: bind.port, backlog: this.config.backlog, reusePort: bind.reusePort },
+      {
+        host: bind.host,
+        port: bind.port,
+        backlog: this.config.backlog,
+        reusePort: bind.reusePort,
+        // nginx's default (ipv6only=on): "[::]:80" takes IPv6 only, so ":80" and "[::]:80" together
+        // cover both families instead of colliding on the IPv4 port.
+        ipv6Only: bind.host === "::",
+      },
       (conn) => this.accept(conn),
       (error: NetError) => this.logger.error(`Frontend "${this.name}": ${error.message}`),
     );

@@ -130,6 +130,7 @@ export class Proxy {
       allBackups: config.allBackups,
       connectTimeout: config.timeouts.connect,
       serverTimeout: config.timeouts.server,
+      tunnelTimeout: config.timeouts.tunnel,
       servers,
     });
   }

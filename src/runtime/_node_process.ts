@@ -5,7 +5,7 @@
  * @module
  */
 
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import type { Runtime, RuntimeInfo, SignalName, TimerHandle } from "./types.ts";
 import { connectNodeNet, listenNodeNet, lookupNodeDns } from "./_node_net.ts";
 
@@ -75,6 +75,7 @@ export function createNodeProcessRuntime(info: RuntimeInfo): Runtime {
     kill: killProcess,
     pid: process.pid,
     readTextFile: readTextFileNode,
+    writeTextFile: (path, text) => writeFile(path, text, "utf8"),
     env: (name) => process.env[name],
     args: () => process.argv.slice(2),
     writeStdout: writeStdoutNode,

@@ -1,12 +1,19 @@
 /**
  * The runtime contract on Bun.
  *
- * Socket API: node:net, which Bun implements over its native uSockets loop (epoll/kqueue). Native
- * `Bun.listen`/`Bun.connect` are the alternative; they must beat node:net in `npm run bench` to
- * replace it (see docs/performance.md).
+ * Socket APIs: node:net (the default), which Bun implements over its native uSockets loop
+ * (epoll/kqueue), and "native", `Bun.listen`/`Bun.connect` (`_bun_native.ts`), selected with
+ * PROXY_SOCKETS=native. The native API replaces node:net as the default only if it wins
+ * `npm run bench` (see docs/performance.md). Name lookup is node:dns with either API.
  * Quirks:
  * - `process.argv` of a compiled binary is ["bun", "/$bunfs/root/<name>", ...args]: arguments still
  *   start at index 2.
+ * - Native sockets (details in `_bun_native.ts`): `socket.write` takes what the kernel takes and
+ *   buffers nothing (we queue the rest); `socket.end()` closes rather than half-closes, so the FIN
+ *   is `shutdown()`; the peer's FIN after ours comes as `close` alone, never `end`; `close()` calls
+ *   the close handler synchronously; a partial write re-arms reading and undoes `pause()`; uSockets
+ *   reads on for a few rounds after `pause()` in the same wakeup; every connect failure is
+ *   ECONNREFUSED; Nagle is off on every socket; no listen backlog and no accept errors in JS.
  * - The `Bun` global is only touched inside functions, so this module loads on every runtime.
  *
  * @module
@@ -14,6 +21,7 @@
 
 import type { Runtime, SocketApi } from "./types.ts";
 import { createNodeProcessRuntime } from "./_node_process.ts";
+import { connectBunNative, listenBunNative } from "./_bun_native.ts";
 
 interface BunGlobal {
   readonly version: string;
@@ -25,19 +33,23 @@ function bunGlobal(): BunGlobal {
 }
 
 /** Socket APIs this module implements, the default first. */
-export const BUN_SOCKET_APIS: readonly SocketApi[] = ["node:net"];
+export const BUN_SOCKET_APIS: readonly SocketApi[] = ["node:net", "native"];
 
 /** Builds the Bun runtime with the given socket API. */
 export function createBunRuntime(socketApi: SocketApi): Runtime {
-  if (socketApi !== "node:net") throw new Error(`Socket API "${socketApi}" is not implemented on bun yet`);
+  if (!BUN_SOCKET_APIS.includes(socketApi)) {
+    throw new Error(`Socket API "${socketApi}" is not implemented on bun`);
+  }
   const bun = bunGlobal();
-  return createNodeProcessRuntime({
+  const runtime = createNodeProcessRuntime({
     name: "bun",
     version: bun.version,
     os: process.platform,
     arch: process.arch,
-    socketApi: "node:net",
+    socketApi,
     // Compiled executables serve their modules from the embedded /$bunfs/ file system.
     compiled: bun.main.includes("$bunfs") || bun.main.includes("~BUN"),
   });
+  if (socketApi === "node:net") return runtime;
+  return { ...runtime, listen: listenBunNative, connect: connectBunNative };
 }

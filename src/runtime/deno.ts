@@ -1,16 +1,27 @@
 /**
  * The runtime contract on Deno.
  *
- * Socket API: node:net from Deno's Node compatibility layer. Native `Deno.listen`/`Deno.connect`
- * are pull-based (one promise per read and per accept), which the contract avoids on the hot path;
- * they must beat node:net in `npm run bench` to replace it (see docs/performance.md).
+ * Socket APIs: node:net from Deno's Node compatibility layer (the default), and "native":
+ * `Deno.listen`/`Deno.connect` (`_deno_native.ts`), picked with PROXY_SOCKETS=native. The native
+ * sockets are pull-based (one promise per accept, read and write), which the contract avoids on
+ * the hot path; they must beat node:net in `npm run bench` to become the default (see
+ * docs/performance.md).
  * Quirks:
+ * - Native `Deno.listen({ reusePort: true })` needs `--unstable-net` (or `"unstable": ["net"]` in
+ *   deno.json) in Deno 2.9, and without it exits the process with code 70 instead of throwing; the
+ *   native listen checks first and rejects. node:net on Deno shares ports without any flag.
+ * - Native reads and writes are zero-copy and a pending read pins its buffer: every idle native
+ *   connection holds a read region (see `_deno_native.ts`).
+ * - Name lookup stays on node:dns (getaddrinfo, /etc/hosts first) for both socket APIs:
+ *   `Deno.resolveDns` asks DNS servers directly and skips /etc/hosts.
  * - Signals, exit, files and arguments use the native `Deno` namespace: they need no permission
  *   beyond what the jail grants and work the same in `deno compile` binaries.
  * - `setTimeout` returns a number; unref goes through `Deno.unrefTimer`.
  * - Like Node, Deno opens the inspector on 127.0.0.1:9229 when SIGUSR1 arrives with no listener, and
  *   also when a SIGUSR1 listener is removed while that signal is being dispatched. The proxy keeps
  *   its SIGUSR1 listener for its whole life.
+ * - Deno's node:net ignores `ipv6Only`: "[::]:P" is always dual-stack, so next to "0.0.0.0:P" it only
+ *   binds with SO_REUSEPORT (the default); the conformance suite tracks this gap.
  * - Uncaught errors arrive as `error`/`unhandledrejection` events on globalThis; preventDefault()
  *   keeps the process alive.
  * - The `Deno` global is only touched inside functions, so this module loads on every runtime.
@@ -20,6 +31,7 @@
 
 import type { Runtime, SignalName, SocketApi, TimerHandle } from "./types.ts";
 import { connectNodeNet, listenNodeNet, lookupNodeDns } from "./_node_net.ts";
+import { connectDenoNative, listenDenoNative } from "./_deno_native.ts";
 
 interface DenoGlobal {
   readonly version: { readonly deno: string };
@@ -31,6 +43,7 @@ interface DenoGlobal {
   removeSignalListener(signal: string, handler: () => void): void;
   kill(pid: number, signal: string): void;
   readTextFile(path: string): Promise<string>;
+  writeTextFile(path: string, text: string): Promise<void>;
   unrefTimer(id: number): void;
   exit(code: number): never;
   readonly env: { get(name: string): string | undefined };
@@ -51,11 +64,12 @@ function writeAll(sink: { writeSync(data: Uint8Array): number }, text: string): 
 }
 
 /** Socket APIs this module implements, the default first. */
-export const DENO_SOCKET_APIS: readonly SocketApi[] = ["node:net"];
+export const DENO_SOCKET_APIS: readonly SocketApi[] = ["node:net", "native"];
 
 /** Builds the Deno runtime with the given socket API. */
 export function createDenoRuntime(socketApi: SocketApi): Runtime {
-  if (socketApi !== "node:net") throw new Error(`Socket API "${socketApi}" is not implemented on deno yet`);
+  if (!DENO_SOCKET_APIS.includes(socketApi)) throw new Error(`Socket API "${socketApi}" is not implemented on deno`);
+  const native = socketApi === "native";
   const deno = denoGlobal();
   return {
     info: {
@@ -63,11 +77,11 @@ export function createDenoRuntime(socketApi: SocketApi): Runtime {
       version: deno.version.deno,
       os: OS_NAMES[deno.build.os] ?? deno.build.os,
       arch: ARCH_NAMES[deno.build.arch] ?? deno.build.arch,
-      socketApi: "node:net",
+      socketApi,
       compiled: deno.build.standalone ?? false,
     },
-    listen: listenNodeNet,
-    connect: connectNodeNet,
+    listen: native ? listenDenoNative : listenNodeNet,
+    connect: native ? connectDenoNative : connectNodeNet,
     lookup: lookupNodeDns,
     now: () => performance.now(),
     wallClock: () => Date.now(),
@@ -92,6 +106,7 @@ export function createDenoRuntime(socketApi: SocketApi): Runtime {
     kill: (pid, signal) => deno.kill(pid, signal),
     pid: deno.pid,
     readTextFile: (path) => deno.readTextFile(path),
+    writeTextFile: (path, text) => deno.writeTextFile(path, text),
     env: (name) => deno.env.get(name),
     args: () => deno.args.slice(),
     writeStdout: (text) => writeAll(deno.stdout, text),

@@ -165,6 +165,8 @@ export interface Runtime {
   readonly pid: number;
   /** Reads a whole file as UTF-8. */
   readTextFile(path: string): Promise<string>;
+  /** Writes a whole file as UTF-8, replacing it. */
+  writeTextFile(path: string, text: string): Promise<void>;
   /** Environment variable, or undefined. */
   env(name: string): string | undefined;
   /** Command-line arguments after the program (and script) name. */

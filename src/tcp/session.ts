@@ -72,7 +72,8 @@ export class TcpSession implements ConnectionHandler {
     this.backend = backend;
     this.phase = PHASE_CONNECTING;
     this.retriesLeft = backend.retries;
-    this.idleTimeout = minPositive(clientTimeout, backend.serverTimeout);
+    // HAProxy: once both sides are connected, `timeout tunnel` supersedes client and server.
+    this.idleTimeout = backend.tunnelTimeout > 0 ? backend.tunnelTimeout : minPositive(clientTimeout, backend.serverTimeout);
     client.setHandler(this);
     client.setNoDelay(true);
     backend.activeConnections++;

@@ -1,0 +1,512 @@
+/**
+ * The project's benchmark: our proxy on Node, Bun and Deno (and dist/proxy) against HAProxy and
+ * nginx, behind the same two origins, driven by wrk in interleaved rounds. See docs/performance.md
+ * for the method and `--help` for the options.
+ *
+ * Run with Node 24 (it strips the types): `node_modules/.bin/node scripts/bench.ts --quick`.
+ *
+ * @module
+ */
+
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { spawnSync } from "node:child_process";
+import { BODY_PATHS } from "./bench/bodies.ts";
+import type { ConnectionLimits } from "./bench/configs.ts";
+import type { ContenderSetup, ContenderSpec, ProxyMode, RunningContender } from "./bench/contenders.ts";
+import { discoverContenders, startContender } from "./bench/contenders.ts";
+import { describeMachine } from "./bench/machine.ts";
+import type { MachineInfo } from "./bench/machine.ts";
+import { childFileLimit, connectionsWithinLimit, raiseOwnFileLimit } from "./bench/file_limits.ts";
+import { openIdleConnections } from "./bench/memory_scenario.ts";
+import type { BenchOptions } from "./bench/options.ts";
+import { parseBenchOptions, USAGE } from "./bench/options.ts";
+import { startOrigins } from "./bench/origins.ts";
+import type { Origins } from "./bench/origins.ts";
+import { cpuTimes, isAlive, processTree, treeCpuMicros, treeRssBytes } from "./bench/proc_tree.ts";
+import { hasCommand, lastErrorLines, ProcessRegistry } from "./bench/processes.ts";
+import type { TrackedProcess } from "./bench/processes.ts";
+import type { BenchMode, BodyName, RunSample } from "./bench/report.ts";
+import { ORIGIN_DIRECT_CONTENDER, otherLoadSummary, summarize } from "./bench/report.ts";
+import { memoryTable, targetsTable, throughputTable } from "./bench/table.ts";
+import type { IdleMemoryResult } from "./bench/targets.ts";
+import { checkTargets } from "./bench/targets.ts";
+import { runWrk } from "./bench/wrk.ts";
+
+const BODIES: readonly BodyName[] = ["small", "1mb"];
+/** Time for a freshly started proxy to settle (JIT, lazy allocations) before RSS is read. */
+const SETTLE_MS = 1_000;
+
+/** Other load on the contender's CPU worth showing next to a sample. */
+const NOTABLE_OTHER_LOAD = 0.03;
+
+/** Which CPUs each party runs on; null everywhere when not pinning. */
+type CpuPlan = {
+  contender: string | null;
+  client: string | null;
+  origins: string | null;
+  description: string;
+};
+
+/** One thing wrk is pointed at in the rounds: a proxy in one mode, or the origin itself. */
+type Target = {
+  contender: string;
+  mode: BenchMode;
+  port: number;
+  /** The process whose tree's CPU time is charged to this target. */
+  process: TrackedProcess;
+  failed: string | null;
+};
+
+function planCpus(options: BenchOptions, registry: ProcessRegistry, cpus: number): CpuPlan {
+  if (!options.pinCpus) {
+    return { contender: null, client: null, origins: null, description: "not pinned (--no-pin)" };
+  }
+  if (!registry.canPin) {
+    return {
+      contender: null,
+      client: null,
+      origins: null,
+      description: "not pinned (taskset is not installed)",
+    };
+  }
+  if (cpus < 2) {
+    return { contender: null, client: null, origins: null, description: "not pinned (one CPU only)" };
+  }
+  const origins = cpus >= 3 ? "2" : "1";
+  return {
+    contender: "0",
+    client: "1",
+    origins,
+    description: `contender on CPU 0, wrk and this script on CPU 1, origins on CPU ${origins}` +
+      " (the origin being measured directly moves to CPU 0 for its runs)",
+  };
+}
+
+/** Moves every thread of a process tree to the given CPUs (this script; the origin measured directly). */
+function repin(pid: number, cpuList: string | null): void {
+  if (cpuList === null) return;
+  for (const member of processTree(pid)) {
+    spawnSync("taskset", ["-a", "-p", "-c", cpuList, String(member)], { stdio: "ignore" });
+  }
+}
+
+/** "ours/node tcp", or "origin direct" for the origin itself. */
+function targetLabel(target: { contender: string; mode: BenchMode }): string {
+  return target.mode === "direct" ? target.contender : `${target.contender} ${target.mode}`;
+}
+
+/** Set once a signal asked us to stop: the run winds down quietly while its children are stopped. */
+let interrupted = false;
+
+function log(line: string): void {
+  if (!interrupted) console.log(line);
+}
+
+type ThroughputOutcome = { samples: RunSample[]; incidents: string[] };
+
+async function runThroughputRounds(
+  options: BenchOptions,
+  registry: ProcessRegistry,
+  targets: Target[],
+  cpu: CpuPlan,
+  builtinRuntimePath: string | null,
+): Promise<ThroughputOutcome> {
+  const samples: RunSample[] = [];
+  const incidents: string[] = [];
+  const slots = targets.flatMap((target) => BODIES.map((body) => ({ target, body })));
+
+  const measure = async (target: Target, body: BodyName, seconds: number) => {
+    const isDirect = target.mode === "direct";
+    if (isDirect) repin(target.process.pid, cpu.contender);
+    try {
+      const contenderCpu = cpu.contender === null ? null : Number(cpu.contender);
+      const cpuTimesBefore = contenderCpu === null ? null : cpuTimes(contenderCpu);
+      const cpuBefore = treeCpuMicros(target.process.pid);
+      const { result } = await runWrk(registry, {
+        port: target.port,
+        path: BODY_PATHS[body],
+        durationSeconds: seconds,
+        connections: options.connections,
+        cpuList: cpu.client,
+        builtinRuntimePath,
+      });
+      const cpuMicros = treeCpuMicros(target.process.pid) - cpuBefore;
+      if (contenderCpu === null || cpuTimesBefore === null) {
+        return { result, cpuMicros, softirqMicros: null, otherLoadMicros: null };
+      }
+      const cpuTimesAfter = cpuTimes(contenderCpu);
+      const otherProcessesMicros = cpuTimesAfter.processMicros - cpuTimesBefore.processMicros - cpuMicros;
+      return {
+        result,
+        cpuMicros,
+        softirqMicros: cpuTimesAfter.interruptMicros - cpuTimesBefore.interruptMicros,
+        // Tick sampling can make the difference slightly negative when nothing else ran.
+        otherLoadMicros: Math.max(0, otherProcessesMicros) + cpuTimesAfter.stealMicros -
+          cpuTimesBefore.stealMicros,
+      };
+    } finally {
+      if (isDirect) repin(target.process.pid, cpu.origins);
+    }
+  };
+
+  const checkAlive = (target: Target, when: string): boolean => {
+    if (target.failed !== null) return false;
+    if (isAlive(target.process.pid)) return true;
+    const lines = lastErrorLines(target.process, 5);
+    target.failed = `exited ${when} (${target.process.exitDescription ?? "unknown"})`;
+    incidents.push(
+      `${targetLabel(target)}: ${target.failed}${
+        lines.length > 0 ? `; last stderr: ${lines.join(" | ")}` : ""
+      }`,
+    );
+    log(`  ! ${incidents.at(-1)}`);
+    return false;
+  };
+
+  if (options.warmupSeconds > 0) {
+    log(`\nWarm-up: ${options.warmupSeconds} s per contender and body, discarded`);
+    for (const { target, body } of slots) {
+      if (!checkAlive(target, "before warm-up")) continue;
+      try {
+        await measure(target, body, options.warmupSeconds);
+      } catch (error) {
+        incidents.push(`${targetLabel(target)} ${body} warm-up: ${(error as Error).message}`);
+        log(`  ! ${incidents.at(-1)}`);
+      }
+      checkAlive(target, `during warm-up (${body})`);
+    }
+  }
+
+  for (let round = 0; round < options.rounds; round++) {
+    log(`\nRound ${round + 1}/${options.rounds}`);
+    // Rotate the order each round so that no contender always runs first or right after another.
+    const offset = Math.round((round * slots.length) / options.rounds);
+    const ordered = [...slots.slice(offset), ...slots.slice(0, offset)];
+    for (const { target, body } of ordered) {
+      if (!checkAlive(target, `before round ${round + 1}`)) continue;
+      try {
+        const { result, cpuMicros, softirqMicros, otherLoadMicros } = await measure(
+          target,
+          body,
+          options.durationSeconds,
+        );
+        samples.push({
+          contender: target.contender,
+          mode: target.mode,
+          body,
+          round: round + 1,
+          wrk: result,
+          cpuMicros,
+          softirqMicros,
+          otherLoadMicros,
+        });
+        const errors = result.socketErrors.connect + result.socketErrors.read + result.socketErrors.write +
+          result.socketErrors.timeout;
+        const perRequest = result.requests > 0 ? (cpuMicros / result.requests).toFixed(2) : "-";
+        log(
+          `  ${targetLabel(target).padEnd(20)} ${body.padEnd(5)} ` +
+            `${Math.round(result.requestsPerSecond).toLocaleString("en-US").padStart(9)} req/s  ` +
+            `${perRequest.padStart(7)} us CPU/req` +
+            (otherLoadMicros !== null &&
+                otherLoadMicros >= NOTABLE_OTHER_LOAD * result.durationSeconds * 1_000_000
+              ? `  other load on its CPU ${
+                Math.round((otherLoadMicros / (result.durationSeconds * 1_000_000)) * 100)
+              }%`
+              : "") +
+            (errors > 0 ? `  ${errors} socket errors` : "") +
+            (result.non2xxOr3xxResponses > 0 ? `  ${result.non2xxOr3xxResponses} non-2xx` : ""),
+        );
+        if (errors > 0 || result.non2xxOr3xxResponses > 0) {
+          incidents.push(
+            `${targetLabel(target)} ${body} round ${round + 1}: ${errors} socket errors ` +
+              `(${JSON.stringify(result.socketErrors)}), ${result.non2xxOr3xxResponses} non-2xx responses`,
+          );
+        }
+      } catch (error) {
+        incidents.push(`${targetLabel(target)} ${body} round ${round + 1}: ${(error as Error).message}`);
+        log(`  ! ${incidents.at(-1)}`);
+      }
+      checkAlive(target, `during round ${round + 1} (${body})`);
+    }
+  }
+  return { samples, incidents };
+}
+
+async function runMemoryScenario(
+  count: number,
+  available: { spec: ContenderSpec; mode: ProxyMode }[],
+  origins: Origins,
+  setup: ContenderSetup,
+): Promise<{ results: IdleMemoryResult[]; incidents: string[] }> {
+  const results: IdleMemoryResult[] = [];
+  const incidents: string[] = [];
+  log(`\nMemory scenario: ${count.toLocaleString("en-US")} idle keep-alive connections per contender`);
+  for (const { spec, mode } of available) {
+    const started = await startContender(spec, mode, origins.ports, setup);
+    if ("unavailable" in started) {
+      log(`  ${spec.name} ${mode}: skipped (${started.unavailable})`);
+      continue;
+    }
+    try {
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+      const rssBeforeBytes = treeRssBytes(started.process.pid);
+      const held = await openIdleConnections(started.port, count);
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+      const rssAfterBytes = treeRssBytes(started.process.pid);
+      const result: IdleMemoryResult = {
+        contender: spec.name,
+        mode,
+        requested: count,
+        held: held.openCount(),
+        rssBeforeBytes,
+        rssAfterBytes,
+        firstError: held.firstError,
+      };
+      if (!isAlive(started.process.pid)) {
+        incidents.push(
+          `${spec.name} ${mode}: exited in the memory scenario (${
+            started.process.exitDescription ?? "unknown"
+          }); ` +
+            `last stderr: ${lastErrorLines(started.process, 5).join(" | ")}`,
+        );
+      }
+      await held.closeAll();
+      results.push(result);
+      log(
+        `  ${`${spec.name} ${mode}`.padEnd(20)} held ${result.held}/${count}, RSS ` +
+          `${(rssBeforeBytes / 1048576).toFixed(1)} MB -> ${(rssAfterBytes / 1048576).toFixed(1)} MB` +
+          (held.firstError !== null ? ` (first failure: ${held.firstError})` : ""),
+      );
+      if (result.held < count) {
+        incidents.push(
+          `${spec.name} ${mode}: held ${result.held} of ${count} idle connections (first failure: ${
+            held.firstError ?? "closed while idle"
+          })`,
+        );
+      }
+    } finally {
+      await setup.registry.stop(started.process);
+    }
+  }
+  return { results, incidents };
+}
+
+/**
+ * How many idle connections the memory scenario can hold here: each costs the proxy two open
+ * files and this process one, and a container may cap the hard limit below what 10,000 need.
+ */
+function plannedIdleConnections(requested: number, notes: string[]): number {
+  if (requested === 0) return 0;
+  const ownLimit = raiseOwnFileLimit(requested + 1_024);
+  const count = Math.min(requested, connectionsWithinLimit(childFileLimit()), Math.max(0, ownLimit - 256));
+  if (count < requested) {
+    notes.push(
+      `the open-file limit (soft ${ownLimit}, children ${childFileLimit()}; raising it needs CAP_SYS_RESOURCE) ` +
+        `allows ${count} of the ${requested} idle connections asked for; the 10,000-connection figure is extrapolated`,
+    );
+  }
+  return count;
+}
+
+async function run(options: BenchOptions, registry: ProcessRegistry, directory: string): Promise<number> {
+  const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+  const machine: MachineInfo = describeMachine(projectRoot);
+  const cpu = planCpus(options, registry, machine.cpus);
+  // This process opens the memory scenario's connections: keep it off the contender's core too.
+  if (cpu.client !== null) repin(process.pid, cpu.client);
+  const notes: string[] = [];
+  const skipped: string[] = [];
+  const incidents: string[] = [];
+
+  log(`Machine: ${machine.cpuModel}, ${machine.cpus} CPUs, ${machine.memoryTotal}, ${machine.kernel}`);
+  log(
+    `Versions: ${Object.entries(machine.versions).map(([tool, version]) => `${tool} ${version}`).join("; ")}`,
+  );
+  log(`Pinning: ${cpu.description}`);
+  log(
+    `Settings: ${options.durationSeconds} s x ${options.rounds} rounds, ${options.connections} connections, ` +
+      `${options.warmupSeconds} s warm-up, ${options.idleConnections} idle connections` +
+      (Object.keys(options.proxyEnv).length > 0 ? `, proxy env ${JSON.stringify(options.proxyEnv)}` : ""),
+  );
+
+  const builtinRuntimePath = hasCommand("wrk") ? null : process.execPath;
+  if (builtinRuntimePath !== null) {
+    notes.push(
+      "wrk is not installed (apt-get install -y wrk): the built-in load generator drives the runs; " +
+        "its figures are bound by its own CPU and only show that each contender works",
+    );
+  }
+
+  const idleConnections = plannedIdleConnections(options.idleConnections, notes);
+  const limits: ConnectionLimits = {
+    clientConnections: Math.max(idleConnections, options.connections) + 100,
+    fileLimit: childFileLimit(),
+  };
+  const origins = await startOrigins({
+    registry,
+    directory,
+    nginxPath: hasCommand("nginx") ? "nginx" : null,
+    cpuList: cpu.origins,
+    limits,
+    runtimePath: process.execPath,
+  });
+  notes.push(origins.note);
+  for (const note of notes) log(`Note: ${note}`);
+
+  const discovery = discoverContenders(projectRoot);
+  skipped.push(...discovery.skipped);
+  const wanted = (name: string): boolean => options.only.length === 0 || options.only.includes(name);
+  const setup: ContenderSetup = {
+    registry,
+    directory,
+    projectRoot,
+    cpuList: cpu.contender,
+    limits,
+    proxyEnv: options.proxyEnv,
+  };
+
+  log("\nStarting contenders");
+  const running: RunningContender[] = [];
+  const available: { spec: ContenderSpec; mode: ProxyMode }[] = [];
+  for (const spec of discovery.specs) {
+    if (!wanted(spec.name)) continue;
+    for (const mode of spec.modes) {
+      const started = await startContender(spec, mode, origins.ports, setup);
+      if ("unavailable" in started) {
+        skipped.push(`${spec.name} ${mode}: skipped (${started.unavailable})`);
+        log(`  ${skipped.at(-1)}`);
+        continue;
+      }
+      log(`  ${spec.name} ${mode}: listening on 127.0.0.1:${started.port}`);
+      running.push(started);
+      available.push({ spec, mode });
+    }
+  }
+  for (const line of discovery.skipped) log(`  ${line}`);
+
+  const targets: Target[] = [
+    {
+      contender: ORIGIN_DIRECT_CONTENDER,
+      mode: "direct",
+      port: origins.ports[0]!,
+      process: origins.processes[0]!,
+      failed: null,
+    },
+    ...running.map((contender) => ({
+      contender: contender.name,
+      mode: contender.mode,
+      port: contender.port,
+      process: contender.process,
+      failed: null,
+    })),
+  ];
+
+  const throughput = await runThroughputRounds(options, registry, targets, cpu, builtinRuntimePath);
+  incidents.push(...throughput.incidents);
+  for (const contender of running) await registry.stop(contender.process);
+
+  const summaries = summarize(throughput.samples);
+  const noise = otherLoadSummary(throughput.samples);
+  if (noise !== null) {
+    notes.push(
+      `other load on the contender's CPU (other processes, hypervisor steal): median ${
+        (noise.median * 100).toFixed(1)
+      }% of a core per run, worst ${(noise.worst * 100).toFixed(1)}% (${noise.worstSample})`,
+    );
+  }
+  const memory = idleConnections > 0
+    ? await runMemoryScenario(idleConnections, available, origins, setup)
+    : { results: [], incidents: [] };
+  incidents.push(...memory.incidents);
+  const checks = checkTargets(summaries, memory.results);
+
+  log("");
+  for (const body of BODIES) log(`${throughputTable(summaries, body)}\n`);
+  if (memory.results.length > 0) {
+    log(`Idle connections (RSS of the proxy's process tree)\n\n${memoryTable(memory.results)}\n`);
+  }
+  log(`Targets (goals of later work, not pass/fail criteria)\n\n${targetsTable(checks)}\n`);
+  if (skipped.length > 0) log(`Skipped:\n${skipped.map((line) => `  ${line}`).join("\n")}\n`);
+  if (notes.length > 0) log(`Notes:\n${notes.map((line) => `  ${line}`).join("\n")}\n`);
+  if (incidents.length > 0) log(`Incidents:\n${incidents.map((line) => `  ${line}`).join("\n")}\n`);
+
+  if (options.jsonPath !== null) {
+    const report = {
+      generatedAt: new Date().toISOString(),
+      settings: {
+        quick: options.quick,
+        durationSeconds: options.durationSeconds,
+        warmupSeconds: options.warmupSeconds,
+        rounds: options.rounds,
+        connections: options.connections,
+        idleConnections: options.idleConnections,
+        idleConnectionsAttempted: idleConnections,
+        proxyEnv: options.proxyEnv,
+        only: options.only,
+        pinning: cpu.description,
+        loadGenerator: builtinRuntimePath === null ? "wrk" : "built-in",
+        origins: origins.kind,
+      },
+      machine,
+      summaries,
+      samples: throughput.samples,
+      memory: memory.results,
+      targets: checks,
+      skipped,
+      notes,
+      incidents,
+    };
+    writeFileSync(options.jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+    log(`JSON written to ${options.jsonPath}`);
+  }
+  return 0;
+}
+
+async function main(): Promise<number> {
+  let options: BenchOptions;
+  try {
+    options = parseBenchOptions(process.argv.slice(2));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (options.help) {
+    console.log(USAGE);
+    return 0;
+  }
+
+  const directory = mkdtempSync(join(tmpdir(), "proxy-bench-"));
+  const registry = new ProcessRegistry(directory);
+  const removeTemporaryFiles = (): void => {
+    if (options.keepTemp) console.log(`Temporary files kept in ${directory}`);
+    else rmSync(directory, { recursive: true, force: true });
+  };
+  const stopOnSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) return;
+    interrupted = true;
+    console.error(`\nReceived ${signal}: stopping every process this benchmark started`);
+    void registry.stopAll().finally(() => {
+      removeTemporaryFiles();
+      process.exit(130);
+    });
+  };
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, stopOnSignal);
+  // Whatever path leads out, no child may outlive us.
+  process.on("exit", () => registry.killAllNow());
+
+  try {
+    return await run(options, registry, directory);
+  } catch (error) {
+    if (interrupted) return 130;
+    console.error(`Benchmark failed: ${(error as Error).stack ?? error}`);
+    return 1;
+  } finally {
+    await registry.stopAll();
+    if (!interrupted) removeTemporaryFiles();
+  }
+}
+
+process.exit(await main());

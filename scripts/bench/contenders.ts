@@ -1,0 +1,236 @@
+/**
+ * The proxies under test: ours on each runtime (and the compiled binary), HAProxy and nginx.
+ * What is not installed is reported with the command that would install it, never skipped
+ * silently.
+ *
+ * @module
+ */
+
+import { spawnSync } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BODY_PATHS, SMALL_BODY } from "./bodies.ts";
+import type { ConnectionLimits } from "./configs.ts";
+import { haproxyConfig, nginxHttpProxyConfig, nginxStreamConfig } from "./configs.ts";
+import type { ProcessRegistry, TrackedProcess } from "./processes.ts";
+import { firstOutputLine, freePort, hasCommand, waitUntilListening } from "./processes.ts";
+
+/** The proxy modes a contender can be run in. */
+export type ProxyMode = "tcp" | "http";
+
+/** The command line that starts one contender in one mode. */
+type Launch = { command: string; args: string[]; env?: Record<string, string | undefined> };
+
+/** A contender that is installed, and how to start it. */
+export type ContenderSpec = {
+  name: string;
+  isOurs: boolean;
+  modes: ProxyMode[];
+  launch: (mode: ProxyMode, port: number, backends: readonly string[], setup: ContenderSetup) => Launch;
+};
+
+/** What starting a contender needs. */
+export type ContenderSetup = {
+  registry: ProcessRegistry;
+  directory: string;
+  projectRoot: string;
+  cpuList: string | null;
+  limits: ConnectionLimits;
+  proxyEnv: Record<string, string>;
+};
+
+/** A contender listening and forwarding. */
+export type RunningContender = {
+  name: string;
+  mode: ProxyMode;
+  port: number;
+  process: TrackedProcess;
+};
+
+/** Which contenders can run here, and a line for each one that cannot. */
+export type Discovery = { specs: ContenderSpec[]; skipped: string[] };
+
+/** Our proxy's entry point, relative to the project root. */
+export const OUR_ENTRY = "src/main.ts";
+const READY_TIMEOUT_MS = 20_000;
+
+function nginxStreamModule(nginxPath: string): { loadPath: string | null; missing: boolean } {
+  const result = spawnSync(nginxPath, ["-V"], { encoding: "utf8" });
+  const configure = `${result.stdout ?? ""}${result.stderr ?? ""}`;
+  if (/--with-stream(\s|$)/.test(configure)) return { loadPath: null, missing: false }; // built in
+  for (
+    const candidate of [
+      "/usr/lib/nginx/modules/ngx_stream_module.so",
+      "/usr/share/nginx/modules/ngx_stream_module.so",
+    ]
+  ) {
+    if (existsSync(candidate)) return { loadPath: candidate, missing: false };
+  }
+  return { loadPath: null, missing: true };
+}
+
+function ourFlags(mode: ProxyMode, port: number, backends: readonly string[]): string[] {
+  return ["--bind", `127.0.0.1:${port}`, "--backend", backends.join(","), "--mode", mode];
+}
+
+/** Finds every contender this machine can run. */
+export function discoverContenders(projectRoot: string): Discovery {
+  const specs: ContenderSpec[] = [];
+  const skipped: string[] = [];
+  const entry = join(projectRoot, OUR_ENTRY);
+  const bin = (name: string): string => join(projectRoot, "node_modules", ".bin", name);
+  const withProxyEnv = (setup: ContenderSetup): Record<string, string | undefined> => ({
+    ...process.env,
+    ...setup.proxyEnv,
+  });
+
+  const runtimes: { name: string; binary: string; prefix: string[] }[] = [
+    { name: "node", binary: bin("node"), prefix: [] },
+    { name: "bun", binary: bin("bun"), prefix: [] },
+    { name: "deno", binary: bin("deno"), prefix: ["run", "-A"] },
+  ];
+  if (!existsSync(entry)) {
+    skipped.push(`ours: skipped ("${OUR_ENTRY}" not found)`);
+  } else {
+    for (const runtime of runtimes) {
+      if (!existsSync(runtime.binary)) {
+        skipped.push(`ours/${runtime.name}: skipped ("${runtime.binary}" not found: run npm install)`);
+        continue;
+      }
+      specs.push({
+        name: `ours/${runtime.name}`,
+        isOurs: true,
+        modes: ["tcp", "http"],
+        launch: (mode, port, backends, setup) => ({
+          command: runtime.binary,
+          args: [...runtime.prefix, entry, ...ourFlags(mode, port, backends)],
+          env: withProxyEnv(setup),
+        }),
+      });
+    }
+  }
+  const compiled = join(projectRoot, "dist", "proxy");
+  if (existsSync(compiled)) {
+    specs.push({
+      name: "ours/binary",
+      isOurs: true,
+      modes: ["tcp", "http"],
+      launch: (mode, port, backends, setup) => ({
+        command: compiled,
+        args: ourFlags(mode, port, backends),
+        env: withProxyEnv(setup),
+      }),
+    });
+  } else {
+    skipped.push('ours/binary: skipped ("dist/proxy" not built)');
+  }
+
+  if (hasCommand("haproxy")) {
+    specs.push({
+      name: "haproxy",
+      isOurs: false,
+      modes: ["tcp", "http"],
+      launch: (mode, port, backends, setup) => {
+        const configPath = join(setup.directory, `haproxy-${mode}-${port}.cfg`);
+        writeFileSync(configPath, haproxyConfig(mode, port, backends, setup.limits));
+        return { command: "haproxy", args: ["-db", "-f", configPath] };
+      },
+    });
+  } else {
+    skipped.push("haproxy: skipped (not installed: apt-get install -y haproxy)");
+  }
+
+  if (hasCommand("nginx")) {
+    const stream = nginxStreamModule("nginx");
+    const modes: ProxyMode[] = stream.missing ? ["http"] : ["tcp", "http"];
+    if (stream.missing) {
+      skipped.push("nginx tcp: skipped (stream module not found: apt-get install -y libnginx-mod-stream)");
+    }
+    specs.push({
+      name: "nginx",
+      isOurs: false,
+      modes,
+      launch: (mode, port, backends, setup) => {
+        const name = `nginx-${mode}-${port}`;
+        const paths = { directory: setup.directory, name };
+        const configPath = join(setup.directory, `${name}.conf`);
+        writeFileSync(
+          configPath,
+          mode === "tcp"
+            ? nginxStreamConfig(paths, port, backends, stream.loadPath, setup.limits)
+            : nginxHttpProxyConfig(paths, port, backends, setup.limits),
+        );
+        return {
+          command: "nginx",
+          args: [
+            "-e",
+            join(setup.directory, `${name}.error.log`),
+            "-p",
+            setup.directory,
+            "-c",
+            configPath,
+            "-g",
+            "daemon off;",
+          ],
+        };
+      },
+    });
+  } else {
+    skipped.push("nginx: skipped (not installed: apt-get install -y nginx libnginx-mod-stream)");
+  }
+  return { specs, skipped };
+}
+
+/** A contender that could not be run, with the reason for its skip line. */
+export type UnavailableContender = { unavailable: string };
+
+/**
+ * Starts a contender and checks that a request goes through it. When it cannot, the process is
+ * stopped and the reason is returned for the skip line.
+ */
+export async function startContender(
+  spec: ContenderSpec,
+  mode: ProxyMode,
+  backendPorts: readonly number[],
+  setup: ContenderSetup,
+): Promise<RunningContender | UnavailableContender> {
+  const port = await freePort();
+  const backends = backendPorts.map((backendPort) => `127.0.0.1:${backendPort}`);
+  const launch = spec.launch(mode, port, backends, setup);
+  const tracked = setup.registry.spawn({
+    name: `${spec.name} ${mode}`,
+    command: launch.command,
+    args: launch.args,
+    cwd: setup.projectRoot,
+    env: launch.env,
+    cpuList: setup.cpuList,
+    raiseFileLimit: true,
+  });
+  try {
+    await waitUntilListening(tracked, port, READY_TIMEOUT_MS);
+  } catch (error) {
+    await setup.registry.stop(tracked);
+    const line = tracked.exitDescription !== null ? firstOutputLine(tracked) : (error as Error).message;
+    const reason = spec.isOurs && mode === "http" && tracked.exitDescription !== null
+      ? `http mode not available: ${line}`
+      : `failed to start: ${line}`;
+    return { unavailable: reason };
+  }
+  try {
+    await checkForwarding(port);
+  } catch (error) {
+    await setup.registry.stop(tracked);
+    return { unavailable: `does not forward a request: ${(error as Error).message}` };
+  }
+  return { name: spec.name, mode, port, process: tracked };
+}
+
+async function checkForwarding(port: number): Promise<void> {
+  const response = await fetch(`http://127.0.0.1:${port}${BODY_PATHS.small}`, {
+    signal: AbortSignal.timeout(5_000),
+  });
+  const text = await response.text();
+  if (response.status !== 200 || text !== SMALL_BODY) {
+    throw new Error(`GET / answered ${response.status} "${text.slice(0, 60)}"`);
+  }
+}

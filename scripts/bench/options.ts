@@ -1,0 +1,141 @@
+/**
+ * Command-line options of scripts/bench.ts.
+ *
+ * @module
+ */
+
+/** Everything one benchmark run is parameterised by. */
+export type BenchOptions = {
+  quick: boolean;
+  durationSeconds: number;
+  warmupSeconds: number;
+  rounds: number;
+  connections: number;
+  idleConnections: number;
+  jsonPath: string | null;
+  /** Extra environment for our proxy processes, e.g. to select another socket implementation. */
+  proxyEnv: Record<string, string>;
+  /** Contender names to run (e.g. "ours/node", "haproxy"); empty runs all. */
+  only: string[];
+  pinCpus: boolean;
+  keepTemp: boolean;
+  help: boolean;
+};
+
+/**
+ * Full run: five short rounds rather than three long ones, because the noise on a shared machine
+ * comes in bursts that a median over more rounds absorbs; ~26 measurements stay under 10 minutes.
+ */
+export const FULL_DEFAULTS = { durationSeconds: 3, warmupSeconds: 2, rounds: 5, idleConnections: 10_000 };
+/** Quick run: enough to see every contender work, about a minute and a half. */
+export const QUICK_DEFAULTS = { durationSeconds: 1, warmupSeconds: 1, rounds: 3, idleConnections: 2_000 };
+/** wrk connections: enough to keep a single-threaded proxy busy, few enough not to measure queueing. */
+export const DEFAULT_CONNECTIONS = 64;
+
+/** Help text for `--help`. */
+export const USAGE = `Usage: node scripts/bench.ts [options]
+
+Compares our proxy (Node, Bun, Deno, dist/proxy) with HAProxy and nginx behind the same origins.
+
+  --quick                 short run (1 s per measurement, 2,000 idle connections)
+  --duration SECONDS      length of each wrk run (default ${FULL_DEFAULTS.durationSeconds})
+  --warmup SECONDS        discarded wrk run per contender before round 1 (default ${FULL_DEFAULTS.warmupSeconds})
+  --rounds N              interleaved rounds; medians are taken over them (default ${FULL_DEFAULTS.rounds})
+  --connections N         wrk connections (default ${DEFAULT_CONNECTIONS})
+  --idle-connections N    memory scenario size; 0 skips it (default ${FULL_DEFAULTS.idleConnections})
+  --json FILE             also write the results as JSON
+  --proxy-env KEY=VALUE   environment for our proxy processes (repeatable)
+  --only NAMES            comma-separated contenders to run, e.g. ours/node,haproxy
+  --no-pin                do not pin processes to CPUs with taskset
+  --keep-temp             keep the temporary directory (configs, logs) for inspection
+  --help                  this text
+`;
+
+function positiveInteger(option: string, text: string, allowZero: boolean): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || (!allowZero && value === 0)) {
+    const expected = allowZero ? "a whole number" : "a positive whole number";
+    throw new Error(`Invalid ${option} "${text}": expected ${expected}`);
+  }
+  return value;
+}
+
+/** Parses `argv` (without the runtime and script); throws on anything it does not know. */
+export function parseBenchOptions(argv: readonly string[]): BenchOptions {
+  const given = new Map<string, string>();
+  const proxyEnv: Record<string, string> = {};
+  let quick = false;
+  let pinCpus = true;
+  let keepTemp = false;
+  let help = false;
+
+  const withValue = new Set([
+    "--duration",
+    "--warmup",
+    "--rounds",
+    "--connections",
+    "--idle-connections",
+    "--json",
+    "--proxy-env",
+    "--only",
+  ]);
+
+  for (let index = 0; index < argv.length; index++) {
+    const argument = argv[index]!;
+    const equals = argument.indexOf("=");
+    const name = argument.startsWith("--") && equals > 0 ? argument.slice(0, equals) : argument;
+    if (withValue.has(name)) {
+      let value: string;
+      if (name !== argument) value = argument.slice(equals + 1);
+      else {
+        const next = argv[index + 1];
+        if (next === undefined) throw new Error(`Option "${name}" needs a value`);
+        value = next;
+        index++;
+      }
+      if (name === "--proxy-env") {
+        const separator = value.indexOf("=");
+        if (separator <= 0) throw new Error(`Invalid --proxy-env "${value}": expected KEY=VALUE`);
+        proxyEnv[value.slice(0, separator)] = value.slice(separator + 1);
+      } else given.set(name, value);
+      continue;
+    }
+    switch (argument) {
+      case "--quick":
+        quick = true;
+        break;
+      case "--no-pin":
+        pinCpus = false;
+        break;
+      case "--keep-temp":
+        keepTemp = true;
+        break;
+      case "--help":
+      case "-h":
+        help = true;
+        break;
+      default:
+        throw new Error(`Unknown option "${argument}" (see --help)`);
+    }
+  }
+
+  const defaults = quick ? QUICK_DEFAULTS : FULL_DEFAULTS;
+  const integer = (option: string, fallback: number, allowZero = false): number => {
+    const text = given.get(option);
+    return text === undefined ? fallback : positiveInteger(option, text, allowZero);
+  };
+  return {
+    quick,
+    durationSeconds: integer("--duration", defaults.durationSeconds),
+    warmupSeconds: integer("--warmup", defaults.warmupSeconds, true),
+    rounds: integer("--rounds", defaults.rounds),
+    connections: integer("--connections", DEFAULT_CONNECTIONS),
+    idleConnections: integer("--idle-connections", defaults.idleConnections, true),
+    jsonPath: given.get("--json") ?? null,
+    proxyEnv,
+    only: (given.get("--only") ?? "").split(",").map((name) => name.trim()).filter((name) => name !== ""),
+    pinCpus,
+    keepTemp,
+    help,
+  };
+}

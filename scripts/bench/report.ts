@@ -1,0 +1,169 @@
+/**
+ * Turns the raw samples of a benchmark run into one summary per contender, mode and body, with
+ * the ratios against HAProxy in the same mode and against the origin served directly.
+ *
+ * Medians over rounds, not means: one round hit by machine noise must not move the figure.
+ *
+ * @module
+ */
+
+import type { WrkResult } from "./wrk_output.ts";
+import { totalSocketErrors } from "./wrk_output.ts";
+
+/** How traffic reaches the origin: through a proxy in tcp or http mode, or directly. */
+export type BenchMode = "tcp" | "http" | "direct";
+
+/** Which response the run asked for. */
+export type BodyName = "small" | "1mb";
+
+/** The name of the row every contender is compared with, per mode. */
+export const HAPROXY_CONTENDER = "haproxy";
+/** The name of the row that measures the origin with no proxy in front. */
+export const ORIGIN_DIRECT_CONTENDER = "origin direct";
+
+/** One wrk run against one contender, with the CPU its process tree spent meanwhile. */
+export type RunSample = {
+  contender: string;
+  mode: BenchMode;
+  body: BodyName;
+  round: number;
+  wrk: WrkResult;
+  cpuMicros: number;
+  /** Interrupt and softirq time on the contender's own CPU; null when processes are not pinned. */
+  softirqMicros: number | null;
+  /**
+   * CPU time on the contender's CPU that went to anything else (other processes, the hypervisor):
+   * the machine noise of this sample; null when processes are not pinned.
+   */
+  otherLoadMicros: number | null;
+};
+
+/** Ratios of a summary against the reference rows; null where the reference was not measured. */
+export type SummaryRatios = {
+  requestsPerSecondVsHaproxy: number | null;
+  cpuPerRequestVsHaproxy: number | null;
+  requestsPerSecondVsDirect: number | null;
+};
+
+/** Medians over all rounds for one contender, mode and body. */
+export type Summary = {
+  contender: string;
+  mode: BenchMode;
+  body: BodyName;
+  rounds: number;
+  requestsPerSecond: number;
+  bytesPerSecond: number;
+  latencyP50Micros: number;
+  latencyP99Micros: number;
+  cpuMicrosPerRequest: number;
+  /**
+   * Share of one core the contender's tree used while wrk ran. Below ~0.9 the contender was not
+   * the bottleneck, and its CPU per request includes less batching than at saturation.
+   */
+  coreBusy: number;
+  /** Kernel network work the contender's writes caused (softirq on its CPU), per request. */
+  softirqMicrosPerRequest: number | null;
+  /** Median share of the contender's CPU that other load took during a run; null when not pinned. */
+  otherLoadShare: number | null;
+  /** Socket errors (connect, read, write, timeout) summed over all rounds. */
+  errors: number;
+  /** Responses with status 400 or more, summed over all rounds (wrk's "Non-2xx or 3xx"). */
+  non2xxResponses: number;
+  ratios: SummaryRatios;
+};
+
+/** The middle value; the mean of the two middle values for an even count. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new Error("Cannot take the median of no values");
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** CPU microseconds per completed request; Infinity when nothing completed. */
+export function cpuMicrosPerRequest(sample: RunSample): number {
+  return sample.wrk.requests > 0 ? sample.cpuMicros / sample.wrk.requests : Number.POSITIVE_INFINITY;
+}
+
+function ratio(value: number, reference: number | undefined): number | null {
+  if (reference === undefined || reference === 0 || !Number.isFinite(reference)) return null;
+  if (!Number.isFinite(value)) return null;
+  return value / reference;
+}
+
+function groupKey(contender: string, mode: BenchMode, body: BodyName): string {
+  return `${contender}\u0000${mode}\u0000${body}`;
+}
+
+/** Summarises samples, keeping the order in which contender, mode and body first appear. */
+export function summarize(samples: readonly RunSample[]): Summary[] {
+  const groups = new Map<string, RunSample[]>();
+  for (const sample of samples) {
+    const key = groupKey(sample.contender, sample.mode, sample.body);
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [sample]);
+    else group.push(sample);
+  }
+
+  const summaries: Summary[] = [];
+  for (const group of groups.values()) {
+    const first = group[0]!;
+    summaries.push({
+      contender: first.contender,
+      mode: first.mode,
+      body: first.body,
+      rounds: group.length,
+      requestsPerSecond: median(group.map((sample) => sample.wrk.requestsPerSecond)),
+      bytesPerSecond: median(group.map((sample) => sample.wrk.bytesPerSecond)),
+      latencyP50Micros: median(group.map((sample) => sample.wrk.latencyPercentilesMicros.p50)),
+      latencyP99Micros: median(group.map((sample) => sample.wrk.latencyPercentilesMicros.p99)),
+      cpuMicrosPerRequest: median(group.map(cpuMicrosPerRequest)),
+      coreBusy: median(group.map((sample) => sample.cpuMicros / (sample.wrk.durationSeconds * 1_000_000))),
+      softirqMicrosPerRequest: group.every((sample) =>
+          sample.softirqMicros !== null && sample.wrk.requests > 0
+        )
+        ? median(group.map((sample) => sample.softirqMicros! / sample.wrk.requests))
+        : null,
+      otherLoadShare: group.every((sample) => sample.otherLoadMicros !== null)
+        ? median(group.map((sample) => sample.otherLoadMicros! / (sample.wrk.durationSeconds * 1_000_000)))
+        : null,
+      errors: group.reduce((sum, sample) => sum + totalSocketErrors(sample.wrk.socketErrors), 0),
+      non2xxResponses: group.reduce((sum, sample) => sum + sample.wrk.non2xxOr3xxResponses, 0),
+      ratios: {
+        requestsPerSecondVsHaproxy: null,
+        cpuPerRequestVsHaproxy: null,
+        requestsPerSecondVsDirect: null,
+      },
+    });
+  }
+
+  for (const summary of summaries) {
+    const haproxy = summaries.find((other) =>
+      other.contender === HAPROXY_CONTENDER && other.mode === summary.mode && other.body === summary.body
+    );
+    const direct = summaries.find((other) =>
+      other.contender === ORIGIN_DIRECT_CONTENDER && other.body === summary.body
+    );
+    summary.ratios = {
+      requestsPerSecondVsHaproxy: ratio(summary.requestsPerSecond, haproxy?.requestsPerSecond),
+      cpuPerRequestVsHaproxy: ratio(summary.cpuMicrosPerRequest, haproxy?.cpuMicrosPerRequest),
+      requestsPerSecondVsDirect: ratio(summary.requestsPerSecond, direct?.requestsPerSecond),
+    };
+  }
+  return summaries;
+}
+
+/** How much other load shared the contender's CPU over all samples: the run's machine noise. */
+export function otherLoadSummary(
+  samples: readonly RunSample[],
+): { median: number; worst: number; worstSample: string } | null {
+  const shares = samples.filter((sample) => sample.otherLoadMicros !== null).map((sample) => ({
+    share: sample.otherLoadMicros! / (sample.wrk.durationSeconds * 1_000_000),
+    label: `${sample.contender}${
+      sample.mode === "direct" ? "" : ` ${sample.mode}`
+    } ${sample.body} round ${sample.round}`,
+  }));
+  if (shares.length === 0) return null;
+  const worst = shares.reduce((highest, entry) => entry.share > highest.share ? entry : highest);
+  return { median: median(shares.map((entry) => entry.share)), worst: worst.share, worstSample: worst.label };
+}

@@ -1,0 +1,132 @@
+/**
+ * Formats summaries as Markdown tables with aligned columns: readable in a terminal and
+ * pasteable into docs/performance.md unchanged.
+ *
+ * @module
+ */
+
+import type { BodyName, Summary } from "./report.ts";
+import type { IdleMemoryResult, TargetCheck } from "./targets.ts";
+
+const MEGABYTE = 1024 * 1024;
+
+/** Renders rows as a Markdown table; columns listed in `rightAligned` are numbers. */
+export function markdownTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  rightAligned: ReadonlySet<number> = new Set(),
+): string {
+  const widths = header.map((title, column) =>
+    Math.max(3, title.length, ...rows.map((row) => (row[column] ?? "").length))
+  );
+  const pad = (text: string, column: number): string =>
+    rightAligned.has(column) ? text.padStart(widths[column]!) : text.padEnd(widths[column]!);
+  const line = (cells: readonly string[]): string =>
+    `| ${header.map((_, column) => pad(cells[column] ?? "", column)).join(" | ")} |`;
+  const rule = `|${
+    widths.map((width, column) =>
+      rightAligned.has(column) ? `${"-".repeat(width + 1)}:` : "-".repeat(width + 2)
+    )
+      .join("|")
+  }|`;
+  return [line(header), rule, ...rows.map(line)].join("\n");
+}
+
+/** A latency in the largest unit that keeps it at or above 1: "230us", "3.69ms", "1.20s". */
+export function formatLatency(micros: number): string {
+  if (micros < 1_000) return `${Math.round(micros)}us`;
+  if (micros < 1_000_000) return `${(micros / 1_000).toFixed(2)}ms`;
+  return `${(micros / 1_000_000).toFixed(2)}s`;
+}
+
+/** A ratio such as "0.87x", or "-" when there was nothing to compare with. */
+export function formatRatio(value: number | null): string {
+  return value === null ? "-" : `${value.toFixed(2)}x`;
+}
+
+/** A whole count with thousands separators. */
+export function formatCount(value: number): string {
+  return Math.round(value).toLocaleString("en-US");
+}
+
+/** Megabytes with one decimal. */
+export function formatMegabytes(bytes: number): string {
+  return (bytes / MEGABYTE).toFixed(1);
+}
+
+const BODY_TITLES: Readonly<Record<BodyName, string>> = {
+  small: "16-byte responses",
+  "1mb": "1 MB responses",
+};
+
+/** The throughput table for one response body. */
+export function throughputTable(summaries: readonly Summary[], body: BodyName): string {
+  const rows = summaries.filter((summary) => summary.body === body).map((summary) => [
+    summary.contender,
+    summary.mode,
+    formatCount(summary.requestsPerSecond),
+    formatMegabytes(summary.bytesPerSecond),
+    formatLatency(summary.latencyP50Micros),
+    formatLatency(summary.latencyP99Micros),
+    Number.isFinite(summary.cpuMicrosPerRequest) ? summary.cpuMicrosPerRequest.toFixed(2) : "-",
+    `${Math.round(summary.coreBusy * 100)}%`,
+    summary.softirqMicrosPerRequest === null ? "-" : summary.softirqMicrosPerRequest.toFixed(2),
+    formatCount(summary.errors),
+    formatCount(summary.non2xxResponses),
+    formatRatio(summary.ratios.requestsPerSecondVsHaproxy),
+    formatRatio(summary.ratios.cpuPerRequestVsHaproxy),
+    formatRatio(summary.ratios.requestsPerSecondVsDirect),
+  ]);
+  const header = [
+    "contender",
+    "mode",
+    "req/s",
+    "MB/s",
+    "p50",
+    "p99",
+    "CPU us/req",
+    "CPU busy",
+    "softirq us/req",
+    "errors",
+    "non-2xx",
+    "req/s vs HAProxy",
+    "CPU vs HAProxy",
+    "req/s vs direct",
+  ];
+  return `${BODY_TITLES[body]} (medians over rounds; errors and non-2xx summed)\n\n` +
+    markdownTable(header, rows, new Set([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]));
+}
+
+/** The idle-connection memory table. */
+export function memoryTable(results: readonly IdleMemoryResult[]): string {
+  const rows = results.map((result) => [
+    result.contender,
+    result.mode,
+    `${formatCount(result.held)} / ${formatCount(result.requested)}`,
+    formatMegabytes(result.rssBeforeBytes),
+    formatMegabytes(result.rssAfterBytes),
+    result.held > 0 ? ((result.rssAfterBytes - result.rssBeforeBytes) / result.held / 1024).toFixed(1) : "-",
+  ]);
+  return markdownTable(
+    ["contender", "mode", "idle connections held", "RSS before (MB)", "RSS held (MB)", "KB per connection"],
+    rows,
+    new Set([2, 3, 4, 5]),
+  );
+}
+
+/** The targets table: where our proxy stands against each goal. */
+export function targetsTable(checks: readonly TargetCheck[]): string {
+  const rows = checks.map((check) => [
+    check.target,
+    check.contender,
+    check.mode,
+    `${check.comparison} ${check.unit === "MB" ? `${check.limit} MB` : `${check.limit.toFixed(1)}x`}`,
+    check.measured === null
+      ? "-"
+      : check.unit === "MB"
+      ? `${check.measured.toFixed(1)} MB`
+      : `${check.measured.toFixed(2)}x`,
+    check.note === null ? check.status : `${check.status} (${check.note})`,
+  ]);
+  return markdownTable(["target", "contender", "mode", "goal", "measured", "status"], rows, new Set([4]));
+}

@@ -1,0 +1,148 @@
+/**
+ * The performance targets the project is heading for, checked against one run.
+ *
+ * They are goals of later work, not pass/fail criteria of the benchmark: the benchmark only has
+ * to be able to show where we stand.
+ *
+ * @module
+ */
+
+import type { BenchMode, Summary } from "./report.ts";
+
+/** The runtimes whose proxy rows the targets are stated for. */
+export const TARGET_RUNTIMES = ["node", "bun", "deno"] as const;
+
+/** Idle connection count the memory target is stated for. */
+export const IDLE_TARGET_CONNECTIONS = 10_000;
+/** Resident memory allowed while holding that many idle connections. */
+export const IDLE_TARGET_RSS_BYTES = 100 * 1024 * 1024;
+
+// Limits as the project states them: Bun's http bar sits at HAProxy's level, Node's and Deno's 30% above.
+const HTTP_CPU_LIMIT_VS_HAPROXY: Readonly<Record<string, number>> = { node: 1.3, bun: 1.0, deno: 1.3 };
+const TCP_CPU_LIMIT_VS_HAPROXY = 1.0;
+const LARGE_BODY_THROUGHPUT_FLOOR_VS_HAPROXY = 0.9;
+
+/** The memory scenario's outcome for one contender and mode. */
+export type IdleMemoryResult = {
+  contender: string;
+  mode: "tcp" | "http";
+  requested: number;
+  held: number;
+  rssBeforeBytes: number;
+  rssAfterBytes: number;
+  /** The first failure while opening connections, if any, for the report. */
+  firstError: string | null;
+};
+
+/** Whether one target was reached in this run. */
+export type TargetStatus = "met" | "not met" | "not measured";
+
+/** One target for one contender and mode. */
+export type TargetCheck = {
+  target: string;
+  contender: string;
+  mode: BenchMode;
+  comparison: "at most" | "at least";
+  limit: number;
+  unit: "x HAProxy" | "MB";
+  measured: number | null;
+  status: TargetStatus;
+  note: string | null;
+};
+
+function statusOf(measured: number | null, comparison: "at most" | "at least", limit: number): TargetStatus {
+  if (measured === null) return "not measured";
+  const reached = comparison === "at most" ? measured <= limit : measured >= limit;
+  return reached ? "met" : "not met";
+}
+
+function findSummary(
+  summaries: readonly Summary[],
+  contender: string,
+  mode: BenchMode,
+  body: Summary["body"],
+): Summary | undefined {
+  return summaries.find((summary) =>
+    summary.contender === contender && summary.mode === mode && summary.body === body
+  );
+}
+
+/**
+ * RSS at the target's connection count. When fewer connections were held (a quick run asks for
+ * fewer), the growth per connection is extrapolated linearly, and the check says so.
+ */
+export function rssAtTargetConnections(
+  result: IdleMemoryResult,
+): { bytes: number | null; note: string | null } {
+  if (result.held <= 0) {
+    return { bytes: null, note: `no connection held (${result.firstError ?? "unknown"})` };
+  }
+  if (result.held >= IDLE_TARGET_CONNECTIONS) return { bytes: result.rssAfterBytes, note: null };
+  const perConnection = (result.rssAfterBytes - result.rssBeforeBytes) / result.held;
+  return {
+    bytes: result.rssBeforeBytes + perConnection * IDLE_TARGET_CONNECTIONS,
+    note: `extrapolated from ${result.held} held connections`,
+  };
+}
+
+/** Checks every target for our proxy on each runtime that was measured or attempted. */
+export function checkTargets(
+  summaries: readonly Summary[],
+  memory: readonly IdleMemoryResult[],
+): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  for (const runtime of TARGET_RUNTIMES) {
+    const contender = `ours/${runtime}`;
+    for (const mode of ["http", "tcp"] as const) {
+      const limit = mode === "http" ? HTTP_CPU_LIMIT_VS_HAPROXY[runtime]! : TCP_CPU_LIMIT_VS_HAPROXY;
+      const measured = findSummary(summaries, contender, mode, "small")?.ratios.cpuPerRequestVsHaproxy ??
+        null;
+      checks.push({
+        target: `${mode} mode CPU per request`,
+        contender,
+        mode,
+        comparison: "at most",
+        limit,
+        unit: "x HAProxy",
+        measured,
+        status: statusOf(measured, "at most", limit),
+        note: null,
+      });
+    }
+    for (const mode of ["http", "tcp"] as const) {
+      const measured = findSummary(summaries, contender, mode, "1mb")?.ratios.requestsPerSecondVsHaproxy ??
+        null;
+      checks.push({
+        target: "1 MB response throughput",
+        contender,
+        mode,
+        comparison: "at least",
+        limit: LARGE_BODY_THROUGHPUT_FLOOR_VS_HAPROXY,
+        unit: "x HAProxy",
+        measured,
+        status: statusOf(measured, "at least", LARGE_BODY_THROUGHPUT_FLOOR_VS_HAPROXY),
+        note: null,
+      });
+    }
+    for (const mode of ["http", "tcp"] as const) {
+      const result = memory.find((entry) => entry.contender === contender && entry.mode === mode);
+      const { bytes, note } = result === undefined
+        ? { bytes: null, note: null }
+        : rssAtTargetConnections(result);
+      const limitMegabytes = IDLE_TARGET_RSS_BYTES / (1024 * 1024);
+      const measured = bytes === null ? null : bytes / (1024 * 1024);
+      checks.push({
+        target: `RSS with ${IDLE_TARGET_CONNECTIONS.toLocaleString("en-US")} idle connections`,
+        contender,
+        mode,
+        comparison: "at most",
+        limit: limitMegabytes,
+        unit: "MB",
+        measured,
+        status: statusOf(measured, "at most", limitMegabytes),
+        note,
+      });
+    }
+  }
+  return checks;
+}

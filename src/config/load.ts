@@ -1,0 +1,171 @@
+/**
+ * Loads configuration files: TOML through smol-toml, several files merged in order (later files
+ * override earlier ones, like HAProxy's list of `-f` files), validated into a Config, and every
+ * issue placed at its file:line:col.
+ *
+ * @module
+ */
+
+import { parse, TomlError } from "smol-toml";
+import { ConfigError } from "./errors.ts";
+import { formatTomlPath, locateTomlKeys } from "./toml_positions.ts";
+import type { TomlPositions } from "./toml_positions.ts";
+import { validateConfigDocument } from "./validate.ts";
+import type { ConfigPath, ValidationIssue } from "./validate.ts";
+import type { Config } from "./types.ts";
+
+/** One configuration text and the name it is reported under (usually its path). */
+export interface ConfigSource {
+  readonly name: string;
+  readonly text: string;
+}
+
+/** An issue placed in its source. */
+export interface ConfigIssue {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  /** The key path, e.g. `backends.app.servers[1].weight` (empty for the whole document). */
+  readonly path: string;
+  readonly message: string;
+  readonly severity: "error" | "warning";
+}
+
+/** A valid configuration with the warnings found on the way. */
+export interface LoadedConfig {
+  readonly config: Config;
+  readonly warnings: readonly ConfigIssue[];
+  readonly files: readonly string[];
+}
+
+/** `file:line:col: path: message`, the form editors and CI logs can jump to. */
+export function formatConfigIssue(issue: ConfigIssue): string {
+  const place = `${issue.file}:${issue.line}:${issue.column}`;
+  const prefix = issue.severity === "warning" ? "warning: " : "";
+  return issue.path === "" ? `${place}: ${prefix}${issue.message}` : `${place}: ${prefix}${issue.path}: ${issue.message}`;
+}
+
+/** A configuration that cannot run, with every issue found in its files. */
+export class ConfigFileError extends ConfigError {
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: readonly ConfigIssue[]) {
+    const errors = issues.filter((issue) => issue.severity === "error");
+    // Warnings stay in the report: fixing the errors should not hide them until the next run.
+    super(
+      "CONFIG_INVALID",
+      errors[0]?.path ?? "",
+      `Configuration has ${errors.length} error${errors.length === 1 ? "" : "s"}:\n` + issues.map(formatConfigIssue).join("\n"),
+    );
+    this.name = "ConfigFileError";
+    this.issues = issues;
+  }
+}
+
+type Table = Record<string, unknown>;
+
+function isTable(value: unknown): value is Table {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+/** Merges `source` into `target`: tables key by key, anything else (arrays included) replaced. */
+function mergeInto(target: Table, source: Table): void {
+  for (const [key, value] of Object.entries(source)) {
+    const existing = target[key];
+    if (isTable(value)) {
+      const merged: Table = isTable(existing) ? existing : {};
+      mergeInto(merged, value);
+      target[key] = merged;
+    } else {
+      target[key] = value;
+    }
+  }
+}
+
+interface ParsedSource {
+  readonly name: string;
+  readonly document: Table;
+  readonly positions: TomlPositions;
+}
+
+function parseSource(source: ConfigSource, issues: ConfigIssue[]): ParsedSource | undefined {
+  try {
+    const document = parse(source.text) as Table;
+    return { name: source.name, document, positions: locateTomlKeys(source.text) };
+  } catch (error) {
+    if (!(error instanceof TomlError)) throw error;
+    // smol-toml's message repeats the position and a code block; keep its first line.
+    const reason = error.message.replace(/^Invalid TOML document: /, "").split("\n")[0]!;
+    issues.push({
+      file: source.name,
+      line: error.line,
+      column: error.column,
+      path: "",
+      message: `Invalid TOML: ${reason}`,
+      severity: "error",
+    });
+    return undefined;
+  }
+}
+
+/** Finds the file and position that set `path`: the last file defining it, else the deepest ancestor. */
+function place(parsed: readonly ParsedSource[], issue: ValidationIssue): ConfigIssue {
+  const text = formatTomlPath(issue.path);
+  for (let depth = issue.path.length; depth >= 0; depth--) {
+    const prefix = formatTomlPath(issue.path.slice(0, depth));
+    for (let i = parsed.length - 1; i >= 0; i--) {
+      const location = depth === 0 ? undefined : parsed[i]!.positions.get(prefix);
+      if (location === undefined) continue;
+      const position = depth === issue.path.length && issue.at === "key" ? location.key : location.value;
+      return { file: parsed[i]!.name, ...position, path: text, message: issue.message, severity: issue.severity };
+    }
+  }
+  const last = parsed[parsed.length - 1];
+  return { file: last?.name ?? "", line: 1, column: 1, path: text, message: issue.message, severity: issue.severity };
+}
+
+/** Parses, merges and validates configuration texts; throws ConfigFileError listing every error. */
+export function loadConfigSources(sources: readonly ConfigSource[]): LoadedConfig {
+  if (sources.length === 0) throw new ConfigError("CONFIG_MISSING", "-f", "No configuration file given");
+  const syntaxIssues: ConfigIssue[] = [];
+  const parsed = sources.map((source) => parseSource(source, syntaxIssues)).filter((p): p is ParsedSource => p !== undefined);
+  if (syntaxIssues.length > 0) throw new ConfigFileError(syntaxIssues);
+  const merged: Table = {};
+  for (const source of parsed) mergeInto(merged, source.document);
+  const result = validateConfigDocument(merged);
+  const fileOrder = new Map(parsed.map((source, index) => [source.name, index]));
+  const issues = result.issues
+    .map((issue) => place(parsed, issue))
+    .sort((a, b) => (fileOrder.get(a.file) ?? 0) - (fileOrder.get(b.file) ?? 0) || a.line - b.line || a.column - b.column);
+  if (result.config === undefined) throw new ConfigFileError(issues);
+  return {
+    config: result.config,
+    warnings: issues.filter((issue) => issue.severity === "warning"),
+    files: sources.map((source) => source.name),
+  };
+}
+
+/** Reads and loads configuration files, in order, with `readTextFile`. */
+export async function loadConfigFiles(
+  paths: readonly string[],
+  readTextFile: (path: string) => Promise<string>,
+): Promise<LoadedConfig> {
+  const sources: ConfigSource[] = [];
+  for (const path of paths) {
+    let text: string;
+    try {
+      text = await readTextFile(path);
+    } catch (error) {
+      const reason = (error as { code?: unknown }).code === "ENOENT" || (error as { name?: unknown }).name === "NotFound"
+        ? "no such file"
+        : error instanceof Error ? error.message : String(error);
+      throw new ConfigError("CONFIG_MISSING", "-f", `Cannot read configuration file "${path}": ${reason}`, { cause: error });
+    }
+    sources.push({ name: path, text });
+  }
+  return loadConfigSources(sources);
+}
+
+/** Path of an issue as text (for callers that only have a ConfigPath). */
+export function configPathText(path: ConfigPath): string {
+  return formatTomlPath(path);
+}

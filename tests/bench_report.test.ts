@@ -1,0 +1,392 @@
+/**
+ * The benchmark's parsing, ratio, target and table code, run on wrk output recorded from real runs
+ * (tests/fixtures/wrk_*.txt). Nothing here measures time: figures come from the fixtures.
+ */
+
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { haproxyConfig, nginxHttpProxyConfig, nginxStreamConfig } from "../scripts/bench/configs.ts";
+import { connectionsWithinLimit } from "../scripts/bench/file_limits.ts";
+import { FULL_DEFAULTS, parseBenchOptions, QUICK_DEFAULTS } from "../scripts/bench/options.ts";
+import type { BenchMode, BodyName, RunSample } from "../scripts/bench/report.ts";
+import { median, otherLoadSummary, summarize } from "../scripts/bench/report.ts";
+import {
+  formatLatency,
+  markdownTable,
+  memoryTable,
+  targetsTable,
+  throughputTable,
+} from "../scripts/bench/table.ts";
+import type { IdleMemoryResult } from "../scripts/bench/targets.ts";
+import { checkTargets, rssAtTargetConnections } from "../scripts/bench/targets.ts";
+import type { WrkResult } from "../scripts/bench/wrk_output.ts";
+import { parseWrkOutput, parseWrkSize, parseWrkTime } from "../scripts/bench/wrk_output.ts";
+
+function fixture(name: string): string {
+  return readFileSync(fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)), "utf8");
+}
+
+const MB = 1024 * 1024;
+
+describe("wrk output parsing", () => {
+  test("reads every figure of a 16-byte run", () => {
+    const result = parseWrkOutput(fixture("wrk_small_body.txt"));
+    assert.equal(result.requests, 369_976);
+    assert.equal(result.durationSeconds, 3);
+    assert.equal(result.requestsPerSecond, 123_256.6);
+    assert.ok(Math.abs(result.bytesRead - 57.86 * MB) < 1);
+    assert.ok(Math.abs(result.bytesPerSecond - 19.28 * MB) < 1);
+    assert.ok(Math.abs(result.latencyAverageMicros - 322.07) < 1e-9);
+    assert.ok(Math.abs(result.latencyMaxMicros - 4_720) < 1e-9);
+    assert.deepEqual(result.latencyPercentilesMicros, { p50: 230, p75: 410, p90: 581, p99: 843 });
+    assert.deepEqual(result.socketErrors, { connect: 0, read: 0, write: 0, timeout: 0 });
+    assert.equal(result.non2xxOr3xxResponses, 0);
+  });
+
+  test("reads gigabytes and milliseconds of a 1 MB run", () => {
+    const result = parseWrkOutput(fixture("wrk_1mb_body.txt"));
+    assert.equal(result.requests, 6_860);
+    assert.equal(result.durationSeconds, 3.04);
+    assert.ok(Math.abs(result.bytesRead - 6.7 * 1024 * MB) < 1024);
+    assert.ok(Math.abs(result.bytesPerSecond - 2.2 * 1024 * MB) < 1024);
+    assert.ok(Math.abs(result.latencyPercentilesMicros.p50 - 3_690) < 1e-9);
+    assert.ok(Math.abs(result.latencyPercentilesMicros.p99 - 16_040) < 1e-9);
+  });
+
+  test("counts error statuses", () => {
+    const result = parseWrkOutput(fixture("wrk_non2xx.txt"));
+    assert.equal(result.requests, 274_412);
+    assert.equal(result.non2xxOr3xxResponses, 274_412);
+  });
+
+  test("counts socket errors and error statuses together", () => {
+    const result = parseWrkOutput(fixture("wrk_socket_errors.txt"));
+    assert.deepEqual(result.socketErrors, { connect: 0, read: 10, write: 0, timeout: 0 });
+    assert.equal(result.non2xxOr3xxResponses, 21_387);
+    assert.equal(result.durationSeconds, 3);
+  });
+
+  test("rejects the output of a run that never connected, quoting wrk", () => {
+    assert.throws(
+      () => parseWrkOutput(fixture("wrk_connection_refused.txt")),
+      /Cannot parse wrk output: .*"unable to connect to 127\.0\.0\.1:18099 Connection refused"/,
+    );
+  });
+
+  test("converts every wrk time and size unit", () => {
+    assert.equal(parseWrkTime("12.00us"), 12);
+    assert.equal(parseWrkTime("1.50ms"), 1_500);
+    assert.equal(parseWrkTime("2.00s"), 2_000_000);
+    assert.equal(parseWrkTime("1.00m"), 60_000_000);
+    assert.equal(parseWrkTime("1.00h"), 3_600_000_000);
+    assert.equal(parseWrkSize("512.00B"), 512);
+    assert.equal(parseWrkSize("2.00KB"), 2_048);
+    assert.equal(parseWrkSize("1.00TB"), 1024 ** 4);
+    assert.throws(() => parseWrkTime("12 parsecs"), /Cannot parse wrk time "12 parsecs"/);
+    assert.throws(() => parseWrkSize("3.00XB"), /Cannot parse wrk size "3.00XB"/);
+  });
+});
+
+describe("summaries and ratios", () => {
+  const small = parseWrkOutput(fixture("wrk_small_body.txt"));
+  const large = parseWrkOutput(fixture("wrk_1mb_body.txt"));
+  const failing = parseWrkOutput(fixture("wrk_socket_errors.txt"));
+
+  function sample(
+    contender: string,
+    mode: BenchMode,
+    body: BodyName,
+    round: number,
+    wrk: WrkResult,
+    requestsPerSecond: number,
+    cpuMicrosPerRequest: number,
+    pinned = true,
+  ): RunSample {
+    const scaled = { ...wrk, requestsPerSecond };
+    return {
+      contender,
+      mode,
+      body,
+      round,
+      wrk: scaled,
+      cpuMicros: cpuMicrosPerRequest * wrk.requests,
+      // A quarter of the process's time again, as softirq on its CPU: the shape seen on loopback.
+      softirqMicros: pinned ? (cpuMicrosPerRequest / 4) * wrk.requests : null,
+      // Round 3 shared its CPU with something else for half of the run.
+      otherLoadMicros: pinned ? (round === 3 ? 0.5 : 0.01) * wrk.durationSeconds * 1_000_000 : null,
+    };
+  }
+
+  const samples: RunSample[] = [
+    sample("origin direct", "direct", "small", 1, small, 120_000, 5),
+    sample("origin direct", "direct", "small", 2, small, 100_000, 5),
+    sample("origin direct", "direct", "small", 3, small, 110_000, 5),
+    sample("haproxy", "tcp", "small", 1, small, 60_000, 10),
+    sample("haproxy", "tcp", "small", 2, small, 50_000, 12),
+    sample("haproxy", "tcp", "small", 3, small, 55_000, 11),
+    sample("ours/node", "tcp", "small", 1, small, 30_000, 25),
+    sample("ours/node", "tcp", "small", 2, failing, 27_500, 22),
+    sample("ours/node", "tcp", "small", 3, failing, 10_000, 90),
+    sample("haproxy", "tcp", "1mb", 1, large, 1_000, 1_000),
+    sample("ours/bun", "tcp", "1mb", 1, large, 950, 600),
+    sample("ours/bun", "http", "small", 1, small, 40_000, 14, false),
+  ];
+  const summaries = summarize(samples);
+  const find = (contender: string, mode: BenchMode, body: BodyName) => {
+    const found = summaries.find((summary) =>
+      summary.contender === contender && summary.mode === mode && summary.body === body
+    );
+    assert.ok(found !== undefined, `no summary for ${contender} ${mode} ${body}`);
+    return found;
+  };
+
+  test("takes medians over rounds, so one bad round does not move the figure", () => {
+    const ours = find("ours/node", "tcp", "small");
+    assert.equal(ours.rounds, 3);
+    assert.equal(ours.requestsPerSecond, 27_500);
+    assert.ok(Math.abs(ours.cpuMicrosPerRequest - 25) < 1e-9);
+    assert.equal(ours.latencyP50Micros, 120);
+  });
+
+  test("sums errors and error statuses over rounds", () => {
+    const ours = find("ours/node", "tcp", "small");
+    assert.equal(ours.errors, 20);
+    assert.equal(ours.non2xxResponses, 2 * 21_387);
+  });
+
+  test("compares with HAProxy in the same mode and body, and with the origin direct", () => {
+    const ours = find("ours/node", "tcp", "small");
+    assert.ok(Math.abs(ours.ratios.requestsPerSecondVsHaproxy! - 27_500 / 55_000) < 1e-9);
+    assert.ok(Math.abs(ours.ratios.cpuPerRequestVsHaproxy! - 25 / 11) < 1e-9);
+    assert.ok(Math.abs(ours.ratios.requestsPerSecondVsDirect! - 27_500 / 110_000) < 1e-9);
+    const bun = find("ours/bun", "tcp", "1mb");
+    assert.ok(Math.abs(bun.ratios.requestsPerSecondVsHaproxy! - 0.95) < 1e-9);
+    assert.ok(Math.abs(bun.ratios.cpuPerRequestVsHaproxy! - 0.6) < 1e-9);
+    assert.equal(bun.ratios.requestsPerSecondVsDirect, null);
+  });
+
+  test("leaves a ratio empty when its reference was not measured", () => {
+    const bunHttp = find("ours/bun", "http", "small");
+    assert.equal(bunHttp.ratios.requestsPerSecondVsHaproxy, null);
+    assert.equal(bunHttp.ratios.cpuPerRequestVsHaproxy, null);
+    assert.ok(bunHttp.ratios.requestsPerSecondVsDirect !== null);
+  });
+
+  test("reports how busy the contender's core was", () => {
+    const haproxy = find("haproxy", "tcp", "small");
+    assert.ok(Math.abs(haproxy.coreBusy - (11 * small.requests) / 3_000_000) < 1e-9);
+  });
+
+  test("reports softirq time per request only when every round measured it", () => {
+    assert.ok(Math.abs(find("ours/node", "tcp", "small").softirqMicrosPerRequest! - 25 / 4) < 1e-9);
+    assert.equal(find("ours/bun", "http", "small").softirqMicrosPerRequest, null);
+  });
+
+  test("reports the other load on the contender's CPU, per summary and for the whole run", () => {
+    assert.ok(Math.abs(find("haproxy", "tcp", "small").otherLoadShare! - 0.01) < 1e-9);
+    assert.equal(find("ours/bun", "http", "small").otherLoadShare, null);
+    const noise = otherLoadSummary(samples);
+    assert.ok(noise !== null);
+    assert.ok(Math.abs(noise.median - 0.01) < 1e-9);
+    assert.ok(Math.abs(noise.worst - 0.5) < 1e-9);
+    assert.equal(noise.worstSample, "origin direct small round 3");
+    assert.equal(otherLoadSummary([]), null);
+  });
+
+  test("median handles odd and even counts and refuses none", () => {
+    assert.equal(median([3, 1, 2]), 2);
+    assert.equal(median([4, 1, 3, 2]), 2.5);
+    assert.throws(() => median([]), /Cannot take the median of no values/);
+  });
+
+  test("prints a table with every measured row and its ratios", () => {
+    const table = throughputTable(summaries, "small");
+    const lines = table.split("\n");
+    assert.match(lines[0]!, /^16-byte responses/);
+    const row = lines.find((line) => line.startsWith("| ours/node "));
+    assert.ok(row !== undefined);
+    assert.match(row, /\|\s+27,500 \|/);
+    assert.match(row, /\|\s+25\.00 \|/);
+    assert.match(row, /\|\s+0\.50x \|\s+2\.27x \|\s+0\.25x \|$/);
+    assert.doesNotMatch(table, /\| ours\/bun\s+\| tcp/, "1 MB rows belong to the other table");
+    assert.match(throughputTable(summaries, "1mb"), /\| ours\/bun\s+\| tcp/);
+    const widths = new Set(lines.slice(2).filter((line) => line.startsWith("|")).map((line) => line.length));
+    assert.equal(widths.size, 1, "every row has the same width");
+  });
+
+  test("checks the targets: met, not met and not measured", () => {
+    const memory: IdleMemoryResult[] = [
+      {
+        contender: "ours/node",
+        mode: "tcp",
+        requested: 10_000,
+        held: 10_000,
+        rssBeforeBytes: 50 * MB,
+        rssAfterBytes: 90 * MB,
+        firstError: null,
+      },
+    ];
+    const checks = checkTargets(summaries, memory);
+    const check = (contender: string, target: string, mode: string) => {
+      const found = checks.find((entry) =>
+        entry.contender === contender && entry.target.startsWith(target) && entry.mode === mode
+      );
+      assert.ok(found !== undefined, `no check ${contender} ${target} ${mode}`);
+      return found;
+    };
+    assert.equal(check("ours/node", "tcp mode CPU", "tcp").status, "not met");
+    assert.equal(check("ours/bun", "1 MB", "tcp").status, "met");
+    assert.equal(check("ours/bun", "http mode CPU", "http").status, "not measured");
+    assert.equal(check("ours/node", "RSS", "tcp").status, "met");
+    assert.equal(check("ours/node", "RSS", "tcp").measured, 90);
+    assert.equal(check("ours/deno", "RSS", "tcp").status, "not measured");
+    assert.match(
+      targetsTable(checks),
+      /\| RSS with 10,000 idle connections \| ours\/node \| tcp {2}\| at most 100 MB \|\s+90\.0 MB \| met/,
+    );
+  });
+});
+
+describe("memory figures", () => {
+  const partial: IdleMemoryResult = {
+    contender: "ours/bun",
+    mode: "tcp",
+    requested: 2_000,
+    held: 2_000,
+    rssBeforeBytes: 40 * MB,
+    rssAfterBytes: 60 * MB,
+    firstError: null,
+  };
+
+  test("extrapolates to 10,000 connections from fewer, and says so", () => {
+    const { bytes, note } = rssAtTargetConnections(partial);
+    assert.equal(bytes, 140 * MB);
+    assert.equal(note, "extrapolated from 2000 held connections");
+  });
+
+  test("has no figure when no connection was held", () => {
+    const { bytes, note } = rssAtTargetConnections({ ...partial, held: 0, firstError: "ECONNREFUSED" });
+    assert.equal(bytes, null);
+    assert.equal(note, "no connection held (ECONNREFUSED)");
+  });
+
+  test("prints held counts, RSS and the growth per connection", () => {
+    const table = memoryTable([partial]);
+    assert.match(table, /\| ours\/bun {2}\| tcp {2}\|\s+2,000 \/ 2,000 \|\s+40\.0 \|\s+60\.0 \|\s+10\.2 \|/);
+  });
+
+  test("sizes the scenario by the file limit: two descriptors per proxied connection", () => {
+    assert.equal(connectionsWithinLimit(20_000), 9_872);
+    assert.equal(connectionsWithinLimit(65_536), 32_640);
+    assert.equal(connectionsWithinLimit(100), 0);
+  });
+});
+
+describe("table formatting", () => {
+  test("aligns columns and marks numeric ones right-aligned", () => {
+    const table = markdownTable(["name", "value"], [["a", "1"], ["longer", "22"]], new Set([1]));
+    assert.equal(
+      table,
+      ["| name   | value |", "|--------|------:|", "| a      |     1 |", "| longer |    22 |"].join("\n"),
+    );
+  });
+
+  test("formats latencies in the largest fitting unit", () => {
+    assert.equal(formatLatency(230), "230us");
+    assert.equal(formatLatency(3_690), "3.69ms");
+    assert.equal(formatLatency(1_200_000), "1.20s");
+  });
+});
+
+describe("options", () => {
+  test("defaults to a full run", () => {
+    const options = parseBenchOptions([]);
+    assert.equal(options.quick, false);
+    assert.equal(options.durationSeconds, FULL_DEFAULTS.durationSeconds);
+    assert.equal(options.rounds, FULL_DEFAULTS.rounds);
+    assert.equal(options.idleConnections, 10_000);
+    assert.equal(options.jsonPath, null);
+    assert.equal(options.pinCpus, true);
+    assert.deepEqual(options.proxyEnv, {});
+  });
+
+  test("--quick shortens the run but keeps at least three rounds", () => {
+    const options = parseBenchOptions(["--quick"]);
+    assert.equal(options.durationSeconds, QUICK_DEFAULTS.durationSeconds);
+    assert.ok(options.rounds >= 3);
+    assert.ok(options.idleConnections < FULL_DEFAULTS.idleConnections);
+  });
+
+  test("passes --proxy-env through, repeatable, values may hold '='", () => {
+    const options = parseBenchOptions([
+      "--proxy-env",
+      "PROXY_SOCKETS=native",
+      "--proxy-env=EXTRA=a=b",
+      "--json",
+      "out.json",
+      "--only=ours/node,haproxy",
+      "--rounds=5",
+      "--no-pin",
+    ]);
+    assert.deepEqual(options.proxyEnv, { PROXY_SOCKETS: "native", EXTRA: "a=b" });
+    assert.equal(options.jsonPath, "out.json");
+    assert.deepEqual(options.only, ["ours/node", "haproxy"]);
+    assert.equal(options.rounds, 5);
+    assert.equal(options.pinCpus, false);
+  });
+
+  test("refuses what it does not understand, quoting it", () => {
+    assert.throws(() => parseBenchOptions(["--fast"]), /Unknown option "--fast"/);
+    assert.throws(
+      () => parseBenchOptions(["--rounds", "two"]),
+      /Invalid --rounds "two": expected a positive whole number/,
+    );
+    assert.throws(() => parseBenchOptions(["--rounds", "0"]), /Invalid --rounds "0"/);
+    assert.throws(
+      () => parseBenchOptions(["--proxy-env", "NOVALUE"]),
+      /Invalid --proxy-env "NOVALUE": expected KEY=VALUE/,
+    );
+    assert.throws(() => parseBenchOptions(["--json"]), /Option "--json" needs a value/);
+    assert.equal(parseBenchOptions(["--idle-connections", "0"]).idleConnections, 0);
+  });
+});
+
+describe("contender configurations", () => {
+  const limits = { clientConnections: 10_100, fileLimit: 20_000 };
+  const backends = ["127.0.0.1:8001", "127.0.0.1:8002"];
+
+  test("HAProxy runs one thread, round robin, within the file limit", () => {
+    const tcp = haproxyConfig("tcp", 9000, backends, limits);
+    assert.match(tcp, /^\s+nbthread 1$/m);
+    assert.match(tcp, /^\s+mode tcp$/m);
+    assert.match(tcp, /^\s+balance roundrobin$/m);
+    assert.match(tcp, /^\s+server origin2 127\.0\.0\.1:8002$/m);
+    assert.match(tcp, /^\s+maxconn 9936$/m);
+    assert.doesNotMatch(tcp, /http-reuse/);
+    const http = haproxyConfig("http", 9000, backends, limits);
+    assert.match(http, /^\s+mode http$/m);
+    assert.match(http, /^\s+option http-keep-alive$/m);
+    assert.match(http, /^\s+http-reuse safe$/m);
+  });
+
+  test("nginx runs one worker, loads the stream module only for tcp, keeps upstreams alive for http", () => {
+    const paths = { directory: "/tmp/bench", name: "nginx-tcp" };
+    const stream = nginxStreamConfig(
+      paths,
+      9000,
+      backends,
+      "/usr/lib/nginx/modules/ngx_stream_module.so",
+      limits,
+    );
+    assert.match(stream, /^load_module \/usr\/lib\/nginx\/modules\/ngx_stream_module\.so;$/m);
+    assert.match(stream, /^worker_processes 1;$/m);
+    assert.match(stream, /^stream \{$/m);
+    assert.match(stream, /^pid \/tmp\/bench\/nginx-tcp\.pid;$/m);
+    const http = nginxHttpProxyConfig(paths, 9000, backends, limits);
+    assert.doesNotMatch(http, /load_module/);
+    assert.match(http, /^\s+keepalive 256;$/m);
+    assert.match(http, /^\s+proxy_http_version 1\.1;$/m);
+  });
+});

@@ -1,0 +1,139 @@
+/**
+ * Configuration files end to end: the real CLI started with -f, `proxy check` and `-c`.
+ */
+
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CliProcess, exchange, ROOT, startOrigin } from "./_cli_helpers.ts";
+
+function tempDirectory(): { path: string; file: (name: string, text: string) => string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), "proxy-config-"));
+  return {
+    path,
+    file(name, text) {
+      const file = join(path, name);
+      writeFileSync(file, text);
+      return file;
+    },
+    remove: () => rmSync(path, { recursive: true, force: true }),
+  };
+}
+
+describe("configuration files, end to end", () => {
+  test("two frontends and two backends from one file serve both", async () => {
+    const origins = await Promise.all(["web-1", "web-2", "mail-1", "mail-2"].map((name) =>
+      startOrigin((socket) => socket.end(name))
+    ));
+    const directory = tempDirectory();
+    const [web1, web2, mail1, mail2] = origins;
+    const file = directory.file("proxy.toml", `
+[global]
+pidfile = "${join(directory.path, "proxy.pid")}"
+
+[defaults.timeout]
+connect = "2s"
+
+[frontends.web]
+bind = "127.0.0.1:0"
+default-backend = "web"
+
+[frontends.mail]
+bind = ["127.0.0.1:0"]
+default-backend = "mail"
+
+[backends.web]
+servers = [
+  { name = "w1", address = "${web1!.address}" },
+  { name = "w2", address = "${web2!.address}" },
+]
+
+[backends.mail]
+balance = "first"
+servers = [
+  { name = "m1", address = "${mail1!.address}", maxconn = 10 },
+  { name = "m2", address = "${mail2!.address}" },
+]
+`);
+    const proxy = new CliProcess(["-f", file]);
+    try {
+      const web = Number((await proxy.waitFor(/Frontend "web" \(tcp\) listening on 127\.0\.0\.1:(\d+)/))[1]);
+      const mail = Number((await proxy.waitFor(/Frontend "mail" \(tcp\) listening on 127\.0\.0\.1:(\d+)/))[1]);
+      const webAnswers = [];
+      for (let i = 0; i < 4; i++) webAnswers.push((await exchange(web, "", false)).toString());
+      assert.deepEqual(webAnswers, ["web-1", "web-2", "web-1", "web-2"]);
+      const mailAnswers = [];
+      for (let i = 0; i < 3; i++) mailAnswers.push((await exchange(mail, "", false)).toString());
+      assert.deepEqual(mailAnswers, ["mail-1", "mail-1", "mail-1"]);
+      assert.equal(readFileSync(join(directory.path, "proxy.pid"), "utf8"), `${proxy.pid}\n`);
+    } finally {
+      await proxy.stop();
+      await Promise.all(origins.map((origin) => origin.close()));
+      directory.remove();
+    }
+  });
+
+  test("proxy check on a broken file exits 1 and lists every error with its position", async () => {
+    const directory = tempDirectory();
+    try {
+      const file = directory.file("broken.toml", `[frontends.web]
+bind = ":8080"
+default-backend = "ap"
+
+[backends.app]
+servers = [{ name = "a", address = "10.0.0.1:80", wieght = 2 }]
+`);
+      const check = new CliProcess(["check", "-f", file]);
+      assert.equal(await check.waitExit(), 1);
+      assert.match(check.stderr, new RegExp(`${file.replace(/[.\\/]/g, "\\$&")}:3:19: frontends\\.web\\.default-backend: Backend "ap" does not exist: did you mean "app"\\?`));
+      assert.match(check.stderr, /broken\.toml:6:51: backends\.app\.servers\[0\]\.wieght: Unknown key "wieght": did you mean "weight"\?/);
+      assert.match(check.stderr, /Configuration has 2 errors/);
+      assert.equal(check.stdout, "");
+
+      const dashC = new CliProcess(["-c", "-f", file]);
+      assert.equal(await dashC.waitExit(), 1);
+      assert.match(dashC.stderr, /Configuration has 2 errors/);
+    } finally {
+      directory.remove();
+    }
+  });
+
+  test("proxy check on a valid file exits 0 with a one-line summary, binding nothing", async () => {
+    const directory = tempDirectory();
+    const busy = await startOrigin(() => {});
+    try {
+      // The bind address is in use: a check must not try to bind it.
+      const file = directory.file("valid.toml", `[frontends.web]\nbind = "${busy.address}"\ndefault-backend = "app"\n[backends.app]\nservers = [{ name = "a", address = "10.0.0.1:80" }]\n`);
+      const check = new CliProcess(["check", "-f", file]);
+      assert.equal(await check.waitExit(), 0);
+      assert.equal(check.stdout, `Configuration is valid: 1 frontend, 1 backend, 1 server (${file})\n`);
+    } finally {
+      await busy.close();
+      directory.remove();
+    }
+  });
+
+  test("every example in examples/ passes proxy check", async () => {
+    const files = readdirSync(join(ROOT, "examples")).filter((name) => name.endsWith(".toml"));
+    assert.ok(files.length >= 3);
+    for (const name of files) {
+      const check = new CliProcess(["check", "-f", join("examples", name)]);
+      assert.equal(await check.waitExit(), 0, check.stderr);
+      assert.match(check.stdout, /^Configuration is valid: /);
+    }
+  });
+
+  test("quick-start flags together with -f are an error, not a merge", async () => {
+    const proxy = new CliProcess(["-f", "examples/quick_start.toml", "--backend", "127.0.0.1:9"]);
+    assert.equal(await proxy.waitExit(), 2);
+    assert.match(proxy.stderr, /Options --backend cannot be combined with -f/);
+  });
+
+  test("a missing file is named", async () => {
+    const proxy = new CliProcess(["-f", "does/not/exist.toml"]);
+    assert.equal(await proxy.waitExit(), 1);
+    assert.match(proxy.stderr, /Cannot read configuration file "does\/not\/exist\.toml": no such file/);
+  });
+});
