@@ -4,14 +4,19 @@
  * Socket APIs: node:net from Deno's Node compatibility layer (the default), and "native":
  * `Deno.listen`/`Deno.connect` (`_deno_native.ts`), picked with PROXY_SOCKETS=native. The native
  * sockets are pull-based (one promise per accept, read and write), which the contract avoids on
- * the hot path; they must beat node:net in `npm run bench` to become the default (see
- * docs/performance.md).
+ * the hot path. Why node:net stays the default (npm run bench, 2026-11-24, tcp mode, ratios against
+ * HAProxy in the same run, docs/performance.md): native costs less CPU on small requests (1.26x
+ * against 1.53x) but more on 1 MB bodies (0.73x against 0.61x of HAProxy's CPU, throughput 1.39x
+ * against 1.51x), holds 10,000 idle connections in 266 MB against 145 MB (a pending read pins its
+ * buffer), and shares ports only with --unstable-net. Native wins on the one figure and loses the
+ * memory target by far: node:net until that changes.
  * Quirks:
  * - Native `Deno.listen({ reusePort: true })` needs `--unstable-net` (or `"unstable": ["net"]` in
  *   deno.json) in Deno 2.9, and without it exits the process with code 70 instead of throwing; the
  *   native listen checks first and rejects. node:net on Deno shares ports without any flag.
- * - Native reads and writes are zero-copy and a pending read pins its buffer: every idle native
- *   connection holds a read region (see `_deno_native.ts`).
+ * - Native sockets: a pending read pins its buffer (an idle connection holds 4 KiB), reads and
+ *   writes are zero-copy, and `listener.close()` lets go of the port only once the pending accept
+ *   settles; `_deno_native.ts` lists these quirks and how they are handled.
  * - Name lookup stays on node:dns (getaddrinfo, /etc/hosts first) for both socket APIs:
  *   `Deno.resolveDns` asks DNS servers directly and skips /etc/hosts.
  * - Signals, exit, files and arguments use the native `Deno` namespace: they need no permission

@@ -38,7 +38,7 @@ export function socketApisOf(name: RuntimeName): readonly SocketApi[] {
 export function createRuntime(name: RuntimeName, socketApi?: SocketApi): Runtime {
   const api = socketApi ?? socketApisOf(name)[0]!;
   if (!socketApisOf(name).includes(api)) {
-    throw new Error(`Socket API "${api}" is not available on ${name}: expected ${socketApisOf(name).join(" or ")}`);
+    throw new Error(`Invalid PROXY_SOCKETS "${api}": ${name} offers ${socketApisOf(name).map((each) => `"${each}"`).join(" or ")}`);
   }
   if (name === "bun") return createBunRuntime(api);
   if (name === "deno") return createDenoRuntime(api);
