@@ -261,16 +261,18 @@ describe("several files", () => {
 });
 
 describe("documented configurations", () => {
-  test("every TOML example in docs/config.md is valid", () => {
-    const markdown = readFileSync(new URL("../docs/config.md", import.meta.url), "utf8");
-    const blocks = [...markdown.matchAll(/```toml\n([\s\S]*?)```/g)].map((match) => match[1]!);
-    const complete = blocks.filter((block) => block.includes("[frontends."));
-    assert.ok(complete.length >= 1, "docs/config.md has no complete TOML example");
-    for (const block of complete) {
-      const { config } = load(block, "docs/config.md");
-      assert.ok(config.frontends.length > 0);
-    }
-  });
+  for (const document of ["docs/config.md", "README.md"]) {
+    test(`every complete TOML example in ${document} is valid`, () => {
+      const markdown = readFileSync(new URL(`../${document}`, import.meta.url), "utf8");
+      const blocks = [...markdown.matchAll(/```toml\n([\s\S]*?)```/g)].map((match) => match[1]!);
+      const complete = blocks.filter((block) => block.includes("[frontends."));
+      assert.ok(complete.length >= 1, `${document} has no complete TOML example`);
+      for (const block of complete) {
+        const { config } = load(block, document);
+        assert.ok(config.frontends.length > 0);
+      }
+    });
+  }
 
   test("every file in examples/ is valid", () => {
     const directory = new URL("../examples/", import.meta.url);
