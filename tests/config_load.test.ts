@@ -203,7 +203,6 @@ describe("errors name file:line:col, the key path, what was found and what is al
     ]);
     const modes = errorsOf(MINIMAL.replace("[frontends.web]", `[frontends.web]\nmode = "http"`) + `mode = "tcp"\n`);
     assert.deepEqual(modes, [
-      `3:8 frontends.web.mode: Mode "http" is not available in this version: only "tcp" (the HTTP engine is being built)`,
       `5:19 frontends.web.default-backend: Frontend "web" is in http mode but backend "app" is in tcp mode`,
     ]);
     assert.deepEqual(errorsOf(`[backends.app]\nservers = []\n`), [

@@ -62,7 +62,8 @@ test("errors name the flag and quote the value", () => {
   assert.equal(path, "--balance");
   assert.match(message, /^Expected one of "roundrobin", .* found "fastest" \(in --balance\)$/);
   assert.deepEqual(codeAndPath(() => buildQuickStartConfig({ bind: [":80"], backend: ["a:1"], mode: "udp" })).slice(0, 2), ["CONFIG_INVALID_VALUE", "--mode"]);
-  assert.deepEqual(codeAndPath(() => buildQuickStartConfig({ bind: [":80"], backend: ["a:1"], mode: "http" })).slice(0, 2), ["CONFIG_UNSUPPORTED", "--mode"]);
+  const http = buildQuickStartConfig({ bind: [":80"], backend: ["a:1"], mode: "http" });
+  assert.deepEqual([http.frontends[0]!.mode, http.backends[0]!.mode], ["http", "http"]);
   assert.deepEqual(codeAndPath(() => buildQuickStartConfig({ bind: [":80", "*:80"], backend: ["a:1"] })).slice(0, 2), ["CONFIG_INVALID_VALUE", "--bind"]);
   const [, badPath, badMessage] = codeAndPath(() => buildQuickStartConfig({ bind: [":80"], backend: ["a:70000"] }));
   assert.equal(badPath, "--backend");

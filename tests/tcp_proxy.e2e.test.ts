@@ -281,10 +281,13 @@ describe("command line errors", () => {
     }
   });
 
-  test("http mode is refused with a clear error until the HTTP engine exists", async () => {
-    const proxy = new CliProcess(["--bind", "127.0.0.1:0", "--backend", "127.0.0.1:9", "--mode", "http"]);
-    assert.equal(await proxy.waitExit(), 1);
-    assert.match(proxy.stderr, /Mode "http" is not available/);
+  test("--mode http starts an http frontend instead of a tcp one", async () => {
+    const { proxy } = await startProxy(["--backend", "127.0.0.1:9", "--mode", "http"]);
+    try {
+      assert.match(proxy.stderr, /Frontend "main" \(http\) listening on 127\.0\.0\.1:\d+/);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   test("an unknown option is a usage error, exit code 2", async () => {

@@ -37,7 +37,7 @@ export const RUN_ARGS = {
     type: "string",
     description: "Server(s): HOST[:PORT] (comma-separated or repeated); no port = the port the client connected to",
   },
-  mode: { type: "string", alias: ["m"], description: 'Proxy mode: "tcp" (http arrives with the HTTP engine)' },
+  mode: { type: "string", alias: ["m"], description: 'Proxy mode: "tcp" (default: bytes spliced untouched) or "http" (requests parsed and rebuilt)' },
   balance: { type: "string", description: `Balancing algorithm: ${BALANCE_ALGORITHMS.join(", ")} (default roundrobin)` },
   reuseport: { type: "boolean", default: true, description: "Bind with SO_REUSEPORT (--no-reuseport to disable)" },
   ...COMMON_ARGS,

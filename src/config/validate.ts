@@ -43,8 +43,8 @@ export interface ValidationResult {
   readonly issues: readonly ValidationIssue[];
 }
 
-/** Modes this build can run. http mode arrives with the HTTP engine. */
-export const AVAILABLE_MODES: readonly ProxyMode[] = ["tcp"];
+/** Modes this build can run. */
+export const AVAILABLE_MODES: readonly ProxyMode[] = ["tcp", "http"];
 
 /** Upper bound of maxconn settings: far above what one process can hold. */
 const MAX_MAXCONN = 10_000_000;
@@ -64,8 +64,6 @@ const BACKEND_TIMEOUTS = ["connect", "server", "queue", "tunnel"] as const;
 const ALL_TIMEOUTS = [...FRONTEND_TIMEOUTS, ...BACKEND_TIMEOUTS] as const;
 /** Timeouts of features still being built: accepted (they belong to the model) with a warning. */
 const INACTIVE_TIMEOUTS: Partial<Record<(typeof ALL_TIMEOUTS)[number], string>> = {
-  "http-request": "http mode, which is being built",
-  "http-keep-alive": "http mode, which is being built",
   queue: "server queues, which arrive with the overload protection work",
 };
 

@@ -18,7 +18,9 @@ import type { Logger } from "../core/logger.ts";
 import type { TimerWheel } from "../core/timer_wheel.ts";
 import { Pool } from "../core/pool.ts";
 import { TcpSession } from "../tcp/session.ts";
-import type { SessionHost } from "../tcp/session_host.ts";
+import { HttpSession } from "../http/session.ts";
+import type { HttpSessionHost } from "../http/session.ts";
+import { ServerPool } from "../http/server_pool.ts";
 import type { BindConfig, FrontendConfig } from "../config/types.ts";
 
 /** Idle session objects kept for reuse per frontend. */
@@ -51,14 +53,21 @@ const PARKED_HANDLER: ConnectionHandler = {
   },
 };
 
+/** The session of a connection: a byte splice in tcp mode, an HTTP/1.1 exchange loop in http mode. */
+type Session = TcpSession | HttpSession;
+
 /** Runs the listeners and sessions of one frontend. */
-export class Frontend implements SessionHost {
+export class Frontend implements HttpSessionHost {
   readonly name: string;
   readonly config: FrontendConfig;
   readonly runtime: Runtime;
   readonly wheel: TimerWheel;
   readonly logger: Logger;
   readonly backend: Backend;
+  /** Idle server connections for http sessions (shared by the frontends of a proxy). */
+  readonly serverPool: ServerPool;
+  /** Set once the proxy waits for its sessions to end (graceful stop): http sessions close after their response. */
+  draining = false;
   /** Sessions running now. */
   activeSessions = 0;
   /** Sessions ever started. */
@@ -66,12 +75,14 @@ export class Frontend implements SessionHost {
   /** Connections closed because even the parking queue was full. */
   rejectedConnections = 0;
   private readonly limit: ProcessLimit;
-  private readonly pool: Pool<TcpSession>;
+  private readonly pool: Pool<Session>;
   private readonly parked: Connection[] = [];
   /** @internal Parked connections whose client already half-closed. */
   readonly parkedEnded = new WeakSet<Connection>();
   private listeners: Listener[] = [];
   private idleWaiters: Array<() => void> = [];
+  /** Running http sessions, to close the idle ones when draining (empty in tcp mode). */
+  private readonly httpSessions = new Set<HttpSession>();
 
   constructor(
     config: FrontendConfig,
@@ -80,6 +91,7 @@ export class Frontend implements SessionHost {
     wheel: TimerWheel,
     logger: Logger,
     limit: ProcessLimit,
+    serverPool?: ServerPool,
   ) {
     this.name = config.name;
     this.config = config;
@@ -88,7 +100,11 @@ export class Frontend implements SessionHost {
     this.wheel = wheel;
     this.logger = logger;
     this.limit = limit;
-    this.pool = new Pool(() => new TcpSession(this), SESSION_POOL_CAPACITY);
+    this.serverPool = serverPool ?? new ServerPool(wheel, () => runtime.now());
+    // The mode decides the session type once: each frontend pools sessions of one kind.
+    this.pool = config.mode === "http"
+      ? new Pool<Session>(() => new HttpSession(this), SESSION_POOL_CAPACITY)
+      : new Pool<Session>(() => new TcpSession(this), SESSION_POOL_CAPACITY);
   }
 
   /** The addresses actually bound (real ports when 0 was asked). */
@@ -120,9 +136,18 @@ export class Frontend implements SessionHost {
     await Promise.all(listeners.map((listener) => listener.close()));
   }
 
-  /** Resolves when no session is running (at once if none is). */
+  /**
+   * Resolves when no session is running (at once if none is). http sessions are asked to finish:
+   * those waiting between requests close now, the others after their current response, as
+   * HAProxy's soft-stop does with keep-alive connections (otherwise an idle client would hold the
+   * stop for a whole `timeout http-keep-alive`).
+   */
   whenIdle(): Promise<void> {
     if (this.activeSessions === 0 && this.parked.length === 0) return Promise.resolve();
+    if (!this.draining) {
+      this.draining = true;
+      for (const session of [...this.httpSessions]) session.drain();
+    }
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -162,12 +187,18 @@ export class Frontend implements SessionHost {
     return this.activeSessions < this.config.maxconn && this.limit.active < this.limit.maxconn;
   }
 
-  private startSession(conn: Connection): TcpSession {
+  private startSession(conn: Connection): Session {
     this.activeSessions++;
     this.totalSessions++;
     this.limit.active++;
     const session = this.pool.acquire();
-    session.start(conn, this.backend, this.config.timeouts.client);
+    if (session instanceof HttpSession) {
+      this.httpSessions.add(session);
+      session.start(conn, this.backend, this.config.timeouts);
+      if (this.draining) session.drain();
+    } else {
+      session.start(conn, this.backend, this.config.timeouts.client);
+    }
     if (this.parkedEnded.has(conn)) {
       this.parkedEnded.delete(conn);
       session.onEnd(conn);
@@ -202,7 +233,8 @@ export class Frontend implements SessionHost {
   sessionEnded(session: object): void {
     this.activeSessions--;
     this.limit.active--;
-    this.pool.release(session as TcpSession);
+    if (session instanceof HttpSession) this.httpSessions.delete(session);
+    this.pool.release(session as Session);
     this.limit.slotFreed();
     this.notifyIdle();
   }
@@ -211,6 +243,8 @@ export class Frontend implements SessionHost {
     if (this.activeSessions !== 0 || this.parked.length !== 0 || this.idleWaiters.length === 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
+    // Idle again: sessions that start from now on (if still listening) keep their connections.
+    this.draining = false;
     for (const resolve of waiters) resolve();
   }
 }

@@ -12,6 +12,7 @@ import type { Logger } from "../core/logger.ts";
 import { TimerWheel } from "../core/timer_wheel.ts";
 import type { ServerSpec } from "../core/server.ts";
 import type { BackendConfig, Config } from "../config/types.ts";
+import { ServerPool } from "../http/server_pool.ts";
 import { Frontend } from "./frontend.ts";
 import type { ProcessLimit } from "./frontend.ts";
 
@@ -21,6 +22,8 @@ export class Proxy {
   readonly runtime: Runtime;
   readonly logger: Logger;
   readonly wheel: TimerWheel;
+  /** Idle keep-alive connections to servers, shared by every http frontend. */
+  readonly serverPool: ServerPool;
   frontends: readonly Frontend[] = [];
   backends: readonly Backend[] = [];
   private readonly limit: ProcessLimit;
@@ -33,6 +36,7 @@ export class Proxy {
     this.wheel = new TimerWheel(runtime, undefined, (error) => {
       logger.error(`Timer callback failed: ${error instanceof Error ? error.message : String(error)}`);
     });
+    this.serverPool = new ServerPool(this.wheel, () => runtime.now());
     const proxy = this;
     this.limit = {
       maxconn: config.global.maxconn,
@@ -55,7 +59,7 @@ export class Proxy {
       if (backend === undefined) {
         throw new Error(`Frontend "${frontendConfig.name}" uses unknown backend "${frontendConfig.defaultBackend}"`);
       }
-      return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit);
+      return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool);
     });
     await this.listen();
   }
@@ -98,6 +102,7 @@ export class Proxy {
 
   /** Stops the timer wheel so nothing keeps the event loop alive. Call after the sessions ended. */
   close(): void {
+    this.serverPool.closeAll();
     this.wheel.close();
   }
 
