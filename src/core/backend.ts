@@ -86,6 +86,17 @@ export class Backend {
     return this.servers.find((server) => server.name === name);
   }
 
+  /**
+   * After a failed connection attempt, the server the next attempt goes to at once, or null to
+   * retry `failed` after the turn-around delay. HAProxy's `option redispatch` default: the last
+   * retry (`retriesLeft` is 0 once it is counted) goes to another server when there is one.
+   */
+  redispatchTarget(context: BalanceContext, failed: Server, retriesLeft: number): Server | null {
+    if (!this.redispatch || retriesLeft !== 0) return null;
+    const other = this.pickServer(context, failed);
+    return other !== null && other !== failed ? other : null;
+  }
+
   /** Delay before retrying the same server after a failed connection attempt. */
   retryTurnaround(): number {
     return this.connectTimeout > 0 ? Math.min(this.connectTimeout, RETRY_TURNAROUND_MAX_MS) : RETRY_TURNAROUND_MAX_MS;

@@ -29,6 +29,7 @@
 import type { Connection, ConnectionHandler } from "../runtime/types.ts";
 import type { NetError } from "../runtime/net_error.ts";
 import type { Backend } from "../core/backend.ts";
+import { DISCARD_HANDLER } from "../core/discard_handler.ts";
 import type { Server } from "../core/server.ts";
 import type { WheelTimer } from "../core/timer_wheel.ts";
 import type { SessionHost } from "../tcp/session_host.ts";
@@ -89,16 +90,6 @@ const CONNECTION_CLOSE: readonly string[] = ["Connection", "close"];
 /** An HTTP/1.0 client kept alive must be told so (RFC 9112 9.3, appendix C.2.2). */
 const CONNECTION_KEEP_ALIVE: readonly string[] = ["Connection", "keep-alive"];
 
-/** Swallows the events of a server connection the session has let go of. */
-const DISCARD_HANDLER: ConnectionHandler = {
-  onOpen(conn: Connection) {
-    conn.destroy();
-  },
-  onData() {},
-  onDrain() {},
-  onEnd() {},
-  onClose() {},
-};
 
 /** One client connection in http mode. Pooled: `start` begins a session, and it returns itself to its host at the end. */
 export class HttpSession implements ConnectionHandler {
@@ -409,14 +400,11 @@ export class HttpSession implements ConnectionHandler {
       return;
     }
     this.retriesLeft--;
-    // HAProxy's `option redispatch`: the last retry goes to another server.
-    if (backend.redispatch && this.retriesLeft === 0) {
-      const other = backend.pickServer(this, failed);
-      if (other !== null && other !== failed) {
-        this.assign(other);
-        this.connect(false);
-        return;
-      }
+    const other = backend.redispatchTarget(this, failed, this.retriesLeft);
+    if (other !== null) {
+      this.assign(other);
+      this.connect(false);
+      return;
     }
     // Retrying the same server at once would most likely fail the same way.
     this.phase = PHASE_TURNAROUND;

@@ -16,6 +16,7 @@
 import type { Connection, ConnectionHandler } from "../runtime/types.ts";
 import type { NetError } from "../runtime/net_error.ts";
 import type { Backend } from "../core/backend.ts";
+import { DISCARD_HANDLER } from "../core/discard_handler.ts";
 import type { Server } from "../core/server.ts";
 import type { WheelTimer } from "../core/timer_wheel.ts";
 import type { SessionHost } from "./session_host.ts";
@@ -29,16 +30,6 @@ const PHASE_TURNAROUND = 2;
 const PHASE_ESTABLISHED = 3;
 const PHASE_CLOSING = 4;
 
-/** Swallows the events of a connection the session has let go of. */
-const DISCARD_HANDLER: ConnectionHandler = {
-  onOpen(conn: Connection) {
-    conn.destroy();
-  },
-  onData() {},
-  onDrain() {},
-  onEnd() {},
-  onClose() {},
-};
 
 /** One proxied TCP connection. Pooled: `start` begins a session, and it returns itself to its host at the end. */
 export class TcpSession implements ConnectionHandler {
@@ -209,14 +200,11 @@ export class TcpSession implements ConnectionHandler {
       return;
     }
     this.retriesLeft--;
-    // HAProxy's `option redispatch` default: the last retry goes to another server.
-    if (this.backend!.redispatch && this.retriesLeft === 0) {
-      const other = this.backend!.pickServer(this, failed);
-      if (other !== null && other !== failed) {
-        this.assign(other);
-        this.connect();
-        return;
-      }
+    const other = this.backend!.redispatchTarget(this, failed, this.retriesLeft);
+    if (other !== null) {
+      this.assign(other);
+      this.connect();
+      return;
     }
     // Retrying the same server at once would most likely fail the same way.
     this.phase = PHASE_TURNAROUND;
