@@ -25,7 +25,15 @@ import type { BenchOptions } from "./bench/options.ts";
 import { parseBenchOptions, USAGE } from "./bench/options.ts";
 import { startOrigins } from "./bench/origins.ts";
 import type { Origins } from "./bench/origins.ts";
-import { cpuTimes, isAlive, processTree, treeCpuMicros, treeRssBytes } from "./bench/proc_tree.ts";
+import {
+  cpuTimes,
+  isAlive,
+  ownCpuMicros,
+  processTree,
+  treeCpuMicros,
+  treeRssBytes,
+  treesCpuMicros,
+} from "./bench/proc_tree.ts";
 import { hasCommand, lastErrorLines, ProcessRegistry } from "./bench/processes.ts";
 import type { TrackedProcess } from "./bench/processes.ts";
 import type { BenchMode, BodyName, RunSample } from "./bench/report.ts";
@@ -39,8 +47,12 @@ const BODIES: readonly BodyName[] = ["small", "1mb"];
 /** Time for a freshly started proxy to settle (JIT, lazy allocations) before RSS is read. */
 const SETTLE_MS = 1_000;
 
-/** Other load on the contender's CPU worth showing next to a sample. */
-const NOTABLE_OTHER_LOAD = 0.03;
+/** Other load on the machine (in cores) worth showing next to a sample. */
+const NOTABLE_OTHER_LOAD = 0.05;
+/** Above this other load (in cores) a sample is taken again. */
+const MAX_QUIET_OTHER_LOAD = 0.2;
+/** How often one sample may be taken again before the quietest attempt is kept anyway. */
+const MAX_NOISY_REPEATS = 2;
 
 /** Which CPUs each party runs on; null everywhere when not pinning. */
 type CpuPlan = {
@@ -105,18 +117,26 @@ function log(line: string): void {
   if (!interrupted) console.log(line);
 }
 
-type ThroughputOutcome = { samples: RunSample[]; incidents: string[] };
+type ThroughputOutcome = { samples: RunSample[]; incidents: string[]; repeatedSamples: number };
+
+function otherLoadCores(measured: { result: { durationSeconds: number }; otherLoadMicros: number }): number {
+  return measured.otherLoadMicros / (measured.result.durationSeconds * 1_000_000);
+}
 
 async function runThroughputRounds(
   options: BenchOptions,
   registry: ProcessRegistry,
   targets: Target[],
+  originPids: readonly number[],
   cpu: CpuPlan,
   builtinRuntimePath: string | null,
 ): Promise<ThroughputOutcome> {
   const samples: RunSample[] = [];
   const incidents: string[] = [];
+  let repeatedSamples = 0;
   const slots = targets.flatMap((target) => BODIES.map((body) => ({ target, body })));
+  // Every process this benchmark keeps running: contenders (idle or not) and both origins.
+  const ourRoots = [...new Set([...targets.map((target) => target.process.pid), ...originPids])];
 
   const measure = async (target: Target, body: BodyName, seconds: number) => {
     const isDirect = target.mode === "direct";
@@ -124,6 +144,8 @@ async function runThroughputRounds(
     try {
       const contenderCpu = cpu.contender === null ? null : Number(cpu.contender);
       const cpuTimesBefore = contenderCpu === null ? null : cpuTimes(contenderCpu);
+      const machineBefore = cpuTimes("all");
+      const oursBefore = treesCpuMicros(ourRoots) + ownCpuMicros();
       const cpuBefore = treeCpuMicros(target.process.pid);
       const { result } = await runWrk(registry, {
         port: target.port,
@@ -134,19 +156,17 @@ async function runThroughputRounds(
         builtinRuntimePath,
       });
       const cpuMicros = treeCpuMicros(target.process.pid) - cpuBefore;
-      if (contenderCpu === null || cpuTimesBefore === null) {
-        return { result, cpuMicros, softirqMicros: null, otherLoadMicros: null };
-      }
-      const cpuTimesAfter = cpuTimes(contenderCpu);
-      const otherProcessesMicros = cpuTimesAfter.processMicros - cpuTimesBefore.processMicros - cpuMicros;
-      return {
-        result,
-        cpuMicros,
-        softirqMicros: cpuTimesAfter.interruptMicros - cpuTimesBefore.interruptMicros,
-        // Tick sampling can make the difference slightly negative when nothing else ran.
-        otherLoadMicros: Math.max(0, otherProcessesMicros) + cpuTimesAfter.stealMicros -
-          cpuTimesBefore.stealMicros,
-      };
+      const machineAfter = cpuTimes("all");
+      const oursMicros = treesCpuMicros(ourRoots) + ownCpuMicros() - oursBefore;
+      // Whatever the machine did besides our processes (other users, the hypervisor): the noise
+      // interleaving is meant to spread. Tick sampling can make it slightly negative when idle.
+      const otherLoadMicros =
+        Math.max(0, machineAfter.processMicros - machineBefore.processMicros - oursMicros) +
+        machineAfter.stealMicros - machineBefore.stealMicros;
+      const softirqMicros = contenderCpu === null || cpuTimesBefore === null
+        ? null
+        : cpuTimes(contenderCpu).interruptMicros - cpuTimesBefore.interruptMicros;
+      return { result, cpuMicros, softirqMicros, otherLoadMicros };
     } finally {
       if (isDirect) repin(target.process.pid, cpu.origins);
     }
@@ -188,11 +208,22 @@ async function runThroughputRounds(
     for (const { target, body } of ordered) {
       if (!checkAlive(target, `before round ${round + 1}`)) continue;
       try {
-        const { result, cpuMicros, softirqMicros, otherLoadMicros } = await measure(
-          target,
-          body,
-          options.durationSeconds,
-        );
+        // A sample taken while something else kept the machine busy is taken again (a bounded
+        // number of times) and the quietest attempt is kept: medians absorb one noisy round, not
+        // three, and the machine this runs on is shared.
+        let measured = await measure(target, body, options.durationSeconds);
+        for (let repeat = 1; repeat <= MAX_NOISY_REPEATS; repeat++) {
+          if (otherLoadCores(measured) <= MAX_QUIET_OTHER_LOAD) break;
+          log(
+            `  ${targetLabel(target).padEnd(20)} ${body.padEnd(5)} repeated: other load ${
+              Math.round(otherLoadCores(measured) * 100)
+            }% of a core`,
+          );
+          repeatedSamples++;
+          const again = await measure(target, body, options.durationSeconds);
+          if (otherLoadCores(again) < otherLoadCores(measured)) measured = again;
+        }
+        const { result, cpuMicros, softirqMicros, otherLoadMicros } = measured;
         samples.push({
           contender: target.contender,
           mode: target.mode,
@@ -212,9 +243,9 @@ async function runThroughputRounds(
             `${perRequest.padStart(7)} us CPU/req` +
             (otherLoadMicros !== null &&
                 otherLoadMicros >= NOTABLE_OTHER_LOAD * result.durationSeconds * 1_000_000
-              ? `  other load on its CPU ${
+              ? `  other load ${
                 Math.round((otherLoadMicros / (result.durationSeconds * 1_000_000)) * 100)
-              }%`
+              }% of a core`
               : "") +
             (errors > 0 ? `  ${errors} socket errors` : "") +
             (result.non2xxOr3xxResponses > 0 ? `  ${result.non2xxOr3xxResponses} non-2xx` : ""),
@@ -232,7 +263,7 @@ async function runThroughputRounds(
       checkAlive(target, `during round ${round + 1} (${body})`);
     }
   }
-  return { samples, incidents };
+  return { samples, incidents, repeatedSamples };
 }
 
 async function runMemoryScenario(
@@ -404,15 +435,29 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
     })),
   ];
 
-  const throughput = await runThroughputRounds(options, registry, targets, cpu, builtinRuntimePath);
+  const throughput = await runThroughputRounds(
+    options,
+    registry,
+    targets,
+    origins.processes.map((origin) => origin.pid),
+    cpu,
+    builtinRuntimePath,
+  );
   incidents.push(...throughput.incidents);
   for (const contender of running) await registry.stop(contender.process);
 
   const summaries = summarize(throughput.samples);
   const noise = otherLoadSummary(throughput.samples);
+  if (throughput.repeatedSamples > 0) {
+    notes.push(
+      `${throughput.repeatedSamples} measurements were taken again because other load exceeded ${
+        MAX_QUIET_OTHER_LOAD * 100
+      }% of a core (up to ${MAX_NOISY_REPEATS} repeats each; the quietest attempt is kept)`,
+    );
+  }
   if (noise !== null) {
     notes.push(
-      `other load on the contender's CPU (other processes, hypervisor steal): median ${
+      `other load on the machine while wrk ran (processes not ours, hypervisor steal): median ${
         (noise.median * 100).toFixed(1)
       }% of a core per run, worst ${(noise.worst * 100).toFixed(1)}% (${noise.worstSample})`,
     );
@@ -453,6 +498,7 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
       machine,
       summaries,
       samples: throughput.samples,
+      repeatedSamples: throughput.repeatedSamples,
       memory: memory.results,
       targets: checks,
       skipped,

@@ -64,11 +64,29 @@ export function processTree(rootPid: number): number[] {
 
 /** User plus system CPU time of the tree, in microseconds. */
 export function treeCpuMicros(rootPid: number): number {
+  return treesCpuMicros([rootPid]);
+}
+
+/** User plus system CPU time of several trees, each process counted once, in microseconds. */
+export function treesCpuMicros(rootPids: readonly number[]): number {
+  const members = new Set(rootPids.flatMap((rootPid) => processTree(rootPid)));
   let ticks = 0;
-  for (const pid of processTree(rootPid)) {
+  for (const pid of members) {
     const stat = readStat(pid);
     if (stat !== null) ticks += stat.userTicks + stat.systemTicks;
   }
+  return (ticks * 1_000_000) / clockTicks();
+}
+
+/**
+ * CPU time of this process and of its children that have exited and been waited for (wrk runs
+ * end that way), in microseconds.
+ */
+export function ownCpuMicros(): number {
+  const text = readFileSync("/proc/self/stat", "utf8");
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  // utime(14) stime(15) cutime(16) cstime(17); index 0 here is field 3.
+  const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
   return (ticks * 1_000_000) / clockTicks();
 }
 
@@ -100,9 +118,10 @@ export type CpuTimes = {
   stealMicros: number;
 };
 
-/** Reads the times of one CPU. */
-export function cpuTimes(cpu: number): CpuTimes {
-  const line = readFileSync("/proc/stat", "utf8").split("\n").find((text) => text.startsWith(`cpu${cpu} `));
+/** Reads the times of one CPU, or of all CPUs together. */
+export function cpuTimes(cpu: number | "all"): CpuTimes {
+  const prefix = cpu === "all" ? "cpu " : `cpu${cpu} `;
+  const line = readFileSync("/proc/stat", "utf8").split("\n").find((text) => text.startsWith(prefix));
   if (line === undefined) throw new Error(`No line for CPU "${cpu}" in /proc/stat`);
   // cpuN user nice system idle iowait irq softirq steal ...
   const ticks = line.trim().split(/\s+/).slice(1).map(Number);

@@ -32,8 +32,8 @@ export type RunSample = {
   /** Interrupt and softirq time on the contender's own CPU; null when processes are not pinned. */
   softirqMicros: number | null;
   /**
-   * CPU time on the contender's CPU that went to anything else (other processes, the hypervisor):
-   * the machine noise of this sample; null when processes are not pinned.
+   * CPU time the machine spent on anything but this benchmark's processes while wrk ran (other
+   * users' processes, hypervisor steal): the machine noise of this sample; null if not measured.
    */
   otherLoadMicros: number | null;
 };
@@ -63,8 +63,8 @@ export type Summary = {
   coreBusy: number;
   /** Kernel network work the contender's writes caused (softirq on its CPU), per request. */
   softirqMicrosPerRequest: number | null;
-  /** Median share of the contender's CPU that other load took during a run; null when not pinned. */
-  otherLoadShare: number | null;
+  /** Median other load on the machine during a run, in cores; null if not measured. */
+  otherLoadCores: number | null;
   /** Socket errors (connect, read, write, timeout) summed over all rounds. */
   errors: number;
   /** Responses with status 400 or more, summed over all rounds (wrk's "Non-2xx or 3xx"). */
@@ -124,7 +124,7 @@ export function summarize(samples: readonly RunSample[]): Summary[] {
         )
         ? median(group.map((sample) => sample.softirqMicros! / sample.wrk.requests))
         : null,
-      otherLoadShare: group.every((sample) => sample.otherLoadMicros !== null)
+      otherLoadCores: group.every((sample) => sample.otherLoadMicros !== null)
         ? median(group.map((sample) => sample.otherLoadMicros! / (sample.wrk.durationSeconds * 1_000_000)))
         : null,
       errors: group.reduce((sum, sample) => sum + totalSocketErrors(sample.wrk.socketErrors), 0),
@@ -153,7 +153,7 @@ export function summarize(samples: readonly RunSample[]): Summary[] {
   return summaries;
 }
 
-/** How much other load shared the contender's CPU over all samples: the run's machine noise. */
+/** Other load on the machine (in cores) over all samples: the run's machine noise. */
 export function otherLoadSummary(
   samples: readonly RunSample[],
 ): { median: number; worst: number; worstSample: string } | null {
