@@ -240,6 +240,80 @@ describe("errors name file:line:col, the key path, what was found and what is al
   });
 });
 
+describe("forwardfor, forwarded-proto, forwarded-host", () => {
+  const HTTP = MINIMAL.replace("[frontends.web]", `[frontends.web]\nmode = "http"`).replace("[backends.app]", `[backends.app]\nmode = "http"`);
+
+  test("off by default, on with true, in either section", () => {
+    const { config, warnings } = load(HTTP);
+    assert.deepEqual(warnings, []);
+    const off = { forwardFor: null, forwardedProto: false, forwardedHost: false };
+    assert.deepEqual(config.frontends[0]!.forwarded, off);
+    assert.deepEqual(config.backends[0]!.forwarded, off);
+    const on = load(HTTP.replace(`mode = "http"\nbind`, `mode = "http"\nforwardfor = true\nforwarded-proto = true\nbind`)
+      .replace(`[backends.app]\n`, `[backends.app]\nforwarded-host = true\n`)).config;
+    assert.deepEqual(on.frontends[0]!.forwarded, {
+      forwardFor: { except: null, header: "X-Forwarded-For", ifNone: false },
+      forwardedProto: true,
+      forwardedHost: false,
+    });
+    assert.deepEqual(on.backends[0]!.forwarded, { forwardFor: null, forwardedProto: false, forwardedHost: true });
+  });
+
+  test("a table sets except, header and if-none; [defaults] is inherited and a section's own value wins", () => {
+    const { config } = load(`
+[defaults]
+mode = "http"
+forwardfor = { except = "127.0.0.1/8", header = "X-Client", if-none = true }
+forwarded-host = true
+[frontends.a]
+bind = "127.0.0.1:1"
+default-backend = "x"
+[frontends.b]
+bind = "127.0.0.1:2"
+default-backend = "x"
+forwardfor = false
+forwarded-host = false
+[backends.x]
+forwardfor = { except = "2001:db8::/32" }
+servers = []
+`);
+    const [a, b] = config.frontends;
+    const inherited = a!.forwarded.forwardFor!;
+    assert.deepEqual([inherited.except!.text, [...inherited.except!.bytes], inherited.except!.prefix], ["127.0.0.1/8", [127, 0, 0, 0], 8]);
+    assert.deepEqual([inherited.header, inherited.ifNone, a!.forwarded.forwardedHost], ["X-Client", true, true]);
+    assert.deepEqual(b!.forwarded, { forwardFor: null, forwardedProto: false, forwardedHost: false });
+    const own = config.backends[0]!.forwarded.forwardFor!;
+    assert.deepEqual([own.except!.family, own.except!.prefix, own.header, own.ifNone], [6, 32, "X-Forwarded-For", false]);
+    assert.ok(Object.isFrozen(a!.forwarded) && Object.isFrozen(inherited));
+  });
+
+  test("errors at their positions, with the value quoted and did-you-mean for sub-keys", () => {
+    assert.deepEqual(errorsOf(HTTP.replace(`bind = ":8080"`, `bind = ":8080"\nforwardfor = { except = "10.0.0.0/33" }`)), [
+      `5:25 frontends.web.forwardfor.except: Invalid network "10.0.0.0/33": the prefix length must be an integer from 0 to 32`,
+    ]);
+    assert.deepEqual(errorsOf(HTTP.replace(`bind = ":8080"`, `bind = ":8080"\nforwardfor = { exept = "10.0.0.0/8", if-none = "yes" }`)), [
+      `5:16 frontends.web.forwardfor.exept: Unknown key "exept": did you mean "except"?`,
+      `5:48 frontends.web.forwardfor.if-none: Expected true or false, found "yes"`,
+    ]);
+    assert.deepEqual(errorsOf(`[defaults]\nforwardfor = "yes"\nforwarded-proto = 1\nforwarded-hots = true\n` + MINIMAL), [
+      `2:14 defaults.forwardfor: Expected true, false or a table such as { except = "127.0.0.0/8" }, found "yes"`,
+      `3:19 defaults.forwarded-proto: Expected true or false, found 1`,
+      `4:1 defaults.forwarded-hots: Unknown key "forwarded-hots": did you mean "forwarded-host"?`,
+    ]);
+    assert.deepEqual(errorsOf(HTTP + `forwardfor = { except = "localhost", header = "X Client" }\n`), [
+      `10:25 backends.app.forwardfor.except: Invalid network "localhost": expected an IPv4 or IPv6 network such as "10.0.0.0/8" or "2001:db8::/32"`,
+      `10:47 backends.app.forwardfor.header: Invalid header name "X Client": use letters, digits and ! # $ % & ' * + - . ^ _ \` | ~`,
+    ]);
+  });
+
+  test("set in a tcp-mode section: a warning", () => {
+    const { warnings } = load(MINIMAL.replace(`bind = ":8080"`, `bind = ":8080"\nforwardfor = true`));
+    assert.deepEqual(warnings.map((w) => `${w.line}:${w.column} ${w.path}: ${w.message}`), [
+      `4:14 frontends.web.forwardfor: "forwardfor" has no effect in tcp mode: it adds a header to http requests`,
+    ]);
+  });
+});
+
 describe("several files", () => {
   test("later files override earlier ones, key by key, and positions follow the file that set the value", () => {
     const base = { name: "base.toml", text: MINIMAL };

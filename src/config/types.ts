@@ -6,6 +6,7 @@
  */
 
 import type { BalanceAlgorithmName } from "../core/balance/types.ts";
+import type { Cidr } from "../core/cidr.ts";
 
 /** "tcp": bytes spliced untouched. "http": requests parsed and rebuilt. */
 export type ProxyMode = "tcp" | "http";
@@ -45,6 +46,25 @@ export interface FrontendTimeouts {
   readonly httpKeepAlive: number;
 }
 
+/** `forwardfor`: the X-Forwarded-For header added to each request (HAProxy's `option forwardfor`). */
+export interface ForwardForConfig {
+  /** Clients in this network get no header; null: every client does. */
+  readonly except: Cidr | null;
+  /** The header's name. */
+  readonly header: string;
+  /** Add it only when the request has none with that name. */
+  readonly ifNone: boolean;
+}
+
+/** Headers an http-mode section adds to requests; null or false: off. */
+export interface ForwardedHeadersConfig {
+  readonly forwardFor: ForwardForConfig | null;
+  /** Add `X-Forwarded-Proto: http`. */
+  readonly forwardedProto: boolean;
+  /** Add `X-Forwarded-Host` with the request's Host. */
+  readonly forwardedHost: boolean;
+}
+
 /** Accepts client connections and hands them to a backend. */
 export interface FrontendConfig {
   readonly name: string;
@@ -56,6 +76,8 @@ export interface FrontendConfig {
   /** Kernel accept queue length for each bind. */
   readonly backlog: number;
   readonly timeouts: FrontendTimeouts;
+  /** http mode: headers added to requests (combined with the backend's: either one enables a header). */
+  readonly forwarded: ForwardedHeadersConfig;
 }
 
 /** Timeouts of a backend, in milliseconds; 0 disables one. */
@@ -98,6 +120,8 @@ export interface BackendConfig {
   readonly allBackups: boolean;
   readonly timeouts: BackendTimeouts;
   readonly servers: readonly ServerConfig[];
+  /** http mode: headers added to requests (combined with the frontend's). */
+  readonly forwarded: ForwardedHeadersConfig;
 }
 
 /** Default values, each with its reason. */
@@ -121,6 +145,8 @@ export const DEFAULTS = Object.freeze({
   timeoutQueue: 30_000,
   /** Unset in HAProxy: the client and server timeouts keep applying to tunnels. */
   timeoutTunnel: 0,
+  /** HAProxy's default name for `option forwardfor`. */
+  forwardForHeader: "X-Forwarded-For",
   /** The quick start balances like HAProxy's default. */
   balance: "roundrobin" as BalanceAlgorithmName,
 });

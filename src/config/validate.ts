@@ -11,6 +11,7 @@ import { BALANCE_ALGORITHMS, isBalanceAlgorithm } from "../core/balance/mod.ts";
 import type { BalanceAlgorithmName } from "../core/balance/types.ts";
 import { DEFAULT_WEIGHT, MAX_WEIGHT } from "../core/server.ts";
 import { AddressError, parseBindAddress, parseServerAddress } from "./address.ts";
+import { parseCidr } from "../core/cidr.ts";
 import { closestMatch } from "./did_you_mean.ts";
 import { parseDuration } from "./duration.ts";
 import { formatTomlPath } from "./toml_positions.ts";
@@ -19,6 +20,8 @@ import type {
   BackendConfig,
   BindConfig,
   Config,
+  ForwardedHeadersConfig,
+  ForwardForConfig,
   FrontendConfig,
   GlobalConfig,
   ProxyMode,
@@ -55,9 +58,13 @@ const NAME = /^[A-Za-z0-9_.:-]+$/;
 
 const TOP_KEYS = ["global", "defaults", "frontends", "backends"] as const;
 const GLOBAL_KEYS = ["maxconn", "pidfile", "workers", "user", "group", "log"] as const;
-const DEFAULTS_KEYS = ["mode", "balance", "retries", "redispatch", "allbackups", "maxconn", "backlog", "log-format", "timeout"] as const;
-const FRONTEND_KEYS = ["bind", "default-backend", "mode", "maxconn", "backlog", "reuseport", "log-format", "timeout"] as const;
-const BACKEND_KEYS = ["mode", "balance", "retries", "redispatch", "allbackups", "servers", "check", "timeout"] as const;
+const FORWARDED_KEYS = ["forwardfor", "forwarded-proto", "forwarded-host"] as const;
+const FORWARDFOR_KEYS = ["except", "header", "if-none"] as const;
+const DEFAULTS_KEYS = ["mode", "balance", "retries", "redispatch", "allbackups", "maxconn", "backlog", "log-format", "timeout", ...FORWARDED_KEYS] as const;
+const FRONTEND_KEYS = ["bind", "default-backend", "mode", "maxconn", "backlog", "reuseport", "log-format", "timeout", ...FORWARDED_KEYS] as const;
+const BACKEND_KEYS = ["mode", "balance", "retries", "redispatch", "allbackups", "servers", "check", "timeout", ...FORWARDED_KEYS] as const;
+/** An HTTP header name (RFC 9110 5.1: a token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const SERVER_KEYS = ["name", "address", "weight", "maxconn", "backup", "check"] as const;
 const FRONTEND_TIMEOUTS = ["client", "http-request", "http-keep-alive"] as const;
 const BACKEND_TIMEOUTS = ["connect", "server", "queue", "tunnel"] as const;
@@ -180,6 +187,52 @@ class Reader {
     return this.oneOf(path, value, BALANCE_ALGORITHMS);
   }
 
+  /** `forwardfor`: true, false, or a table of except / header / if-none. null: off. */
+  forwardFor(path: ConfigPath, value: unknown): ForwardForConfig | null | undefined {
+    if (value === undefined) return undefined;
+    if (value === false) return null;
+    if (value === true) return Object.freeze({ except: null, header: DEFAULTS.forwardForHeader, ifNone: false });
+    if (!isTable(value)) {
+      this.error(path, `Expected true, false or a table such as { except = "127.0.0.0/8" }, found ${describe(value)}`);
+      return undefined;
+    }
+    const table = this.table(path, value, FORWARDFOR_KEYS)!;
+    let except = null;
+    const exceptText = this.string([...path, "except"], table.except);
+    if (exceptText !== undefined) {
+      const parsed = parseCidr(exceptText);
+      if (typeof parsed === "string") this.error([...path, "except"], `Invalid network "${exceptText}": ${parsed}`);
+      else except = parsed;
+    }
+    let header = this.string([...path, "header"], table.header) ?? DEFAULTS.forwardForHeader;
+    if (!HEADER_NAME.test(header)) {
+      this.error([...path, "header"], `Invalid header name "${header}": use letters, digits and ! # $ % & ' * + - . ^ _ \` | ~`);
+      header = DEFAULTS.forwardForHeader;
+    }
+    const ifNone = this.boolean([...path, "if-none"], table["if-none"]) ?? false;
+    return Object.freeze({ except, header, ifNone });
+  }
+
+  /** The three forwarded-header keys of a section, over the inherited ones. */
+  forwarded(path: ConfigPath, table: Table, inherited: ForwardedHeadersConfig): ForwardedHeadersConfig {
+    const forwardFor = this.forwardFor([...path, "forwardfor"], table.forwardfor);
+    return Object.freeze({
+      forwardFor: forwardFor === undefined ? inherited.forwardFor : forwardFor,
+      forwardedProto: this.boolean([...path, "forwarded-proto"], table["forwarded-proto"]) ?? inherited.forwardedProto,
+      forwardedHost: this.boolean([...path, "forwarded-host"], table["forwarded-host"]) ?? inherited.forwardedHost,
+    });
+  }
+
+  /** Warns about forwarded-header keys set in a tcp-mode section: they only apply to http requests. */
+  forwardedInTcp(path: ConfigPath, table: Table, mode: ProxyMode): void {
+    if (mode !== "tcp") return;
+    for (const key of FORWARDED_KEYS) {
+      if (table[key] !== undefined && table[key] !== false) {
+        this.warn([...path, key], `"${key}" has no effect in tcp mode: it adds a header to http requests`);
+      }
+    }
+  }
+
   /** A key this version parses but cannot honour: an error, so nobody relies on it silently. */
   unsupported(path: ConfigPath, value: unknown, feature: string): void {
     if (value !== undefined) this.error(path, `"${path[path.length - 1]}" is not supported by this version yet (${feature})`);
@@ -196,7 +249,10 @@ interface Inherited {
   maxconn: number;
   backlog: number;
   timeouts: Record<(typeof ALL_TIMEOUTS)[number], number>;
+  forwarded: ForwardedHeadersConfig;
 }
+
+const NO_FORWARDED_HEADERS: ForwardedHeadersConfig = Object.freeze({ forwardFor: null, forwardedProto: false, forwardedHost: false });
 
 function readTimeouts(
   reader: Reader,
@@ -260,6 +316,7 @@ function readDefaults(reader: Reader, value: unknown): Inherited {
       queue: DEFAULTS.timeoutQueue,
       tunnel: DEFAULTS.timeoutTunnel,
     }),
+    forwarded: reader.forwarded(["defaults"], table, NO_FORWARDED_HEADERS),
   };
 }
 
@@ -321,9 +378,12 @@ function readFrontend(
     reader.error(path, `Frontend "${name}" has no "default-backend": name the backend that gets its connections`);
   }
   const timeouts = readTimeouts(reader, [...path, "timeout"], table.timeout, FRONTEND_TIMEOUTS, inherited.timeouts);
+  const mode = reader.mode([...path, "mode"], table.mode) ?? inherited.mode;
+  const forwarded = reader.forwarded(path, table, inherited.forwarded);
+  reader.forwardedInTcp(path, table, mode);
   return Object.freeze({
     name,
-    mode: reader.mode([...path, "mode"], table.mode) ?? inherited.mode,
+    mode,
     binds: Object.freeze(readBinds(reader, [...path, "bind"], table.bind, reusePort, places)),
     defaultBackend: defaultBackend ?? "",
     maxconn: reader.integer([...path, "maxconn"], table.maxconn, 1, MAX_MAXCONN) ?? inherited.maxconn,
@@ -333,6 +393,7 @@ function readFrontend(
       httpRequest: timeouts["http-request"],
       httpKeepAlive: timeouts["http-keep-alive"],
     }),
+    forwarded,
   });
 }
 
@@ -395,9 +456,12 @@ function readBackend(reader: Reader, name: string, value: unknown, inherited: In
     });
   }
   const timeouts = readTimeouts(reader, [...path, "timeout"], table.timeout, BACKEND_TIMEOUTS, inherited.timeouts);
+  const mode = reader.mode([...path, "mode"], table.mode) ?? inherited.mode;
+  const forwarded = reader.forwarded(path, table, inherited.forwarded);
+  reader.forwardedInTcp(path, table, mode);
   return Object.freeze({
     name,
-    mode: reader.mode([...path, "mode"], table.mode) ?? inherited.mode,
+    mode,
     balance: reader.balance([...path, "balance"], table.balance) ?? inherited.balance,
     retries: reader.integer([...path, "retries"], table.retries, 0, MAX_RETRIES) ?? inherited.retries,
     redispatch: reader.boolean([...path, "redispatch"], table.redispatch) ?? inherited.redispatch,
@@ -409,6 +473,7 @@ function readBackend(reader: Reader, name: string, value: unknown, inherited: In
       tunnel: timeouts.tunnel,
     }),
     servers: Object.freeze(servers),
+    forwarded,
   });
 }
 

@@ -20,6 +20,8 @@ import { Pool } from "../core/pool.ts";
 import { TcpSession } from "../tcp/session.ts";
 import { HttpSession } from "../http/session.ts";
 import type { HttpSessionHost } from "../http/session.ts";
+import { NO_FORWARDED_HEADERS } from "../http/forwarded_headers.ts";
+import type { ForwardedHeaderRules } from "../http/forwarded_headers.ts";
 import { ServerPool } from "../http/server_pool.ts";
 import type { BindConfig, FrontendConfig } from "../config/types.ts";
 
@@ -74,6 +76,8 @@ export class Frontend implements HttpSessionHost {
   totalSessions = 0;
   /** Connections closed because even the parking queue was full. */
   rejectedConnections = 0;
+  /** http mode: the headers added to requests (the frontend's and the backend's settings combined). */
+  readonly forwarded: ForwardedHeaderRules;
   private readonly limit: ProcessLimit;
   private readonly pool: Pool<Session>;
   private readonly parked: Connection[] = [];
@@ -92,7 +96,9 @@ export class Frontend implements HttpSessionHost {
     logger: Logger,
     limit: ProcessLimit,
     serverPool?: ServerPool,
+    forwarded: ForwardedHeaderRules = NO_FORWARDED_HEADERS,
   ) {
+    this.forwarded = forwarded;
     this.name = config.name;
     this.config = config;
     this.backend = backend;
@@ -194,7 +200,7 @@ export class Frontend implements HttpSessionHost {
     const session = this.pool.acquire();
     if (session instanceof HttpSession) {
       this.httpSessions.add(session);
-      session.start(conn, this.backend, this.config.timeouts);
+      session.start(conn, this.backend, this.config.timeouts, this.forwarded);
       if (this.draining) session.drain();
     } else {
       session.start(conn, this.backend, this.config.timeouts.client);

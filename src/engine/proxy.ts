@@ -13,6 +13,7 @@ import { TimerWheel } from "../core/timer_wheel.ts";
 import type { ServerSpec } from "../core/server.ts";
 import type { BackendConfig, Config } from "../config/types.ts";
 import { ServerPool } from "../http/server_pool.ts";
+import { combineForwardedHeaders } from "../http/forwarded_headers.ts";
 import { Frontend } from "./frontend.ts";
 import type { ProcessLimit } from "./frontend.ts";
 
@@ -59,7 +60,9 @@ export class Proxy {
       if (backend === undefined) {
         throw new Error(`Frontend "${frontendConfig.name}" uses unknown backend "${frontendConfig.defaultBackend}"`);
       }
-      return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool);
+      const backendConfig = this.config.backends.find((each) => each.name === frontendConfig.defaultBackend)!;
+      const forwarded = combineForwardedHeaders(frontendConfig.forwarded, backendConfig.forwarded);
+      return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, forwarded);
     });
     await this.listen();
   }

@@ -22,6 +22,8 @@ export interface SerializeOptions {
   keepUpgrade?: boolean;
   /** Headers appended after the kept ones, flat: [name0, value0, name1, value1, ...]; latin1, no CR or LF. */
   addHeaders?: readonly string[];
+  /** Lowercase names of received headers to leave out (headers the proxy sets itself). */
+  dropHeaders?: readonly string[];
 }
 
 const KEEP = 1;
@@ -75,6 +77,7 @@ export function withoutH2c(upgrade: string): string {
 export function serializeHead(head: HttpHead, options: SerializeOptions = {}): Uint8Array {
   const keepUpgrade = options.keepUpgrade === true;
   const added = options.addHeaders;
+  const dropped = options.dropHeaders;
   const count = head.headerCount;
   const names = head.headerNames;
   const lowerNames = head.headerLowerNames;
@@ -99,7 +102,7 @@ export function serializeHead(head: HttpHead, options: SerializeOptions = {}): U
         continue;
       }
       (rewritten ??= [])[i] = value = "trailers";
-    } else if (!isForwarded(head, i, keepUpgrade)) {
+    } else if (!isForwarded(head, i, keepUpgrade) || (dropped !== undefined && dropped.includes(lowerNames[i]!))) {
       keep[i] = DROP;
       continue;
     } else if (isRequest && keepUpgrade && lowerNames[i] === "upgrade" && listHasToken(value, "h2c")) {

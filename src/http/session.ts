@@ -6,6 +6,8 @@
  * {@link HeadParser} and are serialized again without their hop-by-hop headers; bodies are
  * forwarded as the chunks arrive, framed by Content-Length, chunked encoding (validated by the
  * {@link ChunkedDecoder}, bytes forwarded as they are) or, for responses, the server's close.
+ * A request head may get headers added at its end: X-Forwarded-For, -Proto, -Host (see
+ * forwarded_headers.ts), decided per connection for the client part and per request otherwise.
  * Backpressure is passed through exactly as in tcp mode: when one side's write returns false, the
  * other side stops reading until `onDrain`.
  *
@@ -46,6 +48,9 @@ import { CHUNKED_FAILED, ChunkedDecoder } from "./chunked_decoder.ts";
 import { serializeHead } from "./serialize.ts";
 import { errorResponse } from "./error_pages.ts";
 import type { ServerPool } from "./server_pool.ts";
+import { forwardedHeaders, forwardForValue, NO_FORWARDED_HEADERS, replacedForwardedHeaders } from "./forwarded_headers.ts";
+import type { ForwardedHeaderRules } from "./forwarded_headers.ts";
+import type { SerializeOptions } from "./serialize.ts";
 
 /** Client bytes held while no request can take them (connecting, or a response pending), before the client is paused (HAProxy's tune.bufsize). */
 export const PENDING_CLIENT_BYTES_MAX = 16_384;
@@ -127,6 +132,12 @@ export class HttpSession implements ConnectionHandler {
   /** Waiting for the first byte of a request after a response (http-keep-alive applies). */
   private keepAliveWait = false;
   private timeouts: HttpClientTimeouts = { client: 0, httpRequest: 0, httpKeepAlive: 0 };
+  /** Headers added to each request (X-Forwarded-For and co.), and this client's X-Forwarded-For value. */
+  private forwarded: ForwardedHeaderRules = NO_FORWARDED_HEADERS;
+  private forwardFor: string | null = null;
+  /** Reused for every request: the added headers and the options naming them. */
+  private readonly addedHeaders: string[] = [];
+  private readonly requestOptions: SerializeOptions = { addHeaders: this.addedHeaders, dropHeaders: undefined };
   /** Requests whose exchange began on this connection. */
   requests = 0;
 
@@ -136,10 +147,19 @@ export class HttpSession implements ConnectionHandler {
   }
 
   /** Takes over an accepted client connection and waits for its first request. */
-  start(client: Connection, backend: Backend, timeouts: HttpClientTimeouts): void {
+  start(
+    client: Connection,
+    backend: Backend,
+    timeouts: HttpClientTimeouts,
+    forwarded: ForwardedHeaderRules = NO_FORWARDED_HEADERS,
+  ): void {
     this.client = client;
     this.backend = backend;
     this.timeouts = timeouts;
+    this.forwarded = forwarded;
+    this.requestOptions.dropHeaders = replacedForwardedHeaders(forwarded);
+    // The client's address does not change: its X-Forwarded-For value is decided once.
+    this.forwardFor = forwarded.forwardFor === null ? null : forwardForValue(forwarded, client.remote.address);
     client.setHandler(this);
     client.setNoDelay(true);
     backend.activeConnections++;
@@ -274,7 +294,10 @@ export class HttpSession implements ConnectionHandler {
     this.requestState = request.bodyKind === BODY_NONE ? REQUEST_DONE : REQUEST_BODY;
     this.requestRemaining = request.contentLength ?? 0;
     if (request.bodyKind === BODY_CHUNKED) this.requestChunks.reset();
-    this.requestHead = serializeHead(request);
+    const added = this.forwarded === NO_FORWARDED_HEADERS
+      ? undefined
+      : forwardedHeaders(this.forwarded, request, this.forwardFor, request.host, this.addedHeaders);
+    this.requestHead = serializeHead(request, added === undefined ? undefined : this.requestOptions);
     this.requestBodySent = false;
     this.responseState = RESPONSE_HEAD;
     this.responseStarted = false;
