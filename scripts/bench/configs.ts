@@ -49,6 +49,11 @@ function nginxHttpTempPaths(paths: NginxPaths): string {
   ].join("\n    ");
 }
 
+/** nginx in the foreground with its error log and prefix in `directory`, nothing read from /etc. */
+export function nginxForegroundArgs(directory: string, name: string, configPath: string): string[] {
+  return ["-e", `${directory}/${name}.error.log`, "-p", directory, "-c", configPath, "-g", "daemon off;"];
+}
+
 /** nginx as an origin: 16 bytes on /, a 1 MiB file on /1mb, keep-alive without limits. */
 export function nginxOriginConfig(
   paths: NginxPaths,

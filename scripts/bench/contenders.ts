@@ -11,7 +11,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BODY_PATHS, SMALL_BODY } from "./bodies.ts";
 import type { ConnectionLimits } from "./configs.ts";
-import { haproxyConfig, nginxHttpProxyConfig, nginxStreamConfig } from "./configs.ts";
+import { haproxyConfig, nginxForegroundArgs, nginxHttpProxyConfig, nginxStreamConfig } from "./configs.ts";
 import type { ProcessRegistry, TrackedProcess } from "./processes.ts";
 import { firstOutputLine, freePort, hasCommand, waitUntilListening } from "./processes.ts";
 
@@ -162,16 +162,7 @@ export function discoverContenders(projectRoot: string): Discovery {
         );
         return {
           command: "nginx",
-          args: [
-            "-e",
-            join(setup.directory, `${name}.error.log`),
-            "-p",
-            setup.directory,
-            "-c",
-            configPath,
-            "-g",
-            "daemon off;",
-          ],
+          args: nginxForegroundArgs(setup.directory, name, configPath),
         };
       },
     });

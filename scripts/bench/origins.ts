@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BODY_PATHS, LARGE_BODY_BYTES, SMALL_BODY } from "./bodies.ts";
 import type { ConnectionLimits } from "./configs.ts";
-import { nginxOriginConfig } from "./configs.ts";
+import { nginxForegroundArgs, nginxOriginConfig } from "./configs.ts";
 import type { ProcessRegistry, TrackedProcess } from "./processes.ts";
 import { freePort, waitUntilListening } from "./processes.ts";
 
@@ -65,16 +65,7 @@ export async function startOrigins(setup: OriginSetup): Promise<Origins> {
       tracked = setup.registry.spawn({
         name,
         command: setup.nginxPath,
-        args: [
-          "-e",
-          join(setup.directory, `${name}.error.log`),
-          "-p",
-          setup.directory,
-          "-c",
-          configPath,
-          "-g",
-          "daemon off;",
-        ],
+        args: nginxForegroundArgs(setup.directory, name, configPath),
         cpuList: setup.cpuList,
         raiseFileLimit: true,
       });

@@ -213,8 +213,18 @@ class Reader {
     return Object.freeze({ except, header, ifNone });
   }
 
-  /** The three forwarded-header keys of a section, over the inherited ones. */
-  forwarded(path: ConfigPath, table: Table, inherited: ForwardedHeadersConfig): ForwardedHeadersConfig {
+  /**
+   * The three forwarded-header keys of a section, over the inherited ones. `mode` is the section's
+   * (undefined for [defaults]): in tcp mode setting them has no effect, which gets a warning.
+   */
+  forwarded(path: ConfigPath, table: Table, inherited: ForwardedHeadersConfig, mode: ProxyMode | undefined): ForwardedHeadersConfig {
+    if (mode === "tcp") {
+      for (const key of FORWARDED_KEYS) {
+        if (table[key] !== undefined && table[key] !== false) {
+          this.warn([...path, key], `"${key}" has no effect in tcp mode: it adds a header to http requests`);
+        }
+      }
+    }
     const forwardFor = this.forwardFor([...path, "forwardfor"], table.forwardfor);
     return Object.freeze({
       forwardFor: forwardFor === undefined ? inherited.forwardFor : forwardFor,
@@ -224,13 +234,11 @@ class Reader {
   }
 
   /** Warns about forwarded-header keys set in a tcp-mode section: they only apply to http requests. */
-  forwardedInTcp(path: ConfigPath, table: Table, mode: ProxyMode): void {
-    if (mode !== "tcp") return;
-    for (const key of FORWARDED_KEYS) {
-      if (table[key] !== undefined && table[key] !== false) {
-        this.warn([...path, key], `"${key}" has no effect in tcp mode: it adds a header to http requests`);
-      }
-    }
+  /** `log-format`: checked, with a warning that traffic logs do not exist yet. */
+  logFormat(path: ConfigPath, value: unknown): void {
+    if (value === undefined) return;
+    this.string(path, value);
+    this.warn(path, `"log-format" has no effect yet: traffic logs arrive with the logging work`);
   }
 
   /** A key this version parses but cannot honour: an error, so nobody relies on it silently. */
@@ -295,10 +303,7 @@ function readGlobal(reader: Reader, value: unknown): GlobalConfig {
 
 function readDefaults(reader: Reader, value: unknown): Inherited {
   const table = reader.table(["defaults"], value, DEFAULTS_KEYS) ?? {};
-  if (table["log-format"] !== undefined) {
-    reader.string(["defaults", "log-format"], table["log-format"]);
-    reader.warn(["defaults", "log-format"], `"log-format" has no effect yet: traffic logs arrive with the logging work`);
-  }
+  reader.logFormat(["defaults", "log-format"], table["log-format"]);
   return {
     mode: reader.mode(["defaults", "mode"], table.mode) ?? "tcp",
     balance: reader.balance(["defaults", "balance"], table.balance) ?? DEFAULTS.balance,
@@ -316,7 +321,7 @@ function readDefaults(reader: Reader, value: unknown): Inherited {
       queue: DEFAULTS.timeoutQueue,
       tunnel: DEFAULTS.timeoutTunnel,
     }),
-    forwarded: reader.forwarded(["defaults"], table, NO_FORWARDED_HEADERS),
+    forwarded: reader.forwarded(["defaults"], table, NO_FORWARDED_HEADERS, undefined),
   };
 }
 
@@ -368,10 +373,7 @@ function readFrontend(
   readName(reader, path, name, "frontend");
   const table = reader.table(path, value, FRONTEND_KEYS);
   if (table === undefined) return undefined;
-  if (table["log-format"] !== undefined) {
-    reader.string([...path, "log-format"], table["log-format"]);
-    reader.warn([...path, "log-format"], `"log-format" has no effect yet: traffic logs arrive with the logging work`);
-  }
+  reader.logFormat([...path, "log-format"], table["log-format"]);
   const reusePort = reader.boolean([...path, "reuseport"], table.reuseport) ?? true;
   const defaultBackend = reader.string([...path, "default-backend"], table["default-backend"]);
   if (table["default-backend"] === undefined) {
@@ -379,8 +381,7 @@ function readFrontend(
   }
   const timeouts = readTimeouts(reader, [...path, "timeout"], table.timeout, FRONTEND_TIMEOUTS, inherited.timeouts);
   const mode = reader.mode([...path, "mode"], table.mode) ?? inherited.mode;
-  const forwarded = reader.forwarded(path, table, inherited.forwarded);
-  reader.forwardedInTcp(path, table, mode);
+  const forwarded = reader.forwarded(path, table, inherited.forwarded, mode);
   return Object.freeze({
     name,
     mode,
@@ -457,8 +458,7 @@ function readBackend(reader: Reader, name: string, value: unknown, inherited: In
   }
   const timeouts = readTimeouts(reader, [...path, "timeout"], table.timeout, BACKEND_TIMEOUTS, inherited.timeouts);
   const mode = reader.mode([...path, "mode"], table.mode) ?? inherited.mode;
-  const forwarded = reader.forwarded(path, table, inherited.forwarded);
-  reader.forwardedInTcp(path, table, mode);
+  const forwarded = reader.forwarded(path, table, inherited.forwarded, mode);
   return Object.freeze({
     name,
     mode,

@@ -239,8 +239,8 @@ export class HttpSession implements ConnectionHandler {
   /** Keeps client bytes that no request can take yet; pauses the client past the bound. */
   private hold(chunk: Uint8Array, offset: number): void {
     if (offset >= chunk.length) return;
-    // Kept beyond the onData call: copied, as the contract asks.
-    const kept = chunk.slice(offset);
+    // The chunk is ours to keep (runtime contract): a view, not a copy.
+    const kept = offset === 0 ? chunk : chunk.subarray(offset);
     this.held.push(kept);
     this.heldBytes += kept.length;
     if (this.heldBytes >= PENDING_CLIENT_BYTES_MAX) this.client?.pause();

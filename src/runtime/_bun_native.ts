@@ -60,6 +60,7 @@ import type {
   NetAddr,
 } from "./types.ts";
 import type { NetError } from "./net_error.ts";
+import { addressOf, NOOP_HANDLER, UNKNOWN_ADDRESS } from "./_addresses.ts";
 import { formatHostPort, toNetError } from "./net_error.ts";
 
 /**
@@ -131,26 +132,8 @@ function bunSockets(): BunSocketsApi {
   return (globalThis as unknown as { Bun: BunSocketsApi }).Bun;
 }
 
-const UNKNOWN_ADDRESS: NetAddr = Object.freeze({ address: "", port: 0, family: 4 });
-
 const EMPTY = new Uint8Array(0);
 
-function familyOf(address: string): 4 | 6 {
-  return address.includes(":") ? 6 : 4;
-}
-
-function addressOf(address: string | undefined, port: number | undefined): NetAddr {
-  if (address === undefined || port === undefined) return UNKNOWN_ADDRESS;
-  return { address, port, family: familyOf(address) };
-}
-
-const NOOP_HANDLER: ConnectionHandler = {
-  onOpen() {},
-  onData() {},
-  onDrain() {},
-  onEnd() {},
-  onClose() {},
-};
 
 /** Connecting or open: events are delivered. */
 const STATE_OPEN = 0;
@@ -513,7 +496,7 @@ const DIALLED_SOCKET_HANDLER: BunSocketHandler = {
 export function connectBunNative(options: ConnectOptions, handler: ConnectionHandler): Connection {
   const conn = new BunNativeConnection(undefined, formatHostPort(options.host, options.port));
   conn.handler = handler;
-  conn.remote = { address: options.host, port: options.port, family: familyOf(options.host) };
+  conn.remote = addressOf(options.host, options.port);
   conn.noDelay = options.noDelay;
   try {
     // The promise is not needed: `open` or `connectError` reports, and with a connectError handler

@@ -46,6 +46,7 @@
  */
 
 import type { ConnectionHandler, ConnectOptions, Connection, Listener, ListenOptions, NetAddr } from "./types.ts";
+import { addressOf, NOOP_HANDLER, UNKNOWN_ADDRESS } from "./_addresses.ts";
 import { formatHostPort, NetError, toNetError } from "./net_error.ts";
 
 /**
@@ -84,15 +85,6 @@ const POOL_MAX = 128;
  */
 const ACCEPT_RETRY_DELAY_MS = 100;
 
-const UNKNOWN_ADDRESS: NetAddr = Object.freeze({ address: "", port: 0, family: 4 });
-
-const NOOP_HANDLER: ConnectionHandler = {
-  onOpen() {},
-  onData() {},
-  onDrain() {},
-  onEnd() {},
-  onClose() {},
-};
 
 /** Free read regions: never handed to a handler, no read pending on them. */
 const readRegions: Uint8Array[] = [];
@@ -111,13 +103,8 @@ function releaseBatchBuffer(buffer: Uint8Array): void {
   if (batchBuffers.length < POOL_MAX) batchBuffers.push(buffer);
 }
 
-function familyOf(address: string): 4 | 6 {
-  return address.includes(":") ? 6 : 4;
-}
-
-function addressOf(address: Deno.Addr): NetAddr {
-  if (address.transport !== "tcp") return UNKNOWN_ADDRESS;
-  return { address: address.hostname, port: address.port, family: familyOf(address.hostname) };
+function addressOfDeno(address: Deno.Addr): NetAddr {
+  return address.transport === "tcp" ? addressOf(address.hostname, address.port) : UNKNOWN_ADDRESS;
 }
 
 /**
@@ -191,8 +178,8 @@ export class DenoNativeConnection implements Connection {
     this.handler = handler;
     this.target = target;
     this.open = socket !== undefined;
-    this.remote = socket !== undefined ? addressOf(socket.remoteAddr) : UNKNOWN_ADDRESS;
-    this.local = socket !== undefined ? addressOf(socket.localAddr) : UNKNOWN_ADDRESS;
+    this.remote = socket !== undefined ? addressOfDeno(socket.remoteAddr) : UNKNOWN_ADDRESS;
+    this.local = socket !== undefined ? addressOfDeno(socket.localAddr) : UNKNOWN_ADDRESS;
   }
 
   setHandler(handler: ConnectionHandler): void {
@@ -264,7 +251,7 @@ export class DenoNativeConnection implements Connection {
       }
       this.socket = socket;
       this.open = true;
-      this.local = addressOf(socket.localAddr);
+      this.local = addressOfDeno(socket.localAddr);
       if (this.noDelay !== undefined) this.setNoDelay(this.noDelay);
       // Bytes written before the connection opened go first, ahead of anything onOpen writes.
       const first = this.nextBatch();
@@ -522,7 +509,7 @@ export class DenoNativeConnection implements Connection {
 /** Dials with Deno.connect; the connection reports through `handler`. */
 export function connectDenoNative(options: ConnectOptions, handler: ConnectionHandler): Connection {
   const conn = new DenoNativeConnection(undefined, handler, formatHostPort(options.host, options.port));
-  conn.remote = { address: options.host, port: options.port, family: familyOf(options.host) };
+  conn.remote = addressOf(options.host, options.port);
   conn.setNoDelay(options.noDelay);
   void conn.dial(options.host, options.port);
   return conn;
@@ -615,7 +602,7 @@ export function listenDenoNative(
   } catch (error) {
     return Promise.reject(toNetError(error, "Cannot bind", target));
   }
-  const listener = new DenoNativeListener(socket, addressOf(socket.addr));
+  const listener = new DenoNativeListener(socket, addressOfDeno(socket.addr));
   listener.acceptLoopDone = acceptLoop(listener, onAccept, onError, target);
   return Promise.resolve(listener);
 }

@@ -25,30 +25,13 @@ import type {
   ListenOptions,
   NetAddr,
 } from "./types.ts";
+import { addressOf, NOOP_HANDLER, UNKNOWN_ADDRESS } from "./_addresses.ts";
 import { formatHostPort, NetError, toNetError } from "./net_error.ts";
 
 const CONNECTION = Symbol("proxy.connection");
 
 type OwnedSocket = net.Socket & { [CONNECTION]?: NodeNetConnection };
 
-const UNKNOWN_ADDRESS: NetAddr = Object.freeze({ address: "", port: 0, family: 4 });
-
-function familyOf(address: string | undefined): 4 | 6 {
-  return address !== undefined && address.includes(":") ? 6 : 4;
-}
-
-function addressOf(address: string | undefined, port: number | undefined): NetAddr {
-  if (address === undefined || port === undefined) return UNKNOWN_ADDRESS;
-  return { address, port, family: familyOf(address) };
-}
-
-const NOOP_HANDLER: ConnectionHandler = {
-  onOpen() {},
-  onData() {},
-  onDrain() {},
-  onEnd() {},
-  onClose() {},
-};
 
 /** A Connection over a node:net Socket. The socket is reachable as `socket` for runtime-specific tuning. */
 export class NodeNetConnection implements Connection {
@@ -168,7 +151,7 @@ export function connectNodeNet(options: ConnectOptions, handler: ConnectionHandl
     noDelay: options.noDelay,
   });
   const conn = new NodeNetConnection(socket, handler, false, formatHostPort(options.host, options.port));
-  conn.remote = { address: options.host, port: options.port, family: familyOf(options.host) };
+  conn.remote = addressOf(options.host, options.port);
   return conn;
 }
 

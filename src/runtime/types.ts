@@ -25,8 +25,10 @@ export interface ConnectionHandler {
   /** An outgoing connection is established. Never called for accepted connections. */
   onOpen(conn: Connection): void;
   /**
-   * Bytes arrived. The chunk is valid during the call; it may be passed to another connection's
-   * `write` as is (the runtime guarantees that is safe), but must be copied to be kept otherwise.
+   * Bytes arrived. The chunk belongs to the handler: every runtime module hands out a buffer it
+   * never reads into again, so the chunk may be kept, or passed to another connection's `write`,
+   * without a copy (the splice path and held pipelined bytes rely on it; the conformance suite
+   * checks it under backpressure).
    */
   onData(conn: Connection, chunk: Uint8Array): void;
   /** The write buffer went back under the high-water mark after `write` returned false. */
