@@ -6,6 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Backend } from "../src/core/backend.ts";
 import type { BackendSpec } from "../src/core/backend.ts";
+import type { BalanceContext } from "../src/core/balance/types.ts";
 
 function backend(overrides: Partial<BackendSpec> = {}): Backend {
   return new Backend({
@@ -27,7 +28,15 @@ function backend(overrides: Partial<BackendSpec> = {}): Backend {
   });
 }
 
-const client = { clientAddress: "192.0.2.7" };
+function request(requestTarget: string, headers: Readonly<Record<string, string>> = {}): BalanceContext {
+  return {
+    clientAddress: "192.0.2.7",
+    requestTarget,
+    requestHeader: (lowerName) => Object.hasOwn(headers, lowerName) ? headers[lowerName] : undefined,
+  };
+}
+
+const client = request("/");
 
 test("redispatch sends only the last retry to another server", () => {
   const app = backend();
@@ -64,4 +73,41 @@ test("the retry turn-around is min(timeout connect, 1 s)", () => {
   assert.equal(backend().retryTurnaround(), 1_000);
   assert.equal(backend({ connectTimeout: 250 }).retryTurnaround(), 250);
   assert.equal(backend({ connectTimeout: 0 }).retryTurnaround(), 1_000);
+});
+
+test("uri hashing applies to the backups too", () => {
+  const app = backend({
+    balance: "uri",
+    hashKey: { kind: "uri", depth: 0, len: 0, whole: false, pathOnly: false },
+    allBackups: true,
+  });
+  const picks = (target: string) => [1, 2, 3, 4].map(() => app.pickServer(request(target), null)?.name);
+  const usual = app.pickServer(request("/catalog"), null)?.name;
+  assert.deepEqual(picks("/catalog?page=2"), [usual, usual, usual, usual]);
+  for (const server of app.servers.slice(0, 2)) server.up = false;
+  app.serversChanged();
+  const seen = new Set<string | undefined>();
+  for (let index = 0; index < 40; index++) {
+    const names = picks(`/item/${index}`);
+    assert.ok(names.every((name) => name === names[0]), `/item/${index} went to ${names.join(",")}`);
+    seen.add(names[0]);
+  }
+  assert.deepEqual([...seen].sort(), ["spare1", "spare2"]);
+});
+
+test("hdr hashing falls back to round robin without the header", () => {
+  const app = backend({
+    balance: "hdr",
+    hashKey: { kind: "hdr", name: "X-User", lowerName: "x-user", useDomainOnly: false },
+  });
+  const alice = request("/", { "x-user": "alice" });
+  const first = app.pickServer(alice, null);
+  assert.deepEqual([1, 2, 3].map(() => app.pickServer(alice, null)), [first, first, first]);
+  assert.deepEqual([1, 2, 3, 4].map(() => app.pickServer(client, null)?.name), ["a", "b", "a", "b"]);
+});
+
+test("a uri or hdr backend needs its hash key options", () => {
+  assert.throws(() => backend({ balance: "uri" }), /balance "uri" needs hash key options/);
+  assert.throws(() => backend({ balance: "hdr", hashKey: null }), /balance "hdr" needs hash key options/);
+  assert.equal(backend({ balance: "roundrobin", hashKey: null }).pickServer(client, null)?.name, "a");
 });

@@ -8,17 +8,56 @@ import {
   createBalancer,
   FirstBalancer,
   hashClientAddress,
+  hashHeaderValue,
+  hashRequestUri,
+  HeaderHashBalancer,
   isBalanceAlgorithm,
   LeastConnectionsBalancer,
   RandomTwoChoicesBalancer,
   RoundRobinBalancer,
   SourceHashBalancer,
   StaticRoundRobinBalancer,
+  UriHashBalancer,
 } from "../src/core/balance/mod.ts";
-import type { BalanceContext, Balancer } from "../src/core/balance/mod.ts";
+import type {
+  BalanceAlgorithmName,
+  BalanceContext,
+  BalanceHashKeyConfig,
+  Balancer,
+  HeaderHashKeyConfig,
+  UriHashKeyConfig,
+} from "../src/core/balance/mod.ts";
 
 const NAMES = "abcdefghijklmnopqrstuvwxyz";
-const ANY_CLIENT: BalanceContext = { clientAddress: "127.0.0.1" };
+
+/** A fake request: `headers` keyed by lower-case name; target "" and no headers stand for tcp mode. */
+function requestContext(
+  clientAddress: string,
+  requestTarget = "",
+  headers: Readonly<Record<string, string>> = {},
+): BalanceContext {
+  return {
+    clientAddress,
+    requestTarget,
+    requestHeader: (lowerName) => Object.hasOwn(headers, lowerName) ? headers[lowerName] : undefined,
+  };
+}
+
+const ANY_CLIENT = requestContext("127.0.0.1", "/index.html", { "x-user": "someone" });
+
+function uriKey(options: Partial<Omit<UriHashKeyConfig, "kind">> = {}): UriHashKeyConfig {
+  return { kind: "uri", depth: 0, len: 0, whole: false, pathOnly: false, ...options };
+}
+
+function headerKey(name: string, useDomainOnly = false): HeaderHashKeyConfig {
+  return { kind: "hdr", name, lowerName: name.toLowerCase(), useDomainOnly };
+}
+
+/** Options `uri` and `hdr` need; the others ignore them. */
+const HASH_KEYS: Partial<Record<BalanceAlgorithmName, BalanceHashKeyConfig>> = {
+  uri: uriKey(),
+  hdr: headerKey("X-User"),
+};
 
 function makeServers(weights: readonly number[], overrides: Partial<ServerSpec> = {}): Server[] {
   return weights.map(
@@ -95,10 +134,22 @@ function clientAddress(index: number): string {
   return `10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}`;
 }
 
+/** The index-th distinct client, with its own URI and X-User header, so every algorithm sees a new key. */
+function nthClient(index: number): BalanceContext {
+  return requestContext(clientAddress(index), `/item/${index}`, { "x-user": `user${index}` });
+}
+
+function tally(names: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const name of names) counts[name] = (counts[name] ?? 0) + 1;
+  return counts;
+}
+
 describe("every algorithm", () => {
   for (const algorithm of BALANCE_ALGORITHMS) {
     describe(algorithm, () => {
-      const build = (servers: readonly Server[]) => createBalancer(algorithm, servers, seededRandom(1));
+      const build = (servers: readonly Server[]) =>
+        createBalancer(algorithm, servers, seededRandom(1), HASH_KEYS[algorithm]);
 
       test("reports its name", () => {
         assert.equal(build(makeServers([1])).algorithm, algorithm);
@@ -127,7 +178,7 @@ describe("every algorithm", () => {
         servers[3]!.activeConnections = 1;
         balancer.update();
         for (let i = 0; i < 50; i++) {
-          assert.equal(balancer.pick({ clientAddress: clientAddress(i) }, null)?.name, "c");
+          assert.equal(balancer.pick(nthClient(i), null)?.name, "c");
         }
       });
 
@@ -137,7 +188,7 @@ describe("every algorithm", () => {
         const avoid = servers[1]!;
         const seen = new Set<string>();
         for (let i = 0; i < 200; i++) {
-          const picked = balancer.pick({ clientAddress: clientAddress(i) }, avoid);
+          const picked = balancer.pick(nthClient(i), avoid);
           assert.ok(picked !== null && picked !== avoid, `pick ${i} returned ${picked?.name}`);
           seen.add(picked.name);
         }
@@ -159,7 +210,7 @@ describe("every algorithm", () => {
 });
 
 describe("createBalancer and names", () => {
-  test("lists the six HAProxy algorithms", () => {
+  test("lists the eight HAProxy algorithms", () => {
     assert.deepEqual([...BALANCE_ALGORITHMS], [
       "roundrobin",
       "static-rr",
@@ -167,12 +218,16 @@ describe("createBalancer and names", () => {
       "first",
       "source",
       "random",
+      "uri",
+      "hdr",
     ]);
   });
 
   test("isBalanceAlgorithm accepts only known names", () => {
     assert.equal(isBalanceAlgorithm("leastconn"), true);
     assert.equal(isBalanceAlgorithm("static-rr"), true);
+    assert.equal(isBalanceAlgorithm("uri"), true);
+    assert.equal(isBalanceAlgorithm("hdr"), true);
     assert.equal(isBalanceAlgorithm("rr"), false);
     assert.equal(isBalanceAlgorithm("RoundRobin"), false);
     assert.equal(isBalanceAlgorithm(""), false);
@@ -186,6 +241,19 @@ describe("createBalancer and names", () => {
     assert.ok(createBalancer("first", servers) instanceof FirstBalancer);
     assert.ok(createBalancer("source", servers) instanceof SourceHashBalancer);
     assert.ok(createBalancer("random", servers) instanceof RandomTwoChoicesBalancer);
+    assert.ok(createBalancer("uri", servers, undefined, uriKey()) instanceof UriHashBalancer);
+    assert.ok(createBalancer("hdr", servers, undefined, headerKey("Host")) instanceof HeaderHashBalancer);
+  });
+
+  test("uri and hdr refuse to be built without their own hash key options", () => {
+    const servers = makeServers([1]);
+    assert.throws(
+      () => createBalancer("uri", servers),
+      /balance "uri" needs hash key options of kind "uri" \(got none\)/,
+    );
+    assert.throws(() => createBalancer("hdr", servers, undefined, null), /balance "hdr" needs .*got none/);
+    assert.throws(() => createBalancer("uri", servers, undefined, headerKey("Host")), /got kind "hdr"/);
+    assert.throws(() => createBalancer("hdr", servers, undefined, uriKey()), /got kind "uri"/);
   });
 
   test("rejects an unknown name coming from untyped code", () => {
@@ -376,14 +444,8 @@ describe("source", () => {
 
   function mapClients(balancer: Balancer): string[] {
     return Array.from({ length: CLIENTS }, (_, index) => {
-      return balancer.pick({ clientAddress: clientAddress(index) }, null)?.name ?? "-";
+      return balancer.pick(requestContext(clientAddress(index)), null)?.name ?? "-";
     });
-  }
-
-  function tally(names: readonly string[]): Record<string, number> {
-    const counts: Record<string, number> = {};
-    for (const name of names) counts[name] = (counts[name] ?? 0) + 1;
-    return counts;
   }
 
   test("hashes without depending on anything but the address", () => {
@@ -395,7 +457,7 @@ describe("source", () => {
 
   test("keeps a client on the same server", () => {
     const balancer = new SourceHashBalancer(makeServers([1, 1, 1, 1]));
-    const context = { clientAddress: "198.51.100.7" };
+    const context = requestContext("198.51.100.7");
     const first = balancer.pick(context, null);
     for (let i = 0; i < 20; i++) assert.equal(balancer.pick(context, null), first);
     assert.deepEqual(mapClients(balancer), mapClients(new SourceHashBalancer(makeServers([1, 1, 1, 1]))));
@@ -412,7 +474,7 @@ describe("source", () => {
     const balancer = new SourceHashBalancer(makeServers([1, 1]));
     let onA = 0;
     for (let last = 0; last < 256; last++) {
-      if (balancer.pick({ clientAddress: `192.168.1.${last}` }, null)?.name === "a") onA++;
+      if (balancer.pick(requestContext(`192.168.1.${last}`), null)?.name === "a") onA++;
     }
     assert.ok(onA > 100 && onA < 156, `a got ${onA} of 256`);
   });
@@ -472,12 +534,250 @@ describe("source", () => {
   test("sends a retry away from avoid, to the same place every time", () => {
     const servers = makeServers([1, 1, 1]);
     const balancer = new SourceHashBalancer(servers);
-    const context = { clientAddress: "203.0.113.9" };
+    const context = requestContext("203.0.113.9");
     const usual = balancer.pick(context, null)!;
     const retry = balancer.pick(context, usual);
     assert.ok(retry !== null && retry !== usual);
     assert.equal(balancer.pick(context, usual), retry);
     assert.equal(balancer.pick(context, null), usual);
+  });
+});
+
+describe("uri", () => {
+  const URIS = 6000;
+
+  function mapUris(
+    balancer: Balancer,
+    uri: (index: number) => string = (index) => `/static/img${index}.png`,
+  ): string[] {
+    return Array.from({ length: URIS }, (_, index) => {
+      return balancer.pick(requestContext("192.0.2.1", uri(index)), null)?.name ?? "-";
+    });
+  }
+
+  function sameHash(key: UriHashKeyConfig, ...targets: string[]): boolean {
+    return targets.every((target) => hashRequestUri(target, key) === hashRequestUri(targets[0]!, key));
+  }
+
+  test("spreads many URIs by weight", () => {
+    const counts = tally(mapUris(new UriHashBalancer(makeServers([1, 2, 1]), uriKey())));
+    assert.ok(Math.abs(counts.a! - 1500) < 150, `a got ${counts.a}`);
+    assert.ok(Math.abs(counts.b! - 3000) < 150, `b got ${counts.b}`);
+    assert.ok(Math.abs(counts.c! - 1500) < 150, `c got ${counts.c}`);
+  });
+
+  test("keeps a URI on the same server, whoever asks", () => {
+    const balancer = new UriHashBalancer(makeServers([1, 1, 1, 1]), uriKey());
+    const first = balancer.pick(requestContext("198.51.100.7", "/video/42.mp4"), null);
+    for (let i = 0; i < 20; i++) {
+      assert.equal(balancer.pick(requestContext(clientAddress(i), "/video/42.mp4"), null), first);
+    }
+    assert.deepEqual(mapUris(balancer), mapUris(new UriHashBalancer(makeServers([1, 1, 1, 1]), uriKey())));
+  });
+
+  test("leaves the query string out unless whole", () => {
+    assert.ok(sameHash(uriKey(), "/a/b", "/a/b?x=1", "/a/b?x=2&y=/c"));
+    assert.ok(!sameHash(uriKey({ whole: true }), "/a/b", "/a/b?x=1"));
+    assert.ok(!sameHash(uriKey({ whole: true }), "/a/b?x=1", "/a/b?x=2"));
+    const plain = new UriHashBalancer(makeServers([1, 1, 1]), uriKey());
+    const searchServer = plain.pick(requestContext("192.0.2.1", "/search"), null)!.name;
+    assert.deepEqual(new Set(mapUris(plain, (index) => `/search?q=${index}`)), new Set([searchServer]));
+    const whole = new UriHashBalancer(makeServers([1, 1, 1]), uriKey({ whole: true }));
+    assert.deepEqual(new Set(mapUris(whole, (index) => `/search?q=${index}`)), new Set(["a", "b", "c"]));
+  });
+
+  test("depth hashes that many directories, as HAProxy counts slashes", () => {
+    const depth1 = uriKey({ depth: 1 });
+    assert.ok(sameHash(depth1, "/a", "/a/", "/a/b", "/a/b/c?q", "/a?x"));
+    assert.ok(!sameHash(depth1, "/a/b", "/b/b"));
+    const depth2 = uriKey({ depth: 2 });
+    assert.ok(sameHash(depth2, "/a/b", "/a/b/", "/a/b/c", "/a/b/d/e", "/a/b?x"));
+    assert.ok(!sameHash(depth2, "/a/b/c", "/a/c/c"));
+    assert.ok(!sameHash(uriKey({ depth: 0 }), "/a/b/c", "/a/b/d"), "0 means no limit");
+    assert.ok(sameHash(uriKey({ depth: 2, whole: true }), "/a/b/c?x", "/a/b/d?y"));
+    assert.ok(!sameHash(uriKey({ depth: 2, whole: true }), "/a/b?x", "/a/b?y"));
+    assert.ok(
+      sameHash(uriKey({ depth: 2 }), "http://example.com/a", "http://example.com/b"),
+      "the slashes of an absolute-form target count unless pathOnly",
+    );
+  });
+
+  test("len hashes only the first characters", () => {
+    const len4 = uriKey({ len: 4 });
+    assert.ok(sameHash(len4, "/abc", "/abcdef", "/abc/x/y"));
+    assert.ok(!sameHash(len4, "/abc", "/abd"));
+    assert.ok(sameHash(len4, "/ab", "/ab?x=1"), "the query is still left out within len");
+    assert.ok(!sameHash(uriKey({ len: 5, whole: true }), "/ab?x", "/ab?y"));
+    assert.ok(sameHash(uriKey({ len: 4, whole: true }), "/ab?x", "/ab?y"));
+    assert.ok(sameHash(uriKey({ len: 6, depth: 1 }), "/abc/d", "/abc/e", "/abc"));
+    assert.ok(!sameHash(uriKey({ len: 6, depth: 2 }), "/abc/d", "/abc/e"));
+    assert.ok(!sameHash(uriKey({ len: 0 }), "/abcdef", "/abcxyz"), "0 means no limit");
+  });
+
+  test("pathOnly hashes an absolute-form target by its path", () => {
+    const pathOnly = uriKey({ pathOnly: true });
+    assert.ok(sameHash(pathOnly, "/a/b", "http://example.com/a/b", "HTTPS://Example.com:8443/a/b?q=1"));
+    assert.ok(
+      sameHash(pathOnly, "/", "http://example.com", "http://example.com?q=1", "*", "example.com:443"),
+    );
+    assert.ok(
+      !sameHash(uriKey(), "/a/b", "http://example.com/a/b"),
+      "without pathOnly the target is hashed as received",
+    );
+    assert.ok(sameHash(uriKey({ pathOnly: true, depth: 2 }), "http://example.com/a/b/c", "/a/b/d"));
+    assert.ok(sameHash(uriKey({ pathOnly: true, len: 2 }), "http://example.com/ab", "/ax"));
+    const balancer = new UriHashBalancer(makeServers([1, 1, 1]), pathOnly);
+    assert.deepEqual(
+      mapUris(balancer, (index) => `http://cdn${index % 7}.example.net/static/img${index}.png`),
+      mapUris(balancer),
+    );
+  });
+
+  test("falls back to round robin without a request target (tcp mode)", () => {
+    const servers = makeServers([2, 1]);
+    const balancer = new UriHashBalancer(servers, uriKey());
+    const tcp = requestContext("192.0.2.1");
+    assert.equal(pickNames(balancer, 6, tcp), "abaaba");
+    assert.equal(balancer.pick(tcp, servers[0]!)?.name, "b");
+  });
+
+  test("moves only the URIs of a server that goes down, over all the others, and back", () => {
+    const servers = makeServers([1, 1, 1, 1]);
+    const balancer = new UriHashBalancer(servers, uriKey());
+    const before = mapUris(balancer);
+    servers[2]!.up = false;
+    balancer.update();
+    const during = mapUris(balancer);
+    const movedTo: Record<string, number> = {};
+    for (let index = 0; index < URIS; index++) {
+      if (before[index] === "c") {
+        assert.notEqual(during[index], "c");
+        movedTo[during[index]!] = (movedTo[during[index]!] ?? 0) + 1;
+      } else {
+        assert.equal(during[index], before[index], `URI ${index} moved`);
+      }
+    }
+    const displaced = tally(before).c!;
+    for (const name of ["a", "b", "d"]) {
+      assert.ok((movedTo[name] ?? 0) > displaced / 5, `${name} took ${movedTo[name]} of ${displaced}`);
+    }
+    servers[2]!.up = true;
+    balancer.update();
+    assert.deepEqual(mapUris(balancer), before);
+  });
+
+  test("sends a retry away from avoid, to the same place every time", () => {
+    const balancer = new UriHashBalancer(makeServers([1, 1, 1]), uriKey());
+    const context = requestContext("203.0.113.9", "/cart");
+    const usual = balancer.pick(context, null)!;
+    const retry = balancer.pick(context, usual);
+    assert.ok(retry !== null && retry !== usual);
+    assert.equal(balancer.pick(requestContext("198.51.100.1", "/cart"), usual), retry);
+    assert.equal(balancer.pick(context, null), usual);
+  });
+});
+
+describe("hdr", () => {
+  const VALUES = 6000;
+
+  function mapValues(balancer: Balancer, header: string, value: (index: number) => string): string[] {
+    return Array.from({ length: VALUES }, (_, index) => {
+      return balancer.pick(requestContext("192.0.2.1", "/", { [header]: value(index) }), null)?.name ?? "-";
+    });
+  }
+
+  const sessionId = (index: number) => `session-${index}`;
+
+  test("spreads many values by weight and keeps a value on its server", () => {
+    const balancer = new HeaderHashBalancer(makeServers([1, 2, 1]), headerKey("X-Session"));
+    const mapped = mapValues(balancer, "x-session", sessionId);
+    const counts = tally(mapped);
+    assert.ok(Math.abs(counts.a! - 1500) < 150, `a got ${counts.a}`);
+    assert.ok(Math.abs(counts.b! - 3000) < 150, `b got ${counts.b}`);
+    assert.ok(Math.abs(counts.c! - 1500) < 150, `c got ${counts.c}`);
+    assert.deepEqual(mapValues(balancer, "x-session", sessionId), mapped);
+  });
+
+  test("asks for the header by its lower-case name", () => {
+    const asked: string[] = [];
+    const balancer = new HeaderHashBalancer(makeServers([1, 1]), headerKey("X-Session"));
+    balancer.pick({
+      clientAddress: "192.0.2.1",
+      requestTarget: "/",
+      requestHeader: (name) => (asked.push(name), "s"),
+    }, null);
+    assert.deepEqual(asked, ["x-session"]);
+  });
+
+  test("falls back to round robin without the header, or in tcp mode", () => {
+    const servers = makeServers([1, 1, 1]);
+    const balancer = new HeaderHashBalancer(servers, headerKey("X-Session"));
+    assert.equal(pickNames(balancer, 6, requestContext("192.0.2.1", "/", { "x-other": "1" })), "abcabc");
+    assert.equal(pickNames(balancer, 3, requestContext("192.0.2.1")), "abc");
+    const withHeader = requestContext("192.0.2.1", "/", { "x-session": "s1" });
+    const first = balancer.pick(withHeader, null);
+    assert.equal(pickNames(balancer, 3, withHeader), first!.name.repeat(3));
+  });
+
+  test("hashes the first element of a list, without surrounding whitespace", () => {
+    assert.equal(hashHeaderValue(" abc , def", false), hashHeaderValue("abc", false));
+    assert.equal(hashHeaderValue("\tabc", false), hashHeaderValue("abc", false));
+    assert.notEqual(hashHeaderValue("abc", false), hashHeaderValue("abd", false));
+    assert.notEqual(
+      hashHeaderValue("Abc", false),
+      hashHeaderValue("abc", false),
+      "values are case-sensitive",
+    );
+  });
+
+  test("useDomainOnly hashes the label below the top-level domain, without a port", () => {
+    const haproxy = hashHeaderValue("haproxy", false);
+    for (
+      const host of [
+        "www.haproxy.org",
+        "haproxy.org",
+        "static.haproxy.com:8080",
+        "WWW.HAProxy.org.",
+        "a.b.haproxy.net",
+      ]
+    ) {
+      assert.equal(hashHeaderValue(host, true), haproxy, host);
+    }
+    assert.notEqual(hashHeaderValue("www.example.org", true), haproxy);
+    assert.equal(hashHeaderValue("localhost:3000", true), hashHeaderValue("localhost", false));
+    assert.equal(hashHeaderValue("192.0.2.10:80", true), hashHeaderValue("192.0.2.10", false));
+    assert.notEqual(hashHeaderValue("192.0.2.10", true), hashHeaderValue("198.51.100.10", true));
+    assert.equal(hashHeaderValue("[2001:db8::1]:8443", true), hashHeaderValue("[2001:db8::1]", false));
+    assert.notEqual(hashHeaderValue("www.haproxy.org", false), haproxy, "only with useDomainOnly");
+  });
+
+  test("useDomainOnly keeps a site's subdomains together", () => {
+    const balancer = new HeaderHashBalancer(makeServers([1, 1, 1, 1]), headerKey("Host", true));
+    const site = (index: number) => `site${Math.floor(index / 10)}.example`;
+    const sub = (index: number) => `host${index % 10}.site${Math.floor(index / 10)}.example:8080`;
+    const mapped = mapValues(balancer, "host", sub);
+    assert.deepEqual(mapped, mapValues(balancer, "host", site));
+    assert.deepEqual(new Set(mapped), new Set(["a", "b", "c", "d"]));
+  });
+
+  test("moves only the values of a server that goes down, and avoids a failed server deterministically", () => {
+    const servers = makeServers([1, 1, 1]);
+    const balancer = new HeaderHashBalancer(servers, headerKey("X-Session"));
+    const before = mapValues(balancer, "x-session", sessionId);
+    servers[0]!.up = false;
+    balancer.update();
+    const during = mapValues(balancer, "x-session", sessionId);
+    for (let index = 0; index < VALUES; index++) {
+      if (before[index] === "a") assert.notEqual(during[index], "a");
+      else assert.equal(during[index], before[index], `value ${index} moved`);
+    }
+    servers[0]!.up = true;
+    balancer.update();
+    const context = requestContext("192.0.2.1", "/", { "x-session": "s42" });
+    const usual = balancer.pick(context, null)!;
+    const retry = balancer.pick(context, usual);
+    assert.ok(retry !== null && retry !== usual);
+    assert.equal(balancer.pick(context, usual), retry);
   });
 });
 

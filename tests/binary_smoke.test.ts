@@ -31,7 +31,7 @@ test("the compiled binary runs the quick start and stops on SIGUSR1", async () =
     const version = spawnSync(binary, ["version"], { encoding: "utf8" });
     assert.match(version.stdout, /runtime: bun .*\(compiled executable\)/);
 
-    const child = spawn(binary, ["--bind", "127.0.0.1:0", "--backend", `${a.address},${b.address}`], {
+    const child = spawn(binary, ["--bind", "127.0.0.1:0", "--backend", `${a.address},${b.address}`, "--mode", "tcp"], {
       stdio: ["ignore", "ignore", "pipe"],
     });
     let stderr = "";

@@ -115,6 +115,32 @@ servers = [{ name = "a", address = "10.0.0.1:80", wieght = 2 }]
     }
   });
 
+  test("proxy check reads errorfiles and reports a bad one at its key", async () => {
+    const directory = tempDirectory();
+    try {
+      const page = directory.file("503.http", "HTTP/1.1 503 Service Unavailable\nContent-Type: text/plain\n\nBack soon\n");
+      const wrong = directory.file("502.http", "HTTP/1.1 500 Internal Server Error\n\n");
+      const text = (errorfiles: string) =>
+        `[defaults]\nmode = "http"\n[frontends.web]\nbind = ":8080"\ndefault-backend = "app"\n${errorfiles}\n[backends.app]\nservers = [{ name = "a", address = "10.0.0.1:80" }]\n`;
+      const valid = directory.file("valid.toml", text(`errorfiles = { 503 = "${page}" }`));
+      const check = new CliProcess(["check", "-f", valid]);
+      assert.equal(await check.waitExit(), 0, check.stderr);
+      assert.match(check.stdout, /^Configuration is valid: 1 frontend, 1 backend, 1 server/);
+
+      const broken = directory.file("broken.toml", text(`[frontends.web.errorfiles]\n502 = "${wrong}"\n503 = "errors/none.http"`));
+      const failed = new CliProcess(["check", "-f", broken]);
+      assert.equal(await failed.waitExit(), 1);
+      assert.match(failed.stderr, /Configuration has 2 errors/);
+      assert.match(failed.stderr, /broken\.toml:7:7: frontends\.web\.errorfiles\.502: Errorfile ".*502\.http" answers 500, not 502/);
+      assert.match(
+        failed.stderr,
+        /broken\.toml:8:7: frontends\.web\.errorfiles\.503: Cannot read errorfile "errors\/none\.http": no such file \(a relative path is relative to the current directory\)/,
+      );
+    } finally {
+      directory.remove();
+    }
+  });
+
   test("every example in examples/ passes proxy check", async () => {
     const files = readdirSync(join(ROOT, "examples")).filter((name) => name.endsWith(".toml"));
     assert.ok(files.length >= 3);

@@ -6,9 +6,13 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
-import { ConfigFileError, formatConfigIssue, loadConfigSources } from "../src/config/load.ts";
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { parse } from "smol-toml";
+import { ConfigFileError, formatConfigIssue, loadConfigFiles, loadConfigSources } from "../src/config/load.ts";
 import type { ConfigIssue } from "../src/config/load.ts";
 import { DEFAULTS } from "../src/config/types.ts";
+import { errorFilePaths } from "../src/config/validate.ts";
 import { parseDuration } from "../src/config/duration.ts";
 import { closestMatch } from "../src/config/did_you_mean.ts";
 
@@ -42,7 +46,12 @@ describe("defaults and inheritance", () => {
   test("every key has its default", () => {
     const { config, warnings } = load(MINIMAL);
     assert.deepEqual(warnings, []);
-    assert.deepEqual(config.global, { maxconn: DEFAULTS.globalMaxconn, pidfile: null });
+    assert.deepEqual(config.global, {
+      maxconn: DEFAULTS.globalMaxconn,
+      pidfile: null,
+      tune: { bufsize: 16_384, maxrewrite: 1_024, httpMaxhdr: 101 },
+    });
+    const http = { httpRequestRules: [], httpResponseRules: [], errorFiles: [], connectionMode: "http-keep-alive", httpNoDelay: false };
     const frontend = config.frontends[0]!;
     assert.equal(frontend.mode, "tcp");
     assert.equal(frontend.maxconn, DEFAULTS.frontendMaxconn);
@@ -53,8 +62,13 @@ describe("defaults and inheritance", () => {
       httpRequest: DEFAULTS.timeoutHttpRequest,
       httpKeepAlive: DEFAULTS.timeoutHttpKeepAlive,
     });
+    assert.deepEqual(frontend.routes, []);
+    assert.deepEqual(frontend.http, http);
     const backend = config.backends[0]!;
     assert.equal(backend.balance, "roundrobin");
+    assert.equal(backend.hashKey, null);
+    assert.equal(backend.httpReuse, "safe");
+    assert.deepEqual(backend.http, http);
     assert.equal(backend.retries, 3);
     assert.equal(backend.redispatch, true);
     assert.equal(backend.allBackups, false);
@@ -116,7 +130,7 @@ allbackups = false
 timeout = { connect = "2s", tunnel = "0" }
 servers = []
 `);
-    assert.deepEqual(config.global, { maxconn: 900, pidfile: "/tmp/proxy.pid" });
+    assert.deepEqual(config.global, { maxconn: 900, pidfile: "/tmp/proxy.pid", tune: { bufsize: 16_384, maxrewrite: 1_024, httpMaxhdr: 101 } });
     const [a, b] = config.frontends;
     assert.equal(a!.maxconn, 77);
     assert.equal(a!.backlog, 64);
@@ -176,7 +190,7 @@ describe("errors name file:line:col, the key path, what was found and what is al
     ]);
     assert.deepEqual(errorsOf(`[defaults]\nredispatch = "yes"\nbalance = "roundrobbin"\n` + MINIMAL), [
       `2:14 defaults.redispatch: Expected true or false, found "yes"`,
-      `3:11 defaults.balance: Expected one of "roundrobin", "static-rr", "leastconn", "first", "source", "random", found "roundrobbin": did you mean "roundrobin"?`,
+      `3:11 defaults.balance: Expected one of "roundrobin", "static-rr", "leastconn", "first", "source", "random", "uri", "hdr(NAME)", found "roundrobbin": did you mean "roundrobin"?`,
     ]);
     assert.deepEqual(errorsOf(`[defaults.timeout]\nclient = "30 seconds"\n` + MINIMAL), [
       `2:10 defaults.timeout.client: Invalid duration: expected a duration such as "100ms", "5s", "2m", "1h" or "1d", found "30 seconds"`,
@@ -228,7 +242,7 @@ describe("errors name file:line:col, the key path, what was found and what is al
         `etc/proxy.toml:2:11: global.maxconn: Expected an integer from 1 to 10000000, found 0`,
         `etc/proxy.toml:3:2: frontends.web: Frontend "web" has no "default-backend": name the backend that gets its connections`,
         `etc/proxy.toml:5:2: warning: backends.app: Backend "app" has no servers: its clients will be turned away`,
-        `etc/proxy.toml:6:11: backends.app.balance: Expected one of "roundrobin", "static-rr", "leastconn", "first", "source", "random", found 3`,
+        `etc/proxy.toml:6:11: backends.app.balance: Expected one of "roundrobin", "static-rr", "leastconn", "first", "source", "random", "uri", "hdr(NAME)", found 3`,
       ]);
       assert.match(error.message, /^Configuration has 3 errors:\netc\/proxy\.toml:2:11: /);
     }
@@ -314,6 +328,538 @@ servers = []
   });
 });
 
+/** http mode everywhere; the frontend's keys go before `default-backend` (line 7), the backend's at the end. */
+const HTTP_MINIMAL = `
+[defaults]
+mode = "http"
+
+[frontends.web]
+bind = ":8080"
+default-backend = "app"
+
+[backends.app]
+servers = [{ name = "a", address = "10.0.0.1:80" }]
+`;
+
+/** HTTP_MINIMAL with `lines` added to the frontend, before its default-backend. */
+function withFrontend(lines: string, text = HTTP_MINIMAL): string {
+  return text.replace(`default-backend = "app"`, `${lines}\ndefault-backend = "app"`);
+}
+
+function warningsOf(text: string): string[] {
+  return load(text).warnings.map((w) => `${w.line}:${w.column} ${w.path}: ${w.message}`);
+}
+
+describe("[global.tune]", () => {
+  test("sets bufsize, maxrewrite and http-maxhdr; maxrewrite's default stays below half of bufsize", () => {
+    const tuned = load(`[global.tune]\nbufsize = 65536\nmaxrewrite = 4096\nhttp-maxhdr = 200\n` + MINIMAL).config.global.tune;
+    assert.deepEqual(tuned, { bufsize: 65_536, maxrewrite: 4_096, httpMaxhdr: 200 });
+    assert.ok(Object.isFrozen(tuned));
+    assert.deepEqual(load(`[global.tune]\nbufsize = 1024\n` + MINIMAL).config.global.tune, { bufsize: 1_024, maxrewrite: 511, httpMaxhdr: 101 });
+  });
+
+  test("errors", () => {
+    assert.deepEqual(errorsOf(`[global.tune]\nbufsize = 512\nhttp-maxhdr = 40000\nbuf-size = 1\n` + MINIMAL), [
+      `2:11 global.tune.bufsize: Expected an integer from 1024 to 1048576, found 512`,
+      `3:15 global.tune.http-maxhdr: Expected an integer from 1 to 32767, found 40000`,
+      `4:1 global.tune.buf-size: Unknown key "buf-size": did you mean "bufsize"?`,
+    ]);
+    assert.deepEqual(errorsOf(`[global.tune]\nbufsize = 4096\nmaxrewrite = 2048\n` + MINIMAL), [
+      `3:14 global.tune.maxrewrite: Expected an integer from 0 to 2047, below half of bufsize (4096), found 2048`,
+    ]);
+  });
+});
+
+describe("balance uri and hdr", () => {
+  // Keys appended to HTTP_MINIMAL land in [backends.app], at line 11.
+  const HTTP_BACKEND = HTTP_MINIMAL;
+
+  test("string forms, HAProxy's spelling", () => {
+    const uri = load(HTTP_BACKEND + `balance = "uri"\n`).config.backends[0]!;
+    assert.equal(uri.balance, "uri");
+    assert.deepEqual(uri.hashKey, { kind: "uri", depth: 0, len: 0, whole: false, pathOnly: false });
+    const hdr = load(HTTP_BACKEND + `balance = "hdr(X-Session)"\n`).config.backends[0]!;
+    assert.equal(hdr.balance, "hdr");
+    assert.deepEqual(hdr.hashKey, { kind: "hdr", name: "X-Session", lowerName: "x-session", useDomainOnly: false });
+  });
+
+  test("table forms with their parameters; other algorithms have no hash key", () => {
+    const uri = load(HTTP_BACKEND + `balance = { algorithm = "uri", depth = 2, len = 64, whole = true, path-only = true }\n`).config.backends[0]!;
+    assert.deepEqual(uri.hashKey, { kind: "uri", depth: 2, len: 64, whole: true, pathOnly: true });
+    const hdr = load(HTTP_BACKEND + `balance = { algorithm = "hdr", name = "Host", use-domain-only = true }\n`).config.backends[0]!;
+    assert.deepEqual([hdr.balance, hdr.hashKey], ["hdr", { kind: "hdr", name: "Host", lowerName: "host", useDomainOnly: true }]);
+    const plain = load(HTTP_BACKEND + `balance = { algorithm = "leastconn" }\n`).config.backends[0]!;
+    assert.deepEqual([plain.balance, plain.hashKey], ["leastconn", null]);
+  });
+
+  test("inherited from [defaults] with its parameters, and replaced whole by a section's own", () => {
+    const text = HTTP_MINIMAL.replace(`mode = "http"`, `mode = "http"\nbalance = { algorithm = "uri", depth = 3 }`) +
+      `[backends.other]\nbalance = "source"\nservers = []\n`;
+    const [app, other] = load(text).config.backends;
+    assert.deepEqual([app!.balance, app!.hashKey], ["uri", { kind: "uri", depth: 3, len: 0, whole: false, pathOnly: false }]);
+    assert.deepEqual([other!.balance, other!.hashKey], ["source", null]);
+  });
+
+  test("errors: hdr without a name, parameters in the string, unknown parameters, tcp mode", () => {
+    assert.deepEqual(errorsOf(HTTP_BACKEND + `balance = "hdr"\n`), [
+      `11:11 backends.app.balance: Balance "hdr" needs the name of the header to hash: write "hdr(NAME)", e.g. "hdr(Host)"`,
+    ]);
+    assert.deepEqual(errorsOf(HTTP_BACKEND + `balance = "hdr(X Y)"\n`), [
+      `11:11 backends.app.balance: Invalid header name "X Y" in "hdr(X Y)": use letters, digits and ! # $ % & ' * + - . ^ _ \` | ~`,
+    ]);
+    assert.deepEqual(errorsOf(HTTP_BACKEND + `balance = "uri depth 2"\n`), [
+      `11:11 backends.app.balance: Invalid balance "uri depth 2": give the parameters of "uri" in a table, e.g. balance = { algorithm = "uri", depth = 2 }`,
+    ]);
+    assert.deepEqual(errorsOf(HTTP_BACKEND + `balance = { algorithm = "uri", dept = 2, name = "Host", depth = -1 }\n`), [
+      `11:32 backends.app.balance.dept: Unknown key "dept": did you mean "depth"?`,
+      `11:42 backends.app.balance.name: Key "name" does not apply to algorithm "uri": expected one of algorithm, depth, len, whole, path-only`,
+      `11:65 backends.app.balance.depth: Expected an integer from 0 to 255, found -1`,
+    ]);
+    assert.deepEqual(errorsOf(HTTP_BACKEND + `balance = { algorithm = "hdr" }\n`), [
+      `11:11 backends.app.balance: Missing "name": balance "hdr" hashes the header it names, e.g. { algorithm = "hdr", name = "Host" }`,
+    ]);
+    assert.deepEqual(errorsOf(HTTP_BACKEND + `balance = { depth = 2 }\n`), [
+      `11:11 backends.app.balance: Missing "algorithm": e.g. balance = { algorithm = "uri", depth = 2 }`,
+    ]);
+    assert.deepEqual(errorsOf(MINIMAL + `balance = "uri"\n`), [
+      `8:11 backends.app.balance: Balance "uri" needs http mode (it hashes the request's URI): backend "app" is in tcp mode`,
+    ]);
+    assert.deepEqual(errorsOf(`[defaults]\nbalance = "hdr(Host)"\n` + MINIMAL), [
+      `8:2 backends.app: Backend "app" is in tcp mode but inherits balance "hdr" from [defaults], which needs http mode: give it its own balance`,
+    ]);
+  });
+});
+
+describe("http-reuse, http-connection-mode, http-no-delay", () => {
+  test("defaults, inheritance, and a section's own value", () => {
+    const { config } = load(HTTP_MINIMAL.replace(`mode = "http"`, `mode = "http"\nhttp-reuse = "never"\nhttp-connection-mode = "http-server-close"\nhttp-no-delay = true`) +
+      `http-reuse = "always"\nhttp-connection-mode = "httpclose"\nhttp-no-delay = false\n`);
+    const frontend = config.frontends[0]!;
+    const backend = config.backends[0]!;
+    assert.deepEqual([frontend.http.connectionMode, frontend.http.httpNoDelay], ["http-server-close", true]);
+    assert.deepEqual([backend.httpReuse, backend.http.connectionMode, backend.http.httpNoDelay], ["always", "httpclose", false]);
+    const plain = load(HTTP_MINIMAL).config;
+    assert.deepEqual([plain.backends[0]!.httpReuse, plain.frontends[0]!.http.connectionMode, plain.frontends[0]!.http.httpNoDelay], ["safe", "http-keep-alive", false]);
+  });
+
+  test("errors, and a warning in tcp mode", () => {
+    assert.deepEqual(errorsOf(withFrontend(`http-connection-mode = "keep-alive"\nhttp-no-delay = "yes"\nhttp-reuse = "safe"`)), [
+      `7:24 frontends.web.http-connection-mode: Expected one of "http-keep-alive", "http-server-close", "httpclose", found "keep-alive"`,
+      `8:17 frontends.web.http-no-delay: Expected true or false, found "yes"`,
+      `9:1 frontends.web.http-reuse: Unknown key "http-reuse": did you mean "http-request"?`,
+    ]);
+    assert.deepEqual(errorsOf(HTTP_MINIMAL + `http-reuse = "sometimes"\n`), [
+      `11:14 backends.app.http-reuse: Expected one of "never", "safe", "always", found "sometimes"`,
+    ]);
+    assert.deepEqual(warningsOf(MINIMAL + `http-reuse = "never"\nhttp-no-delay = true\n`), [
+      `8:14 backends.app.http-reuse: "http-reuse" has no effect in tcp mode: it applies to server connections carrying http requests`,
+      `9:17 backends.app.http-no-delay: "http-no-delay" has no effect in tcp mode: it applies to http message bodies`,
+    ]);
+  });
+});
+
+describe("routes", () => {
+  const ROUTED = `
+[defaults]
+mode = "http"
+
+[frontends.web]
+bind = ":8080"
+default-backend = "app"
+
+[[frontends.web.routes]]
+backend = "api"
+host = ["API.example.com", "*.api.example.com", "[2001:DB8::1]"]
+path-prefix = "/api/"
+
+[[frontends.web.routes]]
+backend = "api"
+path = ["/status", "/version"]
+path-regex = "^/v[0-9]+/"
+method = "GET"
+header = [{ name = "X-Env", equals = "prod" }, { name = "X-Debug", present = false }, { name = "Cookie", regex = "session=" }]
+source = ["10.0.0.0/8", "2001:db8::/32"]
+
+[backends.app]
+servers = [{ name = "a", address = "10.0.0.1:80" }]
+
+[backends.api]
+servers = [{ name = "b", address = "10.0.0.2:80" }]
+`;
+
+  test("matchers, in order; lists are OR, matchers are AND", () => {
+    const { config, warnings } = load(ROUTED);
+    assert.deepEqual(warnings, []);
+    const [first, second] = config.frontends[0]!.routes;
+    assert.equal(first!.backend, "api");
+    assert.deepEqual(first!.condition, {
+      hosts: ["api.example.com", "*.api.example.com", "2001:db8::1"],
+      paths: null,
+      pathPrefixes: ["/api/"],
+      pathRegex: null,
+      methods: null,
+      headers: null,
+      sources: null,
+    });
+    const condition = second!.condition;
+    assert.deepEqual([condition.paths, condition.methods, condition.hosts], [["/status", "/version"], ["GET"], null]);
+    assert.ok(condition.pathRegex!.test("/v2/users") && !condition.pathRegex!.test("/users"));
+    assert.deepEqual(condition.headers!.map((h) => [h.name, h.lowerName, h.present, h.equals, h.regex?.source ?? null]), [
+      ["X-Env", "x-env", true, "prod", null],
+      ["X-Debug", "x-debug", false, null, null],
+      ["Cookie", "cookie", true, null, "session="],
+    ]);
+    assert.deepEqual(condition.sources!.map((cidr) => cidr.text), ["10.0.0.0/8", "2001:db8::/32"]);
+    assert.ok(Object.isFrozen(config.frontends[0]!.routes) && Object.isFrozen(condition) && Object.isFrozen(condition.headers![0]));
+  });
+
+  test("default-backend is optional for an http frontend with routes (unmatched requests get a 503)", () => {
+    const { config } = load(ROUTED.replace(`default-backend = "app"\n`, ""));
+    assert.equal(config.frontends[0]!.defaultBackend, "");
+    assert.deepEqual(errorsOf(ROUTED.replace(`default-backend = "app"\n`, `mode = "tcp"\n`)), [
+      `5:2 frontends.web: Frontend "web" has no "default-backend": name the backend that gets its connections`,
+      `9:3 frontends.web.routes: "routes" need http mode: frontend "web" is in tcp mode, where every connection goes to its default-backend`,
+    ]);
+  });
+
+  test("a route without a matcher, unknown or tcp backends, bad matchers", () => {
+    assert.deepEqual(errorsOf(ROUTED.replace(`host = ["API.example.com", "*.api.example.com", "[2001:DB8::1]"]\npath-prefix = "/api/"\n`, "")), [
+      `9:3 frontends.web.routes[0]: Route has no matcher: it would take every request, hiding default-backend and the routes after it; give at least one of host, path, path-prefix, path-regex, method, header, source (or make "api" the default-backend)`,
+    ]);
+    assert.deepEqual(errorsOf(ROUTED.replace(`backend = "api"\nhost`, `backend = "apii"\nhost`)), [
+      `10:11 frontends.web.routes[0].backend: Backend "apii" does not exist: did you mean "api"?`,
+    ]);
+    assert.deepEqual(errorsOf(ROUTED + `mode = "tcp"\n`), [
+      `10:11 frontends.web.routes[0].backend: Backend "api" is in tcp mode: a route leads requests to an http backend`,
+      `15:11 frontends.web.routes[1].backend: Backend "api" is in tcp mode: a route leads requests to an http backend`,
+    ]);
+    assert.deepEqual(errorsOf(ROUTED.replace(`host = ["API.example.com", "*.api.example.com", "[2001:DB8::1]"]`, `host = ["exa mple.com", "example.com:8080", "*", "[1::zz]", []]`)), [
+      `11:9 frontends.web.routes[0].host[0]: Invalid host "exa mple.com": expected a host name such as "example.com", "*.example.com" (any subdomain of example.com) or "192.0.2.1"`,
+      `11:25 frontends.web.routes[0].host[1]: Invalid host "example.com:8080": give it without a port: the port is removed from the Host header before matching`,
+      `11:45 frontends.web.routes[0].host[2]: Invalid host "*": expected a host name such as "example.com", "*.example.com" (any subdomain of example.com) or "192.0.2.1"`,
+      `11:50 frontends.web.routes[0].host[3]: Invalid host "[1::zz]": expected an IPv6 address such as "2001:db8::1" or "[2001:db8::1]"`,
+      `11:61 frontends.web.routes[0].host[4]: Expected a non-empty string, found an array`,
+    ]);
+    assert.deepEqual(errorsOf(ROUTED.replace(`path = ["/status", "/version"]`, `path = ["status", "/a?b", "/a b"]`).replace(`method = "GET"`, `method = ["G ET"]`)), [
+      `16:9 frontends.web.routes[1].path[0]: Invalid path "status": a path starts with "/"`,
+      `16:19 frontends.web.routes[1].path[1]: Invalid path "/a?b": the query string is not part of a path (it starts at "?")`,
+      `16:27 frontends.web.routes[1].path[2]: Invalid path "/a b": spaces, "#", control and non-ASCII characters cannot appear in a request's path: write them percent-encoded, as requests carry them`,
+      `18:11 frontends.web.routes[1].method[0]: Invalid method "G ET": a method is a token (letters, digits and ! # $ % & ' * + - . ^ _ \` | ~)`,
+    ]);
+    const regexError = errorsOf(ROUTED.replace(`path-regex = "^/v[0-9]+/"`, `path-regex = "(unclosed"`));
+    assert.equal(regexError.length, 1);
+    assert.match(regexError[0]!, /^17:14 frontends\.web\.routes\[1\]\.path-regex: Invalid regular expression "\(unclosed": \S/);
+  });
+
+  test("header tests and sources", () => {
+    const headerLine = `header = [{ name = "X-Env", equals = "prod" }, { name = "X-Debug", present = false }, { name = "Cookie", regex = "session=" }]`;
+    assert.deepEqual(errorsOf(ROUTED.replace(headerLine, `header = [{ name = "X Env" }, { name = "X-Debug", present = false, equals = "1" }, { equals = "1" }, { name = "A", equals = "1", regex = "1" }, { nmae = "B" }]`)), [
+      `19:20 frontends.web.routes[1].header[0].name: Invalid header name "X Env": use letters, digits and ! # $ % & ' * + - . ^ _ \` | ~`,
+      `19:61 frontends.web.routes[1].header[1].present: "present = false" tests that the header is absent: it cannot be combined with "equals" or "regex"`,
+      `19:84 frontends.web.routes[1].header[2]: Missing "name": a header test names its header, e.g. { name = "X-Env", equals = "prod" }`,
+      `19:138 frontends.web.routes[1].header[3].regex: Give "equals" or "regex", not both: to require both, write two header tests`,
+      `19:145 frontends.web.routes[1].header[4]: Missing "name": a header test names its header, e.g. { name = "X-Env", equals = "prod" }`,
+      `19:147 frontends.web.routes[1].header[4].nmae: Unknown key "nmae": did you mean "name"?`,
+    ]);
+    assert.deepEqual(errorsOf(ROUTED.replace(headerLine, `header = []\nsource = "10.0.0.0/40"`).replace(`source = ["10.0.0.0/8", "2001:db8::/32"]\n`, "")), [
+      `19:10 frontends.web.routes[1].header: Expected a header test such as { name = "X-Env", equals = "prod" } or a non-empty array of them, found an empty array`,
+      `20:10 frontends.web.routes[1].source: Invalid network "10.0.0.0/40": the prefix length must be an integer from 0 to 32`,
+    ]);
+  });
+
+  test("lower-case methods get a warning: methods are case-sensitive", () => {
+    assert.deepEqual(warningsOf(ROUTED.replace(`method = "GET"`, `method = ["GET", "get"]`)), [
+      `18:18 frontends.web.routes[1].method[1]: Method "get" is not upper case: methods are case-sensitive, so it matches only requests that write it "get"`,
+    ]);
+  });
+});
+
+describe("http-request and http-response rules", () => {
+  test("every action with its defaults, guards, in order", () => {
+    const { config, warnings } = load(withFrontend(`http-request = [
+  { action = "set-header", name = "X-Env", value = "prod" },
+  { action = "add-header", name = "X-Empty", value = "" },
+  { action = "del-header", name = "X-Debug", unless = { source = "10.0.0.0/8" } },
+  { action = "set-path", path = "/v2/", if = { path-prefix = "/v1/" } },
+  { action = "redirect", location = "https://example.com/moved" },
+  { action = "redirect", prefix = "https://www.example.com", code = 308, drop-query = true },
+  { action = "redirect", scheme = "https", if = { host = "*.example.com" } },
+  { action = "deny" },
+  { action = "deny", status = 429 },
+  { action = "return" },
+  { action = "return", status = 503, content-type = "application/json", body = "{}" },
+]
+http-response = [{ action = "set-header", name = "X-Frame-Options", value = "DENY", if = { method = "GET" } }]`));
+    assert.deepEqual(warnings, []);
+    const rules = config.frontends[0]!.http.httpRequestRules;
+    const plain = rules.map((rule) => ({ ...rule, when: rule.when === null ? null : rule.when.negate ? "unless" : "if" }));
+    assert.deepEqual(plain, [
+      { action: "set-header", name: "X-Env", value: "prod", when: null },
+      { action: "add-header", name: "X-Empty", value: "", when: null },
+      { action: "del-header", name: "X-Debug", when: "unless" },
+      { action: "set-path", path: "/v2/", when: "if" },
+      { action: "redirect", code: 302, location: "https://example.com/moved", prefix: null, scheme: null, dropQuery: false, when: null },
+      { action: "redirect", code: 308, location: null, prefix: "https://www.example.com", scheme: null, dropQuery: true, when: null },
+      { action: "redirect", code: 302, location: null, prefix: null, scheme: "https", dropQuery: false, when: "if" },
+      { action: "deny", status: 403, when: null },
+      { action: "deny", status: 429, when: null },
+      { action: "return", status: 200, contentType: "text/plain", body: "", when: null },
+      { action: "return", status: 503, contentType: "application/json", body: "{}", when: null },
+    ]);
+    assert.deepEqual(rules[2]!.when!.condition.sources!.map((cidr) => cidr.text), ["10.0.0.0/8"]);
+    assert.deepEqual(rules[6]!.when!.condition.hosts, ["*.example.com"]);
+    const response = config.frontends[0]!.http.httpResponseRules;
+    assert.deepEqual(response.map((rule) => [rule.action, rule.name, rule.when!.condition.methods]), [["set-header", "X-Frame-Options", ["GET"]]]);
+    assert.ok(Object.isFrozen(rules) && Object.isFrozen(rules[0]));
+  });
+
+  test("[defaults] rules apply to sections that set none; [] sets them aside", () => {
+    const text = HTTP_MINIMAL.replace(`mode = "http"`, `mode = "http"\nhttp-request = [{ action = "del-header", name = "X-Debug" }]\nhttp-response = [{ action = "del-header", name = "Server" }]`) +
+      `http-request = [{ action = "set-header", name = "X-Backend", value = "app" }]\nhttp-response = []\n` +
+      `[backends.tcp]\nmode = "tcp"\nservers = []\n`;
+    const { config } = load(text);
+    const frontend = config.frontends[0]!.http;
+    const [app, tcp] = config.backends;
+    assert.deepEqual(frontend.httpRequestRules.map((rule) => rule.action), ["del-header"]);
+    assert.deepEqual(frontend.httpResponseRules.map((rule) => rule.action), ["del-header"]);
+    assert.deepEqual(app!.http.httpRequestRules.map((rule) => rule.action), ["set-header"]);
+    assert.deepEqual(app!.http.httpResponseRules, []);
+    // A tcp section inherits them without complaint: it never applies them.
+    assert.equal(tcp!.http.httpRequestRules.length, 1);
+  });
+
+  test("rules that would break framing or hop-by-hop handling are refused", () => {
+    const errors = errorsOf(withFrontend(`http-request = [
+  { action = "set-header", name = "Content-Length", value = "0" },
+  { action = "del-header", name = "transfer-encoding" },
+  { action = "add-header", name = "Connection", value = "close" },
+  { action = "set-header", name = "Upgrade", value = "websocket" },
+  { action = "del-header", name = "TE" },
+  { action = "set-header", name = "Trailer", value = "X" },
+]
+http-response = [{ action = "del-header", name = "Keep-Alive" }, { action = "set-header", name = "Proxy-Connection", value = "x" }]`));
+    assert.deepEqual(errors, [
+      `8:35 frontends.web.http-request[0].name: Header "Content-Length" cannot be changed by a rule: it frames the message body, which the proxy keeps consistent`,
+      `9:35 frontends.web.http-request[1].name: Header "transfer-encoding" cannot be changed by a rule: it frames the message body, which the proxy keeps consistent`,
+      `10:35 frontends.web.http-request[2].name: Header "Connection" cannot be changed by a rule: it is hop-by-hop: the proxy handles it on each connection`,
+      `11:35 frontends.web.http-request[3].name: Header "Upgrade" cannot be changed by a rule: it is hop-by-hop: the proxy handles it on each connection`,
+      `12:35 frontends.web.http-request[4].name: Header "TE" cannot be changed by a rule: it is hop-by-hop: the proxy handles it on each connection`,
+      `13:35 frontends.web.http-request[5].name: Header "Trailer" cannot be changed by a rule: it announces the fields after a chunked body, which the proxy forwards as they are`,
+      `15:50 frontends.web.http-response[0].name: Header "Keep-Alive" cannot be changed by a rule: it is hop-by-hop: the proxy handles it on each connection`,
+      `15:98 frontends.web.http-response[1].name: Header "Proxy-Connection" cannot be changed by a rule: it is hop-by-hop: the proxy handles it on each connection`,
+    ]);
+  });
+
+  test("header values: no CR, LF or NUL, latin1 only", () => {
+    assert.deepEqual(errorsOf(withFrontend(`http-request = [
+  { action = "set-header", name = "X-A", value = "a\\r\\nX-Injected: 1" },
+  { action = "set-header", name = "X-B", value = "nul\\u0000" },
+  { action = "set-header", name = "X-C", value = "price in €" },
+  { action = "set-header", name = "X-D", value = "café" },
+  { action = "set-header", name = "X E", value = "1" },
+]`)), [
+      `8:50 frontends.web.http-request[0].value: Invalid header value "a\\r\\nX-Injected: 1": it contains a CR, LF or NUL character, which would split or end the header`,
+      `9:50 frontends.web.http-request[1].value: Invalid header value "nul\\u0000": it contains a CR, LF or NUL character, which would split or end the header`,
+      `10:50 frontends.web.http-request[2].value: Invalid header value "price in €": character "€" is not latin1: a header value is bytes, write it percent-encoded`,
+      `12:35 frontends.web.http-request[4].name: Invalid header name "X E": use letters, digits and ! # $ % & ' * + - . ^ _ \` | ~`,
+    ]);
+  });
+
+  test("actions and their arguments", () => {
+    assert.deepEqual(errorsOf(withFrontend(`http-request = [
+  { action = "rewrite" },
+  { name = "X-A" },
+  { action = "set-header", name = "X-A" },
+  { action = "set-header", name = "X-A", value = "1", status = 200 },
+  { action = "del-header", nmae = "X-A" },
+  { action = "set-path", path = "v2" },
+  { action = "set-path", path = "/v2?x=1" },
+  { action = "redirect" },
+  { action = "redirect", location = "/a", scheme = "https" },
+  { action = "redirect", scheme = "ftp", code = 300 },
+  { action = "deny", status = 99 },
+  { action = "return", status = 204, body = "x" },
+]
+http-response = [{ action = "deny" }, { action = "return" }]`)), [
+      `8:14 frontends.web.http-request[0].action: Expected one of "set-header", "add-header", "del-header", "set-path", "redirect", "deny", "return", found "rewrite"`,
+      `9:3 frontends.web.http-request[1]: Missing "action": expected one of "set-header", "add-header", "del-header", "set-path", "redirect", "deny", "return"`,
+      `10:3 frontends.web.http-request[2]: Missing "value": action "set-header" needs name and value`,
+      `11:55 frontends.web.http-request[3].status: Key "status" does not apply to action "set-header": expected one of action, name, value, if, unless`,
+      `12:3 frontends.web.http-request[4]: Missing "name": action "del-header" needs name`,
+      `12:28 frontends.web.http-request[4].nmae: Unknown key "nmae": did you mean "name"?`,
+      `13:33 frontends.web.http-request[5].path: Invalid path "v2": a path starts with "/"`,
+      `14:33 frontends.web.http-request[6].path: Invalid path "/v2?x=1": the query string is not part of a path (it starts at "?"); set-path keeps the request's query string`,
+      `15:3 frontends.web.http-request[7]: Missing the target: action "redirect" needs one of "location", "prefix" or "scheme"`,
+      `16:43 frontends.web.http-request[8].scheme: Give only one of "location", "prefix" and "scheme": this redirect has "location" and "scheme"`,
+      `17:35 frontends.web.http-request[9].scheme: Expected one of "http", "https", found "ftp"`,
+      `17:49 frontends.web.http-request[9].code: Expected one of 301, 302, 303, 307, 308, found 300`,
+      `18:31 frontends.web.http-request[10].status: Expected an integer from 200 to 599, found 99`,
+      `19:45 frontends.web.http-request[11].body: A 204 response has no body: remove "body" or use another status`,
+      `21:29 frontends.web.http-response[0].action: Action "deny" is not available in http-response: expected one of "set-header", "add-header", "del-header"`,
+      `21:50 frontends.web.http-response[1].action: Action "return" is not available in http-response: expected one of "set-header", "add-header", "del-header"`,
+    ]);
+  });
+
+  test("http-response lists its own actions", () => {
+    assert.deepEqual(errorsOf(HTTP_MINIMAL + `http-response = [{ action = "replace-header" }]\n`), [
+      `11:29 backends.app.http-response[0].action: Expected one of "set-header", "add-header", "del-header", found "replace-header"`,
+    ]);
+  });
+
+  test("guards", () => {
+    assert.deepEqual(errorsOf(withFrontend(`http-request = [
+  { action = "deny", if = { path = "/a" }, unless = { path = "/b" } },
+  { action = "deny", if = {} },
+  { action = "deny", unless = "internal" },
+  { action = "deny", if = { paht = "/a" } },
+  { action = "deny", if = { host = "a b" } },
+]`)), [
+      `8:44 frontends.web.http-request[0].unless: Give "if" or "unless", not both`,
+      `9:27 frontends.web.http-request[1].if: Empty condition: give at least one of host, path, path-prefix, path-regex, method, header, source (without "if", the rule always applies)`,
+      `10:31 frontends.web.http-request[2].unless: Expected a condition such as { path-prefix = "/admin/" }, found "internal"`,
+      `11:27 frontends.web.http-request[3].if: Empty condition: give at least one of host, path, path-prefix, path-regex, method, header, source (without "if", the rule always applies)`,
+      `11:29 frontends.web.http-request[3].if.paht: Unknown key "paht": did you mean "path"?`,
+      `12:36 frontends.web.http-request[4].if.host: Invalid host "a b": expected a host name such as "example.com", "*.example.com" (any subdomain of example.com) or "192.0.2.1"`,
+    ]);
+  });
+
+  test("rules in a tcp-mode section are an error; a non-array is too", () => {
+    assert.deepEqual(errorsOf(MINIMAL.replace(`bind = ":8080"`, `bind = ":8080"\nhttp-request = [{ action = "deny" }]\nhttp-response = []`) +
+      `http-response = [{ action = "del-header", name = "Server" }]\n`), [
+      `4:16 frontends.web.http-request: "http-request" rules need http mode: frontend "web" is in tcp mode`,
+      `10:17 backends.app.http-response: "http-response" rules need http mode: backend "app" is in tcp mode`,
+    ]);
+    assert.deepEqual(errorsOf(HTTP_MINIMAL + `http-request = { action = "deny" }\n`), [
+      `11:16 backends.app.http-request: Expected an array of rules such as [{ action = "del-header", name = "X-Debug" }], found a table`,
+    ]);
+  });
+});
+
+describe("errorfiles", () => {
+  const FIXTURES = fileURLToPath(new URL("fixtures/errorfiles/", import.meta.url));
+  const readText = (path: string) => readFile(path, "utf8");
+
+  /** A configuration whose frontend has one errorfile per line, from line 9 on, values at column 7. */
+  function withErrorFiles(files: Record<string, string>, defaults = ""): string {
+    return `[defaults]
+mode = "http"
+${defaults}
+[frontends.web]
+bind = ":8080"
+default-backend = "app"
+
+[frontends.web.errorfiles]
+${Object.entries(files).map(([status, file]) => `${status} = "${file}"`).join("\n")}
+
+[backends.app]
+servers = []
+`;
+  }
+
+  async function loadFromFiles(text: string, read: (path: string) => Promise<string> = readText) {
+    return await loadConfigFiles(["proxy.toml"], (path) => path === "proxy.toml" ? Promise.resolve(text) : read(path));
+  }
+
+  async function fileErrorsOf(text: string, read?: (path: string) => Promise<string>): Promise<string[]> {
+    try {
+      await loadFromFiles(text, read);
+    } catch (error) {
+      assert.ok(error instanceof ConfigFileError, String(error));
+      return error.issues.filter((issue) => issue.severity === "error").map(formatConfigIssue);
+    }
+    throw new Error("the configuration was accepted");
+  }
+
+  test("read when the configuration is loaded; [defaults] pages merge status by status", async () => {
+    const text = withErrorFiles({ "503": `${FIXTURES}503.http` }, `errorfiles = { 403 = "${FIXTURES}403_crlf.http" }`);
+    const { config } = await loadFromFiles(text);
+    const files = config.frontends[0]!.http.errorFiles;
+    assert.deepEqual(files.map((file) => [file.status, file.path]), [[403, `${FIXTURES}403_crlf.http`], [503, `${FIXTURES}503.http`]]);
+    assert.equal(files[0]!.text, readFileSync(`${FIXTURES}403_crlf.http`, "utf8"));
+    assert.equal(files[1]!.text, readFileSync(`${FIXTURES}503.http`, "utf8"));
+    assert.ok(Object.isFrozen(files));
+    // The backend sets none: it has [defaults]' pages.
+    assert.deepEqual(config.backends[0]!.http.errorFiles.map((file) => file.status), [403]);
+  });
+
+  test("paths are given to readTextFile as written (relative to the current directory), each read once", async () => {
+    const asked: string[] = [];
+    const read = (path: string) => {
+      asked.push(path);
+      return Promise.resolve(`HTTP/1.1 ${path.slice(-8, -5)} Error\n\n`);
+    };
+    const text = withErrorFiles({ "502": "errors/502.http", "504": "errors/504.http" }, `errorfiles = { 502 = "errors/502.http" }`);
+    const { config } = await loadFromFiles(text, read);
+    assert.deepEqual(asked.sort(), ["errors/502.http", "errors/504.http"]);
+    assert.deepEqual(config.backends[0]!.http.errorFiles.map((file) => file.path), ["errors/502.http"]);
+  });
+
+  test("a missing file, a wrong status, a wrong Content-Length and bad content, at the key's file:line:col", async () => {
+    const text = withErrorFiles({
+      "500": `${FIXTURES}missing.http`,
+      "503": `${FIXTURES}wrong_status.http`,
+      "502": `${FIXTURES}bad_length.http`,
+      "504": "no/such/page.http",
+    });
+    // (Object.entries lists the statuses in numeric order: 500, 502, 503, 504 on lines 9 to 12.)
+    assert.deepEqual(await fileErrorsOf(text), [
+      `proxy.toml:9:7: frontends.web.errorfiles.500: Cannot read errorfile "${FIXTURES}missing.http": no such file`,
+      `proxy.toml:10:7: frontends.web.errorfiles.502: Invalid errorfile "${FIXTURES}bad_length.http": "Content-Length" is 5 but the body has 20 bytes (UTF-8, line endings as in the file); remove the header to have it computed`,
+      `proxy.toml:11:7: frontends.web.errorfiles.503: Errorfile "${FIXTURES}wrong_status.http" answers 502, not 503: its status line must be "HTTP/1.1 503 ..."`,
+      `proxy.toml:12:7: frontends.web.errorfiles.504: Cannot read errorfile "no/such/page.http": no such file (a relative path is relative to the current directory)`,
+    ]);
+    const page = (content: string) => () => Promise.resolve(content);
+    assert.deepEqual(await fileErrorsOf(withErrorFiles({ "503": "p.http" }), page("<html>Sorry</html>\n")), [
+      `proxy.toml:9:7: frontends.web.errorfiles.503: Invalid errorfile "p.http": line 1: expected a status line such as "HTTP/1.1 503 Service Unavailable", found "<html>Sorry</html>"`,
+    ]);
+    assert.deepEqual(await fileErrorsOf(withErrorFiles({ "503": "p.http" }), page("HTTP/1.1 503 Busy\nContent-Type: text/plain\n")), [
+      `proxy.toml:9:7: frontends.web.errorfiles.503: Invalid errorfile "p.http": the headers do not end with a blank line: a response needs one before its body, even an empty body`,
+    ]);
+    assert.deepEqual(await fileErrorsOf(withErrorFiles({ "503": "p.http" }), page("HTTP/1.1 503 Busy\nTransfer-Encoding: chunked\n\n0\r\n\r\n")), [
+      `proxy.toml:9:7: frontends.web.errorfiles.503: Invalid errorfile "p.http": line 2: "Transfer-Encoding" is not allowed: the page is sent whole, framed by Content-Length`,
+    ]);
+  });
+
+  test("a page must fit in tune.bufsize", async () => {
+    const text = `[global.tune]\nbufsize = 1024\n` + withErrorFiles({ "503": "big.http" });
+    assert.deepEqual(await fileErrorsOf(text, () => Promise.resolve(`HTTP/1.1 503 Busy\n\n${"x".repeat(1100)}`)), [
+      `proxy.toml:11:7: frontends.web.errorfiles.503: Errorfile "big.http" has 1119 bytes, more than tune.bufsize (1024): a page must fit in one buffer`,
+    ]);
+  });
+
+  test("only HAProxy's errorfile statuses; a warning in tcp mode", async () => {
+    assert.deepEqual(await fileErrorsOf(withErrorFiles({ "404": "a.http", "5xx": "b.http", "503": "" })), [
+      `proxy.toml:9:1: frontends.web.errorfiles.404: No errorfile can be given for status 404: expected one of 400, 403, 408, 500, 502, 503, 504`,
+      `proxy.toml:10:7: frontends.web.errorfiles.503: Expected a non-empty string, found an empty string`,
+      `proxy.toml:11:1: frontends.web.errorfiles.5xx: Unknown key "5xx": expected a status code, one of 400, 403, 408, 500, 502, 503, 504`,
+    ]);
+    const tcp = (await loadFromFiles(withErrorFiles({ "503": `${FIXTURES}503.http` }).replace(`mode = "http"`, `mode = "tcp"`))).warnings.map(formatConfigIssue);
+    assert.deepEqual(tcp, [
+      `proxy.toml:8:2: warning: frontends.web.errorfiles: "errorfiles" has no effect in tcp mode: it replaces error pages of http responses`,
+      `proxy.toml:12:11: warning: backends.app.servers: Backend "app" has no servers: its clients will be turned away`,
+    ]);
+  });
+
+  test("loadConfigSources takes errorfile texts in a map, and refuses errorfiles without them", () => {
+    const text = withErrorFiles({ "503": "pages/503.http" });
+    const { config } = loadConfigSources([{ name: "proxy.toml", text }], { errorFiles: new Map([["pages/503.http", "HTTP/1.1 503 Busy\r\n\r\n"]]) });
+    assert.deepEqual(config.frontends[0]!.http.errorFiles, [{ status: 503, path: "pages/503.http", text: "HTTP/1.1 503 Busy\r\n\r\n" }]);
+    assert.deepEqual(errorsOf(text), [
+      `9:7 frontends.web.errorfiles.503: Errorfile "pages/503.http" was not read: errorfiles are read when a configuration is loaded from files`,
+    ]);
+    try {
+      loadConfigSources([{ name: "proxy.toml", text }], { errorFiles: new Map() });
+      assert.fail("accepted");
+    } catch (error) {
+      assert.ok(error instanceof ConfigFileError);
+      assert.equal(
+        formatConfigIssue(error.issues[0]!),
+        `proxy.toml:9:7: frontends.web.errorfiles.503: Cannot read errorfile "pages/503.http": it is not among the errorFiles given to loadConfigSources`,
+      );
+    }
+  });
+});
+
 describe("several files", () => {
   test("later files override earlier ones, key by key, and positions follow the file that set the value", () => {
     const base = { name: "base.toml", text: MINIMAL };
@@ -333,6 +879,16 @@ describe("several files", () => {
   });
 });
 
+/** A valid errorfile for the status named in `path` (docs name their pages "…/503.http"). */
+function stubErrorFiles(text: string): Map<string, string> {
+  const pages = new Map<string, string>();
+  for (const path of errorFilePaths(parse(text))) {
+    const status = /([0-9]{3})[^/]*$/.exec(path)?.[1] ?? "503";
+    pages.set(path, `HTTP/1.1 ${status} Error\n\n`);
+  }
+  return pages;
+}
+
 describe("documented configurations", () => {
   for (const document of ["docs/config.md", "README.md"]) {
     test(`every complete TOML example in ${document} is valid`, () => {
@@ -341,16 +897,21 @@ describe("documented configurations", () => {
       const complete = blocks.filter((block) => block.includes("[frontends."));
       assert.ok(complete.length >= 1, `${document} has no complete TOML example`);
       for (const block of complete) {
-        const { config } = load(block, document);
+        const { config } = loadConfigSources([{ name: document, text: block }], { errorFiles: stubErrorFiles(block) });
         assert.ok(config.frontends.length > 0);
       }
     });
   }
 
-  test("every file in examples/ is valid", () => {
+  test("every file in examples/ is valid, with the errorfiles it names", async () => {
     const directory = new URL("../examples/", import.meta.url);
     const files = readdirSync(directory).filter((name) => name.endsWith(".toml"));
     assert.ok(files.length >= 3);
-    for (const file of files) load(readFileSync(new URL(file, directory), "utf8"), `examples/${file}`);
+    // Errorfile paths are relative to the current directory: the examples expect the repository's root.
+    const readFromRoot = (path: string) => readFile(path.startsWith("/") ? path : new URL(`../${path}`, import.meta.url), "utf8");
+    for (const file of files) {
+      const loaded = await loadConfigFiles([`examples/${file}`], readFromRoot);
+      assert.deepEqual(loaded.warnings, [], file);
+    }
   });
 });

@@ -30,7 +30,7 @@ function openClient(port: number): Promise<{ socket: net.Socket; received: () =>
 test("beyond maxconn, connections wait unread and start as slots free, in order", async () => {
   const origin = await startOrigin((socket) => socket.on("data", (chunk: Buffer) => socket.write(chunk)));
   const config = withFrontendMaxconn(
-    buildQuickStartConfig({ bind: ["127.0.0.1:0"], backend: [origin.address], reusePort: false }),
+    buildQuickStartConfig({ bind: ["127.0.0.1:0"], backend: [origin.address], mode: "tcp", reusePort: false }),
     1,
   );
   const proxy = new Proxy(config, currentRuntime(), SILENT_LOGGER);
@@ -76,7 +76,7 @@ test("beyond maxconn, connections wait unread and start as slots free, in order"
 test("a waiting connection that gives up is forgotten", async () => {
   const origin = await startOrigin((socket) => socket.on("data", (chunk: Buffer) => socket.write(chunk)));
   const config = withFrontendMaxconn(
-    buildQuickStartConfig({ bind: ["127.0.0.1:0"], backend: [origin.address], reusePort: false }),
+    buildQuickStartConfig({ bind: ["127.0.0.1:0"], backend: [origin.address], mode: "tcp", reusePort: false }),
     1,
   );
   const proxy = new Proxy(config, currentRuntime(), SILENT_LOGGER);

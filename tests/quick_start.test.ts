@@ -13,7 +13,7 @@ test("one frontend main, one backend main, servers s1..sN, defaults everywhere e
   assert.equal(config.frontends.length, 1);
   const frontend = config.frontends[0]!;
   assert.equal(frontend.name, "main");
-  assert.equal(frontend.mode, "tcp");
+  assert.equal(frontend.mode, "http");
   assert.equal(frontend.defaultBackend, "main");
   assert.deepEqual(frontend.binds.map((bind) => [bind.host, bind.port, bind.reusePort]), [
     ["0.0.0.0", 80, true],

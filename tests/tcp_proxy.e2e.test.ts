@@ -34,7 +34,7 @@ describe("tcp mode, end to end", () => {
   test("a dead origin is skipped after its connect failure and the client still gets its answer", async () => {
     const dead = await deadPort();
     const alive = await namedOrigin("alive");
-    const { proxy, port } = await startProxy(["--backend", `127.0.0.1:${dead},${alive.address}`, "-V"]);
+    const { proxy, port } = await startProxy(["--backend", `127.0.0.1:${dead},${alive.address}`, "-V", "--mode", "tcp"]);
     try {
       // The first session goes to the dead server first: refused, retried, then redispatched.
       for (let i = 0; i < 2; i++) assert.equal((await exchange(port, "", false)).toString(), "alive");
@@ -49,7 +49,7 @@ describe("tcp mode, end to end", () => {
 
   test("no reachable server: the client connection is closed, not left hanging", async () => {
     const dead = await deadPort();
-    const { proxy, port } = await startProxy(["--backend", `127.0.0.1:${dead}`]);
+    const { proxy, port } = await startProxy(["--backend", `127.0.0.1:${dead}`, "--mode", "tcp"]);
     try {
       const started = Date.now();
       const answer = await exchange(port, "hello", false, 15_000);
@@ -68,7 +68,7 @@ describe("tcp mode, end to end", () => {
       socket.on("data", (chunk: Buffer) => received.push(chunk));
       socket.on("end", () => socket.end(`got ${Buffer.concat(received).toString()} then FIN`));
     });
-    const { proxy, port } = await startProxy(["--backend", origin.address]);
+    const { proxy, port } = await startProxy(["--backend", origin.address, "--mode", "tcp"]);
     try {
       assert.equal((await exchange(port, "question", true)).toString(), "got question then FIN");
     } finally {
@@ -83,7 +83,7 @@ describe("tcp mode, end to end", () => {
       socket.end("banner");
       socket.on("data", (chunk: Buffer) => (lateUpload += chunk.toString()));
     });
-    const { proxy, port } = await startProxy(["--backend", origin.address]);
+    const { proxy, port } = await startProxy(["--backend", origin.address, "--mode", "tcp"]);
     try {
       const answer = await new Promise<string>((resolve, reject) => {
         const socket = net.connect({ host: "127.0.0.1", port, allowHalfOpen: true });
@@ -119,7 +119,7 @@ describe("tcp mode, end to end", () => {
       });
       socket.write(download);
     });
-    const { proxy, port } = await startProxy(["--backend", origin.address]);
+    const { proxy, port } = await startProxy(["--backend", origin.address, "--mode", "tcp"]);
     try {
       const upload = patternBytes(size, 5);
       const received = await exchange(port, upload, true, 60_000);
@@ -147,7 +147,7 @@ describe("tcp mode, end to end", () => {
       socket.on("drain", pump);
       pump();
     });
-    const { proxy, port } = await startProxy(["--backend", origin.address]);
+    const { proxy, port } = await startProxy(["--backend", origin.address, "--mode", "tcp"]);
     const client = net.connect({ host: "127.0.0.1", port });
     client.on("error", () => {});
     try {
@@ -187,7 +187,7 @@ describe("tcp mode, end to end", () => {
         else socket.write(data);
       });
     });
-    const { proxy, port } = await startProxy(["--backend", origin.address]);
+    const { proxy, port } = await startProxy(["--backend", origin.address, "--mode", "tcp"]);
     try {
       // Client reset mid-session: the server side is closed.
       const client = net.connect({ host: "127.0.0.1", port });
@@ -234,7 +234,7 @@ describe("tcp mode, end to end", () => {
     const origin = await startOrigin((socket) => {
       release = () => socket.end("finished");
     });
-    const { proxy, port } = await startProxy(["--backend", origin.address]);
+    const { proxy, port } = await startProxy(["--backend", origin.address, "--mode", "tcp"]);
     try {
       const answer = exchange(port, "", false);
       for (let i = 0; i < 100 && release === undefined; i++) await sleep(20);

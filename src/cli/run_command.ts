@@ -37,7 +37,7 @@ export const RUN_ARGS = {
     type: "string",
     description: "Server(s): HOST[:PORT] (comma-separated or repeated); no port = the port the client connected to",
   },
-  mode: { type: "string", alias: ["m"], description: 'Proxy mode: "tcp" (default: bytes spliced untouched) or "http" (requests parsed and rebuilt)' },
+  mode: { type: "string", alias: ["m"], description: 'Proxy mode: "http" (default: requests parsed, rebuilt and balanced one by one) or "tcp" (bytes spliced untouched)' },
   balance: { type: "string", description: `Balancing algorithm: ${BALANCE_ALGORITHMS.join(", ")} (default roundrobin)` },
   reuseport: { type: "boolean", default: true, description: "Bind with SO_REUSEPORT (--no-reuseport to disable)" },
   ...COMMON_ARGS,
@@ -120,10 +120,12 @@ export async function runProxy(
   for (const frontend of proxy.frontends) {
     const addresses = frontend.boundAddresses.map((address) => formatHostPort(address.address, address.port));
     const backend = frontend.backend;
-    logger.info(
-      `Frontend "${frontend.name}" (${frontend.config.mode}) listening on ${addresses.join(", ")}, ` +
-        `backend "${backend.name}": ${backend.servers.length} server(s)`,
-    );
+    const routes = frontend.config.routes.length;
+    const target = [
+      ...(routes > 0 ? [`${routes} route(s)`] : []),
+      ...(backend !== null ? [`backend "${backend.name}": ${backend.servers.length} server(s)`] : []),
+    ].join(", default ");
+    logger.info(`Frontend "${frontend.name}" (${frontend.config.mode}) listening on ${addresses.join(", ")}, ${target}`);
   }
   onListening?.(proxy);
   await waitForStopSignal(proxy, runtime, logger);

@@ -3,6 +3,10 @@
  * override earlier ones, like HAProxy's list of `-f` files), validated into a Config, and every
  * issue placed at its file:line:col.
  *
+ * Errorfiles are read here too, between parsing and validation: the merged document names them,
+ * they are read (relative paths from the current directory, as HAProxy does), and the validator
+ * checks their content, so a missing or malformed page is reported at its `errorfiles` key.
+ *
  * @module
  */
 
@@ -10,14 +14,23 @@ import { parse, TomlError } from "smol-toml";
 import { ConfigError } from "./errors.ts";
 import { formatTomlPath, locateTomlKeys } from "./toml_positions.ts";
 import type { TomlPositions } from "./toml_positions.ts";
-import { validateConfigDocument } from "./validate.ts";
-import type { ConfigPath, ValidationIssue } from "./validate.ts";
+import { errorFilePaths, validateConfigDocument } from "./validate.ts";
+import type { ConfigPath, ErrorFileText, ValidationIssue } from "./validate.ts";
 import type { Config } from "./types.ts";
 
 /** One configuration text and the name it is reported under (usually its path). */
 export interface ConfigSource {
   readonly name: string;
   readonly text: string;
+}
+
+/** Extra inputs of loadConfigSources. */
+export interface LoadSourcesOptions {
+  /**
+   * Texts of errorfiles by their path as written in the configuration. Without an entry, a
+   * configuration naming an errorfile is refused (loadConfigFiles reads them itself).
+   */
+  readonly errorFiles?: ReadonlyMap<string, string>;
 }
 
 /** An issue placed in its source. */
@@ -123,15 +136,28 @@ function place(parsed: readonly ParsedSource[], issue: ValidationIssue): ConfigI
   return { file: last?.name ?? "", line: 1, column: 1, path: text, message: issue.message, severity: issue.severity };
 }
 
-/** Parses, merges and validates configuration texts; throws ConfigFileError listing every error. */
-export function loadConfigSources(sources: readonly ConfigSource[]): LoadedConfig {
+interface ParsedSources {
+  readonly parsed: readonly ParsedSource[];
+  readonly merged: Table;
+}
+
+/** Parses every source and merges them; throws ConfigFileError on a syntax error. */
+function parseSources(sources: readonly ConfigSource[]): ParsedSources {
   if (sources.length === 0) throw new ConfigError("CONFIG_MISSING", "-f", "No configuration file given");
   const syntaxIssues: ConfigIssue[] = [];
   const parsed = sources.map((source) => parseSource(source, syntaxIssues)).filter((p): p is ParsedSource => p !== undefined);
   if (syntaxIssues.length > 0) throw new ConfigFileError(syntaxIssues);
   const merged: Table = {};
   for (const source of parsed) mergeInto(merged, source.document);
-  const result = validateConfigDocument(merged);
+  return { parsed, merged };
+}
+
+function validateSources(
+  sources: readonly ConfigSource[],
+  { parsed, merged }: ParsedSources,
+  errorFile: ((path: string) => ErrorFileText) | undefined,
+): LoadedConfig {
+  const result = validateConfigDocument(merged, { errorFile });
   const fileOrder = new Map(parsed.map((source, index) => [source.name, index]));
   const issues = result.issues
     .map((issue) => place(parsed, issue))
@@ -144,7 +170,29 @@ export function loadConfigSources(sources: readonly ConfigSource[]): LoadedConfi
   };
 }
 
-/** Reads and loads configuration files, in order, with `readTextFile`. */
+function isNotFound(error: unknown): boolean {
+  return (error as { code?: unknown }).code === "ENOENT" || (error as { name?: unknown }).name === "NotFound";
+}
+
+/** Why a file could not be read, in a few words. */
+function readFailure(error: unknown): string {
+  return isNotFound(error) ? "no such file" : error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Parses, merges and validates configuration texts; throws ConfigFileError listing every error.
+ * Errorfiles are not read from disk here: pass their texts in `options.errorFiles`.
+ */
+export function loadConfigSources(sources: readonly ConfigSource[], options: LoadSourcesOptions = {}): LoadedConfig {
+  const parsed = parseSources(sources);
+  const texts = options.errorFiles;
+  return validateSources(sources, parsed, texts === undefined ? undefined : (path) => {
+    const text = texts.get(path);
+    return text === undefined ? { error: "it is not among the errorFiles given to loadConfigSources" } : { text };
+  });
+}
+
+/** Reads and loads configuration files, in order, with `readTextFile`, and the errorfiles they name. */
 export async function loadConfigFiles(
   paths: readonly string[],
   readTextFile: (path: string) => Promise<string>,
@@ -155,14 +203,20 @@ export async function loadConfigFiles(
     try {
       text = await readTextFile(path);
     } catch (error) {
-      const reason = (error as { code?: unknown }).code === "ENOENT" || (error as { name?: unknown }).name === "NotFound"
-        ? "no such file"
-        : error instanceof Error ? error.message : String(error);
-      throw new ConfigError("CONFIG_MISSING", "-f", `Cannot read configuration file "${path}": ${reason}`, { cause: error });
+      throw new ConfigError("CONFIG_MISSING", "-f", `Cannot read configuration file "${path}": ${readFailure(error)}`, { cause: error });
     }
     sources.push({ name: path, text });
   }
-  return loadConfigSources(sources);
+  const parsed = parseSources(sources);
+  const errorFiles = new Map<string, ErrorFileText>();
+  await Promise.all(errorFilePaths(parsed.merged).map(async (path) => {
+    try {
+      errorFiles.set(path, { text: await readTextFile(path) });
+    } catch (error) {
+      errorFiles.set(path, { error: readFailure(error), missing: isNotFound(error) });
+    }
+  }));
+  return validateSources(sources, parsed, (path) => errorFiles.get(path) ?? { error: "it was not read" });
 }
 
 /** Path of an issue as text (for callers that only have a ConfigPath). */

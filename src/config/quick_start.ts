@@ -23,12 +23,16 @@ export interface QuickStartOptions {
   readonly reusePort?: boolean;
 }
 
+/** The mode when --mode is not given. */
+export const QUICK_START_MODE = "http";
+
 /** The name of the frontend and of the backend the quick start builds. */
 export const QUICK_START_NAME = "main";
 
 /** The configuration document the flags stand for (before validation). */
 export function quickStartDocument(options: QuickStartOptions): Record<string, unknown> {
-  const mode = options.mode === undefined ? {} : { mode: options.mode };
+  // http is the quick start's default: `proxy --bind :80 --backend a,b` is a web load balancer.
+  const mode = { mode: options.mode ?? QUICK_START_MODE };
   return {
     frontends: {
       [QUICK_START_NAME]: {

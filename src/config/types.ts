@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { BalanceAlgorithmName } from "../core/balance/types.ts";
+import type { BalanceAlgorithmName, BalanceHashKeyConfig } from "../core/balance/types.ts";
 import type { Cidr } from "../core/cidr.ts";
 
 /** "tcp": bytes spliced untouched. "http": requests parsed and rebuilt. */
@@ -24,6 +24,123 @@ export interface GlobalConfig {
   readonly maxconn: number;
   /** File the process id is written to once listening, or null. */
   readonly pidfile: string | null;
+  /** Buffer and head limits (HAProxy's `tune.*`). */
+  readonly tune: TuneConfig;
+}
+
+/** HAProxy's `tune.bufsize`, `tune.maxrewrite`, `tune.http.maxhdr`, from `[global.tune]`. */
+export interface TuneConfig {
+  /** Bytes buffered per direction; a message head must fit in bufsize - maxrewrite. */
+  readonly bufsize: number;
+  /** Room kept for headers the proxy adds. */
+  readonly maxrewrite: number;
+  /** Header lines allowed in a message head. */
+  readonly httpMaxhdr: number;
+}
+
+/** A header test of a condition (`header = { name = "X-Env", equals = "prod" }`). */
+export interface HeaderMatcherConfig {
+  /** As written; `lowerName` for matching. */
+  readonly name: string;
+  readonly lowerName: string;
+  /** true: the header must be present (the default); false: it must be absent (equals/regex then unset). */
+  readonly present: boolean;
+  /** Some value of the header equals this exactly (case-sensitive), or null. */
+  readonly equals: string | null;
+  /** Some value of the header matches this, or null. */
+  readonly regex: RegExp | null;
+}
+
+/**
+ * What a request must look like: every matcher given must match (AND); a matcher given a list
+ * matches when any entry does (OR). null: the matcher is not used. An empty condition matches all.
+ */
+export interface ConditionConfig {
+  /** Host header (port removed, lower case) equal to an entry, or for "*.example.com" ending in ".example.com". */
+  readonly hosts: readonly string[] | null;
+  /** Path (request target up to "?") equal to an entry. */
+  readonly paths: readonly string[] | null;
+  /** Path starting with an entry. */
+  readonly pathPrefixes: readonly string[] | null;
+  /** Path matching this regular expression. */
+  readonly pathRegex: RegExp | null;
+  /** Method equal to an entry (case-sensitive, as RFC 9110 9.1). */
+  readonly methods: readonly string[] | null;
+  /** Every header test must pass. */
+  readonly headers: readonly HeaderMatcherConfig[] | null;
+  /** Client address in one of these networks. */
+  readonly sources: readonly Cidr[] | null;
+}
+
+/** A rule's guard: `if = {...}` (negate false) or `unless = {...}` (negate true). */
+export interface RuleGuardConfig {
+  readonly condition: ConditionConfig;
+  readonly negate: boolean;
+}
+
+/** A frontend route: the first route whose condition matches picks the backend. */
+export interface RouteConfig {
+  readonly backend: string;
+  readonly condition: ConditionConfig;
+}
+
+/** Redirect codes `redirect` accepts. */
+export type RedirectCode = 301 | 302 | 303 | 307 | 308;
+
+/** An `http-request` rule; `when` null: always. */
+export type HttpRequestRuleConfig =
+  | { readonly action: "set-header" | "add-header"; readonly name: string; readonly value: string; readonly when: RuleGuardConfig | null }
+  | { readonly action: "del-header"; readonly name: string; readonly when: RuleGuardConfig | null }
+  | { readonly action: "set-path"; readonly path: string; readonly when: RuleGuardConfig | null }
+  | {
+    readonly action: "redirect";
+    readonly code: RedirectCode;
+    /** Exactly one of the three is set: a fixed Location, a prefix put before the request's target, or a scheme. */
+    readonly location: string | null;
+    readonly prefix: string | null;
+    readonly scheme: string | null;
+    /** Leave the query string out of a prefix or scheme redirect. */
+    readonly dropQuery: boolean;
+    readonly when: RuleGuardConfig | null;
+  }
+  | { readonly action: "deny"; readonly status: number; readonly when: RuleGuardConfig | null }
+  | {
+    readonly action: "return";
+    readonly status: number;
+    readonly contentType: string;
+    readonly body: string;
+    readonly when: RuleGuardConfig | null;
+  };
+
+/** An `http-response` rule (the condition sees the request that the response answers). */
+export type HttpResponseRuleConfig =
+  | { readonly action: "set-header" | "add-header"; readonly name: string; readonly value: string; readonly when: RuleGuardConfig | null }
+  | { readonly action: "del-header"; readonly name: string; readonly when: RuleGuardConfig | null };
+
+/** `errorfiles`: status → the file's path and its text (read when the configuration is loaded). */
+export interface ErrorFileConfig {
+  readonly status: number;
+  /** As written in the configuration (relative to the current directory, as in HAProxy). */
+  readonly path: string;
+  /** The file as read, already checked by parseErrorFile (src/http/error_file.ts), which ErrorPages uses to build the page. */
+  readonly text: string;
+}
+
+/** HAProxy's `option http-keep-alive` (default), `option http-server-close`, `option httpclose`. */
+export type HttpConnectionMode = "http-keep-alive" | "http-server-close" | "httpclose";
+
+/** HAProxy's `http-reuse`. */
+export type HttpReuseMode = "never" | "safe" | "always";
+
+/** http-mode settings a frontend and a backend both have. */
+export interface HttpSectionConfig {
+  readonly httpRequestRules: readonly HttpRequestRuleConfig[];
+  readonly httpResponseRules: readonly HttpResponseRuleConfig[];
+  /** Replacement pages for generated responses. */
+  readonly errorFiles: readonly ErrorFileConfig[];
+  readonly connectionMode: HttpConnectionMode;
+  /** Send each piece of a body at once instead of letting small ones coalesce. */
+  readonly httpNoDelay: boolean;
 }
 
 /** One address a frontend listens on. */
@@ -70,6 +187,7 @@ export interface FrontendConfig {
   readonly name: string;
   readonly mode: ProxyMode;
   readonly binds: readonly BindConfig[];
+  /** "" only for an http frontend with routes and no default: a request no route takes gets a 503. */
   readonly defaultBackend: string;
   /** Concurrent connections; beyond it, new ones wait unread until a slot frees. */
   readonly maxconn: number;
@@ -78,6 +196,9 @@ export interface FrontendConfig {
   readonly timeouts: FrontendTimeouts;
   /** http mode: headers added to requests (combined with the backend's: either one enables a header). */
   readonly forwarded: ForwardedHeadersConfig;
+  /** http mode: tried in order before `defaultBackend`. */
+  readonly routes: readonly RouteConfig[];
+  readonly http: HttpSectionConfig;
 }
 
 /** Timeouts of a backend, in milliseconds; 0 disables one. */
@@ -122,6 +243,10 @@ export interface BackendConfig {
   readonly servers: readonly ServerConfig[];
   /** http mode: headers added to requests (combined with the frontend's). */
   readonly forwarded: ForwardedHeadersConfig;
+  /** `balance = "uri"` / `"hdr(NAME)"` details (null for other algorithms). */
+  readonly hashKey: BalanceHashKeyConfig | null;
+  readonly httpReuse: HttpReuseMode;
+  readonly http: HttpSectionConfig;
 }
 
 /** Default values, each with its reason. */
@@ -147,6 +272,10 @@ export const DEFAULTS = Object.freeze({
   timeoutTunnel: 0,
   /** HAProxy's default name for `option forwardfor`. */
   forwardForHeader: "X-Forwarded-For",
+  /** HAProxy's tune.bufsize, tune.maxrewrite and tune.http.maxhdr. */
+  tuneBufsize: 16_384,
+  tuneMaxrewrite: 1_024,
+  tuneHttpMaxhdr: 101,
   /** The quick start balances like HAProxy's default. */
   balance: "roundrobin" as BalanceAlgorithmName,
 });

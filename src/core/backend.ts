@@ -4,7 +4,12 @@
  * @module
  */
 
-import type { BalanceAlgorithmName, BalanceContext, Balancer } from "./balance/types.ts";
+import type {
+  BalanceAlgorithmName,
+  BalanceContext,
+  BalanceHashKeyConfig,
+  Balancer,
+} from "./balance/types.ts";
 import { createBalancer } from "./balance/mod.ts";
 import { Server } from "./server.ts";
 import type { ServerSpec } from "./server.ts";
@@ -13,6 +18,8 @@ import type { ServerSpec } from "./server.ts";
 export interface BackendSpec {
   readonly name: string;
   readonly balance: BalanceAlgorithmName;
+  /** What `uri` and `hdr` hash; required for them, ignored by the others (default null). */
+  readonly hashKey?: BalanceHashKeyConfig | null;
   readonly retries: number;
   readonly redispatch: boolean;
   readonly allBackups: boolean;
@@ -54,8 +61,11 @@ export class Backend {
     this.servers = spec.servers.map((serverSpec, index) => new Server(serverSpec, index));
     const active = this.servers.filter((server) => !server.backup);
     this.backupServers = this.servers.filter((server) => server.backup);
-    this.activeBalancer = createBalancer(spec.balance, active);
-    this.backupBalancer = this.backupServers.length > 0 ? createBalancer(spec.balance, this.backupServers) : null;
+    const hashKey = spec.hashKey ?? null;
+    this.activeBalancer = createBalancer(spec.balance, active, undefined, hashKey);
+    this.backupBalancer = this.backupServers.length > 0
+      ? createBalancer(spec.balance, this.backupServers, undefined, hashKey)
+      : null;
   }
 
   /**

@@ -20,8 +20,7 @@ import { Pool } from "../core/pool.ts";
 import { TcpSession } from "../tcp/session.ts";
 import { HttpSession } from "../http/session.ts";
 import type { HttpSessionHost } from "../http/session.ts";
-import { NO_FORWARDED_HEADERS } from "../http/forwarded_headers.ts";
-import type { ForwardedHeaderRules } from "../http/forwarded_headers.ts";
+import type { HttpFrontendPolicy } from "../http/policy.ts";
 import { ServerPool } from "../http/server_pool.ts";
 import type { BindConfig, FrontendConfig } from "../config/types.ts";
 
@@ -65,7 +64,8 @@ export class Frontend implements HttpSessionHost {
   readonly runtime: Runtime;
   readonly wheel: TimerWheel;
   readonly logger: Logger;
-  readonly backend: Backend;
+  /** tcp mode: where every connection goes. http mode routes each request (see `httpPolicy`). */
+  readonly backend: Backend | null;
   /** Idle server connections for http sessions (shared by the frontends of a proxy). */
   readonly serverPool: ServerPool;
   /** Set once the proxy waits for its sessions to end (graceful stop): http sessions close after their response. */
@@ -76,8 +76,8 @@ export class Frontend implements HttpSessionHost {
   totalSessions = 0;
   /** Connections closed because even the parking queue was full. */
   rejectedConnections = 0;
-  /** http mode: the headers added to requests (the frontend's and the backend's settings combined). */
-  readonly forwarded: ForwardedHeaderRules;
+  /** http mode: rules, router, pages and limits of the sessions (null in tcp mode). */
+  readonly httpPolicy: HttpFrontendPolicy | null;
   private readonly limit: ProcessLimit;
   private readonly pool: Pool<Session>;
   private readonly parked: Connection[] = [];
@@ -90,15 +90,15 @@ export class Frontend implements HttpSessionHost {
 
   constructor(
     config: FrontendConfig,
-    backend: Backend,
+    backend: Backend | null,
     runtime: Runtime,
     wheel: TimerWheel,
     logger: Logger,
     limit: ProcessLimit,
-    serverPool?: ServerPool,
-    forwarded: ForwardedHeaderRules = NO_FORWARDED_HEADERS,
+    serverPool: ServerPool | undefined,
+    httpPolicy: HttpFrontendPolicy | null,
   ) {
-    this.forwarded = forwarded;
+    this.httpPolicy = httpPolicy;
     this.name = config.name;
     this.config = config;
     this.backend = backend;
@@ -108,9 +108,13 @@ export class Frontend implements HttpSessionHost {
     this.limit = limit;
     this.serverPool = serverPool ?? new ServerPool(wheel, () => runtime.now());
     // The mode decides the session type once: each frontend pools sessions of one kind.
-    this.pool = config.mode === "http"
-      ? new Pool<Session>(() => new HttpSession(this), SESSION_POOL_CAPACITY)
-      : new Pool<Session>(() => new TcpSession(this), SESSION_POOL_CAPACITY);
+    if (config.mode === "http") {
+      if (httpPolicy === null) throw new Error(`Frontend "${config.name}" is in http mode but has no http policy`);
+      this.pool = new Pool<Session>(() => new HttpSession(this, httpPolicy), SESSION_POOL_CAPACITY);
+    } else {
+      if (backend === null) throw new Error(`Frontend "${config.name}" is in tcp mode but has no backend`);
+      this.pool = new Pool<Session>(() => new TcpSession(this), SESSION_POOL_CAPACITY);
+    }
   }
 
   /** The addresses actually bound (real ports when 0 was asked). */
@@ -200,10 +204,10 @@ export class Frontend implements HttpSessionHost {
     const session = this.pool.acquire();
     if (session instanceof HttpSession) {
       this.httpSessions.add(session);
-      session.start(conn, this.backend, this.config.timeouts, this.forwarded);
+      session.start(conn, this.config.timeouts);
       if (this.draining) session.drain();
     } else {
-      session.start(conn, this.backend, this.config.timeouts.client);
+      session.start(conn, this.backend!, this.config.timeouts.client);
     }
     if (this.parkedEnded.has(conn)) {
       this.parkedEnded.delete(conn);

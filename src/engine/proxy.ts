@@ -13,7 +13,7 @@ import { TimerWheel } from "../core/timer_wheel.ts";
 import type { ServerSpec } from "../core/server.ts";
 import type { BackendConfig, Config } from "../config/types.ts";
 import { ServerPool } from "../http/server_pool.ts";
-import { combineForwardedHeaders } from "../http/forwarded_headers.ts";
+import { buildHttpFrontendPolicy } from "../http/policy.ts";
 import { Frontend } from "./frontend.ts";
 import type { ProcessLimit } from "./frontend.ts";
 
@@ -55,14 +55,17 @@ export class Proxy {
       backends.set(backendConfig.name, await this.buildBackend(backendConfig));
     }
     this.backends = [...backends.values()];
+    const byName = new Map(this.config.backends.map((config) => [config.name, { backend: backends.get(config.name)!, config }]));
     this.frontends = this.config.frontends.map((frontendConfig) => {
-      const backend = backends.get(frontendConfig.defaultBackend);
-      if (backend === undefined) {
+      const backend = backends.get(frontendConfig.defaultBackend) ?? null;
+      if (frontendConfig.mode === "http") {
+        const policy = buildHttpFrontendPolicy(frontendConfig, byName, this.config.global.tune);
+        return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, policy);
+      }
+      if (backend === null) {
         throw new Error(`Frontend "${frontendConfig.name}" uses unknown backend "${frontendConfig.defaultBackend}"`);
       }
-      const backendConfig = this.config.backends.find((each) => each.name === frontendConfig.defaultBackend)!;
-      const forwarded = combineForwardedHeaders(frontendConfig.forwarded, backendConfig.forwarded);
-      return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, forwarded);
+      return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, null);
     });
     await this.listen();
   }
@@ -133,6 +136,7 @@ export class Proxy {
     return new Backend({
       name: config.name,
       balance: config.balance,
+      hashKey: config.hashKey,
       retries: config.retries,
       redispatch: config.redispatch,
       allBackups: config.allBackups,

@@ -288,6 +288,48 @@ export class HeadParser implements HttpHead {
     return pairs;
   }
 
+  // Mutations for http-request/http-response rules. The framing and connection fields keep the
+  // values parsed from the received head: rules may not touch the headers behind them (the
+  // configuration refuses it), so the message is forwarded with the framing it arrived with.
+  // `host` is the exception: routing and X-Forwarded-Host read it after the rules ran.
+
+  /**
+   * Removes every header named `name` and appends `name: value`. `lowerName` saves the lowering
+   * when the caller has it precomputed; `value` must be latin1 without CR, LF or NUL.
+   */
+  setHeader(name: string, value: string, lowerName: string = name.toLowerCase()): void {
+    this.#removeHeaders(lowerName);
+    this.#append(name, lowerName, value);
+    if (lowerName === "host" && this.kind === "request") this.host = value;
+  }
+
+  /** Appends `name: value`, keeping the headers of that name already present. */
+  addHeader(name: string, value: string, lowerName: string = name.toLowerCase()): void {
+    this.#append(name, lowerName, value);
+    // `host` is the first Host value, as the parser sets it.
+    if (lowerName === "host" && this.kind === "request" && this.host === undefined) this.host = value;
+  }
+
+  /** Removes every header named `lowerName` (lower case), keeping the others in order. */
+  deleteHeader(lowerName: string): void {
+    this.#removeHeaders(lowerName);
+    if (lowerName === "host" && this.kind === "request") this.host = undefined;
+  }
+
+  /** Replaces the request target (the caller keeps it free of spaces, CR, LF and '#'). */
+  setTarget(target: string): void {
+    this.target = target;
+  }
+
+  #append(name: string, lowerName: string, value: string): void {
+    // Entries past headerCount are stale: overwriting them reuses the arrays' slots.
+    const index = this.headerCount;
+    this.headerNames[index] = name;
+    this.headerLowerNames[index] = lowerName;
+    this.headerValues[index] = value;
+    this.headerCount = index + 1;
+  }
+
   #tooLarge(): number {
     return this.#failed("HTTP_HEAD_TOO_LARGE", `Head is larger than ${this.maxHeadBytes} bytes`);
   }

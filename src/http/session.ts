@@ -14,9 +14,26 @@
  * Requests are answered in order (RFC 9112 9.3.2): request N+1 is not parsed before response N is
  * complete. Bytes that arrive meanwhile are held (bounded, then the client is paused).
  *
- * Server connections follow HAProxy's `http-reuse safe`: a client's first request always gets a
- * fresh connection, later requests may take an idle one from the pool of the server picked for
- * them. Retries follow tcp mode for connection failures (`retries`, turn-around delay, the last
+ * Each request goes through the frontend's http-request rules, the router (which picks the
+ * backend), the backend's http-request rules; its response through the backend's then the
+ * frontend's http-response rules (see policy.ts). A rule's redirect or return is answered on the
+ * kept-alive connection when the request is whole; deny and generated errors close it.
+ *
+ * An upgrade request (Connection: upgrade with Upgrade, no body) is forwarded with its Upgrade
+ * header; a 101 answer turns the connection into a byte tunnel under `timeout tunnel`, with
+ * half-close and backpressure as in tcp mode.
+ *
+ * Writes: a head and the first piece of its body that arrived with it leave in one write (one
+ * small copy costs less than a second send), and while a body is forwarded in several pieces the
+ * receiving socket has TCP_NODELAY off, so that small pieces coalesce in the kernel as HAProxy's
+ * MSG_MORE lets them; it is set again when the body ends, which pushes the last piece out at once.
+ * `http-no-delay` keeps TCP_NODELAY on throughout; the head still leaves with the body bytes that
+ * are already there, since joining them delays nothing.
+ *
+ * Server connections follow `http-reuse`: with "safe" (HAProxy's default) a client's first
+ * request always gets a fresh connection, later requests may take an idle one from the pool of
+ * the server picked for them; "always" lets every request take one; "never" keeps a connection
+ * private to its client connection, reused only by that client's next request to the same server. Retries follow tcp mode for connection failures (`retries`, turn-around delay, the last
  * attempt redispatched); a reused connection that closes before any byte of the response, while
  * the request body was not consumed, is retried once on a fresh connection (the server may have
  * closed it just as the request left: RFC 9112 9.3.1 allows retrying then).
@@ -45,15 +62,16 @@ import {
   HeadParser,
 } from "./head_parser.ts";
 import { CHUNKED_FAILED, ChunkedDecoder } from "./chunked_decoder.ts";
-import { serializeHead } from "./serialize.ts";
-import { errorResponse } from "./error_pages.ts";
+import { serializeHead, withoutH2c } from "./serialize.ts";
 import type { ServerPool } from "./server_pool.ts";
-import { forwardedHeaders, forwardForValue, NO_FORWARDED_HEADERS, replacedForwardedHeaders } from "./forwarded_headers.ts";
-import type { ForwardedHeaderRules } from "./forwarded_headers.ts";
+import { forwardedHeaders, forwardForValue, replacedForwardedHeaders } from "./forwarded_headers.ts";
 import type { SerializeOptions } from "./serialize.ts";
+import type { HttpBackendRoute, HttpFrontendPolicy } from "./policy.ts";
+import { renderAnswer } from "./rules.ts";
+import type { RuleVerdict } from "./rules.ts";
 
-/** Client bytes held while no request can take them (connecting, or a response pending), before the client is paused (HAProxy's tune.bufsize). */
-export const PENDING_CLIENT_BYTES_MAX = 16_384;
+/** A head and the body piece that came with it are joined into one write up to this size. */
+export const COALESCE_MAX_BYTES = 16_384;
 
 /** How long a closing connection may wait for the client's FIN when `timeout client` is unset. */
 export const CLOSE_LINGER_MS = 5_000;
@@ -82,6 +100,8 @@ const PHASE_TURNAROUND = 3;
 const PHASE_EXCHANGE = 4;
 /** Our last response is sent and the client is told we close: waiting for the client to go. */
 const PHASE_CLOSING = 5;
+/** After a 101: bytes spliced both ways. */
+const PHASE_TUNNEL = 6;
 
 const REQUEST_HEAD = 0;
 const REQUEST_BODY = 1;
@@ -94,19 +114,24 @@ const RESPONSE_DONE = 2;
 const CONNECTION_CLOSE: readonly string[] = ["Connection", "close"];
 /** An HTTP/1.0 client kept alive must be told so (RFC 9112 9.3, appendix C.2.2). */
 const CONNECTION_KEEP_ALIVE: readonly string[] = ["Connection", "keep-alive"];
+const CONNECTION_UPGRADE: readonly string[] = ["Connection", "upgrade"];
+const UPGRADE_RESPONSE_OPTIONS: SerializeOptions = Object.freeze({ keepUpgrade: true, addHeaders: CONNECTION_UPGRADE });
 
 
 /** One client connection in http mode. Pooled: `start` begins a session, and it returns itself to its host at the end. */
 export class HttpSession implements ConnectionHandler {
   private readonly host: HttpSessionHost;
+  private readonly policy: HttpFrontendPolicy;
   private readonly timer: WheelTimer;
-  private readonly request = new HeadParser("request");
-  private readonly response = new HeadParser("response");
+  private readonly request: HeadParser;
+  private readonly response: HeadParser;
   private readonly requestChunks = new ChunkedDecoder({ kind: "request" });
   private readonly responseChunks = new ChunkedDecoder({ kind: "response" });
   private client: Connection | null = null;
   private server: Connection | null = null;
+  /** The backend of the current request, and the route that led to it. */
   private backend: Backend | null = null;
+  private route: HttpBackendRoute | null = null;
   private target: Server | null = null;
   private phase = PHASE_IDLE;
   private requestState = REQUEST_HEAD;
@@ -132,38 +157,43 @@ export class HttpSession implements ConnectionHandler {
   /** Waiting for the first byte of a request after a response (http-keep-alive applies). */
   private keepAliveWait = false;
   private timeouts: HttpClientTimeouts = { client: 0, httpRequest: 0, httpKeepAlive: 0 };
-  /** Headers added to each request (X-Forwarded-For and co.), and this client's X-Forwarded-For value. */
-  private forwarded: ForwardedHeaderRules = NO_FORWARDED_HEADERS;
+  /** This client's X-Forwarded-For value for the route it was computed for (routes may except different networks). */
+  private forwardForRoute: HttpBackendRoute | null = null;
   private forwardFor: string | null = null;
   /** Reused for every request: the added headers and the options naming them. */
   private readonly addedHeaders: string[] = [];
-  private readonly requestOptions: SerializeOptions = { addHeaders: this.addedHeaders, dropHeaders: undefined };
+  private readonly requestOptions: SerializeOptions = { addHeaders: this.addedHeaders, dropHeaders: undefined, keepUpgrade: false };
+  /** The request asks for an upgrade and it was forwarded: a 101 opens a tunnel. */
+  private upgrading = false;
+  private serverEnded = false;
+  /** Heads waiting to leave with the first body piece (see the module notes on writes). */
+  private serverHead: Uint8Array | null = null;
+  private clientHead: Uint8Array | null = null;
+  /** TCP_NODELAY is off on the server (request body) or the client (response body) connection. */
+  private serverCorked = false;
+  private clientCorked = false;
+  /** http-reuse never: this client's idle server connection and its server. */
+  private privateServer: Connection | null = null;
+  private privateTarget: Server | null = null;
   /** Requests whose exchange began on this connection. */
   requests = 0;
 
-  constructor(host: HttpSessionHost) {
+  /** `policy`: the frontend's rules, router, pages and limits. */
+  constructor(host: HttpSessionHost, policy: HttpFrontendPolicy) {
     this.host = host;
+    this.policy = policy;
+    const limits = { maxHeadBytes: this.policy.maxHeadBytes, maxHeaderLines: this.policy.maxHeaderLines };
+    this.request = new HeadParser("request", limits);
+    this.response = new HeadParser("response", limits);
     this.timer = host.wheel.create(() => this.onTimer());
   }
 
   /** Takes over an accepted client connection and waits for its first request. */
-  start(
-    client: Connection,
-    backend: Backend,
-    timeouts: HttpClientTimeouts,
-    forwarded: ForwardedHeaderRules = NO_FORWARDED_HEADERS,
-  ): void {
+  start(client: Connection, timeouts: HttpClientTimeouts): void {
     this.client = client;
-    this.backend = backend;
     this.timeouts = timeouts;
-    this.forwarded = forwarded;
-    this.requestOptions.dropHeaders = replacedForwardedHeaders(forwarded);
-    // The client's address does not change: its X-Forwarded-For value is decided once.
-    this.forwardFor = forwarded.forwardFor === null ? null : forwardForValue(forwarded, client.remote.address);
     client.setHandler(this);
     client.setNoDelay(true);
-    backend.activeConnections++;
-    backend.totalConnections++;
     this.waitRequest(false);
   }
 
@@ -181,21 +211,40 @@ export class HttpSession implements ConnectionHandler {
     return this.client?.remote.address ?? "";
   }
 
+  /** The current request's target, for `balance uri`. */
+  get requestTarget(): string {
+    return this.request.target;
+  }
+
+  /** A header of the current request, for `balance hdr`. */
+  requestHeader(lowerName: string): string | undefined {
+    return this.request.headerValue(lowerName);
+  }
+
   onOpen(conn: Connection): void {
     if (conn !== this.server) return;
     this.established();
+    this.flushServerHead();
   }
 
   onData(conn: Connection, chunk: Uint8Array): void {
-    if (conn === this.client) this.clientData(chunk, 0);
-    else if (conn === this.server) this.serverData(chunk, 0);
+    if (conn === this.client) {
+      if (this.phase === PHASE_TUNNEL) this.tunnelFromClient(chunk);
+      else this.clientData(chunk, 0);
+    } else if (conn === this.server) {
+      if (this.phase === PHASE_TUNNEL) this.tunnelFromServer(chunk);
+      else this.serverData(chunk, 0);
+    } else if (conn === this.privateServer) {
+      // An idle connection has nothing to say: bytes now would be out of step with any request.
+      this.dropPrivateServer();
+    }
   }
 
   onDrain(conn: Connection): void {
     if (conn === this.client) {
-      if (this.responseState === RESPONSE_BODY) this.server?.resume();
+      if (this.responseState === RESPONSE_BODY || this.phase === PHASE_TUNNEL) this.server?.resume();
     } else if (conn === this.server) {
-      if (this.requestState === REQUEST_BODY && this.phase === PHASE_EXCHANGE) this.client?.resume();
+      if ((this.requestState === REQUEST_BODY && this.phase === PHASE_EXCHANGE) || this.phase === PHASE_TUNNEL) this.client?.resume();
     }
   }
 
@@ -203,16 +252,24 @@ export class HttpSession implements ConnectionHandler {
     // Runtimes may report a FIN after the connection was let go (Bun): identity checks first.
     if (conn === this.client) this.clientEnd();
     else if (conn === this.server) this.serverEnd();
+    else if (conn === this.privateServer) this.dropPrivateServer();
   }
 
   onClose(conn: Connection, error: NetError | undefined): void {
     if (conn === this.client) {
       this.client = null;
+      if (this.phase === PHASE_TUNNEL && this.server !== null && error === undefined && this.clientEnded) {
+        // A clean half-close: the server may still be sending its last bytes to nobody; wait for its end.
+        return;
+      }
       this.dropServer();
       this.finish();
     } else if (conn === this.server) {
       this.server = null;
       this.serverClosed(error);
+    } else if (conn === this.privateServer) {
+      this.privateServer = null;
+      this.privateTarget = null;
     }
   }
 
@@ -243,7 +300,7 @@ export class HttpSession implements ConnectionHandler {
     const kept = offset === 0 ? chunk : chunk.subarray(offset);
     this.held.push(kept);
     this.heldBytes += kept.length;
-    if (this.heldBytes >= PENDING_CLIENT_BYTES_MAX) this.client?.pause();
+    if (this.heldBytes >= this.policy.bufferBytes) this.client?.pause();
   }
 
   private parseRequest(chunk: Uint8Array, offset: number): void {
@@ -263,11 +320,16 @@ export class HttpSession implements ConnectionHandler {
     }
     this.beginRequest();
     if (end < chunk.length) this.clientData(chunk, end);
+    // A head without body bytes in this chunk leaves alone (a no-op once it has left).
+    this.flushServerHead();
   }
 
   private clientEnd(): void {
     this.clientEnded = true;
     switch (this.phase) {
+      case PHASE_TUNNEL:
+        this.server?.end();
+        return;
       case PHASE_REQUEST:
         // No request in progress (or a truncated head): nothing to answer, close as HAProxy does.
         this.closeClient();
@@ -286,34 +348,100 @@ export class HttpSession implements ConnectionHandler {
     }
   }
 
-  /** A request head is complete: decide its framing, pick a server and connect. */
+  /** A request head is complete: apply the rules, route it, pick a server and connect. */
   private beginRequest(): void {
     const request = this.request;
+    const policy = this.policy;
     this.requests++;
-    this.closeAfter = !request.keepAlive || request.closeAfterResponse || this.host.draining;
+    this.closeAfter = !request.keepAlive || request.closeAfterResponse || this.host.draining || policy.clientClose;
     this.requestState = request.bodyKind === BODY_NONE ? REQUEST_DONE : REQUEST_BODY;
     this.requestRemaining = request.contentLength ?? 0;
     if (request.bodyKind === BODY_CHUNKED) this.requestChunks.reset();
-    const added = this.forwarded === NO_FORWARDED_HEADERS
-      ? undefined
-      : forwardedHeaders(this.forwarded, request, this.forwardFor, request.host, this.addedHeaders);
-    this.requestHead = serializeHead(request, added === undefined ? undefined : this.requestOptions);
     this.requestBodySent = false;
     this.responseState = RESPONSE_HEAD;
     this.responseStarted = false;
     this.response.reset(request.method);
-    const backend = this.backend!;
+    const address = this.clientAddress;
+    if (!policy.requestRules.isEmpty) {
+      const verdict = policy.requestRules.apply(request, address);
+      if (verdict !== null) {
+        this.answerVerdict(verdict);
+        return;
+      }
+    }
+    const route = policy.router.pick(request, address);
+    if (route === null) {
+      this.host.logger.debug(`No backend for ${request.method} ${request.target} from ${address}`);
+      this.answerAndClose(503);
+      return;
+    }
+    this.route = route;
+    if (!route.requestRules.isEmpty) {
+      const verdict = route.requestRules.apply(request, address);
+      if (verdict !== null) {
+        this.answerVerdict(verdict);
+        return;
+      }
+    }
+    const backend = route.backend;
+    this.backend = backend;
+    backend.activeConnections++;
+    backend.totalConnections++;
+    if (route.clientClose) this.closeAfter = true;
+    this.requestHead = this.rebuildRequest(route);
+    if (this.requestHead.length > policy.bufferBytes) {
+      // HAProxy's strict rewriting: a head that no longer fits the buffer after the headers added
+      // to it (tune.maxrewrite is the room kept for them) fails the request with a 500.
+      this.host.logger.debug(`Request head from ${address} grew to ${this.requestHead.length} bytes with rules, over tune.bufsize`);
+      this.answerAndClose(500);
+      return;
+    }
     const server = backend.pickServer(this, null);
     if (server === null) {
-      this.host.logger.debug(`Backend "${backend.name}" has no server available for ${this.clientAddress}`);
+      this.host.logger.debug(`Backend "${backend.name}" has no server available for ${address}`);
       this.answerAndClose(503);
       return;
     }
     this.retriesLeft = backend.retries;
     this.assign(server);
-    // http-reuse safe: the first request of a connection never rides an idle connection opened
-    // for someone else; a later request may, as its client has shown it speaks HTTP properly.
-    this.connect(this.requests > 1);
+    this.connect(this.mayReuse(route));
+  }
+
+  /** The request head as the server gets it: hop-by-hop headers out, forwarded and connection headers in. */
+  private rebuildRequest(route: HttpBackendRoute): Uint8Array {
+    const request = this.request;
+    const options = this.requestOptions;
+    const added = this.addedHeaders;
+    const forwarded = route.forwarded;
+    if (this.forwardForRoute !== route) {
+      // The client's address does not change: its X-Forwarded-For value is decided once per route.
+      this.forwardForRoute = route;
+      this.forwardFor = forwarded.forwardFor === null ? null : forwardForValue(forwarded, this.clientAddress);
+      options.dropHeaders = replacedForwardedHeaders(forwarded);
+    }
+    forwardedHeaders(forwarded, request, this.forwardFor, request.host, added);
+    // RFC 9110 7.8: an upgrade is offered only in HTTP/1.1, and is only sensible without a body
+    // (the body would have to be read before the protocol switch). h2c never passes (serialize.ts).
+    this.upgrading = request.version === "1.1" && request.connectionUpgrade && request.upgrade !== undefined &&
+      request.bodyKind === BODY_NONE && withoutH2c(request.upgrade) !== "";
+    options.keepUpgrade = this.upgrading;
+    if (this.upgrading) added.push("Connection", "upgrade");
+    else if (route.serverClose) added.push("Connection", "close");
+    return serializeHead(request, added.length === 0 && options.dropHeaders!.length === 0 && !this.upgrading ? undefined : options);
+  }
+
+  /** Whether the request may ride an idle connection opened for someone else (HAProxy's http-reuse). */
+  private mayReuse(route: HttpBackendRoute): boolean {
+    switch (route.reuse) {
+      case "always":
+        return true;
+      case "safe":
+        // The first request of a connection never rides an idle connection opened for someone
+        // else; a later request may, as its client has shown it speaks HTTP properly.
+        return this.requests > 1;
+      default:
+        return false;
+    }
   }
 
   private forwardRequestBody(chunk: Uint8Array, offset: number): void {
@@ -345,7 +473,16 @@ export class HttpSession implements ConnectionHandler {
       this.requestBodySent = true;
       const part = offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end);
       this.touchTimer();
-      if (!server.write(part)) this.client!.pause();
+      if (!this.writeServer(server, part)) this.client!.pause();
+    }
+    if (this.requestState === REQUEST_BODY) {
+      if (!this.serverCorked && !this.route!.noDelay) {
+        this.serverCorked = true;
+        server.setNoDelay(false);
+      }
+    } else if (this.serverCorked) {
+      this.serverCorked = false;
+      server.setNoDelay(true);
     }
     if (this.requestState === REQUEST_DONE) {
       if (this.responseState === RESPONSE_HEAD) this.armTimer(this.backend!.serverTimeout);
@@ -371,15 +508,25 @@ export class HttpSession implements ConnectionHandler {
   private connect(mayReuse: boolean): void {
     const server = this.target!;
     this.serverReusable = true;
-    if (mayReuse) {
-      const idle = this.host.serverPool.take(server);
-      if (idle !== null) {
-        this.reused = true;
-        this.server = idle;
-        idle.setHandler(this);
-        this.established();
-        return;
+    this.serverEnded = false;
+    let idle: Connection | null = null;
+    if (this.privateServer !== null) {
+      // This client's own idle connection: taken when the request goes to the same server.
+      if (this.privateTarget === server && this.privateServer.open) {
+        idle = this.privateServer;
+        this.privateServer = null;
+        this.privateTarget = null;
+      } else {
+        this.dropPrivateServer();
       }
+    }
+    if (idle === null && mayReuse) idle = this.host.serverPool.take(server);
+    if (idle !== null) {
+      this.reused = true;
+      this.server = idle;
+      idle.setHandler(this);
+      this.established();
+      return;
     }
     this.reused = false;
     this.phase = PHASE_CONNECTING;
@@ -392,10 +539,10 @@ export class HttpSession implements ConnectionHandler {
 
   /** The server connection is ready: send the request head and whatever body is held. */
   private established(): void {
-    const server = this.server!;
     this.phase = PHASE_EXCHANGE;
     this.armTimer(this.requestState === REQUEST_DONE ? this.backend!.serverTimeout : this.bodyTimeout());
-    server.write(this.requestHead!);
+    // Sent with the first body piece, or alone by flushServerHead.
+    this.serverHead = this.requestHead;
     if (this.held.length > 0) {
       const held = this.held;
       this.held = [];
@@ -405,7 +552,37 @@ export class HttpSession implements ConnectionHandler {
         if (this.phase !== PHASE_EXCHANGE) return;
       }
     }
-    if (this.requestState === REQUEST_BODY && this.heldBytes < PENDING_CLIENT_BYTES_MAX) this.client?.resume();
+    if (this.requestState === REQUEST_BODY && this.heldBytes < this.policy.bufferBytes) this.client?.resume();
+  }
+
+  /** Writes to the server, joined with a head still waiting to leave (see the module notes). */
+  private writeServer(server: Connection, part: Uint8Array): boolean {
+    const head = this.serverHead;
+    if (head === null) return server.write(part);
+    this.serverHead = null;
+    return writeJoined(server, head, part);
+  }
+
+  /** Sends a waiting request head alone: no body piece came with it. */
+  private flushServerHead(): void {
+    const head = this.serverHead;
+    if (head === null) return;
+    this.serverHead = null;
+    this.server?.write(head);
+  }
+
+  private writeClient(client: Connection, part: Uint8Array): boolean {
+    const head = this.clientHead;
+    if (head === null) return client.write(part);
+    this.clientHead = null;
+    return writeJoined(client, head, part);
+  }
+
+  private flushClientHead(): boolean {
+    const head = this.clientHead;
+    if (head === null) return true;
+    this.clientHead = null;
+    return this.client === null || this.client.write(head);
   }
 
   private connectFailed(error: NetError | undefined): void {
@@ -470,7 +647,11 @@ export class HttpSession implements ConnectionHandler {
       offset = end;
     }
     if (response.status === 101) {
-      // The Upgrade header was not forwarded (tunnels arrive later): a 101 answers nothing we sent.
+      if (this.upgrading) {
+        this.beginTunnel(chunk, end);
+        return;
+      }
+      // No upgrade was forwarded: a 101 answers nothing we sent.
       this.host.logger.debug(`Server "${this.backend!.name}/${this.target?.name}" switched protocols unasked`);
       this.serverReusable = false;
       this.answerAndClose(502);
@@ -483,11 +664,70 @@ export class HttpSession implements ConnectionHandler {
       if (this.responseState === RESPONSE_BODY) this.forwardResponseBody(chunk, end);
       else this.serverReusable = false;
     }
+    if (!this.flushClientHead()) this.server?.pause();
+  }
+
+  /** A 101 to a forwarded upgrade: from now on, bytes pass untouched both ways. */
+  private beginTunnel(chunk: Uint8Array, end: number): void {
+    const client = this.client!;
+    const server = this.server!;
+    this.phase = PHASE_TUNNEL;
+    this.serverReusable = false;
+    this.closeAfter = true;
+    this.requestHead = null;
+    this.applyResponseRules();
+    const head = serializeHead(this.response, UPGRADE_RESPONSE_OPTIONS);
+    const ms = this.tunnelTimeout();
+    if (ms > 0) this.timer.arm(ms);
+    else this.timer.disarm();
+    let flowing = end < chunk.length ? writeJoined(client, head, chunk.subarray(end)) : client.write(head);
+    if (!flowing) server.pause();
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    flowing = true;
+    for (let i = 0; i < held.length; i++) flowing = server.write(held[i]!);
+    if (this.clientEnded) server.end();
+    else if (flowing) client.resume();
+    else client.pause();
+  }
+
+  private tunnelFromClient(chunk: Uint8Array): void {
+    const server = this.server;
+    if (server === null) return;
+    this.touchTunnel();
+    if (!server.write(chunk)) this.client!.pause();
+  }
+
+  private tunnelFromServer(chunk: Uint8Array): void {
+    const client = this.client;
+    if (client === null) return;
+    this.touchTunnel();
+    if (!client.write(chunk)) this.server!.pause();
+  }
+
+  private touchTunnel(): void {
+    const ms = this.tunnelTimeout();
+    if (ms > 0) this.timer.touch(ms);
+  }
+
+  /** `timeout tunnel`, else what the client and server timeouts allow. */
+  private tunnelTimeout(): number {
+    const tunnel = this.backend!.tunnelTimeout;
+    return tunnel > 0 ? tunnel : this.bodyTimeout();
+  }
+
+  /** The backend's, then the frontend's http-response rules (HAProxy's order). */
+  private applyResponseRules(): void {
+    const route = this.route!;
+    if (!route.responseRules.isEmpty) route.responseRules.apply(this.response, this.request, this.clientAddress);
+    if (!this.policy.responseRules.isEmpty) this.policy.responseRules.apply(this.response, this.request, this.clientAddress);
   }
 
   private beginResponse(): void {
     const response = this.response;
-    if (!response.keepAlive || response.closeAfterResponse) this.serverReusable = false;
+    this.applyResponseRules();
+    if (!response.keepAlive || response.closeAfterResponse || this.route!.serverClose) this.serverReusable = false;
     // A body delimited by the server's close can only be delimited the same way for the client.
     if (response.bodyKind === BODY_UNTIL_CLOSE || response.closeAfterResponse) this.closeAfter = true;
     // Answered before the request body was whole: the rest of it cannot be told apart from a next request.
@@ -507,7 +747,8 @@ export class HttpSession implements ConnectionHandler {
     if (response.bodyKind === BODY_CHUNKED) this.responseChunks.reset();
     this.responseState = RESPONSE_BODY;
     this.armTimer(this.bodyTimeout());
-    if (!this.client!.write(head)) this.server!.pause();
+    // Sent with the first body piece, or alone once the chunk is processed (parseResponse).
+    this.clientHead = head;
   }
 
   private forwardResponseBody(chunk: Uint8Array, offset: number): void {
@@ -540,16 +781,29 @@ export class HttpSession implements ConnectionHandler {
     if (end > offset) {
       const part = offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end);
       this.touchTimer();
-      if (!client.write(part)) this.server!.pause();
+      if (!this.writeClient(client, part)) this.server!.pause();
     }
     if (done) {
       if (end < chunk.length) this.serverReusable = false;
       this.responseState = RESPONSE_DONE;
       this.responseDone();
+    } else if (!this.clientCorked && !this.route!.noDelay) {
+      this.clientCorked = true;
+      client.setNoDelay(false);
     }
   }
 
   private serverEnd(): void {
+    this.serverEnded = true;
+    if (this.phase === PHASE_TUNNEL) {
+      if (this.client !== null) {
+        this.client.end();
+      } else {
+        this.dropServer();
+        this.finish();
+      }
+      return;
+    }
     if (this.responseState === RESPONSE_BODY && this.response.bodyKind === BODY_UNTIL_CLOSE) {
       this.serverReusable = false;
       this.responseState = RESPONSE_DONE;
@@ -573,6 +827,12 @@ export class HttpSession implements ConnectionHandler {
         return;
       case PHASE_EXCHANGE:
         break;
+      case PHASE_TUNNEL:
+        this.unassign();
+        if (this.client === null) this.finish();
+        else if (error !== undefined || !this.serverEnded) this.client.destroy();
+        else if (this.clientEnded) this.client.end();
+        return;
       default:
         return;
     }
@@ -605,16 +865,32 @@ export class HttpSession implements ConnectionHandler {
   private responseDone(): void {
     const server = this.server;
     this.server = null;
+    // A head whose body ended in its own chunk; backpressure no longer matters between requests.
+    this.flushClientHead();
+    if (this.clientCorked) {
+      this.clientCorked = false;
+      this.client?.setNoDelay(true);
+    }
     if (server !== null) {
+      if (this.serverCorked) {
+        this.serverCorked = false;
+        server.setNoDelay(true);
+      }
       if (this.serverReusable && this.requestState === REQUEST_DONE && server.open) {
         server.resume();
-        this.host.serverPool.release(this.target!, server);
+        if (this.route!.reuse === "never") {
+          this.privateServer = server;
+          this.privateTarget = this.target;
+        } else {
+          this.host.serverPool.release(this.target!, server);
+        }
       } else {
         server.setHandler(DISCARD_HANDLER);
         server.destroy();
       }
     }
     this.unassign();
+    this.releaseBackend();
     if (this.client === null) {
       this.finish();
       return;
@@ -651,19 +927,67 @@ export class HttpSession implements ConnectionHandler {
       this.closeClient();
       return;
     }
-    if (this.heldBytes < PENDING_CLIENT_BYTES_MAX) client.resume();
+    if (this.heldBytes < this.policy.bufferBytes) client.resume();
   }
 
   /** Sends a generated answer and closes the client connection after it. */
   private answerAndClose(status: number): void {
+    const pages = this.route?.errorPages ?? this.policy.errorPages;
     this.dropServer();
+    this.releaseBackend();
     const client = this.client;
     if (client === null) {
       this.finish();
       return;
     }
-    client.write(errorResponse(status));
+    client.write(pages.response(status, "close"));
     this.closeClient();
+  }
+
+  /**
+   * Answers a request stopped by a rule. deny gets its error page and the connection is closed as
+   * HAProxy does; a redirect or a return keeps the connection when the request is whole (its body
+   * would otherwise be taken for the next request) and the client keeps it too.
+   */
+  private answerVerdict(verdict: NonNullable<RuleVerdict>): void {
+    if (verdict.kind === "deny") {
+      this.host.logger.debug(`Request ${this.request.method} ${this.request.target} from ${this.clientAddress} denied`);
+      this.answerAndClose(verdict.status);
+      return;
+    }
+    const client = this.client!;
+    this.dropServer();
+    this.releaseBackend();
+    this.requestHead = null;
+    if (this.closeAfter || this.requestState !== REQUEST_DONE) {
+      client.write(renderAnswer(verdict, "close"));
+      this.closeClient();
+      return;
+    }
+    client.write(renderAnswer(verdict, this.request.version === "1.0" ? "keep-alive" : null));
+    this.responseState = RESPONSE_DONE;
+    this.waitRequest(true);
+  }
+
+  /** The request is over for its backend: its count of active requests goes down. */
+  private releaseBackend(): void {
+    if (this.backend !== null) {
+      this.backend.activeConnections--;
+      this.backend = null;
+    }
+    this.route = null;
+    this.upgrading = false;
+  }
+
+  /** Closes this client's idle private connection (http-reuse never). */
+  private dropPrivateServer(): void {
+    const idle = this.privateServer;
+    this.privateServer = null;
+    this.privateTarget = null;
+    if (idle !== null) {
+      idle.setHandler(DISCARD_HANDLER);
+      idle.destroy();
+    }
   }
 
   /** Half-closes the client once everything is sent, and waits (bounded) for it to close. */
@@ -684,6 +1008,8 @@ export class HttpSession implements ConnectionHandler {
   /** Lets go of the server connection, if any, without waiting for its close. */
   private dropServer(): void {
     const server = this.server;
+    this.serverHead = null;
+    this.serverCorked = false;
     if (server !== null) {
       this.server = null;
       server.setHandler(DISCARD_HANDLER);
@@ -740,6 +1066,10 @@ export class HttpSession implements ConnectionHandler {
       case PHASE_CLOSING:
         this.client?.destroy();
         return;
+      case PHASE_TUNNEL:
+        this.host.logger.debug(`Tunnel from ${this.clientAddress} timed out`);
+        this.abort();
+        return;
     }
   }
 
@@ -771,11 +1101,16 @@ export class HttpSession implements ConnectionHandler {
     if (this.phase === PHASE_IDLE) return;
     this.timer.disarm();
     this.dropServer();
-    if (this.backend !== null) this.backend.activeConnections--;
+    this.dropPrivateServer();
+    this.releaseBackend();
     this.phase = PHASE_IDLE;
     this.client = null;
-    this.backend = null;
     this.requestHead = null;
+    this.clientHead = null;
+    this.clientCorked = false;
+    this.serverEnded = false;
+    this.forwardForRoute = null;
+    this.forwardFor = null;
     this.held = [];
     this.heldBytes = 0;
     this.clientEnded = false;
@@ -792,4 +1127,17 @@ function minPositive(a: number, b: number): number {
   if (a <= 0) return b;
   if (b <= 0) return a;
   return a < b ? a : b;
+}
+
+/** Writes `head` and `part` as one piece when small enough to copy, else one after the other. */
+function writeJoined(conn: Connection, head: Uint8Array, part: Uint8Array): boolean {
+  const length = head.length + part.length;
+  if (length > COALESCE_MAX_BYTES) {
+    conn.write(head);
+    return conn.write(part);
+  }
+  const joined = new Uint8Array(length);
+  joined.set(head, 0);
+  joined.set(part, head.length);
+  return conn.write(joined);
 }

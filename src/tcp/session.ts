@@ -84,6 +84,16 @@ export class TcpSession implements ConnectionHandler {
     return this.client?.remote.address ?? "";
   }
 
+  /** tcp mode has no request: `uri` balancing falls back to round robin. */
+  get requestTarget(): string {
+    return "";
+  }
+
+  /** tcp mode has no request headers: `hdr` balancing falls back to round robin. */
+  requestHeader(_lowerName: string): string | undefined {
+    return undefined;
+  }
+
   onOpen(conn: Connection): void {
     if (conn !== this.server) return;
     this.phase = PHASE_ESTABLISHED;

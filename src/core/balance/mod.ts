@@ -5,23 +5,34 @@
  */
 
 import type { Server } from "../server.ts";
-import type { BalanceAlgorithmName, Balancer } from "./types.ts";
+import type { BalanceAlgorithmName, BalanceHashKeyConfig, Balancer } from "./types.ts";
 import { FirstBalancer } from "./first.ts";
+import { HeaderHashBalancer } from "./header_hash.ts";
 import { LeastConnectionsBalancer } from "./least_connections.ts";
 import { RandomTwoChoicesBalancer } from "./random_two_choices.ts";
 import type { RandomSource } from "./random_two_choices.ts";
 import { RoundRobinBalancer } from "./round_robin.ts";
 import { SourceHashBalancer } from "./source_hash.ts";
 import { StaticRoundRobinBalancer } from "./static_round_robin.ts";
+import { UriHashBalancer } from "./uri_hash.ts";
 
-export type { BalanceAlgorithmName, BalanceContext, Balancer } from "./types.ts";
+export type {
+  BalanceAlgorithmName,
+  BalanceContext,
+  BalanceHashKeyConfig,
+  Balancer,
+  HeaderHashKeyConfig,
+  UriHashKeyConfig,
+} from "./types.ts";
 export { FirstBalancer } from "./first.ts";
+export { hashHeaderValue, HeaderHashBalancer } from "./header_hash.ts";
 export { LeastConnectionsBalancer } from "./least_connections.ts";
 export { DEFAULT_RANDOM_DRAWS, RandomTwoChoicesBalancer } from "./random_two_choices.ts";
 export type { RandomSource } from "./random_two_choices.ts";
 export { RoundRobinBalancer } from "./round_robin.ts";
 export { hashClientAddress, SOURCE_REHASH_PROBES, SourceHashBalancer } from "./source_hash.ts";
 export { StaticRoundRobinBalancer } from "./static_round_robin.ts";
+export { hashRequestUri, NO_HASH_KEY, UriHashBalancer } from "./uri_hash.ts";
 
 /** Algorithm used when a backend names none, as in HAProxy. */
 export const DEFAULT_BALANCE_ALGORITHM: BalanceAlgorithmName = "roundrobin";
@@ -35,19 +46,28 @@ export const BALANCE_ALGORITHMS: readonly BalanceAlgorithmName[] = Object.freeze
     "first",
     "source",
     "random",
+    "uri",
+    "hdr",
   ] as const,
 );
 
-/** Whether `name` is the name of an algorithm. */
+/**
+ * Whether `name` is the name of an algorithm. "hdr" is one, although a configuration spells it
+ * with its header, "hdr(NAME)".
+ */
 export function isBalanceAlgorithm(name: string): name is BalanceAlgorithmName {
   return (BALANCE_ALGORITHMS as readonly string[]).includes(name);
 }
 
-/** Builds the balancer for `algorithm` over `servers`; `random` feeds the `random` algorithm. */
+/**
+ * Builds the balancer for `algorithm` over `servers`; `random` feeds the `random` algorithm, and
+ * `hashKey` says what `uri` and `hdr` hash (required for them, ignored by the others).
+ */
 export function createBalancer(
   algorithm: BalanceAlgorithmName,
   servers: readonly Server[],
   random?: RandomSource,
+  hashKey?: BalanceHashKeyConfig | null,
 ): Balancer {
   switch (algorithm) {
     case "roundrobin":
@@ -62,9 +82,20 @@ export function createBalancer(
       return new SourceHashBalancer(servers);
     case "random":
       return new RandomTwoChoicesBalancer(servers, random);
+    case "uri":
+      if (hashKey?.kind !== "uri") throw missingHashKey(algorithm, hashKey);
+      return new UriHashBalancer(servers, hashKey);
+    case "hdr":
+      if (hashKey?.kind !== "hdr") throw missingHashKey(algorithm, hashKey);
+      return new HeaderHashBalancer(servers, hashKey);
     default: {
       const unknown: never = algorithm;
       throw new Error(`Unknown balance algorithm "${String(unknown)}"`);
     }
   }
+}
+
+function missingHashKey(algorithm: "uri" | "hdr", hashKey: BalanceHashKeyConfig | null | undefined): Error {
+  const given = hashKey === undefined || hashKey === null ? "none" : `kind "${String(hashKey.kind)}"`;
+  return new Error(`balance "${algorithm}" needs hash key options of kind "${algorithm}" (got ${given})`);
 }

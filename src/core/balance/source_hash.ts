@@ -6,111 +6,33 @@
 
 import type { Server } from "../server.ts";
 import type { BalanceAlgorithmName, BalanceContext, Balancer } from "./types.ts";
-import { buildWeightedSequence } from "./_weighted_sequence.ts";
+import { hashRange, REHASH_PROBES, WeightedHashTable } from "./_hash_table.ts";
 
-const FNV_OFFSET_BASIS = 0x811c9dc5;
-const FNV_PRIME = 0x01000193;
-/** Odd constant (2^32 / golden ratio) that sends successive probe numbers far apart. */
-const PROBE_STEP = 0x9e3779b9;
+/** Table slots tried at random after the client's own slot (see `WeightedHashTable`). */
+export const SOURCE_REHASH_PROBES = REHASH_PROBES;
 
-/**
- * Table slots tried at random, after the client's own slot, before scanning the table in order.
- * With half the table unavailable, all of them miss once in 256 picks; the scan then still finds
- * a server if there is one.
- */
-export const SOURCE_REHASH_PROBES = 8;
-
-/** Murmur3's finalizer: every input bit reaches every output bit. */
-function mix32(hash: number): number {
-  hash ^= hash >>> 16;
-  hash = Math.imul(hash, 0x85ebca6b);
-  hash ^= hash >>> 13;
-  hash = Math.imul(hash, 0xc2b2ae35);
-  hash ^= hash >>> 16;
-  return hash >>> 0;
-}
-
-/**
- * FNV-1a (32 bit) of a client address, finalized so that it spreads well modulo a small table.
- *
- * The finalizer matters: addresses that differ only in their last digit differ only in the low
- * bits of plain FNV-1a's last multiplication, which would crowd neighbouring clients together.
- * Reads the string's code units in place; allocates nothing.
- */
+/** The hash of a client address that picks its slot; allocates nothing. */
 export function hashClientAddress(address: string): number {
-  let hash = FNV_OFFSET_BASIS;
-  for (let index = 0; index < address.length; index++) {
-    hash ^= address.charCodeAt(index);
-    hash = Math.imul(hash, FNV_PRIME);
-  }
-  return mix32(hash);
+  return hashRange(address, 0, address.length);
 }
 
 /**
- * HAProxy's map-based source hashing: a table in which each server holds `weight` slots, indexed
- * by the hash of the client's address. The table is built from the weights only (down servers
- * keep their slots), so a server going down or up moves only its own clients: a client whose slot
- * belongs to an unavailable server (or to `avoid`) is sent, deterministically, to the slot chosen
- * by rehashing, which spreads a failed server's clients over the others by weight rather than
- * piling them on one neighbour. A change of weight rebuilds the table on the pick after `update()`,
- * which remaps most clients, as in HAProxy; a weight set to 0 drains the server like a down one.
+ * HAProxy's map-based source hashing over `WeightedHashTable`: a client whose server is
+ * unavailable goes, deterministically, to another one, and comes back when it returns.
  */
 export class SourceHashBalancer implements Balancer {
   readonly algorithm: BalanceAlgorithmName = "source";
-  readonly #servers: readonly Server[];
-  /** The weights the table was built from. */
-  readonly #tableWeights: Float64Array;
-  #table: Int32Array;
-  #mayHaveChanged = false;
+  readonly #table: WeightedHashTable;
 
   constructor(servers: readonly Server[]) {
-    this.#servers = servers;
-    this.#tableWeights = new Float64Array(servers.length);
-    for (let position = 0; position < servers.length; position++) {
-      this.#tableWeights[position] = servers[position].weight;
-    }
-    this.#table = buildWeightedSequence(this.#tableWeights);
+    this.#table = new WeightedHashTable(servers);
   }
 
   pick(context: BalanceContext, avoid: Server | null): Server | null {
-    if (this.#mayHaveChanged) this.#rebuildIfWeightsChanged();
-    const table = this.#table;
-    if (table.length === 0) return null;
-    const hash = hashClientAddress(context.clientAddress);
-    let slot = hash % table.length;
-    let avoidSeen = false;
-    for (let probe = 0; probe <= SOURCE_REHASH_PROBES; probe++) {
-      if (probe > 0) slot = mix32(hash + Math.imul(probe, PROBE_STEP)) % table.length;
-      const server = this.#servers[table[slot]];
-      if (!server.isAvailable()) continue;
-      if (server !== avoid) return server;
-      avoidSeen = true;
-    }
-    for (let step = 1; step < table.length; step++) {
-      const server = this.#servers[table[(slot + step) % table.length]];
-      if (!server.isAvailable()) continue;
-      if (server !== avoid) return server;
-      avoidSeen = true;
-    }
-    return avoidSeen ? avoid : null;
+    return this.#table.lookup(hashClientAddress(context.clientAddress), avoid);
   }
 
-  /** Notes that weights may have changed; the next pick compares and rebuilds only if needed. */
   update(): void {
-    this.#mayHaveChanged = true;
-  }
-
-  #rebuildIfWeightsChanged(): void {
-    this.#mayHaveChanged = false;
-    let changed = false;
-    for (let position = 0; position < this.#servers.length; position++) {
-      const weight = this.#servers[position].weight;
-      // Weight 0 drains a server: it keeps its slots, so its clients come back when it returns.
-      if (weight > 0 && weight !== this.#tableWeights[position]) {
-        this.#tableWeights[position] = weight;
-        changed = true;
-      }
-    }
-    if (changed) this.#table = buildWeightedSequence(this.#tableWeights);
+    this.#table.update();
   }
 }
