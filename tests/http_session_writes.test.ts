@@ -86,10 +86,13 @@ class FakeConnection implements Connection {
     this.handler = handler;
   }
 
+  /** What `write` returns: false plays a peer that does not read (backpressure). */
+  writeResult = true;
+
   write(chunk: Uint8Array): boolean {
     // A copy: the entry shows what was sent at that moment, whatever happens to the buffer later.
     this.ops.push({ kind: "write", bytes: chunk.slice() });
-    return true;
+    return this.writeResult;
   }
 
   pause(): void {
@@ -677,5 +680,85 @@ describe("requests without a body", () => {
     assert.equal(r.host.serverPool.size, 0);
     assert.deepEqual(server.writeTexts, [second]);
     hangUp(r);
+  });
+});
+
+describe("answers of http-request rules on a kept-alive connection", () => {
+  const PING_RULES = { "http-request": [{ action: "return", status: 200, body: "pong", if: { path: "/ping" } }] };
+  const writes = (conn: FakeConnection): string[] =>
+    conn.ops.flatMap((op) => (op.kind === "write" ? [text(op.bytes)] : []));
+
+  test("thousands of pipelined requests in one chunk are answered in a loop, not by recursion", () => {
+    const r = rig(configFor({ frontend: PING_RULES }));
+    const count = 20_000;
+    r.client.deliverData(bytes("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n".repeat(count)));
+    const answers = writes(r.client);
+    assert.equal(answers.length, count);
+    assert.ok(answers.every((answer) => answer.startsWith("HTTP/1.1 200 OK\r\n") && answer.endsWith("\r\n\r\npong")));
+    assert.equal(r.servers.length, 0);
+    hangUp(r);
+  });
+
+  test("the answer to HEAD is the head alone, with the body's Content-Length", () => {
+    const r = rig(configFor({ frontend: PING_RULES }));
+    r.client.deliverData(bytes("HEAD /ping HTTP/1.1\r\nHost: x\r\n\r\nGET /ping HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const [head, get] = writes(r.client);
+    assert.match(head!, /\r\nContent-Length: 4\r\n/);
+    assert.ok(head!.endsWith("\r\n\r\n"), "a HEAD answer carries no body");
+    assert.ok(get!.endsWith("\r\n\r\npong"));
+    hangUp(r);
+  });
+
+  test("a client that does not read its answers gets no more until it drains", () => {
+    const r = rig(configFor({ frontend: PING_RULES }));
+    r.client.writeResult = false;
+    r.client.deliverData(bytes("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n".repeat(3)));
+    assert.equal(writes(r.client).length, 1, "answered while the first answer was still queued");
+    // More requests keep arriving: held, then the client is no longer read.
+    r.client.deliverData(bytes("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n".repeat(1_000)));
+    assert.equal(writes(r.client).length, 1);
+    assert.ok(r.client.count("pause") >= 1, "the client was not paused");
+    r.client.writeResult = true;
+    r.client.handler!.onDrain(r.client);
+    assert.equal(writes(r.client).length, 1_003);
+    hangUp(r);
+  });
+});
+
+describe("an invalid chunked response body", () => {
+  const badChunk = "ZZ\r\n";
+  const chunkedHead = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const clientWrites = (conn: FakeConnection): string[] =>
+    conn.ops.flatMap((op) => (op.kind === "write" ? [text(op.bytes)] : []));
+
+  test("in the chunk of its head: the head never leaves, the client gets a 502", () => {
+    const r = rig();
+    r.client.deliverData(bytes(GET_HEAD));
+    const server = onlyServer(r);
+    server.deliverOpen();
+    server.deliverData(bytes(chunkedHead + badChunk));
+    const sent = clientWrites(r.client);
+    assert.equal(sent.length, 1);
+    assert.match(sent[0]!, /^HTTP\/1\.1 502 Bad Gateway\r\n/);
+    assert.equal(r.client.count("end"), 1);
+    assert.equal(r.client.count("destroy"), 0);
+    hangUp(r);
+  });
+
+  test("after its head left: the client connection is cut", () => {
+    const r = rig();
+    r.client.deliverData(bytes(GET_HEAD));
+    const server = onlyServer(r);
+    server.deliverOpen();
+    server.deliverData(bytes(chunkedHead + "2\r\nok\r\n"));
+    server.deliverData(bytes(badChunk));
+    const sent = clientWrites(r.client);
+    assert.equal(sent.length, 1);
+    assert.match(sent[0]!, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.equal(r.client.count("destroy"), 1);
+    r.client.deliverClose();
+    assert.deepEqual(r.host.ended, [r.session]);
+    r.host.serverPool.closeAll();
+    r.host.wheel.close();
   });
 });

@@ -338,7 +338,8 @@ export function renderAnswer(answer: RuleAnswer, connection: "close" | "keep-ali
   const body = answer.body;
   let head = "HTTP/1.1 " + answer.status + " " + reasonPhrase(answer.status) + "\r\n";
   for (let i = 0; i + 1 < headers.length; i += 2) head += headers[i] + ": " + headers[i + 1] + "\r\n";
-  head += "Content-Length: " + body.length + "\r\n";
+  // RFC 9110 8.6: no Content-Length on a 204, and on a 304 it would describe the resource, not this answer.
+  if (answer.status !== 204 && answer.status !== 304) head += "Content-Length: " + body.length + "\r\n";
   if (connection !== null) head += "Connection: " + connection + "\r\n";
   head += "\r\n";
   const out = new Uint8Array(head.length + body.length);

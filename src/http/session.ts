@@ -102,6 +102,8 @@ const PHASE_EXCHANGE = 4;
 const PHASE_CLOSING = 5;
 /** After a 101: bytes spliced both ways. */
 const PHASE_TUNNEL = 6;
+/** A rule's answer is written but the client's buffer is full: waiting for it to drain before the next request. */
+const PHASE_ANSWERED = 7;
 
 const REQUEST_HEAD = 0;
 const REQUEST_BODY = 1;
@@ -166,6 +168,8 @@ export class HttpSession implements ConnectionHandler {
   /** The request asks for an upgrade and it was forwarded: a 101 opens a tunnel. */
   private upgrading = false;
   private serverEnded = false;
+  /** The last request body write to the server returned false. */
+  private serverPushedBack = false;
   /** Heads waiting to leave with the first body piece (see the module notes on writes). */
   private serverHead: Uint8Array | null = null;
   private clientHead: Uint8Array | null = null;
@@ -242,6 +246,10 @@ export class HttpSession implements ConnectionHandler {
 
   onDrain(conn: Connection): void {
     if (conn === this.client) {
+      if (this.phase === PHASE_ANSWERED) {
+        this.waitRequest(true);
+        return;
+      }
       if (this.responseState === RESPONSE_BODY || this.phase === PHASE_TUNNEL) this.server?.resume();
     } else if (conn === this.server) {
       if ((this.requestState === REQUEST_BODY && this.phase === PHASE_EXCHANGE) || this.phase === PHASE_TUNNEL) this.client?.resume();
@@ -286,6 +294,7 @@ export class HttpSession implements ConnectionHandler {
         return;
       case PHASE_CONNECTING:
       case PHASE_TURNAROUND:
+      case PHASE_ANSWERED:
         this.hold(chunk, offset);
         return;
       // PHASE_CLOSING: bytes after our final answer are read and dropped, so that closing does
@@ -304,24 +313,33 @@ export class HttpSession implements ConnectionHandler {
   }
 
   private parseRequest(chunk: Uint8Array, offset: number): void {
-    if (offset >= chunk.length) return;
-    if (this.keepAliveWait) {
-      // The next request started: its head must now arrive within `timeout http-request`.
-      this.keepAliveWait = false;
-      this.armTimer(this.requestHeadTimeout());
-    }
-    const end = this.request.feed(chunk, offset);
-    if (end === HEAD_INCOMPLETE) return;
-    if (end === HEAD_FAILED) {
-      const error = this.request.error!;
-      this.host.logger.debug(`Invalid request from ${this.clientAddress}: ${error.message}`);
-      this.answerAndClose(error.status);
+    // A loop, not recursion: pipelined requests answered by rules on the spot can be thousands in
+    // one chunk (Bun reads up to 512 KiB at once).
+    while (offset < chunk.length) {
+      if (this.keepAliveWait) {
+        // The next request started: its head must now arrive within `timeout http-request`.
+        this.keepAliveWait = false;
+        this.armTimer(this.requestHeadTimeout());
+      }
+      const end = this.request.feed(chunk, offset);
+      if (end === HEAD_INCOMPLETE) return;
+      if (end === HEAD_FAILED) {
+        const error = this.request.error!;
+        this.host.logger.debug(`Invalid request from ${this.clientAddress}: ${error.message}`);
+        this.answerAndClose(error.status);
+        return;
+      }
+      this.beginRequest();
+      if (this.phase === PHASE_REQUEST) {
+        // Answered by a rule and kept alive: the next request may follow in the same chunk.
+        offset = end;
+        continue;
+      }
+      if (end < chunk.length) this.clientData(chunk, end);
+      // A head without body bytes in this chunk leaves alone (a no-op once it has left).
+      this.flushServerHead();
       return;
     }
-    this.beginRequest();
-    if (end < chunk.length) this.clientData(chunk, end);
-    // A head without body bytes in this chunk leaves alone (a no-op once it has left).
-    this.flushServerHead();
   }
 
   private clientEnd(): void {
@@ -376,6 +394,7 @@ export class HttpSession implements ConnectionHandler {
       return;
     }
     this.route = route;
+    if (route.clientClose) this.closeAfter = true;
     if (!route.requestRules.isEmpty) {
       const verdict = route.requestRules.apply(request, address);
       if (verdict !== null) {
@@ -387,7 +406,6 @@ export class HttpSession implements ConnectionHandler {
     this.backend = backend;
     backend.activeConnections++;
     backend.totalConnections++;
-    if (route.clientClose) this.closeAfter = true;
     this.requestHead = this.rebuildRequest(route);
     if (this.requestHead.length > policy.bufferBytes) {
       // HAProxy's strict rewriting: a head that no longer fits the buffer after the headers added
@@ -473,7 +491,8 @@ export class HttpSession implements ConnectionHandler {
       this.requestBodySent = true;
       const part = offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end);
       this.touchTimer();
-      if (!this.writeServer(server, part)) this.client!.pause();
+      this.serverPushedBack = !this.writeServer(server, part);
+      if (this.serverPushedBack) this.client!.pause();
     }
     if (this.requestState === REQUEST_BODY) {
       if (!this.serverCorked && !this.route!.noDelay) {
@@ -540,6 +559,7 @@ export class HttpSession implements ConnectionHandler {
   /** The server connection is ready: send the request head and whatever body is held. */
   private established(): void {
     this.phase = PHASE_EXCHANGE;
+    this.serverPushedBack = false;
     this.armTimer(this.requestState === REQUEST_DONE ? this.backend!.serverTimeout : this.bodyTimeout());
     // Sent with the first body piece, or alone by flushServerHead.
     this.serverHead = this.requestHead;
@@ -551,6 +571,8 @@ export class HttpSession implements ConnectionHandler {
         this.clientData(held[i]!, 0);
         if (this.phase !== PHASE_EXCHANGE) return;
       }
+      // The server pushed back on the bytes just replayed: its drain resumes the client.
+      if (this.serverPushedBack) return;
     }
     if (this.requestState === REQUEST_BODY && this.heldBytes < this.policy.bufferBytes) this.client?.resume();
   }
@@ -769,8 +791,15 @@ export class HttpSession implements ConnectionHandler {
     } else if (kind === BODY_CHUNKED) {
       end = this.responseChunks.passThrough(chunk, offset);
       if (end === CHUNKED_FAILED) {
-        // The head is gone to the client already: all we can do is cut the connection.
         this.host.logger.debug(`Invalid response body from server "${this.backend!.name}/${this.target?.name}": ${this.responseChunks.error!.message}`);
+        if (this.clientHead !== null) {
+          // Nothing reached the client yet: it can still be told.
+          this.clientHead = null;
+          this.serverReusable = false;
+          this.answerAndClose(502);
+          return;
+        }
+        // The head is gone to the client already: all we can do is cut the connection.
         this.abort();
         return;
       }
@@ -831,7 +860,8 @@ export class HttpSession implements ConnectionHandler {
         this.unassign();
         if (this.client === null) this.finish();
         else if (error !== undefined || !this.serverEnded) this.client.destroy();
-        else if (this.clientEnded) this.client.end();
+        // A clean end: the client got our FIN; it may have been paused by this server's backpressure.
+        else this.client.resume();
         return;
       default:
         return;
@@ -878,7 +908,11 @@ export class HttpSession implements ConnectionHandler {
       }
       if (this.serverReusable && this.requestState === REQUEST_DONE && server.open) {
         server.resume();
-        if (this.route!.reuse === "never") {
+        if (this.route!.reuse === "never" && this.closeAfter) {
+          // Private to a client connection that is closing: nobody will take it.
+          server.setHandler(DISCARD_HANDLER);
+          server.destroy();
+        } else if (this.route!.reuse === "never") {
           this.privateServer = server;
           this.privateTarget = this.target;
         } else {
@@ -964,9 +998,18 @@ export class HttpSession implements ConnectionHandler {
       this.closeClient();
       return;
     }
-    client.write(renderAnswer(verdict, this.request.version === "1.0" ? "keep-alive" : null));
+    let answer = renderAnswer(verdict, this.request.version === "1.0" ? "keep-alive" : null);
+    // RFC 9110 9.3.2: the answer to HEAD is the head alone, Content-Length included.
+    if (this.request.method === "HEAD") answer = answer.subarray(0, answer.length - verdict.body.length);
     this.responseState = RESPONSE_DONE;
-    this.waitRequest(true);
+    if (client.write(answer)) {
+      this.waitRequest(true);
+      return;
+    }
+    // The client does not read its answers: take no more requests until it does (onDrain), or
+    // answers would pile up in memory faster than they leave.
+    this.phase = PHASE_ANSWERED;
+    this.armTimer(this.timeouts.client > 0 ? this.timeouts.client : CLOSE_LINGER_MS);
   }
 
   /** The request is over for its backend: its count of active requests goes down. */
@@ -1021,6 +1064,7 @@ export class HttpSession implements ConnectionHandler {
   /** Closes both sides now. */
   private abort(): void {
     this.phase = PHASE_CLOSING;
+    this.clientHead = null;
     this.timer.disarm();
     this.dropServer();
     if (this.client !== null) this.client.destroy();
@@ -1068,6 +1112,10 @@ export class HttpSession implements ConnectionHandler {
         return;
       case PHASE_TUNNEL:
         this.host.logger.debug(`Tunnel from ${this.clientAddress} timed out`);
+        this.abort();
+        return;
+      case PHASE_ANSWERED:
+        this.host.logger.debug(`Client ${this.clientAddress} did not read its answer in time`);
         this.abort();
         return;
     }
