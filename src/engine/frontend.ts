@@ -44,11 +44,8 @@ const PARKED_HANDLER: ConnectionHandler = {
     (conn.owner as Frontend).startParkedEarly(conn, chunk);
   },
   onDrain() {},
-  onEnd(conn: Connection) {
-    // Node and Bun report a FIN even on a paused socket: remember it for the session to come, which
-    // must still forward it (the client may expect a server that speaks first).
-    (conn.owner as Frontend).parkedEnded.add(conn);
-  },
+  // A paused connection reports its FIN only once resumed (runtime contract): the session gets it.
+  onEnd() {},
   onClose(conn: Connection) {
     (conn.owner as Frontend).unpark(conn);
   },
@@ -81,8 +78,6 @@ export class Frontend implements HttpSessionHost {
   private readonly limit: ProcessLimit;
   private readonly pool: Pool<Session>;
   private readonly parked: Connection[] = [];
-  /** @internal Parked connections whose client already half-closed. */
-  readonly parkedEnded = new WeakSet<Connection>();
   private listeners: Listener[] = [];
   private idleWaiters: Array<() => void> = [];
   /** Running http sessions, to close the idle ones when draining (empty in tcp mode). */
@@ -208,10 +203,6 @@ export class Frontend implements HttpSessionHost {
       if (this.draining) session.drain();
     } else {
       session.start(conn, this.backend!, this.config.timeouts.client);
-    }
-    if (this.parkedEnded.has(conn)) {
-      this.parkedEnded.delete(conn);
-      session.onEnd(conn);
     }
     return session;
   }

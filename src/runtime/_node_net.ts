@@ -9,6 +9,9 @@
  * - Chunks from `data` events are fresh Buffers that nobody reuses, so they can be handed to another
  *   socket's `write` without a copy.
  * - A socket error is kept until `close` and delivered with it, so `onClose` runs exactly once.
+ * - A paused socket still emits `end` for a FIN that arrives with no byte before it (Node, and
+ *   Deno's and Bun's node:net). The contract promises no event from a paused connection but its
+ *   close, as the native modules do: the FIN is held and delivered after `resume()`.
  * - `server.close(callback)` calls back only when every accepted connection has ended; closing a
  *   listener must not wait for them, so `close` resolves as soon as the listening socket is closed.
  *
@@ -45,6 +48,9 @@ export class NodeNetConnection implements Connection {
   error: NetError | undefined = undefined;
   /** "host:port" this connection dialled, for error messages; empty for accepted ones. */
   readonly target: string;
+  paused = false;
+  /** The peer's FIN came while paused: `onEnd` waits for `resume()`. */
+  endPending = false;
 
   constructor(socket: net.Socket, handler: ConnectionHandler, accepted: boolean, target: string) {
     this.socket = socket;
@@ -80,11 +86,15 @@ export class NodeNetConnection implements Connection {
   }
 
   pause(): void {
+    this.paused = true;
     this.socket.pause();
   }
 
   resume(): void {
+    this.paused = false;
     this.socket.resume();
+    // Not from within resume(): the handler calling it is in the middle of its own work.
+    if (this.endPending) queueMicrotask(() => deliverPendingEnd(this));
   }
 
   end(): void {
@@ -123,6 +133,13 @@ function onSocketDrain(this: net.Socket): void {
 
 function onSocketEnd(this: net.Socket): void {
   const conn = connectionOf(this);
+  if (conn.paused) conn.endPending = true;
+  else conn.handler.onEnd(conn);
+}
+
+function deliverPendingEnd(conn: NodeNetConnection): void {
+  if (!conn.endPending || conn.paused || !conn.open) return;
+  conn.endPending = false;
   conn.handler.onEnd(conn);
 }
 
@@ -139,6 +156,11 @@ function onSocketClose(this: net.Socket): void {
   conn.open = false;
   const handler = conn.handler;
   conn.handler = NOOP_HANDLER;
+  // A FIN held by a pause is told before the close, as the native modules do.
+  if (conn.endPending) {
+    conn.endPending = false;
+    handler.onEnd(conn);
+  }
   handler.onClose(conn, conn.error);
 }
 

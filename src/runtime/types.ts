@@ -53,7 +53,11 @@ export interface Connection {
   write(chunk: Uint8Array): boolean;
   /** Bytes queued and not yet handed to the kernel. */
   readonly bufferedAmount: number;
-  /** Stops reading from the socket (so the peer's TCP window fills up). */
+  /**
+   * Stops reading from the socket (so the peer's TCP window fills up). Until `resume`, the handler
+   * gets no `onData` and no `onEnd`: bytes and the FIN behind them wait (a close still comes, with
+   * a held FIN told just before it).
+   */
   pause(): void;
   /** Reads again after `pause`. */
   resume(): void;
