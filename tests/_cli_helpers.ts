@@ -7,6 +7,7 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import * as net from "node:net";
+import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { detectRuntimeName } from "../src/runtime/detect.ts";
@@ -188,4 +189,29 @@ export function residentBytes(pid: number): number | null {
 /** Waits `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Backpressure check for a client that stopped reading (already paused): over 2 s the origin can
+ * write only what kernel buffers hold (on loopback a few MB, where without backpressure it moves
+ * GBs), the proxy's RSS stays flat, and once the client reads again at least 1 MB arrives.
+ * `written` reports what the origin has written so far.
+ */
+export async function assertStalledThenResumes(client: net.Socket, proxyPid: number, written: () => number): Promise<void> {
+  await sleep(300);
+  const rssBefore = residentBytes(proxyPid);
+  const writtenBefore = written();
+  await sleep(2_000);
+  assert.ok(written() < 64 * 1024 * 1024, `the origin could write ${written()} bytes into a stalled client`);
+  assert.ok(written() - writtenBefore < 16 * 1024 * 1024, `still flowing: ${written() - writtenBefore} bytes`);
+  const rssAfter = residentBytes(proxyPid);
+  if (rssBefore !== null && rssAfter !== null) {
+    assert.ok(rssAfter - rssBefore < 32 * 1024 * 1024, `RSS grew by ${rssAfter - rssBefore} bytes`);
+  }
+  // The stalled session still works once the client reads again.
+  let readBack = 0;
+  client.on("data", (data: Buffer) => (readBack += data.length));
+  client.resume();
+  for (let i = 0; i < 100 && readBack < 1024 * 1024; i++) await sleep(20);
+  assert.ok(readBack >= 1024 * 1024, `only ${readBack} bytes after resuming`);
 }

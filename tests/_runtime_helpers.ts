@@ -4,6 +4,7 @@
 
 import type { Connection, ConnectionHandler } from "../src/runtime/types.ts";
 import type { NetError } from "../src/runtime/net_error.ts";
+import type { TimerClock } from "../src/core/timer_wheel.ts";
 
 /** A handler that records every event and can be awaited on. */
 export class RecordingHandler implements ConnectionHandler {
@@ -137,4 +138,77 @@ export function writeWithBackpressure(
     pump();
   });
   return { blocked: () => blockedCount, done };
+}
+
+/** Latin1 bytes of a string (every character below 0x100): byte-exact message text for parsers. */
+export function latin1Bytes(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
+
+/** Latin1 text of some bytes: byte-exact, readable in assertion diffs. */
+export function latin1Text(data: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < data.length; i++) out += String.fromCharCode(data[i]!);
+  return out;
+}
+
+/** A runtime timer a {@link ManualClock} holds. */
+export interface PendingTimer {
+  at: number;
+  callback: () => void;
+}
+
+/** A manual clock for timer wheels: time moves only in `advance`, which runs due timers at their own times. */
+export class ManualClock implements TimerClock {
+  time: number;
+  readonly pending = new Map<number, PendingTimer>();
+  #nextId = 1;
+
+  constructor(start = 0) {
+    this.time = start;
+  }
+
+  now(): number {
+    return this.time;
+  }
+
+  setTimer(ms: number, callback: () => void, _unref?: boolean): unknown {
+    const id = this.#nextId++;
+    this.pending.set(id, { at: this.time + ms, callback });
+    return id;
+  }
+
+  clearTimer(handle: unknown): void {
+    this.pending.delete(handle as number);
+  }
+
+  /** Moves time forward by `ms`, firing every timer that comes due on the way, in order. */
+  advance(ms: number): void {
+    const end = this.time + ms;
+    for (let fired = 0;; fired++) {
+      if (fired >= 10_000_000) throw new Error("Runaway timers");
+      let nextId = -1;
+      let nextAt = Infinity;
+      for (const [id, timer] of this.pending) {
+        if (timer.at <= end && timer.at < nextAt) {
+          nextId = id;
+          nextAt = timer.at;
+        }
+      }
+      if (nextId === -1) break;
+      const timer = this.pending.get(nextId)!;
+      this.pending.delete(nextId);
+      // A timer overdue after a stall (time set directly) runs late, as a real one would.
+      this.time = Math.max(this.time, timer.at);
+      timer.callback();
+    }
+    this.time = end;
+  }
+
+  /** Advances to absolute time `at`. */
+  advanceTo(at: number): void {
+    this.advance(at - this.time);
+  }
 }

@@ -8,7 +8,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { parseErrorFile } from "../src/http/error_file.ts";
 import type { ParsedErrorFile } from "../src/http/error_file.ts";
-import { BUILTIN_ERROR_PAGES, BUILTIN_ERROR_STATUSES, ErrorPages, errorResponse } from "../src/http/error_pages.ts";
+import { BUILTIN_ERROR_PAGES, BUILTIN_ERROR_STATUSES, ErrorPages } from "../src/http/error_pages.ts";
 import type { ErrorFileConfig } from "../src/config/types.ts";
 
 const decoder = new TextDecoder();
@@ -46,9 +46,8 @@ describe("built-in pages", () => {
     }
   });
 
-  test("errorResponse is the built-in page with Connection: close, built once", () => {
-    const page = errorResponse(503);
-    assert.equal(page, errorResponse(503));
+  test("the built-in page with Connection: close is built once", () => {
+    const page = BUILTIN_ERROR_PAGES.response(503, "close");
     assert.equal(page, BUILTIN_ERROR_PAGES.response(503, "close"));
     assert.equal(
       decoder.decode(page),
@@ -106,7 +105,7 @@ describe("errorfiles", () => {
     const backend = new ErrorPages([file(504, "HTTP/1.1 504 Too slow\n\ntoo slow\n")], frontend);
     assert.match(decoder.decode(backend.response(504, null)), /^HTTP\/1\.1 504 Too slow\r\n/);
     assert.equal(backend.response(503, "close"), frontend.response(503, "close"));
-    assert.equal(backend.response(502, "close"), errorResponse(502));
+    assert.equal(backend.response(502, "close"), BUILTIN_ERROR_PAGES.response(502, "close"));
     assert.deepEqual([backend.has(504), backend.has(503), backend.has(502), BUILTIN_ERROR_PAGES.has(503)], [true, true, false, false]);
   });
 

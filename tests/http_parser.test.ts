@@ -20,19 +20,7 @@ import type { MessageKind } from "../src/http/head_parser.ts";
 import { CHUNKED_FAILED, ChunkedDecoder } from "../src/http/chunked_decoder.ts";
 import { isForwarded, serializeHead, withoutH2c } from "../src/http/serialize.ts";
 import { HttpError } from "../src/http/errors.ts";
-
-/** Latin1 bytes of a string (every character below 0x100). */
-function bytes(text: string): Uint8Array {
-  const out = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
-  return out;
-}
-
-function text(data: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < data.length; i++) out += String.fromCharCode(data[i]!);
-  return out;
-}
+import { latin1Bytes as bytes, latin1Text as text } from "./_runtime_helpers.ts";
 
 /** What a parse produced, comparable across splits. */
 interface Outcome {

@@ -21,18 +21,7 @@ import type {
   HttpResponseRuleConfig,
   RuleGuardConfig,
 } from "../src/config/types.ts";
-
-function bytes(text: string): Uint8Array {
-  const out = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
-  return out;
-}
-
-function text(data: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < data.length; i++) out += String.fromCharCode(data[i]!);
-  return out;
-}
+import { latin1Bytes as bytes, latin1Text as text } from "./_runtime_helpers.ts";
 
 function parse(kind: "request" | "response", raw: string, requestMethod = ""): HeadParser {
   const parser = new HeadParser(kind);

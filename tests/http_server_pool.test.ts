@@ -6,40 +6,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { TimerWheel } from "../src/core/timer_wheel.ts";
-import type { TimerClock } from "../src/core/timer_wheel.ts";
+import { ManualClock as FakeClock } from "./_runtime_helpers.ts";
 import { Server } from "../src/core/server.ts";
 import { IDLE_SERVER_TIMEOUT_MS, IDLE_SWEEP_INTERVAL_MS, MAX_IDLE_PER_SERVER, ServerPool } from "../src/http/server_pool.ts";
 import type { Connection, ConnectionHandler } from "../src/runtime/types.ts";
-
-/** A manual clock: time moves only in advance(), which runs the due timers. */
-class FakeClock implements TimerClock {
-  time = 0;
-  private readonly pending = new Map<number, { at: number; callback: () => void }>();
-  private nextId = 1;
-  now(): number {
-    return this.time;
-  }
-  setTimer(ms: number, callback: () => void): unknown {
-    const id = this.nextId++;
-    this.pending.set(id, { at: this.time + ms, callback });
-    return id;
-  }
-  clearTimer(handle: unknown): void {
-    this.pending.delete(handle as number);
-  }
-  advance(ms: number): void {
-    const end = this.time + ms;
-    for (let guard = 0; guard < 100_000; guard++) {
-      let next: [number, { at: number; callback: () => void }] | undefined;
-      for (const entry of this.pending) if (entry[1].at <= end && (next === undefined || entry[1].at < next[1].at)) next = entry;
-      if (next === undefined) break;
-      this.pending.delete(next[0]);
-      this.time = Math.max(this.time, next[1].at);
-      next[1].callback();
-    }
-    this.time = end;
-  }
-}
 
 /** A connection that records what is done to it; `close()` plays the runtime's close event. */
 class FakeConnection implements Partial<Connection> {

@@ -16,27 +16,15 @@ import type { HttpFrontendPolicy } from "../src/http/policy.ts";
 import { ServerPool } from "../src/http/server_pool.ts";
 import { validateConfigDocument } from "../src/config/validate.ts";
 import type { BackendConfig, Config } from "../src/config/types.ts";
-import { Backend } from "../src/core/backend.ts";
+import type { Backend } from "../src/core/backend.ts";
+import { buildBackend } from "../src/engine/proxy.ts";
 import { SILENT_LOGGER } from "../src/core/logger.ts";
 import { TimerWheel } from "../src/core/timer_wheel.ts";
-import type { TimerClock } from "../src/core/timer_wheel.ts";
 import type { Connection, ConnectionHandler, ConnectOptions, NetAddr, Runtime } from "../src/runtime/types.ts";
 import type { NetError } from "../src/runtime/net_error.ts";
+import { latin1Bytes as bytes, latin1Text as text, ManualClock as FakeClock } from "./_runtime_helpers.ts";
 
 // ---- bytes ----
-
-function bytes(text: string): Uint8Array {
-  const out = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
-  return out;
-}
-
-/** Latin1 text of some bytes: byte-exact, readable in assertion diffs. */
-function text(data: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < data.length; i++) out += String.fromCharCode(data[i]!);
-  return out;
-}
 
 function concat(...parts: Uint8Array[]): Uint8Array {
   let length = 0;
@@ -196,27 +184,6 @@ class FakeConnection implements Connection {
   }
 }
 
-/** A manual clock: nothing fires unless `advance` is called (none of these tests does). */
-class FakeClock implements TimerClock {
-  time = 1_000;
-  private readonly pending = new Map<number, { at: number; callback: () => void }>();
-  private nextId = 1;
-
-  now(): number {
-    return this.time;
-  }
-
-  setTimer(ms: number, callback: () => void): unknown {
-    const id = this.nextId++;
-    this.pending.set(id, { at: this.time + ms, callback });
-    return id;
-  }
-
-  clearTimer(handle: unknown): void {
-    this.pending.delete(handle as number);
-  }
-}
-
 /** The part of the runtime a session uses: `connect` (recorded) and the clock. */
 class FakeRuntime {
   readonly clock: FakeClock;
@@ -262,7 +229,7 @@ class FakeHost implements HttpSessionHost {
   readonly ended: object[] = [];
 
   constructor() {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1_000);
     this.fakeRuntime = new FakeRuntime(clock);
     // Sessions only call connect() and now() on the runtime.
     this.runtime = this.fakeRuntime as unknown as Runtime;
@@ -295,25 +262,7 @@ function configFor(sections: { global?: Table; frontend?: Table; backend?: Table
 }
 
 function backendOf(config: BackendConfig): Backend {
-  return new Backend({
-    name: config.name,
-    balance: config.balance,
-    hashKey: config.hashKey,
-    retries: config.retries,
-    redispatch: config.redispatch,
-    allBackups: config.allBackups,
-    connectTimeout: config.timeouts.connect,
-    serverTimeout: config.timeouts.server,
-    tunnelTimeout: config.timeouts.tunnel,
-    servers: config.servers.map((server) => ({
-      name: server.name,
-      host: server.host,
-      port: server.port,
-      weight: server.weight,
-      maxconn: server.maxconn,
-      backup: server.backup,
-    })),
-  });
+  return buildBackend(config, config.servers.map((server) => server.host));
 }
 
 interface Rig {

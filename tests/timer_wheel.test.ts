@@ -2,70 +2,22 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { DEFAULT_RESOLUTION_MS, TimerWheel, WHEEL_SLOTS } from "../src/core/timer_wheel.ts";
 import type { TimerClock } from "../src/core/timer_wheel.ts";
+import { ManualClock } from "./_runtime_helpers.ts";
 
-interface PendingTimer {
-  at: number;
-  callback: () => void;
-}
-
-/** A manual clock: time moves only in advance(), which runs the due timers at their own times. */
-class FakeClock implements TimerClock {
-  time: number;
-  readonly pending = new Map<number, PendingTimer>();
+/** The shared manual clock, counting what the wheel asks of the runtime. */
+class FakeClock extends ManualClock {
   /** Highest number of runtime timers outstanding at once. */
   maxPending = 0;
   setTimerCalls = 0;
   unrefFlags: boolean[] = [];
-  #nextId = 1;
 
-  constructor(start = 0) {
-    this.time = start;
-  }
-
-  now(): number {
-    return this.time;
-  }
-
-  setTimer(ms: number, callback: () => void, unref: boolean): unknown {
+  override setTimer(ms: number, callback: () => void, unref: boolean): unknown {
     assert.ok(ms >= 1, `timer delay ${ms} should be at least 1 ms`);
-    const id = this.#nextId++;
-    this.pending.set(id, { at: this.time + ms, callback });
+    const id = super.setTimer(ms, callback);
     this.setTimerCalls++;
     this.unrefFlags.push(unref);
     this.maxPending = Math.max(this.maxPending, this.pending.size);
     return id;
-  }
-
-  clearTimer(handle: unknown): void {
-    this.pending.delete(handle as number);
-  }
-
-  /** Moves time forward by `ms`, firing every runtime timer that comes due on the way, in order. */
-  advance(ms: number): void {
-    const end = this.time + ms;
-    for (let fired = 0;; fired++) {
-      assert.ok(fired < 10_000_000, "runaway timers");
-      let nextId = -1;
-      let nextAt = Infinity;
-      for (const [id, timer] of this.pending) {
-        if (timer.at <= end && timer.at < nextAt) {
-          nextId = id;
-          nextAt = timer.at;
-        }
-      }
-      if (nextId === -1) break;
-      const timer = this.pending.get(nextId)!;
-      this.pending.delete(nextId);
-      // A timer overdue after a stall (time set directly) runs late, as a real one would.
-      this.time = Math.max(this.time, timer.at);
-      timer.callback();
-    }
-    this.time = end;
-  }
-
-  /** Advances to absolute time `at`. */
-  advanceTo(at: number): void {
-    this.advance(at - this.time);
   }
 }
 

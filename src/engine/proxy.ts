@@ -113,37 +113,41 @@ export class Proxy {
   }
 
   private async buildBackend(config: BackendConfig): Promise<Backend> {
-    const servers: ServerSpec[] = [];
+    const hosts: string[] = [];
     for (const server of config.servers) {
-      let addresses: string[];
       try {
-        addresses = await this.runtime.lookup(server.host);
+        hosts.push((await this.runtime.lookup(server.host))[0]!);
       } catch (error) {
         const code = error instanceof NetError ? error.code : "ENOTFOUND";
         throw new NetError(code, `Cannot resolve "${server.host}" for server "${config.name}/${server.name}"`, {
           cause: error,
         });
       }
-      servers.push({
-        name: server.name,
-        host: addresses[0]!,
-        port: server.port,
-        weight: server.weight,
-        maxconn: server.maxconn,
-        backup: server.backup,
-      });
     }
-    return new Backend({
-      name: config.name,
-      balance: config.balance,
-      hashKey: config.hashKey,
-      retries: config.retries,
-      redispatch: config.redispatch,
-      allBackups: config.allBackups,
-      connectTimeout: config.timeouts.connect,
-      serverTimeout: config.timeouts.server,
-      tunnelTimeout: config.timeouts.tunnel,
-      servers,
-    });
+    return buildBackend(config, hosts);
   }
+}
+
+/** A running backend from its configuration, with each server's resolved address (`hosts[i]` for `config.servers[i]`). */
+export function buildBackend(config: BackendConfig, hosts: readonly string[]): Backend {
+  const servers: ServerSpec[] = config.servers.map((server, index) => ({
+    name: server.name,
+    host: hosts[index]!,
+    port: server.port,
+    weight: server.weight,
+    maxconn: server.maxconn,
+    backup: server.backup,
+  }));
+  return new Backend({
+    name: config.name,
+    balance: config.balance,
+    hashKey: config.hashKey,
+    retries: config.retries,
+    redispatch: config.redispatch,
+    allBackups: config.allBackups,
+    connectTimeout: config.timeouts.connect,
+    serverTimeout: config.timeouts.server,
+    tunnelTimeout: config.timeouts.tunnel,
+    servers,
+  });
 }

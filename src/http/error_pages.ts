@@ -144,7 +144,3 @@ export class ErrorPages {
 /** HAProxy's pages, for sections without errorfiles. */
 export const BUILTIN_ERROR_PAGES: ErrorPages = new ErrorPages([]);
 
-/** The built-in page for `status` with `Connection: close`. Do not modify it. */
-export function errorResponse(status: number): Uint8Array {
-  return builtinResponse(status, "close");
-}

@@ -73,8 +73,10 @@ export function withoutH2c(upgrade: string): string {
   return kept.join(", ");
 }
 
+const NO_OPTIONS: SerializeOptions = Object.freeze({});
+
 /** The head as bytes: start line, forwarded headers, added headers, empty line. */
-export function serializeHead(head: HttpHead, options: SerializeOptions = {}): Uint8Array {
+export function serializeHead(head: HttpHead, options: SerializeOptions = NO_OPTIONS): Uint8Array {
   const keepUpgrade = options.keepUpgrade === true;
   const added = options.addHeaders;
   const dropped = options.dropHeaders;

@@ -113,11 +113,10 @@ const RESPONSE_HEAD = 0;
 const RESPONSE_BODY = 1;
 const RESPONSE_DONE = 2;
 
-const CONNECTION_CLOSE: readonly string[] = ["Connection", "close"];
+const CLOSE_RESPONSE_OPTIONS: SerializeOptions = Object.freeze({ addHeaders: Object.freeze(["Connection", "close"]) });
 /** An HTTP/1.0 client kept alive must be told so (RFC 9112 9.3, appendix C.2.2). */
-const CONNECTION_KEEP_ALIVE: readonly string[] = ["Connection", "keep-alive"];
-const CONNECTION_UPGRADE: readonly string[] = ["Connection", "upgrade"];
-const UPGRADE_RESPONSE_OPTIONS: SerializeOptions = Object.freeze({ keepUpgrade: true, addHeaders: CONNECTION_UPGRADE });
+const KEEP_ALIVE_RESPONSE_OPTIONS: SerializeOptions = Object.freeze({ addHeaders: Object.freeze(["Connection", "keep-alive"]) });
+const UPGRADE_RESPONSE_OPTIONS: SerializeOptions = Object.freeze({ keepUpgrade: true, addHeaders: Object.freeze(["Connection", "upgrade"]) });
 
 
 /** One client connection in http mode. Pooled: `start` begins a session, and it returns itself to its host at the end. */
@@ -445,7 +444,7 @@ export class HttpSession implements ConnectionHandler {
     options.keepUpgrade = this.upgrading;
     if (this.upgrading) added.push("Connection", "upgrade");
     else if (route.serverClose) added.push("Connection", "close");
-    return serializeHead(request, added.length === 0 && options.dropHeaders!.length === 0 && !this.upgrading ? undefined : options);
+    return serializeHead(request, options);
   }
 
   /** Whether the request may ride an idle connection opened for someone else (HAProxy's http-reuse). */
@@ -754,10 +753,10 @@ export class HttpSession implements ConnectionHandler {
     if (response.bodyKind === BODY_UNTIL_CLOSE || response.closeAfterResponse) this.closeAfter = true;
     // Answered before the request body was whole: the rest of it cannot be told apart from a next request.
     if (this.requestState !== REQUEST_DONE || this.host.draining) this.closeAfter = true;
-    let added: readonly string[] | undefined;
-    if (this.closeAfter) added = CONNECTION_CLOSE;
-    else if (this.request.version === "1.0") added = CONNECTION_KEEP_ALIVE;
-    const head = serializeHead(response, added === undefined ? undefined : { addHeaders: added });
+    let options: SerializeOptions | undefined;
+    if (this.closeAfter) options = CLOSE_RESPONSE_OPTIONS;
+    else if (this.request.version === "1.0") options = KEEP_ALIVE_RESPONSE_OPTIONS;
+    const head = serializeHead(response, options);
     this.requestHead = null;
     this.responseRemaining = response.contentLength ?? 0;
     if (response.bodyKind === BODY_NONE) {
