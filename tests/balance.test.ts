@@ -45,6 +45,9 @@ function requestContext(
 
 const ANY_CLIENT = requestContext("127.0.0.1", "/index.html", { "x-user": "someone" });
 
+/** Algorithms that send a key to its server even when it is full (the request then queues there). */
+const HASHING: readonly BalanceAlgorithmName[] = ["source", "uri", "hdr"];
+
 function uriKey(options: Partial<Omit<UriHashKeyConfig, "kind">> = {}): UriHashKeyConfig {
   return { kind: "uri", depth: 0, len: 0, whole: false, pathOnly: false, ...options };
 }
@@ -166,20 +169,27 @@ describe("every algorithm", () => {
         servers[1]!.weight = 0;
         servers[2]!.activeConnections = 1;
         balancer.update();
+        if (HASHING.includes(algorithm)) {
+          // A key keeps its server when it is full: the request waits in that server's queue.
+          assert.equal(balancer.pick(ANY_CLIENT, null), servers[2]);
+          assert.equal(balancer.pick(ANY_CLIENT, servers[2]!), servers[2]);
+          servers[2]!.up = false;
+          balancer.update();
+        }
         assert.equal(balancer.pick(ANY_CLIENT, null), null);
         assert.equal(balancer.pick(ANY_CLIENT, servers[2]!), null);
       });
 
-      test("never picks a down, zero-weight or full server", () => {
+      test("never picks a down or zero-weight server, nor a full one unless it hashes", () => {
         const servers = makeServers([1, 1, 1, 1], { maxconn: 1 });
         const balancer = build(servers);
         servers[0]!.up = false;
         servers[1]!.weight = 0;
         servers[3]!.activeConnections = 1;
         balancer.update();
-        for (let i = 0; i < 50; i++) {
-          assert.equal(balancer.pick(nthClient(i), null)?.name, "c");
-        }
+        const picked = new Set<string>();
+        for (let i = 0; i < 50; i++) picked.add(balancer.pick(nthClient(i), null)?.name ?? "none");
+        assert.deepEqual([...picked].sort(), HASHING.includes(algorithm) ? ["c", "d"] : ["c"]);
       });
 
       test("skips avoid while another server is available", () => {

@@ -28,7 +28,7 @@ test("one frontend main, one backend main, servers s1..sN, defaults everywhere e
   assert.deepEqual(backend.timeouts, {
     connect: DEFAULTS.timeoutConnect,
     server: DEFAULTS.timeoutServer,
-    queue: DEFAULTS.timeoutQueue,
+    queue: DEFAULTS.timeoutConnect,
     tunnel: DEFAULTS.timeoutTunnel,
   });
   assert.deepEqual(backend.servers.map((server) => [server.name, server.host, server.port, server.weight]), [

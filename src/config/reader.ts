@@ -9,7 +9,7 @@
  */
 
 import { closestMatch } from "./did_you_mean.ts";
-import { parseDuration } from "./duration.ts";
+import { formatDuration, parseDuration } from "./duration.ts";
 import { DEFAULTS } from "./types.ts";
 
 /** A key path: table keys and array indexes, e.g. ["backends", "app", "servers", 1, "weight"]. */
@@ -150,11 +150,16 @@ export class Reader {
     return undefined;
   }
 
-  duration(path: ConfigPath, value: unknown): number | undefined {
+  /** A duration in milliseconds, at least `min`. */
+  duration(path: ConfigPath, value: unknown, min = 0): number | undefined {
     if (value === undefined) return undefined;
     const parsed = parseDuration(value);
     if (typeof parsed === "string") {
       this.error(path, `Invalid duration: ${parsed}`);
+      return undefined;
+    }
+    if (parsed < min) {
+      this.error(path, `Expected a duration of at least ${formatDuration(min)}, found ${describe(value)}`);
       return undefined;
     }
     return parsed;

@@ -207,10 +207,67 @@ export interface BackendTimeouts {
   readonly connect: number;
   /** Inactivity on the server side. */
   readonly server: number;
-  /** Time a request may wait in a queue for a free server slot. */
+  /** Time a request may wait in a queue for a free server slot; unset in a file: `connect`, as HAProxy. */
   readonly queue: number;
   /** Inactivity of an established tunnel (tcp mode session, upgraded connection); 0: client/server apply. */
   readonly tunnel: number;
+}
+
+/** An expected status of an http check: `min` to `max` inclusive ("200" is 200-200, "2xx" 200-299). */
+export interface StatusRangeConfig {
+  readonly min: number;
+  readonly max: number;
+}
+
+/** What an http check sends and expects (HAProxy's `option httpchk` and `http-check expect`). */
+export interface HttpCheckConfig {
+  readonly method: string;
+  /** Request target, from "/". */
+  readonly path: string;
+  /** Host header; null: the address the check connects to. */
+  readonly host: string | null;
+  /** The check passes when the status is in one of these ranges. */
+  readonly expectStatus: readonly StatusRangeConfig[];
+  /** The body must contain this text (read up to CHECK_BODY_MAX_BYTES); null: not looked at. */
+  readonly expectBody: string | null;
+}
+
+/** HAProxy's `observe`: which traffic errors count against a server. */
+export type ObserveMode = "layer4" | "layer7";
+
+/** HAProxy's `on-error`: what enough consecutive traffic errors do. */
+export type OnErrorAction = "fastinter" | "fail-check" | "sudden-death" | "mark-down";
+
+/** Active and passive health checking of a server (`check`, HAProxy's `check` with `inter`, `rise`...). */
+export interface HealthCheckConfig {
+  readonly type: "tcp" | "http";
+  /** Between two checks while the server is steady (HAProxy's `inter`), ms. */
+  readonly interval: number;
+  /** Between two checks while the server is changing state (`fastinter`), ms. */
+  readonly fastInterval: number;
+  /** Between two checks while the server is down (`downinter`), ms. */
+  readonly downInterval: number;
+  /** Consecutive good checks that bring a down server up. */
+  readonly rise: number;
+  /** Consecutive failed checks that take an up server down. */
+  readonly fall: number;
+  /** A check that has not passed within it fails (connect and response together), ms. */
+  readonly timeout: number;
+  /** Port the check connects to; null: the server's. */
+  readonly port: number | null;
+  /** Host (IP address or name, resolved at start) the check connects to; null: the server's. */
+  readonly address: string | null;
+  /** type "http": the request and what it must answer; null for "tcp". */
+  readonly http: HttpCheckConfig | null;
+  /** Passive health: traffic errors counted against the server; null: off. */
+  readonly observe: ObserveMode | null;
+  /** Consecutive traffic errors that trigger `onError`. */
+  readonly errorLimit: number;
+  readonly onError: OnErrorAction;
+  /** Close the server's sessions when it is marked down. */
+  readonly shutdownSessionsOnDown: boolean;
+  /** When this (active) server is marked up, close the sessions on the backend's backup servers. */
+  readonly shutdownBackupSessionsOnUp: boolean;
 }
 
 /** One server of a backend. */
@@ -223,9 +280,17 @@ export interface ServerConfig {
   /** null: the port the client connected to. */
   readonly port: number | null;
   readonly weight: number;
-  /** Concurrent connections at most; 0 for no limit. */
+  /** Concurrent sessions (http: requests) at most; 0 for no limit. */
   readonly maxconn: number;
+  /** Requests waiting in this server's own queue at most; 0 for no limit. */
+  readonly maxqueue: number;
   readonly backup: boolean;
+  /** Starts in maintenance (HAProxy's `disabled`): no traffic and no checks. */
+  readonly disabled: boolean;
+  /** A server coming back up ramps its weight and maxconn over this time, ms; 0: at once. */
+  readonly slowstart: number;
+  /** Health checking of this server (the backend's, merged with the server's own); null: none. */
+  readonly check: HealthCheckConfig | null;
 }
 
 /** A pool of servers and how to use them. */
@@ -267,9 +332,21 @@ export const DEFAULTS = Object.freeze({
   timeoutServer: 30_000,
   timeoutHttpRequest: 10_000,
   timeoutHttpKeepAlive: 10_000,
-  timeoutQueue: 30_000,
   /** Unset in HAProxy: the client and server timeouts keep applying to tunnels. */
   timeoutTunnel: 0,
+  /** HAProxy's check defaults: `inter 2s`, `rise 2`, `fall 3`. */
+  checkInterval: 2_000,
+  checkRise: 2,
+  checkFall: 3,
+  /** HAProxy's `error-limit` default. */
+  checkErrorLimit: 10,
+  /** HAProxy's `on-error` default: a burst of traffic errors counts as one failed check. */
+  checkOnError: "fail-check" as OnErrorAction,
+  /** An http check asks for the root, as HAProxy's `option httpchk` does (with GET: any server answers it). */
+  checkHttpMethod: "GET",
+  checkHttpPath: "/",
+  /** HAProxy's `http-check expect` default: any 2xx or 3xx status passes. */
+  checkExpectStatus: Object.freeze([Object.freeze({ min: 200, max: 399 })]) as readonly StatusRangeConfig[],
   /** HAProxy's default name for `option forwardfor`. */
   forwardForHeader: "X-Forwarded-For",
   /** HAProxy's tune.bufsize, tune.maxrewrite and tune.http.maxhdr. */

@@ -7,8 +7,9 @@
  * This module reads the sections ([global], [defaults], frontends, backends, their servers, binds
  * and timeouts) and checks what spans them (an address bound twice, a backend that does not
  * exist). The readers it builds on have their own modules: reader.ts (the issue list and generic
- * typed readers), balance_setting.ts, forwarded_headers.ts, tune.ts, and for http mode
- * http_section.ts with http_rules.ts, conditions.ts, http_syntax.ts and errorfiles.ts.
+ * typed readers), balance_setting.ts, forwarded_headers.ts, tune.ts, health_check.ts (`check`),
+ * and for http mode http_section.ts with http_rules.ts, conditions.ts, http_syntax.ts and
+ * errorfiles.ts.
  *
  * The validator does no I/O: errorfiles are read by the caller (see `errorFilePaths` and
  * `ValidationOptions.errorFile`).
@@ -23,6 +24,8 @@ import type { BalanceSetting } from "./balance_setting.ts";
 import { MATCHER_KEYS, readCondition } from "./conditions.ts";
 import { closestMatch } from "./did_you_mean.ts";
 import { FORWARDED_KEYS, NO_FORWARDED_HEADERS, readForwarded } from "./forwarded_headers.ts";
+import { NO_CHECK, readCheck, serverHealthCheck } from "./health_check.ts";
+import type { CheckLayer } from "./health_check.ts";
 import { DEFAULT_HTTP_SECTION, HTTP_SECTION_KEYS, readHttpSection, warnNoEffectInTcp } from "./http_section.ts";
 import { describe, isTable, Reader } from "./reader.ts";
 import type { ConfigPath, ValidationIssue, ValidationOptions } from "./reader.ts";
@@ -66,6 +69,7 @@ const TOP_KEYS = ["global", "defaults", "frontends", "backends"] as const;
 const GLOBAL_KEYS = ["maxconn", "pidfile", "workers", "user", "group", "log", "tune"] as const;
 const DEFAULTS_KEYS = [
   "mode", "balance", "retries", "redispatch", "allbackups", "maxconn", "backlog", "log-format", "timeout", "http-reuse",
+  "check", "slowstart",
   ...FORWARDED_KEYS, ...HTTP_SECTION_KEYS,
 ] as const;
 const FRONTEND_KEYS = [
@@ -73,18 +77,17 @@ const FRONTEND_KEYS = [
   ...FORWARDED_KEYS, ...HTTP_SECTION_KEYS,
 ] as const;
 const BACKEND_KEYS = [
-  "mode", "balance", "retries", "redispatch", "allbackups", "servers", "check", "timeout", "http-reuse",
+  "mode", "balance", "retries", "redispatch", "allbackups", "servers", "check", "slowstart", "timeout", "http-reuse",
   ...FORWARDED_KEYS, ...HTTP_SECTION_KEYS,
 ] as const;
-const SERVER_KEYS = ["name", "address", "weight", "maxconn", "backup", "check"] as const;
+const SERVER_KEYS = ["name", "address", "weight", "maxconn", "maxqueue", "backup", "disabled", "slowstart", "check"] as const;
 const ROUTE_KEYS = ["backend", ...MATCHER_KEYS] as const;
 const FRONTEND_TIMEOUTS = ["client", "http-request", "http-keep-alive"] as const;
 const BACKEND_TIMEOUTS = ["connect", "server", "queue", "tunnel"] as const;
 const ALL_TIMEOUTS = [...FRONTEND_TIMEOUTS, ...BACKEND_TIMEOUTS] as const;
-/** Timeouts of features still being built: accepted (they belong to the model) with a warning. */
-const INACTIVE_TIMEOUTS: Partial<Record<(typeof ALL_TIMEOUTS)[number], string>> = {
-  queue: "server queues, which arrive with the overload protection work",
-};
+type TimeoutKey = (typeof ALL_TIMEOUTS)[number];
+/** Timeouts read so far; `queue` stays unset until given, since it then follows each backend's `connect`. */
+type TimeoutValues = Record<Exclude<TimeoutKey, "queue">, number> & { queue: number | undefined };
 
 const HTTP_REUSE_MODES: readonly HttpReuseMode[] = ["never", "safe", "always"];
 
@@ -113,28 +116,29 @@ interface Inherited {
   allBackups: boolean;
   maxconn: number;
   backlog: number;
-  timeouts: Record<(typeof ALL_TIMEOUTS)[number], number>;
+  timeouts: TimeoutValues;
   forwarded: ForwardedHeadersConfig;
   httpReuse: HttpReuseMode;
   http: HttpSectionConfig;
+  /** `check` of [defaults], under every backend's. */
+  check: CheckLayer;
+  /** Servers' default `slowstart`, ms. */
+  slowstart: number;
 }
 
 function readTimeouts(
   reader: Reader,
   path: ConfigPath,
   value: unknown,
-  allowed: readonly (typeof ALL_TIMEOUTS)[number][],
-  inherited: Inherited["timeouts"],
-): Inherited["timeouts"] {
+  allowed: readonly TimeoutKey[],
+  inherited: TimeoutValues,
+): TimeoutValues {
   const table = reader.table(path, value, allowed);
   const timeouts = { ...inherited };
   if (table === undefined) return timeouts;
   for (const key of allowed) {
     const ms = reader.duration([...path, key], table[key]);
-    if (ms === undefined) continue;
-    timeouts[key] = ms;
-    const waitsFor = INACTIVE_TIMEOUTS[key];
-    if (waitsFor !== undefined) reader.warn([...path, key], `"timeout ${key}" has no effect yet: it applies to ${waitsFor}`);
+    if (ms !== undefined) timeouts[key] = ms;
   }
   return timeouts;
 }
@@ -178,12 +182,14 @@ function readDefaults(reader: Reader, value: unknown): Inherited {
       server: DEFAULTS.timeoutServer,
       "http-request": DEFAULTS.timeoutHttpRequest,
       "http-keep-alive": DEFAULTS.timeoutHttpKeepAlive,
-      queue: DEFAULTS.timeoutQueue,
+      queue: undefined,
       tunnel: DEFAULTS.timeoutTunnel,
     }),
     forwarded: readForwarded(reader, ["defaults"], table, NO_FORWARDED_HEADERS, undefined),
     httpReuse: reader.oneOf(["defaults", "http-reuse"], table["http-reuse"], HTTP_REUSE_MODES) ?? "safe",
     http: readHttpSection(reader, ["defaults"], table, DEFAULT_HTTP_SECTION, undefined, "[defaults]"),
+    check: readCheck(reader, ["defaults", "check"], table.check, NO_CHECK),
+    slowstart: reader.duration(["defaults", "slowstart"], table.slowstart) ?? 0,
   };
 }
 
@@ -321,10 +327,20 @@ function readFrontend(
   });
 }
 
-function readServer(reader: Reader, path: ConfigPath, value: unknown, index: number): ServerConfig | undefined {
+/** What a backend's servers inherit from it. */
+interface ServerDefaults {
+  readonly backendName: string;
+  readonly backendPath: ConfigPath;
+  readonly mode: ProxyMode;
+  readonly check: CheckLayer;
+  readonly slowstart: number;
+  /** Inherited settings already reported for this backend, to say each once. */
+  readonly reported: Set<string>;
+}
+
+function readServer(reader: Reader, path: ConfigPath, value: unknown, index: number, defaults: ServerDefaults): ServerConfig | undefined {
   const table = reader.table(path, value, SERVER_KEYS);
   if (table === undefined) return undefined;
-  reader.unsupported([...path, "check"], table.check, "health checks arrive with the server health work");
   const name = reader.string([...path, "name"], table.name) ?? `s${index + 1}`;
   if (table.name === undefined) reader.error(path, `Server ${index + 1} has no "name"`);
   else readName(reader, [...path, "name"], name, "server");
@@ -342,6 +358,8 @@ function readServer(reader: Reader, path: ConfigPath, value: unknown, index: num
       reader.error([...path, "address"], error.message);
     }
   }
+  const checkLayer = readCheck(reader, [...path, "check"], table.check, defaults.check);
+  const check = serverHealthCheck(reader, checkLayer, { ...defaults, path, name, port: host === "" ? undefined : port });
   return Object.freeze({
     name,
     address: addressText ?? "",
@@ -349,7 +367,11 @@ function readServer(reader: Reader, path: ConfigPath, value: unknown, index: num
     port,
     weight: reader.integer([...path, "weight"], table.weight, 0, MAX_WEIGHT) ?? DEFAULT_WEIGHT,
     maxconn: reader.integer([...path, "maxconn"], table.maxconn, 0, MAX_MAXCONN) ?? 0,
+    maxqueue: reader.integer([...path, "maxqueue"], table.maxqueue, 0, MAX_MAXCONN) ?? 0,
     backup: reader.boolean([...path, "backup"], table.backup) ?? false,
+    disabled: reader.boolean([...path, "disabled"], table.disabled) ?? false,
+    slowstart: reader.duration([...path, "slowstart"], table.slowstart) ?? defaults.slowstart,
+    check,
   });
 }
 
@@ -358,7 +380,15 @@ function readBackend(reader: Reader, name: string, value: unknown, inherited: In
   readName(reader, path, name, "backend");
   const table = reader.table(path, value, BACKEND_KEYS);
   if (table === undefined) return undefined;
-  reader.unsupported([...path, "check"], table.check, "health checks arrive with the server health work");
+  const mode = readMode(reader, [...path, "mode"], table.mode) ?? inherited.mode;
+  const serverDefaults: ServerDefaults = {
+    backendName: name,
+    backendPath: path,
+    mode,
+    check: readCheck(reader, [...path, "check"], table.check, inherited.check),
+    slowstart: reader.duration([...path, "slowstart"], table.slowstart) ?? inherited.slowstart,
+    reported: new Set(),
+  };
   const servers: ServerConfig[] = [];
   const serversValue = table.servers;
   if (serversValue === undefined || (Array.isArray(serversValue) && serversValue.length === 0)) {
@@ -368,7 +398,7 @@ function readBackend(reader: Reader, name: string, value: unknown, inherited: In
   } else {
     const seen = new Map<string, number>();
     serversValue.forEach((serverValue: unknown, index) => {
-      const server = readServer(reader, [...path, "servers", index], serverValue, index);
+      const server = readServer(reader, [...path, "servers", index], serverValue, index, serverDefaults);
       if (server === undefined) return;
       const first = seen.get(server.name);
       if (first !== undefined) {
@@ -380,7 +410,6 @@ function readBackend(reader: Reader, name: string, value: unknown, inherited: In
     });
   }
   const timeouts = readTimeouts(reader, [...path, "timeout"], table.timeout, BACKEND_TIMEOUTS, inherited.timeouts);
-  const mode = readMode(reader, [...path, "mode"], table.mode) ?? inherited.mode;
   const forwarded = readForwarded(reader, path, table, inherited.forwarded, mode);
   const ownBalance = readBalance(reader, [...path, "balance"], table.balance);
   const balance = ownBalance ?? inherited.balance;
@@ -405,7 +434,8 @@ function readBackend(reader: Reader, name: string, value: unknown, inherited: In
     timeouts: Object.freeze({
       connect: timeouts.connect,
       server: timeouts.server,
-      queue: timeouts.queue,
+      // HAProxy's rule: without a `timeout queue`, a request may wait in a queue as long as a connect.
+      queue: timeouts.queue ?? timeouts.connect,
       tunnel: timeouts.tunnel,
     }),
     servers: Object.freeze(servers),

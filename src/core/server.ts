@@ -1,8 +1,11 @@
 /**
- * A server of a backend: where it is, its weight and limits, and its live counters.
+ * A server of a backend: where it is, its weight and limits, its state, and its live counters.
  *
  * @module
  */
+
+import type { CheckCounter } from "./health/check_counter.ts";
+import { SlotQueue } from "./server_slot.ts";
 
 /** Highest weight a server can have, as in HAProxy. */
 export const MAX_WEIGHT = 256;
@@ -18,12 +21,33 @@ export interface ServerSpec {
   /** null: use the port the client connected to (HAProxy's server without a port). */
   readonly port: number | null;
   readonly weight: number;
-  /** Concurrent connections at most; 0 for no limit. */
+  /** Concurrent sessions (http: requests) at most; 0 for no limit. */
   readonly maxconn: number;
+  /** Requests waiting in the server's own queue at most; 0 for no limit (default 0). */
+  readonly maxqueue?: number;
   readonly backup: boolean;
+  /** Starts in maintenance (default false). */
+  readonly disabled?: boolean;
+  /** Weight and maxconn ramp-up after coming back up, ms; 0: none (default 0). */
+  readonly slowstart?: number;
 }
 
-/** A server with its live state. Balancers read it; sessions update the counters. */
+/**
+ * Passive health: what sessions tell a server's health check about real traffic (HAProxy's
+ * `observe`). The check decides what counts as an error.
+ */
+export interface TrafficObserver {
+  /** A connection attempt failed or timed out. */
+  connectFailed(): void;
+  /** A connection attempt succeeded. */
+  connected(): void;
+  /** An http response head arrived with this status. */
+  responseStatus(status: number): void;
+  /** No valid http response: invalid, cut short, or timed out. */
+  responseFailed(): void;
+}
+
+/** A server with its live state. Balancers read it; sessions take and release its slots. */
 export class Server {
   readonly name: string;
   readonly host: string;
@@ -31,15 +55,35 @@ export class Server {
   /** Position in the backend, from 0: declaration order. */
   readonly index: number;
   readonly backup: boolean;
-  /** Concurrent connections at most; 0 for no limit. */
+  /** Concurrent sessions (http: requests) at most; 0 for no limit. */
   readonly maxconn: number;
-  /** Current weight (0 takes the server out of balancing without marking it down). */
+  /** Requests waiting in {@link queue} at most; 0 for no limit. */
+  readonly maxqueue: number;
+  /** Ramp-up time after the server comes back, ms (0: none). */
+  readonly slowstart: number;
+  /** The weight as configured. */
+  readonly configuredWeight: number;
+  /** Current weight: the configured one, ramped during a slow start (0 takes the server out of balancing). */
   weight: number;
-  /** False when the server is down or in maintenance. */
+  /** Operational state: false when health checks (or traffic) marked it down. */
   up = true;
-  /** Sessions currently using this server. */
+  /** Administrative maintenance (HAProxy's MAINT): no traffic, no checks. */
+  maintenance: boolean;
+  /** Administrative drain (HAProxy's DRAIN): no new traffic, sessions finish, checks go on. */
+  draining = false;
+  /** Share of the weight and maxconn in effect, below 1 while slow-starting. */
+  rampFraction = 1;
+  /** The health counter when the server is checked, else null. */
+  counter: CheckCounter | null = null;
+  /** Where sessions report traffic errors (passive health), or null. */
+  observer: TrafficObserver | null = null;
+  /** Requests that must go to this server and wait for one of its slots (hash balancing). */
+  readonly queue = new SlotQueue();
+  /** Sessions holding a slot. */
+  readonly holders = new SlotQueue();
+  /** Sessions (http: requests) currently holding a slot. */
   activeConnections = 0;
-  /** Sessions ever sent to this server. */
+  /** Sessions ever given a slot. */
   totalConnections = 0;
   /** Connection attempts that failed. */
   connectFailures = 0;
@@ -51,21 +95,45 @@ export class Server {
     this.index = index;
     this.backup = spec.backup;
     this.maxconn = spec.maxconn;
+    this.maxqueue = spec.maxqueue ?? 0;
+    this.slowstart = spec.slowstart ?? 0;
+    this.maintenance = spec.disabled ?? false;
+    this.configuredWeight = spec.weight;
     this.weight = spec.weight;
   }
 
-  /** Up with a non-zero weight. */
+  /** Up, not in maintenance or drain, with a non-zero weight: a balancer may send it new work. */
   isUsable(): boolean {
-    return this.up && this.weight > 0;
+    return this.up && !this.maintenance && !this.draining && this.weight > 0;
   }
 
-  /** Below its maxconn (always true without one). */
+  /** The maxconn in effect: HAProxy's srv_dynamic_maxconn, ramped during a slow start (at least 1). */
+  dynamicMaxconn(): number {
+    if (this.rampFraction >= 1 || this.maxconn === 0) return this.maxconn;
+    const ramped = Math.floor(this.maxconn * this.rampFraction);
+    return ramped > 1 ? ramped : 1;
+  }
+
+  /** Below its maxconn with nobody waiting in its queue (always true without a maxconn). */
   hasFreeSlot(): boolean {
-    return this.maxconn === 0 || this.activeConnections < this.maxconn;
+    return this.maxconn === 0 || (this.queue.length === 0 && this.activeConnections < this.dynamicMaxconn());
   }
 
-  /** Usable and below its maxconn: a balancer may pick it. */
+  /** Usable with a free slot: a balancer may pick it for a request that must not wait. */
   isAvailable(): boolean {
     return this.isUsable() && this.hasFreeSlot();
+  }
+
+  /** Whether a request may still join its own queue (below `maxqueue`). */
+  queueHasRoom(): boolean {
+    return this.maxqueue === 0 || this.queue.length < this.maxqueue;
+  }
+
+  /** HAProxy's state words: MAINT, DRAIN, UP, DOWN, with a change in progress ("UP 2/3", "DOWN 1/2"). */
+  describeState(): string {
+    if (this.maintenance) return "MAINT";
+    if (this.up && (this.draining || this.configuredWeight === 0)) return "DRAIN";
+    if (this.counter !== null) return this.counter.describe();
+    return this.up ? "UP" : "DOWN";
   }
 }

@@ -8,10 +8,16 @@
 import type { Runtime } from "../runtime/types.ts";
 import { NetError } from "../runtime/net_error.ts";
 import { Backend } from "../core/backend.ts";
+import type { BackendServices } from "../core/backend.ts";
 import type { Logger } from "../core/logger.ts";
+import { SILENT_LOGGER } from "../core/logger.ts";
 import { TimerWheel } from "../core/timer_wheel.ts";
 import type { ServerSpec } from "../core/server.ts";
-import type { BackendConfig, Config } from "../config/types.ts";
+import { firstCheckDelay, ServerCheck } from "../core/health/server_check.ts";
+import type { HealthProbe } from "../core/health/probe.ts";
+import type { BackendConfig, Config, HealthCheckConfig } from "../config/types.ts";
+import { TcpConnectProbe } from "../tcp/connect_probe.ts";
+import { HttpCheckProbe } from "../http/check_probe.ts";
 import { ServerPool } from "../http/server_pool.ts";
 import { buildHttpFrontendPolicy } from "../http/policy.ts";
 import { Frontend } from "./frontend.ts";
@@ -27,6 +33,8 @@ export class Proxy {
   readonly serverPool: ServerPool;
   frontends: readonly Frontend[] = [];
   backends: readonly Backend[] = [];
+  /** The health checks of every checked server, running once started. */
+  checks: readonly ServerCheck[] = [];
   private readonly limit: ProcessLimit;
   private listening = false;
 
@@ -55,6 +63,7 @@ export class Proxy {
       backends.set(backendConfig.name, await this.buildBackend(backendConfig));
     }
     this.backends = [...backends.values()];
+    this.checks = await this.buildChecks();
     const byName = new Map(this.config.backends.map((config) => [config.name, { backend: backends.get(config.name)!, config }]));
     this.frontends = this.config.frontends.map((frontendConfig) => {
       const backend = backends.get(frontendConfig.defaultBackend) ?? null;
@@ -68,6 +77,7 @@ export class Proxy {
       return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, null);
     });
     await this.listen();
+    this.checks.forEach((check, position) => check.start(firstCheckDelay(position, this.checks.length, check.interval)));
   }
 
   /** Binds every frontend (again, after `stopListening`). */
@@ -108,6 +118,8 @@ export class Proxy {
 
   /** Stops the timer wheel so nothing keeps the event loop alive. Call after the sessions ended. */
   close(): void {
+    for (const check of this.checks) check.stop();
+    for (const backend of this.backends) backend.close();
     this.serverPool.closeAll();
     this.wheel.close();
   }
@@ -124,19 +136,60 @@ export class Proxy {
         });
       }
     }
-    return buildBackend(config, hosts);
+    return buildBackend(config, hosts, { logger: this.logger, wheel: this.wheel });
+  }
+
+  /** One check per server that has one; check addresses are resolved now, once, as server addresses. */
+  private async buildChecks(): Promise<ServerCheck[]> {
+    const checks: ServerCheck[] = [];
+    for (const backend of this.backends) {
+      const config = this.config.backends.find((candidate) => candidate.name === backend.name)!;
+      for (const [index, serverConfig] of config.servers.entries()) {
+        const check = serverConfig.check;
+        if (check === null) continue;
+        const server = backend.servers[index]!;
+        let host = server.host;
+        if (check.address !== null) {
+          try {
+            host = (await this.runtime.lookup(check.address))[0]!;
+          } catch (error) {
+            const code = error instanceof NetError ? error.code : "ENOTFOUND";
+            throw new NetError(code, `Cannot resolve "${check.address}" for the check of server "${backend.name}/${server.name}"`, {
+              cause: error,
+            });
+          }
+        }
+        // The validator requires a check port when the server has none.
+        const port = check.port ?? server.port!;
+        checks.push(new ServerCheck(backend, server, check, this.probe(check, host, port), this.wheel, this.runtime, this.logger));
+      }
+    }
+    return checks;
+  }
+
+  private probe(check: HealthCheckConfig, host: string, port: number): HealthProbe {
+    return check.http !== null && check.type === "http"
+      ? new HttpCheckProbe(this.runtime, host, port, check.http)
+      : new TcpConnectProbe(this.runtime, host, port);
   }
 }
 
 /** A running backend from its configuration, with each server's resolved address (`hosts[i]` for `config.servers[i]`). */
-export function buildBackend(config: BackendConfig, hosts: readonly string[]): Backend {
+export function buildBackend(
+  config: BackendConfig,
+  hosts: readonly string[],
+  services: BackendServices = { logger: SILENT_LOGGER, wheel: null },
+): Backend {
   const servers: ServerSpec[] = config.servers.map((server, index) => ({
     name: server.name,
     host: hosts[index]!,
     port: server.port,
     weight: server.weight,
     maxconn: server.maxconn,
+    maxqueue: server.maxqueue,
     backup: server.backup,
+    disabled: server.disabled,
+    slowstart: server.slowstart,
   }));
   return new Backend({
     name: config.name,
@@ -148,6 +201,7 @@ export function buildBackend(config: BackendConfig, hosts: readonly string[]): B
     connectTimeout: config.timeouts.connect,
     serverTimeout: config.timeouts.server,
     tunnelTimeout: config.timeouts.tunnel,
+    queueTimeout: config.timeouts.queue,
     servers,
-  });
+  }, services);
 }

@@ -33,10 +33,19 @@
  * Server connections follow `http-reuse`: with "safe" (HAProxy's default) a client's first
  * request always gets a fresh connection, later requests may take an idle one from the pool of
  * the server picked for them; "always" lets every request take one; "never" keeps a connection
- * private to its client connection, reused only by that client's next request to the same server. Retries follow tcp mode for connection failures (`retries`, turn-around delay, the last
+ * private to its client connection, reused only by that client's next request to the same server.
+ *
+ * Each request takes a slot on its server (the server's maxconn counts requests in progress, not
+ * connections); when every server is full it waits in a queue (core/backend.ts) for at most
+ * `timeout queue`, then gets a 503.
+ *
+ * Retries follow tcp mode for connection failures (`retries`, turn-around delay, the last
  * attempt redispatched); a reused connection that closes before any byte of the response, while
  * the request body was not consumed, is retried once on a fresh connection (the server may have
- * closed it just as the request left: RFC 9112 9.3.1 allows retrying then).
+ * closed it just as the request left). A fresh connection that fails the same way (closed or reset
+ * before any response byte, no body byte consumed) counts as a failed attempt and the request is
+ * sent to another server, as HAProxy's `retry-on empty-response`. Both only for idempotent methods
+ * (RFC 9112 9.3.1: a non-idempotent request must not be retried automatically); others get a 502.
  *
  * One timer entry per session on the wheel: `timeout http-request` while a request head arrives,
  * `timeout http-keep-alive` between requests, the connect timeout while connecting, `timeout
@@ -50,6 +59,9 @@ import type { NetError } from "../runtime/net_error.ts";
 import type { Backend } from "../core/backend.ts";
 import { DISCARD_HANDLER } from "../core/discard_handler.ts";
 import type { Server } from "../core/server.ts";
+import { SLOT_HOLDING, SLOT_WAITING, ServerSlot } from "../core/server_slot.ts";
+import type { SlotUser } from "../core/server_slot.ts";
+import { SLOT_QUEUED, SLOT_TAKEN } from "../core/backend.ts";
 import type { WheelTimer } from "../core/timer_wheel.ts";
 import type { SessionHost } from "../tcp/session_host.ts";
 import {
@@ -104,6 +116,11 @@ const PHASE_CLOSING = 5;
 const PHASE_TUNNEL = 6;
 /** A rule's answer is written but the client's buffer is full: waiting for it to drain before the next request. */
 const PHASE_ANSWERED = 7;
+/** Waiting in a queue for a server slot. */
+const PHASE_QUEUED = 8;
+
+/** RFC 9110 9.2.2: methods whose repetition has the effect of one request, safe to retry. */
+const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 
 const REQUEST_HEAD = 0;
 const REQUEST_BODY = 1;
@@ -120,10 +137,11 @@ const UPGRADE_RESPONSE_OPTIONS: SerializeOptions = Object.freeze({ keepUpgrade: 
 
 
 /** One client connection in http mode. Pooled: `start` begins a session, and it returns itself to its host at the end. */
-export class HttpSession implements ConnectionHandler {
+export class HttpSession implements ConnectionHandler, SlotUser {
   private readonly host: HttpSessionHost;
   private readonly policy: HttpFrontendPolicy;
   private readonly timer: WheelTimer;
+  private readonly slot: ServerSlot;
   private readonly request: HeadParser;
   private readonly response: HeadParser;
   private readonly requestChunks = new ChunkedDecoder({ kind: "request" });
@@ -189,6 +207,7 @@ export class HttpSession implements ConnectionHandler {
     this.request = new HeadParser("request", limits);
     this.response = new HeadParser("response", limits);
     this.timer = host.wheel.create(() => this.onTimer());
+    this.slot = new ServerSlot(this);
   }
 
   /** Takes over an accepted client connection and waits for its first request. */
@@ -226,6 +245,7 @@ export class HttpSession implements ConnectionHandler {
 
   onOpen(conn: Connection): void {
     if (conn !== this.server) return;
+    this.target?.observer?.connected();
     this.established();
     this.flushServerHead();
   }
@@ -293,6 +313,7 @@ export class HttpSession implements ConnectionHandler {
         return;
       case PHASE_CONNECTING:
       case PHASE_TURNAROUND:
+      case PHASE_QUEUED:
       case PHASE_ANSWERED:
         this.hold(chunk, offset);
         return;
@@ -353,6 +374,7 @@ export class HttpSession implements ConnectionHandler {
         return;
       case PHASE_CONNECTING:
       case PHASE_TURNAROUND:
+      case PHASE_QUEUED:
       case PHASE_EXCHANGE:
         if (this.requestState === REQUEST_BODY) {
           // The body was cut short: the server would wait for the rest forever.
@@ -413,15 +435,35 @@ export class HttpSession implements ConnectionHandler {
       this.answerAndClose(500);
       return;
     }
-    const server = backend.pickServer(this, null);
-    if (server === null) {
+    this.retriesLeft = backend.retries;
+    const outcome = backend.takeSlot(this.slot, this.host.wheel.now);
+    if (outcome === SLOT_TAKEN) {
+      this.target = this.slot.server;
+      this.connect(this.mayReuse(route));
+    } else if (outcome === SLOT_QUEUED) {
+      this.phase = PHASE_QUEUED;
+      this.armTimer(backend.queueTimeout);
+    } else {
       this.host.logger.debug(`Backend "${backend.name}" has no server available for ${address}`);
       this.answerAndClose(503);
-      return;
     }
-    this.retriesLeft = backend.retries;
-    this.assign(server);
-    this.connect(this.mayReuse(route));
+  }
+
+  /** A slot freed up for this queued request. */
+  slotGranted(server: Server): void {
+    if (this.phase !== PHASE_QUEUED) return;
+    this.target = server;
+    this.connect(this.mayReuse(this.route!));
+  }
+
+  /** The last server went down while this request was queued. */
+  slotRefused(): void {
+    if (this.phase === PHASE_QUEUED) this.answerAndClose(503);
+  }
+
+  /** The server was taken out with its sessions (`shutdown-sessions`, `shutdown-backup-sessions`). */
+  shutdownByServer(): void {
+    if (this.phase !== PHASE_IDLE && this.phase !== PHASE_CLOSING) this.abort();
   }
 
   /** The request head as the server gets it: hop-by-hop headers out, forwarded and connection headers in. */
@@ -511,16 +553,12 @@ export class HttpSession implements ConnectionHandler {
 
   // ---- server side ----
 
-  private assign(server: Server): void {
-    if (this.target !== null) this.target.activeConnections--;
-    this.target = server;
-    server.activeConnections++;
-    server.totalConnections++;
-  }
-
+  /** The request no longer needs its server: the slot (or the place in a queue) is given up. */
   private unassign(): void {
-    if (this.target !== null) this.target.activeConnections--;
     this.target = null;
+    const slot = this.slot;
+    if (slot.state === SLOT_HOLDING) this.backend!.releaseSlot(slot);
+    else if (slot.state === SLOT_WAITING) this.backend!.cancelWait(slot);
   }
 
   private connect(mayReuse: boolean): void {
@@ -610,6 +648,7 @@ export class HttpSession implements ConnectionHandler {
     const failed = this.target!;
     const backend = this.backend!;
     failed.connectFailures++;
+    failed.observer?.connectFailed();
     this.host.logger.debug(`Connection to server "${backend.name}/${failed.name}" failed: ${error?.message ?? "timed out"}`);
     if (this.client === null) {
       this.finish();
@@ -623,7 +662,8 @@ export class HttpSession implements ConnectionHandler {
     this.retriesLeft--;
     const other = backend.redispatchTarget(this, failed, this.retriesLeft);
     if (other !== null) {
-      this.assign(other);
+      backend.moveSlot(this.slot, other);
+      this.target = other;
       this.connect(false);
       return;
     }
@@ -656,6 +696,7 @@ export class HttpSession implements ConnectionHandler {
       if (end === HEAD_FAILED) {
         this.host.logger.debug(`Invalid response from server "${this.backend!.name}/${this.target?.name}": ${response.error!.message}`);
         this.serverReusable = false;
+        this.target?.observer?.responseFailed();
         this.answerAndClose(502);
         return;
       }
@@ -667,6 +708,7 @@ export class HttpSession implements ConnectionHandler {
       if (end >= chunk.length) return;
       offset = end;
     }
+    this.target?.observer?.responseStatus(response.status);
     if (response.status === 101) {
       if (this.upgrading) {
         this.beginTunnel(chunk, end);
@@ -866,15 +908,21 @@ export class HttpSession implements ConnectionHandler {
         return;
     }
     if (this.responseState === RESPONSE_HEAD) {
-      if (!this.responseStarted && !this.requestBodySent && this.reused && this.client !== null) {
+      // RFC 9112 9.3.1: a non-idempotent request is never sent again, as the server may have acted on it.
+      const replayable = !this.responseStarted && !this.requestBodySent && this.client !== null &&
+        IDEMPOTENT_METHODS.has(this.request.method);
+      if (replayable && this.reused) {
         // An idle connection the server closed as we reused it: send the request again, once,
         // on a fresh connection to the same server.
         this.host.logger.debug(`Reused connection to "${this.backend!.name}/${this.target!.name}" closed before the response: retrying on a new one`);
         this.connect(false);
         return;
       }
-      // Retrying a request the server may have processed is not safe (HAProxy's default retry-on
-      // is conn-failure only): the client gets a 502.
+      this.target?.observer?.responseFailed();
+      if (replayable && this.retriesLeft > 0) {
+        this.retryElsewhere(error);
+        return;
+      }
       this.host.logger.debug(`Server "${this.backend!.name}/${this.target?.name}" closed before its response: ${error?.message ?? "closed"}`);
       this.answerAndClose(502);
       return;
@@ -888,6 +936,26 @@ export class HttpSession implements ConnectionHandler {
       // The response is truncated: the client must see the connection cut, not a short body.
       this.abort();
     }
+  }
+
+  /**
+   * A fresh connection closed before any response byte and nothing of the body was sent: the
+   * request goes again, to another server when one has room (HAProxy's `retry-on empty-response`
+   * with redispatch), else to the same one.
+   */
+  private retryElsewhere(error: NetError | undefined): void {
+    const backend = this.backend!;
+    const failed = this.target!;
+    this.retriesLeft--;
+    const other = backend.pickServer(this, failed);
+    if (other !== null && other !== failed && other.hasFreeSlot()) {
+      backend.moveSlot(this.slot, other);
+      this.target = other;
+    }
+    this.host.logger.debug(
+      `Server "${backend.name}/${failed.name}" closed before its response (${error?.message ?? "closed"}): retrying on "${this.target!.name}"`,
+    );
+    this.connect(false);
   }
 
   /** The response is complete: the server connection goes back to the pool, the client waits for its next request. */
@@ -1095,11 +1163,20 @@ export class HttpSession implements ConnectionHandler {
       case PHASE_TURNAROUND:
         this.connect(false);
         return;
+      case PHASE_QUEUED: {
+        const backend = this.backend!;
+        backend.cancelWait(this.slot);
+        backend.queueFailures++;
+        this.host.logger.debug(`Request from ${this.clientAddress} waited over ${backend.queueTimeout} ms in the queue of backend "${backend.name}"`);
+        this.answerAndClose(503);
+        return;
+      }
       case PHASE_EXCHANGE:
         if (this.responseState === RESPONSE_HEAD) {
           // Before the response: the client was too slow with its body (408), or the server
           // with its answer (504), as HAProxy reports them.
           this.serverReusable = false;
+          if (this.requestState !== REQUEST_BODY) this.target?.observer?.responseFailed();
           this.answerAndClose(this.requestState === REQUEST_BODY ? 408 : 504);
         } else {
           this.host.logger.debug(`Session from ${this.clientAddress} timed out in a response body`);

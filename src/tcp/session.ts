@@ -10,6 +10,10 @@
  * Connection failures are retried as HAProxy does: up to `retries` more attempts, the same server
  * after a turn-around delay, and the last attempt on another server when `redispatch` is on.
  *
+ * A session holds a slot on its server for its whole life (the server's maxconn counts sessions);
+ * when every server is full it waits in a queue (see core/backend.ts) for at most `timeout queue`,
+ * then is closed, as HAProxy closes a tcp session it could not serve.
+ *
  * @module
  */
 
@@ -18,6 +22,9 @@ import type { NetError } from "../runtime/net_error.ts";
 import type { Backend } from "../core/backend.ts";
 import { DISCARD_HANDLER } from "../core/discard_handler.ts";
 import type { Server } from "../core/server.ts";
+import { SLOT_HOLDING, SLOT_WAITING, ServerSlot } from "../core/server_slot.ts";
+import type { SlotUser } from "../core/server_slot.ts";
+import { SLOT_QUEUED, SLOT_TAKEN } from "../core/backend.ts";
 import type { WheelTimer } from "../core/timer_wheel.ts";
 import type { SessionHost } from "./session_host.ts";
 
@@ -29,12 +36,14 @@ const PHASE_CONNECTING = 1;
 const PHASE_TURNAROUND = 2;
 const PHASE_ESTABLISHED = 3;
 const PHASE_CLOSING = 4;
+const PHASE_QUEUED = 5;
 
 
 /** One proxied TCP connection. Pooled: `start` begins a session, and it returns itself to its host at the end. */
-export class TcpSession implements ConnectionHandler {
+export class TcpSession implements ConnectionHandler, SlotUser {
   private readonly host: SessionHost;
   private readonly timer: WheelTimer;
+  private readonly slot: ServerSlot;
   private client: Connection | null = null;
   private server: Connection | null = null;
   private backend: Backend | null = null;
@@ -55,6 +64,7 @@ export class TcpSession implements ConnectionHandler {
   constructor(host: SessionHost) {
     this.host = host;
     this.timer = host.wheel.create(() => this.onTimer());
+    this.slot = new ServerSlot(this);
   }
 
   /** Takes over an accepted client connection and starts connecting to a server of `backend`. */
@@ -69,14 +79,34 @@ export class TcpSession implements ConnectionHandler {
     client.setNoDelay(true);
     backend.activeConnections++;
     backend.totalConnections++;
-    const server = backend.pickServer(this, null);
-    if (server === null) {
+    const outcome = backend.takeSlot(this.slot, this.host.wheel.now);
+    if (outcome === SLOT_TAKEN) {
+      this.target = this.slot.server;
+      this.connect();
+    } else if (outcome === SLOT_QUEUED) {
+      this.phase = PHASE_QUEUED;
+      if (backend.queueTimeout > 0) this.timer.arm(backend.queueTimeout);
+    } else {
       this.host.logger.debug(`Backend "${backend.name}" has no server available for ${client.remote.address}`);
       this.abort();
-      return;
     }
-    this.assign(server);
+  }
+
+  /** A slot freed up for this queued session. */
+  slotGranted(server: Server): void {
+    if (this.phase !== PHASE_QUEUED) return;
+    this.target = server;
     this.connect();
+  }
+
+  /** The last server went down while this session was queued. */
+  slotRefused(): void {
+    if (this.phase === PHASE_QUEUED) this.abort();
+  }
+
+  /** The server was taken out with its sessions (`shutdown-sessions`). */
+  shutdownByServer(): void {
+    if (this.phase !== PHASE_IDLE && this.phase !== PHASE_CLOSING) this.abort();
   }
 
   /** The client's address, for balancing by source. */
@@ -96,6 +126,7 @@ export class TcpSession implements ConnectionHandler {
 
   onOpen(conn: Connection): void {
     if (conn !== this.server) return;
+    this.target?.observer?.connected();
     this.phase = PHASE_ESTABLISHED;
     this.armIdle();
     const pending = this.pending;
@@ -172,13 +203,6 @@ export class TcpSession implements ConnectionHandler {
     if (this.clientClosed && (this.serverClosed || this.server === null)) this.finish();
   }
 
-  private assign(server: Server): void {
-    if (this.target !== null) this.target.activeConnections--;
-    this.target = server;
-    server.activeConnections++;
-    server.totalConnections++;
-  }
-
   private connect(): void {
     const server = this.target!;
     const client = this.client!;
@@ -197,6 +221,7 @@ export class TcpSession implements ConnectionHandler {
   private connectFailed(error: NetError | undefined): void {
     const failed = this.target!;
     failed.connectFailures++;
+    failed.observer?.connectFailed();
     this.host.logger.debug(
       `Connection to server "${this.backend!.name}/${failed.name}" failed: ${error?.message ?? "closed"}`,
     );
@@ -212,7 +237,8 @@ export class TcpSession implements ConnectionHandler {
     this.retriesLeft--;
     const other = this.backend!.redispatchTarget(this, failed, this.retriesLeft);
     if (other !== null) {
-      this.assign(other);
+      this.backend!.moveSlot(this.slot, other);
+      this.target = other;
       this.connect();
       return;
     }
@@ -235,6 +261,12 @@ export class TcpSession implements ConnectionHandler {
       }
       case PHASE_TURNAROUND:
         this.connect();
+        return;
+      case PHASE_QUEUED:
+        this.backend!.cancelWait(this.slot);
+        this.backend!.queueFailures++;
+        this.host.logger.debug(`Session from ${this.clientAddress} waited over ${this.backend!.queueTimeout} ms in the queue of backend "${this.backend!.name}"`);
+        this.abort();
         return;
       case PHASE_ESTABLISHED:
         this.host.logger.debug(`Session from ${this.clientAddress} timed out after ${this.idleTimeout} ms idle`);
@@ -271,8 +303,12 @@ export class TcpSession implements ConnectionHandler {
   private finish(): void {
     if (this.phase === PHASE_IDLE) return;
     this.timer.disarm();
-    if (this.target !== null) this.target.activeConnections--;
-    if (this.backend !== null) this.backend.activeConnections--;
+    const backend = this.backend;
+    if (backend !== null) {
+      if (this.slot.state === SLOT_HOLDING) backend.releaseSlot(this.slot);
+      else if (this.slot.state === SLOT_WAITING) backend.cancelWait(this.slot);
+      backend.activeConnections--;
+    }
     this.phase = PHASE_IDLE;
     this.client = null;
     this.server = null;

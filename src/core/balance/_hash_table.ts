@@ -55,7 +55,8 @@ export function hashRange(text: string, start: number, end: number, lowerCase = 
  * server going down or up moves only its own keys: a key whose slot belongs to an unavailable
  * server (or to `avoid`) is sent, deterministically, to the slot chosen by rehashing, which
  * spreads a failed server's keys over the others by weight rather than piling them on one
- * neighbour. A change of weight rebuilds the table on the lookup after `update()`, which remaps
+ * neighbour. A full server is still the key's server: the request waits in its queue (HAProxy's
+ * hashing sends a key to its server whatever its load). A change of weight rebuilds the table on the lookup after `update()`, which remaps
  * most keys, as in HAProxy; a weight set to 0 drains the server like a down one.
  */
 export class WeightedHashTable {
@@ -75,8 +76,8 @@ export class WeightedHashTable {
   }
 
   /**
-   * The available server for a key's `hash` (an unsigned 32-bit number), or null when there is
-   * none. `avoid` is skipped unless it is the only available server.
+   * The usable server for a key's `hash` (an unsigned 32-bit number), or null when there is
+   * none. `avoid` is skipped unless it is the only usable server.
    */
   lookup(hash: number, avoid: Server | null): Server | null {
     if (this.#mayHaveChanged) this.#rebuildIfWeightsChanged();
@@ -87,13 +88,13 @@ export class WeightedHashTable {
     for (let probe = 0; probe <= REHASH_PROBES; probe++) {
       if (probe > 0) slot = mix32(hash + Math.imul(probe, PROBE_STEP)) % table.length;
       const server = this.#servers[table[slot]];
-      if (!server.isAvailable()) continue;
+      if (!server.isUsable()) continue;
       if (server !== avoid) return server;
       avoidSeen = true;
     }
     for (let step = 1; step < table.length; step++) {
       const server = this.#servers[table[(slot + step) % table.length]];
-      if (!server.isAvailable()) continue;
+      if (!server.isUsable()) continue;
       if (server !== avoid) return server;
       avoidSeen = true;
     }

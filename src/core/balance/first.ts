@@ -15,6 +15,7 @@ import type { BalanceAlgorithmName, BalanceContext, Balancer } from "./types.ts"
  */
 export class FirstBalancer implements Balancer {
   readonly algorithm: BalanceAlgorithmName = "first";
+  readonly dynamicWeights = false;
   readonly #servers: readonly Server[];
 
   constructor(servers: readonly Server[]) {

@@ -79,6 +79,7 @@ export function hashHeaderValue(value: string, useDomainOnly: boolean): number {
  */
 export class HeaderHashBalancer implements Balancer {
   readonly algorithm: BalanceAlgorithmName = "hdr";
+  readonly dynamicWeights = false;
   readonly #lowerName: string;
   readonly #useDomainOnly: boolean;
   readonly #table: WeightedHashTable;

@@ -9,14 +9,26 @@ import type { BalanceAlgorithmName, BalanceContext, Balancer } from "./types.ts"
 
 /**
  * Whether `a` is less loaded than `b` for its weight. The load is HAProxy's fwlc key: 0 for an
- * idle server, else (connections + 1) / weight, i.e. the load the server would have with one more
+ * idle server, else (connections + queued + 1) / weight, i.e. the load the server would have with one more
  * connection, so a heavier server takes more of a busy farm's connections. Compared by
  * cross-multiplication to stay exact.
  */
 function isLessLoaded(a: Server, b: Server): boolean {
-  if (a.activeConnections === 0) return b.activeConnections !== 0;
-  if (b.activeConnections === 0) return false;
-  return (a.activeConnections + 1) * b.weight < (b.activeConnections + 1) * a.weight;
+  const loadA = a.activeConnections + a.queue.length;
+  const loadB = b.activeConnections + b.queue.length;
+  if (loadA === 0) return loadB !== 0;
+  if (loadB === 0) return false;
+  return (loadA + 1) * b.weight < (loadB + 1) * a.weight;
+}
+
+/**
+ * A server leastconn may pick: available, or, with an explicit `maxqueue`, full but with room in
+ * its own queue (HAProxy: leastconn then queues on the least loaded server, which smooths the load
+ * with single-digit maxconn values).
+ */
+function isCandidate(server: Server): boolean {
+  if (server.isAvailable()) return true;
+  return server.maxqueue > 0 && server.isUsable() && server.queueHasRoom();
 }
 
 /**
@@ -26,6 +38,7 @@ function isLessLoaded(a: Server, b: Server): boolean {
  */
 export class LeastConnectionsBalancer implements Balancer {
   readonly algorithm: BalanceAlgorithmName = "leastconn";
+  readonly dynamicWeights = true;
   readonly #servers: readonly Server[];
   #start = 0;
 
@@ -42,13 +55,13 @@ export class LeastConnectionsBalancer implements Balancer {
     for (let step = 0; step < count; step++) {
       if (position >= count) position = 0;
       const server = servers[position];
-      if (server !== avoid && server.isAvailable() && (best === null || isLessLoaded(server, best))) {
+      if (server !== avoid && isCandidate(server) && (best === null || isLessLoaded(server, best))) {
         best = server;
         bestPosition = position;
       }
       position++;
     }
-    if (best === null) return avoid !== null && avoid.isAvailable() ? avoid : null;
+    if (best === null) return avoid !== null && isCandidate(avoid) ? avoid : null;
     this.#start = bestPosition + 1;
     return best;
   }

@@ -20,6 +20,7 @@ export type RandomSource = () => number;
  */
 export class RandomTwoChoicesBalancer implements Balancer {
   readonly algorithm: BalanceAlgorithmName = "random";
+  readonly dynamicWeights = true;
   readonly #servers: readonly Server[];
   readonly #random: RandomSource;
   readonly #draws: number;

@@ -14,6 +14,7 @@ import type { BalanceAlgorithmName, BalanceContext, Balancer } from "./types.ts"
  */
 export class RoundRobinBalancer implements Balancer {
   readonly algorithm: BalanceAlgorithmName = "roundrobin";
+  readonly dynamicWeights = true;
   readonly #servers: readonly Server[];
   readonly #scores: Float64Array;
 

@@ -22,6 +22,7 @@ export function hashClientAddress(address: string): number {
  */
 export class SourceHashBalancer implements Balancer {
   readonly algorithm: BalanceAlgorithmName = "source";
+  readonly dynamicWeights = false;
   readonly #table: WeightedHashTable;
 
   constructor(servers: readonly Server[]) {

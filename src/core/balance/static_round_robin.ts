@@ -15,6 +15,7 @@ import { buildWeightedSequence } from "./_weighted_sequence.ts";
  */
 export class StaticRoundRobinBalancer implements Balancer {
   readonly algorithm: BalanceAlgorithmName = "static-rr";
+  readonly dynamicWeights = false;
   readonly #servers: readonly Server[];
   readonly #weights: Float64Array;
   #sequence: Int32Array;

@@ -61,8 +61,15 @@ export interface BalanceContext {
 export interface Balancer {
   readonly algorithm: BalanceAlgorithmName;
   /**
-   * Returns an available server (up, weight > 0, below maxconn), or null when there is none.
-   * `avoid` is skipped unless it is the only available server (used to redispatch a retry).
+   * Whether weights are read live, so that a slow start may ramp them (HAProxy's dynamic
+   * algorithms); static ones build tables from the weights and ramp only maxconn.
+   */
+  readonly dynamicWeights: boolean;
+  /**
+   * Returns a server for the request, or null when there is none. Most algorithms return only an
+   * available server (usable, with a free slot); the hashing ones return the key's usable server
+   * even when it is full, and the request then waits in that server's queue (as HAProxy's do).
+   * `avoid` is skipped unless it is the only candidate (used to redispatch a retry).
    */
   pick(context: BalanceContext, avoid: Server | null): Server | null;
   /** Tells the algorithm that a server's weight or up/down state changed. */

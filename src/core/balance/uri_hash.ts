@@ -93,6 +93,7 @@ export function hashRequestUri(target: string, key: UriHashKeyConfig): number {
  */
 export class UriHashBalancer implements Balancer {
   readonly algorithm: BalanceAlgorithmName = "uri";
+  readonly dynamicWeights = false;
   readonly #key: UriHashKeyConfig;
   readonly #table: WeightedHashTable;
   readonly #fallback: RoundRobinBalancer;
