@@ -48,6 +48,8 @@ export { Proxy } from "./src/engine/proxy.ts";
 export { Frontend } from "./src/engine/frontend.ts";
 export { Backend } from "./src/core/backend.ts";
 export { Server } from "./src/core/server.ts";
+export { ServerCheck } from "./src/core/health/server_check.ts";
+export type { HealthProbe, ProbeResult, ProbeRun } from "./src/core/health/probe.ts";
 export { buildQuickStartConfig } from "./src/config/quick_start.ts";
 export type { QuickStartOptions } from "./src/config/quick_start.ts";
 export { DEFAULTS } from "./src/config/types.ts";
@@ -59,6 +61,8 @@ export type {
   FrontendConfig,
   FrontendTimeouts,
   GlobalConfig,
+  HealthCheckConfig,
+  HttpCheckConfig,
   ProxyMode,
   ServerConfig,
 } from "./src/config/types.ts";

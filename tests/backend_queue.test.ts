@@ -214,3 +214,13 @@ test("slowstart ramps only maxconn for static algorithms", () => {
   assert.equal(a.dynamicMaxconn(), 4);
   app.close();
 });
+
+test("a retry waiting out its turn-around leaves a server marked down meanwhile", () => {
+  const app = backend([server("a"), server("b")]);
+  const [a, b] = app.servers;
+  const request = new FakeRequest("r1");
+  assert.equal(app.retryTarget(request, a!), a, "still usable: the same server");
+  app.markDown(a!, "reason: test", false);
+  assert.equal(app.retryTarget(request, a!), b);
+  assert.equal(backend([server("a"), server("b")], { redispatch: false }).retryTarget(request, a!), a, "no redispatch: the same server");
+});

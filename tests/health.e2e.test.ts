@@ -207,7 +207,7 @@ servers = [
 });
 
 test("maxconn 1 with a slow origin: requests are served one at a time in arrival order; too long a wait gets 503", async () => {
-  const slow = await namedOrigin("slow", 300);
+  const slow = await namedOrigin("slow", 500);
   const { proxy, port, remove } = await startWithConfig(`
 [defaults]
 mode = "http"
@@ -217,22 +217,22 @@ bind = "127.0.0.1:0"
 default-backend = "app"
 
 [backends.app]
-timeout = { queue = "1s" }
+timeout = { queue = "1600ms" }
 servers = [{ name = "slow", address = "${slow.address}", maxconn = 1 }]
 `);
   try {
     const pending = [];
     for (let seq = 1; seq <= 5; seq++) {
       pending.push(request(port, "/", "GET", { "X-Seq": String(seq) }));
-      await sleep(30);
+      await sleep(40);
     }
     const responses = await Promise.all(pending);
-    // Sent 30 ms apart, served at 300, 600, 900 ms...: the 4th waits about 810 ms, the 5th would wait 1080 ms.
+    // Sent 40 ms apart, served 500 ms each: the 4th waits about 1380 ms, the 5th would wait 1840 ms.
     assert.deepEqual(responses.map((r) => r.status), [200, 200, 200, 200, 503]);
     assert.deepEqual(slow.state.order, ["1", "2", "3", "4"], "served in arrival order");
     assert.equal(slow.state.maxInFlight, 1, "never two requests at once on the server");
     const queued = responses[4]!;
-    assert.ok(queued.ms >= 950 && queued.ms < 2_000, `503 after ${queued.ms} ms of queue`);
+    assert.ok(queued.ms >= 1_550 && queued.ms < 2_600, `503 after ${queued.ms} ms of queue`);
     assert.match(queued.body, /503/);
   } finally {
     await proxy.stop();

@@ -212,6 +212,16 @@ export class Backend {
     return other !== null && other !== failed && other.hasFreeSlot() ? other : null;
   }
 
+  /**
+   * Where a retry goes once its turn-around delay is over: `server` again, unless it was marked
+   * down meanwhile and another server has room (with `redispatch`).
+   */
+  retryTarget(context: BalanceContext, server: Server): Server {
+    if (!this.redispatch || server.isUsable()) return server;
+    const other = this.pickServer(context, server);
+    return other !== null && other !== server && other.hasFreeSlot() ? other : server;
+  }
+
   /** Delay before retrying the same server after a failed connection attempt. */
   retryTurnaround(): number {
     return this.connectTimeout > 0 ? Math.min(this.connectTimeout, RETRY_TURNAROUND_MAX_MS) : RETRY_TURNAROUND_MAX_MS;

@@ -644,6 +644,14 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     return this.client === null || this.client.write(head);
   }
 
+  /** After the turn-around delay: a server marked down meanwhile is left for another one. */
+  private retarget(): void {
+    const next = this.backend!.retryTarget(this, this.target!);
+    if (next === this.target) return;
+    this.backend!.moveSlot(this.slot, next);
+    this.target = next;
+  }
+
   private connectFailed(error: NetError | undefined): void {
     const failed = this.target!;
     const backend = this.backend!;
@@ -1161,6 +1169,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
         return;
       }
       case PHASE_TURNAROUND:
+        this.retarget();
         this.connect(false);
         return;
       case PHASE_QUEUED: {

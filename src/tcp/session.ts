@@ -218,6 +218,14 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     );
   }
 
+  /** After the turn-around delay: a server marked down meanwhile is left for another one. */
+  private retarget(): void {
+    const next = this.backend!.retryTarget(this, this.target!);
+    if (next === this.target) return;
+    this.backend!.moveSlot(this.slot, next);
+    this.target = next;
+  }
+
   private connectFailed(error: NetError | undefined): void {
     const failed = this.target!;
     failed.connectFailures++;
@@ -260,6 +268,7 @@ export class TcpSession implements ConnectionHandler, SlotUser {
         return;
       }
       case PHASE_TURNAROUND:
+        this.retarget();
         this.connect();
         return;
       case PHASE_QUEUED:
