@@ -49,6 +49,22 @@ async function namedOrigin(name: string, delayMs = 0) {
   return { name, state, ...origin };
 }
 
+/** An http configuration: frontend "web" on a free port in front of backend "app", described by `backend`. */
+function webConfig(backend: string, defaults = ""): string {
+  return `
+[defaults]
+mode = "http"
+${defaults}
+
+[frontends.web]
+bind = "127.0.0.1:0"
+default-backend = "app"
+
+[backends.app]
+${backend}
+`;
+}
+
 /** Starts the CLI on a config file and returns its port (frontend "web"). */
 async function startWithConfig(text: string): Promise<{ proxy: CliProcess; port: number; remove: () => void }> {
   const file = configFile(text);
@@ -77,21 +93,13 @@ test("an origin whose health endpoint fails is taken out after fall checks and b
   const a = await namedOrigin("a");
   const b = await namedOrigin("b");
   const interval = 500;
-  const { proxy, port, remove } = await startWithConfig(`
-[defaults]
-mode = "http"
-
-[frontends.web]
-bind = "127.0.0.1:0"
-default-backend = "app"
-
-[backends.app]
+  const { proxy, port, remove } = await startWithConfig(webConfig(`
 check = { type = "http", path = "/health", interval = "${interval}ms", rise = 2, fall = 3 }
 servers = [
   { name = "a", address = "${a.address}" },
   { name = "b", address = "${b.address}" },
 ]
-`);
+`));
   try {
     await sleep(interval * 2);
     const before = await Promise.all([1, 2, 3, 4].map(() => request(port)));
@@ -130,26 +138,19 @@ test("killing origins under load: in-flight requests only may fail, then the bac
   const a = await namedOrigin("a");
   const b = await namedOrigin("b");
   const spare = await namedOrigin("spare");
-  const { proxy, port, remove } = await startWithConfig(`
-[defaults]
-mode = "http"
-retries = 1
-
-[defaults.timeout]
-connect = "1s"
-
-[frontends.web]
-bind = "127.0.0.1:0"
-default-backend = "app"
-
-[backends.app]
+  const { proxy, port, remove } = await startWithConfig(webConfig(`
 check = { interval = "200ms", fall = 2, rise = 2 }
 servers = [
   { name = "a", address = "${a.address}" },
   { name = "b", address = "${b.address}" },
   { name = "spare", address = "${spare.address}", backup = true },
 ]
-`);
+`, `
+retries = 1
+
+[defaults.timeout]
+connect = "1s"
+`));
   const results: Array<{ at: number; status: number; body: string }> = [];
   let running = true;
   const loops = [1, 2, 3, 4].map(async () => {
@@ -208,18 +209,10 @@ servers = [
 
 test("maxconn 1 with a slow origin: requests are served one at a time in arrival order; too long a wait gets 503", async () => {
   const slow = await namedOrigin("slow", 500);
-  const { proxy, port, remove } = await startWithConfig(`
-[defaults]
-mode = "http"
-
-[frontends.web]
-bind = "127.0.0.1:0"
-default-backend = "app"
-
-[backends.app]
+  const { proxy, port, remove } = await startWithConfig(webConfig(`
 timeout = { queue = "1600ms" }
 servers = [{ name = "slow", address = "${slow.address}", maxconn = 1 }]
-`);
+`));
   try {
     const pending = [];
     for (let seq = 1; seq <= 5; seq++) {
@@ -245,22 +238,14 @@ test("slowstart: a returning server's share grows over the window", async () => 
   const a = await namedOrigin("a");
   const b = await namedOrigin("b");
   const window = 3_000;
-  const { proxy, port, remove } = await startWithConfig(`
-[defaults]
-mode = "http"
-
-[frontends.web]
-bind = "127.0.0.1:0"
-default-backend = "app"
-
-[backends.app]
+  const { proxy, port, remove } = await startWithConfig(webConfig(`
 slowstart = "${window}ms"
 check = { type = "http", path = "/health", interval = "100ms", rise = 1, fall = 1 }
 servers = [
   { name = "a", address = "${a.address}" },
   { name = "b", address = "${b.address}" },
 ]
-`);
+`));
   try {
     let mark = proxy.stderr.length;
     a.state.health = 503;
@@ -299,21 +284,14 @@ test("a request whose fresh server connection closes before any response byte is
     socket.once("data", () => socket.destroy());
   });
   const good = await namedOrigin("good");
-  const { proxy, port, remove } = await startWithConfig(`
-[defaults]
-mode = "http"
-balance = "roundrobin"
-
-[frontends.web]
-bind = "127.0.0.1:0"
-default-backend = "app"
-
-[backends.app]
+  const { proxy, port, remove } = await startWithConfig(webConfig(`
 servers = [
   { name = "hangup", address = "127.0.0.1:${hangup.port}" },
   { name = "good", address = "${good.address}" },
 ]
-`);
+`, `
+balance = "roundrobin"
+`));
   try {
     const gets = [];
     for (let i = 0; i < 6; i++) gets.push(await request(port));
