@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as http from "node:http";
 import type * as net from "node:net";
-import { CliProcess, sleep, startOrigin } from "./_cli_helpers.ts";
+import { CliProcess, exchange, sleep, startOrigin } from "./_cli_helpers.ts";
 import { configFile, httpOrigin } from "./_http_helpers.ts";
 
 /** One GET (or other method) on a fresh connection; resolves with the status, the body and the time it took. */
@@ -305,5 +305,44 @@ balance = "roundrobin"
     remove();
     await hangup.close();
     await good.close();
+  }
+});
+
+test("tcp mode: a session beyond the server's maxconn waits for a slot, and is closed after timeout queue", async () => {
+  // Each connection is answered 600 ms after it opens, with the order it was accepted in.
+  let accepted = 0;
+  const origin = await startOrigin((socket: net.Socket) => {
+    const seq = ++accepted;
+    setTimeout(() => socket.end(`served ${seq}`), 600);
+  });
+  const file = configFile(`
+[frontends.db]
+bind = "127.0.0.1:0"
+default-backend = "db"
+
+[backends.db]
+timeout = { queue = "800ms" }
+servers = [{ name = "only", address = "${origin.address}", maxconn = 1 }]
+`);
+  const proxy = new CliProcess(["-f", file.path]);
+  try {
+    const port = Number((await proxy.waitFor(/Frontend "db" \(tcp\) listening on 127\.0\.0\.1:(\d+)/))[1]);
+    const started = Date.now();
+    const first = exchange(port, "", false);
+    await sleep(50);
+    const second = exchange(port, "", false);
+    await sleep(50);
+    const third = exchange(port, "", false);
+    const [one, two, three] = await Promise.all([first, second, third]);
+    // The second waits about 550 ms for the first's slot; the third would wait 1100 ms.
+    assert.equal(one.toString(), "served 1");
+    assert.equal(two.toString(), "served 2");
+    assert.equal(three.toString(), "", "closed without a server");
+    assert.equal(accepted, 2, "the origin never saw more than its maxconn");
+    assert.ok(Date.now() - started >= 1_100, "the second was served after the first");
+  } finally {
+    await proxy.stop();
+    file.remove();
+    await origin.close();
   }
 });
