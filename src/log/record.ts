@@ -1,0 +1,79 @@
+/**
+ * What a traffic log line is made from: one record per session (tcp) or request (http), filled
+ * by the session as it goes and handed to a compiled log format (log_format.ts) at its end.
+ *
+ * Field names follow HAProxy's log variables (configuration manual, 8.2.4 "Custom log format");
+ * each field says which variable prints it. Timers are milliseconds, -1 for a phase that never
+ * completed, as HAProxy prints them.
+ *
+ * @module
+ */
+
+/** One session's or request's facts for its log line. */
+export interface LogRecord {
+  /** %ci, %cp: the client's address and port. */
+  clientAddress: string;
+  clientPort: number;
+  /** %fi, %fp: the address and port the client connected to. */
+  frontendAddress: string;
+  frontendPort: number;
+  /** %t (tcplog) and %T/%Ts: when the connection was accepted, ms since the epoch. */
+  acceptDate: number;
+  /** %tr (httplog): when the first byte of the request arrived, ms since the epoch. */
+  requestDate: number;
+  /** %f, %ft: the frontend's name. */
+  frontendName: string;
+  /** %b: the backend's name ("" before one was chosen: printed as the frontend's name, as HAProxy). */
+  backendName: string;
+  /** %s: the server's name; null when no server was reached (printed "<NOSRV>"). */
+  serverName: string | null;
+  /** %si, %sp: the server's address and port ("" and 0 without one). */
+  serverAddress: string;
+  serverPort: number;
+  /** %Th: handshake time (no TLS or PROXY protocol yet: 0). */
+  handshakeTime: number;
+  /** %Ti: idle time before the request (keep-alive wait). */
+  idleTime: number;
+  /** %TR: time to receive the whole request head. */
+  requestTime: number;
+  /** %Tw: time spent waiting in queues. */
+  queueTime: number;
+  /** %Tc: time to establish the server connection. */
+  connectTime: number;
+  /** %Tr: server response time (request sent to response head received). */
+  responseTime: number;
+  /** %Ta: active time of the request (from its first byte to the end of the response). */
+  activeTime: number;
+  /** %Tt: total session time (accept to close). */
+  totalTime: number;
+  /** %ST: the http status sent to the client (-1 in tcp mode or when none). */
+  status: number;
+  /** %B: bytes sent to the client. */
+  bytesRead: number;
+  /** %U: bytes received from the client. */
+  bytesUploaded: number;
+  /**
+   * %tsc: the four termination-state characters (who ended the session, in which phase, then the
+   * two persistence characters, "--" here); %ts prints the first two.
+   */
+  terminationState: string;
+  /** %ac, %fc, %bc, %sc: process, frontend, backend and server concurrent connections at log time. */
+  processConnections: number;
+  frontendConnections: number;
+  backendConnections: number;
+  serverConnections: number;
+  /** %rc: connection retries. */
+  retries: number;
+  /** %rc is printed with a leading "+" when the session was redispatched. */
+  redispatched: boolean;
+  /** %sq, %bq: requests queued on the server and on the backend before this one. */
+  serverQueue: number;
+  backendQueue: number;
+  /** %HM, %HU, %HV: method, request target, "HTTP/1.1" ("" in tcp mode). */
+  method: string;
+  uri: string;
+  httpVersion: string;
+  /** %hr, %hs: captured header values, "" when none are captured. */
+  capturedRequestHeaders: string;
+  capturedResponseHeaders: string;
+}
