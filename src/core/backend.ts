@@ -222,6 +222,29 @@ export class Backend {
     return other !== null && other !== server && other.hasFreeSlot() ? other : server;
   }
 
+  /**
+   * After a failed attempt on the slot's server: moves the slot to the server the next attempt
+   * goes to at once and returns it, or returns null to retry the same one after the turn-around
+   * (see {@link redispatchTarget}).
+   */
+  redispatchSlot(slot: ServerSlot, retriesLeft: number): Server | null {
+    const other = this.redispatchTarget(slot.user, slot.server!, retriesLeft);
+    if (other !== null) this.moveSlot(slot, other);
+    return other;
+  }
+
+  /** Once a turn-around is over: moves the slot away from a server marked down meanwhile (see {@link retryTarget}). */
+  retargetSlot(slot: ServerSlot): void {
+    const next = this.retryTarget(slot.user, slot.server!);
+    if (next !== slot.server) this.moveSlot(slot, next);
+  }
+
+  /** A queued request waited longer than `timeout queue`: it leaves the queue and counts as a queue failure. */
+  queueTimedOut(slot: ServerSlot): void {
+    this.cancelWait(slot);
+    this.queueFailures++;
+  }
+
   /** Delay before retrying the same server after a failed connection attempt. */
   retryTurnaround(): number {
     return this.connectTimeout > 0 ? Math.min(this.connectTimeout, RETRY_TURNAROUND_MAX_MS) : RETRY_TURNAROUND_MAX_MS;
@@ -341,6 +364,8 @@ export class Backend {
 
   /** Hands `server`'s free slots to the requests waiting for them, oldest first. */
   private dequeueTo(server: Server): void {
+    // The common case, once per request: nobody waits anywhere.
+    if (server.queue.length === 0 && this.queue.length === 0) return;
     for (;;) {
       if (!server.isUsable()) return;
       if (server.maxconn !== 0 && server.activeConnections >= server.dynamicMaxconn()) return;

@@ -28,6 +28,7 @@ import {
   HeadParser,
 } from "./head_parser.ts";
 import { CHUNKED_FAILED, ChunkedDecoder } from "./chunked_decoder.ts";
+import { destroyQuietly } from "../tcp/connect_probe.ts";
 
 /**
  * Most body bytes an http check reads when it looks for a text: HAProxy's check buffer is one
@@ -420,13 +421,4 @@ function indexOfBytes(haystack: Uint8Array, length: number, needle: Uint8Array, 
     if (j === needle.length) return i;
   }
   return -1;
-}
-
-/** Destroys a connection; a socket that cannot even be destroyed is gone already, so nothing is lost. */
-function destroyQuietly(conn: Connection): void {
-  try {
-    conn.destroy();
-  } catch {
-    // Nothing to do: the check's result does not depend on it.
-  }
 }

@@ -151,7 +151,6 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   /** The backend of the current request, and the route that led to it. */
   private backend: Backend | null = null;
   private route: HttpBackendRoute | null = null;
-  private target: Server | null = null;
   private phase = PHASE_IDLE;
   private requestState = REQUEST_HEAD;
   private responseState = RESPONSE_HEAD;
@@ -226,6 +225,11 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   drain(): void {
     if (this.phase === PHASE_REQUEST && this.keepAliveWait) this.closeClient();
     else this.closeAfter = true;
+  }
+
+  /** The server whose slot the current request holds (null while queued or without one). */
+  private get target(): Server | null {
+    return this.slot.state === SLOT_HOLDING ? this.slot.server : null;
   }
 
   /** The client's address, for balancing by source. */
@@ -438,7 +442,6 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.retriesLeft = backend.retries;
     const outcome = backend.takeSlot(this.slot, this.host.wheel.now);
     if (outcome === SLOT_TAKEN) {
-      this.target = this.slot.server;
       this.connect(this.mayReuse(route));
     } else if (outcome === SLOT_QUEUED) {
       this.phase = PHASE_QUEUED;
@@ -450,9 +453,8 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   }
 
   /** A slot freed up for this queued request. */
-  slotGranted(server: Server): void {
+  slotGranted(_server: Server): void {
     if (this.phase !== PHASE_QUEUED) return;
-    this.target = server;
     this.connect(this.mayReuse(this.route!));
   }
 
@@ -555,7 +557,6 @@ export class HttpSession implements ConnectionHandler, SlotUser {
 
   /** The request no longer needs its server: the slot (or the place in a queue) is given up. */
   private unassign(): void {
-    this.target = null;
     const slot = this.slot;
     if (slot.state === SLOT_HOLDING) this.backend!.releaseSlot(slot);
     else if (slot.state === SLOT_WAITING) this.backend!.cancelWait(slot);
@@ -644,14 +645,6 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     return this.client === null || this.client.write(head);
   }
 
-  /** After the turn-around delay: a server marked down meanwhile is left for another one. */
-  private retarget(): void {
-    const next = this.backend!.retryTarget(this, this.target!);
-    if (next === this.target) return;
-    this.backend!.moveSlot(this.slot, next);
-    this.target = next;
-  }
-
   private connectFailed(error: NetError | undefined): void {
     const failed = this.target!;
     const backend = this.backend!;
@@ -668,10 +661,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       return;
     }
     this.retriesLeft--;
-    const other = backend.redispatchTarget(this, failed, this.retriesLeft);
-    if (other !== null) {
-      backend.moveSlot(this.slot, other);
-      this.target = other;
+    if (backend.redispatchSlot(this.slot, this.retriesLeft) !== null) {
       this.connect(false);
       return;
     }
@@ -958,7 +948,6 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     const other = backend.pickServer(this, failed);
     if (other !== null && other !== failed && other.hasFreeSlot()) {
       backend.moveSlot(this.slot, other);
-      this.target = other;
     }
     this.host.logger.debug(
       `Server "${backend.name}/${failed.name}" closed before its response (${error?.message ?? "closed"}): retrying on "${this.target!.name}"`,
@@ -1169,13 +1158,13 @@ export class HttpSession implements ConnectionHandler, SlotUser {
         return;
       }
       case PHASE_TURNAROUND:
-        this.retarget();
+        // A server marked down during the turn-around is left for another one.
+        this.backend!.retargetSlot(this.slot);
         this.connect(false);
         return;
       case PHASE_QUEUED: {
         const backend = this.backend!;
-        backend.cancelWait(this.slot);
-        backend.queueFailures++;
+        backend.queueTimedOut(this.slot);
         this.host.logger.debug(`Request from ${this.clientAddress} waited over ${backend.queueTimeout} ms in the queue of backend "${backend.name}"`);
         this.answerAndClose(503);
         return;

@@ -124,8 +124,8 @@ class TcpConnectRun implements ProbeRun, ConnectionHandler {
   }
 }
 
-/** Destroys a connection; a socket that cannot even be destroyed is gone already, so nothing is lost. */
-function destroyQuietly(conn: Connection): void {
+/** Destroys a check's connection; a socket that cannot even be destroyed is gone already, so nothing is lost. */
+export function destroyQuietly(conn: Connection): void {
   try {
     conn.destroy();
   } catch {

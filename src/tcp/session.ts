@@ -47,7 +47,6 @@ export class TcpSession implements ConnectionHandler, SlotUser {
   private client: Connection | null = null;
   private server: Connection | null = null;
   private backend: Backend | null = null;
-  private target: Server | null = null;
   private phase = PHASE_IDLE;
   private retriesLeft = 0;
   private pending: Uint8Array[] = [];
@@ -81,7 +80,6 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     backend.totalConnections++;
     const outcome = backend.takeSlot(this.slot, this.host.wheel.now);
     if (outcome === SLOT_TAKEN) {
-      this.target = this.slot.server;
       this.connect();
     } else if (outcome === SLOT_QUEUED) {
       this.phase = PHASE_QUEUED;
@@ -93,9 +91,8 @@ export class TcpSession implements ConnectionHandler, SlotUser {
   }
 
   /** A slot freed up for this queued session. */
-  slotGranted(server: Server): void {
+  slotGranted(_server: Server): void {
     if (this.phase !== PHASE_QUEUED) return;
-    this.target = server;
     this.connect();
   }
 
@@ -107,6 +104,11 @@ export class TcpSession implements ConnectionHandler, SlotUser {
   /** The server was taken out with its sessions (`shutdown-sessions`). */
   shutdownByServer(): void {
     if (this.phase !== PHASE_IDLE && this.phase !== PHASE_CLOSING) this.abort();
+  }
+
+  /** The server whose slot this session holds (null while queued or without one). */
+  private get target(): Server | null {
+    return this.slot.state === SLOT_HOLDING ? this.slot.server : null;
   }
 
   /** The client's address, for balancing by source. */
@@ -218,14 +220,6 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     );
   }
 
-  /** After the turn-around delay: a server marked down meanwhile is left for another one. */
-  private retarget(): void {
-    const next = this.backend!.retryTarget(this, this.target!);
-    if (next === this.target) return;
-    this.backend!.moveSlot(this.slot, next);
-    this.target = next;
-  }
-
   private connectFailed(error: NetError | undefined): void {
     const failed = this.target!;
     failed.connectFailures++;
@@ -243,10 +237,7 @@ export class TcpSession implements ConnectionHandler, SlotUser {
       return;
     }
     this.retriesLeft--;
-    const other = this.backend!.redispatchTarget(this, failed, this.retriesLeft);
-    if (other !== null) {
-      this.backend!.moveSlot(this.slot, other);
-      this.target = other;
+    if (this.backend!.redispatchSlot(this.slot, this.retriesLeft) !== null) {
       this.connect();
       return;
     }
@@ -268,12 +259,12 @@ export class TcpSession implements ConnectionHandler, SlotUser {
         return;
       }
       case PHASE_TURNAROUND:
-        this.retarget();
+        // A server marked down during the turn-around is left for another one.
+        this.backend!.retargetSlot(this.slot);
         this.connect();
         return;
       case PHASE_QUEUED:
-        this.backend!.cancelWait(this.slot);
-        this.backend!.queueFailures++;
+        this.backend!.queueTimedOut(this.slot);
         this.host.logger.debug(`Session from ${this.clientAddress} waited over ${this.backend!.queueTimeout} ms in the queue of backend "${this.backend!.name}"`);
         this.abort();
         return;
@@ -322,7 +313,6 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     this.client = null;
     this.server = null;
     this.backend = null;
-    this.target = null;
     this.pending = [];
     this.pendingBytes = 0;
     this.clientEnded = false;
