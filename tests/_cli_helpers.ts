@@ -67,7 +67,7 @@ export class CliProcess {
 
   /** Waits for the process to exit on its own, bounded. */
   async waitExit(timeoutMs = 20_000): Promise<number | null> {
-    await Promise.race([this.exited, sleep(timeoutMs)]);
+    await boundedWait(this.exited, timeoutMs);
     if (this.running) throw new Error(`The proxy did not exit within ${timeoutMs} ms:\n${this.stderr}`);
     return this.exitCode;
   }
@@ -84,7 +84,7 @@ export class CliProcess {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.child.kill("SIGTERM");
-    await Promise.race([this.exited, sleep(5_000)]);
+    await boundedWait(this.exited, 5_000);
     if (this.running) {
       this.child.kill("SIGKILL");
       await this.exited;
@@ -183,6 +183,16 @@ export function residentBytes(pid: number): number | null {
     return match === null ? null : Number(match[1]) * 1024;
   } catch {
     return null;
+  }
+}
+
+/** Waits for `promise`, at most `ms`; the timer is cleared so it does not hold the test process open. */
+export async function boundedWait(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

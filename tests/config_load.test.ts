@@ -50,6 +50,7 @@ describe("defaults and inheritance", () => {
       maxconn: DEFAULTS.globalMaxconn,
       pidfile: null,
       tune: { bufsize: 16_384, maxrewrite: 1_024, httpMaxhdr: 101 },
+      log: [],
     });
     const http = { httpRequestRules: [], httpResponseRules: [], errorFiles: [], connectionMode: "http-keep-alive", httpNoDelay: false };
     const frontend = config.frontends[0]!;
@@ -134,7 +135,7 @@ allbackups = false
 timeout = { connect = "2s", tunnel = "0" }
 servers = []
 `);
-    assert.deepEqual(config.global, { maxconn: 900, pidfile: "/tmp/proxy.pid", tune: { bufsize: 16_384, maxrewrite: 1_024, httpMaxhdr: 101 } });
+    assert.deepEqual(config.global, { maxconn: 900, pidfile: "/tmp/proxy.pid", tune: { bufsize: 16_384, maxrewrite: 1_024, httpMaxhdr: 101 }, log: [] });
     const [a, b] = config.frontends;
     assert.equal(a!.maxconn, 77);
     assert.equal(a!.backlog, 64);

@@ -68,7 +68,7 @@ test("beyond maxconn, connections wait unread and start as slots free, in order"
     for (const socket of clients) socket.destroy();
     await proxy.stopListening();
     await proxy.whenIdle();
-    proxy.close();
+    await proxy.close();
     await origin.close();
   }
 });
@@ -98,7 +98,7 @@ test("a waiting connection that gives up is forgotten", async () => {
     assert.equal(origin.connections(), 2);
   } finally {
     await proxy.stopListening();
-    proxy.close();
+    await proxy.close();
     await origin.close();
   }
 });

@@ -44,6 +44,9 @@ class ScriptedProbe implements HealthProbe {
 /** A logger that keeps every message with its level. */
 class RecordingLogger implements Logger {
   readonly lines: string[] = [];
+  emerg(message: string): void {
+    this.lines.push(`emerg: ${message}`);
+  }
   alert(message: string): void {
     this.lines.push(`alert: ${message}`);
   }

@@ -210,6 +210,10 @@ class FakeRuntime {
     return this.clock.now();
   }
 
+  wallClock(): number {
+    return 1_700_000_000_000 + this.clock.now();
+  }
+
   setTimer(ms: number, callback: () => void): unknown {
     return this.clock.setTimer(ms, callback);
   }
@@ -227,11 +231,15 @@ class FakeHost implements HttpSessionHost {
   readonly serverPool: ServerPool;
   readonly draining = false;
   readonly ended: object[] = [];
+  readonly name = "fake";
+  readonly trafficLog = null;
+  readonly activeSessions = 1;
+  readonly processSessions = 1;
 
   constructor() {
     const clock = new FakeClock(1_000);
     this.fakeRuntime = new FakeRuntime(clock);
-    // Sessions only call connect() and now() on the runtime.
+    // Sessions only call connect(), now() and wallClock() on the runtime.
     this.runtime = this.fakeRuntime as unknown as Runtime;
     this.wheel = new TimerWheel(clock);
     this.serverPool = new ServerPool(this.wheel, () => clock.now());

@@ -5,8 +5,13 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import * as dgram from "node:dgram";
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { hostname } from "node:os";
+import { fileURLToPath } from "node:url";
 import { createRuntime, detectRuntimeName, socketApisOf } from "../src/runtime/detect.ts";
-import type { Connection, Listener, Runtime, SocketApi } from "../src/runtime/types.ts";
+import type { Connection, DatagramHandler, DatagramSocket, Listener, Runtime, RuntimeName, SocketApi } from "../src/runtime/types.ts";
 import { NetError } from "../src/runtime/net_error.ts";
 import { denoNativeReusePortAvailable } from "../src/runtime/_deno_native.ts";
 import { patternBytes, RecordingHandler, sameBytes, sleep, writeWithBackpressure } from "./_runtime_helpers.ts";
@@ -25,6 +30,96 @@ const RUNTIME_GAPS: Record<string, { readonly ipv6OnlyIgnored?: string }> = {
     ipv6OnlyIgnored: "Deno.listen has no ipv6Only option and binds \"::\" dual-stack; with SO_REUSEPORT both binds still coexist",
   },
 };
+
+/**
+ * What each runtime's node:dgram does with a connected UDP socket. Deno's `connect` is emulated
+ * (the kernel socket stays unconnected and every datagram is a sendto), so the kernel never refuses
+ * the connect, never reports an ICMP port unreachable, and the local address is the wildcard.
+ */
+const DATAGRAM_BEHAVIOUR: Record<RuntimeName, {
+  /** ICMP port unreachable reaches `onError` or `onSent` as ECONNREFUSED. */
+  readonly reportsRefused: boolean;
+  /** The code a connect to 255.255.255.255 (no SO_BROADCAST) rejects with on Linux; undefined: it connects. */
+  readonly broadcastConnect: string | undefined;
+  /** `local.address` of a socket connected to 127.0.0.1. */
+  readonly localAddress: string;
+}> = {
+  node: { reportsRefused: true, broadcastConnect: "EACCES", localAddress: "127.0.0.1" },
+  // Bun's error for a refused connect carries no errno: EIO.
+  bun: { reportsRefused: true, broadcastConnect: "EIO", localAddress: "127.0.0.1" },
+  deno: { reportsRefused: false, broadcastConnect: undefined, localAddress: "0.0.0.0" },
+};
+
+/** Records the outcomes of a datagram socket's sends and its errors. */
+class RecordingDatagramHandler implements DatagramHandler {
+  readonly sent: Array<NetError | undefined> = [];
+  readonly errors: NetError[] = [];
+  /** How many sends had been made when each onSent came. */
+  readonly sendsAtSent: number[] = [];
+  sends = 0;
+
+  onSent(error: NetError | undefined): void {
+    this.sent.push(error);
+    this.sendsAtSent.push(this.sends);
+  }
+  onError(error: NetError): void {
+    this.errors.push(error);
+  }
+}
+
+/** Polls `condition` every 5 ms; fails naming `what` after `timeoutMs`. */
+async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** A node:dgram socket bound on `host` port 0 that keeps every datagram it gets. */
+async function bindReceiver(host: string): Promise<{
+  socket: dgram.Socket;
+  port: number;
+  messages: Array<{ data: Uint8Array; port: number }>;
+}> {
+  const socket = dgram.createSocket(host.includes(":") ? "udp6" : "udp4");
+  const messages: Array<{ data: Uint8Array; port: number }> = [];
+  socket.on("message", (data: Uint8Array, rinfo: dgram.RemoteInfo) => messages.push({ data: new Uint8Array(data), port: rinfo.port }));
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.bind(0, host, () => {
+      socket.off("error", reject);
+      resolve();
+    });
+  });
+  return { socket, port: socket.address().port, messages };
+}
+
+/** connectDatagram to `receiver`; closes the receiver when it fails, so a failed test leaves nothing open. */
+async function connectToReceiver(
+  runtime: Runtime,
+  receiver: { socket: dgram.Socket; port: number },
+  host: string,
+  handler: DatagramHandler,
+): Promise<DatagramSocket> {
+  try {
+    return await runtime.connectDatagram({ host, port: receiver.port }, handler);
+  } catch (error) {
+    receiver.socket.close();
+    throw error;
+  }
+}
+
+/** True when a UDP socket can bind ::1 here. */
+async function ipv6LoopbackWorks(): Promise<boolean> {
+  try {
+    const receiver = await bindReceiver("::1");
+    receiver.socket.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** The whole suite, against one runtime built with one socket API. */
 function defineConformanceSuite(socketApi: SocketApi, runtime: Runtime): void {
@@ -424,6 +519,156 @@ function defineConformanceSuite(socketApi: SocketApi, runtime: Runtime): void {
       assert.ok(runtime.now() - start >= 19);
     });
 
+    test("datagrams: every send arrives in order and byte-exact, and onSent follows each send in order", async () => {
+      const receiver = await bindReceiver(LOOPBACK);
+      const handler = new RecordingDatagramHandler();
+      const socket = await connectToReceiver(runtime, receiver, LOOPBACK, handler);
+      try {
+        assert.deepEqual(socket.remote, { address: LOOPBACK, port: receiver.port, family: 4 });
+        assert.equal(socket.local.address, DATAGRAM_BEHAVIOUR[runtime.info.name].localAddress);
+        assert.equal(socket.local.family, 4);
+        assert.ok(socket.local.port > 0);
+        // Sizes from empty to near the 64 KiB limit; the first byte numbers the datagram. Rounds of
+        // 12 keep a burst within the receiver's socket buffer: UDP drops what does not fit.
+        const sizes = [1, 0, 100, 1024, 1500, 9000];
+        const expected: Uint8Array[] = [];
+        for (let i = 0; i < 61; i++) {
+          const bytes = patternBytes(i === 60 ? 60_000 : sizes[i % sizes.length]!, i + 1);
+          if (bytes.length > 0) bytes[0] = i;
+          expected.push(bytes);
+          handler.sends++;
+          socket.send(bytes);
+          if (i % 12 === 11) await waitUntil(() => receiver.messages.length > i, `datagrams up to ${i}`);
+        }
+        await waitUntil(() => receiver.messages.length >= expected.length && handler.sent.length >= expected.length, "datagrams");
+        await sleep(20);
+        assert.equal(receiver.messages.length, expected.length, "a datagram was duplicated");
+        receiver.messages.forEach((message, i) => {
+          assert.ok(sameBytes(message.data, expected[i]!), `datagram ${i} differs or is out of order`);
+          assert.equal(message.port, socket.local.port, "datagrams come from the socket's local port");
+        });
+        assert.equal(handler.sent.length, expected.length);
+        assert.deepEqual(handler.sent, expected.map(() => undefined));
+        handler.sendsAtSent.forEach((sends, i) => assert.ok(sends >= i + 1, `onSent ${i} came before its send`));
+        assert.deepEqual(handler.errors, []);
+      } finally {
+        socket.close();
+        receiver.socket.close();
+      }
+    });
+
+    test("datagrams over IPv6 to ::1", async (t) => {
+      if (!(await ipv6LoopbackWorks())) {
+        t.skip("no IPv6 loopback on this machine");
+        return;
+      }
+      const receiver = await bindReceiver("::1");
+      const handler = new RecordingDatagramHandler();
+      const socket = await connectToReceiver(runtime, receiver, "::1", handler);
+      try {
+        assert.deepEqual(socket.remote, { address: "::1", port: receiver.port, family: 6 });
+        assert.equal(socket.local.family, 6);
+        for (let i = 0; i < 3; i++) socket.send(new TextEncoder().encode(`line ${i}`));
+        await waitUntil(() => receiver.messages.length >= 3 && handler.sent.length >= 3, "datagrams over IPv6");
+        assert.deepEqual(receiver.messages.map((m) => new TextDecoder().decode(m.data)), ["line 0", "line 1", "line 2"]);
+        assert.deepEqual(handler.sent, [undefined, undefined, undefined]);
+      } finally {
+        socket.close();
+        receiver.socket.close();
+      }
+    });
+
+    test("datagrams to a port nobody listens on: no throw, sends go on, ECONNREFUSED where the runtime tells", async () => {
+      const gone = await bindReceiver(LOOPBACK);
+      const port = gone.port;
+      gone.socket.close();
+      const handler = new RecordingDatagramHandler();
+      const socket = await runtime.connectDatagram({ host: LOOPBACK, port }, handler);
+      try {
+        // Spaced out, so each ICMP answer has come back before the next send.
+        for (let i = 0; i < 5; i++) {
+          socket.send(new TextEncoder().encode(`lost ${i}`));
+          await sleep(30);
+        }
+        await waitUntil(() => handler.sent.length >= 5, "onSent for every send");
+        await sleep(50);
+        assert.equal(handler.sent.length, 5);
+        const reported = [...handler.errors, ...handler.sent].filter((error) => error !== undefined);
+        for (const error of reported) assert.ok(error instanceof NetError, String(error));
+        const refused = reported.filter((error) => error.code === "ECONNREFUSED");
+        if (DATAGRAM_BEHAVIOUR[runtime.info.name].reportsRefused) {
+          // Node and Bun: dgram reads the connected socket, where the kernel reports the ICMP.
+          assert.ok(refused.length >= 1, `no ECONNREFUSED; got ${reported.map((e) => e.code).join(",") || "nothing"}`);
+          assert.match(refused[0]!.message, new RegExp(`"127\\.0\\.0\\.1:${port}": connection refused$`));
+        } else {
+          // Deno: its emulated connect leaves the kernel socket unconnected, so no ICMP error arrives.
+          assert.deepEqual(refused, [], "Deno now reports ICMP port unreachable: update DATAGRAM_BEHAVIOUR");
+        }
+      } finally {
+        socket.close();
+      }
+    });
+
+    test("datagrams: sends after close get onSent with EPIPE, after the ones in flight, and never throw", async () => {
+      const receiver = await bindReceiver(LOOPBACK);
+      const handler = new RecordingDatagramHandler();
+      const socket = await connectToReceiver(runtime, receiver, LOOPBACK, handler);
+      try {
+        for (let i = 0; i < 3; i++) socket.send(new TextEncoder().encode(`before ${i}`));
+        socket.close();
+        socket.close();
+        socket.send(new TextEncoder().encode("after 0"));
+        socket.send(new TextEncoder().encode("after 1"));
+        await waitUntil(() => handler.sent.length >= 5, "onSent for every send");
+        await sleep(20);
+        assert.equal(handler.sent.length, 5);
+        // The three in flight at the close went out (Node, Bun) or were cancelled (Deno): either way told once.
+        for (const error of handler.sent.slice(3)) {
+          assert.ok(error instanceof NetError);
+          assert.equal(error.code, "EPIPE");
+          assert.equal(error.message, `Cannot send to "127.0.0.1:${receiver.port}": socket closed`);
+        }
+        assert.deepEqual(handler.errors, []);
+      } finally {
+        receiver.socket.close();
+      }
+    });
+
+    test("connectDatagram rejects an invalid address with a NetError", async () => {
+      const handler = new RecordingDatagramHandler();
+      const refusals: Array<[string, number, string]> = [
+        ["not-an-ip", 514, "not an IP address"],
+        ["256.0.0.1", 514, "not an IP address"],
+        [LOOPBACK, 0, "port out of range"],
+        [LOOPBACK, 65_536, "port out of range"],
+      ];
+      for (const [host, port, reason] of refusals) {
+        await assert.rejects(runtime.connectDatagram({ host, port }, handler), (error: unknown) => {
+          assert.ok(error instanceof NetError);
+          assert.equal(error.code, "EADDRNOTAVAIL");
+          assert.equal(error.message, `Cannot connect to "${host}:${port}": ${reason}`);
+          return true;
+        });
+      }
+      // The kernel refuses a broadcast peer without SO_BROADCAST (Linux: EACCES), where connect reaches it.
+      if (process.platform === "linux") {
+        const expected = DATAGRAM_BEHAVIOUR[runtime.info.name].broadcastConnect;
+        const attempt = runtime.connectDatagram({ host: "255.255.255.255", port: 514 }, handler);
+        if (expected === undefined) {
+          (await attempt).close();
+        } else {
+          await assert.rejects(attempt, (error: unknown) => {
+            assert.ok(error instanceof NetError);
+            assert.equal(error.code, expected);
+            assert.match(error.message, /^Cannot connect to "255\.255\.255\.255:514": /);
+            return true;
+          });
+        }
+      }
+      assert.deepEqual(handler.sent, []);
+      assert.deepEqual(handler.errors, []);
+    });
+
     test("readTextFile reads a file and lookup resolves localhost", async () => {
       const text = await runtime.readTextFile(new URL("../package.json", import.meta.url).pathname);
       assert.match(text, /"name"/);
@@ -437,3 +682,115 @@ function defineConformanceSuite(socketApi: SocketApi, runtime: Runtime): void {
 for (const socketApi of socketApisOf(detectRuntimeName())) {
   defineConformanceSuite(socketApi, createRuntime(detectRuntimeName(), socketApi));
 }
+
+/** A child process of this runtime running tests/fixtures/output_child.ts, its output collected. */
+class OutputChild {
+  readonly child: ChildProcess;
+  readonly stdout: Uint8Array[] = [];
+  stdoutBytes = 0;
+  readonly stderr: Uint8Array[] = [];
+  exitCode: number | null = null;
+  exited = false;
+
+  constructor(args: readonly string[]) {
+    const script = fileURLToPath(new URL("./fixtures/output_child.ts", import.meta.url));
+    const command = detectRuntimeName() === "deno" ? ["run", "-A", script, ...args] : [script, ...args];
+    this.child = spawn(process.execPath, command, { stdio: ["ignore", "pipe", "pipe"] });
+    this.child.stderr!.on("data", (chunk: Uint8Array) => this.stderr.push(chunk));
+    this.child.on("exit", (code) => {
+      this.exitCode = code;
+      this.exited = true;
+    });
+  }
+
+  /** Starts taking stdout in. */
+  readStdout(): void {
+    this.child.stdout!.on("data", (chunk: Uint8Array) => {
+      this.stdout.push(chunk);
+      this.stdoutBytes += chunk.length;
+    });
+    this.child.stdout!.resume();
+  }
+
+  stderrText(): string {
+    return new TextDecoder().decode(joinBytes(this.stderr));
+  }
+
+  /** Waits for the exit and for both pipes to be read to their end. */
+  async finished(timeoutMs = 30_000): Promise<void> {
+    await waitUntil(() => this.exited && this.child.stdout!.readableEnded && this.child.stderr!.readableEnded, "the child to exit", timeoutMs);
+  }
+
+  kill(): void {
+    if (!this.exited) this.child.kill("SIGKILL");
+  }
+}
+
+function joinBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    all.set(part, offset);
+    offset += part.length;
+  }
+  return all;
+}
+
+describe(`process output and host name on ${detectRuntimeName()}`, () => {
+  const runtime = createRuntime(detectRuntimeName());
+
+  test("writeOutput: a child writes 1 MiB to stdout and 1 MiB to stderr at once, and every byte arrives", async () => {
+    const size = 1024 * 1024;
+    const child = new OutputChild(["bulk", String(size)]);
+    try {
+      child.readStdout();
+      await child.finished();
+      assert.equal(child.exitCode, 0, child.stderrText().slice(0, 500));
+      assert.equal(child.stdoutBytes, size);
+      assert.ok(sameBytes(joinBytes(child.stdout), patternBytes(size, 1)), "stdout corrupted");
+      const stderr = joinBytes(child.stderr);
+      assert.equal(stderr.length, size);
+      assert.ok(sameBytes(stderr, patternBytes(size, 2)), "stderr corrupted");
+    } finally {
+      child.kill();
+    }
+  });
+
+  // Node and Bun make a piped stdout O_NONBLOCK once `process.stdout` is used: then the full pipe
+  // answers EAGAIN rather than holding the write. Deno leaves the pipe as it is.
+  const pipeModes = detectRuntimeName() === "deno" ? ["blocking"] : ["blocking", "nonblocking"];
+  for (const pipeMode of pipeModes) {
+    test(`writeOutput: timers keep firing while nobody reads the stdout pipe (${pipeMode} pipe)`, async () => {
+      const size = 4 * 1024 * 1024;
+      const child = new OutputChild(["stall", String(size), pipeMode]);
+      const ticks = () => [...child.stderrText().matchAll(/^tick (\d+)$/gm)].map((match) => Number(match[1]));
+      try {
+        // stdout is not read: the pipe fills within the first writes. A write that blocked the
+        // event loop would stop the child's 50 ms ticks here.
+        child.child.stdout!.pause();
+        await waitUntil(() => ticks().length > 0 || child.exited, "a first tick from the child", 20_000);
+        await sleep(1000);
+        const stalled = ticks();
+        assert.ok(stalled.length >= 5, `only ${stalled.length} ticks in 1 s with stdout unread: the event loop was blocked\n${child.stderrText().slice(0, 500)}`);
+        // Proof that the pipe was full: otherwise the ticks above prove nothing.
+        assert.ok(stalled[stalled.length - 1]! < size, "the child wrote everything without being read");
+        child.readStdout();
+        await child.finished();
+        assert.equal(child.exitCode, 0, child.stderrText().slice(-500));
+        assert.match(child.stderrText(), /^done$/m);
+        assert.equal(child.stdoutBytes, size);
+        assert.ok(sameBytes(joinBytes(child.stdout), patternBytes(size, 3)), "stdout corrupted");
+      } finally {
+        child.kill();
+      }
+    });
+  }
+
+  test("hostname() is the machine's host name", () => {
+    const name = runtime.hostname();
+    assert.equal(typeof name, "string");
+    assert.ok(name.length > 0);
+    // The tests run with every permission, so Deno reads the real name too.
+    assert.equal(name, hostname());
+  });
+});

@@ -24,9 +24,10 @@ export function createConsole(verbosity: Verbosity): ConsolaInstance {
   });
 }
 
-/** Adapts consola to the core's Logger (alert and error both print as errors). */
+/** Adapts consola to the core's Logger (emerg, alert and error all print as errors). */
 export function consoleLogger(console: ConsolaInstance): Logger {
   return {
+    emerg: (message) => console.error(message),
     alert: (message) => console.error(message),
     error: (message) => console.error(message),
     warn: (message) => console.warn(message),

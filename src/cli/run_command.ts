@@ -116,6 +116,8 @@ export async function runProxy(
 ): Promise<number> {
   const proxy = new Proxy(config, runtime, logger);
   await proxy.start();
+  // From here on operator messages also reach the [global] log targets.
+  logger = proxy.logger;
   if (config.global.pidfile !== null) await writePidFile(config.global.pidfile, runtime);
   for (const frontend of proxy.frontends) {
     const addresses = frontend.boundAddresses.map((address) => formatHostPort(address.address, address.port));
@@ -128,7 +130,8 @@ export async function runProxy(
     logger.info(`Frontend "${frontend.name}" (${frontend.config.mode}) listening on ${addresses.join(", ")}, ${target}`);
   }
   onListening?.(proxy);
-  await waitForStopSignal(proxy, runtime, logger);
-  proxy.close();
+  const reason = await waitForStopSignal(proxy, runtime, logger);
+  logger.notice(reason === "graceful-stop" ? "Proxy stopped: every session finished" : "Proxy stopped");
+  await proxy.close();
   return EXIT_OK;
 }

@@ -7,6 +7,10 @@
 
 import type { BalanceAlgorithmName, BalanceHashKeyConfig } from "../core/balance/types.ts";
 import type { Cidr } from "../core/cidr.ts";
+import type { LogTargetSpec } from "../log/log_target.ts";
+
+/** One `log` destination (see src/log/log_target.ts). */
+export type LogTargetConfig = LogTargetSpec;
 
 /** "tcp": bytes spliced untouched. "http": requests parsed and rebuilt. */
 export type ProxyMode = "tcp" | "http";
@@ -26,6 +30,20 @@ export interface GlobalConfig {
   readonly pidfile: string | null;
   /** Buffer and head limits (HAProxy's `tune.*`). */
   readonly tune: TuneConfig;
+  /** `log` of [global]: where operator messages go, and traffic lines of frontends with `log = "global"`. */
+  readonly log: readonly LogTargetConfig[];
+}
+
+/** A frontend's traffic log. */
+export interface FrontendLogConfig {
+  /** Where its lines go; empty: the frontend logs no traffic (HAProxy without `log`). */
+  readonly targets: readonly LogTargetConfig[];
+  /** "tcplog", "httplog", "json" or a custom format string, already checked to compile. */
+  readonly format: string;
+  /** Sessions (tcp) or connections (http) on which the client sent nothing are not logged. */
+  readonly dontLogNull: boolean;
+  /** Lines of failed sessions and requests are sent at severity "err" instead of "info". */
+  readonly separateErrors: boolean;
 }
 
 /** HAProxy's `tune.bufsize`, `tune.maxrewrite`, `tune.http.maxhdr`, from `[global.tune]`. */
@@ -199,6 +217,7 @@ export interface FrontendConfig {
   /** http mode: tried in order before `defaultBackend`. */
   readonly routes: readonly RouteConfig[];
   readonly http: HttpSectionConfig;
+  readonly log: FrontendLogConfig;
 }
 
 /** Timeouts of a backend, in milliseconds; 0 disables one. */

@@ -8,7 +8,7 @@
  * and timeouts) and checks what spans them (an address bound twice, a backend that does not
  * exist). The readers it builds on have their own modules: reader.ts (the issue list and generic
  * typed readers), balance_setting.ts, forwarded_headers.ts, tune.ts, health_check.ts (`check`),
- * and for http mode http_section.ts with http_rules.ts, conditions.ts, http_syntax.ts and
+ * log_setting.ts (`log`, `log-format`...), and for http mode http_section.ts with http_rules.ts, conditions.ts, http_syntax.ts and
  * errorfiles.ts.
  *
  * The validator does no I/O: errorfiles are read by the caller (see `errorFilePaths` and
@@ -27,6 +27,8 @@ import { FORWARDED_KEYS, NO_FORWARDED_HEADERS, readForwarded } from "./forwarded
 import { NO_CHECK, readCheck, serverHealthCheck } from "./health_check.ts";
 import type { CheckLayer } from "./health_check.ts";
 import { DEFAULT_HTTP_SECTION, HTTP_SECTION_KEYS, readHttpSection, warnNoEffectInTcp } from "./http_section.ts";
+import { LOG_KEYS, readDefaultsLog, readFrontendLog, readGlobalLog, warnUnusedDefaultsLogFormat } from "./log_setting.ts";
+import type { DefaultsLog, GlobalLog } from "./log_setting.ts";
 import { describe, isTable, Reader } from "./reader.ts";
 import type { ConfigPath, ValidationIssue, ValidationOptions } from "./reader.ts";
 import { formatTomlPath } from "./toml_positions.ts";
@@ -68,13 +70,13 @@ const NAME = /^[A-Za-z0-9_.:-]+$/;
 const TOP_KEYS = ["global", "defaults", "frontends", "backends"] as const;
 const GLOBAL_KEYS = ["maxconn", "pidfile", "workers", "user", "group", "log", "tune"] as const;
 const DEFAULTS_KEYS = [
-  "mode", "balance", "retries", "redispatch", "allbackups", "maxconn", "backlog", "log-format", "timeout", "http-reuse",
+  "mode", "balance", "retries", "redispatch", "allbackups", "maxconn", "backlog", "timeout", "http-reuse",
   "check", "slowstart",
-  ...FORWARDED_KEYS, ...HTTP_SECTION_KEYS,
+  ...LOG_KEYS, ...FORWARDED_KEYS, ...HTTP_SECTION_KEYS,
 ] as const;
 const FRONTEND_KEYS = [
-  "bind", "default-backend", "mode", "maxconn", "backlog", "reuseport", "log-format", "timeout", "routes",
-  ...FORWARDED_KEYS, ...HTTP_SECTION_KEYS,
+  "bind", "default-backend", "mode", "maxconn", "backlog", "reuseport", "timeout", "routes",
+  ...LOG_KEYS, ...FORWARDED_KEYS, ...HTTP_SECTION_KEYS,
 ] as const;
 const BACKEND_KEYS = [
   "mode", "balance", "retries", "redispatch", "allbackups", "servers", "check", "slowstart", "timeout", "http-reuse",
@@ -100,13 +102,6 @@ function readMode(reader: Reader, path: ConfigPath, value: unknown): ProxyMode |
   return mode;
 }
 
-/** `log-format`: checked, with a warning that traffic logs do not exist yet. */
-function readLogFormat(reader: Reader, path: ConfigPath, value: unknown): void {
-  if (value === undefined) return;
-  reader.string(path, value);
-  reader.warn(path, `"log-format" has no effect yet: traffic logs arrive with the logging work`);
-}
-
 /** Settings every frontend and backend inherits unless it sets its own. */
 interface Inherited {
   mode: ProxyMode;
@@ -124,6 +119,8 @@ interface Inherited {
   check: CheckLayer;
   /** Servers' default `slowstart`, ms. */
   slowstart: number;
+  /** `log`, `log-format`, `dontlognull`, `log-separate-errors` of [defaults], and [global]'s targets. */
+  log: DefaultsLog;
 }
 
 function readTimeouts(
@@ -143,7 +140,7 @@ function readTimeouts(
   return timeouts;
 }
 
-function readGlobal(reader: Reader, value: unknown): GlobalConfig {
+function readGlobal(reader: Reader, value: unknown): { config: GlobalConfig; log: GlobalLog } {
   const table = reader.table(["global"], value, GLOBAL_KEYS) ?? {};
   const workers = table.workers;
   if (workers !== undefined && workers !== 1) {
@@ -155,19 +152,20 @@ function readGlobal(reader: Reader, value: unknown): GlobalConfig {
   }
   reader.unsupported(["global", "user"], table.user, "privilege drop arrives with the process lifecycle work");
   reader.unsupported(["global", "group"], table.group, "privilege drop arrives with the process lifecycle work");
-  reader.unsupported(["global", "log"], table.log, "syslog and stdout targets arrive with the logging work");
   const tune = readTune(reader, table.tune);
   reader.bufsize = tune.bufsize;
-  return {
+  const log = readGlobalLog(reader, table.log);
+  const config = {
     maxconn: reader.integer(["global", "maxconn"], table.maxconn, 1, MAX_MAXCONN) ?? DEFAULTS.globalMaxconn,
     pidfile: reader.string(["global", "pidfile"], table.pidfile) ?? null,
     tune,
+    log: log.targets,
   };
+  return { config, log };
 }
 
-function readDefaults(reader: Reader, value: unknown): Inherited {
+function readDefaults(reader: Reader, value: unknown, globalLog: GlobalLog): Inherited {
   const table = reader.table(["defaults"], value, DEFAULTS_KEYS) ?? {};
-  readLogFormat(reader, ["defaults", "log-format"], table["log-format"]);
   return {
     mode: readMode(reader, ["defaults", "mode"], table.mode) ?? "tcp",
     balance: readBalance(reader, ["defaults", "balance"], table.balance) ?? { algorithm: DEFAULTS.balance, hashKey: null },
@@ -190,6 +188,7 @@ function readDefaults(reader: Reader, value: unknown): Inherited {
     http: readHttpSection(reader, ["defaults"], table, DEFAULT_HTTP_SECTION, undefined, "[defaults]"),
     check: readCheck(reader, ["defaults", "check"], table.check, NO_CHECK),
     slowstart: reader.duration(["defaults", "slowstart"], table.slowstart) ?? 0,
+    log: readDefaultsLog(reader, table, globalLog),
   };
 }
 
@@ -293,7 +292,6 @@ function readFrontend(
   readName(reader, path, name, "frontend");
   const table = reader.table(path, value, FRONTEND_KEYS);
   if (table === undefined) return undefined;
-  readLogFormat(reader, [...path, "log-format"], table["log-format"]);
   const reusePort = reader.boolean([...path, "reuseport"], table.reuseport) ?? true;
   const defaultBackend = reader.string([...path, "default-backend"], table["default-backend"]);
   const timeouts = readTimeouts(reader, [...path, "timeout"], table.timeout, FRONTEND_TIMEOUTS, inherited.timeouts);
@@ -309,6 +307,7 @@ function readFrontend(
   }
   const forwarded = readForwarded(reader, path, table, inherited.forwarded, mode);
   const http = readHttpSection(reader, path, table, inherited.http, mode, `frontend "${name}"`);
+  const log = readFrontendLog(reader, path, table, inherited.log, mode, name);
   return Object.freeze({
     name,
     mode,
@@ -324,6 +323,7 @@ function readFrontend(
     forwarded,
     routes: Object.freeze(routes),
     http,
+    log,
   });
 }
 
@@ -484,7 +484,7 @@ export function validateConfigDocument(document: unknown, options: ValidationOpt
   const reader = new Reader(options);
   const top = reader.table([], document, TOP_KEYS) ?? {};
   const global = readGlobal(reader, top.global);
-  const inherited = readDefaults(reader, top.defaults);
+  const inherited = readDefaults(reader, top.defaults, global.log);
   const frontendTables = reader.table(["frontends"], top.frontends, Object.keys(isTable(top.frontends) ? top.frontends : {})) ?? {};
   const backendTables = reader.table(["backends"], top.backends, Object.keys(isTable(top.backends) ? top.backends : {})) ?? {};
   const places: BindPlaces = [];
@@ -492,6 +492,7 @@ export function validateConfigDocument(document: unknown, options: ValidationOpt
   const frontends = Object.entries(frontendTables)
     .map(([name, value]) => readFrontend(reader, name, value, inherited, places, references))
     .filter((frontend): frontend is FrontendConfig => frontend !== undefined);
+  warnUnusedDefaultsLogFormat(reader, inherited.log);
   const backends = Object.entries(backendTables)
     .map(([name, value]) => readBackend(reader, name, value, inherited))
     .filter((backend): backend is BackendConfig => backend !== undefined);
@@ -501,6 +502,6 @@ export function validateConfigDocument(document: unknown, options: ValidationOpt
   checkReferences(reader, backends, places, references);
   const config = reader.failed
     ? undefined
-    : Object.freeze({ global: Object.freeze(global), frontends: Object.freeze(frontends), backends: Object.freeze(backends) });
+    : Object.freeze({ global: Object.freeze(global.config), frontends: Object.freeze(frontends), backends: Object.freeze(backends) });
   return { config, issues: reader.issues };
 }

@@ -26,7 +26,7 @@ import { SILENT_LOGGER } from "./logger.ts";
 import { Server } from "./server.ts";
 import type { ServerSpec } from "./server.ts";
 import { SLOT_FREE, SLOT_HOLDING, SLOT_WAITING, SlotQueue } from "./server_slot.ts";
-import type { ServerSlot } from "./server_slot.ts";
+import type { ServerSlot, ShutdownCause } from "./server_slot.ts";
 import type { TimerWheel, WheelTimer } from "./timer_wheel.ts";
 
 /** What a backend is made from (resolved addresses, validated values). */
@@ -262,7 +262,7 @@ export class Backend {
     this.stopRamp(server);
     const active = server.activeConnections;
     const requeued = this.serverLeft(server);
-    if (shutdownSessions) this.shutdownSessions(server);
+    if (shutdownSessions) this.shutdownSessions(server, "D");
     this.logger.alert(
       `Server "${this.name}/${server.name}" is DOWN, ${why}. ${this.usableActive} active and ${this.usableBackup} backup servers left. ` +
         `${active} sessions active, ${requeued} requeued, ${this.queue.length} remaining in queue.`,
@@ -276,7 +276,7 @@ export class Backend {
     server.up = true;
     this.serverReturned(server);
     if (shutdownBackupSessions && !server.backup) {
-      for (const backup of this.backupServers) this.shutdownSessions(backup);
+      for (const backup of this.backupServers) this.shutdownSessions(backup, "U");
     }
     this.logger.notice(
       `Server "${this.name}/${server.name}" is UP, ${why}. ${this.usableActive} active and ${this.usableBackup} backup servers online. ` +
@@ -427,12 +427,12 @@ export class Backend {
     this.dequeueTo(server);
   }
 
-  private shutdownSessions(server: Server): void {
-    for (const slot of server.holders.toArray()) slot.user.shutdownByServer();
+  private shutdownSessions(server: Server, cause: ShutdownCause): void {
+    for (const slot of server.holders.toArray()) slot.user.shutdownByServer(cause);
   }
 
   private reportIfEmpty(): void {
-    if (this.usableActive === 0 && this.usableBackup === 0) this.logger.alert(`Backend "${this.name}" has no server available!`);
+    if (this.usableActive === 0 && this.usableBackup === 0) this.logger.emerg(`Backend "${this.name}" has no server available!`);
   }
 
   private get dynamicWeights(): boolean {

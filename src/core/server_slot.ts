@@ -19,9 +19,16 @@ export interface SlotUser extends BalanceContext {
   slotGranted(server: Server): void;
   /** A queued request can no longer be served (no server left up): answer 503 at once. */
   slotRefused(): void;
-  /** The server the slot is on was taken out (`shutdown-sessions`, `shutdown-backup-sessions`): close now. */
-  shutdownByServer(): void;
+  /**
+   * The server the slot is on was taken out: close now. `cause` is the termination-state letter
+   * HAProxy logs: "D" the server went down (`shutdown-sessions`), "U" an active server came back
+   * up and this backup's sessions are closed (`shutdown-backup-sessions`).
+   */
+  shutdownByServer(cause: ShutdownCause): void;
 }
+
+/** Why {@link SlotUser.shutdownByServer} closes a session. */
+export type ShutdownCause = "D" | "U";
 
 /** Not in any list. */
 export const SLOT_FREE = 0;

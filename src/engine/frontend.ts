@@ -23,6 +23,7 @@ import type { HttpSessionHost } from "../http/session.ts";
 import type { HttpFrontendPolicy } from "../http/policy.ts";
 import { ServerPool } from "../http/server_pool.ts";
 import type { BindConfig, FrontendConfig } from "../config/types.ts";
+import type { TrafficLog } from "../log/traffic_log.ts";
 
 /** Idle session objects kept for reuse per frontend. */
 export const SESSION_POOL_CAPACITY = 1_024;
@@ -75,6 +76,8 @@ export class Frontend implements HttpSessionHost {
   rejectedConnections = 0;
   /** http mode: rules, router, pages and limits of the sessions (null in tcp mode). */
   readonly httpPolicy: HttpFrontendPolicy | null;
+  /** Where the sessions' traffic lines go; null: no traffic log. */
+  readonly trafficLog: TrafficLog | null;
   private readonly limit: ProcessLimit;
   private readonly pool: Pool<Session>;
   private readonly parked: Connection[] = [];
@@ -92,8 +95,10 @@ export class Frontend implements HttpSessionHost {
     limit: ProcessLimit,
     serverPool: ServerPool | undefined,
     httpPolicy: HttpFrontendPolicy | null,
+    trafficLog: TrafficLog | null = null,
   ) {
     this.httpPolicy = httpPolicy;
+    this.trafficLog = trafficLog;
     this.name = config.name;
     this.config = config;
     this.backend = backend;
@@ -115,6 +120,11 @@ export class Frontend implements HttpSessionHost {
   /** The addresses actually bound (real ports when 0 was asked). */
   get boundAddresses(): readonly Listener["address"][] {
     return this.listeners.map((listener) => listener.address);
+  }
+
+  /** Sessions running in every frontend of the process. */
+  get processSessions(): number {
+    return this.limit.active;
   }
 
   /** Connections accepted and waiting for a free slot. */

@@ -10,7 +10,7 @@ import { NetError } from "../runtime/net_error.ts";
 import { Backend } from "../core/backend.ts";
 import type { BackendServices } from "../core/backend.ts";
 import type { Logger } from "../core/logger.ts";
-import { SILENT_LOGGER } from "../core/logger.ts";
+import { SILENT_LOGGER, teeLogger } from "../core/logger.ts";
 import { TimerWheel } from "../core/timer_wheel.ts";
 import type { ServerSpec } from "../core/server.ts";
 import { firstCheckDelay, ServerCheck } from "../core/health/server_check.ts";
@@ -22,12 +22,19 @@ import { ServerPool } from "../http/server_pool.ts";
 import { buildHttpFrontendPolicy } from "../http/policy.ts";
 import { Frontend } from "./frontend.ts";
 import type { ProcessLimit } from "./frontend.ts";
+import { LogTargets } from "./log_targets.ts";
 
 /** A proxy built from a Config: call `start` to bind. */
 export class Proxy {
   readonly config: Config;
   readonly runtime: Runtime;
-  readonly logger: Logger;
+  /**
+   * Operator messages: the logger given, and from `start` on also the [global] log targets at
+   * HAProxy's severities.
+   */
+  logger: Logger;
+  /** The log targets, open from `start` on (null before). */
+  logTargets: LogTargets | null = null;
   readonly wheel: TimerWheel;
   /** Idle keep-alive connections to servers, shared by every http frontend. */
   readonly serverPool: ServerPool;
@@ -58,6 +65,9 @@ export class Proxy {
 
   /** Resolves servers, builds everything and binds every frontend. Rejects with the first error. */
   async start(): Promise<void> {
+    const logTargets = await LogTargets.open(this.config, this.runtime, this.logger);
+    this.logTargets = logTargets;
+    if (logTargets.global.length > 0) this.logger = teeLogger(this.logger, logTargets.operatorLog);
     const backends = new Map<string, Backend>();
     for (const backendConfig of this.config.backends) {
       backends.set(backendConfig.name, await this.buildBackend(backendConfig));
@@ -67,14 +77,15 @@ export class Proxy {
     const byName = new Map(this.config.backends.map((config) => [config.name, { backend: backends.get(config.name)!, config }]));
     this.frontends = this.config.frontends.map((frontendConfig) => {
       const backend = backends.get(frontendConfig.defaultBackend) ?? null;
+      const trafficLog = logTargets.trafficLog(frontendConfig);
       if (frontendConfig.mode === "http") {
         const policy = buildHttpFrontendPolicy(frontendConfig, byName, this.config.global.tune);
-        return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, policy);
+        return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, policy, trafficLog);
       }
       if (backend === null) {
         throw new Error(`Frontend "${frontendConfig.name}" uses unknown backend "${frontendConfig.defaultBackend}"`);
       }
-      return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, null);
+      return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, null, trafficLog);
     });
     await this.listen();
     this.checks.forEach((check, position) => check.start(firstCheckDelay(position, this.checks.length, check.interval)));
@@ -116,12 +127,18 @@ export class Proxy {
     await Promise.all(this.frontends.map((frontend) => frontend.whenIdle()));
   }
 
-  /** Stops the timer wheel so nothing keeps the event loop alive. Call after the sessions ended. */
-  close(): void {
+  /**
+   * Stops the checks and the timer wheel so nothing keeps the event loop alive, then sends the
+   * last log lines (waiting a bounded time for a slow target). Call after the sessions ended.
+   */
+  async close(): Promise<void> {
     for (const check of this.checks) check.stop();
     for (const backend of this.backends) backend.close();
     this.serverPool.closeAll();
     this.wheel.close();
+    const logTargets = this.logTargets;
+    this.logTargets = null;
+    await logTargets?.close();
   }
 
   private async buildBackend(config: BackendConfig): Promise<Backend> {

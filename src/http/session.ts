@@ -60,10 +60,22 @@ import type { Backend } from "../core/backend.ts";
 import { DISCARD_HANDLER } from "../core/discard_handler.ts";
 import type { Server } from "../core/server.ts";
 import { SLOT_HOLDING, SLOT_WAITING, ServerSlot } from "../core/server_slot.ts";
-import type { SlotUser } from "../core/server_slot.ts";
+import type { ShutdownCause, SlotUser } from "../core/server_slot.ts";
 import { SLOT_QUEUED, SLOT_TAKEN } from "../core/backend.ts";
 import type { WheelTimer } from "../core/timer_wheel.ts";
 import type { SessionHost } from "../tcp/session_host.ts";
+import {
+  fillServer,
+  finishRecord,
+  PHASE_LETTER_CONNECT,
+  PHASE_LETTER_DATA,
+  PHASE_LETTER_HEADERS,
+  PHASE_LETTER_QUEUE,
+  PHASE_LETTER_REQUEST,
+  startRecord,
+} from "../tcp/session_log.ts";
+import { createLogRecord } from "../log/record.ts";
+import type { LogRecord } from "../log/record.ts";
 import {
   BODY_CHUNKED,
   BODY_CONTENT_LENGTH,
@@ -197,6 +209,31 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   private privateTarget: Server | null = null;
   /** Requests whose exchange began on this connection. */
   requests = 0;
+  /** The current request's log line facts (httplog: one line per request). */
+  private readonly record: LogRecord = createLogRecord();
+  /** A line is owed for the current request: it began (or, first on a connection, the connection did). */
+  private logPending = false;
+  /** Wall clock minus monotonic clock at accept: turns monotonic times into dates without another clock read. */
+  private wallOffset = 0;
+  /**
+   * Monotonic times of the current request: its stream began (accept, or the end of the previous
+   * response), its first byte, queued, first connection attempt, connection ready; -1: not yet.
+   */
+  private streamStartedAt = 0;
+  private requestStartedAt = -1;
+  private queuedAt = -1;
+  private connectStartedAt = -1;
+  private establishedAt = -1;
+  /** Bytes of the current request read from the client, and of its answer written to it. */
+  private bytesIn = 0;
+  private bytesOut = 0;
+  /** The backend and the server the current request went to, kept for its line after they are let go. */
+  private logBackend: Backend | null = null;
+  private lastServer: Server | null = null;
+  /** The last connection attempt timed out (sC rather than SC). */
+  private connectTimedOut = false;
+  /** HAProxy's termination state (two letters) of the first abnormal event; null: normal so far. */
+  private termination: string | null = null;
 
   /** `policy`: the frontend's rules, router, pages and limits. */
   constructor(host: HttpSessionHost, policy: HttpFrontendPolicy) {
@@ -215,6 +252,13 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.timeouts = timeouts;
     client.setHandler(this);
     client.setNoDelay(true);
+    const runtime = this.host.runtime;
+    this.streamStartedAt = runtime.now();
+    this.wallOffset = runtime.wallClock() - this.streamStartedAt;
+    // The connection itself is owed a line: one that closes without a request logs "CR" (or
+    // nothing under dontlognull), as HAProxy does.
+    this.logPending = true;
+    startRecord(this.record, this.host, client);
     this.waitRequest(false);
   }
 
@@ -250,6 +294,9 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   onOpen(conn: Connection): void {
     if (conn !== this.server) return;
     this.target?.observer?.connected();
+    const now = this.host.runtime.now();
+    this.record.connectTime = Math.round(now - this.connectStartedAt);
+    this.establishedAt = now;
     this.established();
     this.flushServerHead();
   }
@@ -289,7 +336,9 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   onClose(conn: Connection, error: NetError | undefined): void {
     if (conn === this.client) {
       this.client = null;
-      if (this.phase === PHASE_TUNNEL && this.server !== null && error === undefined && this.clientEnded) {
+      const cleanTunnelEnd = this.phase === PHASE_TUNNEL && error === undefined && this.clientEnded;
+      if (!cleanTunnelEnd && this.phase !== PHASE_CLOSING) this.terminate("C" + this.phaseLetter());
+      if (cleanTunnelEnd && this.server !== null) {
         // A clean half-close: the server may still be sending its last bytes to nobody; wait for its end.
         return;
       }
@@ -345,14 +394,24 @@ export class HttpSession implements ConnectionHandler, SlotUser {
         this.keepAliveWait = false;
         this.armTimer(this.requestHeadTimeout());
       }
+      if (this.requestStartedAt < 0) {
+        this.requestStartedAt = this.host.runtime.now();
+        this.logPending = true;
+      }
       const end = this.request.feed(chunk, offset);
-      if (end === HEAD_INCOMPLETE) return;
+      if (end === HEAD_INCOMPLETE) {
+        this.bytesIn += chunk.length - offset;
+        return;
+      }
       if (end === HEAD_FAILED) {
         const error = this.request.error!;
+        this.bytesIn += chunk.length - offset;
         this.host.logger.debug(`Invalid request from ${this.clientAddress}: ${error.message}`);
+        this.terminate("P" + PHASE_LETTER_REQUEST);
         this.answerAndClose(error.status);
         return;
       }
+      this.bytesIn += end - offset;
       this.beginRequest();
       if (this.phase === PHASE_REQUEST) {
         // Answered by a rule and kept alive: the next request may follow in the same chunk.
@@ -374,6 +433,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
         return;
       case PHASE_REQUEST:
         // No request in progress (or a truncated head): nothing to answer, close as HAProxy does.
+        this.terminate("C" + PHASE_LETTER_REQUEST);
         this.closeClient();
         return;
       case PHASE_CONNECTING:
@@ -382,6 +442,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       case PHASE_EXCHANGE:
         if (this.requestState === REQUEST_BODY) {
           // The body was cut short: the server would wait for the rest forever.
+          this.terminate("C" + PHASE_LETTER_DATA);
           this.abort();
           return;
         }
@@ -395,7 +456,12 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   private beginRequest(): void {
     const request = this.request;
     const policy = this.policy;
+    const record = this.record;
     this.requests++;
+    record.requestTime = Math.round(this.host.runtime.now() - this.requestStartedAt);
+    record.method = request.method;
+    record.uri = request.target;
+    record.httpVersion = request.version === "1.1" ? "HTTP/1.1" : "HTTP/1.0";
     this.closeAfter = !request.keepAlive || request.closeAfterResponse || this.host.draining || policy.clientClose;
     this.requestState = request.bodyKind === BODY_NONE ? REQUEST_DONE : REQUEST_BODY;
     this.requestRemaining = request.contentLength ?? 0;
@@ -415,6 +481,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     const route = policy.router.pick(request, address);
     if (route === null) {
       this.host.logger.debug(`No backend for ${request.method} ${request.target} from ${address}`);
+      this.terminate("S" + PHASE_LETTER_CONNECT);
       this.answerAndClose(503);
       return;
     }
@@ -429,6 +496,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     }
     const backend = route.backend;
     this.backend = backend;
+    this.logBackend = backend;
     backend.activeConnections++;
     backend.totalConnections++;
     this.requestHead = this.rebuildRequest(route);
@@ -436,18 +504,25 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       // HAProxy's strict rewriting: a head that no longer fits the buffer after the headers added
       // to it (tune.maxrewrite is the room kept for them) fails the request with a 500.
       this.host.logger.debug(`Request head from ${address} grew to ${this.requestHead.length} bytes with rules, over tune.bufsize`);
+      this.terminate("P" + PHASE_LETTER_REQUEST);
       this.answerAndClose(500);
       return;
     }
     this.retriesLeft = backend.retries;
     const outcome = backend.takeSlot(this.slot, this.host.wheel.now);
     if (outcome === SLOT_TAKEN) {
+      record.queueTime = 0;
       this.connect(this.mayReuse(route));
     } else if (outcome === SLOT_QUEUED) {
       this.phase = PHASE_QUEUED;
+      this.queuedAt = this.host.runtime.now();
+      const queue = this.slot.queue!;
+      record.serverQueue = queue === backend.queue ? 0 : queue.length - 1;
+      record.backendQueue = queue === backend.queue ? queue.length - 1 : backend.queue.length;
       this.armTimer(backend.queueTimeout);
     } else {
       this.host.logger.debug(`Backend "${backend.name}" has no server available for ${address}`);
+      this.terminate("S" + PHASE_LETTER_CONNECT);
       this.answerAndClose(503);
     }
   }
@@ -455,17 +530,46 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   /** A slot freed up for this queued request. */
   slotGranted(_server: Server): void {
     if (this.phase !== PHASE_QUEUED) return;
+    this.record.queueTime = Math.round(this.host.runtime.now() - this.queuedAt);
     this.connect(this.mayReuse(this.route!));
   }
 
   /** The last server went down while this request was queued. */
   slotRefused(): void {
-    if (this.phase === PHASE_QUEUED) this.answerAndClose(503);
+    if (this.phase !== PHASE_QUEUED) return;
+    this.terminate("S" + PHASE_LETTER_QUEUE);
+    this.answerAndClose(503);
+  }
+
+  /** Keeps the first abnormal end's termination state. */
+  private terminate(code: string): void {
+    if (this.termination === null) this.termination = code;
+  }
+
+  /** The second letter of a termination state for where the current request is. */
+  private phaseLetter(): string {
+    switch (this.phase) {
+      case PHASE_REQUEST:
+        return PHASE_LETTER_REQUEST;
+      case PHASE_QUEUED:
+        return PHASE_LETTER_QUEUE;
+      case PHASE_CONNECTING:
+      case PHASE_TURNAROUND:
+        return PHASE_LETTER_CONNECT;
+      case PHASE_EXCHANGE:
+        return this.responseState === RESPONSE_HEAD && this.requestState === REQUEST_DONE
+          ? PHASE_LETTER_HEADERS
+          : PHASE_LETTER_DATA;
+      default:
+        return PHASE_LETTER_DATA;
+    }
   }
 
   /** The server was taken out with its sessions (`shutdown-sessions`, `shutdown-backup-sessions`). */
-  shutdownByServer(): void {
-    if (this.phase !== PHASE_IDLE && this.phase !== PHASE_CLOSING) this.abort();
+  shutdownByServer(cause: ShutdownCause): void {
+    if (this.phase === PHASE_IDLE || this.phase === PHASE_CLOSING) return;
+    this.terminate(cause + this.phaseLetter());
+    this.abort();
   }
 
   /** The request head as the server gets it: hop-by-hop headers out, forwarded and connection headers in. */
@@ -523,6 +627,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       if (end === CHUNKED_FAILED) {
         const error = this.requestChunks.error!;
         this.host.logger.debug(`Invalid request body from ${this.clientAddress}: ${error.message}`);
+        this.terminate("P" + PHASE_LETTER_DATA);
         this.serverReusable = false;
         if (this.responseState === RESPONSE_HEAD && !this.responseStarted) this.answerAndClose(error.status);
         else this.abort();
@@ -532,6 +637,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     }
     if (end > offset) {
       this.requestBodySent = true;
+      this.bytesIn += end - offset;
       const part = offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end);
       this.touchTimer();
       this.serverPushedBack = !this.writeServer(server, part);
@@ -564,6 +670,8 @@ export class HttpSession implements ConnectionHandler, SlotUser {
 
   private connect(mayReuse: boolean): void {
     const server = this.target!;
+    this.lastServer = server;
+    this.connectTimedOut = false;
     this.serverReusable = true;
     this.serverEnded = false;
     let idle: Connection | null = null;
@@ -582,10 +690,14 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       this.reused = true;
       this.server = idle;
       idle.setHandler(this);
+      // HAProxy logs a connect time of 0 for a connection it reused.
+      if (this.connectStartedAt < 0) this.record.connectTime = 0;
+      this.establishedAt = this.host.runtime.now();
       this.established();
       return;
     }
     this.reused = false;
+    if (this.connectStartedAt < 0) this.connectStartedAt = this.host.runtime.now();
     this.phase = PHASE_CONNECTING;
     this.armTimer(this.backend!.connectTimeout);
     this.server = this.host.runtime.connect(
@@ -657,11 +769,13 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     }
     if (this.retriesLeft <= 0) {
       this.host.logger.info(`Backend "${backend.name}": no server reachable for ${this.clientAddress}`);
+      this.terminate((this.connectTimedOut ? "s" : "S") + PHASE_LETTER_CONNECT);
       this.answerAndClose(503);
       return;
     }
     this.retriesLeft--;
     if (backend.redispatchSlot(this.slot, this.retriesLeft) !== null) {
+      this.record.redispatched = true;
       this.connect(false);
       return;
     }
@@ -693,6 +807,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       if (end === HEAD_INCOMPLETE) return;
       if (end === HEAD_FAILED) {
         this.host.logger.debug(`Invalid response from server "${this.backend!.name}/${this.target?.name}": ${response.error!.message}`);
+        this.terminate("P" + PHASE_LETTER_HEADERS);
         this.serverReusable = false;
         this.target?.observer?.responseFailed();
         this.answerAndClose(502);
@@ -701,12 +816,18 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       if (!response.interim) break;
       // RFC 9110 15.2: interim responses are forwarded, except to HTTP/1.0 clients which cannot
       // take them. 100 Continue is how `Expect: 100-continue` passes through.
-      if (this.request.version === "1.1") this.client!.write(serializeHead(response));
+      if (this.request.version === "1.1") {
+        const interim = serializeHead(response);
+        this.bytesOut += interim.length;
+        this.client!.write(interim);
+      }
       response.reset(this.request.method);
       if (end >= chunk.length) return;
       offset = end;
     }
     this.target?.observer?.responseStatus(response.status);
+    this.record.responseTime = Math.round(this.host.runtime.now() - this.establishedAt);
+    this.record.status = response.status;
     if (response.status === 101) {
       if (this.upgrading) {
         this.beginTunnel(chunk, end);
@@ -714,6 +835,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       }
       // No upgrade was forwarded: a 101 answers nothing we sent.
       this.host.logger.debug(`Server "${this.backend!.name}/${this.target?.name}" switched protocols unasked`);
+      this.terminate("P" + PHASE_LETTER_HEADERS);
       this.serverReusable = false;
       this.answerAndClose(502);
       return;
@@ -741,6 +863,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     const ms = this.tunnelTimeout();
     if (ms > 0) this.timer.arm(ms);
     else this.timer.disarm();
+    this.bytesOut += head.length + chunk.length - end;
     let flowing = end < chunk.length ? writeJoined(client, head, chunk.subarray(end)) : client.write(head);
     if (!flowing) server.pause();
     const held = this.held;
@@ -756,6 +879,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   private tunnelFromClient(chunk: Uint8Array): void {
     const server = this.server;
     if (server === null) return;
+    this.bytesIn += chunk.length;
     this.touchTunnel();
     if (!server.write(chunk)) this.client!.pause();
   }
@@ -763,6 +887,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   private tunnelFromServer(chunk: Uint8Array): void {
     const client = this.client;
     if (client === null) return;
+    this.bytesOut += chunk.length;
     this.touchTunnel();
     if (!client.write(chunk)) this.server!.pause();
   }
@@ -797,6 +922,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     if (this.closeAfter) options = CLOSE_RESPONSE_OPTIONS;
     else if (this.request.version === "1.0") options = KEEP_ALIVE_RESPONSE_OPTIONS;
     const head = serializeHead(response, options);
+    this.bytesOut += head.length;
     this.requestHead = null;
     this.responseRemaining = response.contentLength ?? 0;
     if (response.bodyKind === BODY_NONE) {
@@ -831,9 +957,11 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       end = this.responseChunks.passThrough(chunk, offset);
       if (end === CHUNKED_FAILED) {
         this.host.logger.debug(`Invalid response body from server "${this.backend!.name}/${this.target?.name}": ${this.responseChunks.error!.message}`);
+        this.terminate("P" + PHASE_LETTER_DATA);
         if (this.clientHead !== null) {
           // Nothing reached the client yet: it can still be told.
           this.clientHead = null;
+          this.bytesOut = 0;
           this.serverReusable = false;
           this.answerAndClose(502);
           return;
@@ -848,6 +976,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     }
     if (end > offset) {
       const part = offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end);
+      this.bytesOut += end - offset;
       this.touchTimer();
       if (!this.writeClient(client, part)) this.server!.pause();
     }
@@ -898,7 +1027,10 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       case PHASE_TUNNEL:
         this.unassign();
         if (this.client === null) this.finish();
-        else if (error !== undefined || !this.serverEnded) this.client.destroy();
+        else if (error !== undefined || !this.serverEnded) {
+          this.terminate("S" + PHASE_LETTER_DATA);
+          this.client.destroy();
+        }
         // A clean end: the client got our FIN; it may have been paused by this server's backpressure.
         else this.client.resume();
         return;
@@ -922,6 +1054,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
         return;
       }
       this.host.logger.debug(`Server "${this.backend!.name}/${this.target?.name}" closed before its response: ${error?.message ?? "closed"}`);
+      this.terminate("S" + PHASE_LETTER_HEADERS);
       this.answerAndClose(502);
       return;
     }
@@ -932,6 +1065,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
         return;
       }
       // The response is truncated: the client must see the connection cut, not a short body.
+      this.terminate("S" + PHASE_LETTER_DATA);
       this.abort();
     }
   }
@@ -965,6 +1099,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       this.clientCorked = false;
       this.client?.setNoDelay(true);
     }
+    this.logRequest();
     if (server !== null) {
       if (this.serverCorked) {
         this.serverCorked = false;
@@ -1009,6 +1144,8 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.responseState = RESPONSE_HEAD;
     this.request.reset();
     this.keepAliveWait = keepAlive;
+    // HAProxy: the next request's stream begins where the previous one ended (its %t and %Ti).
+    if (keepAlive) this.streamStartedAt = this.host.runtime.now();
     this.armTimer(keepAlive ? this.keepAliveTimeout() : this.requestHeadTimeout());
     const client = this.client!;
     if (this.held.length > 0) {
@@ -1033,12 +1170,16 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     const pages = this.route?.errorPages ?? this.policy.errorPages;
     this.dropServer();
     this.releaseBackend();
+    this.record.status = status;
     const client = this.client;
     if (client === null) {
       this.finish();
       return;
     }
-    client.write(pages.response(status, "close"));
+    const page = pages.response(status, "close");
+    this.bytesOut += page.length;
+    client.write(page);
+    this.logRequest();
     this.closeClient();
   }
 
@@ -1050,6 +1191,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   private answerVerdict(verdict: NonNullable<RuleVerdict>): void {
     if (verdict.kind === "deny") {
       this.host.logger.debug(`Request ${this.request.method} ${this.request.target} from ${this.clientAddress} denied`);
+      this.terminate("P" + PHASE_LETTER_REQUEST);
       this.answerAndClose(verdict.status);
       return;
     }
@@ -1057,8 +1199,14 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.dropServer();
     this.releaseBackend();
     this.requestHead = null;
+    // HAProxy's "LR": answered locally, no server involved.
+    this.terminate("L" + PHASE_LETTER_REQUEST);
+    this.record.status = verdict.status;
     if (this.closeAfter || this.requestState !== REQUEST_DONE) {
-      client.write(renderAnswer(verdict, "close"));
+      const closing = renderAnswer(verdict, "close");
+      this.bytesOut += closing.length;
+      client.write(closing);
+      this.logRequest();
       this.closeClient();
       return;
     }
@@ -1066,6 +1214,8 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     // RFC 9110 9.3.2: the answer to HEAD is the head alone, Content-Length included.
     if (this.request.method === "HEAD") answer = answer.subarray(0, answer.length - verdict.body.length);
     this.responseState = RESPONSE_DONE;
+    this.bytesOut += answer.length;
+    this.logRequest();
     if (client.write(answer)) {
       this.waitRequest(true);
       return;
@@ -1144,6 +1294,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
         } else {
           // Slowloris: the head did not arrive within `timeout http-request`.
           this.host.logger.debug(`Request head from ${this.clientAddress} timed out`);
+          this.terminate("c" + PHASE_LETTER_REQUEST);
           this.answerAndClose(408);
         }
         return;
@@ -1154,6 +1305,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
           attempt.setHandler(DISCARD_HANDLER);
           attempt.destroy();
         }
+        this.connectTimedOut = true;
         this.connectFailed(undefined);
         return;
       }
@@ -1166,6 +1318,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
         const backend = this.backend!;
         backend.queueTimedOut(this.slot);
         this.host.logger.debug(`Request from ${this.clientAddress} waited over ${backend.queueTimeout} ms in the queue of backend "${backend.name}"`);
+        this.terminate("s" + PHASE_LETTER_QUEUE);
         this.answerAndClose(503);
         return;
       }
@@ -1175,9 +1328,11 @@ export class HttpSession implements ConnectionHandler, SlotUser {
           // with its answer (504), as HAProxy reports them.
           this.serverReusable = false;
           if (this.requestState !== REQUEST_BODY) this.target?.observer?.responseFailed();
+          this.terminate(this.requestState === REQUEST_BODY ? "c" + PHASE_LETTER_DATA : "s" + PHASE_LETTER_HEADERS);
           this.answerAndClose(this.requestState === REQUEST_BODY ? 408 : 504);
         } else {
           this.host.logger.debug(`Session from ${this.clientAddress} timed out in a response body`);
+          this.terminate(this.bodyTimeoutSide() + PHASE_LETTER_DATA);
           this.abort();
         }
         return;
@@ -1186,6 +1341,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
         return;
       case PHASE_TUNNEL:
         this.host.logger.debug(`Tunnel from ${this.clientAddress} timed out`);
+        this.terminate((this.backend!.tunnelTimeout > 0 ? "c" : this.bodyTimeoutSide()) + PHASE_LETTER_DATA);
         this.abort();
         return;
       case PHASE_ANSWERED:
@@ -1207,6 +1363,11 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     return minPositive(this.timeouts.client, this.backend!.serverTimeout);
   }
 
+  /** Which side's timeout `bodyTimeout` is: "c" when the client's is in force, else "s". */
+  private bodyTimeoutSide(): string {
+    return this.bodyTimeout() === this.timeouts.client ? "c" : "s";
+  }
+
   private armTimer(ms: number): void {
     if (ms > 0) this.timer.arm(ms);
     else this.timer.disarm();
@@ -1222,6 +1383,14 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   private finish(): void {
     if (this.phase === PHASE_IDLE) return;
     this.timer.disarm();
+    if (this.logPending) {
+      // No answer went out for this request: a client that left, a cut response, a tunnel's end.
+      if (this.requestStartedAt < 0 || this.record.method === "") {
+        // HAProxy's "CR" with 400 for a connection closed before a whole request.
+        if (this.record.status < 0) this.record.status = 400;
+      }
+      this.logRequest();
+    }
     this.dropServer();
     this.dropPrivateServer();
     this.releaseBackend();
@@ -1239,9 +1408,66 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.keepAliveWait = false;
     this.closeAfter = false;
     this.requests = 0;
+    this.logPending = false;
+    this.resetRequestLog();
     this.request.reset();
     this.response.reset();
     this.host.sessionEnded(this);
+  }
+
+  /**
+   * Writes the current request's line, once: when its response ends, when the proxy answers it,
+   * or when the connection ends without an answer. The frontend's counts still include it.
+   */
+  private logRequest(): void {
+    if (!this.logPending) return;
+    this.logPending = false;
+    const log = this.host.trafficLog;
+    if (log !== null) {
+      const record = this.record;
+      const now = this.host.runtime.now();
+      const requestStartedAt = this.requestStartedAt;
+      const backend = this.logBackend;
+      record.acceptDate = this.wallOffset + this.streamStartedAt;
+      record.requestDate = requestStartedAt < 0 ? record.acceptDate : this.wallOffset + requestStartedAt;
+      record.idleTime = requestStartedAt < 0 ? -1 : Math.round(requestStartedAt - this.streamStartedAt);
+      record.activeTime = requestStartedAt < 0 ? -1 : Math.round(now - requestStartedAt);
+      record.totalTime = Math.round(now - this.streamStartedAt);
+      // Still queued, or left the queue without a slot: the time waited so far (HAProxy's Tw on sQ).
+      if (record.queueTime < 0 && this.queuedAt >= 0) record.queueTime = Math.round(now - this.queuedAt);
+      record.bytesRead = this.bytesOut;
+      record.bytesUploaded = this.bytesIn;
+      record.retries = backend === null ? 0 : backend.retries - this.retriesLeft;
+      fillServer(record, this.lastServer, record.frontendPort);
+      finishRecord(record, this.host, backend, this.lastServer, this.termination);
+      log.write(record);
+    }
+    this.resetRequestLog();
+  }
+
+  /** Readies the record and the timers for the next request on this connection. */
+  private resetRequestLog(): void {
+    const record = this.record;
+    this.requestStartedAt = -1;
+    this.queuedAt = -1;
+    this.connectStartedAt = -1;
+    this.establishedAt = -1;
+    this.bytesIn = 0;
+    this.bytesOut = 0;
+    this.logBackend = null;
+    this.lastServer = null;
+    this.termination = null;
+    record.requestTime = -1;
+    record.queueTime = -1;
+    record.connectTime = -1;
+    record.responseTime = -1;
+    record.status = -1;
+    record.redispatched = false;
+    record.serverQueue = 0;
+    record.backendQueue = 0;
+    record.method = "";
+    record.uri = "";
+    record.httpVersion = "";
   }
 }
 

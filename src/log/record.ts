@@ -77,3 +77,45 @@ export interface LogRecord {
   capturedRequestHeaders: string;
   capturedResponseHeaders: string;
 }
+
+/** A record with every field at its "nothing happened" value; sessions keep one and refill it. */
+export function createLogRecord(): LogRecord {
+  return {
+    clientAddress: "",
+    clientPort: 0,
+    frontendAddress: "",
+    frontendPort: 0,
+    acceptDate: 0,
+    requestDate: 0,
+    frontendName: "",
+    backendName: "",
+    serverName: null,
+    serverAddress: "",
+    serverPort: 0,
+    handshakeTime: 0,
+    idleTime: -1,
+    requestTime: -1,
+    queueTime: -1,
+    connectTime: -1,
+    responseTime: -1,
+    activeTime: -1,
+    totalTime: -1,
+    status: -1,
+    bytesRead: 0,
+    bytesUploaded: 0,
+    terminationState: "----",
+    processConnections: 0,
+    frontendConnections: 0,
+    backendConnections: 0,
+    serverConnections: 0,
+    retries: 0,
+    redispatched: false,
+    serverQueue: 0,
+    backendQueue: 0,
+    method: "",
+    uri: "",
+    httpVersion: "",
+    capturedRequestHeaders: "",
+    capturedResponseHeaders: "",
+  };
+}

@@ -75,8 +75,8 @@ export interface SyslogHeaderOptions {
   facility: number;
   /** The program name: rfc3164's TAG, rfc5424's APP-NAME (HAProxy's `log-tag`). */
   tag: string;
-  /** The process id printed after the tag (rfc3164) or as PROCID (rfc5424). */
-  pid: number;
+  /** The process id printed after the tag (rfc3164) or as PROCID (rfc5424); null leaves it out. */
+  pid: number | null;
   /** The host name; "" leaves it out (rfc3164) or prints "-" (rfc5424). */
   hostname: string;
   /** Longest line, header included, in UTF-16 code units; SYSLOG_DEFAULT_MAX_LENGTH when absent. */
@@ -105,6 +105,29 @@ function isPrintableAsciiWord(value: string): boolean {
     if (code < 33 || code > 126) return false;
   }
   return true;
+}
+
+/**
+ * Why `tag` cannot be the tag of a target in `format`, or null when it can. The framer's rule,
+ * exported so the configuration refuses such a tag at its key instead of at start. Both headers
+ * are space-separated fields: a space or control character in the tag or the host name would
+ * shift every field after it for the receiver.
+ */
+export function syslogTagProblem(tag: string, format: SyslogFormat): string | null {
+  if (tag === "" || !isPrintableAsciiWord(tag)) return `Syslog tag "${tag}" must be printable ASCII without spaces`;
+  if (format === "rfc5424" && tag.length > RFC5424_APP_NAME_MAX) {
+    return `Syslog tag "${tag}" is longer than rfc5424's ${RFC5424_APP_NAME_MAX} characters`;
+  }
+  return null;
+}
+
+/** Why `hostname` ("" for none) cannot be the host name of a target in `format`, or null when it can. */
+export function syslogHostnameProblem(hostname: string, format: SyslogFormat): string | null {
+  if (!isPrintableAsciiWord(hostname)) return `Syslog hostname "${hostname}" must be printable ASCII without spaces`;
+  if (format === "rfc5424" && hostname.length > RFC5424_HOSTNAME_MAX) {
+    return `Syslog hostname "${hostname}" is longer than rfc5424's ${RFC5424_HOSTNAME_MAX} characters`;
+  }
+  return null;
 }
 
 /** Formats log lines for one syslog target; build once per target, call `frame` per line. */
@@ -136,25 +159,13 @@ export class SyslogFramer {
     if (!Number.isInteger(maxLength) || maxLength < 1) {
       throw new RangeError(`Syslog line length "${maxLength}" is not a positive integer`);
     }
-    if (!Number.isInteger(pid) || pid < 0) {
+    if (pid !== null && (!Number.isInteger(pid) || pid < 0)) {
       throw new RangeError(`Syslog pid "${pid}" is not a non-negative integer`);
     }
-    // Both headers are space-separated fields: a space or control character in the tag or the host
-    // name would shift every field after it for the receiver.
-    if (tag === "" || !isPrintableAsciiWord(tag)) {
-      throw new RangeError(`Syslog tag "${tag}" must be printable ASCII without spaces`);
-    }
-    if (!isPrintableAsciiWord(hostname)) {
-      throw new RangeError(`Syslog hostname "${hostname}" must be printable ASCII without spaces`);
-    }
-    if (format === "rfc5424" && tag.length > RFC5424_APP_NAME_MAX) {
-      throw new RangeError(`Syslog tag "${tag}" is longer than rfc5424's ${RFC5424_APP_NAME_MAX} characters`);
-    }
-    if (format === "rfc5424" && hostname.length > RFC5424_HOSTNAME_MAX) {
-      throw new RangeError(
-        `Syslog hostname "${hostname}" is longer than rfc5424's ${RFC5424_HOSTNAME_MAX} characters`,
-      );
-    }
+    const tagProblem = syslogTagProblem(tag, format);
+    if (tagProblem !== null) throw new RangeError(tagProblem);
+    const hostnameProblem = syslogHostnameProblem(hostname, format);
+    if (hostnameProblem !== null) throw new RangeError(hostnameProblem);
 
     this.format = format;
     this.maxLength = maxLength;
@@ -168,11 +179,12 @@ export class SyslogFramer {
     if (format === "rfc3164") {
       // HAProxy sends no HOSTNAME in rfc3164 unless one is configured; the relay or receiver fills it in
       // (RFC 3164 4.3.2).
-      this.headerRest = hostname === "" ? ` ${tag}[${pid}]: ` : ` ${hostname} ${tag}[${pid}]: `;
+      const program = pid === null ? tag : `${tag}[${pid}]`;
+      this.headerRest = hostname === "" ? ` ${program}: ` : ` ${hostname} ${program}: `;
     } else if (format === "rfc5424") {
       // RFC 5424 6: NILVALUE "-" for an unknown HOSTNAME, and for MSGID and STRUCTURED-DATA, which
       // HAProxy leaves empty.
-      this.headerRest = ` ${hostname === "" ? "-" : hostname} ${tag} ${pid} - - `;
+      this.headerRest = ` ${hostname === "" ? "-" : hostname} ${tag} ${pid ?? "-"} - - `;
     } else {
       this.headerRest = "";
     }

@@ -29,14 +29,26 @@
  *   binds with SO_REUSEPORT (the default); the conformance suite tracks this gap.
  * - Uncaught errors arrive as `error`/`unhandledrejection` events on globalThis; preventDefault()
  *   keeps the process alive.
+ * - `writeOutput` uses `Deno.stdout.write`/`Deno.stderr.write`, which run on a blocking thread and
+ *   leave the event loop free. Not `writeSync`, node:fs `write` (even its callback form) or
+ *   `process.stdout`: all three block the whole process on a full pipe in Deno 2.9. When the
+ *   pipe was made O_NONBLOCK by another process sharing it, a full pipe fails the write with
+ *   `WouldBlock`: retried on a timer backing off from 1 ms to 50 ms, as nothing tells when it drains.
+ * - `hostname` needs `--allow-sys=hostname`. Without it `Deno.hostname()` throws, or asks on a
+ *   terminal and holds the process until answered, and node:os `hostname()` needs the same
+ *   permission; so the permission is queried first (no prompt) and "localhost" stands in.
+ * - Datagram sockets are node:dgram (`_node_dgram.ts`) with either socket API: Deno's own UDP
+ *   (`Deno.listenDatagram`) is still behind --unstable-net.
  * - The `Deno` global is only touched inside functions, so this module loads on every runtime.
  *
  * @module
  */
 
-import type { Runtime, SignalName, SocketApi, TimerHandle } from "./types.ts";
+import type { OutputStreamName, Runtime, SignalName, SocketApi, TimerHandle } from "./types.ts";
 import { connectNodeNet, listenNodeNet, lookupNodeDns } from "./_node_net.ts";
 import { connectDenoNative, listenDenoNative } from "./_deno_native.ts";
+import { connectNodeDgram } from "./_node_dgram.ts";
+import { toNetError } from "./net_error.ts";
 
 interface DenoGlobal {
   readonly version: { readonly deno: string };
@@ -52,8 +64,18 @@ interface DenoGlobal {
   unrefTimer(id: number): void;
   exit(code: number): never;
   readonly env: { get(name: string): string | undefined };
-  readonly stdout: { writeSync(data: Uint8Array): number };
-  readonly stderr: { writeSync(data: Uint8Array): number };
+  readonly stdout: DenoOutput;
+  readonly stderr: DenoOutput;
+  hostname(): string;
+  readonly permissions: {
+    querySync(descriptor: { readonly name: "sys"; readonly kind: "hostname" }): { readonly state: string };
+  };
+}
+
+interface DenoOutput {
+  writeSync(data: Uint8Array): number;
+  /** Resolves with the number of bytes written, which may be fewer than given. */
+  write(data: Uint8Array): Promise<number>;
 }
 
 function denoGlobal(): DenoGlobal {
@@ -66,6 +88,105 @@ const OS_NAMES: Record<string, string> = { windows: "win32" };
 function writeAll(sink: { writeSync(data: Uint8Array): number }, text: string): void {
   let bytes = new TextEncoder().encode(text);
   while (bytes.length > 0) bytes = bytes.subarray(sink.writeSync(bytes));
+}
+
+/** The first and the longest wait before retrying a write that found the pipe full (WouldBlock). */
+const RETRY_FIRST_MS = 1;
+const RETRY_MAX_MS = 50;
+
+/**
+ * Writes whole buffers to stdout or stderr with the async `write`, one buffer at a time. The
+ * contract keeps one write in flight per stream; a second one arriving anyway waits its turn.
+ */
+class OutputWriter {
+  readonly sink: DenoOutput;
+  readonly name: OutputStreamName;
+  bytes: Uint8Array = new Uint8Array(0);
+  offset = 0;
+  done: ((error: Error | undefined) => void) | undefined = undefined;
+  retryMs = RETRY_FIRST_MS;
+  readonly waiting: Array<[Uint8Array, (error: Error | undefined) => void]> = [];
+  /** Made once, so a write costs its promise and nothing more. */
+  readonly written: (count: number) => void;
+  readonly failed: (error: unknown) => void;
+  readonly step: () => void;
+
+  constructor(sink: DenoOutput, name: OutputStreamName) {
+    this.sink = sink;
+    this.name = name;
+    this.written = (count) => this.onWritten(count);
+    this.failed = (error) => this.onFailed(error);
+    this.step = () => {
+      let pending: Promise<number>;
+      try {
+        pending = this.sink.write(this.bytes.subarray(this.offset));
+      } catch (error) {
+        pending = Promise.reject(error);
+      }
+      pending.then(this.written, this.failed);
+    };
+  }
+
+  write(bytes: Uint8Array, done: (error: Error | undefined) => void): void {
+    if (this.done !== undefined) {
+      this.waiting.push([bytes, done]);
+      return;
+    }
+    this.start(bytes, done);
+  }
+
+  private start(bytes: Uint8Array, done: (error: Error | undefined) => void): void {
+    this.bytes = bytes;
+    this.offset = 0;
+    this.done = done;
+    if (bytes.length === 0) {
+      queueMicrotask(() => this.finish(undefined));
+      return;
+    }
+    this.step();
+  }
+
+  private onWritten(count: number): void {
+    if (count <= 0) {
+      this.retryLater();
+      return;
+    }
+    this.offset += count;
+    this.retryMs = RETRY_FIRST_MS;
+    if (this.offset >= this.bytes.length) this.finish(undefined);
+    else this.step();
+  }
+
+  private onFailed(error: unknown): void {
+    const name = (error as { name?: unknown } | null)?.name;
+    const code = (error as { code?: unknown } | null)?.code;
+    if (name === "WouldBlock" || code === "EAGAIN") {
+      this.retryLater();
+      return;
+    }
+    this.finish(toNetError(error, "Cannot write to", this.name));
+  }
+
+  private retryLater(): void {
+    setTimeout(this.step, this.retryMs);
+    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+  }
+
+  private finish(error: Error | undefined): void {
+    const done = this.done!;
+    this.done = undefined;
+    this.bytes = new Uint8Array(0);
+    const next = this.waiting.shift();
+    if (next !== undefined) this.start(next[0], next[1]);
+    done(error);
+  }
+}
+
+/** One writer per stream for the whole process, whichever runtime object asks. */
+const outputWriters: Partial<Record<OutputStreamName, OutputWriter>> = {};
+
+function outputWriter(deno: DenoGlobal, stream: OutputStreamName): OutputWriter {
+  return outputWriters[stream] ??= new OutputWriter(stream === "stdout" ? deno.stdout : deno.stderr, stream);
 }
 
 /** Socket APIs this module implements, the default first. */
@@ -87,6 +208,7 @@ export function createDenoRuntime(socketApi: SocketApi): Runtime {
     },
     listen: native ? listenDenoNative : listenNodeNet,
     connect: native ? connectDenoNative : connectNodeNet,
+    connectDatagram: connectNodeDgram,
     lookup: lookupNodeDns,
     now: () => performance.now(),
     wallClock: () => Date.now(),
@@ -116,6 +238,15 @@ export function createDenoRuntime(socketApi: SocketApi): Runtime {
     args: () => deno.args.slice(),
     writeStdout: (text) => writeAll(deno.stdout, text),
     writeStderr: (text) => writeAll(deno.stderr, text),
+    writeOutput: (stream, bytes, done) => outputWriter(deno, stream).write(bytes, done),
+    hostname(): string {
+      try {
+        if (deno.permissions.querySync({ name: "sys", kind: "hostname" }).state === "granted") return deno.hostname();
+      } catch {
+        // A runtime without the permission API, or a host name it cannot read: the fallback below.
+      }
+      return "localhost";
+    },
     onUncaughtError(callback: (error: unknown) => void): void {
       globalThis.addEventListener("error", (event: Event) => {
         event.preventDefault();

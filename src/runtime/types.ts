@@ -106,6 +106,41 @@ export interface ConnectOptions {
   readonly noDelay: boolean;
 }
 
+/** What {@link Runtime.connectDatagram} dials. `host` must be an IP address: resolve names first with `lookup`. */
+export interface DatagramOptions {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Receives the outcomes of one datagram socket's sends. */
+export interface DatagramHandler {
+  /**
+   * One `send` finished: called exactly once per `send`, in order, with `error` set when the
+   * datagram was not handed to the kernel (or the kernel refused it).
+   */
+  onSent(error: NetError | undefined): void;
+  /**
+   * An error not tied to one send: the kernel telling that an earlier datagram found no receiver
+   * (ICMP port unreachable as ECONNREFUSED), where the runtime reports it. Never ends the process.
+   */
+  onError(error: NetError): void;
+}
+
+/** A UDP socket connected to one peer: every datagram goes there. */
+export interface DatagramSocket {
+  /** Sends one datagram; `handler.onSent` follows. Do not modify `bytes` afterwards. */
+  send(bytes: Uint8Array): void;
+  /** Closes the socket; sends not yet finished get their `onSent` with an error or not at all. */
+  close(): void;
+  /** Our address. */
+  readonly local: NetAddr;
+  /** The peer every datagram goes to. */
+  readonly remote: NetAddr;
+}
+
+/** The process's standard output streams. */
+export type OutputStreamName = "stdout" | "stderr";
+
 /** A timer handle from {@link Runtime.setTimer}. */
 export type TimerHandle = unknown;
 
@@ -154,6 +189,11 @@ export interface Runtime {
   ): Promise<Listener>;
   /** Starts an outgoing connection; `handler.onOpen` or `handler.onClose(conn, error)` follows. */
   connect(options: ConnectOptions, handler: ConnectionHandler): Connection;
+  /**
+   * Opens a UDP socket connected to `options` (the family follows the address). Rejects with a
+   * NetError when the socket cannot be made.
+   */
+  connectDatagram(options: DatagramOptions, handler: DatagramHandler): Promise<DatagramSocket>;
   /** Resolves a host name to its addresses (IP literals come back as they are). */
   lookup(host: string): Promise<string[]>;
   /** Monotonic milliseconds, fractional. */
@@ -180,6 +220,14 @@ export interface Runtime {
   /** Writes to standard output / error without a newline added. */
   writeStdout(text: string): void;
   writeStderr(text: string): void;
+  /**
+   * Writes all of `bytes` to standard output or error without blocking the event loop: a full pipe
+   * holds this write, never the process. `done` is called once, when every byte is written or
+   * the write failed. The caller keeps one write in flight per stream.
+   */
+  writeOutput(stream: OutputStreamName, bytes: Uint8Array, done: (error: Error | undefined) => void): void;
+  /** The machine's host name, for log headers. */
+  hostname(): string;
   /** Runs `callback` for any error that escaped every handler, instead of dying. */
   onUncaughtError(callback: (error: unknown) => void): void;
   /** Ends the process now. */

@@ -23,10 +23,21 @@ import type { Backend } from "../core/backend.ts";
 import { DISCARD_HANDLER } from "../core/discard_handler.ts";
 import type { Server } from "../core/server.ts";
 import { SLOT_HOLDING, SLOT_WAITING, ServerSlot } from "../core/server_slot.ts";
-import type { SlotUser } from "../core/server_slot.ts";
+import type { ShutdownCause, SlotUser } from "../core/server_slot.ts";
 import { SLOT_QUEUED, SLOT_TAKEN } from "../core/backend.ts";
 import type { WheelTimer } from "../core/timer_wheel.ts";
+import type { TrafficLog } from "../log/traffic_log.ts";
 import type { SessionHost } from "./session_host.ts";
+import { createLogRecord } from "../log/record.ts";
+import type { LogRecord } from "../log/record.ts";
+import {
+  fillServer,
+  finishRecord,
+  PHASE_LETTER_CONNECT,
+  PHASE_LETTER_DATA,
+  PHASE_LETTER_QUEUE,
+  startRecord,
+} from "./session_log.ts";
 
 /** Client bytes held while the server connection is being made, before the client is paused (HAProxy's tune.bufsize). */
 export const PENDING_CLIENT_BYTES_MAX = 16_384;
@@ -59,6 +70,20 @@ export class TcpSession implements ConnectionHandler, SlotUser {
   /** Bytes received from the client and from the server, for logs and tests. */
   bytesFromClient = 0;
   bytesFromServer = 0;
+  /** The log line's facts, refilled for each session (tcplog: one line per session). */
+  private readonly record: LogRecord = createLogRecord();
+  /** Monotonic times: accepted, queued (-1: never), first connection attempt (-1: none yet). */
+  private acceptedAt = 0;
+  private queuedAt = -1;
+  private connectStartedAt = -1;
+  /** The server last tried, for the log (the slot lets go of it before the end). */
+  private lastServer: Server | null = null;
+  /** The last connection attempt failed by timing out (sC rather than SC). */
+  private connectTimedOut = false;
+  /** HAProxy's termination state (two letters) of the first abnormal event; null: normal so far. */
+  private termination: string | null = null;
+  /** Client timeout in force while established, to tell a client-side timeout (cD) from a server-side one (sD). */
+  private clientTimeout = 0;
 
   constructor(host: SessionHost) {
     this.host = host;
@@ -72,6 +97,13 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     this.backend = backend;
     this.phase = PHASE_CONNECTING;
     this.retriesLeft = backend.retries;
+    this.clientTimeout = clientTimeout;
+    const runtime = this.host.runtime;
+    const record = this.record;
+    this.acceptedAt = runtime.now();
+    record.acceptDate = runtime.wallClock();
+    record.requestDate = record.acceptDate;
+    startRecord(record, this.host, client);
     // HAProxy: once both sides are connected, `timeout tunnel` supersedes client and server.
     this.idleTimeout = backend.tunnelTimeout > 0 ? backend.tunnelTimeout : minPositive(clientTimeout, backend.serverTimeout);
     client.setHandler(this);
@@ -80,12 +112,18 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     backend.totalConnections++;
     const outcome = backend.takeSlot(this.slot, this.host.wheel.now);
     if (outcome === SLOT_TAKEN) {
+      record.queueTime = 0;
       this.connect();
     } else if (outcome === SLOT_QUEUED) {
       this.phase = PHASE_QUEUED;
+      this.queuedAt = this.acceptedAt;
+      const queue = this.slot.queue!;
+      record.serverQueue = queue === backend.queue ? 0 : queue.length - 1;
+      record.backendQueue = queue === backend.queue ? queue.length - 1 : backend.queue.length;
       if (backend.queueTimeout > 0) this.timer.arm(backend.queueTimeout);
     } else {
       this.host.logger.debug(`Backend "${backend.name}" has no server available for ${client.remote.address}`);
+      this.terminate("S" + PHASE_LETTER_CONNECT);
       this.abort();
     }
   }
@@ -93,17 +131,40 @@ export class TcpSession implements ConnectionHandler, SlotUser {
   /** A slot freed up for this queued session. */
   slotGranted(_server: Server): void {
     if (this.phase !== PHASE_QUEUED) return;
+    this.record.queueTime = Math.round(this.host.runtime.now() - this.queuedAt);
     this.connect();
   }
 
   /** The last server went down while this session was queued. */
   slotRefused(): void {
-    if (this.phase === PHASE_QUEUED) this.abort();
+    if (this.phase !== PHASE_QUEUED) return;
+    this.terminate("S" + PHASE_LETTER_QUEUE);
+    this.abort();
   }
 
-  /** The server was taken out with its sessions (`shutdown-sessions`). */
-  shutdownByServer(): void {
-    if (this.phase !== PHASE_IDLE && this.phase !== PHASE_CLOSING) this.abort();
+  /** The server was taken out with its sessions (`shutdown-sessions`, `shutdown-backup-sessions`). */
+  shutdownByServer(cause: ShutdownCause): void {
+    if (this.phase === PHASE_IDLE || this.phase === PHASE_CLOSING) return;
+    this.terminate(cause + this.phaseLetter());
+    this.abort();
+  }
+
+  /** Keeps the first abnormal end's termination state. */
+  private terminate(code: string): void {
+    if (this.termination === null) this.termination = code;
+  }
+
+  /** The second letter of a termination state for the current phase. */
+  private phaseLetter(): string {
+    switch (this.phase) {
+      case PHASE_QUEUED:
+        return PHASE_LETTER_QUEUE;
+      case PHASE_CONNECTING:
+      case PHASE_TURNAROUND:
+        return PHASE_LETTER_CONNECT;
+      default:
+        return PHASE_LETTER_DATA;
+    }
   }
 
   /** The server whose slot this session holds (null while queued or without one). */
@@ -129,6 +190,7 @@ export class TcpSession implements ConnectionHandler, SlotUser {
   onOpen(conn: Connection): void {
     if (conn !== this.server) return;
     this.target?.observer?.connected();
+    this.record.connectTime = Math.round(this.host.runtime.now() - this.connectStartedAt);
     this.phase = PHASE_ESTABLISHED;
     this.armIdle();
     const pending = this.pending;
@@ -185,6 +247,7 @@ export class TcpSession implements ConnectionHandler, SlotUser {
       this.client = null;
       // A clean close means both directions finished; anything else aborts the server side too.
       if (error !== undefined || !this.clientEnded || this.phase !== PHASE_ESTABLISHED) {
+        if (this.phase !== PHASE_CLOSING) this.terminate("C" + this.phaseLetter());
         this.abortServer();
         this.phase = PHASE_CLOSING;
       }
@@ -196,6 +259,7 @@ export class TcpSession implements ConnectionHandler, SlotUser {
         return;
       }
       if (error !== undefined || !this.serverEnded) {
+        if (this.phase !== PHASE_CLOSING) this.terminate("S" + PHASE_LETTER_DATA);
         this.phase = PHASE_CLOSING;
         this.client?.destroy();
       }
@@ -208,6 +272,9 @@ export class TcpSession implements ConnectionHandler, SlotUser {
   private connect(): void {
     const server = this.target!;
     const client = this.client!;
+    this.lastServer = server;
+    this.connectTimedOut = false;
+    if (this.connectStartedAt < 0) this.connectStartedAt = this.host.runtime.now();
     this.phase = PHASE_CONNECTING;
     this.serverClosed = false;
     this.serverEnded = false;
@@ -233,11 +300,13 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     }
     if (this.retriesLeft <= 0) {
       this.host.logger.info(`Backend "${this.backend!.name}": no server reachable for ${this.clientAddress}`);
+      this.terminate((this.connectTimedOut ? "s" : "S") + PHASE_LETTER_CONNECT);
       this.abort();
       return;
     }
     this.retriesLeft--;
     if (this.backend!.redispatchSlot(this.slot, this.retriesLeft) !== null) {
+      this.record.redispatched = true;
       this.connect();
       return;
     }
@@ -255,6 +324,7 @@ export class TcpSession implements ConnectionHandler, SlotUser {
           attempt.setHandler(DISCARD_HANDLER);
           attempt.destroy();
         }
+        this.connectTimedOut = true;
         this.connectFailed(undefined);
         return;
       }
@@ -266,10 +336,13 @@ export class TcpSession implements ConnectionHandler, SlotUser {
       case PHASE_QUEUED:
         this.backend!.queueTimedOut(this.slot);
         this.host.logger.debug(`Session from ${this.clientAddress} waited over ${this.backend!.queueTimeout} ms in the queue of backend "${this.backend!.name}"`);
+        this.terminate("s" + PHASE_LETTER_QUEUE);
         this.abort();
         return;
       case PHASE_ESTABLISHED:
         this.host.logger.debug(`Session from ${this.clientAddress} timed out after ${this.idleTimeout} ms idle`);
+        // The timeout in force is the client's when it is the shorter one (and no tunnel timeout replaced both).
+        this.terminate((this.idleTimeout === this.clientTimeout ? "c" : "s") + PHASE_LETTER_DATA);
         this.abort();
         return;
     }
@@ -304,6 +377,8 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     if (this.phase === PHASE_IDLE) return;
     this.timer.disarm();
     const backend = this.backend;
+    const log = this.host.trafficLog;
+    if (log !== null) this.writeLog(log);
     if (backend !== null) {
       if (this.slot.state === SLOT_HOLDING) backend.releaseSlot(this.slot);
       else if (this.slot.state === SLOT_WAITING) backend.cancelWait(this.slot);
@@ -321,7 +396,34 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     this.serverClosed = false;
     this.bytesFromClient = 0;
     this.bytesFromServer = 0;
+    this.queuedAt = -1;
+    this.connectStartedAt = -1;
+    this.lastServer = null;
+    this.termination = null;
+    const record = this.record;
+    record.queueTime = -1;
+    record.connectTime = -1;
+    record.serverQueue = 0;
+    record.backendQueue = 0;
+    record.redispatched = false;
     this.host.sessionEnded(this);
+  }
+
+  /** The session's line, taken before it lets go of its slot (the counts include it, as HAProxy's). */
+  private writeLog(log: TrafficLog): void {
+    const record = this.record;
+    const backend = this.backend;
+    const now = this.host.runtime.now();
+    record.totalTime = Math.round(now - this.acceptedAt);
+    // Still queued, or left the queue without a slot: the time waited so far (HAProxy's Tw on sQ).
+    if (record.queueTime < 0 && this.queuedAt >= 0) record.queueTime = Math.round(now - this.queuedAt);
+    record.bytesRead = this.bytesFromServer;
+    record.bytesUploaded = this.bytesFromClient;
+    record.retries = backend === null ? 0 : backend.retries - this.retriesLeft;
+    // The server last tried, reached or not (HAProxy logs it with SC); <NOSRV> when none was tried.
+    fillServer(record, this.lastServer, record.frontendPort);
+    finishRecord(record, this.host, backend, this.lastServer, this.termination);
+    log.write(record);
   }
 }
 

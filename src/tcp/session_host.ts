@@ -7,12 +7,20 @@
 import type { Runtime } from "../runtime/types.ts";
 import type { Logger } from "../core/logger.ts";
 import type { TimerWheel } from "../core/timer_wheel.ts";
+import type { TrafficLog } from "../log/traffic_log.ts";
 
 /** The frontend side of a session: machine access, timers, logging, and the end-of-session hook. */
 export interface SessionHost {
   readonly runtime: Runtime;
   readonly wheel: TimerWheel;
   readonly logger: Logger;
+  /** The frontend's name, for log lines. */
+  readonly name: string;
+  /** Where traffic lines go; null: this frontend logs no traffic. */
+  readonly trafficLog: TrafficLog | null;
+  /** Sessions running in this frontend (%fc) and in the whole process (%ac). */
+  readonly activeSessions: number;
+  readonly processSessions: number;
   /** Called once when a session has closed both of its connections. */
   sessionEnded(session: object): void;
 }
