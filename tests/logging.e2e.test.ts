@@ -293,8 +293,18 @@ bind = "127.0.0.1:0"
 default-backend = "app"
 timeout = { http-request = "300ms" }
 
+[frontends.tcpdown]
+mode = "tcp"
+bind = "127.0.0.1:0"
+default-backend = "tcpdead"
+
 [backends.app]
 servers = [{ name = "a", address = "${origin.address}" }]
+
+[backends.tcpdead]
+mode = "tcp"
+retries = 0
+servers = [{ name = "t", address = "127.0.0.1:${dead}" }]
 
 [backends.stall]
 timeout = { server = "300ms" }
@@ -313,7 +323,7 @@ servers = [{ name = "x", address = "${origin.address}", disabled = true }]
 timeout = { queue = "300ms" }
 servers = [{ name = "o", address = "${origin.address}", maxconn = 1 }]
 `;
-  const frontends = ["web", "quiet", "slow", "down", "nosrv", "queue", "req"];
+  const frontends = ["web", "quiet", "slow", "down", "nosrv", "queue", "req", "tcpdown"];
   const { proxy, ports, remove } = await startWithConfig(config, frontends);
   const line = async (pattern: RegExp) => parseHttplog(parseRfc5424(await receiver.waitFor(pattern)).message);
   try {
@@ -392,6 +402,14 @@ servers = [{ name = "o", address = "${origin.address}", maxconn = 1 }]
     const creq = await line(new RegExp(`:${slowHead.localPort} .* req `));
     assert.equal(creq.terminationState, "cR--");
     assert.equal(creq.status, 408);
+
+    // tcp mode, server refusing: SC in a tcplog line, with the server tried and no connect time.
+    const refused = await rawExchange(ports.tcpdown!, "hello");
+    const tcpLine = parseTcplog(parseRfc5424(await receiver.waitFor(new RegExp(`:${refused.localPort} .* tcpdown `))).message);
+    assert.equal(tcpLine.terminationState, "SC");
+    assert.equal(tcpLine.server, "t");
+    assert.equal(tcpLine.Tc, -1);
+    assert.equal(tcpLine.bytes, 0);
   } finally {
     await proxy.stop();
     remove();
