@@ -62,7 +62,9 @@ export type {
   FrontendTimeouts,
   GlobalConfig,
   HealthCheckConfig,
+  FrontendLogConfig,
   HttpCheckConfig,
+  LogTargetConfig,
   ProxyMode,
   ServerConfig,
 } from "./src/config/types.ts";
@@ -82,14 +84,23 @@ export type {
   Connection,
   ConnectionHandler,
   ConnectOptions,
+  DatagramHandler,
+  DatagramOptions,
+  DatagramSocket,
   Listener,
   ListenOptions,
   NetAddr,
+  OutputStreamName,
   Runtime,
   RuntimeInfo,
   RuntimeName,
   SignalName,
 } from "./src/runtime/types.ts";
 export type { Logger } from "./src/core/logger.ts";
-export { SILENT_LOGGER } from "./src/core/logger.ts";
+export { SILENT_LOGGER, teeLogger } from "./src/core/logger.ts";
+export { compileLogFormat, formatJsonLog, HTTPLOG_FORMAT, LogFormatError, TCPLOG_FORMAT } from "./src/log/log_format.ts";
+export type { LogFormatOptions, LogFormatter } from "./src/log/log_format.ts";
+export type { LogRecord } from "./src/log/record.ts";
+export { SyslogFramer } from "./src/log/syslog_format.ts";
+export type { SyslogFormat, SyslogHeaderOptions } from "./src/log/syslog_format.ts";
 export { VERSION } from "./src/version.ts";

@@ -139,12 +139,17 @@ ${backends.map((backend) => `        server ${backend};`).join("\n")}
 `;
 }
 
-/** HAProxy with one thread, round robin over both origins, in tcp or http mode. */
+/**
+ * HAProxy with one thread, round robin over both origins, in tcp or http mode. With `logPort`, it
+ * sends one httplog line per request to 127.0.0.1:logPort over UDP (`log ... local0`, `option
+ * httplog`), as a deployment logging to a local syslog daemon would.
+ */
 export function haproxyConfig(
   mode: "tcp" | "http",
   port: number,
   backends: readonly string[],
   limits: ConnectionLimits,
+  logPort: number | null = null,
 ): string {
   // HAProxy needs two descriptors per connection and refuses a maxconn the file limit cannot hold.
   const maxConnections = Math.min(limits.clientConnections + 1_000, Math.floor((limits.fileLimit - 128) / 2));
@@ -156,14 +161,22 @@ export function haproxyConfig(
       "    timeout http-keep-alive 600s",
     ]
     : [];
+  const logLines = logPort === null
+    ? { global: [], defaults: [] }
+    : {
+      global: [`    log 127.0.0.1:${logPort} local0`],
+      defaults: ["    log global", mode === "http" ? "    option httplog" : "    option tcplog"],
+    };
   return [
     "global",
     "    nbthread 1",
     `    maxconn ${maxConnections}`,
+    ...logLines.global,
     "",
     "defaults",
     `    mode ${mode}`,
     `    maxconn ${maxConnections}`,
+    ...logLines.defaults,
     "    timeout connect 5s",
     // Long client and server timeouts: idle connections of the memory scenario must stay open.
     "    timeout client 600s",
@@ -177,6 +190,35 @@ export function haproxyConfig(
     "backend origins",
     "    balance roundrobin",
     ...backends.map((backend, index) => `    server origin${index + 1} ${backend}`),
+    "",
+  ].join("\n");
+}
+
+/**
+ * Our proxy in http mode with traffic logging: the very proxy the quick start builds (`--bind
+ * 127.0.0.1:PORT --backend O1,O2 --mode http`: frontend and backend "main", servers s1, s2,
+ * reuseport) written as a file, plus `[global] log` to 127.0.0.1:logPort over UDP (rfc3164) and
+ * `[defaults] log = "global"`, so that every request sends one httplog line. Nothing else differs
+ * from the quick start, so the logging-off row is the quick start itself.
+ */
+export function ourLoggingConfig(port: number, backends: readonly string[], logPort: number): string {
+  return [
+    "[global]",
+    `log = [{ target = "udp://127.0.0.1:${logPort}", format = "rfc3164" }]`,
+    "",
+    "[defaults]",
+    'mode = "http"',
+    'log = "global"',
+    "",
+    "[frontends.main]",
+    `bind = "127.0.0.1:${port}"`,
+    'default-backend = "main"',
+    "reuseport = true",
+    "",
+    "[backends.main]",
+    "servers = [",
+    ...backends.map((backend, index) => `  { name = "s${index + 1}", address = "${backend}" },`),
+    "]",
     "",
   ].join("\n");
 }

@@ -23,7 +23,7 @@ import { hostname } from "node:os";
 import type { OutputStreamName, Runtime, RuntimeInfo, SignalName, TimerHandle } from "./types.ts";
 import { connectNodeNet, listenNodeNet, lookupNodeDns } from "./_node_net.ts";
 import { connectNodeDgram } from "./_node_dgram.ts";
-import { toNetError } from "./net_error.ts";
+import { OutputWriter } from "./_output_writer.ts";
 
 /** Subscribes through process.on; returns the unsubscribe function. */
 export function onProcessSignal(signal: SignalName, callback: () => void): () => void {
@@ -76,80 +76,24 @@ export function writeStderrNode(text: string): void {
   process.stderr.write(text);
 }
 
-/** The first and the longest wait before retrying a write that found the pipe full (EAGAIN). */
-const RETRY_FIRST_MS = 1;
-const RETRY_MAX_MS = 50;
-
-/**
- * Writes whole buffers to one fd with `fs.write`, one buffer at a time. The contract keeps one
- * write in flight per stream; a second one arriving anyway waits its turn rather than interleaving.
- */
-class FdWriter {
-  readonly fd: number;
-  readonly name: OutputStreamName;
-  bytes: Uint8Array = new Uint8Array(0);
-  offset = 0;
-  done: ((error: Error | undefined) => void) | undefined = undefined;
-  retryMs = RETRY_FIRST_MS;
-  readonly waiting: Array<[Uint8Array, (error: Error | undefined) => void]> = [];
-  /** Made once: one callback for every fs.write and one for every retry, whatever the traffic. */
-  readonly written: (error: NodeJS.ErrnoException | null, count: number) => void;
-  readonly step: () => void;
+/** Writes whole buffers to one fd with `fs.write`, which runs on the thread pool: never blocking the loop. */
+class FdWriter extends OutputWriter {
+  private readonly fd: number;
+  /** Made once: one callback for every fs.write, whatever the traffic. */
+  private readonly written: (error: NodeJS.ErrnoException | null, count: number) => void;
 
   constructor(fd: number, name: OutputStreamName) {
+    super(name);
     this.fd = fd;
-    this.name = name;
-    this.written = (error, count) => this.onWritten(error, count);
-    this.step = () => writeFd(this.fd, this.bytes, this.offset, this.bytes.length - this.offset, null, this.written);
+    this.written = (error, count) => {
+      if (error === null) this.wrote(count);
+      else if (error.code === "EAGAIN") this.retryLater();
+      else this.fail(error);
+    };
   }
 
-  write(bytes: Uint8Array, done: (error: Error | undefined) => void): void {
-    if (this.done !== undefined) {
-      this.waiting.push([bytes, done]);
-      return;
-    }
-    this.start(bytes, done);
-  }
-
-  private start(bytes: Uint8Array, done: (error: Error | undefined) => void): void {
-    this.bytes = bytes;
-    this.offset = 0;
-    this.done = done;
-    if (bytes.length === 0) {
-      // Still asynchronous, like every other completion.
-      queueMicrotask(() => this.finish(undefined));
-      return;
-    }
-    this.step();
-  }
-
-  private onWritten(error: NodeJS.ErrnoException | null, count: number): void {
-    if (error !== null && error.code !== "EAGAIN") {
-      this.finish(toNetError(error, "Cannot write to", this.name));
-      return;
-    }
-    if (error === null && count > 0) {
-      this.offset += count;
-      this.retryMs = RETRY_FIRST_MS;
-      if (this.offset >= this.bytes.length) {
-        this.finish(undefined);
-        return;
-      }
-      this.step();
-      return;
-    }
-    // A full non-blocking pipe: nothing tells when it drains, so poll with a backoff.
-    setTimeout(this.step, this.retryMs);
-    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
-  }
-
-  private finish(error: Error | undefined): void {
-    const done = this.done!;
-    this.done = undefined;
-    this.bytes = new Uint8Array(0);
-    const next = this.waiting.shift();
-    if (next !== undefined) this.start(next[0], next[1]);
-    done(error);
+  protected writeSome(): void {
+    writeFd(this.fd, this.bytes, this.offset, this.bytes.length - this.offset, null, this.written);
   }
 }
 

@@ -48,7 +48,7 @@ import type { OutputStreamName, Runtime, SignalName, SocketApi, TimerHandle } fr
 import { connectNodeNet, listenNodeNet, lookupNodeDns } from "./_node_net.ts";
 import { connectDenoNative, listenDenoNative } from "./_deno_native.ts";
 import { connectNodeDgram } from "./_node_dgram.ts";
-import { toNetError } from "./net_error.ts";
+import { OutputWriter } from "./_output_writer.ts";
 
 interface DenoGlobal {
   readonly version: { readonly deno: string };
@@ -90,103 +90,41 @@ function writeAll(sink: { writeSync(data: Uint8Array): number }, text: string): 
   while (bytes.length > 0) bytes = bytes.subarray(sink.writeSync(bytes));
 }
 
-/** The first and the longest wait before retrying a write that found the pipe full (WouldBlock). */
-const RETRY_FIRST_MS = 1;
-const RETRY_MAX_MS = 50;
-
-/**
- * Writes whole buffers to stdout or stderr with the async `write`, one buffer at a time. The
- * contract keeps one write in flight per stream; a second one arriving anyway waits its turn.
- */
-class OutputWriter {
-  readonly sink: DenoOutput;
-  readonly name: OutputStreamName;
-  bytes: Uint8Array = new Uint8Array(0);
-  offset = 0;
-  done: ((error: Error | undefined) => void) | undefined = undefined;
-  retryMs = RETRY_FIRST_MS;
-  readonly waiting: Array<[Uint8Array, (error: Error | undefined) => void]> = [];
+/** Writes whole buffers to stdout or stderr with the async `write`: the sync one blocks on a full pipe. */
+class DenoOutputWriter extends OutputWriter {
+  private readonly sink: DenoOutput;
   /** Made once, so a write costs its promise and nothing more. */
-  readonly written: (count: number) => void;
-  readonly failed: (error: unknown) => void;
-  readonly step: () => void;
+  private readonly written: (count: number) => void;
+  private readonly failed: (error: unknown) => void;
 
   constructor(sink: DenoOutput, name: OutputStreamName) {
+    super(name);
     this.sink = sink;
-    this.name = name;
-    this.written = (count) => this.onWritten(count);
-    this.failed = (error) => this.onFailed(error);
-    this.step = () => {
-      let pending: Promise<number>;
-      try {
-        pending = this.sink.write(this.bytes.subarray(this.offset));
-      } catch (error) {
-        pending = Promise.reject(error);
-      }
-      pending.then(this.written, this.failed);
+    this.written = (count) => this.wrote(count);
+    this.failed = (error) => {
+      const name = (error as { name?: unknown } | null)?.name;
+      const code = (error as { code?: unknown } | null)?.code;
+      if (name === "WouldBlock" || code === "EAGAIN") this.retryLater();
+      else this.fail(error);
     };
   }
 
-  write(bytes: Uint8Array, done: (error: Error | undefined) => void): void {
-    if (this.done !== undefined) {
-      this.waiting.push([bytes, done]);
-      return;
+  protected writeSome(): void {
+    let pending: Promise<number>;
+    try {
+      pending = this.sink.write(this.bytes.subarray(this.offset));
+    } catch (error) {
+      pending = Promise.reject(error);
     }
-    this.start(bytes, done);
-  }
-
-  private start(bytes: Uint8Array, done: (error: Error | undefined) => void): void {
-    this.bytes = bytes;
-    this.offset = 0;
-    this.done = done;
-    if (bytes.length === 0) {
-      queueMicrotask(() => this.finish(undefined));
-      return;
-    }
-    this.step();
-  }
-
-  private onWritten(count: number): void {
-    if (count <= 0) {
-      this.retryLater();
-      return;
-    }
-    this.offset += count;
-    this.retryMs = RETRY_FIRST_MS;
-    if (this.offset >= this.bytes.length) this.finish(undefined);
-    else this.step();
-  }
-
-  private onFailed(error: unknown): void {
-    const name = (error as { name?: unknown } | null)?.name;
-    const code = (error as { code?: unknown } | null)?.code;
-    if (name === "WouldBlock" || code === "EAGAIN") {
-      this.retryLater();
-      return;
-    }
-    this.finish(toNetError(error, "Cannot write to", this.name));
-  }
-
-  private retryLater(): void {
-    setTimeout(this.step, this.retryMs);
-    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
-  }
-
-  private finish(error: Error | undefined): void {
-    const done = this.done!;
-    this.done = undefined;
-    this.bytes = new Uint8Array(0);
-    const next = this.waiting.shift();
-    if (next !== undefined) this.start(next[0], next[1]);
-    done(error);
+    pending.then(this.written, this.failed);
   }
 }
 
 /** One writer per stream for the whole process, whichever runtime object asks. */
-const outputWriters: Partial<Record<OutputStreamName, OutputWriter>> = {};
+const outputWriters: Partial<Record<OutputStreamName, DenoOutputWriter>> = {};
 
-function outputWriter(deno: DenoGlobal, stream: OutputStreamName): OutputWriter {
-  return outputWriters[stream] ??= new OutputWriter(stream === "stdout" ? deno.stdout : deno.stderr, stream);
+function outputWriter(deno: DenoGlobal, stream: OutputStreamName): DenoOutputWriter {
+  return outputWriters[stream] ??= new DenoOutputWriter(stream === "stdout" ? deno.stdout : deno.stderr, stream);
 }
 
 /** Socket APIs this module implements, the default first. */
