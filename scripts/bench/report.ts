@@ -1,6 +1,7 @@
 /**
  * Turns the raw samples of a benchmark run into one summary per contender, mode and body, with
- * the ratios against HAProxy in the same mode and against the origin served directly.
+ * the ratios against HAProxy in the same mode (HAProxy logging too, for a logging row) and against
+ * the origin served directly.
  *
  * Medians over rounds, not means: one round hit by machine noise must not move the figure.
  *
@@ -20,6 +21,26 @@ export type BodyName = "small" | "1mb";
 export const HAPROXY_CONTENDER = "haproxy";
 /** The name of the row that measures the origin with no proxy in front. */
 export const ORIGIN_DIRECT_CONTENDER = "origin direct";
+/**
+ * Appended to a contender's name for the same contender with traffic logging on ("ours/node+log",
+ * "haproxy+log"): one httplog line per request over UDP to the benchmark's receiver.
+ */
+export const LOGGING_SUFFIX = "+log";
+
+/** "ours/node" for "ours/node+log"; null for a contender that does not log. */
+export function loggingBaseline(contender: string): string | null {
+  return contender.endsWith(LOGGING_SUFFIX) && contender.length > LOGGING_SUFFIX.length
+    ? contender.slice(0, -LOGGING_SUFFIX.length)
+    : null;
+}
+
+/** Traffic lines counted by the receiver during one wrk run of a logging contender. */
+export type LogLineCount = {
+  /** Lines that arrived between the start of the run and the moment the receiver fell quiet after it. */
+  lines: number;
+  /** Datagrams the kernel dropped at the receiver meanwhile (full receive buffer); null if unknown. */
+  kernelDrops: number | null;
+};
 
 /** One wrk run against one contender, with the CPU its process tree spent meanwhile. */
 export type RunSample = {
@@ -36,6 +57,8 @@ export type RunSample = {
    * users' processes, hypervisor steal): the machine noise of this sample; null if not measured.
    */
   otherLoadMicros: number | null;
+  /** Lines the log receiver counted during this run; null for a contender that does not log. */
+  log: LogLineCount | null;
 };
 
 /** Ratios of a summary against the reference rows; null where the reference was not measured. */
@@ -138,8 +161,12 @@ export function summarize(samples: readonly RunSample[]): Summary[] {
   }
 
   for (const summary of summaries) {
+    // A logging row is compared with HAProxy logging too: like with like.
+    const reference = loggingBaseline(summary.contender) === null
+      ? HAPROXY_CONTENDER
+      : `${HAPROXY_CONTENDER}${LOGGING_SUFFIX}`;
     const haproxy = summaries.find((other) =>
-      other.contender === HAPROXY_CONTENDER && other.mode === summary.mode && other.body === summary.body
+      other.contender === reference && other.mode === summary.mode && other.body === summary.body
     );
     const direct = summaries.find((other) =>
       other.contender === ORIGIN_DIRECT_CONTENDER && other.body === summary.body

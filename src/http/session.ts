@@ -71,6 +71,7 @@ import {
   PHASE_LETTER_DATA,
   PHASE_LETTER_HEADERS,
   PHASE_LETTER_QUEUE,
+  recordQueuePosition,
   PHASE_LETTER_REQUEST,
   startRecord,
 } from "../tcp/session_log.ts";
@@ -516,9 +517,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     } else if (outcome === SLOT_QUEUED) {
       this.phase = PHASE_QUEUED;
       this.queuedAt = this.host.runtime.now();
-      const queue = this.slot.queue!;
-      record.serverQueue = queue === backend.queue ? 0 : queue.length - 1;
-      record.backendQueue = queue === backend.queue ? queue.length - 1 : backend.queue.length;
+      recordQueuePosition(record, backend, this.slot);
       this.armTimer(backend.queueTimeout);
     } else {
       this.host.logger.debug(`Backend "${backend.name}" has no server available for ${address}`);

@@ -36,6 +36,7 @@ import {
   PHASE_LETTER_CONNECT,
   PHASE_LETTER_DATA,
   PHASE_LETTER_QUEUE,
+  recordQueuePosition,
   startRecord,
 } from "./session_log.ts";
 
@@ -117,9 +118,7 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     } else if (outcome === SLOT_QUEUED) {
       this.phase = PHASE_QUEUED;
       this.queuedAt = this.acceptedAt;
-      const queue = this.slot.queue!;
-      record.serverQueue = queue === backend.queue ? 0 : queue.length - 1;
-      record.backendQueue = queue === backend.queue ? queue.length - 1 : backend.queue.length;
+      recordQueuePosition(record, backend, this.slot);
       if (backend.queueTimeout > 0) this.timer.arm(backend.queueTimeout);
     } else {
       this.host.logger.debug(`Backend "${backend.name}" has no server available for ${client.remote.address}`);

@@ -13,6 +13,7 @@
 import type { Connection } from "../runtime/types.ts";
 import type { Backend } from "../core/backend.ts";
 import type { Server } from "../core/server.ts";
+import type { ServerSlot } from "../core/server_slot.ts";
 import type { LogRecord } from "../log/record.ts";
 import type { SessionHost } from "./session_host.ts";
 
@@ -64,4 +65,12 @@ export function fillServer(record: LogRecord, server: Server | null, clientPort:
   record.serverName = server.name;
   record.serverAddress = server.host;
   record.serverPort = server.port ?? clientPort;
+}
+
+/** %sq and %bq: the requests ahead of a slot just queued, in its server's queue and in the backend's. */
+export function recordQueuePosition(record: LogRecord, backend: Backend, slot: ServerSlot): void {
+  const queue = slot.queue!;
+  const inBackendQueue = queue === backend.queue;
+  record.serverQueue = inBackendQueue ? 0 : queue.length - 1;
+  record.backendQueue = inBackendQueue ? queue.length - 1 : backend.queue.length;
 }
