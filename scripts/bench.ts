@@ -1,14 +1,16 @@
 /**
  * The project's benchmark: our proxy on Node, Bun and Deno (and dist/proxy) against HAProxy and
- * nginx, behind the same two origins, driven by wrk in interleaved rounds. See docs/performance.md
- * for the method and `--help` for the options.
+ * nginx, behind the same two origins, driven by wrk in interleaved rounds; and the cost of traffic
+ * logging (our proxy and HAProxy with one httplog line per request sent over UDP to a receiver in
+ * this process, against themselves without). See docs/performance.md for the method and `--help`
+ * for the options.
  *
  * Run with Node 24 (it strips the types): `node_modules/.bin/node scripts/bench.ts --quick`.
  *
  * @module
  */
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,6 +19,9 @@ import { BODY_PATHS } from "./bench/bodies.ts";
 import type { ConnectionLimits } from "./bench/configs.ts";
 import type { ContenderSetup, ContenderSpec, ProxyMode, RunningContender } from "./bench/contenders.ts";
 import { discoverContenders, startContender } from "./bench/contenders.ts";
+import { startLogReceiver } from "./bench/log_receiver.ts";
+import type { LogReceiver } from "./bench/log_receiver.ts";
+import { loggingCosts, proxyReportedDrops } from "./bench/logging.ts";
 import { describeMachine } from "./bench/machine.ts";
 import type { MachineInfo } from "./bench/machine.ts";
 import { childFileLimit, connectionsWithinLimit, raiseOwnFileLimit } from "./bench/file_limits.ts";
@@ -36,14 +41,26 @@ import {
 } from "./bench/proc_tree.ts";
 import { hasCommand, lastErrorLines, ProcessRegistry } from "./bench/processes.ts";
 import type { TrackedProcess } from "./bench/processes.ts";
-import type { BenchMode, BodyName, RunSample } from "./bench/report.ts";
+import type { BenchMode, BodyName, LogLineCount, RunSample } from "./bench/report.ts";
 import { ORIGIN_DIRECT_CONTENDER, otherLoadSummary, summarize } from "./bench/report.ts";
-import { memoryTable, targetsTable, throughputTable } from "./bench/table.ts";
+import { roundOrder, slotGroups } from "./bench/rounds.ts";
+import { loggingTable, memoryTable, targetsTable, throughputTable } from "./bench/table.ts";
 import type { IdleMemoryResult } from "./bench/targets.ts";
 import { checkTargets } from "./bench/targets.ts";
 import { runWrk } from "./bench/wrk.ts";
 
 const BODIES: readonly BodyName[] = ["small", "1mb"];
+/**
+ * A logging contender is measured on small responses only: a traffic line costs the same for any
+ * body, and only against a small one's per-request cost does it show.
+ */
+const LOGGING_BODIES: readonly BodyName[] = ["small"];
+/** After a logging run, the receiver waits until no line arrived for this long (lines in flight land)... */
+const LOG_QUIET_MS = 100;
+/** ...but no longer than this. */
+const LOG_SETTLE_MAX_MS = 2_000;
+/** A logging contender must get one traffic line to the receiver within this time to be measured. */
+const LOG_CHECK_TIMEOUT_MS = 3_000;
 /** Time for a freshly started proxy to settle (JIT, lazy allocations) before RSS is read. */
 const SETTLE_MS = 1_000;
 
@@ -69,6 +86,8 @@ type Target = {
   port: number;
   /** The process whose tree's CPU time is charged to this target. */
   process: TrackedProcess;
+  /** Sends traffic lines to the log receiver: they are counted for each of its runs. */
+  logging: boolean;
   failed: string | null;
 };
 
@@ -130,11 +149,14 @@ async function runThroughputRounds(
   originPids: readonly number[],
   cpu: CpuPlan,
   builtinRuntimePath: string | null,
+  receiver: LogReceiver | null,
 ): Promise<ThroughputOutcome> {
   const samples: RunSample[] = [];
   const incidents: string[] = [];
   let repeatedSamples = 0;
-  const slots = targets.flatMap((target) => BODIES.map((body) => ({ target, body })));
+  // A logging target's runs follow those of the same contender without logging (see rounds.ts).
+  const groups = slotGroups(targets, (target) => target.logging ? LOGGING_BODIES : BODIES);
+  const slots = groups.flat();
   // Every process this benchmark keeps running: contenders (idle or not) and both origins.
   const ourRoots = [...new Set([...targets.map((target) => target.process.pid), ...originPids])];
 
@@ -147,6 +169,7 @@ async function runThroughputRounds(
       const machineBefore = cpuTimes("all");
       const oursBefore = treesCpuMicros(ourRoots) + ownCpuMicros();
       const cpuBefore = treeCpuMicros(target.process.pid);
+      const logBefore = target.logging && receiver !== null ? receiver.counts() : null;
       const { result } = await runWrk(registry, {
         port: target.port,
         path: BODY_PATHS[body],
@@ -166,7 +189,19 @@ async function runThroughputRounds(
       const softirqMicros = contenderCpu === null || cpuTimesBefore === null
         ? null
         : cpuTimes(contenderCpu).interruptMicros - cpuTimesBefore.interruptMicros;
-      return { result, cpuMicros, softirqMicros, otherLoadMicros };
+      let log: LogLineCount | null = null;
+      if (logBefore !== null && receiver !== null) {
+        // After the CPU figures: waiting for the last lines must not count as the contender's time.
+        await receiver.settle(LOG_QUIET_MS, LOG_SETTLE_MAX_MS);
+        const after = receiver.counts();
+        log = {
+          lines: after.lines - logBefore.lines,
+          kernelDrops: after.kernelDrops === null || logBefore.kernelDrops === null
+            ? null
+            : after.kernelDrops - logBefore.kernelDrops,
+        };
+      }
+      return { result, cpuMicros, softirqMicros, otherLoadMicros, log };
     } finally {
       if (isDirect) repin(target.process.pid, cpu.origins);
     }
@@ -203,9 +238,7 @@ async function runThroughputRounds(
   for (let round = 0; round < options.rounds; round++) {
     log(`\nRound ${round + 1}/${options.rounds}`);
     // Rotate the order each round so that no contender always runs first or right after another.
-    const offset = Math.round((round * slots.length) / options.rounds);
-    const ordered = [...slots.slice(offset), ...slots.slice(0, offset)];
-    for (const { target, body } of ordered) {
+    for (const { target, body } of roundOrder(groups, round, options.rounds)) {
       if (!checkAlive(target, `before round ${round + 1}`)) continue;
       try {
         // A sample taken while something else kept the machine busy is taken again (a bounded
@@ -223,7 +256,7 @@ async function runThroughputRounds(
           const again = await measure(target, body, options.durationSeconds);
           if (otherLoadCores(again) < otherLoadCores(measured)) measured = again;
         }
-        const { result, cpuMicros, softirqMicros, otherLoadMicros } = measured;
+        const { result, cpuMicros, softirqMicros, otherLoadMicros, log: logLines } = measured;
         samples.push({
           contender: target.contender,
           mode: target.mode,
@@ -233,6 +266,7 @@ async function runThroughputRounds(
           cpuMicros,
           softirqMicros,
           otherLoadMicros,
+          log: logLines,
         });
         const errors = result.socketErrors.connect + result.socketErrors.read + result.socketErrors.write +
           result.socketErrors.timeout;
@@ -247,6 +281,10 @@ async function runThroughputRounds(
                 Math.round((otherLoadMicros / (result.durationSeconds * 1_000_000)) * 100)
               }% of a core`
               : "") +
+            (logLines === null ? "" : `  ${logLines.lines.toLocaleString("en-US")} log lines` +
+              (logLines.kernelDrops !== null && logLines.kernelDrops > 0
+                ? ` (${logLines.kernelDrops.toLocaleString("en-US")} lost in the kernel)`
+                : "")) +
             (errors > 0 ? `  ${errors} socket errors` : "") +
             (result.non2xxOr3xxResponses > 0 ? `  ${result.non2xxOr3xxResponses} non-2xx` : ""),
         );
@@ -390,6 +428,17 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
   const discovery = discoverContenders(projectRoot);
   skipped.push(...discovery.skipped);
   const wanted = (name: string): boolean => options.only.length === 0 || options.only.includes(name);
+  // The syslog receiver of the logging contenders runs in this process, on the client's CPU.
+  const receiver = discovery.specs.some((spec) => spec.logging && wanted(spec.name))
+    ? await startLogReceiver()
+    : null;
+  if (receiver !== null) {
+    log(
+      `Log receiver: UDP 127.0.0.1:${receiver.port}, receive buffer ${
+        (receiver.receiveBufferBytes / 1048576).toFixed(1)
+      } MB (as the kernel reports it)`,
+    );
+  }
   const setup: ContenderSetup = {
     registry,
     directory,
@@ -397,10 +446,11 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
     cpuList: cpu.contender,
     limits,
     proxyEnv: options.proxyEnv,
+    logPort: receiver?.port ?? null,
   };
 
   log("\nStarting contenders");
-  const running: RunningContender[] = [];
+  const running: { contender: RunningContender; logging: boolean }[] = [];
   const available: { spec: ContenderSpec; mode: ProxyMode }[] = [];
   for (const spec of discovery.specs) {
     if (!wanted(spec.name)) continue;
@@ -411,9 +461,23 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
         log(`  ${skipped.at(-1)}`);
         continue;
       }
-      log(`  ${spec.name} ${mode}: listening on 127.0.0.1:${started.port}`);
-      running.push(started);
-      available.push({ spec, mode });
+      if (spec.logging && receiver !== null && !(await checkLogging(started.port, receiver))) {
+        await registry.stop(started.process);
+        skipped.push(
+          `${spec.name} ${mode}: skipped (no traffic line reached the log receiver within ${
+            LOG_CHECK_TIMEOUT_MS / 1_000
+          } s)`,
+        );
+        log(`  ${skipped.at(-1)}`);
+        continue;
+      }
+      log(
+        `  ${spec.name} ${mode}: listening on 127.0.0.1:${started.port}` +
+          (spec.logging ? `, logging to udp://127.0.0.1:${setup.logPort}` : ""),
+      );
+      running.push({ contender: started, logging: spec.logging });
+      // The memory scenario is about idle connections, which logging does not change.
+      if (!spec.logging) available.push({ spec, mode });
     }
   }
   for (const line of discovery.skipped) log(`  ${line}`);
@@ -424,13 +488,15 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
       mode: "direct",
       port: origins.ports[0]!,
       process: origins.processes[0]!,
+      logging: false,
       failed: null,
     },
-    ...running.map((contender) => ({
+    ...running.map(({ contender, logging }) => ({
       contender: contender.name,
       mode: contender.mode,
       port: contender.port,
       process: contender.process,
+      logging,
       failed: null,
     })),
   ];
@@ -442,9 +508,39 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
     origins.processes.map((origin) => origin.pid),
     cpu,
     builtinRuntimePath,
+    receiver,
   );
   incidents.push(...throughput.incidents);
-  for (const contender of running) await registry.stop(contender.process);
+  for (const { contender } of running) await registry.stop(contender.process);
+  await receiver?.close();
+  // Our proxy reports the lines it could not send on its stderr (on stop at the latest).
+  const senderDrops = new Map<string, number | null>();
+  for (const { contender, logging } of running) {
+    if (!logging) continue;
+    let dropped: number | null = null;
+    if (contender.name.startsWith("ours/")) {
+      try {
+        dropped = proxyReportedDrops(readFileSync(contender.process.stderrPath, "utf8"));
+      } catch {
+        dropped = null;
+      }
+    }
+    senderDrops.set(contender.name, dropped);
+  }
+  const logging = loggingCosts(throughput.samples, senderDrops);
+  const lostLines = logging.filter((cost) =>
+    (cost.kernelDrops ?? 0) > 0 || (cost.senderDrops ?? 0) > 0 ||
+    (cost.linesReceived !== null && cost.linesReceived < cost.requests)
+  );
+  if (lostLines.length > 0) {
+    notes.push(
+      `traffic lines were lost for ${
+        lostLines.map((cost) => cost.variant).join(", ")
+      }: UDP loses lines when the receiver's buffer (${
+        ((receiver?.receiveBufferBytes ?? 0) / 1048576).toFixed(1)
+      } MB) is full ("lost in kernel") or the proxy's queue is ("dropped by proxy")`,
+    );
+  }
 
   const summaries = summarize(throughput.samples);
   const noise = otherLoadSummary(throughput.samples);
@@ -470,6 +566,7 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
 
   log("");
   for (const body of BODIES) log(`${throughputTable(summaries, body)}\n`);
+  if (logging.length > 0) log(`${loggingTable(logging)}\n`);
   if (memory.results.length > 0) {
     log(`Idle connections (RSS of the proxy's process tree)\n\n${memoryTable(memory.results)}\n`);
   }
@@ -500,6 +597,11 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
       samples: throughput.samples,
       repeatedSamples: throughput.repeatedSamples,
       memory: memory.results,
+      logging: receiver === null ? null : {
+        receiverPort: receiver.port,
+        receiveBufferBytes: receiver.receiveBufferBytes,
+        costs: logging,
+      },
       targets: checks,
       skipped,
       notes,
@@ -509,6 +611,20 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
     log(`JSON written to ${options.jsonPath}`);
   }
   return 0;
+}
+
+/** Sends one request through a logging contender and waits for a traffic line to arrive. */
+async function checkLogging(port: number, receiver: LogReceiver): Promise<boolean> {
+  const before = receiver.counts().lines;
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}${BODY_PATHS.small}`, {
+      signal: AbortSignal.timeout(5_000),
+    });
+    await response.text();
+  } catch {
+    return false;
+  }
+  return await receiver.waitForLines(before, LOG_CHECK_TIMEOUT_MS);
 }
 
 async function main(): Promise<number> {

@@ -7,13 +7,26 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { haproxyConfig, nginxHttpProxyConfig, nginxStreamConfig } from "../scripts/bench/configs.ts";
+import { parse as parseToml } from "smol-toml";
+import { quickStartDocument } from "../src/config/quick_start.ts";
+import { loadConfigSources } from "../src/config/load.ts";
+import {
+  haproxyConfig,
+  nginxHttpProxyConfig,
+  nginxStreamConfig,
+  ourLoggingConfig,
+} from "../scripts/bench/configs.ts";
 import { connectionsWithinLimit } from "../scripts/bench/file_limits.ts";
+import { udpSocketDrops } from "../scripts/bench/log_receiver.ts";
+import { loggingCosts, proxyReportedDrops } from "../scripts/bench/logging.ts";
 import { FULL_DEFAULTS, parseBenchOptions, QUICK_DEFAULTS } from "../scripts/bench/options.ts";
-import type { BenchMode, BodyName, RunSample } from "../scripts/bench/report.ts";
-import { median, otherLoadSummary, summarize } from "../scripts/bench/report.ts";
+import type { BenchMode, BodyName, LogLineCount, RunSample } from "../scripts/bench/report.ts";
+import { loggingBaseline, median, otherLoadSummary, summarize } from "../scripts/bench/report.ts";
+import { roundOrder, slotGroups } from "../scripts/bench/rounds.ts";
 import {
   formatLatency,
+  formatRatioSpread,
+  loggingTable,
   markdownTable,
   memoryTable,
   targetsTable,
@@ -116,6 +129,7 @@ describe("summaries and ratios", () => {
       softirqMicros: pinned ? (cpuMicrosPerRequest / 4) * wrk.requests : null,
       // In round 3 something else kept half a core busy.
       otherLoadMicros: pinned ? (round === 3 ? 0.5 : 0.01) * wrk.durationSeconds * 1_000_000 : null,
+      log: null,
     };
   }
 
@@ -249,6 +263,197 @@ describe("summaries and ratios", () => {
   });
 });
 
+describe("traffic logging cost", () => {
+  const small = parseWrkOutput(fixture("wrk_small_body.txt"));
+
+  function run(
+    contender: string,
+    round: number,
+    requestsPerSecond: number,
+    cpuMicrosPerRequest: number,
+    log: LogLineCount | null = null,
+  ): RunSample {
+    return {
+      contender,
+      mode: "http",
+      body: "small",
+      round,
+      wrk: { ...small, requestsPerSecond },
+      cpuMicros: cpuMicrosPerRequest * small.requests,
+      softirqMicros: null,
+      otherLoadMicros: null,
+      log,
+    };
+  }
+  const lines = (count: number, kernelDrops: number | null = 0): LogLineCount => ({ lines: count, kernelDrops });
+
+  // Round 2 ran while the machine was slower for both: the per-round ratio does not move.
+  const samples: RunSample[] = [
+    run("ours/node", 1, 30_000, 30),
+    run("ours/node+log", 1, 24_000, 36, lines(small.requests + 64)),
+    run("ours/node", 2, 20_000, 45),
+    run("ours/node+log", 2, 17_000, 58.5, lines(small.requests - 100, 100)),
+    run("ours/node", 3, 31_000, 29),
+    run("ours/node+log", 3, 25_000, 34.8, lines(small.requests)),
+    run("haproxy", 1, 50_000, 18),
+    run("haproxy+log", 1, 45_000, 21.6, lines(small.requests, null)),
+    run("ours/bun+log", 1, 40_000, 20, lines(small.requests)),
+  ];
+
+  test("names the contender a logging one is compared with", () => {
+    assert.equal(loggingBaseline("ours/node+log"), "ours/node");
+    assert.equal(loggingBaseline("haproxy+log"), "haproxy");
+    assert.equal(loggingBaseline("ours/node"), null);
+    assert.equal(loggingBaseline("+log"), null);
+  });
+
+  test("takes the median of per-round ratios, with their range, and each side's medians", () => {
+    const [node] = loggingCosts(samples);
+    assert.ok(node !== undefined);
+    assert.equal(node.contender, "ours/node");
+    assert.equal(node.variant, "ours/node+log");
+    assert.equal(node.requestsPerSecondOff, 30_000);
+    assert.equal(node.requestsPerSecondOn, 24_000);
+    assert.ok(Math.abs(node.cpuMicrosPerRequestOff! - 30) < 1e-9);
+    assert.ok(Math.abs(node.cpuMicrosPerRequestOn - 36) < 1e-9);
+    const cpu = node.cpuPerRequestRatio!;
+    assert.equal(cpu.rounds, 3);
+    assert.ok(Math.abs(cpu.median - 1.2) < 1e-9);
+    assert.ok(Math.abs(cpu.min - 1.2) < 1e-9);
+    assert.ok(Math.abs(cpu.max - 1.3) < 1e-9);
+    const throughput = node.requestsPerSecondRatio!;
+    assert.ok(Math.abs(throughput.median - 24_000 / 30_000) < 1e-9);
+    assert.ok(Math.abs(throughput.max - 0.85) < 1e-9);
+  });
+
+  test("sums the lines received, the requests and the lines lost in the kernel", () => {
+    const [node, haproxy] = loggingCosts(samples, new Map([["ours/node+log", 7], ["haproxy+log", null]]));
+    assert.equal(node!.requests, 3 * small.requests);
+    assert.equal(node!.linesReceived, 3 * small.requests - 36);
+    assert.equal(node!.kernelDrops, 100);
+    assert.equal(node!.senderDrops, 7);
+    assert.equal(haproxy!.contender, "haproxy");
+    assert.equal(haproxy!.kernelDrops, null, "unknown in one round: unknown in all");
+    assert.equal(haproxy!.senderDrops, null);
+  });
+
+  test("leaves the comparison empty when the contender without logging was not measured", () => {
+    const bun = loggingCosts(samples).find((cost) => cost.variant === "ours/bun+log");
+    assert.ok(bun !== undefined);
+    assert.equal(bun.requestsPerSecondOff, null);
+    assert.equal(bun.cpuMicrosPerRequestOff, null);
+    assert.equal(bun.cpuPerRequestRatio, null);
+    assert.equal(bun.requestsPerSecondRatio, null);
+    assert.equal(loggingCosts(samples.filter((sample) => !sample.contender.endsWith("+log"))).length, 0);
+  });
+
+  test("pairs only rounds that measured both sides", () => {
+    const missing = samples.filter((sample) => !(sample.contender === "ours/node" && sample.round === 2));
+    const [node] = loggingCosts(missing);
+    assert.equal(node!.cpuPerRequestRatio!.rounds, 2);
+    assert.ok(Math.abs(node!.cpuPerRequestRatio!.max - 1.2) < 1e-9);
+  });
+
+  test("compares a logging row with HAProxy logging, not with HAProxy without", () => {
+    const summaries = summarize(samples);
+    const find = (contender: string) => summaries.find((summary) => summary.contender === contender)!;
+    assert.ok(Math.abs(find("ours/node+log").ratios.cpuPerRequestVsHaproxy! - 36 / 21.6) < 1e-9);
+    assert.ok(Math.abs(find("ours/node").ratios.cpuPerRequestVsHaproxy! - 30 / 18) < 1e-9);
+    assert.equal(find("haproxy+log").ratios.cpuPerRequestVsHaproxy, 1);
+    const withoutHaproxyLogging = summarize(samples.filter((sample) => sample.contender !== "haproxy+log"));
+    assert.equal(
+      withoutHaproxyLogging.find((summary) => summary.contender === "ours/node+log")!.ratios.cpuPerRequestVsHaproxy,
+      null,
+    );
+  });
+
+  test("prints one row per logging contender with ratios, their range and the line counts", () => {
+    const table = loggingTable(loggingCosts(samples, new Map([["ours/node+log", 0]])));
+    const tableLines = table.split("\n");
+    assert.match(tableLines[0]!, /^Traffic logging, on vs off/);
+    const node = tableLines.find((line) => line.startsWith("| ours/node "));
+    assert.ok(node !== undefined);
+    assert.match(node, /\| http \| 16-byte \|\s+30,000 \|\s+24,000 \| 0\.80x \(0\.80-0\.85\) \|/);
+    assert.match(node, /\|\s+30\.00 \|\s+36\.00 \| 1\.20x \(1\.20-1\.30\) \|/);
+    assert.match(node, /\|\s+1,109,892 \|\s+1,109,928 \|\s+100\.00% \|\s+100 \|\s+0 \|$/);
+    const haproxy = tableLines.find((line) => line.startsWith("| haproxy "))!;
+    assert.match(haproxy, /\| 1\.20x \|/, "one round: no range");
+    assert.match(haproxy, /\|\s+- \|\s+- \|$/, "kernel and proxy drops unknown");
+    assert.match(tableLines.find((line) => line.startsWith("| ours/bun "))!, /\|\s+- \|\s+40,000 \|\s+- \|/);
+    const widths = new Set(tableLines.slice(2).filter((line) => line.startsWith("|")).map((line) => line.length));
+    assert.equal(widths.size, 1, "every row has the same width");
+  });
+
+  test("formats a ratio over rounds", () => {
+    assert.equal(formatRatioSpread(null), "-");
+    assert.equal(formatRatioSpread({ median: 1.234, min: 1.2, max: 1.3, rounds: 3 }), "1.23x (1.20-1.30)");
+    assert.equal(formatRatioSpread({ median: 1.5, min: 1.5, max: 1.5, rounds: 1 }), "1.50x");
+  });
+
+  test("reads the drops our proxy reports on stderr, the last total winning", () => {
+    const stderr = [
+      "ℹ Frontend \"main\" (http) listening on 127.0.0.1:9000, backend \"main\": 2 server(s)",
+      "⚠ Log target \"udp://127.0.0.1:5140\" dropped 12 lines (12 in all): too many datagrams waiting to be sent",
+      "⚠ Log target \"udp://127.0.0.1:5140\" dropped 1 line (13 in all): queue full",
+      "ℹ Proxy stopped",
+    ].join("\n");
+    assert.equal(proxyReportedDrops(stderr), 13);
+    assert.equal(proxyReportedDrops("ℹ Proxy stopped\n"), 0);
+  });
+
+  test("reads the kernel's drop counter of the receiver's socket from /proc/net/udp", () => {
+    const procNetUdp = [
+      "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops            ",
+      "  512: 0100007F:B8C7 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 912345 2 0000000000000000 0        ",
+      "  873: 0100007F:1435 00000000:0000 07 00000000:00034000 00:00000000 00000000     0        0 912399 2 0000000000000000 4711     ",
+      "  874: 00000000:1435 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 912400 2 0000000000000000 9        ",
+    ].join("\n");
+    assert.equal(udpSocketDrops(procNetUdp, 0x1435), 4711);
+    assert.equal(udpSocketDrops(procNetUdp, 0xb8c7), 0);
+    assert.equal(udpSocketDrops(procNetUdp, 514), null);
+  });
+
+  test("keeps each logging slot right after its baseline's, reversed in odd rounds, never split", () => {
+    const targets = [
+      { contender: "origin direct", mode: "direct" as const },
+      { contender: "ours/node", mode: "tcp" as const },
+      { contender: "ours/node", mode: "http" as const },
+      { contender: "ours/node+log", mode: "http" as const },
+      { contender: "ours/bun+log", mode: "http" as const },
+    ];
+    const groups = slotGroups(targets, (target) => target.contender.endsWith("+log") ? ["small"] : ["small", "1mb"]);
+    const label = (slot: { target: { contender: string; mode: string }; body: string }) =>
+      `${slot.target.contender} ${slot.target.mode} ${slot.body}`;
+    assert.deepEqual(groups.map((group) => group.map(label)), [
+      ["origin direct direct small"],
+      ["origin direct direct 1mb"],
+      ["ours/node tcp small"],
+      ["ours/node tcp 1mb"],
+      ["ours/node http small", "ours/node+log http small"],
+      ["ours/node http 1mb"],
+      ["ours/bun+log http small"],
+    ]);
+    for (let round = 0; round < 5; round++) {
+      const order = roundOrder(groups, round, 5).map(label);
+      assert.equal(order.length, 9);
+      const at = order.indexOf("ours/node http small");
+      const partner = order.indexOf("ours/node+log http small");
+      assert.equal(Math.abs(at - partner), 1, `round ${round + 1}: the pair runs back to back`);
+      assert.equal(partner > at, round % 2 === 0, `round ${round + 1}: who goes first alternates`);
+    }
+  });
+
+  test("rotates the order as before when nothing logs", () => {
+    const targets = ["a", "b", "c"].map((contender) => ({ contender, mode: "tcp" as const }));
+    const groups = slotGroups(targets, () => ["small", "1mb"]);
+    const slots = groups.flat();
+    for (let round = 0; round < 3; round++) {
+      const offset = Math.round((round * slots.length) / 3);
+      assert.deepEqual(roundOrder(groups, round, 3), [...slots.slice(offset), ...slots.slice(0, offset)]);
+    }
+  });
+});
+
 describe("memory figures", () => {
   const partial: IdleMemoryResult = {
     contender: "ours/bun",
@@ -369,6 +574,28 @@ describe("contender configurations", () => {
     assert.match(http, /^\s+mode http$/m);
     assert.match(http, /^\s+option http-keep-alive$/m);
     assert.match(http, /^\s+http-reuse safe$/m);
+    assert.doesNotMatch(http, /log/);
+  });
+
+  test("HAProxy with logging sends httplog lines to the receiver over UDP", () => {
+    const http = haproxyConfig("http", 9000, backends, limits, 5140);
+    assert.match(http, /^global\n(?:\s+.+\n)*\s+log 127\.0\.0\.1:5140 local0$/m);
+    assert.match(http, /^defaults\n(?:\s+.+\n)*\s+log global\n\s+option httplog$/m);
+    assert.equal(http.replace(/^.*log.*\n/gm, ""), haproxyConfig("http", 9000, backends, limits));
+  });
+
+  test("our logging contender is the quick start plus traffic logging, and a valid configuration", () => {
+    const text = ourLoggingConfig(9000, backends, 5140);
+    const document = parseToml(text) as Record<string, unknown>;
+    assert.deepEqual(document.global, { log: [{ target: "udp://127.0.0.1:5140", format: "rfc3164" }] });
+    assert.deepEqual(document.defaults, { log: "global" });
+    const { global: _global, defaults: _defaults, ...rest } = document;
+    assert.deepEqual(
+      rest,
+      quickStartDocument({ bind: ["127.0.0.1:9000"], backend: [backends.join(",")], mode: "http" }),
+    );
+    const loaded = loadConfigSources([{ name: "bench.toml", text }]);
+    assert.deepEqual(loaded.warnings, []);
   });
 
   test("nginx runs one worker, loads the stream module only for tcp, keeps upstreams alive for http", () => {

@@ -560,3 +560,23 @@ servers = [{ name = "a", address = "${origin.address}" }]
     await receiver.close();
   }
 });
+
+test("the quick start's --log stdout prints httplog lines on standard output", async () => {
+  const origin = await httpOrigin((_req, res) => res.end("ok"));
+  const proxy = new CliProcess(["--bind", "127.0.0.1:0", "--backend", origin.address, "--log", "stdout"]);
+  try {
+    const port = Number((await proxy.waitFor(/listening on 127\.0\.0\.1:(\d+)/))[1]);
+    assert.equal(await get(port, "/quick"), 200);
+    for (let i = 0; i < 200 && !proxy.stdout.includes("/quick"); i++) await sleep(10);
+    const line = proxy.stdout.split("\n").find((text) => text.includes("/quick"));
+    assert.ok(line !== undefined, proxy.stdout);
+    const fields = parseHttplog(line);
+    assert.equal(fields.frontend, "main");
+    assert.equal(fields.server, "s1");
+    assert.equal(fields.status, 200);
+    assert.equal(fields.request, "GET /quick HTTP/1.1");
+  } finally {
+    await proxy.stop();
+    await origin.close();
+  }
+});

@@ -69,3 +69,20 @@ test("errors name the flag and quote the value", () => {
   assert.equal(badPath, "--backend");
   assert.match(badMessage, /"a:70000"/);
 });
+
+test("--log targets become [global] log targets the frontend logs to", () => {
+  const config = buildQuickStartConfig({ bind: [":80"], backend: ["a:1"], log: ["stdout,udp://10.0.0.9"] });
+  assert.deepEqual(config.global.log.map((target) => [target.transport, target.host, target.port, target.format]), [
+    ["stdout", "", 0, "raw"],
+    ["udp", "10.0.0.9", 514, "rfc3164"],
+  ]);
+  const frontend = config.frontends[0]!;
+  assert.equal(frontend.log.targets, config.global.log, "the same targets, so they share one queue each");
+  assert.equal(frontend.log.format, "httplog");
+  assert.equal(buildQuickStartConfig({ bind: [":80"], backend: ["a:1"], mode: "tcp", log: ["stderr"] }).frontends[0]!.log.format, "tcplog");
+  assert.deepEqual(buildQuickStartConfig({ bind: [":80"], backend: ["a:1"] }).frontends[0]!.log.targets, []);
+  const [code, path, message] = codeAndPath(() => buildQuickStartConfig({ bind: [":80"], backend: ["a:1"], log: ["/dev/log"] }));
+  assert.equal(code, "CONFIG_INVALID_VALUE");
+  assert.equal(path, "--log");
+  assert.match(message, /"\/dev\/log"/);
+});

@@ -197,9 +197,10 @@ export function haproxyConfig(
 /**
  * Our proxy in http mode with traffic logging: the very proxy the quick start builds (`--bind
  * 127.0.0.1:PORT --backend O1,O2 --mode http`: frontend and backend "main", servers s1, s2,
- * reuseport) written as a file, plus `[global] log` to 127.0.0.1:logPort over UDP (rfc3164) and
- * `[defaults] log = "global"`, so that every request sends one httplog line. Nothing else differs
- * from the quick start, so the logging-off row is the quick start itself.
+ * reuseport, mode on both as the quick start sets it) written as a file, plus `[global] log` to
+ * 127.0.0.1:logPort over UDP (rfc3164) and `[defaults] log = "global"`, so that every request
+ * sends one line in the http default log-format, httplog. Nothing else differs from the quick
+ * start, so the logging-off row is the quick start itself.
  */
 export function ourLoggingConfig(port: number, backends: readonly string[], logPort: number): string {
   return [
@@ -207,18 +208,19 @@ export function ourLoggingConfig(port: number, backends: readonly string[], logP
     `log = [{ target = "udp://127.0.0.1:${logPort}", format = "rfc3164" }]`,
     "",
     "[defaults]",
-    'mode = "http"',
     'log = "global"',
     "",
     "[frontends.main]",
-    `bind = "127.0.0.1:${port}"`,
+    `bind = ["127.0.0.1:${port}"]`,
     'default-backend = "main"',
     "reuseport = true",
+    'mode = "http"',
     "",
     "[backends.main]",
     "servers = [",
     ...backends.map((backend, index) => `  { name = "s${index + 1}", address = "${backend}" },`),
     "]",
+    'mode = "http"',
     "",
   ].join("\n");
 }

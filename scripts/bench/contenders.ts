@@ -1,5 +1,6 @@
 /**
- * The proxies under test: ours on each runtime (and the compiled binary), HAProxy and nginx.
+ * The proxies under test: ours on each runtime (and the compiled binary), HAProxy and nginx, and
+ * ours and HAProxy once more with traffic logging on ("ours/node+log", "haproxy+log").
  * What is not installed is reported with the command that would install it, never skipped
  * silently.
  *
@@ -11,7 +12,14 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BODY_PATHS, SMALL_BODY } from "./bodies.ts";
 import type { ConnectionLimits } from "./configs.ts";
-import { haproxyConfig, nginxForegroundArgs, nginxHttpProxyConfig, nginxStreamConfig } from "./configs.ts";
+import {
+  haproxyConfig,
+  nginxForegroundArgs,
+  nginxHttpProxyConfig,
+  nginxStreamConfig,
+  ourLoggingConfig,
+} from "./configs.ts";
+import { LOGGING_SUFFIX } from "./report.ts";
 import type { ProcessRegistry, TrackedProcess } from "./processes.ts";
 import { firstOutputLine, freePort, hasCommand, waitUntilListening } from "./processes.ts";
 
@@ -25,6 +33,8 @@ type Launch = { command: string; args: string[]; env?: Record<string, string | u
 export type ContenderSpec = {
   name: string;
   isOurs: boolean;
+  /** Sends one traffic line per request to the log receiver (a "+log" variant). */
+  logging: boolean;
   modes: ProxyMode[];
   launch: (mode: ProxyMode, port: number, backends: readonly string[], setup: ContenderSetup) => Launch;
 };
@@ -37,6 +47,8 @@ export type ContenderSetup = {
   cpuList: string | null;
   limits: ConnectionLimits;
   proxyEnv: Record<string, string>;
+  /** The UDP port of the log receiver on 127.0.0.1; null when no logging contender runs. */
+  logPort: number | null;
 };
 
 /** A contender listening and forwarding. */
@@ -73,6 +85,11 @@ function ourFlags(mode: ProxyMode, port: number, backends: readonly string[]): s
   return ["--bind", `127.0.0.1:${port}`, "--backend", backends.join(","), "--mode", mode];
 }
 
+function requireLogPort(setup: ContenderSetup): number {
+  if (setup.logPort === null) throw new Error("A logging contender needs the log receiver's port");
+  return setup.logPort;
+}
+
 /** Finds every contender this machine can run. */
 export function discoverContenders(projectRoot: string): Discovery {
   const specs: ContenderSpec[] = [];
@@ -100,12 +117,29 @@ export function discoverContenders(projectRoot: string): Discovery {
       specs.push({
         name: `ours/${runtime.name}`,
         isOurs: true,
+        logging: false,
         modes: ["tcp", "http"],
         launch: (mode, port, backends, setup) => ({
           command: runtime.binary,
           args: [...runtime.prefix, entry, ...ourFlags(mode, port, backends)],
           env: withProxyEnv(setup),
         }),
+      });
+      // The same proxy from a file that adds traffic logging: http mode, where it is per request.
+      specs.push({
+        name: `ours/${runtime.name}${LOGGING_SUFFIX}`,
+        isOurs: true,
+        logging: true,
+        modes: ["http"],
+        launch: (_mode, port, backends, setup) => {
+          const configPath = join(setup.directory, `ours-${runtime.name}-log-${port}.toml`);
+          writeFileSync(configPath, ourLoggingConfig(port, backends, requireLogPort(setup)));
+          return {
+            command: runtime.binary,
+            args: [...runtime.prefix, entry, "-f", configPath],
+            env: withProxyEnv(setup),
+          };
+        },
       });
     }
   }
@@ -114,6 +148,7 @@ export function discoverContenders(projectRoot: string): Discovery {
     specs.push({
       name: "ours/binary",
       isOurs: true,
+      logging: false,
       modes: ["tcp", "http"],
       launch: (mode, port, backends, setup) => ({
         command: compiled,
@@ -129,10 +164,22 @@ export function discoverContenders(projectRoot: string): Discovery {
     specs.push({
       name: "haproxy",
       isOurs: false,
+      logging: false,
       modes: ["tcp", "http"],
       launch: (mode, port, backends, setup) => {
         const configPath = join(setup.directory, `haproxy-${mode}-${port}.cfg`);
         writeFileSync(configPath, haproxyConfig(mode, port, backends, setup.limits));
+        return { command: "haproxy", args: ["-db", "-f", configPath] };
+      },
+    });
+    specs.push({
+      name: `haproxy${LOGGING_SUFFIX}`,
+      isOurs: false,
+      logging: true,
+      modes: ["http"],
+      launch: (mode, port, backends, setup) => {
+        const configPath = join(setup.directory, `haproxy-${mode}-log-${port}.cfg`);
+        writeFileSync(configPath, haproxyConfig(mode, port, backends, setup.limits, requireLogPort(setup)));
         return { command: "haproxy", args: ["-db", "-f", configPath] };
       },
     });
@@ -149,6 +196,7 @@ export function discoverContenders(projectRoot: string): Discovery {
     specs.push({
       name: "nginx",
       isOurs: false,
+      logging: false,
       modes,
       launch: (mode, port, backends, setup) => {
         const name = `nginx-${mode}-${port}`;

@@ -35,7 +35,9 @@ export const DEFAULT_CONNECTIONS = 64;
 /** Help text for `--help`. */
 export const USAGE = `Usage: node scripts/bench.ts [options]
 
-Compares our proxy (Node, Bun, Deno, dist/proxy) with HAProxy and nginx behind the same origins.
+Compares our proxy (Node, Bun, Deno, dist/proxy) with HAProxy and nginx behind the same origins,
+and measures the cost of traffic logging (the "+log" contenders: http mode, one syslog line per
+request over UDP to a receiver the benchmark runs).
 
   --quick                 short run (1 s per measurement, 2,000 idle connections)
   --duration SECONDS      length of each wrk run (default ${FULL_DEFAULTS.durationSeconds})
@@ -45,7 +47,8 @@ Compares our proxy (Node, Bun, Deno, dist/proxy) with HAProxy and nginx behind t
   --idle-connections N    memory scenario size; 0 skips it (default ${FULL_DEFAULTS.idleConnections})
   --json FILE             also write the results as JSON
   --proxy-env KEY=VALUE   environment for our proxy processes (repeatable)
-  --only NAMES            comma-separated contenders to run, e.g. ours/node,haproxy
+  --only NAMES            comma-separated contenders to run, e.g. ours/node,haproxy; the logging
+                          ones are ours/node+log, ours/bun+log, ours/deno+log, haproxy+log
   --no-pin                do not pin processes to CPUs with taskset
   --keep-temp             keep the temporary directory (configs, logs) for inspection
   --help                  this text

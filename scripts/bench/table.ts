@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { LoggingCost, RatioSpread } from "./logging.ts";
 import type { BodyName, Summary } from "./report.ts";
 import type { IdleMemoryResult, TargetCheck } from "./targets.ts";
 
@@ -95,6 +96,57 @@ export function throughputTable(summaries: readonly Summary[], body: BodyName): 
   ];
   return `${BODY_TITLES[body]} (medians over rounds; errors and non-2xx summed)\n\n` +
     markdownTable(header, rows, new Set([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]));
+}
+
+/** A per-round ratio as its median with the range over rounds: "1.12x (1.08-1.15)". */
+export function formatRatioSpread(value: RatioSpread | null): string {
+  if (value === null) return "-";
+  return value.rounds === 1
+    ? formatRatio(value.median)
+    : `${formatRatio(value.median)} (${value.min.toFixed(2)}-${value.max.toFixed(2)})`;
+}
+
+/** The traffic logging table: each logging contender against itself without logging. */
+export function loggingTable(costs: readonly LoggingCost[]): string {
+  const rows = costs.map((cost) => [
+    cost.contender,
+    cost.mode,
+    BODY_TITLES[cost.body].replace(" responses", ""),
+    cost.requestsPerSecondOff === null ? "-" : formatCount(cost.requestsPerSecondOff),
+    formatCount(cost.requestsPerSecondOn),
+    formatRatioSpread(cost.requestsPerSecondRatio),
+    cost.cpuMicrosPerRequestOff === null || !Number.isFinite(cost.cpuMicrosPerRequestOff)
+      ? "-"
+      : cost.cpuMicrosPerRequestOff.toFixed(2),
+    Number.isFinite(cost.cpuMicrosPerRequestOn) ? cost.cpuMicrosPerRequestOn.toFixed(2) : "-",
+    formatRatioSpread(cost.cpuPerRequestRatio),
+    cost.linesReceived === null ? "-" : formatCount(cost.linesReceived),
+    formatCount(cost.requests),
+    cost.linesReceived === null || cost.requests === 0
+      ? "-"
+      : `${((cost.linesReceived / cost.requests) * 100).toFixed(2)}%`,
+    cost.kernelDrops === null ? "-" : formatCount(cost.kernelDrops),
+    cost.senderDrops === null ? "-" : formatCount(cost.senderDrops),
+  ]);
+  const header = [
+    "contender",
+    "mode",
+    "body",
+    "req/s off",
+    "req/s on",
+    "req/s on/off",
+    "CPU us/req off",
+    "CPU us/req on",
+    "CPU/req on/off",
+    "lines received",
+    "requests",
+    "lines/requests",
+    "lost in kernel",
+    "dropped by proxy",
+  ];
+  return "Traffic logging, on vs off (one httplog line per request over UDP; medians over rounds; " +
+    "on/off: median of per-round ratios, range over rounds in brackets; lines and requests summed)\n\n" +
+    markdownTable(header, rows, new Set([3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]));
 }
 
 /** The idle-connection memory table. */

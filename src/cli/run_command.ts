@@ -40,11 +40,15 @@ export const RUN_ARGS = {
   mode: { type: "string", alias: ["m"], description: 'Proxy mode: "http" (default: requests parsed, rebuilt and balanced one by one) or "tcp" (bytes spliced untouched)' },
   balance: { type: "string", description: `Balancing algorithm: ${BALANCE_ALGORITHMS.join(", ")} (default roundrobin)` },
   reuseport: { type: "boolean", default: true, description: "Bind with SO_REUSEPORT (--no-reuseport to disable)" },
+  log: {
+    type: "string",
+    description: "Log target(s) for traffic lines and operator messages: stdout, stderr, udp://HOST[:PORT], tcp://HOST[:PORT] (comma-separated or repeated)",
+  },
   ...COMMON_ARGS,
 } as const satisfies ArgsDef;
 
 /** Flags that describe the proxy on the command line, which a configuration file replaces. */
-const QUICK_START_FLAGS = ["bind", "backend", "mode", "balance"] as const;
+const QUICK_START_FLAGS = ["bind", "backend", "mode", "balance", "log"] as const;
 
 /** A configuration and where it came from. */
 export interface ConfigChoice {
@@ -82,6 +86,7 @@ export async function configFromArgs(rawArgs: string[], runtime: Runtime): Promi
     mode: args.mode === undefined ? undefined : String(args.mode),
     balance: args.balance === undefined ? undefined : String(args.balance),
     reusePort: args.reuseport !== false,
+    log: listOf(args.log),
   });
   return { config, warnings: [], files: [], checkOnly };
 }

@@ -21,6 +21,8 @@ export interface QuickStartOptions {
   readonly balance?: string;
   /** Bind with SO_REUSEPORT (default true). */
   readonly reusePort?: boolean;
+  /** Log targets (`stdout`, `udp://host[:port]`...): operator messages and the frontend's traffic lines. */
+  readonly log?: readonly string[];
 }
 
 /** The mode when --mode is not given. */
@@ -33,12 +35,15 @@ export const QUICK_START_NAME = "main";
 export function quickStartDocument(options: QuickStartOptions): Record<string, unknown> {
   // http is the quick start's default: `proxy --bind :80 --backend a,b` is a web load balancer.
   const mode = { mode: options.mode ?? QUICK_START_MODE };
+  const log = (options.log ?? []).flatMap(splitList);
   return {
+    ...(log.length === 0 ? {} : { global: { log } }),
     frontends: {
       [QUICK_START_NAME]: {
         bind: options.bind.flatMap(splitList),
         "default-backend": QUICK_START_NAME,
         reuseport: options.reusePort ?? true,
+        ...(log.length === 0 ? {} : { log: "global" }),
         ...mode,
       },
     },
@@ -55,6 +60,7 @@ export function quickStartDocument(options: QuickStartOptions): Record<string, u
 /** The flag a key path of the quick-start document came from. */
 function flagOf(path: ConfigPath): string {
   const [section, , key] = path;
+  if (section === "global") return "--log";
   if (key === "mode") return "--mode";
   if (section === "frontends") return "--bind";
   if (key === "balance") return "--balance";
