@@ -162,8 +162,8 @@ test("syslog: the whole line, header included, is cut to maxLength without a mar
 });
 
 test("syslog: truncation never splits a surrogate pair", () => {
-  const raw = framer({ format: "raw", maxLength: 4 });
-  // "ab" + U+1F600 (two code units) + "c": a cut after 3 units would keep a lone high surrogate.
+  const raw = framer({ format: "raw", maxLength: 6 });
+  // "ab" + U+1F600 (two code units, 4 bytes) + "c": the pair is kept or dropped whole.
   assert.equal(raw.frame(6, "ab\u{1F600}c", FEB_6), "ab\u{1F600}");
   assert.equal(raw.frame(6, "abc\u{1F600}", FEB_6), "abc");
   assert.equal(raw.frame(6, "a\u{1F600}\u{1F600}", FEB_6), "a\u{1F600}");
@@ -171,6 +171,15 @@ test("syslog: truncation never splits a surrogate pair", () => {
   const cut = framer({ maxLength: header.length + 1 }).frame(6, "\u{1F600}", FEB_6);
   assert.equal(cut, header);
   assert.ok(!/[\ud800-\udbff]$/.test(cut));
+});
+
+test("syslog: maxLength counts UTF-8 bytes, as HAProxy does, and never cuts inside a character", () => {
+  const raw = framer({ format: "raw", maxLength: 5 });
+  assert.equal(raw.frame(6, "ééé", FEB_6), "éé", "3 characters, 6 bytes: the third does not fit");
+  assert.equal(raw.frame(6, "aéé", FEB_6), "aéé");
+  assert.equal(raw.frame(6, "a€€", FEB_6), "a€", "a euro sign is 3 bytes");
+  assert.equal(raw.frame(6, "a\u{1F600}b", FEB_6), "a\u{1F600}", "the pair is 4 bytes");
+  assert.equal(framer({ format: "raw", maxLength: 3 }).frame(6, "\u{1F600}", FEB_6), "");
 });
 
 test("syslog: octet counting counts UTF-8 bytes", () => {

@@ -79,7 +79,7 @@ export interface SyslogHeaderOptions {
   pid: number | null;
   /** The host name; "" leaves it out (rfc3164) or prints "-" (rfc5424). */
   hostname: string;
-  /** Longest line, header included, in UTF-16 code units; SYSLOG_DEFAULT_MAX_LENGTH when absent. */
+  /** Longest line, header included, in UTF-8 bytes (as HAProxy); SYSLOG_DEFAULT_MAX_LENGTH when absent. */
   maxLength?: number;
   /** Print the time in UTC instead of local time (tests, and hosts that log in UTC). */
   utc?: boolean;
@@ -208,7 +208,8 @@ export class SyslogFramer {
         : priority + this.cachedStamp + "." + pad3(ms - second * 1000) + this.cachedOffset + this.headerRest +
           message;
     }
-    return line.length <= this.maxLength ? line : truncate(line, this.maxLength);
+    // A UTF-16 unit is at most 3 UTF-8 bytes: short lines need no counting.
+    return line.length * 3 <= this.maxLength ? line : truncate(line, this.maxLength);
   }
 
   private refreshTimestamp(second: number): void {
@@ -235,12 +236,28 @@ export class SyslogFramer {
   }
 }
 
-/** `line` cut to `maxLength` code units, one shorter when the cut would split a surrogate pair. */
+/**
+ * `line` cut to at most `maxLength` UTF-8 bytes (HAProxy counts bytes), never inside a character:
+ * a surrogate pair (4 bytes) is kept whole or dropped whole.
+ */
 function truncate(line: string, maxLength: number): string {
-  const last = line.charCodeAt(maxLength - 1);
-  // A high surrogate left alone at the end would become U+FFFD once encoded to UTF-8.
-  const end = last >= 0xd800 && last <= 0xdbff ? maxLength - 1 : maxLength;
-  return line.slice(0, end);
+  let bytes = 0;
+  for (let i = 0; i < line.length; i++) {
+    const code = line.charCodeAt(i);
+    let size = code < 0x80 ? 1 : code < 0x800 ? 2 : 3;
+    let units = 1;
+    if (code >= 0xd800 && code <= 0xdbff && i + 1 < line.length) {
+      const next = line.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        size = 4;
+        units = 2;
+      }
+    }
+    if (bytes + size > maxLength) return line.slice(0, i);
+    bytes += size;
+    i += units - 1;
+  }
+  return line;
 }
 
 /** UTF-8 byte length of `text`, counted from its char codes without encoding it. */
