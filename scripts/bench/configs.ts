@@ -161,12 +161,10 @@ export function haproxyConfig(
       "    timeout http-keep-alive 600s",
     ]
     : [];
-  const logLines = logPort === null
-    ? { global: [], defaults: [] }
-    : {
-      global: [`    log 127.0.0.1:${logPort} local0`],
-      defaults: ["    log global", mode === "http" ? "    option httplog" : "    option tcplog"],
-    };
+  const logLines = logPort === null ? { global: [], defaults: [] } : {
+    global: [`    log 127.0.0.1:${logPort} local0`],
+    defaults: ["    log global", mode === "http" ? "    option httplog" : "    option tcplog"],
+  };
   return [
     "global",
     "    nbthread 1",
@@ -190,37 +188,6 @@ export function haproxyConfig(
     "backend origins",
     "    balance roundrobin",
     ...backends.map((backend, index) => `    server origin${index + 1} ${backend}`),
-    "",
-  ].join("\n");
-}
-
-/**
- * Our proxy in http mode with traffic logging: the very proxy the quick start builds (`--bind
- * 127.0.0.1:PORT --backend O1,O2 --mode http`: frontend and backend "main", servers s1, s2,
- * reuseport, mode on both as the quick start sets it) written as a file, plus `[global] log` to
- * 127.0.0.1:logPort over UDP (rfc3164) and `[defaults] log = "global"`, so that every request
- * sends one line in the http default log-format, httplog. Nothing else differs from the quick
- * start, so the logging-off row is the quick start itself.
- */
-export function ourLoggingConfig(port: number, backends: readonly string[], logPort: number): string {
-  return [
-    "[global]",
-    `log = [{ target = "udp://127.0.0.1:${logPort}", format = "rfc3164" }]`,
-    "",
-    "[defaults]",
-    'log = "global"',
-    "",
-    "[frontends.main]",
-    `bind = ["127.0.0.1:${port}"]`,
-    'default-backend = "main"',
-    "reuseport = true",
-    'mode = "http"',
-    "",
-    "[backends.main]",
-    "servers = [",
-    ...backends.map((backend, index) => `  { name = "s${index + 1}", address = "${backend}" },`),
-    "]",
-    'mode = "http"',
     "",
   ].join("\n");
 }

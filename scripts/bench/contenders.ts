@@ -12,13 +12,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BODY_PATHS, SMALL_BODY } from "./bodies.ts";
 import type { ConnectionLimits } from "./configs.ts";
-import {
-  haproxyConfig,
-  nginxForegroundArgs,
-  nginxHttpProxyConfig,
-  nginxStreamConfig,
-  ourLoggingConfig,
-} from "./configs.ts";
+import { haproxyConfig, nginxForegroundArgs, nginxHttpProxyConfig, nginxStreamConfig } from "./configs.ts";
 import { LOGGING_SUFFIX } from "./report.ts";
 import type { ProcessRegistry, TrackedProcess } from "./processes.ts";
 import { firstOutputLine, freePort, hasCommand, waitUntilListening } from "./processes.ts";
@@ -81,8 +75,18 @@ function nginxStreamModule(nginxPath: string): { loadPath: string | null; missin
   return { loadPath: null, missing: true };
 }
 
-function ourFlags(mode: ProxyMode, port: number, backends: readonly string[]): string[] {
-  return ["--bind", `127.0.0.1:${port}`, "--backend", backends.join(","), "--mode", mode];
+/**
+ * Our proxy's quick-start flags; with `logPort`, `--log udp://127.0.0.1:PORT` on top: one httplog
+ * line per request (rfc3164, local0) to the log receiver, and nothing else changed.
+ */
+export function ourFlags(
+  mode: ProxyMode,
+  port: number,
+  backends: readonly string[],
+  logPort: number | null = null,
+): string[] {
+  const flags = ["--bind", `127.0.0.1:${port}`, "--backend", backends.join(","), "--mode", mode];
+  return logPort === null ? flags : [...flags, "--log", `udp://127.0.0.1:${logPort}`];
 }
 
 function requireLogPort(setup: ContenderSetup): number {
@@ -125,21 +129,17 @@ export function discoverContenders(projectRoot: string): Discovery {
           env: withProxyEnv(setup),
         }),
       });
-      // The same proxy from a file that adds traffic logging: http mode, where it is per request.
+      // The same command line plus traffic logging, in http mode, where it is per request.
       specs.push({
         name: `ours/${runtime.name}${LOGGING_SUFFIX}`,
         isOurs: true,
         logging: true,
         modes: ["http"],
-        launch: (_mode, port, backends, setup) => {
-          const configPath = join(setup.directory, `ours-${runtime.name}-log-${port}.toml`);
-          writeFileSync(configPath, ourLoggingConfig(port, backends, requireLogPort(setup)));
-          return {
-            command: runtime.binary,
-            args: [...runtime.prefix, entry, "-f", configPath],
-            env: withProxyEnv(setup),
-          };
-        },
+        launch: (mode, port, backends, setup) => ({
+          command: runtime.binary,
+          args: [...runtime.prefix, entry, ...ourFlags(mode, port, backends, requireLogPort(setup))],
+          env: withProxyEnv(setup),
+        }),
       });
     }
   }

@@ -45,11 +45,18 @@ export type LoggingCost = {
 function spread(values: readonly number[]): RatioSpread | null {
   const finite = values.filter(Number.isFinite);
   if (finite.length === 0) return null;
-  return { median: median(finite), min: Math.min(...finite), max: Math.max(...finite), rounds: finite.length };
+  return {
+    median: median(finite),
+    min: Math.min(...finite),
+    max: Math.max(...finite),
+    rounds: finite.length,
+  };
 }
 
 function sumOrNull(values: readonly (number | null)[]): number | null {
-  return values.some((value) => value === null) ? null : values.reduce<number>((sum, value) => sum + value!, 0);
+  return values.some((value) => value === null)
+    ? null
+    : values.reduce<number>((sum, value) => sum + value!, 0);
 }
 
 /**
@@ -85,14 +92,18 @@ export function loggingCosts(
       variant: first.contender,
       mode: first.mode,
       body: first.body,
-      requestsPerSecondOff: off.length === 0 ? null : median(off.map((sample) => sample.wrk.requestsPerSecond)),
+      requestsPerSecondOff: off.length === 0
+        ? null
+        : median(off.map((sample) => sample.wrk.requestsPerSecond)),
       requestsPerSecondOn: median(group.map((sample) => sample.wrk.requestsPerSecond)),
       cpuMicrosPerRequestOff: off.length === 0 ? null : median(off.map(cpuMicrosPerRequest)),
       cpuMicrosPerRequestOn: median(group.map(cpuMicrosPerRequest)),
       requestsPerSecondRatio: spread(
         pairs.map((pair) => pair.on.wrk.requestsPerSecond / pair.off.wrk.requestsPerSecond),
       ),
-      cpuPerRequestRatio: spread(pairs.map((pair) => cpuMicrosPerRequest(pair.on) / cpuMicrosPerRequest(pair.off))),
+      cpuPerRequestRatio: spread(
+        pairs.map((pair) => cpuMicrosPerRequest(pair.on) / cpuMicrosPerRequest(pair.off)),
+      ),
       requests: group.reduce((sum, sample) => sum + sample.wrk.requests, 0),
       linesReceived: sumOrNull(group.map((sample) => sample.log?.lines ?? null)),
       kernelDrops: sumOrNull(group.map((sample) => sample.log?.kernelDrops ?? null)),
