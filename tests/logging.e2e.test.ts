@@ -580,3 +580,15 @@ test("the quick start's --log stdout prints httplog lines on standard output", a
     await origin.close();
   }
 });
+
+test("a log target whose name does not resolve stops the start with an error naming it", async () => {
+  const proxy = new CliProcess(["--bind", "127.0.0.1:0", "--backend", "127.0.0.1:9", "--log", "udp://no-such-host.invalid"]);
+  try {
+    const code = await proxy.waitExit();
+    assert.notEqual(code, 0);
+    assert.match(proxy.stderr, /Cannot resolve "no-such-host\.invalid" for log target "udp:\/\/no-such-host\.invalid"/);
+    assert.doesNotMatch(proxy.stderr, /listening on/);
+  } finally {
+    await proxy.stop();
+  }
+});

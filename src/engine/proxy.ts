@@ -68,6 +68,18 @@ export class Proxy {
     const logTargets = await LogTargets.open(this.config, this.runtime, this.logger);
     this.logTargets = logTargets;
     if (logTargets.global.length > 0) this.logger = teeLogger(this.logger, logTargets.operatorLog);
+    try {
+      await this.build(logTargets);
+    } catch (error) {
+      // Nothing listens: the log sockets and timers must not outlive the failed start.
+      this.logTargets = null;
+      await logTargets.close();
+      throw error;
+    }
+    this.checks.forEach((check, position) => check.start(firstCheckDelay(position, this.checks.length, check.interval)));
+  }
+
+  private async build(logTargets: LogTargets): Promise<void> {
     const backends = new Map<string, Backend>();
     for (const backendConfig of this.config.backends) {
       backends.set(backendConfig.name, await this.buildBackend(backendConfig));
@@ -88,7 +100,6 @@ export class Proxy {
       return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, null, trafficLog);
     });
     await this.listen();
-    this.checks.forEach((check, position) => check.start(firstCheckDelay(position, this.checks.length, check.interval)));
   }
 
   /** Binds every frontend (again, after `stopListening`). */
