@@ -253,13 +253,14 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.timeouts = timeouts;
     client.setHandler(this);
     client.setNoDelay(true);
-    const runtime = this.host.runtime;
-    this.streamStartedAt = runtime.now();
-    this.wallOffset = runtime.wallClock() - this.streamStartedAt;
+    this.streamStartedAt = this.logClock();
+    if (this.host.trafficLog !== null) {
+      this.wallOffset = this.host.runtime.wallClock() - this.streamStartedAt;
+      startRecord(this.record, this.host, client);
+    }
     // The connection itself is owed a line: one that closes without a request logs "CR" (or
     // nothing under dontlognull), as HAProxy does.
     this.logPending = true;
-    startRecord(this.record, this.host, client);
     this.waitRequest(false);
   }
 
@@ -295,7 +296,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   onOpen(conn: Connection): void {
     if (conn !== this.server) return;
     this.target?.observer?.connected();
-    const now = this.host.runtime.now();
+    const now = this.logClock();
     this.record.connectTime = Math.round(now - this.connectStartedAt);
     this.establishedAt = now;
     this.established();
@@ -396,7 +397,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
         this.armTimer(this.requestHeadTimeout());
       }
       if (this.requestStartedAt < 0) {
-        this.requestStartedAt = this.host.runtime.now();
+        this.requestStartedAt = this.logClock();
         this.logPending = true;
       }
       const end = this.request.feed(chunk, offset);
@@ -459,7 +460,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     const policy = this.policy;
     const record = this.record;
     this.requests++;
-    record.requestTime = Math.round(this.host.runtime.now() - this.requestStartedAt);
+    record.requestTime = Math.round(this.logClock() - this.requestStartedAt);
     record.method = request.method;
     record.uri = request.target;
     record.httpVersion = request.version === "1.1" ? "HTTP/1.1" : "HTTP/1.0";
@@ -516,7 +517,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       this.connect(this.mayReuse(route));
     } else if (outcome === SLOT_QUEUED) {
       this.phase = PHASE_QUEUED;
-      this.queuedAt = this.host.runtime.now();
+      this.queuedAt = this.logClock();
       recordQueuePosition(record, backend, this.slot);
       this.armTimer(backend.queueTimeout);
     } else {
@@ -529,7 +530,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   /** A slot freed up for this queued request. */
   slotGranted(_server: Server): void {
     if (this.phase !== PHASE_QUEUED) return;
-    this.record.queueTime = Math.round(this.host.runtime.now() - this.queuedAt);
+    this.record.queueTime = Math.round(this.logClock() - this.queuedAt);
     this.connect(this.mayReuse(this.route!));
   }
 
@@ -538,6 +539,14 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     if (this.phase !== PHASE_QUEUED) return;
     this.terminate("S" + PHASE_LETTER_QUEUE);
     this.answerAndClose(503);
+  }
+
+  /**
+   * Monotonic now for the log's timers, or 0 when the frontend logs no traffic: a clock read costs
+   * 40 to 90 ns and a request takes several, which a proxy without logs should not pay.
+   */
+  private logClock(): number {
+    return this.host.trafficLog === null ? 0 : this.host.runtime.now();
   }
 
   /** Keeps the first abnormal end's termination state. */
@@ -691,12 +700,12 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       idle.setHandler(this);
       // HAProxy logs a connect time of 0 for a connection it reused.
       if (this.connectStartedAt < 0) this.record.connectTime = 0;
-      this.establishedAt = this.host.runtime.now();
+      this.establishedAt = this.logClock();
       this.established();
       return;
     }
     this.reused = false;
-    if (this.connectStartedAt < 0) this.connectStartedAt = this.host.runtime.now();
+    if (this.connectStartedAt < 0) this.connectStartedAt = this.logClock();
     this.phase = PHASE_CONNECTING;
     this.armTimer(this.backend!.connectTimeout);
     this.server = this.host.runtime.connect(
@@ -825,7 +834,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       offset = end;
     }
     this.target?.observer?.responseStatus(response.status);
-    this.record.responseTime = Math.round(this.host.runtime.now() - this.establishedAt);
+    this.record.responseTime = Math.round(this.logClock() - this.establishedAt);
     this.record.status = response.status;
     if (response.status === 101) {
       if (this.upgrading) {
@@ -1144,7 +1153,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.request.reset();
     this.keepAliveWait = keepAlive;
     // HAProxy: the next request's stream begins where the previous one ended (its %t and %Ti).
-    if (keepAlive) this.streamStartedAt = this.host.runtime.now();
+    if (keepAlive) this.streamStartedAt = this.logClock();
     this.armTimer(keepAlive ? this.keepAliveTimeout() : this.requestHeadTimeout());
     const client = this.client!;
     if (this.held.length > 0) {
@@ -1424,7 +1433,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     const log = this.host.trafficLog;
     if (log !== null) {
       const record = this.record;
-      const now = this.host.runtime.now();
+      const now = this.logClock();
       const requestStartedAt = this.requestStartedAt;
       const backend = this.logBackend;
       record.acceptDate = this.wallOffset + this.streamStartedAt;

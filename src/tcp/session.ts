@@ -99,12 +99,13 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     this.phase = PHASE_CONNECTING;
     this.retriesLeft = backend.retries;
     this.clientTimeout = clientTimeout;
-    const runtime = this.host.runtime;
     const record = this.record;
-    this.acceptedAt = runtime.now();
-    record.acceptDate = runtime.wallClock();
-    record.requestDate = record.acceptDate;
-    startRecord(record, this.host, client);
+    this.acceptedAt = this.logClock();
+    if (this.host.trafficLog !== null) {
+      record.acceptDate = this.host.runtime.wallClock();
+      record.requestDate = record.acceptDate;
+      startRecord(record, this.host, client);
+    }
     // HAProxy: once both sides are connected, `timeout tunnel` supersedes client and server.
     this.idleTimeout = backend.tunnelTimeout > 0 ? backend.tunnelTimeout : minPositive(clientTimeout, backend.serverTimeout);
     client.setHandler(this);
@@ -130,7 +131,7 @@ export class TcpSession implements ConnectionHandler, SlotUser {
   /** A slot freed up for this queued session. */
   slotGranted(_server: Server): void {
     if (this.phase !== PHASE_QUEUED) return;
-    this.record.queueTime = Math.round(this.host.runtime.now() - this.queuedAt);
+    this.record.queueTime = Math.round(this.logClock() - this.queuedAt);
     this.connect();
   }
 
@@ -146,6 +147,11 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     if (this.phase === PHASE_IDLE || this.phase === PHASE_CLOSING) return;
     this.terminate(cause + this.phaseLetter());
     this.abort();
+  }
+
+  /** Monotonic now for the log's timers, or 0 when the frontend logs no traffic (no clock read to pay). */
+  private logClock(): number {
+    return this.host.trafficLog === null ? 0 : this.host.runtime.now();
   }
 
   /** Keeps the first abnormal end's termination state. */
@@ -189,7 +195,7 @@ export class TcpSession implements ConnectionHandler, SlotUser {
   onOpen(conn: Connection): void {
     if (conn !== this.server) return;
     this.target?.observer?.connected();
-    this.record.connectTime = Math.round(this.host.runtime.now() - this.connectStartedAt);
+    this.record.connectTime = Math.round(this.logClock() - this.connectStartedAt);
     this.phase = PHASE_ESTABLISHED;
     this.armIdle();
     const pending = this.pending;
@@ -273,7 +279,7 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     const client = this.client!;
     this.lastServer = server;
     this.connectTimedOut = false;
-    if (this.connectStartedAt < 0) this.connectStartedAt = this.host.runtime.now();
+    if (this.connectStartedAt < 0) this.connectStartedAt = this.logClock();
     this.phase = PHASE_CONNECTING;
     this.serverClosed = false;
     this.serverEnded = false;
@@ -412,7 +418,7 @@ export class TcpSession implements ConnectionHandler, SlotUser {
   private writeLog(log: TrafficLog): void {
     const record = this.record;
     const backend = this.backend;
-    const now = this.host.runtime.now();
+    const now = this.logClock();
     record.totalTime = Math.round(now - this.acceptedAt);
     // Still queued, or left the queue without a slot: the time waited so far (HAProxy's Tw on sQ).
     if (record.queueTime < 0 && this.queuedAt >= 0) record.queueTime = Math.round(now - this.queuedAt);
