@@ -1,6 +1,8 @@
 /**
- * The process side of the contract (signals, exit, files, stdio) over Node's `process`, used by the
- * Node and Bun modules; Deno has its own native calls in `deno.ts`.
+ * The process side of the contract (signals, exit, files, stdio, child processes, cores, user and
+ * group) over Node's `process`, used by the Node and Bun modules; Deno has its own native calls in
+ * `deno.ts` and `_deno_process.ts`. What differs between Node and Bun (`spawnSelf`, `setAffinity`,
+ * `monotonicMicros`) comes from their modules.
  *
  * `writeOutput` does not go through `process.stdout`: Node writes that synchronously when it is a
  * file or a terminal (a slow disk or terminal holds the event loop; only pipes are asynchronous on
@@ -19,8 +21,19 @@
 
 import { write as writeFd } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
-import { hostname } from "node:os";
-import type { OutputStreamName, Runtime, RuntimeInfo, SignalName, TimerHandle } from "./types.ts";
+import { availableParallelism, hostname } from "node:os";
+import type {
+  ChildProcess,
+  FileAccess,
+  OutputStreamName,
+  Runtime,
+  RuntimeInfo,
+  SignalName,
+  SpawnOptions,
+  SpawnSelfOptions,
+  TimerHandle,
+} from "./types.ts";
+import { startChild } from "./_spawn.ts";
 import { connectNodeNet, listenNodeNet, lookupNodeDns } from "./_node_net.ts";
 import { connectNodeDgram } from "./_node_dgram.ts";
 import { OutputWriter } from "./_output_writer.ts";
@@ -108,8 +121,89 @@ export function writeOutputNode(stream: OutputStreamName, bytes: Uint8Array, don
   writer.write(bytes, done);
 }
 
+/** Starts a command from PATH with our environment plus `options.env`. */
+export function spawnNode(command: string, args: readonly string[], options: SpawnOptions): ChildProcess {
+  return startChild(command, args, { env: options.env });
+}
+
+/** Cores this process may run on: libuv reads the affinity mask (sched_getaffinity) on Linux. */
+export function cpuCountNode(): number {
+  return Math.max(1, availableParallelism());
+}
+
+/** The effective uid, -1 where there is none (Windows has no process.geteuid). */
+export function userIdNode(): number {
+  return typeof process.geteuid === "function" ? process.geteuid() : -1;
+}
+
+/** True where process.setuid/setgid/setgroups exist (POSIX). */
+export function identitySupportedNode(): boolean {
+  return typeof process.setuid === "function" && typeof process.setgid === "function" &&
+    typeof process.setgroups === "function";
+}
+
+/**
+ * setgroups, setgid, setuid in that order (setgid and setgroups need root, which setuid gives up),
+ * then reads the ids back. glibc applies each call to every thread of the process (its setxid
+ * broadcast), so the runtime's own threads change too.
+ */
+export function setIdentityNode(uid: number, gid: number): void {
+  if (!identitySupportedNode()) throw new Error(`Cannot change user and group on ${process.platform}`);
+  try {
+    process.setgroups!([gid]);
+    process.setgid!(gid);
+    process.setuid!(uid);
+  } catch (error) {
+    throw new Error(`Cannot run as uid ${uid}, gid ${gid}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  checkIdentity(uid, gid, {
+    uid: process.getuid!(),
+    euid: process.geteuid!(),
+    gid: process.getgid!(),
+    egid: process.getegid!(),
+    groups: process.getgroups!(),
+  });
+}
+
+/** The ids a process runs with, read back after a change. */
+export interface IdentityReadBack {
+  readonly uid: number;
+  readonly euid: number;
+  readonly gid: number;
+  readonly egid: number;
+  readonly groups: readonly number[];
+}
+
+/** Throws unless `found` is exactly uid/gid with no other group (Node adds the egid to getgroups()). */
+export function checkIdentity(uid: number, gid: number, found: IdentityReadBack): void {
+  const otherGroups = found.groups.filter((group) => group !== gid);
+  if (found.uid !== uid || found.euid !== uid || found.gid !== gid || found.egid !== gid || otherGroups.length > 0) {
+    throw new Error(
+      `Cannot run as uid ${uid}, gid ${gid}: the process still runs as uid ${found.uid} (effective ${found.euid}), ` +
+        `gid ${found.gid} (effective ${found.egid}), groups ${found.groups.join(",") || "none"}`,
+    );
+  }
+}
+
+/** Reads `path`: "denied" when Node's permission model refused it, "failed" for any other error. */
+export async function fileAccessNode(path: string): Promise<FileAccess> {
+  try {
+    await readFile(path);
+    return "readable";
+  } catch (error) {
+    return (error as { code?: unknown } | null)?.code === "ERR_ACCESS_DENIED" ? "denied" : "failed";
+  }
+}
+
+/** The process members that differ between Node and Bun. */
+export interface NodeProcessSpecifics {
+  spawnSelf(args: readonly string[], options: SpawnSelfOptions): ChildProcess;
+  setAffinity(pid: number, cores: readonly number[]): void;
+  monotonicMicros(): bigint;
+}
+
 /** A runtime made of node:net sockets and Node's `process`: Node itself, and Bun. */
-export function createNodeProcessRuntime(info: RuntimeInfo): Runtime {
+export function createNodeProcessRuntime(info: RuntimeInfo, specifics: NodeProcessSpecifics): Runtime {
   return {
     info,
     listen: listenNodeNet,
@@ -133,5 +227,13 @@ export function createNodeProcessRuntime(info: RuntimeInfo): Runtime {
     hostname: () => hostname(),
     onUncaughtError: onUncaughtErrorNode,
     exit: (code) => process.exit(code),
+    spawnSelf: specifics.spawnSelf,
+    spawn: spawnNode,
+    cpuCount: cpuCountNode,
+    setAffinity: specifics.setAffinity,
+    userId: userIdNode,
+    setIdentity: setIdentityNode,
+    monotonicMicros: specifics.monotonicMicros,
+    fileAccess: fileAccessNode,
   };
 }

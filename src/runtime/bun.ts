@@ -19,13 +19,32 @@
  * - Datagram sockets (node:dgram, `_node_dgram.ts`), `writeOutput` (node:fs `write`, which Bun runs
  *   off the JS thread) and `hostname` are the same with either socket API.
  * - The `Bun` global is only touched inside functions, so this module loads on every runtime.
+ * - No permission model: `info.jail` is "none" and a jailed `spawnSelf` child can do what its user
+ *   can. `spawnSelf` runs `process.execPath` with `Bun.main` (and Bun's own flags from execArgv, less
+ *   --watch/--hot/--inspect); a compiled binary is `process.execPath` alone, its code is inside.
+ * - `process.hrtime` and `Bun.nanoseconds()` count from the process start, not CLOCK_MONOTONIC:
+ *   `monotonicMicros` calls clock_gettime through bun:ffi (Linux only; it throws elsewhere).
+ * - `setAffinity` calls sched_setaffinity through bun:ffi for each thread in /proc/PID/task (Linux).
+ *   bun:ffi is loaded with `import.meta.require` inside a function: a static `import "bun:ffi"`
+ *   would break loading this module on Node and Deno.
+ * - `process.setgroups`/`setgid`/`setuid` exist and, through glibc, change every thread.
  *
  * @module
  */
 
-import type { Runtime, SocketApi } from "./types.ts";
-import { createNodeProcessRuntime } from "./_node_process.ts";
+import { readdirSync } from "node:fs";
+import type { ChildProcess, Runtime, SocketApi, SpawnSelfOptions } from "./types.ts";
+import { createNodeProcessRuntime, identitySupportedNode } from "./_node_process.ts";
 import { connectBunNative, listenBunNative } from "./_bun_native.ts";
+import { startChild } from "./_spawn.ts";
+import {
+  CLOCK_MONOTONIC,
+  CPU_SET_BYTES,
+  libcCandidates,
+  pinAllThreads,
+  threadIds,
+  timespecMicros,
+} from "./_linux_affinity.ts";
 
 interface BunGlobal {
   readonly version: string;
@@ -45,15 +64,79 @@ export function createBunRuntime(socketApi: SocketApi): Runtime {
     throw new Error(`Socket API "${socketApi}" is not implemented on bun`);
   }
   const bun = bunGlobal();
+  // Compiled executables serve their modules from the embedded /$bunfs/ file system.
+  const compiled = bun.main.includes("$bunfs") || bun.main.includes("~BUN");
+  const linux = process.platform === "linux";
   const runtime = createNodeProcessRuntime({
     name: "bun",
     version: bun.version,
     os: process.platform,
     arch: process.arch,
     socketApi,
-    // Compiled executables serve their modules from the embedded /$bunfs/ file system.
-    compiled: bun.main.includes("$bunfs") || bun.main.includes("~BUN"),
+    compiled,
+    jail: "none",
+    affinity: linux,
+    identity: identitySupportedNode(),
+  }, {
+    spawnSelf: (args, options) => spawnSelfBun(args, options, compiled),
+    setAffinity(pid: number, cores: readonly number[]): void {
+      if (!linux) throw new Error(`Cannot pin process ${pid} to cores ${cores.join(",")}: only on Linux`);
+      const libc = bunLibc();
+      pinAllThreads(pid, cores, listThreads, (tid, mask) => libc.sched_setaffinity(tid, CPU_SET_BYTES, mask) === 0);
+    },
+    monotonicMicros(): bigint {
+      if (!linux) throw new Error(`CLOCK_MONOTONIC is read through FFI on Linux only, not on ${process.platform}`);
+      const timespec = new BigInt64Array(2);
+      if (bunLibc().clock_gettime(CLOCK_MONOTONIC, timespec) !== 0) throw new Error("clock_gettime(CLOCK_MONOTONIC) failed");
+      return timespecMicros(timespec);
+    },
   });
   if (socketApi === "node:net") return runtime;
   return { ...runtime, listen: listenBunNative, connect: connectBunNative };
+}
+
+/** Bun's own flags that must not reach a child: file watching and the debugger. */
+const DROPPED_FLAG = /^--(?:watch|hot|no-clear-screen|inspect(?:-wait|-brk)?)(?:=|$)/;
+
+function spawnSelfBun(args: readonly string[], options: SpawnSelfOptions, compiled: boolean): ChildProcess {
+  const env = { env: options.env };
+  if (compiled) return startChild(process.execPath, args, env);
+  const flags = process.execArgv.filter((flag) => !DROPPED_FLAG.test(flag));
+  return startChild(process.execPath, [...flags, bunGlobal().main, ...args], env);
+}
+
+function listThreads(pid: number): number[] {
+  return threadIds(readdirSync(`/proc/${pid}/task`));
+}
+
+/** The libc calls made through bun:ffi. */
+interface BunLibc {
+  sched_setaffinity(tid: number, size: number, mask: BigUint64Array): number;
+  clock_gettime(clock: number, timespec: BigInt64Array): number;
+}
+
+interface BunFfi {
+  dlopen(path: string, symbols: Record<string, { args: string[]; returns: string }>): { symbols: BunLibc };
+}
+
+let libc: BunLibc | undefined;
+
+/** Opens libc once through bun:ffi, which only Bun has: loaded on first use, never imported. */
+function bunLibc(): BunLibc {
+  if (libc !== undefined) return libc;
+  const ffi = (import.meta as unknown as { require(id: string): BunFfi }).require("bun:ffi");
+  const symbols = {
+    sched_setaffinity: { args: ["i32", "usize", "ptr"], returns: "i32" },
+    clock_gettime: { args: ["i32", "ptr"], returns: "i32" },
+  };
+  const failures: string[] = [];
+  for (const name of libcCandidates(process.arch)) {
+    try {
+      libc = ffi.dlopen(name, symbols).symbols;
+      return libc;
+    } catch (error) {
+      failures.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  throw new Error(`Cannot load the C library through bun:ffi (${failures.join("; ")})`);
 }

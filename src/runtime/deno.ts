@@ -22,9 +22,13 @@
  * - Signals, exit, files and arguments use the native `Deno` namespace: they need no permission
  *   beyond what the jail grants and work the same in `deno compile` binaries.
  * - `setTimeout` returns a number; unref goes through `Deno.unrefTimer`.
- * - Like Node, Deno opens the inspector on 127.0.0.1:9229 when SIGUSR1 arrives with no listener, and
- *   also when a SIGUSR1 listener is removed while that signal is being dispatched. The proxy keeps
- *   its SIGUSR1 listener for its whole life.
+ * - Since 2.9.2 Deno opens the inspector (a debugger: code execution for anyone who can connect)
+ *   on 127.0.0.1:9229 on EVERY SIGUSR1, listener or not (denoland/deno#35738), and no flag turns it
+ *   off; SIGUSR1 is our graceful stop and the -sf hand-over signal. Our SIGUSR1 listener closes the
+ *   inspector through node:inspector as soon as it is up: at once and on the next few turns, since
+ *   the server starts on another thread (measured: it lives about 1 ms). Older Deno (and Node with
+ *   a listener) never open it. docs/security.md says so; -W workers are stopped over their control
+ *   channel, never by SIGUSR1.
  * - Deno's node:net ignores `ipv6Only`: "[::]:P" is always dual-stack, so next to "0.0.0.0:P" it only
  *   binds with SO_REUSEPORT (the default); the conformance suite tracks this gap.
  * - Uncaught errors arrive as `error`/`unhandledrejection` events on globalThis; preventDefault()
@@ -40,6 +44,29 @@
  * - Datagram sockets are node:dgram (`_node_dgram.ts`) with either socket API: Deno's own UDP
  *   (`Deno.listenDatagram`) is still behind --unstable-net.
  * - The `Deno` global is only touched inside functions, so this module loads on every runtime.
+ * - `spawnSelf` (`_deno_process.ts`) runs `Deno.execPath() run -A <main module>`, or with the jail's
+ *   flags: `--no-prompt --allow-net --allow-env=<the names in options.env>,PROXY_SOCKETS --allow-sys`.
+ *   --allow-net is all node:net, node:dns (getaddrinfo) and node:dgram need to serve, connect to
+ *   127.0.0.1 and send syslog. --allow-sys is whole because Deno 2.9 checks `process.setuid` and
+ *   `setgid` against the whole sys permission (`--allow-sys=setuid` is an unknown kind); it also
+ *   gives the ids, the host name and the machine facts (os release, memory, interfaces). Modules
+ *   load without --allow-read. Deno does not tell a program its own flags: the child gets no
+ *   --v8-flags or --config of ours, it finds deno.json (unstable features, imports) as we did. A
+ *   `deno compile` binary is started alone: its permissions were fixed at compile time, so
+ *   `info.jail` is "none" there.
+ * - Deno 2.9 has no `process.setgroups` and its `process.setgid` keeps root's supplementary groups
+ *   (measured: Groups 0 4 stay after setgid/setuid to 65534). `setIdentity` calls setgroups through
+ *   FFI when --allow-ffi is granted; otherwise it refuses, before changing anything, when a group
+ *   other than `gid` is there. A jailed worker has no FFI, so `spawnSelf` run by root starts every
+ *   child with root's uid and gid given to node:child_process, which clears its supplementary groups
+ *   before exec: the worker then drops to uid/gid with no supplementary group at all.
+ * - `process.hrtime` and `performance.now()` count from the process start, not CLOCK_MONOTONIC:
+ *   `monotonicMicros` calls clock_gettime through FFI (--allow-ffi, Linux), and throws without it.
+ * - `setAffinity` calls sched_setaffinity through `Deno.dlopen` for each thread in /proc/PID/task:
+ *   Linux, --allow-ffi and reading /proc (`info.affinity` is false without FFI). `userId` needs
+ *   --allow-sys=uid. `cpuCount` is `navigator.hardwareConcurrency`, which follows the affinity mask.
+ * - `fileAccess` queries the read permission first (no prompt): "denied" unless granted. Deno 2's
+ *   PermissionDenied is the OS's EACCES, so it counts as "failed", as on Node.
  *
  * @module
  */
@@ -49,6 +76,18 @@ import { connectNodeNet, listenNodeNet, lookupNodeDns } from "./_node_net.ts";
 import { connectDenoNative, listenDenoNative } from "./_deno_native.ts";
 import { connectNodeDgram } from "./_node_dgram.ts";
 import { OutputWriter } from "./_output_writer.ts";
+import { startChild } from "./_spawn.ts";
+import {
+  affinityAvailableDeno,
+  cpuCountDeno,
+  fileAccessDeno,
+  identityAvailableDeno,
+  monotonicMicrosDeno,
+  setAffinityDeno,
+  setIdentityDeno,
+  spawnSelfDeno,
+  userIdDeno,
+} from "./_deno_process.ts";
 
 interface DenoGlobal {
   readonly version: { readonly deno: string };
@@ -127,6 +166,31 @@ function outputWriter(deno: DenoGlobal, stream: OutputStreamName): DenoOutputWri
   return outputWriters[stream] ??= new DenoOutputWriter(stream === "stdout" ? deno.stdout : deno.stderr, stream);
 }
 
+interface InspectorModule {
+  url(): string | undefined;
+  close(): void;
+}
+
+/** Turns after a SIGUSR1 on which the inspector Deno opens for it is looked for and closed. */
+const INSPECTOR_CLOSE_DELAYS_MS = [0, 1, 5, 20, 100, 500];
+
+/** Closes the inspector Deno opens on SIGUSR1 (see the quirks above), now and on the next turns. */
+function closeSignalInspector(): void {
+  const getBuiltinModule = (globalThis as { process?: { getBuiltinModule?: (name: string) => unknown } }).process
+    ?.getBuiltinModule;
+  const inspector = getBuiltinModule?.("node:inspector") as InspectorModule | undefined;
+  if (inspector === undefined) return;
+  const close = () => {
+    try {
+      if (inspector.url() !== undefined) inspector.close();
+    } catch {
+      // Nothing open, or nothing to close: the next turn looks again.
+    }
+  };
+  close();
+  for (const delay of INSPECTOR_CLOSE_DELAYS_MS) setTimeout(close, delay);
+}
+
 /** Socket APIs this module implements, the default first. */
 export const DENO_SOCKET_APIS: readonly SocketApi[] = ["node:net", "native"];
 
@@ -143,6 +207,9 @@ export function createDenoRuntime(socketApi: SocketApi): Runtime {
       arch: ARCH_NAMES[deno.build.arch] ?? deno.build.arch,
       socketApi,
       compiled: deno.build.standalone ?? false,
+      jail: deno.build.standalone === true ? "none" : "deno-permissions",
+      affinity: affinityAvailableDeno(),
+      identity: identityAvailableDeno(),
     },
     listen: native ? listenDenoNative : listenNodeNet,
     connect: native ? connectDenoNative : connectNodeNet,
@@ -160,13 +227,19 @@ export function createDenoRuntime(socketApi: SocketApi): Runtime {
       clearTimeout(handle as Parameters<typeof clearTimeout>[0]);
     },
     onSignal(signal: SignalName, callback: () => void): () => void {
+      const listener = signal === "SIGUSR1"
+        ? () => {
+          closeSignalInspector();
+          callback();
+        }
+        : callback;
       // Windows only knows SIGINT and SIGBREAK: other signals can never arrive there.
       try {
-        deno.addSignalListener(signal, callback);
+        deno.addSignalListener(signal, listener);
       } catch {
         return () => {};
       }
-      return () => deno.removeSignalListener(signal, callback);
+      return () => deno.removeSignalListener(signal, listener);
     },
     kill: (pid, signal) => deno.kill(pid, signal),
     pid: deno.pid,
@@ -196,5 +269,13 @@ export function createDenoRuntime(socketApi: SocketApi): Runtime {
       });
     },
     exit: (code) => deno.exit(code),
+    spawnSelf: spawnSelfDeno,
+    spawn: (command, args, options) => startChild(command, args, { env: options.env }),
+    cpuCount: cpuCountDeno,
+    setAffinity: setAffinityDeno,
+    userId: userIdDeno,
+    setIdentity: setIdentityDeno,
+    monotonicMicros: monotonicMicrosDeno,
+    fileAccess: fileAccessDeno,
   };
 }

@@ -6,12 +6,27 @@
  * - `process.on("SIGUSR1")` disables Node's built-in inspector activation on that signal, as we want.
  * - Writing to a piped stdout is asynchronous on POSIX; a line written just before exit can be lost,
  *   so exit paths flush through the write callback where it matters.
+ * - `spawnSelf` runs `process.execPath` with the entry script (`process.argv[1]`) and only the
+ *   `execArgv` flags that shape how the code runs (heap size, conditions, warnings, type
+ *   stripping): a test runner's child has dozens of others (`--test-*`, `--inspect-port`...).
+ *   Preloads (`--import`, `--require`) are kept for an unjailed child only: the jail does not grant
+ *   reading them.
+ * - The jail is the permission model (`--permission`, `_node_jail.ts`): reads of the program's own
+ *   code only, no writes, subprocesses, worker threads or addons. Node 24's model does not cover
+ *   the network, the environment or `process.setuid`, so a jailed worker still serves and drops its
+ *   privileges; a refused read fails with ERR_ACCESS_DENIED, which `fileAccess` reports as "denied".
+ * - No FFI: `setAffinity` cannot pin cores (`info.affinity` false) and says so; `taskset` or Bun and
+ *   Deno can. `process.hrtime` is CLOCK_MONOTONIC on Linux (libuv's uv_hrtime), as systemd wants.
+ * - A Node single executable application (SEA) is not detected: `compiled` is false and
+ *   `spawnSelf` would pass `process.argv[1]` as a script.
  *
  * @module
  */
 
-import type { Runtime } from "./types.ts";
-import { createNodeProcessRuntime } from "./_node_process.ts";
+import type { ChildProcess, Runtime, SpawnSelfOptions } from "./types.ts";
+import { startChild } from "./_spawn.ts";
+import { nodeJailFlags } from "./_node_jail.ts";
+import { createNodeProcessRuntime, identitySupportedNode } from "./_node_process.ts";
 
 /** Builds the Node runtime. */
 export function createNodeRuntime(): Runtime {
@@ -22,5 +37,85 @@ export function createNodeRuntime(): Runtime {
     arch: process.arch,
     socketApi: "node:net",
     compiled: false,
+    jail: "node-permission-model",
+    affinity: false,
+    identity: identitySupportedNode(),
+  }, {
+    spawnSelf: spawnSelfNode,
+    setAffinity(pid: number, cores: readonly number[]): void {
+      throw new Error(
+        `Cannot pin process ${pid} to cores ${cores.join(",")}: Node has no FFI to call sched_setaffinity; ` +
+          "run the proxy on Bun or Deno, or start it under taskset",
+      );
+    },
+    monotonicMicros: () => process.hrtime.bigint() / 1000n,
   });
+}
+
+/** execArgv flags passed on to a child: they change how our code runs, not how Node is debugged or tested. */
+const KEPT_FLAGS = new Set([
+  "--max-old-space-size",
+  "--max-semi-space-size",
+  "--stack-size",
+  "--conditions",
+  "-C",
+  "--disable-warning",
+  "--no-warnings",
+  "--no-deprecation",
+  "--enable-source-maps",
+  "--unhandled-rejections",
+  "--dns-result-order",
+  "--experimental-strip-types",
+  "--no-experimental-strip-types",
+  "--experimental-transform-types",
+  "--disable-proto",
+  "--frozen-intrinsics",
+  "--expose-gc",
+]);
+
+/** Preloads: kept for an unjailed child only. */
+const PRELOAD_FLAGS = new Set(["--import", "--require", "-r"]);
+
+/** Flags of KEPT_FLAGS and PRELOAD_FLAGS that may take their value as the next argument. */
+const VALUE_FLAGS = new Set([
+  "--max-old-space-size",
+  "--max-semi-space-size",
+  "--stack-size",
+  "--conditions",
+  "-C",
+  "--disable-warning",
+  "--unhandled-rejections",
+  "--dns-result-order",
+  "--disable-proto",
+  "--import",
+  "--require",
+  "-r",
+]);
+
+/** The execArgv flags a child gets; see KEPT_FLAGS. */
+export function keptExecArgv(execArgv: readonly string[], jailed: boolean): string[] {
+  const kept: string[] = [];
+  for (let index = 0; index < execArgv.length; index++) {
+    const argument = execArgv[index]!;
+    const equals = argument.indexOf("=");
+    const name = equals === -1 ? argument : argument.slice(0, equals);
+    const takesNext = equals === -1 && VALUE_FLAGS.has(name) && index + 1 < execArgv.length;
+    const keep = KEPT_FLAGS.has(name) || (!jailed && PRELOAD_FLAGS.has(name));
+    if (keep) kept.push(argument);
+    if (takesNext) {
+      index++;
+      if (keep) kept.push(execArgv[index]!);
+    }
+  }
+  return kept;
+}
+
+function spawnSelfNode(args: readonly string[], options: SpawnSelfOptions): ChildProcess {
+  const entry = process.argv[1];
+  if (entry === undefined || entry === "") {
+    throw new Error(`Cannot start "${process.execPath}" again: this process has no entry script`);
+  }
+  const flags = keptExecArgv(process.execArgv, options.jailed);
+  if (options.jailed) flags.push(...nodeJailFlags(entry));
+  return startChild(process.execPath, [...flags, entry, ...args], { env: options.env });
 }

@@ -154,6 +154,54 @@ export type SignalName =
   | "SIGTTIN"
   | "SIGTTOU";
 
+/** A signal that can be sent to another process: the proxy's set, and SIGKILL for a child that will not stop. */
+export type KillSignalName = SignalName | "SIGKILL";
+
+/** How a child process ended. */
+export interface ChildExit {
+  /** Its exit code, or null when a signal ended it. */
+  readonly code: number | null;
+  /** The signal that ended it ("SIGKILL"...), or null. */
+  readonly signal: string | null;
+}
+
+/** A child process from {@link Runtime.spawn}. Its stdout and stderr are ours (inherited). */
+export interface ChildProcess {
+  readonly pid: number;
+  /** Sends a signal; false when the process is already gone. */
+  kill(signal: KillSignalName): boolean;
+  /** Settles once the process exited; never rejects. */
+  readonly exited: Promise<ChildExit>;
+}
+
+/** What {@link Runtime.spawn} starts. */
+export interface SpawnOptions {
+  /** Variables set for the child on top of our environment. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** What {@link Runtime.spawnSelf} starts. */
+export interface SpawnSelfOptions extends SpawnOptions {
+  /**
+   * Start it in the runtime's permission jail (`info.jail`): a worker that needs the network and
+   * nothing else once the master has handed it its configuration. It may still read the variables
+   * of `env` and change its user and group (`setIdentity`).
+   */
+  readonly jailed: boolean;
+}
+
+/**
+ * What a jailed worker is held to, where the runtime enforces it:
+ * - "deno-permissions": network only, no file system, environment, subprocess or FFI access.
+ * - "node-permission-model": `--permission`, file reads only of the program's own code, no writes,
+ *   no subprocesses, no worker threads, no addons.
+ * - "none": the runtime has no permission model; the worker can do what its user can.
+ */
+export type JailKind = "deno-permissions" | "node-permission-model" | "none";
+
+/** What a read attempt found, for the jail self-check. */
+export type FileAccess = "denied" | "readable" | "failed";
+
 /** Which runtime runs us. */
 export type RuntimeName = "node" | "bun" | "deno";
 
@@ -172,6 +220,12 @@ export interface RuntimeInfo {
   readonly socketApi: SocketApi;
   /** True when this process is a compiled standalone executable. */
   readonly compiled: boolean;
+  /** The jail `spawnSelf` starts a jailed worker in. */
+  readonly jail: JailKind;
+  /** True when `setAffinity` can pin cores here (FFI on Linux). */
+  readonly affinity: boolean;
+  /** True when `setIdentity` can change user and group here. */
+  readonly identity: boolean;
 }
 
 /** Everything the proxy needs from the machine. */
@@ -232,4 +286,43 @@ export interface Runtime {
   onUncaughtError(callback: (error: unknown) => void): void;
   /** Ends the process now. */
   exit(code: number): never;
+  /**
+   * Starts this same program again (the same executable, runtime and entry module, or the same
+   * compiled binary) with `args` as its command-line arguments. Throws an Error naming the
+   * command when it cannot be started.
+   */
+  spawnSelf(args: readonly string[], options: SpawnSelfOptions): ChildProcess;
+  /**
+   * Starts `command` (looked up in PATH); throws an Error naming it when it cannot be started
+   * (a command that does not exist may also end as `exited` with code 127 and no signal).
+   */
+  spawn(command: string, args: readonly string[], options: SpawnOptions): ChildProcess;
+  /** Cores this process may run on (at least 1). */
+  cpuCount(): number;
+  /**
+   * Pins every thread of process `pid` to `cores` (threads it starts later inherit the set).
+   * Throws an Error saying why where the runtime or OS cannot (`info.affinity` false).
+   */
+  setAffinity(pid: number, cores: readonly number[]): void;
+  /**
+   * Our effective user id, or -1 where the OS has none (Windows). Throws on Deno without
+   * --allow-sys=uid.
+   */
+  userId(): number;
+  /**
+   * Becomes `uid`/`gid` for the whole process, every thread, with `gid` as the only supplementary
+   * group; there is no way back. Throws an Error saying why where it cannot (`info.identity` false).
+   */
+  setIdentity(uid: number, gid: number): void;
+  /**
+   * CLOCK_MONOTONIC in microseconds, as systemd's `MONOTONIC_USEC` expects. Bun and Deno count
+   * their own clocks from the process start, so they read it through FFI: on Linux only, and on
+   * Deno only with --allow-ffi; elsewhere this throws an Error saying why.
+   */
+  monotonicMicros(): bigint;
+  /**
+   * Tries to read `path` (a jail self-check): "denied" when the permission model refused it,
+   * "failed" for any other error (the OS's own EACCES included).
+   */
+  fileAccess(path: string): Promise<FileAccess>;
 }

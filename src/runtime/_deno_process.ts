@@ -1,0 +1,214 @@
+/**
+ * The child-process, core, identity and clock members of the contract on Deno: the permission
+ * jail, FFI calls into libc (`Deno.dlopen`), and Deno's node:process for the ids. See the quirks in
+ * `deno.ts`. Every permission is queried before use: an ungranted one would otherwise prompt on a
+ * terminal and hold the process until answered.
+ *
+ * @module
+ */
+
+import type { ChildProcess, FileAccess, SpawnSelfOptions } from "./types.ts";
+// A cycle (detect.ts imports deno.ts), harmless: the constant is read only when a child starts.
+import { SOCKET_API_VARIABLE } from "./detect.ts";
+import { startChild } from "./_spawn.ts";
+import { checkIdentity } from "./_node_process.ts";
+import {
+  CLOCK_MONOTONIC,
+  CPU_SET_BYTES,
+  libcCandidates,
+  pinAllThreads,
+  threadIds,
+  timespecMicros,
+} from "./_linux_affinity.ts";
+
+/** The permission descriptors queried here. */
+type PermissionDescriptor =
+  | { readonly name: "ffi" }
+  | { readonly name: "sys"; readonly kind?: "uid" }
+  | { readonly name: "read"; readonly path: string };
+
+interface DenoProcessGlobal {
+  readonly build: { readonly os: string; readonly arch: string; readonly standalone?: boolean };
+  readonly mainModule: string;
+  execPath(): string;
+  readFile(path: string): Promise<Uint8Array>;
+  readDirSync(path: string): Iterable<{ readonly name: string }>;
+  dlopen(path: string, symbols: Record<string, { parameters: string[]; result: string }>): { symbols: DenoLibc };
+  readonly permissions: { querySync(descriptor: PermissionDescriptor): { readonly state: string } };
+}
+
+/** The libc calls made through Deno.dlopen. */
+interface DenoLibc {
+  sched_setaffinity(tid: number, size: number, mask: BigUint64Array): number;
+  clock_gettime(clock: number, timespec: BigInt64Array): number;
+  setgroups(size: number, groups: Uint32Array): number;
+}
+
+function denoGlobal(): DenoProcessGlobal {
+  return (globalThis as unknown as { Deno: DenoProcessGlobal }).Deno;
+}
+
+/** True when `descriptor` is granted; false when not (a query never prompts). */
+export function granted(descriptor: PermissionDescriptor): boolean {
+  try {
+    return denoGlobal().permissions.querySync(descriptor).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+function isLinux(): boolean {
+  return denoGlobal().build.os === "linux";
+}
+
+/** True where `setAffinity` can work: Linux with --allow-ffi. */
+export function affinityAvailableDeno(): boolean {
+  return isLinux() && granted({ name: "ffi" });
+}
+
+/** True where `setIdentity` can work: POSIX with the whole --allow-sys (setuid/setgid are no kind of their own). */
+export function identityAvailableDeno(): boolean {
+  return denoGlobal().build.os !== "windows" && granted({ name: "sys" });
+}
+
+/**
+ * The permissions of a jailed worker: the network, the variables it is given (and the socket-API
+ * switch `detect.ts` reads), and --allow-sys, because Deno 2.9 checks `process.setuid`/`setgid`
+ * against the whole sys permission (`--allow-sys=setuid` is refused as an unknown kind).
+ */
+export function denoJailFlags(env: Readonly<Record<string, string>> | undefined): string[] {
+  const names = new Set([...Object.keys(env ?? {}), SOCKET_API_VARIABLE]);
+  return ["--no-prompt", "--allow-net", `--allow-env=${[...names].join(",")}`, "--allow-sys"];
+}
+
+/**
+ * `deno run` with the jail's flags or -A and the main module; a compiled binary runs alone (its
+ * permissions were fixed by `deno compile`). Run by root, the child starts with root's own uid and
+ * gid given to node:child_process: Deno then clears its supplementary groups before exec (Rust's
+ * `Command::uid`), which Deno's `process.setgid` never does and a jailed worker cannot do itself.
+ */
+export function spawnSelfDeno(args: readonly string[], options: SpawnSelfOptions): ChildProcess {
+  const deno = denoGlobal();
+  const command = deno.execPath();
+  const argv = deno.build.standalone === true
+    ? [...args]
+    : ["run", ...(options.jailed ? denoJailFlags(options.env) : ["-A"]), deno.mainModule, ...args];
+  const asRoot = deno.build.os !== "windows" && granted({ name: "sys", kind: "uid" }) && process.getuid!() === 0;
+  return startChild(command, argv, {
+    env: options.env,
+    ...(asRoot ? { uid: 0, gid: process.getgid!() } : {}),
+  });
+}
+
+/** Our effective uid through node:process (--allow-sys=uid); -1 on Windows. */
+export function userIdDeno(): number {
+  if (denoGlobal().build.os === "windows") return -1;
+  if (!granted({ name: "sys", kind: "uid" })) throw new Error("Cannot read the user id: Deno needs --allow-sys=uid");
+  return process.geteuid!();
+}
+
+/**
+ * setgroups through FFI when granted, then setgid and setuid (node:process; glibc applies them to
+ * every thread). Deno has no `process.setgroups`: without --allow-ffi the supplementary groups stay,
+ * so then any group besides `gid` is an error raised before anything changes.
+ */
+export function setIdentityDeno(uid: number, gid: number): void {
+  const failure = `Cannot run as uid ${uid}, gid ${gid}`;
+  if (denoGlobal().build.os === "windows") throw new Error(`${failure}: Windows has no user and group ids`);
+  if (!granted({ name: "sys" })) throw new Error(`${failure}: Deno needs --allow-sys (setuid and setgid have no kind of their own)`);
+  if (granted({ name: "ffi" })) {
+    if (denoLibc().setgroups(1, new Uint32Array([gid])) !== 0) {
+      throw new Error(`${failure}: setgroups failed (not running as root?)`);
+    }
+  } else {
+    const others = process.getgroups!().filter((group) => group !== gid);
+    if (others.length > 0) {
+      throw new Error(
+        `${failure}: Deno has no setgroups and without --allow-ffi the supplementary groups ${others.join(",")} would stay`,
+      );
+    }
+  }
+  try {
+    process.setgid!(gid);
+    process.setuid!(uid);
+  } catch (error) {
+    throw new Error(`${failure}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  checkIdentity(uid, gid, {
+    uid: process.getuid!(),
+    euid: process.geteuid!(),
+    gid: process.getgid!(),
+    egid: process.getegid!(),
+    groups: process.getgroups!(),
+  });
+}
+
+/** Pins every thread of `pid` through FFI sched_setaffinity (--allow-ffi, and reading /proc). */
+export function setAffinityDeno(pid: number, cores: readonly number[]): void {
+  const failure = `Cannot pin process ${pid} to cores ${cores.join(",")}`;
+  if (!isLinux()) throw new Error(`${failure}: only on Linux`);
+  if (!granted({ name: "ffi" })) throw new Error(`${failure}: Deno needs --allow-ffi to call sched_setaffinity`);
+  const tasks = `/proc/${pid}/task`;
+  if (!granted({ name: "read", path: tasks })) throw new Error(`${failure}: Deno needs --allow-read for "${tasks}"`);
+  const libc = denoLibc();
+  pinAllThreads(
+    pid,
+    cores,
+    (target) => threadIds([...denoGlobal().readDirSync(`/proc/${target}/task`)].map((entry) => entry.name)),
+    (tid, mask) => libc.sched_setaffinity(tid, CPU_SET_BYTES, mask) === 0,
+  );
+}
+
+/**
+ * CLOCK_MONOTONIC through FFI clock_gettime: Deno's `performance.now()` and `process.hrtime`
+ * count from the process start, and nothing else reads that clock.
+ */
+export function monotonicMicrosDeno(): bigint {
+  if (!isLinux()) throw new Error(`CLOCK_MONOTONIC is read through FFI on Linux only, not on ${denoGlobal().build.os}`);
+  if (!granted({ name: "ffi" })) throw new Error("Cannot read CLOCK_MONOTONIC: Deno needs --allow-ffi to call clock_gettime");
+  const timespec = new BigInt64Array(2);
+  if (denoLibc().clock_gettime(CLOCK_MONOTONIC, timespec) !== 0) throw new Error("clock_gettime(CLOCK_MONOTONIC) failed");
+  return timespecMicros(timespec);
+}
+
+/** Cores we may use: Deno's hardwareConcurrency follows the affinity mask on Linux. */
+export function cpuCountDeno(): number {
+  return Math.max(1, navigator.hardwareConcurrency || 1);
+}
+
+/**
+ * Reads `path`: "denied" when the read permission is not granted (queried first, so a terminal
+ * never gets a prompt) or Deno refused (NotCapable). Deno 2's PermissionDenied is the OS's EACCES,
+ * "failed" like any other error, as on Node.
+ */
+export async function fileAccessDeno(path: string): Promise<FileAccess> {
+  if (!granted({ name: "read", path })) return "denied";
+  try {
+    await denoGlobal().readFile(path);
+    return "readable";
+  } catch (error) {
+    return (error as { name?: unknown } | null)?.name === "NotCapable" ? "denied" : "failed";
+  }
+}
+
+let libc: DenoLibc | undefined;
+
+/** Opens libc once through Deno.dlopen (needs --allow-ffi, checked by the callers). */
+function denoLibc(): DenoLibc {
+  if (libc !== undefined) return libc;
+  const symbols = {
+    sched_setaffinity: { parameters: ["i32", "usize", "buffer"], result: "i32" },
+    clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
+    setgroups: { parameters: ["usize", "buffer"], result: "i32" },
+  };
+  const failures: string[] = [];
+  for (const name of libcCandidates(denoGlobal().build.arch)) {
+    try {
+      libc = denoGlobal().dlopen(name, symbols).symbols;
+      return libc;
+    } catch (error) {
+      failures.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  throw new Error(`Cannot load the C library through Deno.dlopen (${failures.join("; ")})`);
+}
