@@ -51,6 +51,11 @@ describe("defaults and inheritance", () => {
       pidfile: null,
       tune: { bufsize: 16_384, maxrewrite: 1_024, httpMaxhdr: 101 },
       log: [],
+      hardStopAfter: null,
+      workers: 1,
+      user: null,
+      group: null,
+      cpuMap: null,
     });
     const http = { httpRequestRules: [], httpResponseRules: [], errorFiles: [], connectionMode: "http-keep-alive", httpNoDelay: false };
     const frontend = config.frontends[0]!;
@@ -135,7 +140,8 @@ allbackups = false
 timeout = { connect = "2s", tunnel = "0" }
 servers = []
 `);
-    assert.deepEqual(config.global, { maxconn: 900, pidfile: "/tmp/proxy.pid", tune: { bufsize: 16_384, maxrewrite: 1_024, httpMaxhdr: 101 }, log: [] });
+    assert.deepEqual(config.global, { maxconn: 900, pidfile: "/tmp/proxy.pid", tune: { bufsize: 16_384, maxrewrite: 1_024, httpMaxhdr: 101 }, log: [],
+      hardStopAfter: null, workers: 1, user: null, group: null, cpuMap: null });
     const [a, b] = config.frontends;
     assert.equal(a!.maxconn, 77);
     assert.equal(a!.backlog, 64);
@@ -229,11 +235,29 @@ describe("errors name file:line:col, the key path, what was found and what is al
     ]);
   });
 
-  test("keys of later work are refused, not silently ignored", () => {
-    const errors = errorsOf(`[global]\nuser = "proxy"\nworkers = "auto"\n` + MINIMAL);
-    assert.equal(errors.length, 2);
-    assert.match(errors[0]!, /^2:8 global\.user: "user" is not supported by this version yet/);
-    assert.match(errors[1]!, /^3:11 global\.workers: "workers" is not supported by this version yet/);
+  test("process keys: workers, user, group, cpu-map, hard-stop-after", () => {
+    const { config } = load(
+      `[global]\nworkers = 4\nuser = "nobody"\ngroup = 65534\nhard-stop-after = "30s"\n` +
+        `cpu-map = { 1 = "0-2,5", 2 = 3, 3 = [1, 0], all = "6" }\n` + MINIMAL,
+    );
+    assert.equal(config.global.workers, 4);
+    assert.equal(config.global.user, "nobody");
+    assert.equal(config.global.group, 65534);
+    assert.equal(config.global.hardStopAfter, 30_000);
+    assert.deepEqual(config.global.cpuMap, { all: [6], byWorker: { 1: [0, 1, 2, 5], 2: [3], 3: [0, 1] } });
+    assert.equal(load(`[global]\nworkers = "auto"\ncpu-map = "auto"\n` + MINIMAL).config.global.cpuMap, "auto");
+    assert.deepEqual(errorsOf(`[global]\nworkers = 0\nuser = "bad name"\ngroup = -1\nhard-stop-after = "soon"\n` + MINIMAL), [
+      `2:11 global.workers: Expected a number of processes from 1 to 256 or "auto", found 0`,
+      `3:8 global.user: Expected a user name or a numeric id, found "bad name"`,
+      `4:9 global.group: Expected a group name or a numeric id, found -1`,
+      `5:19 global.hard-stop-after: Invalid duration: expected a duration such as "100ms", "5s", "2m", "1h" or "1d", found "soon"`,
+    ]);
+    assert.deepEqual(errorsOf(`[global]\ncpu-map = { 0 = "1", x = "2", 2 = "3-1", 3 = "9999" }\n` + MINIMAL), [
+      `2:17 global.cpu-map.0: Expected a worker number from 1 to 256 or "all" as key, found "0"`,
+      `2:26 global.cpu-map.x: Expected a worker number from 1 to 256 or "all" as key, found "x"`,
+      `2:35 global.cpu-map.2: Expected cores such as "0-3,6", 2 or [0, 1] (each from 0 to 1023), found "3-1"`,
+      `2:46 global.cpu-map.3: Expected cores such as "0-3,6", 2 or [0, 1] (each from 0 to 1023), found "9999"`,
+    ]);
   });
 
   test("every error is reported, in file order, and formatted for editors", () => {

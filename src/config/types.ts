@@ -32,6 +32,29 @@ export interface GlobalConfig {
   readonly tune: TuneConfig;
   /** `log` of [global]: where operator messages go, and traffic lines of frontends with `log = "global"`. */
   readonly log: readonly LogTargetConfig[];
+  /**
+   * How long a graceful stop (SIGUSR1, or the old process of a reload) may take, ms: then the
+   * sessions left are cut. null waits for the last one (HAProxy's `hard-stop-after`, unset).
+   */
+  readonly hardStopAfter: number | null;
+  /** Worker processes sharing the listeners: a number, or "auto" (one per core). */
+  readonly workers: number | "auto";
+  /** User to run as once the listeners are bound (name or uid), or null to stay who we are. */
+  readonly user: string | number | null;
+  /** Group to run as once the listeners are bound (name or gid), or null (the user's group). */
+  readonly group: string | number | null;
+  /** Which cores each worker is pinned to, or null (the scheduler decides). */
+  readonly cpuMap: CpuMapConfig | null;
+}
+
+/** `cpu-map`: "auto" (worker N on core N-1, wrapping) or explicit core sets. */
+export type CpuMapConfig = "auto" | CpuSets;
+
+/** Explicit `cpu-map`: core numbers per worker (1-based), and for the workers not named. */
+export interface CpuSets {
+  /** Cores of the workers not in `byWorker`, or null (not pinned). */
+  readonly all: readonly number[] | null;
+  readonly byWorker: Readonly<Record<number, readonly number[]>>;
 }
 
 /** A frontend's traffic log. */

@@ -33,6 +33,7 @@ import { describe, isTable, Reader } from "./reader.ts";
 import type { ConfigPath, ValidationIssue, ValidationOptions } from "./reader.ts";
 import { formatTomlPath } from "./toml_positions.ts";
 import { readTune } from "./tune.ts";
+import { readProcessSettings } from "./process_settings.ts";
 import { DEFAULTS } from "./types.ts";
 import type {
   BackendConfig,
@@ -68,7 +69,9 @@ const MAX_RETRIES = 100;
 const NAME = /^[A-Za-z0-9_.:-]+$/;
 
 const TOP_KEYS = ["global", "defaults", "frontends", "backends"] as const;
-const GLOBAL_KEYS = ["maxconn", "pidfile", "workers", "user", "group", "log", "tune"] as const;
+const GLOBAL_KEYS = [
+  "maxconn", "pidfile", "workers", "user", "group", "cpu-map", "hard-stop-after", "log", "tune",
+] as const;
 const DEFAULTS_KEYS = [
   "mode", "balance", "retries", "redispatch", "allbackups", "maxconn", "backlog", "timeout", "http-reuse",
   "check", "slowstart",
@@ -142,16 +145,6 @@ function readTimeouts(
 
 function readGlobal(reader: Reader, value: unknown): { config: GlobalConfig; log: GlobalLog } {
   const table = reader.table(["global"], value, GLOBAL_KEYS) ?? {};
-  const workers = table.workers;
-  if (workers !== undefined && workers !== 1) {
-    if (workers === "auto" || (typeof workers === "number" && Number.isInteger(workers) && workers > 1)) {
-      reader.unsupported(["global", "workers"], workers, "several worker processes arrive with the process lifecycle work");
-    } else {
-      reader.error(["global", "workers"], `Expected a number of processes from 1 or "auto", found ${describe(workers)}`);
-    }
-  }
-  reader.unsupported(["global", "user"], table.user, "privilege drop arrives with the process lifecycle work");
-  reader.unsupported(["global", "group"], table.group, "privilege drop arrives with the process lifecycle work");
   const tune = readTune(reader, table.tune);
   reader.bufsize = tune.bufsize;
   const log = readGlobalLog(reader, table.log);
@@ -160,6 +153,7 @@ function readGlobal(reader: Reader, value: unknown): { config: GlobalConfig; log
     pidfile: reader.string(["global", "pidfile"], table.pidfile) ?? null,
     tune,
     log: log.targets,
+    ...readProcessSettings(reader, table),
   };
   return { config, log };
 }
