@@ -81,12 +81,17 @@ export { BALANCE_ALGORITHMS, createBalancer } from "./src/core/balance/mod.ts";
 export type { BalanceAlgorithmName, BalanceContext, Balancer } from "./src/core/balance/mod.ts";
 export { currentRuntime, detectRuntimeName } from "./src/runtime/detect.ts";
 export type {
+  ChildExit,
+  ChildProcess,
   Connection,
   ConnectionHandler,
   ConnectOptions,
   DatagramHandler,
   DatagramOptions,
   DatagramSocket,
+  FileAccess,
+  JailKind,
+  KillSignalName,
   Listener,
   ListenOptions,
   NetAddr,
@@ -95,7 +100,12 @@ export type {
   RuntimeInfo,
   RuntimeName,
   SignalName,
+  SpawnOptions,
+  SpawnSelfOptions,
 } from "./src/runtime/types.ts";
+export { LifecycleError } from "./src/lifecycle/errors.ts";
+export type { LifecycleErrorCode } from "./src/lifecycle/errors.ts";
+export type { CpuMapConfig, CpuSets } from "./src/config/types.ts";
 export type { Logger } from "./src/core/logger.ts";
 export { SILENT_LOGGER, teeLogger } from "./src/core/logger.ts";
 export { compileLogFormat, formatJsonLog, HTTPLOG_FORMAT, LogFormatError, TCPLOG_FORMAT } from "./src/log/log_format.ts";

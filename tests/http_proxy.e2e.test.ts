@@ -571,32 +571,44 @@ describe("http mode, end to end", () => {
       await origin.close();
     }
   });
-  test("SIGUSR1: idle keep-alive clients are closed at once, a request in flight gets its response with Connection: close", async () => {
+  test("SIGUSR1: idle keep-alive clients are closed after a short grace, a request sent in it and one in flight get their responses with Connection: close", async () => {
     const origin = await httpOrigin((request, response) => {
       setTimeout(() => response.end(`done ${request.url}`), request.url === "/slow" ? 500 : 0);
     });
     const { proxy, port } = await startProxy(["--backend", origin.address, "--mode", "http"]);
     const idle = new RawClient(port);
+    const late = new RawClient(port);
     const busy = new RawClient(port);
     try {
-      idle.send(get("/fast"));
-      await idle.until((text) => text.endsWith("done /fast"));
+      for (const client of [idle, late]) {
+        client.send(get("/fast"));
+        await client.until((text) => text.endsWith("done /fast"));
+      }
       await busy.opened;
       busy.send(get("/slow"));
       await sleep(100);
       const started = Date.now();
       proxy.sendSignal("SIGUSR1");
+      await proxy.waitFor(/SIGUSR1 received/);
+      // A client under load sends its next request right after a response: one that was on its way
+      // when the stop began is answered, not reset.
+      late.send(get("/late"));
+      const lateText = await late.untilClosed(5_000);
+      assert.match(lateText, /Connection: close\r\n\r\ndone \/late$/);
       // The idle client is let go without waiting for timeout http-keep-alive (10 s by default).
       await idle.untilClosed(5_000);
+      assert.ok(Date.now() - started < 2_000, "idle keep-alive connections close within the grace");
       const text = await busy.untilClosed(5_000);
       assert.match(text, /Connection: close\r\n\r\ndone \/slow$/);
       assert.equal(await proxy.waitExit(5_000), 0);
       assert.ok(Date.now() - started < 5_000);
     } finally {
       idle.close();
+      late.close();
       busy.close();
       await proxy.stop();
       await origin.close();
     }
   });
+
 });

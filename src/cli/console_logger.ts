@@ -8,9 +8,7 @@
 import { createConsola } from "consola";
 import type { ConsolaInstance } from "consola";
 import type { Logger } from "../core/logger.ts";
-
-/** How much to say. */
-export type Verbosity = "quiet" | "normal" | "verbose";
+import type { Verbosity } from "../lifecycle/worker_logger.ts";
 
 const CONSOLA_LEVELS: Record<Verbosity, number> = { quiet: 1, normal: 3, verbose: 4 };
 

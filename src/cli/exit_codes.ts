@@ -6,6 +6,7 @@
 
 import { ConfigError } from "../config/errors.ts";
 import { NetError } from "../runtime/net_error.ts";
+import { LifecycleError } from "../lifecycle/errors.ts";
 
 /** Success, or a requested stop. */
 export const EXIT_OK = 0;
@@ -28,7 +29,7 @@ export class UsageError extends Error {
 /** Picks the exit code for an error that ended the program. */
 export function exitCodeFor(error: unknown): number {
   if (error instanceof UsageError) return EXIT_USAGE;
-  if (error instanceof ConfigError || error instanceof NetError) return EXIT_FAILURE;
+  if (error instanceof ConfigError || error instanceof NetError || error instanceof LifecycleError) return EXIT_FAILURE;
   // citty's own argument errors (bad enum value, missing positional).
   if (error instanceof Error && (error as { code?: unknown }).code === "EARG") return EXIT_USAGE;
   return EXIT_INTERNAL;

@@ -13,7 +13,7 @@ import type { Runtime } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
 import { COMMON_ARGS } from "./args.ts";
 import { consoleLogger, createConsole } from "./console_logger.ts";
-import type { Verbosity } from "./console_logger.ts";
+import { verbosityOfArgs } from "../lifecycle/worker_logger.ts";
 import { DEMO_ARGS, demoCommand } from "./demo_command.ts";
 import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, exitCodeFor, UsageError } from "./exit_codes.ts";
 import { RUN_ARGS, runCommand } from "./run_command.ts";
@@ -40,16 +40,6 @@ const mainDefinition = defineCommand({
   subCommands: { check: checkDefinition, demo: demoDefinition, version: versionDefinition },
 });
 
-function verbosityOf(argv: readonly string[]): Verbosity {
-  let verbosity: Verbosity = "normal";
-  for (const arg of argv) {
-    if (arg === "--") break;
-    if (arg === "--quiet" || /^-[a-zA-Z]*q[a-zA-Z]*$/.test(arg)) verbosity = "quiet";
-    if (arg === "--verbose" || /^-[a-zA-Z]*V[a-zA-Z]*$/.test(arg)) verbosity = "verbose";
-  }
-  return verbosity;
-}
-
 function wantsHelp(argv: readonly string[]): boolean {
   return argv.includes("--help") || argv.includes("-h");
 }
@@ -61,7 +51,7 @@ async function usage<T extends ArgsDef>(definition: CommandDef<T>, parent?: Comm
 
 /** Runs the command line `argv` (without program name) and resolves with the exit code. */
 export async function runCli(argv: string[], runtime: Runtime): Promise<number> {
-  const console = createConsole(verbosityOf(argv));
+  const console = createConsole(verbosityOfArgs(argv));
   const logger = consoleLogger(console);
   const [command, ...rest] = argv;
   try {

@@ -11,14 +11,16 @@ import type { Logger } from "../core/logger.ts";
 import type { Config } from "../config/types.ts";
 import { buildQuickStartConfig } from "../config/quick_start.ts";
 import { BALANCE_ALGORITHMS } from "../core/balance/mod.ts";
-import { formatHostPort } from "../runtime/net_error.ts";
-import { Proxy } from "../engine/proxy.ts";
-import { waitForStopSignal } from "../lifecycle/stop_signals.ts";
+import type { Proxy } from "../engine/proxy.ts";
+import type { QuickStartOptions } from "../config/quick_start.ts";
+import { runStandalone } from "../lifecycle/standalone.ts";
+import { runMaster } from "../lifecycle/master.ts";
+import { DEFAULT_PROCESS_OPTIONS, disableReusePort } from "../lifecycle/process_options.ts";
+import type { FinishOldProcesses, ProcessOptions } from "../lifecycle/process_options.ts";
 import { COMMON_ARGS, listOf, parseStrict } from "./args.ts";
 import { EXIT_OK, UsageError } from "./exit_codes.ts";
 import { formatConfigIssue, loadConfigFiles } from "../config/load.ts";
 import type { ConfigIssue } from "../config/load.ts";
-import { writePidFile } from "../lifecycle/pidfile.ts";
 
 /** Flags of a run: configuration files, or the quick start. */
 export const RUN_ARGS = {
@@ -39,7 +41,25 @@ export const RUN_ARGS = {
   },
   mode: { type: "string", alias: ["m"], description: 'Proxy mode: "http" (default: requests parsed, rebuilt and balanced one by one) or "tcp" (bytes spliced untouched)' },
   balance: { type: "string", description: `Balancing algorithm: ${BALANCE_ALGORITHMS.join(", ")} (default roundrobin)` },
-  reuseport: { type: "boolean", default: true, description: "Bind with SO_REUSEPORT (--no-reuseport to disable)" },
+  reuseport: {
+    type: "boolean",
+    default: true,
+    description: "Bind with SO_REUSEPORT (--no-reuseport: bind every listener without it, also with -f)",
+  },
+  pidfile: { type: "string", alias: ["p"], description: "Write the process id to FILE once listening (overrides global.pidfile)" },
+  "soft-finish": {
+    type: "string",
+    description: "Once listening, tell these old processes to finish gracefully (SIGUSR1); HAProxy's -sf PID... is accepted",
+  },
+  "hard-finish": {
+    type: "string",
+    description: "Once listening, tell these old processes to stop now (SIGTERM); HAProxy's -st PID... is accepted",
+  },
+  "master-worker": {
+    type: "boolean",
+    alias: ["W"],
+    description: "Run a master process that starts the workers, reloads on SIGUSR2 or SIGHUP and restarts dead workers",
+  },
   log: {
     type: "string",
     description: "Log target(s) for traffic lines and operator messages: stdout, stderr, udp://HOST[:PORT], tcp://HOST[:PORT] (comma-separated or repeated)",
@@ -58,37 +78,87 @@ export interface ConfigChoice {
   readonly files: readonly string[];
   /** -c: check only. */
   readonly checkOnly: boolean;
+  /** The quick-start flags when there are no files (a master rebuilds the workers' config from them). */
+  readonly quickStart: QuickStartOptions | null;
+  /** The lifecycle flags. */
+  readonly process: ProcessOptions;
 }
 
 /** Builds the Config from `-f` files or from the quick-start flags (never both). */
 export async function configFromArgs(rawArgs: string[], runtime: Runtime): Promise<ConfigChoice> {
+  rawArgs = expandFinishFlags(rawArgs);
   const args = parseStrict(rawArgs, RUN_ARGS);
   const files = listOf(args.config);
   const checkOnly = args.check === true;
+  const process = processOptions(args);
   if (files.length > 0) {
     const given: string[] = QUICK_START_FLAGS.filter((flag) => args[flag] !== undefined);
-    // --reuseport has a default, so only its presence on the command line tells it was given.
-    if (rawArgs.some((arg) => arg === "--reuseport" || arg === "--no-reuseport")) given.push("reuseport");
     if (given.length > 0) {
       throw new UsageError(
         `Options ${given.map((flag) => `--${flag}`).join(", ")} cannot be combined with -f: describe the proxy in the configuration file`,
       );
     }
     const loaded = await loadConfigFiles(files, (path) => runtime.readTextFile(path));
-    return { config: loaded.config, warnings: loaded.warnings, files: loaded.files, checkOnly };
+    const config = process.noReusePort ? disableReusePort(loaded.config) : loaded.config;
+    return { config, warnings: loaded.warnings, files: loaded.files, checkOnly, quickStart: null, process };
   }
   if (checkOnly && args.bind === undefined && args.backend === undefined) {
     throw new UsageError("Nothing to check: give a configuration file with -f FILE");
   }
-  const config = buildQuickStartConfig({
+  const quickStart: QuickStartOptions = {
     bind: listOf(args.bind),
     backend: listOf(args.backend),
     mode: args.mode === undefined ? undefined : String(args.mode),
     balance: args.balance === undefined ? undefined : String(args.balance),
-    reusePort: args.reuseport !== false,
+    reusePort: !process.noReusePort,
     log: listOf(args.log),
+  };
+  return { config: buildQuickStartConfig(quickStart), warnings: [], files: [], checkOnly, quickStart, process };
+}
+
+/** HAProxy's `-sf PID...` / `-st PID...` (every number that follows) as --soft-finish / --hard-finish. */
+export function expandFinishFlags(rawArgs: readonly string[]): string[] {
+  const expanded: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i]!;
+    if (arg === "--") {
+      expanded.push(...rawArgs.slice(i));
+      break;
+    }
+    if (arg !== "-sf" && arg !== "-st") {
+      expanded.push(arg);
+      continue;
+    }
+    const pids: string[] = [];
+    while (i + 1 < rawArgs.length && /^\d+$/.test(rawArgs[i + 1]!)) pids.push(rawArgs[++i]!);
+    if (pids.length === 0) throw new UsageError(`Option "${arg}" needs one or more process ids`);
+    expanded.push(`--${arg === "-sf" ? "soft" : "hard"}-finish=${pids.join(",")}`);
+  }
+  return expanded;
+}
+
+function processOptions(args: Record<string, unknown>): ProcessOptions {
+  const soft = pidList("--soft-finish", args["soft-finish"]);
+  const hard = pidList("--hard-finish", args["hard-finish"]);
+  if (soft.length > 0 && hard.length > 0) throw new UsageError("Options -sf and -st cannot be combined: pick one way to finish the old processes");
+  const finish: FinishOldProcesses | null = soft.length > 0
+    ? { mode: "soft", pids: soft }
+    : hard.length > 0
+    ? { mode: "hard", pids: hard }
+    : null;
+  const pidfile = args.pidfile === undefined ? null : String(args.pidfile);
+  if (pidfile === "") throw new UsageError('Option "-p" needs a file name');
+  return { pidfile, finish, masterWorker: args["master-worker"] === true, noReusePort: args.reuseport === false };
+}
+
+function pidList(flag: string, value: unknown): number[] {
+  return listOf(value).flatMap((text) => text.split(",")).filter((text) => text !== "").map((text) => {
+    const pid = Number(text);
+    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(pid) || pid < 1) {
+      throw new UsageError(`Option "${flag}" expects process ids, found "${text}"`);
+    }
+    return pid;
   });
-  return { config, warnings: [], files: [], checkOnly };
 }
 
 /** The one-line summary of a valid configuration. */
@@ -109,34 +179,16 @@ export async function runCommand(rawArgs: string[], runtime: Runtime, logger: Lo
     runtime.writeStdout(configSummary(choice) + "\n");
     return EXIT_OK;
   }
-  return await runProxy(choice.config, runtime, logger);
+  if (choice.process.masterWorker || choice.config.global.workers !== 1) return await runMaster(choice, runtime, logger);
+  return await runStandalone(choice.config, choice.process, runtime, logger);
 }
 
-/** Starts a proxy from a Config and runs it until a stop signal; returns the exit code. */
-export async function runProxy(
+/** Starts a proxy from a Config in this process and runs it until a stop signal; returns the exit code. */
+export function runProxy(
   config: Config,
   runtime: Runtime,
   logger: Logger,
   onListening?: (proxy: Proxy) => void,
 ): Promise<number> {
-  const proxy = new Proxy(config, runtime, logger);
-  await proxy.start();
-  // From here on operator messages also reach the [global] log targets.
-  logger = proxy.logger;
-  if (config.global.pidfile !== null) await writePidFile(config.global.pidfile, runtime);
-  for (const frontend of proxy.frontends) {
-    const addresses = frontend.boundAddresses.map((address) => formatHostPort(address.address, address.port));
-    const backend = frontend.backend;
-    const routes = frontend.config.routes.length;
-    const target = [
-      ...(routes > 0 ? [`${routes} route(s)`] : []),
-      ...(backend !== null ? [`backend "${backend.name}": ${backend.servers.length} server(s)`] : []),
-    ].join(", default ");
-    logger.info(`Frontend "${frontend.name}" (${frontend.config.mode}) listening on ${addresses.join(", ")}, ${target}`);
-  }
-  onListening?.(proxy);
-  const reason = await waitForStopSignal(proxy, runtime, logger);
-  logger.notice(reason === "graceful-stop" ? "Proxy stopped: every session finished" : "Proxy stopped");
-  await proxy.close();
-  return EXIT_OK;
+  return runStandalone(config, DEFAULT_PROCESS_OPTIONS, runtime, logger, onListening);
 }

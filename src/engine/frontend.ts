@@ -82,6 +82,8 @@ export class Frontend implements HttpSessionHost {
   private readonly pool: Pool<Session>;
   private readonly parked: Connection[] = [];
   private listeners: Listener[] = [];
+  /** The ports of the first successful bind, one per `config.binds` entry (null before). */
+  private firstPorts: number[] | null = null;
   private idleWaiters: Array<() => void> = [];
   /** Running http sessions, to close the idle ones when draining (empty in tcp mode). */
   private readonly httpSessions = new Set<HttpSession>();
@@ -132,16 +134,24 @@ export class Frontend implements HttpSessionHost {
     return this.parked.length;
   }
 
-  /** Binds every address; on failure closes those already bound and rethrows the NetError. */
+  /**
+   * Binds every address; on failure closes those already bound and rethrows the NetError. Binding
+   * again after `unbind` (SIGTTIN) takes the ports of the first bind, also where 0 was configured:
+   * a resumed listener is found where it was.
+   */
   async bind(): Promise<void> {
     const bound: Listener[] = [];
+    const ports = this.firstPorts;
     try {
-      for (const bind of this.config.binds) bound.push(await this.listen(bind));
+      for (const [index, bind] of this.config.binds.entries()) {
+        bound.push(await this.listen(bind, bind.port === 0 && ports !== null ? ports[index]! : bind.port));
+      }
     } catch (error) {
       await Promise.all(bound.map((listener) => listener.close()));
       throw error;
     }
     this.listeners = bound;
+    this.firstPorts ??= bound.map((listener) => listener.address.port);
   }
 
   /** Stops listening; running sessions go on. */
@@ -166,11 +176,11 @@ export class Frontend implements HttpSessionHost {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private listen(bind: BindConfig): Promise<Listener> {
+  private listen(bind: BindConfig, port: number): Promise<Listener> {
     return this.runtime.listen(
       {
         host: bind.host,
-        port: bind.port,
+        port,
         backlog: this.config.backlog,
         reusePort: bind.reusePort,
         // nginx's default (ipv6only=on): "[::]:80" takes IPv6 only, so ":80" and "[::]:80" together

@@ -24,7 +24,7 @@ import { Frontend } from "./frontend.ts";
 import type { ProcessLimit } from "./frontend.ts";
 import { LogTargets } from "./log_targets.ts";
 
-/** A proxy built from a Config: call `start` to bind. */
+/** A proxy built from a Config: call `start` (or `prepare`, then `listen`) to serve. */
 export class Proxy {
   readonly config: Config;
   readonly runtime: Runtime;
@@ -44,6 +44,8 @@ export class Proxy {
   checks: readonly ServerCheck[] = [];
   private readonly limit: ProcessLimit;
   private listening = false;
+  private prepared = false;
+  private checksStarted = false;
 
   constructor(config: Config, runtime: Runtime, logger: Logger) {
     this.config = config;
@@ -63,8 +65,31 @@ export class Proxy {
     };
   }
 
-  /** Resolves servers, builds everything and binds every frontend. Rejects with the first error. */
+  /**
+   * Resolves servers, builds everything and binds every frontend: `prepare` then `listen`. Rejects
+   * with the first error, after closing whatever it opened (log targets, listeners, timers).
+   */
   async start(): Promise<void> {
+    await this.prepare();
+    try {
+      await this.listen();
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Builds everything without binding: resolves server, check and log-target addresses, opens the
+   * log targets (from here on `logger` also reaches the [global] targets), creates backends, health
+   * checks (not running yet) and frontends. Called once; `listen` binds afterwards. A reload
+   * hand-over (src/lifecycle/handover.ts) needs the two apart: everything that can fail for a
+   * reason of our own fails here, before the old process is disturbed. Rejects with the first
+   * error after closing what it opened.
+   */
+  async prepare(): Promise<void> {
+    if (this.prepared) throw new Error("The proxy is already prepared");
+    this.prepared = true;
     const logTargets = await LogTargets.open(this.config, this.runtime, this.logger);
     this.logTargets = logTargets;
     if (logTargets.global.length > 0) this.logger = teeLogger(this.logger, logTargets.operatorLog);
@@ -72,11 +97,9 @@ export class Proxy {
       await this.build(logTargets);
     } catch (error) {
       // Nothing listens: the log sockets and timers must not outlive the failed start.
-      this.logTargets = null;
-      await logTargets.close();
+      await this.close();
       throw error;
     }
-    this.checks.forEach((check, position) => check.start(firstCheckDelay(position, this.checks.length, check.interval)));
   }
 
   private async build(logTargets: LogTargets): Promise<void> {
@@ -99,11 +122,18 @@ export class Proxy {
       }
       return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, null, trafficLog);
     });
-    await this.listen();
   }
 
-  /** Binds every frontend (again, after `stopListening`). */
+  /**
+   * Binds every frontend, all or none: on failure those already bound are closed again and the
+   * first error (a NetError: EADDRINUSE...) is rethrown, leaving the proxy as it was, so the
+   * caller may retry (the -sf fallback does, every 10 ms). After `prepare`; also listens again
+   * after `stopListening` (SIGTTIN), on the same ports as before even where 0 was configured. The
+   * first success starts the health checks: only a proxy that serves checks its servers.
+   */
   async listen(): Promise<void> {
+    if (!this.prepared) throw new Error("The proxy must be prepared before it listens");
+    if (this.listening) return;
     const bound: Frontend[] = [];
     try {
       for (const frontend of this.frontends) {
@@ -115,9 +145,13 @@ export class Proxy {
       throw error;
     }
     this.listening = true;
+    if (!this.checksStarted) {
+      this.checksStarted = true;
+      this.checks.forEach((check, position) => check.start(firstCheckDelay(position, this.checks.length, check.interval)));
+    }
   }
 
-  /** Stops accepting; established sessions go on. */
+  /** Stops accepting (graceful stop, pause); established sessions go on. `listen` binds again. */
   async stopListening(): Promise<void> {
     this.listening = false;
     await Promise.all(this.frontends.map((frontend) => frontend.unbind()));
@@ -139,10 +173,13 @@ export class Proxy {
   }
 
   /**
-   * Stops the checks and the timer wheel so nothing keeps the event loop alive, then sends the
-   * last log lines (waiting a bounded time for a slow target). Call after the sessions ended.
+   * Stops the listeners (if still bound), the checks and the timer wheel so nothing keeps the
+   * event loop alive, then sends the last log lines (waiting a bounded time for a slow target).
+   * Call after the sessions ended, or just before the process exits (sessions still running are
+   * not closed: the exit cuts them).
    */
   async close(): Promise<void> {
+    if (this.listening) await this.stopListening();
     for (const check of this.checks) check.stop();
     for (const backend of this.backends) backend.close();
     this.serverPool.closeAll();

@@ -1,0 +1,192 @@
+/**
+ * What a -W master hands each worker so that the worker needs no file system: the texts of the
+ * configuration files and errorfiles the master read (or the quick-start flags), and the few facts
+ * a jailed worker cannot find out itself.
+ *
+ * The worker validates the texts again with the same code (`loadConfigSources`), so it runs exactly
+ * what the master checked, and a reload is "read the files again, hand the new texts over".
+ *
+ * @module
+ */
+
+import type { Config } from "../config/types.ts";
+import type { ConfigIssue, ConfigSource } from "../config/load.ts";
+import { loadConfigFiles, loadConfigSources } from "../config/load.ts";
+import { buildQuickStartConfig } from "../config/quick_start.ts";
+import type { QuickStartOptions } from "../config/quick_start.ts";
+import type { Identity } from "./privileges.ts";
+import { disableReusePort } from "./process_options.ts";
+import { LifecycleError } from "./errors.ts";
+import type { Verbosity } from "./worker_logger.ts";
+
+/** The configuration as handed over: file texts, or the quick-start flags. */
+export type ConfigHandover =
+  | {
+    readonly kind: "files";
+    /** The -f files in order, each with its text. */
+    readonly sources: readonly ConfigSource[];
+    /** Errorfile texts by their path as written in the configuration. */
+    readonly errorFiles: readonly (readonly [string, string])[];
+  }
+  | { readonly kind: "quick-start"; readonly options: QuickStartOptions };
+
+/** Everything a worker gets from its master before it builds its proxy. */
+export interface WorkerSetup {
+  readonly config: ConfigHandover;
+  /** --no-reuseport (already part of the quick-start flags). */
+  readonly noReusePort: boolean;
+  /** The user and group to become once bound, resolved by the master (it can read the account files). */
+  readonly identity: Identity | null;
+  /** The master's host name, for log headers: a jailed Deno worker may not ask the system. */
+  readonly hostname: string;
+  /** A file the master could read, which the worker tries to read to check its jail; null: none found. */
+  readonly jailProbe: string | null;
+  /** The master's -q/-V. */
+  readonly verbosity: Verbosity;
+}
+
+/** A configuration read by the master, with what to hand over. */
+export interface ReadConfig {
+  readonly handover: ConfigHandover;
+  readonly config: Config;
+  readonly warnings: readonly ConfigIssue[];
+}
+
+/**
+ * Reads and validates the configuration as the master does at start and on every reload, keeping
+ * every text read (the files and the errorfiles they name) for the workers.
+ */
+export async function readConfig(
+  files: readonly string[],
+  quickStart: QuickStartOptions | null,
+  noReusePort: boolean,
+  readTextFile: (path: string) => Promise<string>,
+): Promise<ReadConfig> {
+  if (files.length === 0) {
+    if (quickStart === null) {
+      throw new LifecycleError("LIFECYCLE_WORKER", "No configuration: neither files nor quick-start flags");
+    }
+    return {
+      handover: { kind: "quick-start", options: quickStart },
+      config: buildQuickStartConfig(quickStart),
+      warnings: [],
+    };
+  }
+  const texts = new Map<string, string>();
+  const loaded = await loadConfigFiles(files, async (path) => {
+    const text = await readTextFile(path);
+    texts.set(path, text);
+    return text;
+  });
+  const configFiles = new Set(files);
+  const handover: ConfigHandover = {
+    kind: "files",
+    sources: files.map((name) => ({ name, text: texts.get(name)! })),
+    errorFiles: [...texts].filter(([path]) => !configFiles.has(path)),
+  };
+  const config = noReusePort ? disableReusePort(loaded.config) : loaded.config;
+  return { handover, config, warnings: loaded.warnings };
+}
+
+/** Builds the Config from what the master handed over, without touching the file system. */
+export function configFromSetup(setup: WorkerSetup): Config {
+  const handover = setup.config;
+  if (handover.kind === "quick-start") return buildQuickStartConfig(handover.options);
+  const loaded = loadConfigSources(handover.sources, { errorFiles: new Map(handover.errorFiles) });
+  return setup.noReusePort ? disableReusePort(loaded.config) : loaded.config;
+}
+
+function invalid(what: string): LifecycleError {
+  return new LifecycleError("LIFECYCLE_WORKER", `Invalid setup from the master: ${what}`);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isStringList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === "string");
+}
+
+function optionalString(value: unknown): boolean {
+  return value === undefined || typeof value === "string";
+}
+
+function parseHandover(value: unknown): ConfigHandover {
+  if (!isRecord(value)) throw invalid("config is not an object");
+  if (value.kind === "files") {
+    const sources = value.sources;
+    if (!Array.isArray(sources) || sources.length === 0) {
+      throw invalid("config.sources is not a list of files");
+    }
+    for (const source of sources) {
+      if (!isRecord(source) || typeof source.name !== "string" || typeof source.text !== "string") {
+        throw invalid("config.sources holds something else than {name, text}");
+      }
+    }
+    const errorFiles = value.errorFiles;
+    if (
+      !Array.isArray(errorFiles) || !errorFiles.every((entry) => isStringList(entry) && entry.length === 2)
+    ) {
+      throw invalid("config.errorFiles is not a list of [path, text]");
+    }
+    return {
+      kind: "files",
+      sources: sources.map((source) => ({ name: source.name as string, text: source.text as string })),
+      errorFiles: errorFiles.map((entry) => [entry[0] as string, entry[1] as string] as const),
+    };
+  }
+  if (value.kind === "quick-start") {
+    const options = value.options;
+    if (
+      !isRecord(options) || !isStringList(options.bind) || !isStringList(options.backend) ||
+      !optionalString(options.mode) ||
+      !optionalString(options.balance) ||
+      !(options.reusePort === undefined || typeof options.reusePort === "boolean") ||
+      !(options.log === undefined || isStringList(options.log))
+    ) {
+      throw invalid("config.options are not quick-start flags");
+    }
+    return {
+      kind: "quick-start",
+      options: {
+        bind: options.bind,
+        backend: options.backend,
+        mode: options.mode as string | undefined,
+        balance: options.balance as string | undefined,
+        reusePort: options.reusePort as boolean | undefined,
+        log: options.log as string[] | undefined,
+      },
+    };
+  }
+  throw invalid(`unknown config kind ${JSON.stringify(value.kind)}`);
+}
+
+function isId(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+/** Reads the setup sent by the master; throws a LifecycleError when it is not one. */
+export function parseWorkerSetup(value: unknown): WorkerSetup {
+  if (!isRecord(value)) throw invalid("not an object");
+  const identity = value.identity;
+  if (identity !== null && !(isRecord(identity) && isId(identity.uid) && isId(identity.gid))) {
+    throw invalid("identity is neither null nor {uid, gid}");
+  }
+  if (typeof value.noReusePort !== "boolean") throw invalid("noReusePort is not a boolean");
+  if (typeof value.hostname !== "string") throw invalid("hostname is not a string");
+  if (value.jailProbe !== null && typeof value.jailProbe !== "string") {
+    throw invalid("jailProbe is neither null nor a path");
+  }
+  if (value.verbosity !== "quiet" && value.verbosity !== "normal" && value.verbosity !== "verbose") {
+    throw invalid("verbosity is not quiet, normal or verbose");
+  }
+  return {
+    config: parseHandover(value.config),
+    noReusePort: value.noReusePort,
+    identity: identity === null ? null : { uid: identity.uid as number, gid: identity.gid as number },
+    hostname: value.hostname,
+    jailProbe: value.jailProbe,
+    verbosity: value.verbosity,
+  };
+}

@@ -1,0 +1,689 @@
+/**
+ * -W (and `workers` above 1): the master process, which runs the workers, as HAProxy's
+ * master-worker mode does.
+ *
+ * The master reads and validates the configuration, then starts each worker as this same program
+ * (`runtime.spawnSelf`) in the runtime's permission jail and hands it the configuration texts over
+ * a loopback control channel (control_channel.ts, config_handover.ts): a worker needs no file
+ * system. The master itself binds no proxy port and serves no traffic; it:
+ * - pins each worker to its cores (`cpu-map`) right after spawning it;
+ * - waits until every worker is listening, then writes the pid file (its own pid), tells -sf/-st
+ *   processes to finish and notifies systemd;
+ * - passes stop requests on (SIGTERM/SIGINT: SIGTERM to every worker; SIGUSR1: a "finish" frame,
+ *   see `finish`) and pause/resume (SIGTTOU/SIGTTIN), and exits once the workers are gone;
+ * - reloads on SIGUSR2 or SIGHUP: reads the files again; an invalid configuration is logged with
+ *   its positions and changes nothing; a valid one starts a new generation of workers beside the
+ *   old one (SO_REUSEPORT), and only once all of them listen are the old ones told to finish; a
+ *   new generation that fails is stopped and the old one keeps serving;
+ * - restarts a worker of the current generation that dies unexpectedly, with a backoff.
+ *
+ * @module
+ */
+
+import type {
+  ChildExit,
+  ChildProcess,
+  Connection,
+  Listener,
+  Runtime,
+  SignalName,
+  TimerHandle,
+} from "../runtime/types.ts";
+import type { Logger } from "../core/logger.ts";
+import type { Config } from "../config/types.ts";
+import type { QuickStartOptions } from "../config/quick_start.ts";
+import { formatConfigIssue } from "../config/load.ts";
+import type { ProcessOptions } from "./process_options.ts";
+import { LifecycleError } from "./errors.ts";
+import {
+  ControlChannel,
+  formatMasterAddress,
+  MAX_WORKER_FRAME_BYTES,
+  parseWorkerFrame,
+  randomToken,
+  sameToken,
+} from "./control_channel.ts";
+import type { Frame } from "./control_channel.ts";
+import { readConfig } from "./config_handover.ts";
+import type { ReadConfig, WorkerSetup } from "./config_handover.ts";
+import { MASTER_VARIABLE, WORKER_COMMAND } from "./worker_command.ts";
+import { verbosityOfArgs } from "./worker_logger.ts";
+import { resolveIdentity } from "./privileges.ts";
+import type { Identity } from "./privileges.ts";
+import { checkCpuMap, coresOfWorker, pinProcess, workerCount } from "./cpu_map.ts";
+import { writePidFile } from "./pidfile.ts";
+import { finishOldProcesses } from "./handover.ts";
+import { chooseJailProbe } from "./jail_check.ts";
+import { SystemdNotifier } from "./systemd_notify.ts";
+
+/** What the master starts from: the first configuration, and where to read it again on reload. */
+export interface MasterStart {
+  /**
+   * The configuration the CLI validated. The master reads the files once more at start (they are
+   * small) to keep their texts for the workers, and runs what that read gives.
+   */
+  readonly config: Config;
+  /** The -f files, in order; empty for the quick start. */
+  readonly files: readonly string[];
+  /** The quick-start flags when there are no files. */
+  readonly quickStart: QuickStartOptions | null;
+  readonly process: ProcessOptions;
+}
+
+/** How long a generation of workers may take to be ready (bind, resolve servers) before it counts as failed. */
+export const READY_TIMEOUT_MS = 30_000;
+/** How long a connection to the control port may stay silent before saying hello. */
+export const HELLO_TIMEOUT_MS = 5_000;
+/** Control connections that have not said hello yet, at most: the port is open to the whole machine. */
+export const MAX_PENDING_CONTROL_CONNECTIONS = 64;
+/** First delay before restarting a dead worker: long enough not to spin on a crash at start. */
+export const RESTART_DELAY_MIN_MS = 100;
+/** The delay doubles on each failed restart up to this. */
+export const RESTART_DELAY_MAX_MS = 10_000;
+/** A worker that stayed up this long had a healthy run: its next restart starts the backoff over. */
+export const RESTART_STABLE_MS = 30_000;
+/** How long workers told to stop now (SIGTERM) get before SIGKILL. */
+export const STOP_TIMEOUT_MS = 10_000;
+/** Exit code of a master that stopped as asked. */
+const EXIT_STOPPED = 0;
+
+/**
+ * The delay before restarting a dead worker, and the one to use if it dies again: starts at
+ * {@link RESTART_DELAY_MIN_MS}, doubles up to {@link RESTART_DELAY_MAX_MS}, and starts over when
+ * the worker had served for {@link RESTART_STABLE_MS} (`uptime`, 0 when it never became ready).
+ */
+export function restartBackoff(
+  planned: number | undefined,
+  uptime: number,
+): { readonly delay: number; readonly next: number } {
+  const delay = planned === undefined || uptime >= RESTART_STABLE_MS ? RESTART_DELAY_MIN_MS : planned;
+  return { delay, next: Math.min(delay * 2, RESTART_DELAY_MAX_MS) };
+}
+
+/** Everything one generation of workers runs with. */
+interface Plan {
+  readonly read: ReadConfig;
+  readonly workers: number;
+  readonly identity: Identity | null;
+  readonly setup: WorkerSetup;
+}
+
+/** One start (or reload) of the workers, numbered from 1. */
+class Generation {
+  readonly id: number;
+  readonly plan: Plan;
+  /** The process in each worker slot (index = worker number - 1); null while a restart is pending. */
+  readonly slots: (WorkerProcess | null)[];
+  /** Pending restarts by worker number. */
+  readonly restarts = new Map<number, TimerHandle>();
+  /** Next restart delay by worker number. */
+  readonly delays = new Map<number, number>();
+
+  constructor(id: number, plan: Plan) {
+    this.id = id;
+    this.plan = plan;
+    this.slots = new Array(plan.workers).fill(null);
+  }
+
+  /** The processes of this generation that have not exited. */
+  get live(): WorkerProcess[] {
+    return this.slots.filter((worker): worker is WorkerProcess =>
+      worker !== null && worker.state !== "exited"
+    );
+  }
+}
+
+/** One worker process, from spawn to exit. */
+class WorkerProcess {
+  readonly number: number;
+  readonly generation: Generation;
+  readonly token: string;
+  readonly child: ChildProcess;
+  readonly label: string;
+  readonly spawnedAt: number;
+  state: "starting" | "ready" | "exited" = "starting";
+  /** Told to stop (or to finish): its exit is expected. */
+  stopRequested = false;
+  channel: ControlChannel | null = null;
+  readyAt = 0;
+  /** Why it could not start, as it reported. */
+  failure: string | null = null;
+  /** Settles when it is ready; rejects when it fails or exits first. Always handled. */
+  readonly ready: Promise<void>;
+  private settle: { resolve: () => void; reject: (error: Error) => void } | null = null;
+
+  constructor(number: number, generation: Generation, token: string, child: ChildProcess, now: number) {
+    this.number = number;
+    this.generation = generation;
+    this.token = token;
+    this.child = child;
+    this.label = `Worker ${number} (pid ${child.pid})`;
+    this.spawnedAt = now;
+    this.ready = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+    // Restarted workers' readiness is only logged: nobody awaits it, and it must not be unhandled.
+    this.ready.catch(() => {});
+  }
+
+  markReady(now: number): void {
+    if (this.state !== "starting") return;
+    this.state = "ready";
+    this.readyAt = now;
+    this.settle?.resolve();
+  }
+
+  /** It reported a failure or exited before ready. */
+  markFailed(message: string): void {
+    this.failure ??= message;
+    this.settle?.reject(
+      new LifecycleError("LIFECYCLE_WORKER", `${this.label} could not start: ${this.failure}`),
+    );
+  }
+
+  /**
+   * Signals the worker. By pid through `runtime.kill` rather than `child.kill`: Deno's
+   * node:child_process delivers only the first signal given to a child's `kill` (later calls do
+   * nothing and return false), and then reports that first signal as the cause of the exit even
+   * when the child exits with a code. SIGKILL, not in the contract's `kill`, is the last word anyway.
+   */
+  kill(signal: "SIGTERM" | "SIGTTOU" | "SIGTTIN" | "SIGKILL", runtime: Runtime): void {
+    if (this.state === "exited") return;
+    if (signal === "SIGKILL") {
+      this.child.kill(signal);
+      return;
+    }
+    try {
+      runtime.kill(this.child.pid, signal);
+    } catch {
+      // Gone already: its exit is on its way.
+    }
+  }
+}
+
+function describeExit(exit: ChildExit): string {
+  return exit.code !== null ? `with code ${exit.code}` : `on ${exit.signal ?? "an unknown signal"}`;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? "" : "s"}`;
+}
+
+/** The master: its workers, generations, control port and signals. */
+class Master {
+  private readonly start: MasterStart;
+  private readonly runtime: Runtime;
+  private readonly logger: Logger;
+  private readonly notifier: SystemdNotifier;
+  private listener: Listener | null = null;
+  private readonly channels = new Set<ControlChannel>();
+  private pendingHellos = 0;
+  /** Workers that have not said hello yet, by token. */
+  private readonly awaitingHello = new Map<string, WorkerProcess>();
+  /** Every worker process not yet exited, of every generation. */
+  private readonly live = new Set<WorkerProcess>();
+  private current: Generation | null = null;
+  private generations = 0;
+  private stopping: "graceful" | "hard" | null = null;
+  private killTimer: TimerHandle | null = null;
+  private reloading = false;
+  /** SIGTTOU was forwarded and no SIGTTIN or reload since: restarted workers are paused too. */
+  private paused = false;
+  private reloadPending: SignalName | null = null;
+  private resolveStopRequested!: () => void;
+  /** Settles when a stop was asked for. */
+  private readonly stopRequested: Promise<void>;
+  private resolveStopped!: () => void;
+  /** Settles when a stop was asked for and every worker exited. */
+  private readonly stopped: Promise<void>;
+
+  constructor(start: MasterStart, runtime: Runtime, logger: Logger) {
+    this.start = start;
+    this.runtime = runtime;
+    this.logger = logger;
+    this.notifier = new SystemdNotifier(runtime, logger);
+    this.stopRequested = new Promise((resolve) => (this.resolveStopRequested = resolve));
+    this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
+  }
+
+  async run(): Promise<number> {
+    const startedAt = this.runtime.now();
+    // Handlers first: the default action of SIGUSR2 or SIGHUP would kill a master still starting.
+    this.subscribeSignals();
+    const plan = await this.plan();
+    this.listener = await this.runtime.listen(
+      { host: "127.0.0.1", port: 0, backlog: MAX_PENDING_CONTROL_CONNECTIONS, reusePort: false },
+      (connection) => this.accept(connection),
+      (error) => this.logger.warn(`Control port: ${error.message}`),
+    );
+    let generation: Generation | null = null;
+    try {
+      if (this.stopping === null) {
+        generation = this.spawnGeneration(plan);
+        await this.whenReady(generation);
+      }
+    } catch (error) {
+      if (generation !== null) await this.stopGeneration(generation);
+      await this.closeControl();
+      throw error;
+    }
+    if (this.stopping === null && generation !== null) {
+      this.current = generation;
+      try {
+        const pidfile = this.start.process.pidfile ?? plan.read.config.global.pidfile;
+        if (pidfile !== null) await writePidFile(pidfile, this.runtime);
+      } catch (error) {
+        await this.stopGeneration(generation);
+        await this.closeControl();
+        throw error;
+      }
+      this.logger.notice(
+        `Master (pid ${this.runtime.pid}): ${plural(plan.workers, "worker")} ready in ${
+          Math.round(this.runtime.now() - startedAt)
+        } ms`,
+      );
+      finishOldProcesses(this.start.process.finish, this.runtime, this.logger);
+      this.notifier.ready();
+      if (this.reloadPending !== null) this.reload(this.reloadPending);
+    }
+    await this.stopped;
+    if (this.killTimer !== null) this.runtime.clearTimer(this.killTimer);
+    await this.closeControl();
+    await this.notifier.flush();
+    this.logger.notice(`Master (pid ${this.runtime.pid}) stopped`);
+    return EXIT_STOPPED;
+  }
+
+  /** Reads and checks everything a generation needs; throws what is wrong (ConfigFileError with positions...). */
+  private async plan(): Promise<Plan> {
+    const { files, quickStart, process } = this.start;
+    const read = await readConfig(
+      files,
+      quickStart,
+      process.noReusePort,
+      (path) => this.runtime.readTextFile(path),
+    );
+    const global = read.config.global;
+    checkCpuMap(global, this.runtime);
+    const workers = workerCount(global, this.runtime);
+    const identity = await resolveIdentity(global, this.runtime);
+    const setup: WorkerSetup = {
+      config: read.handover,
+      noReusePort: process.noReusePort,
+      identity,
+      hostname: this.runtime.hostname(),
+      jailProbe: await chooseJailProbe(files, this.runtime),
+      verbosity: verbosityOfArgs(this.runtime.args()),
+    };
+    return { read, workers, identity, setup };
+  }
+
+  private subscribeSignals(): void {
+    // Subscriptions last as long as the process: see process_signals.ts on why none is removed.
+    const runtime = this.runtime;
+    runtime.onSignal("SIGTERM", () => this.stop("hard", "SIGTERM"));
+    runtime.onSignal("SIGINT", () => this.stop("hard", "SIGINT"));
+    runtime.onSignal("SIGUSR1", () => this.stop("graceful", "SIGUSR1"));
+    runtime.onSignal("SIGUSR2", () => this.reload("SIGUSR2"));
+    runtime.onSignal("SIGHUP", () => this.reload("SIGHUP"));
+    runtime.onSignal("SIGTTOU", () => this.forwardToCurrent("SIGTTOU", "stop listening"));
+    runtime.onSignal("SIGTTIN", () => this.forwardToCurrent("SIGTTIN", "listen again"));
+  }
+
+  private spawnGeneration(plan: Plan): Generation {
+    const generation = new Generation(++this.generations, plan);
+    try {
+      for (let number = 1; number <= plan.workers; number++) this.spawnWorker(generation, number);
+    } catch (error) {
+      // The caller gets no generation to stop: those already started are stopped here.
+      for (const worker of generation.live) {
+        worker.stopRequested = true;
+        worker.kill("SIGTERM", this.runtime);
+      }
+      throw error;
+    }
+    return generation;
+  }
+
+  private spawnWorker(generation: Generation, number: number): WorkerProcess {
+    const runtime = this.runtime;
+    const token = randomToken();
+    const address = formatMasterAddress({ host: "127.0.0.1", port: this.listener!.address.port, token });
+    let child: ChildProcess;
+    try {
+      child = runtime.spawnSelf([WORKER_COMMAND], {
+        env: { [MASTER_VARIABLE]: address },
+        jailed: true,
+      });
+    } catch (error) {
+      throw new LifecycleError("LIFECYCLE_WORKER", `Cannot start worker ${number}: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+    const worker = new WorkerProcess(number, generation, token, child, runtime.now());
+    generation.slots[number - 1] = worker;
+    this.live.add(worker);
+    this.awaitingHello.set(token, worker);
+    child.exited.then((exit) => this.exited(worker, exit));
+    const cores = coresOfWorker(generation.plan.read.config.global.cpuMap, number, runtime.cpuCount());
+    try {
+      // At once: the threads the worker's runtime starts from now on inherit the set.
+      if (cores !== null) pinProcess(runtime, child.pid, cores, this.logger, worker.label);
+    } catch (error) {
+      // Out of its slot first, so its exit is not taken for a crash to restart.
+      generation.slots[number - 1] = null;
+      worker.stopRequested = true;
+      worker.kill("SIGTERM", runtime);
+      throw error;
+    }
+    this.logger.debug(`${worker.label} started (generation ${generation.id})`);
+    return worker;
+  }
+
+  /** Resolves once every worker of `generation` is ready, or a stop was asked; rejects on the first failure. */
+  private async whenReady(generation: Generation): Promise<void> {
+    let timer: TimerHandle | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = this.runtime.setTimer(READY_TIMEOUT_MS, () => {
+        const late = generation.live.filter((worker) => worker.state === "starting").map((worker) =>
+          worker.label
+        );
+        reject(
+          new LifecycleError(
+            "LIFECYCLE_WORKER",
+            `${late.join(", ")} not ready within ${READY_TIMEOUT_MS} ms`,
+          ),
+        );
+      }, false);
+    });
+    try {
+      await Promise.race([
+        Promise.all(generation.slots.map((worker) => worker!.ready)),
+        timeout,
+        this.stopRequested,
+      ]);
+    } finally {
+      this.runtime.clearTimer(timer);
+    }
+  }
+
+  /** Stops every worker of `generation` now (SIGTERM, then SIGKILL after a bound) and waits for them. */
+  private async stopGeneration(generation: Generation): Promise<void> {
+    for (const timer of generation.restarts.values()) this.runtime.clearTimer(timer);
+    generation.restarts.clear();
+    const workers = generation.live;
+    for (const worker of workers) {
+      worker.stopRequested = true;
+      worker.kill("SIGTERM", this.runtime);
+    }
+    const exits = Promise.all(workers.map((worker) => worker.child.exited));
+    let timer: TimerHandle | undefined;
+    const late = await Promise.race([
+      exits.then(() => false),
+      new Promise<boolean>((
+        resolve,
+      ) => (timer = this.runtime.setTimer(STOP_TIMEOUT_MS, () => resolve(true), false))),
+    ]);
+    this.runtime.clearTimer(timer);
+    if (late) {
+      for (const worker of generation.live) {
+        this.logger.warn(`${worker.label} did not stop within ${STOP_TIMEOUT_MS} ms: killing it`);
+        worker.kill("SIGKILL", this.runtime);
+      }
+      await exits;
+    }
+  }
+
+  private accept(connection: Connection): void {
+    if (this.pendingHellos >= MAX_PENDING_CONTROL_CONNECTIONS || this.listener === null) {
+      connection.destroy();
+      return;
+    }
+    this.pendingHellos++;
+    let worker: WorkerProcess | null = null;
+    let greeted = false;
+    const greet = () => {
+      if (greeted) return;
+      greeted = true;
+      this.pendingHellos--;
+      this.runtime.clearTimer(timer);
+    };
+    const channel = new ControlChannel(MAX_WORKER_FRAME_BYTES, {
+      onFrame: (frame) => {
+        worker = this.onFrame(worker, channel, frame);
+        greet();
+      },
+      onClose: (reason) => {
+        greet();
+        this.channels.delete(channel);
+        if (worker !== null && reason !== undefined && worker.state !== "exited") {
+          this.logger.debug(`${worker.label}: control channel closed: ${reason}`);
+        }
+      },
+    });
+    const timer = this.runtime.setTimer(HELLO_TIMEOUT_MS, () => channel.destroy("no hello"), true);
+    this.channels.add(channel);
+    channel.attach(connection);
+  }
+
+  /** Handles one frame of a control connection; returns the worker it belongs to. Throws to hang up. */
+  private onFrame(worker: WorkerProcess | null, channel: ControlChannel, raw: Frame): WorkerProcess {
+    const frame = parseWorkerFrame(raw);
+    if (worker === null) {
+      if (frame.type !== "hello") {
+        throw new LifecycleError("LIFECYCLE_WORKER", `Control connection spoke before hello`);
+      }
+      // Compared in constant time, not looked up: the port is open to every local user.
+      const owner = [...this.awaitingHello.values()].find((candidate) =>
+        sameToken(candidate.token, frame.token)
+      );
+      if (owner === undefined) {
+        throw new LifecycleError("LIFECYCLE_WORKER", "Control connection with an unknown token");
+      }
+      this.awaitingHello.delete(owner.token);
+      owner.channel = channel;
+      channel.send({
+        type: "setup",
+        worker: owner.number,
+        generation: owner.generation.id,
+        setup: owner.generation.plan.setup,
+      });
+      return owner;
+    }
+    if (frame.type === "ready") {
+      worker.markReady(this.runtime.now());
+      const restarted = this.current === worker.generation;
+      this.logger.info(
+        `${worker.label} ready in ${Math.round(worker.readyAt - worker.spawnedAt)} ms${
+          restarted ? " (restarted)" : ""
+        }`,
+      );
+      if (restarted && this.paused) worker.kill("SIGTTOU", this.runtime);
+    } else if (frame.type === "failed") {
+      worker.markFailed(frame.message);
+      // A restarted worker's failure has nobody waiting for it: say it here.
+      if (this.current === worker.generation) {
+        this.logger.error(`${worker.label} could not start: ${frame.message}`);
+      }
+    } else {
+      throw new LifecycleError("LIFECYCLE_WORKER", `${worker.label} said hello twice`);
+    }
+    return worker;
+  }
+
+  private exited(worker: WorkerProcess, exit: ChildExit): void {
+    const wasReady = worker.state === "ready";
+    worker.state = "exited";
+    this.live.delete(worker);
+    this.awaitingHello.delete(worker.token);
+    worker.channel?.destroy(undefined);
+    if (!wasReady) worker.markFailed(`exited ${describeExit(exit)} before it was ready`);
+    const generation = worker.generation;
+    const expected = this.stopping !== null || worker.stopRequested || generation !== this.current ||
+      generation.slots[worker.number - 1] !== worker;
+    if (expected) {
+      // Told to stop, it exits 0; anything else (a crash while finishing) is worth a warning.
+      if (exit.code === 0) this.logger.info(`${worker.label} exited ${describeExit(exit)}`);
+      else this.logger.warn(`${worker.label} exited ${describeExit(exit)}`);
+    } else {
+      const uptime = wasReady ? this.runtime.now() - worker.readyAt : 0;
+      this.scheduleRestart(generation, worker.number, `${worker.label} exited ${describeExit(exit)}`, uptime);
+    }
+    if (this.stopping !== null && this.live.size === 0) this.resolveStopped();
+  }
+
+  /** Restarts worker `number` of `generation` after its backoff delay; `what` says what happened. */
+  private scheduleRestart(generation: Generation, number: number, what: string, uptime: number): void {
+    const { delay, next } = restartBackoff(generation.delays.get(number), uptime);
+    generation.delays.set(number, next);
+    generation.slots[number - 1] = null;
+    this.logger.alert(`${what}: restarting in ${delay} ms`);
+    generation.restarts.set(
+      number,
+      this.runtime.setTimer(delay, () => {
+        generation.restarts.delete(number);
+        if (this.stopping !== null || this.current !== generation) return;
+        try {
+          this.spawnWorker(generation, number);
+        } catch (error) {
+          this.scheduleRestart(generation, number, errorMessage(error), 0);
+        }
+      }, false),
+    );
+  }
+
+  private stop(mode: "graceful" | "hard", signal: SignalName): void {
+    if (this.stopping === "hard" || this.stopping === mode) return;
+    const first = this.stopping === null;
+    this.stopping = mode;
+    if (first) this.notifier.stopping();
+    if (this.current !== null) {
+      for (const timer of this.current.restarts.values()) this.runtime.clearTimer(timer);
+      this.current.restarts.clear();
+    }
+    const workers = [...this.live];
+    this.logger.notice(
+      mode === "hard"
+        ? `${signal} received: stopping ${plural(workers.length, "worker")} now`
+        : `${signal} received: ${
+          plural(workers.length, "worker")
+        } finish their sessions, then the master exits`,
+    );
+    for (const worker of workers) {
+      if (mode === "hard") {
+        worker.stopRequested = true;
+        worker.kill("SIGTERM", this.runtime);
+      } else {
+        this.finish(worker);
+      }
+    }
+    this.resolveStopRequested();
+    if (mode === "hard") {
+      this.killTimer = this.runtime.setTimer(STOP_TIMEOUT_MS, () => {
+        for (const worker of this.live) {
+          this.logger.warn(`${worker.label} did not stop within ${STOP_TIMEOUT_MS} ms: killing it`);
+          worker.kill("SIGKILL", this.runtime);
+        }
+      }, true);
+    }
+    if (this.live.size === 0) this.resolveStopped();
+  }
+
+  private forwardToCurrent(signal: "SIGTTOU" | "SIGTTIN", what: string): void {
+    if (this.stopping !== null || this.current === null) return;
+    this.paused = signal === "SIGTTOU";
+    // Only to workers that serve: a worker still starting has no handler yet, and SIGTTOU's default
+    // action would suspend it. A restarted worker is paused once ready (see onFrame).
+    const workers = this.current.live.filter((worker) => !worker.stopRequested && worker.state === "ready");
+    if (workers.length === 0) return;
+    this.logger.notice(`${signal} received: ${plural(workers.length, "worker")} ${what}`);
+    for (const worker of workers) worker.kill(signal, this.runtime);
+  }
+
+  /** SIGUSR2/SIGHUP: a new generation from the files read again, or the old one kept. */
+  private reload(signal: SignalName): void {
+    if (this.stopping !== null) return;
+    if (this.reloading || this.current === null) {
+      // One more reload after this one (or after the start) reads the files as they are by then.
+      this.reloadPending = signal;
+      this.logger.notice(
+        `${signal} received: reloading once the ${this.reloading ? "current reload" : "start"} is done`,
+      );
+      return;
+    }
+    this.reloading = true;
+    this.reloadPending = null;
+    this.notifier.reloading();
+    this.logger.notice(`${signal} received: reloading the configuration`);
+    this.runReload().finally(() => {
+      this.reloading = false;
+      if (this.stopping !== null) return;
+      this.notifier.ready();
+      if (this.reloadPending !== null) this.reload(this.reloadPending);
+    });
+  }
+
+  private async runReload(): Promise<void> {
+    const startedAt = this.runtime.now();
+    let generation: Generation | null = null;
+    try {
+      const plan = await this.plan();
+      for (const warning of plan.read.warnings) this.logger.warn(formatConfigIssue(warning));
+      if (this.stopping !== null) return;
+      generation = this.spawnGeneration(plan);
+      await this.whenReady(generation);
+      if (this.stopping !== null) return;
+      const old = this.current!;
+      this.current = generation;
+      // The new generation listens: a pause does not survive a reload.
+      this.paused = false;
+      const finishing = this.retire(old);
+      this.logger.notice(
+        `Reload done: ${plural(plan.workers, "worker")} of generation ${generation.id} ready in ` +
+          `${Math.round(this.runtime.now() - startedAt)} ms, ${
+            plural(finishing, "worker")
+          } of generation ${old.id} finishing`,
+      );
+    } catch (error) {
+      this.logger.error(`Reload failed, the running workers keep serving: ${errorMessage(error)}`);
+      if (generation !== null) await this.stopGeneration(generation);
+    }
+  }
+
+  /** Tells a replaced generation to finish its sessions; returns how many workers it has. */
+  private retire(generation: Generation): number {
+    for (const timer of generation.restarts.values()) this.runtime.clearTimer(timer);
+    generation.restarts.clear();
+    const workers = generation.live;
+    for (const worker of workers) this.finish(worker);
+    return workers.length;
+  }
+
+  /**
+   * Tells a worker to finish its sessions and exit, over its control channel rather than with
+   * SIGUSR1: Node's permission model swallows SIGUSR1 (the inspector's signal), so a jailed Node
+   * worker never sees it. A worker not serving yet has nothing to finish: it is stopped.
+   */
+  private finish(worker: WorkerProcess): void {
+    worker.stopRequested = true;
+    if (worker.state === "ready" && worker.channel !== null && worker.channel.send({ type: "finish" })) {
+      return;
+    }
+    worker.kill("SIGTERM", this.runtime);
+  }
+
+  private async closeControl(): Promise<void> {
+    const listener = this.listener;
+    this.listener = null;
+    for (const channel of this.channels) channel.destroy(undefined);
+    this.channels.clear();
+    await listener?.close();
+  }
+}
+
+/** Runs the master until it is stopped; returns the exit code. */
+export function runMaster(start: MasterStart, runtime: Runtime, logger: Logger): Promise<number> {
+  return new Master(start, runtime, logger).run();
+}

@@ -1,0 +1,98 @@
+/**
+ * One process serving on its own (no -W master): the start-up sequence and the run until a stop
+ * signal. Workers of a master run the same sequence (`worker.ts`).
+ *
+ * The order is HAProxy's: read every account and file needed first, pin cores, bind (taking over
+ * from the -sf/-st processes), write the pid file, tell the old processes to finish, drop
+ * privileges, serve.
+ *
+ * @module
+ */
+
+import type { Runtime } from "../runtime/types.ts";
+import type { Logger } from "../core/logger.ts";
+import type { Config } from "../config/types.ts";
+import { formatHostPort } from "../runtime/net_error.ts";
+import { Proxy } from "../engine/proxy.ts";
+import { writePidFile } from "./pidfile.ts";
+import { applyIdentity, resolveIdentity } from "./privileges.ts";
+import { pinStandalone } from "./cpu_map.ts";
+import { bindWithHandover, finishOldProcesses, resumeOldProcesses } from "./handover.ts";
+import { serveUntilStopped } from "./process_signals.ts";
+import type { ProcessOptions } from "./process_options.ts";
+
+/** Exit code of a proxy that stopped as asked. */
+const EXIT_STOPPED = 0;
+
+/**
+ * Starts a proxy from a Config and runs it until a stop signal; returns the exit code. With
+ * `options.finish` (-sf/-st) it binds beside the old processes (pausing them where an address cannot
+ * be shared, see handover.ts) and tells them to finish only once everything else succeeded; any
+ * failure before that resumes the processes it paused, so they go on serving untouched.
+ */
+export async function runStandalone(
+  config: Config,
+  options: ProcessOptions,
+  runtime: Runtime,
+  logger: Logger,
+  onListening?: (proxy: Proxy) => void,
+): Promise<number> {
+  const identity = await resolveIdentity(config.global, runtime);
+  // Before binding: threads the runtime starts later inherit the set.
+  pinStandalone(config.global, runtime, logger);
+  const proxy = new Proxy(config, runtime, logger);
+  const handover = await bindWithHandover(proxy, options, runtime, logger);
+  // From here on operator messages also reach the [global] log targets.
+  logger = proxy.logger;
+  try {
+    // Before the privilege drop: the pid file usually lives where only root may write (/run).
+    const pidfile = options.pidfile ?? config.global.pidfile;
+    if (pidfile !== null) await writePidFile(pidfile, runtime);
+  } catch (error) {
+    await proxy.close();
+    resumeOldProcesses(handover.paused, runtime, logger);
+    throw error;
+  }
+  // Signal handlers before the "listening" lines: whoever waits for them may signal at once (an
+  // unhandled SIGTTOU would stop the process), and before the old processes are told to finish.
+  const serving = serveUntilStopped(proxy, config.global, runtime, logger);
+  // SIGUSR2's default action would kill the process: an operator used to -W's reload signal must
+  // not take a standalone proxy down with it.
+  runtime.onSignal(
+    "SIGUSR2",
+    () =>
+      logger.notice(
+        'SIGUSR2 received: ignored (reload a standalone process with -sf; "-W" reloads on SIGUSR2)',
+      ),
+  );
+  finishOldProcesses(options.finish, runtime, logger);
+  // HAProxy's order: the old processes are told first (they may run as another user, whom we could
+  // no longer signal), then privileges are dropped; a failure here is fatal, as in HAProxy, and
+  // resolveIdentity has refused beforehand every case it can foresee.
+  try {
+    applyIdentity(identity, runtime, logger);
+  } catch (error) {
+    await proxy.close();
+    throw error;
+  }
+  announceListening(proxy, logger);
+  onListening?.(proxy);
+  const reason = await serving.stopped;
+  logger.notice(reason === "graceful-stop" ? "Proxy stopped: every session finished" : "Proxy stopped");
+  await proxy.close();
+  return EXIT_STOPPED;
+}
+
+/** One line per frontend: where it listens and where it sends traffic. */
+export function announceListening(proxy: Proxy, logger: Logger): void {
+  for (const frontend of proxy.frontends) {
+    const addresses = frontend.boundAddresses.map((address) => formatHostPort(address.address, address.port));
+    const backend = frontend.backend;
+    const routes = frontend.config.routes.length;
+    const target = [
+      ...(routes > 0 ? [`${routes} route(s)`] : []),
+      ...(backend !== null ? [`backend "${backend.name}": ${backend.servers.length} server(s)`] : []),
+    ].join(", default ");
+    logger.info(`Frontend "${frontend.name}" (${frontend.config.mode}) listening on ${addresses.join(", ")}, ${target}`);
+  }
+}

@@ -1,0 +1,661 @@
+/**
+ * -W end to end: the real CLI as a master with real workers, real origins and real clients, on the
+ * runtime running the tests. Each test cleans up the master and every worker it saw (from the log
+ * lines and from the master's /proc children), also when it fails.
+ */
+
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import * as http from "node:http";
+import * as net from "node:net";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { boundedWait, cliCommand, ROOT, sleep } from "./_cli_helpers.ts";
+import { httpOrigin } from "./_http_helpers.ts";
+import { detectRuntimeName } from "../src/runtime/detect.ts";
+
+const RUNTIME = detectRuntimeName();
+
+/** True while `pid` exists and is not a zombie waiting for its parent. */
+function alive(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+/** The children of `pid`, from every one of its threads (Linux /proc). */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const text = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim();
+      if (text !== "") children.push(...text.split(/\s+/).map(Number));
+    }
+  } catch {
+    // Gone already.
+  }
+  return children;
+}
+
+/** The cores each thread of `pid` may run on (Cpus_allowed_list), one entry per thread. */
+function coresOfThreads(pid: number): string[] {
+  return readdirSync(`/proc/${pid}/task`).map((task) =>
+    /^Cpus_allowed_list:\s+(\S+)$/m.exec(readFileSync(`/proc/${pid}/task/${task}/status`, "utf8"))![1]!
+  );
+}
+
+/** A master started with -W (or workers > 1), its output collected, its workers tracked. */
+class Master {
+  readonly child: ChildProcess;
+  readonly startedAt = Date.now();
+  stdout = "";
+  stderr = "";
+  exitCode: number | null = null;
+  signal: string | null = null;
+  readonly exited: Promise<void>;
+  private readonly seen = new Set<number>();
+
+  constructor(args: readonly string[], env: Record<string, string> = {}) {
+    const [command, commandArgs] = cliCommand(args);
+    this.child = spawn(command, commandArgs, {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env },
+    });
+    this.child.stdout!.on("data", (chunk: Buffer) => (this.stdout += chunk.toString()));
+    this.child.stderr!.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.exited = new Promise((resolve) => {
+      this.child.on("exit", (code, signal) => {
+        this.exitCode = code;
+        this.signal = signal;
+        resolve();
+      });
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get running(): boolean {
+    return this.exitCode === null && this.signal === null;
+  }
+
+  /** Waits until stderr (from `from` on) matches; fails with the output after `timeoutMs`. */
+  async waitFor(pattern: RegExp, from = 0, timeoutMs = 20_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    let lastLook = false;
+    while (Date.now() < deadline) {
+      this.track();
+      const match = this.stderr.slice(from).match(pattern);
+      if (match !== null) return match;
+      if (lastLook) break;
+      // Workers outlive a killed master for a while, writing to the same pipe; once all are gone,
+      // one last look after what they wrote last has been read.
+      if (!this.running && this.liveWorkers().length === 0) {
+        lastLook = true;
+        await boundedWait(this.exited, 1_000);
+        await sleep(200);
+        continue;
+      }
+      await sleep(20);
+    }
+    throw new Error(`Expected ${pattern} in the master's output; got:\n${this.stderr}`);
+  }
+
+  /** Pids of the workers that said they were ready, by worker number, in order of the lines. */
+  readyWorkers(from = 0): { number: number; pid: number }[] {
+    return [...this.stderr.slice(from).matchAll(/Worker (\d+) \(pid (\d+)\) ready/g)].map((match) => ({
+      number: Number(match[1]),
+      pid: Number(match[2]),
+    }));
+  }
+
+  /** Remembers every worker pid visible now, for the clean-up. */
+  track(): void {
+    for (const match of this.stderr.matchAll(/\(pid (\d+)\)/g)) this.seen.add(Number(match[1]));
+    if (this.running) { for (const pid of childrenOf(this.pid)) this.seen.add(pid); }
+  }
+
+  /** Every worker ever seen that is still alive. */
+  liveWorkers(): number[] {
+    this.track();
+    return [...this.seen].filter((pid) => pid !== this.pid && alive(pid));
+  }
+
+  signalMaster(name: NodeJS.Signals): void {
+    process.kill(this.pid, name);
+  }
+
+  async waitExit(timeoutMs = 20_000): Promise<number | null> {
+    await boundedWait(this.exited, timeoutMs);
+    if (this.running) throw new Error(`The master did not exit within ${timeoutMs} ms:\n${this.stderr}`);
+    return this.exitCode;
+  }
+
+  /** Waits until none of the workers seen is alive; fails after a bound. */
+  async waitWorkersGone(timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.liveWorkers().length > 0) {
+      if (Date.now() > deadline) {
+        throw new Error(`Workers ${this.liveWorkers().join(", ")} still alive:\n${this.stderr}`);
+      }
+      await sleep(20);
+    }
+  }
+
+  /** Stops the master (SIGTERM, then SIGKILL) and SIGKILLs any worker left. Safe to call more than once. */
+  async stop(): Promise<void> {
+    this.track();
+    if (this.running) {
+      this.child.kill("SIGTERM");
+      await boundedWait(this.exited, 10_000);
+      if (this.running) {
+        this.child.kill("SIGKILL");
+        await boundedWait(this.exited, 5_000);
+      }
+    }
+    for (const pid of this.liveWorkers()) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Gone between the check and the kill.
+      }
+    }
+  }
+}
+
+/** A free loopback port: workers share one fixed port, so port 0 will not do. */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** One GET on a fresh connection (no keep-alive: each request may land on another worker). */
+function get(port: number, path = "/", timeoutMs = 10_000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.get({ host: "127.0.0.1", port, path, agent: false }, (response) => {
+      let body = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => (body += chunk));
+      response.on("end", () => resolve({ status: response.statusCode!, body }));
+      response.on("error", reject);
+    });
+    request.setTimeout(timeoutMs, () => request.destroy(new Error(`No answer within ${timeoutMs} ms`)));
+    request.on("error", reject);
+  });
+}
+
+/** An origin answering its name, and `slow-NAME` after `slowMs` on /slow. */
+function namedOrigin(name: string, slowMs = 1_500) {
+  return httpOrigin((request, response) => {
+    const answer = (body: string) => response.writeHead(200, { "content-type": "text/plain" }).end(body);
+    if (request.url === "/slow") setTimeout(() => answer(`slow-${name}`), slowMs);
+    else answer(name);
+  });
+}
+
+function tempDirectory(): { path: string; file: (name: string, text: string) => string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), "proxy-master-"));
+  return {
+    path,
+    file(name, text) {
+      const file = join(path, name);
+      writeFileSync(file, text);
+      return file;
+    },
+    remove: () => rmSync(path, { recursive: true, force: true }),
+  };
+}
+
+/** Two workers behind one http frontend whose traffic lines name the worker's pid on stdout. */
+function configText(port: number, origin: string, global = ""): string {
+  return `
+[global]
+workers = 2
+${global}
+
+[frontends.web]
+bind = "127.0.0.1:${port}"
+mode = "http"
+default-backend = "app"
+log = { target = "stdout", format = "raw" }
+log-format = "served-by=%pid %HP %ST"
+
+[backends.app]
+mode = "http"
+servers = [{ name = "a", address = "${origin}" }]
+`;
+}
+
+/** Pids that logged a served request since `from` on stdout. */
+function servingPids(master: Master, from = 0): Set<number> {
+  return new Set(
+    [...master.stdout.slice(from).matchAll(/served-by=(\d+) /g)].map((match) => Number(match[1])),
+  );
+}
+
+/** Waits until each of the `pids` said it stopped listening because its master asked it to finish. */
+async function oldStoppedListening(master: Master, pids: readonly number[], from: number): Promise<void> {
+  for (const pid of pids) {
+    await master.waitFor(new RegExp(`\\(pid ${pid}\\): Master asked to finish: stopped listening`), from);
+  }
+}
+
+/** Start-up figures, printed at the end of the run for the report. */
+const readyTimes: string[] = [];
+
+describe(`master-worker (-W) on ${RUNTIME}`, () => {
+  test("two workers serve, the pid file holds the master's pid, each worker checks its jail; SIGTERM stops everything", async () => {
+    const origin = await namedOrigin("one");
+    const directory = tempDirectory();
+    const port = await freePort();
+    const pidfile = join(directory.path, "proxy.pid");
+    const file = directory.file("proxy.toml", configText(port, origin.address, `pidfile = "${pidfile}"`));
+    const master = new Master(["-W", "-f", file]);
+    try {
+      const ready = await master.waitFor(/Master \(pid \d+\): 2 workers ready in (\d+) ms/);
+      readyTimes.push(
+        `${RUNTIME}: 2 workers ready ${Date.now() - master.startedAt} ms after the master was spawned (${
+          ready[1]
+        } ms by the master's clock)`,
+      );
+      const workers = master.readyWorkers();
+      assert.deepEqual(workers.map((worker) => worker.number).sort(), [1, 2]);
+      assert.equal(new Set(workers.map((worker) => worker.pid)).size, 2);
+      assert.equal(readFileSync(pidfile, "utf8"), `${master.pid}\n`);
+      // The jail: the config file is readable by the master and must not be by a jailed worker.
+      for (const { number, pid } of workers) {
+        const prefix = `Worker ${number} \\(pid ${pid}\\): `;
+        if (RUNTIME === "bun") {
+          await master.waitFor(new RegExp(`${prefix}File system open: bun has no permission model`));
+        } else {
+          const jail = RUNTIME === "deno" ? "deno-permissions" : "node-permission-model";
+          await master.waitFor(
+            new RegExp(
+              `${prefix}File system closed: reading "${
+                file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+              }" was denied \\(${jail}\\)`,
+            ),
+          );
+        }
+      }
+      // Both workers take connections: SO_REUSEPORT spreads them over the two listening sockets.
+      for (let i = 0; i < 60 && servingPids(master).size < 2; i++) {
+        assert.equal((await get(port)).body, "one");
+      }
+      assert.deepEqual([...servingPids(master)].sort(), workers.map((worker) => worker.pid).sort());
+      master.signalMaster("SIGTERM");
+      assert.equal(await master.waitExit(), 0);
+      await master.waitWorkersGone();
+      assert.match(master.stderr, /SIGTERM received: stopping 2 workers now/);
+      await assert.rejects(get(port, "/", 2_000));
+    } finally {
+      await master.stop();
+      await origin.close();
+      directory.remove();
+    }
+  });
+
+  test("SIGUSR2 reload: the new configuration serves, an in-flight request on the old workers completes, they exit", async () => {
+    const before = await namedOrigin("before");
+    const after = await namedOrigin("after");
+    const directory = tempDirectory();
+    const port = await freePort();
+    const file = directory.file("proxy.toml", configText(port, before.address));
+    const master = new Master(["-W", "-f", file]);
+    try {
+      await master.waitFor(/2 workers ready/);
+      const old = master.readyWorkers().map((worker) => worker.pid);
+      assert.equal((await get(port)).body, "before");
+      const slow = get(port, "/slow");
+      await sleep(300);
+      writeFileSync(file, configText(port, after.address));
+      const mark = master.stderr.length;
+      master.signalMaster("SIGUSR2");
+      await master.waitFor(
+        /Reload done: 2 workers of generation 2 ready in \d+ ms, 2 workers of generation 1 finishing/,
+        mark,
+      );
+      const fresh = master.readyWorkers(mark).map((worker) => worker.pid);
+      assert.equal(fresh.length, 2);
+      assert.deepEqual(fresh.filter((pid) => old.includes(pid)), []);
+      // Until the old workers have closed their listeners, the kernel may still hand them connections.
+      await oldStoppedListening(master, old, mark);
+      for (let i = 0; i < 10; i++) assert.equal((await get(port)).body, "after");
+      assert.deepEqual(await slow, { status: 200, body: "slow-before" });
+      for (const pid of old) {
+        await master.waitFor(new RegExp(`Worker \\d \\(pid ${pid}\\) exited with code 0`), mark);
+      }
+      assert.ok(old.every((pid) => !alive(pid)));
+      assert.ok(fresh.every(alive));
+      assert.equal(master.running, true);
+    } finally {
+      await master.stop();
+      await before.close();
+      await after.close();
+      directory.remove();
+    }
+  });
+
+  test("workers = 2 without -W: a reload with a broken configuration keeps the old workers and logs the position; a later good reload works", async () => {
+    const before = await namedOrigin("before");
+    const after = await namedOrigin("after");
+    const directory = tempDirectory();
+    const port = await freePort();
+    const file = directory.file("proxy.toml", configText(port, before.address));
+    // No -W: `workers = 2` runs a master too.
+    const master = new Master(["-f", file]);
+    try {
+      await master.waitFor(/2 workers ready/);
+      const old = master.readyWorkers().map((worker) => worker.pid);
+      const broken = configText(port, after.address).replace(
+        'default-backend = "app"',
+        'default-backend = "nowhere"',
+      );
+      const brokenLine = broken.split("\n").findIndex((line) => line.includes("nowhere")) + 1;
+      writeFileSync(file, broken);
+      let mark = master.stderr.length;
+      master.signalMaster("SIGHUP");
+      const failure = await master.waitFor(
+        /Reload failed, the running workers keep serving: Configuration has 1 error:\n(\S+):(\d+):(\d+): /,
+        mark,
+      );
+      assert.equal(failure[1], file);
+      assert.equal(Number(failure[2]), brokenLine);
+      for (let i = 0; i < 5; i++) assert.equal((await get(port)).body, "before");
+      assert.ok(old.every(alive));
+      assert.deepEqual(master.readyWorkers(mark), []);
+      writeFileSync(file, configText(port, after.address));
+      mark = master.stderr.length;
+      master.signalMaster("SIGUSR2");
+      await master.waitFor(/Reload done/, mark);
+      await oldStoppedListening(master, old, mark);
+      for (let i = 0; i < 5; i++) assert.equal((await get(port)).body, "after");
+    } finally {
+      await master.stop();
+      await before.close();
+      await after.close();
+      directory.remove();
+    }
+  });
+
+  test("a worker killed with SIGKILL is restarted and logged, and traffic keeps flowing", async () => {
+    const origin = await namedOrigin("one");
+    const directory = tempDirectory();
+    const port = await freePort();
+    const file = directory.file("proxy.toml", configText(port, origin.address));
+    const master = new Master(["-W", "-f", file]);
+    try {
+      await master.waitFor(/2 workers ready/);
+      const victim = master.readyWorkers().find((worker) => worker.number === 1)!;
+      const mark = master.stderr.length;
+      process.kill(victim.pid, "SIGKILL");
+      await master.waitFor(
+        new RegExp(`Worker 1 \\(pid ${victim.pid}\\) exited on SIGKILL: restarting in 100 ms`),
+        mark,
+      );
+      // Its sibling takes every connection meanwhile.
+      for (let i = 0; i < 10; i++) assert.equal((await get(port)).body, "one");
+      const restarted = await master.waitFor(/Worker 1 \(pid (\d+)\) ready in \d+ ms \(restarted\)/, mark);
+      assert.notEqual(Number(restarted[1]), victim.pid);
+      const stdoutMark = master.stdout.length;
+      for (let i = 0; i < 60 && !servingPids(master, stdoutMark).has(Number(restarted[1])); i++) {
+        assert.equal((await get(port)).body, "one");
+      }
+      assert.ok(servingPids(master, stdoutMark).has(Number(restarted[1])), "the restarted worker serves");
+    } finally {
+      await master.stop();
+      await origin.close();
+      directory.remove();
+    }
+  });
+
+  test("SIGUSR1 at the master: the workers finish their sessions, then everything exits", async () => {
+    const origin = await namedOrigin("one");
+    const directory = tempDirectory();
+    const port = await freePort();
+    const file = directory.file("proxy.toml", configText(port, origin.address));
+    const master = new Master(["-W", "-f", file]);
+    try {
+      await master.waitFor(/2 workers ready/);
+      const slow = get(port, "/slow");
+      await sleep(300);
+      master.signalMaster("SIGUSR1");
+      await master.waitFor(/SIGUSR1 received: 2 workers finish their sessions/);
+      await sleep(200);
+      // Nobody listens any more, while the slow response is still on its way.
+      await assert.rejects(get(port, "/", 2_000));
+      assert.equal(master.running, true);
+      assert.deepEqual(await slow, { status: 200, body: "slow-one" });
+      assert.equal(await master.waitExit(), 0);
+      await master.waitWorkersGone();
+    } finally {
+      await master.stop();
+      await origin.close();
+      directory.remove();
+    }
+  });
+
+  test("quick start with -W: when the master is killed with SIGKILL, its workers exit on their own", async () => {
+    const origin = await namedOrigin("quick");
+    const port = await freePort();
+    const master = new Master(["-W", "--bind", `127.0.0.1:${port}`, "--backend", origin.address]);
+    try {
+      await master.waitFor(/1 worker ready/);
+      assert.equal((await get(port)).body, "quick");
+      const workers = master.liveWorkers();
+      assert.equal(workers.length, 1);
+      master.child.kill("SIGKILL");
+      await master.waitExit();
+      await master.waitFor(
+        /Worker 1 \(pid \d+\): Master gone[^:\n]*: stopped listening, finishing \d+ session\(s\)/,
+      );
+      await master.waitWorkersGone();
+    } finally {
+      await master.stop();
+      await origin.close();
+    }
+  });
+
+  test("SIGTTOU at the master pauses every worker, SIGTTIN resumes them", async () => {
+    const origin = await namedOrigin("one");
+    const directory = tempDirectory();
+    const port = await freePort();
+    const file = directory.file("proxy.toml", configText(port, origin.address));
+    const master = new Master(["-W", "-f", file]);
+    try {
+      await master.waitFor(/2 workers ready/);
+      const workers = master.readyWorkers();
+      let mark = master.stderr.length;
+      master.signalMaster("SIGTTOU");
+      for (const { pid } of workers) {
+        await master.waitFor(new RegExp(`\\(pid ${pid}\\): SIGTTOU received: paused`), mark);
+      }
+      await assert.rejects(
+        get(port, "/", 2_000),
+        (error: NodeJS.ErrnoException) => error.code === "ECONNREFUSED",
+      );
+      mark = master.stderr.length;
+      master.signalMaster("SIGTTIN");
+      for (const { pid } of workers) {
+        await master.waitFor(new RegExp(`\\(pid ${pid}\\): SIGTTIN received: resumed`), mark);
+      }
+      for (let i = 0; i < 5; i++) assert.equal((await get(port)).body, "one");
+    } finally {
+      await master.stop();
+      await origin.close();
+      directory.remove();
+    }
+  });
+
+  test("the control port hangs up on a wrong token, a used token and garbage, and the workers go on", async () => {
+    const origin = await namedOrigin("one");
+    const directory = tempDirectory();
+    const port = await freePort();
+    const file = directory.file("proxy.toml", configText(port, origin.address));
+    const master = new Master(["-W", "-f", file]);
+    try {
+      await master.waitFor(/2 workers ready/);
+      const worker = master.readyWorkers()[0]!;
+      const environment = readFileSync(`/proc/${worker.pid}/environ`, "utf8").split("\0");
+      const value = environment.find((entry) => entry.startsWith("PROXY_MASTER="))!.slice(
+        "PROXY_MASTER=".length,
+      );
+      const [address, token] = value.split(" ");
+      const controlPort = Number(address!.split(":")[1]);
+      const hangsUp = (line: string) =>
+        new Promise<string>((resolve, reject) => {
+          const socket = net.connect({ host: "127.0.0.1", port: controlPort });
+          let received = "";
+          const timer = setTimeout(() => {
+            socket.destroy();
+            reject(new Error(`The control port did not hang up on ${JSON.stringify(line)}`));
+          }, 5_000);
+          socket.on("connect", () => socket.write(line));
+          socket.on("data", (chunk: Buffer) => (received += chunk.toString()));
+          socket.on("error", () => {});
+          socket.on("close", () => {
+            clearTimeout(timer);
+            resolve(received);
+          });
+        });
+      const wrong = token!.replace(/./, (digit) => (digit === "0" ? "1" : "0"));
+      assert.equal(await hangsUp(`{"type":"hello","token":"${wrong}","pid":1}\n`), "");
+      // The worker already said hello with it: a replay gets nothing either (no configuration leaks).
+      assert.equal(await hangsUp(`{"type":"hello","token":"${token}","pid":1}\n`), "");
+      assert.equal(await hangsUp("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), "");
+      assert.equal(await hangsUp(`{"type":"ready"}\n`), "");
+      for (let i = 0; i < 5; i++) assert.equal((await get(port)).body, "one");
+      assert.equal(master.readyWorkers().length, 2);
+      assert.ok(master.readyWorkers().every(({ pid }) => alive(pid)));
+    } finally {
+      await master.stop();
+      await origin.close();
+      directory.remove();
+    }
+  });
+
+  test("a worker that cannot bind fails the start with its reason, and no worker is left", async () => {
+    const origin = await namedOrigin("one");
+    const directory = tempDirectory();
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const file = directory.file("proxy.toml", configText(port, origin.address));
+    const master = new Master(["-W", "-f", file]);
+    try {
+      assert.equal(await master.waitExit(), 1);
+      assert.match(
+        master.stderr,
+        new RegExp(`Worker \\d \\(pid \\d+\\) could not start: Cannot bind "127\\.0\\.0\\.1:${port}"`),
+      );
+      await master.waitWorkersGone();
+    } finally {
+      await master.stop();
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+      await origin.close();
+      directory.remove();
+    }
+  });
+
+  test(
+    RUNTIME === "node" ? "cpu-map is refused on Node, clearly" : "cpu-map pins worker 1 to core 1",
+    async () => {
+      const origin = await namedOrigin("one");
+      const directory = tempDirectory();
+      const port = await freePort();
+      const file = directory.file(
+        "proxy.toml",
+        configText(port, origin.address, 'cpu-map = { 1 = "1", 2 = "0" }'),
+      );
+      const master = new Master(["-W", "-f", file]);
+      try {
+        if (RUNTIME === "node") {
+          assert.equal(await master.waitExit(), 1);
+          assert.match(master.stderr, /cpu-map/);
+          assert.match(master.stderr, /Node/);
+          assert.deepEqual(master.liveWorkers(), []);
+          return;
+        }
+        await master.waitFor(/2 workers ready/);
+        const workers = master.readyWorkers();
+        const first = workers.find((worker) => worker.number === 1)!;
+        const second = workers.find((worker) => worker.number === 2)!;
+        const firstCores = coresOfThreads(first.pid);
+        assert.ok(firstCores.length > 1, "a runtime has several threads");
+        assert.deepEqual(new Set(firstCores), new Set(["1"]));
+        assert.deepEqual(new Set(coresOfThreads(second.pid)), new Set(["0"]));
+        assert.equal((await get(port)).body, "one");
+      } finally {
+        await master.stop();
+        await origin.close();
+        directory.remove();
+      }
+    },
+  );
+
+  test("systemd notifications: READY after start, RELOADING with MONOTONIC_USEC then READY on reload, STOPPING on stop", async () => {
+    const origin = await namedOrigin("one");
+    const directory = tempDirectory();
+    const port = await freePort();
+    const file = directory.file("proxy.toml", configText(port, origin.address));
+    const record = join(directory.path, "notifications.txt");
+    const script = directory.file("systemd-notify", `#!/bin/sh\necho "$*" >> "${record}"\n`);
+    chmodSync(script, 0o755);
+    const master = new Master(["-W", "-f", file], {
+      PATH: `${directory.path}:${process.env.PATH ?? ""}`,
+      NOTIFY_SOCKET: join(directory.path, "notify.sock"),
+    });
+    const lines = () => {
+      try {
+        return readFileSync(record, "utf8").trim().split("\n");
+      } catch {
+        return [];
+      }
+    };
+    const waitLines = async (count: number) => {
+      for (let i = 0; i < 500 && lines().length < count; i++) await sleep(20);
+      assert.equal(lines().length, count, `notifications so far: ${lines().join(" | ")}\n${master.stderr}`);
+    };
+    try {
+      await master.waitFor(/2 workers ready/);
+      await waitLines(1);
+      assert.deepEqual(lines(), [`--pid=${master.pid} READY=1`]);
+      master.signalMaster("SIGUSR2");
+      await master.waitFor(/Reload done/);
+      await waitLines(3);
+      const reloading = /^--pid=(\d+) RELOADING=1 MONOTONIC_USEC=(\d+)$/.exec(lines()[1]!);
+      assert.ok(reloading !== null, lines()[1]);
+      assert.equal(Number(reloading[1]), master.pid);
+      // CLOCK_MONOTONIC: not more than the time since boot (which also counts suspend), in microseconds.
+      const uptime = Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+      const micros = Number(reloading[2]);
+      assert.ok(
+        micros > 0 && micros <= (uptime + 5) * 1e6,
+        `MONOTONIC_USEC ${micros} against uptime ${uptime} s`,
+      );
+      assert.equal(lines()[2], `--pid=${master.pid} READY=1`);
+      master.signalMaster("SIGTERM");
+      assert.equal(await master.waitExit(), 0);
+      assert.deepEqual(lines().slice(3), [`--pid=${master.pid} STOPPING=1`]);
+    } finally {
+      await master.stop();
+      await origin.close();
+      directory.remove();
+    }
+  });
+
+  test("start-up time (for the report)", () => {
+    for (const line of readyTimes) console.log(line);
+    assert.ok(readyTimes.length > 0);
+  });
+});
