@@ -356,6 +356,7 @@ class Master {
       child = runtime.spawnSelf([WORKER_COMMAND], {
         env: { [MASTER_VARIABLE]: address },
         jailed: true,
+        changesIdentity: generation.plan.identity !== null,
       });
     } catch (error) {
       throw new LifecycleError("LIFECYCLE_WORKER", `Cannot start worker ${number}: ${errorMessage(error)}`, {

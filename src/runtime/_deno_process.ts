@@ -73,12 +73,13 @@ export function identityAvailableDeno(): boolean {
 
 /**
  * The permissions of a jailed worker: the network, the variables it is given (and the socket-API
- * switch `detect.ts` reads), and --allow-sys, because Deno 2.9 checks `process.setuid`/`setgid`
- * against the whole sys permission (`--allow-sys=setuid` is refused as an unknown kind).
+ * switch `detect.ts` reads), and only for one that changes its user and group --allow-sys, because
+ * Deno 2.9 checks `process.setuid`/`setgid` against the whole sys permission (`--allow-sys=setuid`
+ * is refused as an unknown kind).
  */
-export function denoJailFlags(env: Readonly<Record<string, string>> | undefined): string[] {
+export function denoJailFlags(env: Readonly<Record<string, string>> | undefined, changesIdentity: boolean): string[] {
   const names = new Set([...Object.keys(env ?? {}), SOCKET_API_VARIABLE]);
-  return ["--no-prompt", "--allow-net", `--allow-env=${[...names].join(",")}`, "--allow-sys"];
+  return ["--no-prompt", "--allow-net", `--allow-env=${[...names].join(",")}`, ...(changesIdentity ? ["--allow-sys"] : [])];
 }
 
 /**
@@ -92,7 +93,7 @@ export function spawnSelfDeno(args: readonly string[], options: SpawnSelfOptions
   const command = deno.execPath();
   const argv = deno.build.standalone === true
     ? [...args]
-    : ["run", ...(options.jailed ? denoJailFlags(options.env) : ["-A"]), deno.mainModule, ...args];
+    : ["run", ...(options.jailed ? denoJailFlags(options.env, options.changesIdentity === true) : ["-A"]), deno.mainModule, ...args];
   const asRoot = deno.build.os !== "windows" && granted({ name: "sys", kind: "uid" }) && process.getuid!() === 0;
   return startChild(command, argv, {
     env: options.env,

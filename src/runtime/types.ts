@@ -185,9 +185,11 @@ export interface SpawnSelfOptions extends SpawnOptions {
   /**
    * Start it in the runtime's permission jail (`info.jail`): a worker that needs the network and
    * nothing else once the master has handed it its configuration. It may still read the variables
-   * of `env` and change its user and group (`setIdentity`).
+   * of `env`.
    */
   readonly jailed: boolean;
+  /** The child will change its user and group (`setIdentity`): a jailed child is allowed to. */
+  readonly changesIdentity?: boolean;
 }
 
 /**
