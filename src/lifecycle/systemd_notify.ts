@@ -46,7 +46,17 @@ export class SystemdNotifier {
 
   /** A reload starts; MONOTONIC_USEC lets systemd tell this reload from an older one. */
   reloading(): void {
-    this.send(["RELOADING=1", `MONOTONIC_USEC=${this.runtime.monotonicMicros()}`]);
+    if (!this.enabled) return;
+    let monotonic: string[];
+    try {
+      monotonic = [`MONOTONIC_USEC=${this.runtime.monotonicMicros()}`];
+    } catch (error) {
+      // Bun and Deno read CLOCK_MONOTONIC through FFI (Deno: --allow-ffi). Type=notify takes
+      // RELOADING=1 without it; Type=notify-reload would not, which the warning says.
+      this.logger.warn(`Cannot read the monotonic clock for systemd (MONOTONIC_USEC left out): ${error instanceof Error ? error.message : String(error)}`);
+      monotonic = [];
+    }
+    this.send(["RELOADING=1", ...monotonic]);
   }
 
   /** The service stops. */
