@@ -44,10 +44,10 @@ export interface Handover {
  * just the error. On any failure the proxy is closed (nothing of it is left open) and the error
  * rethrown: the NetError of `prepare` or of the bind, or a LifecycleError("LIFECYCLE_HANDOVER")
  * naming the address when the old processes were paused and resumed in vain. Usable from a -W
- * worker too (`finish` null): it then only prepares and binds. `_logger` is unused: messages go to
- * `proxy.logger`, the caller's logger teed to the [global] log targets once prepared.
+ * worker too (`finish` null): it then only prepares and binds. Messages go to `proxy.logger`, the
+ * proxy's logger teed to the [global] log targets once prepared.
  */
-export async function bindWithHandover(proxy: Proxy, options: ProcessOptions, runtime: Runtime, _logger: Logger): Promise<Handover> {
+export async function bindWithHandover(proxy: Proxy, options: ProcessOptions, runtime: Runtime): Promise<Handover> {
   await proxy.prepare();
   try {
     // `proxy.logger` rather than the caller's: once prepared it also reaches the [global] log targets.

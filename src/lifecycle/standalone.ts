@@ -41,7 +41,7 @@ export async function runStandalone(
   // Before binding: threads the runtime starts later inherit the set.
   pinStandalone(config.global, runtime, logger);
   const proxy = new Proxy(config, runtime, logger);
-  const handover = await bindWithHandover(proxy, options, runtime, logger);
+  const handover = await bindWithHandover(proxy, options, runtime);
   // From here on operator messages also reach the [global] log targets.
   logger = proxy.logger;
   try {

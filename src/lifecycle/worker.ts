@@ -176,7 +176,6 @@ export async function runWorker(runtime: Runtime): Promise<number> {
       proxy,
       { pidfile: null, finish: null, masterWorker: false, noReusePort: setup.noReusePort },
       workerRuntime,
-      logger,
     );
   } catch (error) {
     return await reportFailure(link, error, runtime, logger);
