@@ -8,14 +8,13 @@
 import { createConsola } from "consola";
 import type { ConsolaInstance } from "consola";
 import type { Logger } from "../core/logger.ts";
+import { VERBOSITY_LEVELS } from "../lifecycle/worker_logger.ts";
 import type { Verbosity } from "../lifecycle/worker_logger.ts";
-
-const CONSOLA_LEVELS: Record<Verbosity, number> = { quiet: 1, normal: 3, verbose: 4 };
 
 /** A consola instance writing everything to stderr at the given verbosity. */
 export function createConsole(verbosity: Verbosity): ConsolaInstance {
   return createConsola({
-    level: CONSOLA_LEVELS[verbosity],
+    level: VERBOSITY_LEVELS[verbosity],
     stdout: process.stderr,
     stderr: process.stderr,
     formatOptions: { date: false },

@@ -9,17 +9,18 @@ import type { ArgsDef } from "citty";
 import type { Runtime } from "../runtime/types.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Config } from "../config/types.ts";
-import { buildQuickStartConfig } from "../config/quick_start.ts";
 import { BALANCE_ALGORITHMS } from "../core/balance/mod.ts";
 import type { Proxy } from "../engine/proxy.ts";
 import type { QuickStartOptions } from "../config/quick_start.ts";
 import { runStandalone } from "../lifecycle/standalone.ts";
 import { runMaster } from "../lifecycle/master.ts";
-import { DEFAULT_PROCESS_OPTIONS, disableReusePort } from "../lifecycle/process_options.ts";
+import { DEFAULT_PROCESS_OPTIONS } from "../lifecycle/process_options.ts";
+import { readConfig } from "../lifecycle/config_handover.ts";
+import type { ConfigHandover } from "../lifecycle/config_handover.ts";
 import type { FinishOldProcesses, ProcessOptions } from "../lifecycle/process_options.ts";
 import { COMMON_ARGS, listOf, parseStrict } from "./args.ts";
 import { EXIT_OK, UsageError } from "./exit_codes.ts";
-import { formatConfigIssue, loadConfigFiles } from "../config/load.ts";
+import { formatConfigIssue } from "../config/load.ts";
 import type { ConfigIssue } from "../config/load.ts";
 
 /** Flags of a run: configuration files, or the quick start. */
@@ -76,6 +77,8 @@ export interface ConfigChoice {
   readonly warnings: readonly ConfigIssue[];
   /** The files read, empty for the quick start. */
   readonly files: readonly string[];
+  /** What a -W master hands its workers: the texts read (no file is read twice) or the quick-start flags. */
+  readonly handover: ConfigHandover;
   /** -c: check only. */
   readonly checkOnly: boolean;
   /** The quick-start flags when there are no files (a master rebuilds the workers' config from them). */
@@ -98,9 +101,8 @@ export async function configFromArgs(rawArgs: string[], runtime: Runtime): Promi
         `Options ${given.map((flag) => `--${flag}`).join(", ")} cannot be combined with -f: describe the proxy in the configuration file`,
       );
     }
-    const loaded = await loadConfigFiles(files, (path) => runtime.readTextFile(path));
-    const config = process.noReusePort ? disableReusePort(loaded.config) : loaded.config;
-    return { config, warnings: loaded.warnings, files: loaded.files, checkOnly, quickStart: null, process };
+    const read = await readConfig(files, null, process.noReusePort, (path) => runtime.readTextFile(path));
+    return { ...read, files, checkOnly, quickStart: null, process };
   }
   if (checkOnly && args.bind === undefined && args.backend === undefined) {
     throw new UsageError("Nothing to check: give a configuration file with -f FILE");
@@ -113,7 +115,8 @@ export async function configFromArgs(rawArgs: string[], runtime: Runtime): Promi
     reusePort: !process.noReusePort,
     log: listOf(args.log),
   };
-  return { config: buildQuickStartConfig(quickStart), warnings: [], files: [], checkOnly, quickStart, process };
+  const read = await readConfig([], quickStart, process.noReusePort, (path) => runtime.readTextFile(path));
+  return { ...read, files: [], checkOnly, quickStart, process };
 }
 
 /** HAProxy's `-sf PID...` / `-st PID...` (every number that follows) as --soft-finish / --hard-finish. */

@@ -33,6 +33,7 @@ import type { Logger } from "../core/logger.ts";
 import type { Config } from "../config/types.ts";
 import type { QuickStartOptions } from "../config/quick_start.ts";
 import { formatConfigIssue } from "../config/load.ts";
+import type { ConfigIssue } from "../config/load.ts";
 import type { ProcessOptions } from "./process_options.ts";
 import { LifecycleError } from "./errors.ts";
 import {
@@ -45,7 +46,7 @@ import {
 } from "./control_channel.ts";
 import type { Frame } from "./control_channel.ts";
 import { readConfig } from "./config_handover.ts";
-import type { ReadConfig, WorkerSetup } from "./config_handover.ts";
+import type { ConfigHandover, ReadConfig, WorkerSetup } from "./config_handover.ts";
 import { MASTER_VARIABLE, WORKER_COMMAND } from "./worker_command.ts";
 import { verbosityOfArgs } from "./worker_logger.ts";
 import { resolveIdentity } from "./privileges.ts";
@@ -58,11 +59,12 @@ import { SystemdNotifier } from "./systemd_notify.ts";
 
 /** What the master starts from: the first configuration, and where to read it again on reload. */
 export interface MasterStart {
-  /**
-   * The configuration the CLI validated. The master reads the files once more at start (they are
-   * small) to keep their texts for the workers, and runs what that read gives.
-   */
+  /** The configuration the CLI read and validated: the first generation runs it. */
   readonly config: Config;
+  /** Its warnings, already printed by the CLI. */
+  readonly warnings: readonly ConfigIssue[];
+  /** The texts of that read, handed to the first generation's workers. */
+  readonly handover: ConfigHandover;
   /** The -f files, in order; empty for the quick start. */
   readonly files: readonly string[];
   /** The quick-start flags when there are no files. */
@@ -252,7 +254,7 @@ class Master {
     const startedAt = this.runtime.now();
     // Handlers first: the default action of SIGUSR2 or SIGHUP would kill a master still starting.
     this.subscribeSignals();
-    const plan = await this.plan();
+    const plan = await this.plan(this.start);
     this.listener = await this.runtime.listen(
       { host: "127.0.0.1", port: 0, backlog: MAX_PENDING_CONTROL_CONNECTIONS, reusePort: false },
       (connection) => this.accept(connection),
@@ -296,15 +298,13 @@ class Master {
     return EXIT_STOPPED;
   }
 
-  /** Reads and checks everything a generation needs; throws what is wrong (ConfigFileError with positions...). */
-  private async plan(): Promise<Plan> {
+  /**
+   * Checks everything a generation needs, from `read` or (on reload) from the files read again;
+   * throws what is wrong (ConfigFileError with positions...).
+   */
+  private async plan(read?: ReadConfig): Promise<Plan> {
     const { files, quickStart, process } = this.start;
-    const read = await readConfig(
-      files,
-      quickStart,
-      process.noReusePort,
-      (path) => this.runtime.readTextFile(path),
-    );
+    read ??= await readConfig(files, quickStart, process.noReusePort, (path) => this.runtime.readTextFile(path));
     const global = read.config.global;
     checkCpuMap(global, this.runtime);
     const workers = workerCount(global, this.runtime);

@@ -23,8 +23,11 @@ export function verbosityOfArgs(argv: readonly string[]): Verbosity {
   return verbosity;
 }
 
-/** consola's levels: errors 0, warnings 1, information 3, debug 4 (src/cli/console_logger.ts). */
-const LEVELS: Record<Verbosity, number> = { quiet: 1, normal: 3, verbose: 4 };
+/**
+ * The message level each verbosity prints up to, on consola's scale (errors 0, warnings 1,
+ * information 3, debug 4): the master's consola and the workers' logger use the same.
+ */
+export const VERBOSITY_LEVELS: Readonly<Record<Verbosity, number>> = { quiet: 1, normal: 3, verbose: 4 };
 
 /**
  * A Logger printing `prefix` + message to `write`, one write per message (so lines of several
@@ -32,7 +35,7 @@ const LEVELS: Record<Verbosity, number> = { quiet: 1, normal: 3, verbose: 4 };
  * errors and warnings as a badge between blank lines, information with "ℹ", debug with "⚙".
  */
 export function workerLogger(write: (text: string) => void, prefix: string, verbosity: Verbosity): Logger {
-  const level = LEVELS[verbosity];
+  const level = VERBOSITY_LEVELS[verbosity];
   const error = (message: string) => write(`\n ERROR  ${prefix}${message}\n\n`);
   const info = (message: string) => {
     if (level >= 3) write(`ℹ ${prefix}${message}\n`);

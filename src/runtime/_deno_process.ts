@@ -11,7 +11,7 @@ import type { ChildProcess, FileAccess, SpawnSelfOptions } from "./types.ts";
 // A cycle (detect.ts imports deno.ts), harmless: the constant is read only when a child starts.
 import { SOCKET_API_VARIABLE } from "./detect.ts";
 import { startChild } from "./_spawn.ts";
-import { checkIdentity } from "./_node_process.ts";
+import { verifyIdentity } from "./_node_process.ts";
 import {
   CLOCK_MONOTONIC,
   CPU_SET_BYTES,
@@ -135,13 +135,7 @@ export function setIdentityDeno(uid: number, gid: number): void {
   } catch (error) {
     throw new Error(`${failure}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  checkIdentity(uid, gid, {
-    uid: process.getuid!(),
-    euid: process.geteuid!(),
-    gid: process.getgid!(),
-    egid: process.getegid!(),
-    groups: process.getgroups!(),
-  });
+  verifyIdentity(uid, gid);
 }
 
 /** Pins every thread of `pid` through FFI sched_setaffinity (--allow-ffi, and reading /proc). */

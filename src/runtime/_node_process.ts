@@ -156,6 +156,11 @@ export function setIdentityNode(uid: number, gid: number): void {
   } catch (error) {
     throw new Error(`Cannot run as uid ${uid}, gid ${gid}: ${error instanceof Error ? error.message : String(error)}`);
   }
+  verifyIdentity(uid, gid);
+}
+
+/** Reads our ids back through node:process and throws unless they are `uid`/`gid` (see checkIdentity). */
+export function verifyIdentity(uid: number, gid: number): void {
   checkIdentity(uid, gid, {
     uid: process.getuid!(),
     euid: process.geteuid!(),
