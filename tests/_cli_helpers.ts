@@ -31,8 +31,11 @@ export class CliProcess {
   signal: string | null = null;
   readonly exited: Promise<void>;
 
-  constructor(args: readonly string[]) {
-    const [command, commandArgs] = cliCommand(args);
+  /** Runs `args` through our CLI from source, or through `program` (a built executable...) when given. */
+  constructor(args: readonly string[], program?: { command: string; prefix?: readonly string[] }) {
+    const [command, commandArgs] = program === undefined
+      ? cliCommand(args)
+      : [program.command, [...(program.prefix ?? []), ...args]];
     this.child = spawn(command, commandArgs, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     this.child.stdout!.on("data", (chunk: Buffer) => (this.stdout += chunk.toString()));
     this.child.stderr!.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));

@@ -11,13 +11,13 @@ import { defineCommand, renderUsage } from "citty";
 import type { ArgsDef, CommandDef } from "citty";
 import type { Runtime } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
-import { COMMON_ARGS } from "./args.ts";
+import { COMMON_ARGS, parseStrict } from "./args.ts";
 import { consoleLogger, createConsole } from "./console_logger.ts";
 import { verbosityOfArgs } from "../lifecycle/worker_logger.ts";
 import { DEMO_ARGS, demoCommand } from "./demo_command.ts";
 import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, exitCodeFor, UsageError } from "./exit_codes.ts";
 import { RUN_ARGS, runCommand } from "./run_command.ts";
-import { versionLines } from "./version_command.ts";
+import { detailedVersionLines, versionLines } from "./version_command.ts";
 
 const demoDefinition = defineCommand({
   meta: { name: "demo", description: "Start two built-in origins and the proxy in front of them" },
@@ -30,7 +30,7 @@ const checkDefinition = defineCommand({
 });
 
 const versionDefinition = defineCommand({
-  meta: { name: "version", description: "Print version, runtime, platform and event poller" },
+  meta: { name: "version", description: "Print version, runtime, platform and event poller (-vv: build and features too)" },
   args: COMMON_ARGS,
 });
 
@@ -47,6 +47,14 @@ function wantsHelp(argv: readonly string[]): boolean {
 async function usage<T extends ArgsDef>(definition: CommandDef<T>, parent?: CommandDef<ArgsDef>): Promise<string> {
   // citty types the parent with the child's argument shape; any definition renders the same.
   return (await renderUsage(definition as unknown as CommandDef<ArgsDef>, parent)) + "\n";
+}
+
+/** `proxy version [-vv]`; any other argument is a usage error. */
+function versionCommand(args: readonly string[], runtime: Runtime): number {
+  const detailed = args.includes("-vv");
+  parseStrict(args.filter((arg) => arg !== "-vv"), COMMON_ARGS);
+  runtime.writeStdout((detailed ? detailedVersionLines(runtime) : versionLines(runtime)).join("\n") + "\n");
+  return EXIT_OK;
 }
 
 /** Runs the command line `argv` (without program name) and resolves with the exit code. */
@@ -73,8 +81,7 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
           runtime.writeStdout(await usage(versionDefinition, mainDefinition as unknown as CommandDef<ArgsDef>));
           return EXIT_OK;
         }
-        runtime.writeStdout(versionLines(runtime).join("\n") + "\n");
-        return EXIT_OK;
+        return versionCommand(rest, runtime);
       case "help":
         runtime.writeStdout(await usage(mainDefinition));
         return EXIT_OK;
@@ -83,6 +90,8 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
       runtime.writeStdout(await usage(mainDefinition));
       return argv.length === 0 ? EXIT_USAGE : EXIT_OK;
     }
+    // HAProxy's `haproxy -vv`.
+    if (command === "-vv") return versionCommand(argv, runtime);
     if (argv.includes("--version") || argv.includes("-v")) {
       runtime.writeStdout(`${VERSION}\n`);
       return EXIT_OK;

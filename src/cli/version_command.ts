@@ -1,10 +1,12 @@
 /**
- * `proxy version`: what this build is and what it runs on.
+ * `proxy version`: what this build is and what it runs on; `proxy version -vv` (or `proxy -vv`,
+ * as `haproxy -vv`) adds how it was built and which features it has.
  *
  * @module
  */
 
-import type { Runtime } from "../runtime/types.ts";
+import type { Runtime, RuntimeInfo } from "../runtime/types.ts";
+import { buildInfo } from "../build_info.ts";
 import { VERSION } from "../version.ts";
 
 const POLLERS: Record<string, string> = {
@@ -31,5 +33,66 @@ export function versionLines(runtime: Runtime): string[] {
     `platform: ${info.os}/${info.arch}`,
     `poller: ${eventPollerFor(info.os)}`,
     `sockets: ${info.socketApi}`,
+  ];
+}
+
+/** One feature of the build: whether it has it, and what that means here. */
+interface Feature {
+  readonly name: string;
+  readonly present: boolean;
+  readonly detail: string;
+}
+
+function jailDetail(info: RuntimeInfo): string {
+  switch (info.jail) {
+    case "deno-permissions":
+      return "-W workers run under Deno's permissions: the network and their own variables";
+    case "node-permission-model":
+      // A single executable application has its code inside: its workers need no read at all.
+      return `-W workers run under Node's permission model: ${info.compiled ? "no file access" : "reading the program only"}`;
+    case "none":
+      if (info.name === "bun") return "Bun has no permission model: -W workers run with the master's rights";
+      return "a compiled executable restarts itself with the permissions it was built with";
+  }
+}
+
+/** The features `version -vv` lists, from what the runtime reports of this machine. */
+export function buildFeatures(info: RuntimeInfo): Feature[] {
+  return [
+    {
+      name: "reuseport",
+      present: info.reusePort,
+      detail: info.reusePort
+        ? "SO_REUSEPORT listeners: reloads bind beside the old process"
+        : "no SO_REUSEPORT here: a reload pauses the old process while it binds",
+    },
+    {
+      name: "tls",
+      present: false,
+      detail: "TLS is not terminated: forward it in tcp mode",
+    },
+    {
+      name: "privilege-drop",
+      present: info.identity,
+      detail: info.identity ? "user and group are changed after binding" : "user and group cannot be changed here",
+    },
+    { name: "permission-jail", present: info.jail !== "none", detail: jailDetail(info) },
+  ];
+}
+
+/** The lines `proxy version -vv` prints. */
+export function detailedVersionLines(runtime: Runtime): string[] {
+  const info = runtime.info;
+  const build = buildInfo();
+  const fromSource = "unknown (run from source)";
+  const features = buildFeatures(info);
+  return [
+    ...versionLines(runtime).slice(0, 1),
+    `commit: ${build?.commit ?? fromSource}`,
+    `build date: ${build?.date ?? fromSource}`,
+    `target: ${build === undefined ? `${info.os}-${info.arch} (run from source)` : `${build.target} (${build.compiler})`}`,
+    ...versionLines(runtime).slice(1),
+    `features: ${features.map((feature) => `${feature.present ? "+" : "-"}${feature.name}`).join(" ")}`,
+    ...features.map((feature) => `  ${feature.name}: ${feature.detail}`),
   ];
 }

@@ -25,7 +25,8 @@ import {
 type PermissionDescriptor =
   | { readonly name: "ffi" }
   | { readonly name: "sys"; readonly kind?: "uid" }
-  | { readonly name: "read"; readonly path: string };
+  | { readonly name: "read"; readonly path: string }
+  | { readonly name: "run"; readonly command: string };
 
 interface DenoProcessGlobal {
   readonly build: { readonly os: string; readonly arch: string; readonly standalone?: boolean };
@@ -91,6 +92,14 @@ export function denoJailFlags(env: Readonly<Record<string, string>> | undefined,
 export function spawnSelfDeno(args: readonly string[], options: SpawnSelfOptions): ChildProcess {
   const deno = denoGlobal();
   const command = deno.execPath();
+  // Without it node:child_process fails with a misleading "not executable" (the stat it then tries
+  // is allowed); `npm run build -- --runtime deno` makes binaries without --allow-run on purpose.
+  if (!granted({ name: "run", command })) {
+    throw new Error(
+      `Cannot start "${command}": this process may not start programs (Deno without --allow-run, ` +
+        "as in a deno compile build): run it without workers",
+    );
+  }
   const argv = deno.build.standalone === true
     ? [...args]
     : ["run", ...(options.jailed ? denoJailFlags(options.env, options.changesIdentity === true) : ["-A"]), deno.mainModule, ...args];

@@ -76,6 +76,8 @@ export function createBunRuntime(socketApi: SocketApi): Runtime {
     compiled,
     jail: "none",
     affinity: linux,
+    // uSockets sets SO_REUSEPORT everywhere, but only Linux spreads connections over the sockets.
+    reusePort: linux,
     identity: identitySupportedNode(),
   }, {
     spawnSelf: (args, options) => spawnSelfBun(args, options, compiled),

@@ -74,7 +74,7 @@
 
 import type { OutputStreamName, Runtime, SignalName, SocketApi, TimerHandle } from "./types.ts";
 import { connectNodeNet, listenNodeNet, lookupNodeDns } from "./_node_net.ts";
-import { connectDenoNative, listenDenoNative } from "./_deno_native.ts";
+import { connectDenoNative, denoNativeReusePortAvailable, listenDenoNative } from "./_deno_native.ts";
 import { connectNodeDgram } from "./_node_dgram.ts";
 import { OutputWriter } from "./_output_writer.ts";
 import { startChild } from "./_spawn.ts";
@@ -211,6 +211,8 @@ export function createDenoRuntime(socketApi: SocketApi): Runtime {
       jail: deno.build.standalone === true ? "none" : "deno-permissions",
       affinity: affinityAvailableDeno(),
       identity: identityAvailableDeno(),
+      // Native listeners need --unstable-net for it; node:net sets it as Node does, on Linux.
+      reusePort: deno.build.os === "linux" && (!native || denoNativeReusePortAvailable()),
     },
     listen: native ? listenDenoNative : listenNodeNet,
     connect: native ? connectDenoNative : connectNodeNet,

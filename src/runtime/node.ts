@@ -17,8 +17,14 @@
  *   privileges; a refused read fails with ERR_ACCESS_DENIED, which `fileAccess` reports as "denied".
  * - No FFI: `setAffinity` cannot pin cores (`info.affinity` false) and says so; `taskset` or Bun and
  *   Deno can. `process.hrtime` is CLOCK_MONOTONIC on Linux (libuv's uv_hrtime), as systemd wants.
- * - A Node single executable application (SEA) is not detected: `compiled` is false and
- *   `spawnSelf` would pass `process.argv[1]` as a script.
+ * - A Node single executable application (SEA, `scripts/build/node_sea.ts`) is told apart by
+ *   `node:sea`'s `isSea()`: `compiled` is true. Its `process.argv` is [binary, argv[0] as typed,
+ *   ...arguments], so `args()` still starts at index 2, but `argv[1]` is no script: `spawnSelf` runs
+ *   `process.execPath` with the arguments alone. The SEA is built with `execArgvExtension: "cli"`
+ *   (NODE_OPTIONS is ignored: an environment meant for other Node programs cannot preload code into
+ *   the proxy), so a child's Node flags go in a first `--node-options="..."` argument, which Node
+ *   takes out of `process.argv`. The jail is the same permission model: `--permission` with no
+ *   grant at all, since the code is in the binary and nothing is read from disk to load it.
  *
  * @module
  */
@@ -30,18 +36,21 @@ import { createNodeProcessRuntime, identitySupportedNode } from "./_node_process
 
 /** Builds the Node runtime. */
 export function createNodeRuntime(): Runtime {
+  const sea = isSingleExecutable();
   return createNodeProcessRuntime({
     name: "node",
     version: process.versions.node,
     os: process.platform,
     arch: process.arch,
     socketApi: "node:net",
-    compiled: false,
+    compiled: sea,
     jail: "node-permission-model",
+    // Node's documented list for `reusePort` (net.Server#listen); it is ignored elsewhere.
+    reusePort: ["linux", "freebsd"].includes(process.platform),
     affinity: false,
     identity: identitySupportedNode(),
   }, {
-    spawnSelf: spawnSelfNode,
+    spawnSelf: sea ? spawnSelfSea : spawnSelfNode,
     setAffinity(pid: number, cores: readonly number[]): void {
       throw new Error(
         `Cannot pin process ${pid} to cores ${cores.join(",")}: Node has no FFI to call sched_setaffinity; ` +
@@ -118,4 +127,39 @@ function spawnSelfNode(args: readonly string[], options: SpawnSelfOptions): Chil
   const flags = keptExecArgv(process.execArgv, options.jailed);
   if (options.jailed) flags.push(...nodeJailFlags(entry));
   return startChild(process.execPath, [...flags, entry, ...args], { env: options.env });
+}
+
+/**
+ * True in a single executable application. `node:sea` is loaded through `getBuiltinModule`, not
+ * imported: this module is loaded on Bun and Deno too, and the import would fail there.
+ */
+function isSingleExecutable(): boolean {
+  const sea = process.getBuiltinModule?.("node:sea");
+  return sea?.isSea() === true;
+}
+
+function spawnSelfSea(args: readonly string[], options: SpawnSelfOptions): ChildProcess {
+  return startChild(process.execPath, seaChildArgs(process.execArgv, args, options.jailed), {
+    env: options.env,
+  });
+}
+
+/**
+ * The command line (after the binary) of a SEA's child: the kept Node flags and, jailed, the
+ * permission model with no grant, in one `--node-options` argument; then `args`.
+ */
+export function seaChildArgs(
+  execArgv: readonly string[],
+  args: readonly string[],
+  jailed: boolean,
+): string[] {
+  const flags = keptExecArgv(execArgv, jailed);
+  if (jailed) flags.push("--permission");
+  if (flags.length === 0) return [...args];
+  return [`--node-options=${flags.map(quoteNodeOption).join(" ")}`, ...args];
+}
+
+/** Quotes one flag the way Node splits NODE_OPTIONS (and `--node-options`): spaces separate, `"` groups, `\` escapes. */
+function quoteNodeOption(flag: string): string {
+  return /[\s"\\]/.test(flag) ? `"${flag.replace(/["\\]/g, "\\$&")}"` : flag;
 }

@@ -228,6 +228,11 @@ export interface RuntimeInfo {
   readonly affinity: boolean;
   /** True when `setIdentity` can change user and group here. */
   readonly identity: boolean;
+  /**
+   * True when `listen` can set SO_REUSEPORT here with the kernel spreading connections over the
+   * sockets (what a reload beside the old process and `workers` rely on).
+   */
+  readonly reusePort: boolean;
 }
 
 /** Everything the proxy needs from the machine. */

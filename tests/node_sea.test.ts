@@ -1,0 +1,285 @@
+/**
+ * The Node single executable application (`scripts/build/node_sea.ts`), built from src/main.ts into
+ * a temporary directory: it says it is a compiled Node executable, runs the quick start, and runs
+ * -W with jailed workers it starts from its own binary. The build runs node_modules/.bin tools as
+ * subprocesses, so the file runs under every test runner; the SEA build is Linux only, as are the
+ * /proc reads that find the workers.
+ */
+
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { deadPort, exchange, sleep, startOrigin } from "./_cli_helpers.ts";
+import { buildNodeSea } from "../scripts/build/node_sea.ts";
+import { seaChildArgs } from "../src/runtime/node.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const LINUX_ONLY = process.platform === "linux" ? false : "the SEA build and the /proc reads are Linux only";
+
+describe("seaChildArgs: a SEA child's command line after the binary", () => {
+  test("no Node flags: the arguments alone, no entry script", () => {
+    assert.deepEqual(seaChildArgs([], ["__worker"], false), ["__worker"]);
+  });
+
+  test("jailed: the permission model with no grant, in one --node-options argument before the arguments", () => {
+    assert.deepEqual(seaChildArgs([], ["__worker"], true), ["--node-options=--permission", "__worker"]);
+  });
+
+  test("kept flags are passed on and quoted as Node splits them; test-runner flags and, jailed, preloads are not", () => {
+    const execArgv = [
+      "--max-old-space-size=100",
+      "--disable-warning=Some Thing",
+      "--conditions",
+      "x",
+      "--test-reporter=spec",
+      "--require",
+      "/tmp/preload.cjs",
+      '--disable-warning=a"b\\c',
+    ];
+    assert.deepEqual(seaChildArgs(execArgv, ["__worker"], true), [
+      '--node-options=--max-old-space-size=100 "--disable-warning=Some Thing" --conditions x "--disable-warning=a\\"b\\\\c" --permission',
+      "__worker",
+    ]);
+    assert.deepEqual(seaChildArgs(["--require", "/tmp/preload.cjs"], ["a"], false), [
+      "--node-options=--require /tmp/preload.cjs",
+      "a",
+    ]);
+  });
+});
+
+/** True while `pid` exists and is not a zombie. */
+function alive(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+/** The children of `pid`, from every one of its threads. */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const text = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim();
+      if (text !== "") children.push(...text.split(/\s+/).map(Number));
+    }
+  } catch {
+    // Gone already.
+  }
+  return children;
+}
+
+/** The SEA binary running, its stderr collected, every process it started remembered for the clean-up. */
+class SeaProcess {
+  readonly child: ChildProcess;
+  stderr = "";
+  exitCode: number | null = null;
+  signal: string | null = null;
+  readonly exited: Promise<void>;
+  private readonly seen = new Set<number>();
+
+  constructor(binary: string, args: readonly string[]) {
+    this.child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
+    this.child.stderr!.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.exited = new Promise((resolve) => {
+      this.child.on("exit", (code, signal) => {
+        this.exitCode = code;
+        this.signal = signal;
+        resolve();
+      });
+    });
+  }
+
+  get running(): boolean {
+    return this.exitCode === null && this.signal === null;
+  }
+
+  /** Remembers the workers visible now: named in the log, or children of the running master. */
+  track(): void {
+    for (const match of this.stderr.matchAll(/\(pid (\d+)\)/g)) this.seen.add(Number(match[1]));
+    if (this.running) { for (const pid of childrenOf(this.child.pid!)) this.seen.add(pid); }
+  }
+
+  liveWorkers(): number[] {
+    this.track();
+    return [...this.seen].filter((pid) => pid !== this.child.pid && alive(pid));
+  }
+
+  /** Waits until stderr matches; fails with the output after a bound. */
+  async waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      this.track();
+      const match = this.stderr.match(pattern);
+      if (match !== null) return match;
+      if (!this.running && this.liveWorkers().length === 0) break;
+      await sleep(20);
+    }
+    throw new Error(`Expected ${pattern} in the SEA's output; got:\n${this.stderr}`);
+  }
+
+  /** The exit code once the master and all its workers are gone; fails after a bound. */
+  async waitAllGone(timeoutMs = 20_000): Promise<number | null> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.running || this.liveWorkers().length > 0) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `Still running: ${[this.child.pid, ...this.liveWorkers()].join(", ")}\n${this.stderr}`,
+        );
+      }
+      await sleep(20);
+    }
+    return this.exitCode;
+  }
+
+  /** SIGKILLs the master and every worker seen that is still alive. Safe to call more than once. */
+  async kill(): Promise<void> {
+    this.track();
+    if (this.running) {
+      this.child.kill("SIGKILL");
+      await Promise.race([this.exited, sleep(5_000)]);
+    }
+    for (const pid of this.liveWorkers()) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Gone between the check and the kill.
+      }
+    }
+  }
+}
+
+describe("Node single executable application", { skip: LINUX_ONLY }, () => {
+  const directory = mkdtempSync(join(tmpdir(), "proxy-node-sea-"));
+  const binary = join(directory, "proxy");
+  let built: Error | true | undefined;
+  after(() => rmSync(directory, { recursive: true, force: true }));
+
+  /** Builds the SEA once, for the first test that needs it; the others get the same binary or error. */
+  function sea(): string {
+    if (built === undefined) {
+      try {
+        const started = performance.now();
+        buildNodeSea({
+          root: ROOT,
+          entry: join(ROOT, "src", "main.ts"),
+          outfile: binary,
+          workDir: join(directory, "work"),
+        });
+        process.stderr.write(`# Node SEA built in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+        built = true;
+      } catch (error) {
+        built = error instanceof Error ? error : new Error(String(error));
+      }
+    }
+    if (built !== true) throw built;
+    return binary;
+  }
+
+  /** Starts the binary with -W on `configuration` (a TOML text) and waits for its 2 workers. */
+  async function startWorkers(configuration: string): Promise<{ master: SeaProcess; file: string }> {
+    const file = join(directory, "proxy.toml");
+    writeFileSync(file, configuration);
+    const master = new SeaProcess(sea(), ["-W", "-f", file]);
+    try {
+      await master.waitFor(/Master \(pid \d+\): 2 workers ready/);
+    } catch (error) {
+      await master.kill();
+      throw error;
+    }
+    return { master, file };
+  }
+
+  function workersConfig(port: number, origin: string): string {
+    return `[global]\nworkers = 2\n\n[frontends.main]\nbind = "127.0.0.1:${port}"\nmode = "tcp"\ndefault-backend = "app"\n\n` +
+      `[backends.app]\nmode = "tcp"\nservers = [{ name = "w", address = "${origin}" }]\n`;
+  }
+
+  test("version: a compiled Node executable", () => {
+    const result = spawnSync(sea(), ["version"], { encoding: "utf8", timeout: 20_000 });
+    assert.equal(result.status, 0, `${result.stdout}${result.stderr}`);
+    assert.match(result.stdout, /^runtime: node 24\.\d+\.\d+ \(compiled executable\)$/m);
+  });
+
+  test("quick start in tcp mode with two origins: round robin A, B, A, B; SIGUSR1 stops it with 0", async () => {
+    const a = await startOrigin((socket) => socket.end("A"));
+    const b = await startOrigin((socket) => socket.end("B"));
+    let proxy: SeaProcess | undefined;
+    try {
+      proxy = new SeaProcess(sea(), [
+        "--bind",
+        "127.0.0.1:0",
+        "--backend",
+        `${a.address},${b.address}`,
+        "--mode",
+        "tcp",
+      ]);
+      const port = Number((await proxy.waitFor(/listening on 127\.0\.0\.1:(\d+)/))[1]);
+      const answers: string[] = [];
+      for (let i = 0; i < 4; i++) answers.push((await exchange(port, "", false)).toString());
+      assert.deepEqual(answers, ["A", "B", "A", "B"]);
+      process.kill(proxy.child.pid!, "SIGUSR1");
+      assert.equal(await proxy.waitAllGone(10_000), 0);
+    } finally {
+      await proxy?.kill();
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test("-W: two workers started from the binary alone, jailed; they serve and SIGTERM stops everything", async () => {
+    const origin = await startOrigin((socket) => socket.end("W"));
+    const port = await deadPort();
+    let master: SeaProcess | undefined;
+    try {
+      const started = await startWorkers(workersConfig(port, origin.address));
+      master = started.master;
+      const workers = [...master.stderr.matchAll(/Worker (\d) \(pid (\d+)\) ready/g)].map((match) =>
+        Number(match[2])
+      );
+      assert.equal(workers.length, 2, master.stderr);
+      for (const pid of workers) {
+        // No entry script, no Node flags but the jail: the SEA's process.argv[1] is not a script.
+        assert.deepEqual(
+          readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter((part) => part !== ""),
+          [binary, "--node-options=--permission", "__worker"],
+        );
+        const quoted = started.file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+        await master.waitFor(
+          new RegExp(
+            `\\(pid ${pid}\\): File system closed: reading "${quoted}" was denied \\(node-permission-model\\)`,
+          ),
+        );
+      }
+      for (let i = 0; i < 4; i++) assert.equal((await exchange(port, "", false)).toString(), "W");
+      process.kill(master.child.pid!, "SIGTERM");
+      assert.equal(await master.waitAllGone(), 0);
+      assert.match(master.stderr, /SIGTERM received: stopping 2 workers now/);
+    } finally {
+      await master?.kill();
+      await origin.close();
+    }
+  });
+
+  test("-W: SIGUSR1 at the master, the jailed workers finish and everything exits with 0", async () => {
+    const origin = await startOrigin((socket) => socket.end("W"));
+    const port = await deadPort();
+    let master: SeaProcess | undefined;
+    try {
+      master = (await startWorkers(workersConfig(port, origin.address))).master;
+      assert.equal((await exchange(port, "", false)).toString(), "W");
+      process.kill(master.child.pid!, "SIGUSR1");
+      await master.waitFor(/SIGUSR1 received: 2 workers finish their sessions/);
+      assert.equal(await master.waitAllGone(), 0);
+    } finally {
+      await master?.kill();
+      await origin.close();
+    }
+  });
+});
