@@ -16,31 +16,9 @@ import { join } from "node:path";
 import { boundedWait, cliCommand, ROOT, sleep } from "./_cli_helpers.ts";
 import { httpOrigin } from "./_http_helpers.ts";
 import { detectRuntimeName } from "../src/runtime/detect.ts";
+import { alive, childrenOf } from "./_process_helpers.ts";
 
 const RUNTIME = detectRuntimeName();
-
-/** True while `pid` exists and is not a zombie waiting for its parent. */
-function alive(pid: number): boolean {
-  try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
-  } catch {
-    return false;
-  }
-}
-
-/** The children of `pid`, from every one of its threads (Linux /proc). */
-function childrenOf(pid: number): number[] {
-  const children: number[] = [];
-  try {
-    for (const task of readdirSync(`/proc/${pid}/task`)) {
-      const text = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim();
-      if (text !== "") children.push(...text.split(/\s+/).map(Number));
-    }
-  } catch {
-    // Gone already.
-  }
-  return children;
-}
 
 /** The cores each thread of `pid` may run on (Cpus_allowed_list), one entry per thread. */
 function coresOfThreads(pid: number): string[] {

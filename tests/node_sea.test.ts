@@ -10,13 +10,14 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { deadPort, exchange, sleep, startOrigin } from "./_cli_helpers.ts";
 import { buildNodeSea } from "../scripts/build/node_sea.ts";
 import { seaChildArgs } from "../src/runtime/node.ts";
+import { alive, childrenOf } from "./_process_helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const LINUX_ONLY = process.platform === "linux" ? false : "the SEA build and the /proc reads are Linux only";
@@ -51,29 +52,6 @@ describe("seaChildArgs: a SEA child's command line after the binary", () => {
     ]);
   });
 });
-
-/** True while `pid` exists and is not a zombie. */
-function alive(pid: number): boolean {
-  try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
-  } catch {
-    return false;
-  }
-}
-
-/** The children of `pid`, from every one of its threads. */
-function childrenOf(pid: number): number[] {
-  const children: number[] = [];
-  try {
-    for (const task of readdirSync(`/proc/${pid}/task`)) {
-      const text = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim();
-      if (text !== "") children.push(...text.split(/\s+/).map(Number));
-    }
-  } catch {
-    // Gone already.
-  }
-  return children;
-}
 
 /** The SEA binary running, its stderr collected, every process it started remembered for the clean-up. */
 class SeaProcess {

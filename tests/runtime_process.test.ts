@@ -119,6 +119,8 @@ test("info tells what this runtime can do", () => {
   assert.equal(runtime.info.jail, expected.jail);
   assert.equal(runtime.info.affinity, expected.affinity);
   assert.equal(runtime.info.identity, process.platform !== "win32");
+  // The suite runs each runtime's default socket API, which shares an address on Linux everywhere.
+  assert.equal(runtime.info.reusePort, LINUX);
 });
 
 test("spawn: a command from PATH gets our environment plus the given variables, and its exit code", async () => {

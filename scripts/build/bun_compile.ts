@@ -12,8 +12,8 @@ import type { Target } from "./targets.ts";
 
 /**
  * The options, measured (docs/performance.md): `--bytecode` compiles the bundle to JavaScriptCore
- * bytecode at build time, which takes the host binary from ~48 ms to ~20 ms from exec to listening;
- * `--minify` takes ~5 ms more off and 0.3 MB. Bytecode needs ESM output here: CommonJS cannot hold
+ * bytecode at build time, which takes the host binary from ~53 ms to ~23 ms from exec to listening;
+ * `--minify` saves a little time and 0.3 MiB. Bytecode needs ESM output here: CommonJS cannot hold
  * `import.meta`. No source map: stack traces name the bundled functions, which is enough for bug
  * reports and keeps the file smaller.
  */

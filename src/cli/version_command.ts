@@ -86,12 +86,13 @@ export function detailedVersionLines(runtime: Runtime): string[] {
   const build = buildInfo();
   const fromSource = "unknown (run from source)";
   const features = buildFeatures(info);
+  const [name, ...platform] = versionLines(runtime);
   return [
-    ...versionLines(runtime).slice(0, 1),
+    name!,
     `commit: ${build?.commit ?? fromSource}`,
     `build date: ${build?.date ?? fromSource}`,
     `target: ${build === undefined ? `${info.os}-${info.arch} (run from source)` : `${build.target} (${build.compiler})`}`,
-    ...versionLines(runtime).slice(1),
+    ...platform,
     `features: ${features.map((feature) => `${feature.present ? "+" : "-"}${feature.name}`).join(" ")}`,
     ...features.map((feature) => `  ${feature.name}: ${feature.detail}`),
   ];
