@@ -2,7 +2,10 @@
  * Helpers for tests that follow a master's worker processes through Linux's /proc.
  */
 
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { boundedWait, cliCommand, ROOT, sleep } from "./_cli_helpers.ts";
 
 /** True while `pid` exists and is not a zombie waiting for its parent. */
 export function alive(pid: number): boolean {
@@ -25,4 +28,139 @@ export function childrenOf(pid: number): number[] {
     // Gone already.
   }
   return children;
+}
+
+/** A master started with -W (or workers > 1), its output collected, its workers tracked. */
+export class MasterProcess {
+  readonly child: ChildProcess;
+  readonly startedAt = Date.now();
+  stdout = "";
+  stderr = "";
+  exitCode: number | null = null;
+  signal: string | null = null;
+  readonly exited: Promise<void>;
+  private readonly seen = new Set<number>();
+
+  /** Runs `args` through our CLI from source, or through `program` (a built executable) when given. */
+  constructor(
+    args: readonly string[],
+    env: Record<string, string> = {},
+    program?: { command: string; prefix?: readonly string[] },
+  ) {
+    const [command, commandArgs] = program === undefined
+      ? cliCommand(args)
+      : [program.command, [...(program.prefix ?? []), ...args]];
+    this.child = spawn(command, commandArgs, {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env },
+    });
+    this.child.stdout!.on("data", (chunk: Buffer) => (this.stdout += chunk.toString()));
+    this.child.stderr!.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.exited = new Promise((resolve) => {
+      this.child.on("exit", (code, signal) => {
+        this.exitCode = code;
+        this.signal = signal;
+        resolve();
+      });
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get running(): boolean {
+    return this.exitCode === null && this.signal === null;
+  }
+
+  /** Waits until stderr (from `from` on) matches; fails with the output after `timeoutMs`. */
+  async waitFor(pattern: RegExp, from = 0, timeoutMs = 20_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    let lastLook = false;
+    while (Date.now() < deadline) {
+      this.track();
+      const match = this.stderr.slice(from).match(pattern);
+      if (match !== null) return match;
+      if (lastLook) break;
+      // Workers outlive a killed master for a while, writing to the same pipe; once all are gone,
+      // one last look after what they wrote last has been read.
+      if (!this.running && this.liveWorkers().length === 0) {
+        lastLook = true;
+        await boundedWait(this.exited, 1_000);
+        await sleep(200);
+        continue;
+      }
+      await sleep(20);
+    }
+    throw new Error(`Expected ${pattern} in the master's output; got:\n${this.stderr}`);
+  }
+
+  /** Pids of the workers that said they were ready, by worker number, in order of the lines. */
+  readyWorkers(from = 0): { number: number; pid: number }[] {
+    return [...this.stderr.slice(from).matchAll(/Worker (\d+) \(pid (\d+)\) ready/g)].map((match) => ({
+      number: Number(match[1]),
+      pid: Number(match[2]),
+    }));
+  }
+
+  /** Remembers every worker pid visible now, for the clean-up. */
+  track(): void {
+    for (const match of this.stderr.matchAll(/\(pid (\d+)\)/g)) this.seen.add(Number(match[1]));
+    if (this.running) { for (const pid of childrenOf(this.pid)) this.seen.add(pid); }
+  }
+
+  /** Every worker ever seen that is still alive. */
+  liveWorkers(): number[] {
+    this.track();
+    return [...this.seen].filter((pid) => pid !== this.pid && alive(pid));
+  }
+
+  signalMaster(name: NodeJS.Signals): void {
+    process.kill(this.pid, name);
+  }
+
+  async waitExit(timeoutMs = 20_000): Promise<number | null> {
+    await boundedWait(this.exited, timeoutMs);
+    if (this.running) throw new Error(`The master did not exit within ${timeoutMs} ms:\n${this.stderr}`);
+    return this.exitCode;
+  }
+
+  /** Waits until none of the workers seen is alive; fails after a bound. */
+  async waitWorkersGone(timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.liveWorkers().length > 0) {
+      if (Date.now() > deadline) {
+        throw new Error(`Workers ${this.liveWorkers().join(", ")} still alive:\n${this.stderr}`);
+      }
+      await sleep(20);
+    }
+  }
+
+  /** The master's exit code once it and every worker seen are gone; fails after a bound. */
+  async waitAllGone(timeoutMs = 20_000): Promise<number | null> {
+    const code = await this.waitExit(timeoutMs);
+    await this.waitWorkersGone(timeoutMs);
+    return code;
+  }
+
+  /** Stops the master (SIGTERM, then SIGKILL) and SIGKILLs any worker left. Safe to call more than once. */
+  async stop(): Promise<void> {
+    this.track();
+    if (this.running) {
+      this.child.kill("SIGTERM");
+      await boundedWait(this.exited, 10_000);
+      if (this.running) {
+        this.child.kill("SIGKILL");
+        await boundedWait(this.exited, 5_000);
+      }
+    }
+    for (const pid of this.liveWorkers()) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Gone between the check and the kill.
+      }
+    }
+  }
 }

@@ -6,17 +6,15 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
 import * as http from "node:http";
 import * as net from "node:net";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { boundedWait, cliCommand, ROOT, sleep } from "./_cli_helpers.ts";
+import { sleep } from "./_cli_helpers.ts";
 import { httpOrigin } from "./_http_helpers.ts";
 import { detectRuntimeName } from "../src/runtime/detect.ts";
-import { alive, childrenOf } from "./_process_helpers.ts";
+import { alive, MasterProcess } from "./_process_helpers.ts";
 
 const RUNTIME = detectRuntimeName();
 
@@ -25,127 +23,6 @@ function coresOfThreads(pid: number): string[] {
   return readdirSync(`/proc/${pid}/task`).map((task) =>
     /^Cpus_allowed_list:\s+(\S+)$/m.exec(readFileSync(`/proc/${pid}/task/${task}/status`, "utf8"))![1]!
   );
-}
-
-/** A master started with -W (or workers > 1), its output collected, its workers tracked. */
-class Master {
-  readonly child: ChildProcess;
-  readonly startedAt = Date.now();
-  stdout = "";
-  stderr = "";
-  exitCode: number | null = null;
-  signal: string | null = null;
-  readonly exited: Promise<void>;
-  private readonly seen = new Set<number>();
-
-  constructor(args: readonly string[], env: Record<string, string> = {}) {
-    const [command, commandArgs] = cliCommand(args);
-    this.child = spawn(command, commandArgs, {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ...env },
-    });
-    this.child.stdout!.on("data", (chunk: Buffer) => (this.stdout += chunk.toString()));
-    this.child.stderr!.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
-    this.exited = new Promise((resolve) => {
-      this.child.on("exit", (code, signal) => {
-        this.exitCode = code;
-        this.signal = signal;
-        resolve();
-      });
-    });
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  get running(): boolean {
-    return this.exitCode === null && this.signal === null;
-  }
-
-  /** Waits until stderr (from `from` on) matches; fails with the output after `timeoutMs`. */
-  async waitFor(pattern: RegExp, from = 0, timeoutMs = 20_000): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + timeoutMs;
-    let lastLook = false;
-    while (Date.now() < deadline) {
-      this.track();
-      const match = this.stderr.slice(from).match(pattern);
-      if (match !== null) return match;
-      if (lastLook) break;
-      // Workers outlive a killed master for a while, writing to the same pipe; once all are gone,
-      // one last look after what they wrote last has been read.
-      if (!this.running && this.liveWorkers().length === 0) {
-        lastLook = true;
-        await boundedWait(this.exited, 1_000);
-        await sleep(200);
-        continue;
-      }
-      await sleep(20);
-    }
-    throw new Error(`Expected ${pattern} in the master's output; got:\n${this.stderr}`);
-  }
-
-  /** Pids of the workers that said they were ready, by worker number, in order of the lines. */
-  readyWorkers(from = 0): { number: number; pid: number }[] {
-    return [...this.stderr.slice(from).matchAll(/Worker (\d+) \(pid (\d+)\) ready/g)].map((match) => ({
-      number: Number(match[1]),
-      pid: Number(match[2]),
-    }));
-  }
-
-  /** Remembers every worker pid visible now, for the clean-up. */
-  track(): void {
-    for (const match of this.stderr.matchAll(/\(pid (\d+)\)/g)) this.seen.add(Number(match[1]));
-    if (this.running) { for (const pid of childrenOf(this.pid)) this.seen.add(pid); }
-  }
-
-  /** Every worker ever seen that is still alive. */
-  liveWorkers(): number[] {
-    this.track();
-    return [...this.seen].filter((pid) => pid !== this.pid && alive(pid));
-  }
-
-  signalMaster(name: NodeJS.Signals): void {
-    process.kill(this.pid, name);
-  }
-
-  async waitExit(timeoutMs = 20_000): Promise<number | null> {
-    await boundedWait(this.exited, timeoutMs);
-    if (this.running) throw new Error(`The master did not exit within ${timeoutMs} ms:\n${this.stderr}`);
-    return this.exitCode;
-  }
-
-  /** Waits until none of the workers seen is alive; fails after a bound. */
-  async waitWorkersGone(timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.liveWorkers().length > 0) {
-      if (Date.now() > deadline) {
-        throw new Error(`Workers ${this.liveWorkers().join(", ")} still alive:\n${this.stderr}`);
-      }
-      await sleep(20);
-    }
-  }
-
-  /** Stops the master (SIGTERM, then SIGKILL) and SIGKILLs any worker left. Safe to call more than once. */
-  async stop(): Promise<void> {
-    this.track();
-    if (this.running) {
-      this.child.kill("SIGTERM");
-      await boundedWait(this.exited, 10_000);
-      if (this.running) {
-        this.child.kill("SIGKILL");
-        await boundedWait(this.exited, 5_000);
-      }
-    }
-    for (const pid of this.liveWorkers()) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // Gone between the check and the kill.
-      }
-    }
-  }
 }
 
 /** A free loopback port: workers share one fixed port, so port 0 will not do. */
@@ -215,14 +92,14 @@ servers = [{ name = "a", address = "${origin}" }]
 }
 
 /** Pids that logged a served request since `from` on stdout. */
-function servingPids(master: Master, from = 0): Set<number> {
+function servingPids(master: MasterProcess, from = 0): Set<number> {
   return new Set(
     [...master.stdout.slice(from).matchAll(/served-by=(\d+) /g)].map((match) => Number(match[1])),
   );
 }
 
 /** Waits until each of the `pids` said it stopped listening because its master asked it to finish. */
-async function oldStoppedListening(master: Master, pids: readonly number[], from: number): Promise<void> {
+async function oldStoppedListening(master: MasterProcess, pids: readonly number[], from: number): Promise<void> {
   for (const pid of pids) {
     await master.waitFor(new RegExp(`\\(pid ${pid}\\): Master asked to finish: stopped listening`), from);
   }
@@ -238,7 +115,7 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
     const port = await freePort();
     const pidfile = join(directory.path, "proxy.pid");
     const file = directory.file("proxy.toml", configText(port, origin.address, `pidfile = "${pidfile}"`));
-    const master = new Master(["-W", "-f", file]);
+    const master = new MasterProcess(["-W", "-f", file]);
     try {
       const ready = await master.waitFor(/Master \(pid \d+\): 2 workers ready in (\d+) ms/);
       readyTimes.push(
@@ -289,7 +166,7 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
     const directory = tempDirectory();
     const port = await freePort();
     const file = directory.file("proxy.toml", configText(port, before.address));
-    const master = new Master(["-W", "-f", file]);
+    const master = new MasterProcess(["-W", "-f", file]);
     try {
       await master.waitFor(/2 workers ready/);
       const old = master.readyWorkers().map((worker) => worker.pid);
@@ -331,7 +208,7 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
     const port = await freePort();
     const file = directory.file("proxy.toml", configText(port, before.address));
     // No -W: `workers = 2` runs a master too.
-    const master = new Master(["-f", file]);
+    const master = new MasterProcess(["-f", file]);
     try {
       await master.waitFor(/2 workers ready/);
       const old = master.readyWorkers().map((worker) => worker.pid);
@@ -371,7 +248,7 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
     const directory = tempDirectory();
     const port = await freePort();
     const file = directory.file("proxy.toml", configText(port, origin.address));
-    const master = new Master(["-W", "-f", file]);
+    const master = new MasterProcess(["-W", "-f", file]);
     try {
       await master.waitFor(/2 workers ready/);
       const victim = master.readyWorkers().find((worker) => worker.number === 1)!;
@@ -402,7 +279,7 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
     const directory = tempDirectory();
     const port = await freePort();
     const file = directory.file("proxy.toml", configText(port, origin.address));
-    const master = new Master(["-W", "-f", file]);
+    const master = new MasterProcess(["-W", "-f", file]);
     try {
       await master.waitFor(/2 workers ready/);
       const slow = get(port, "/slow");
@@ -426,7 +303,7 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
   test("quick start with -W: when the master is killed with SIGKILL, its workers exit on their own", async () => {
     const origin = await namedOrigin("quick");
     const port = await freePort();
-    const master = new Master(["-W", "--bind", `127.0.0.1:${port}`, "--backend", origin.address]);
+    const master = new MasterProcess(["-W", "--bind", `127.0.0.1:${port}`, "--backend", origin.address]);
     try {
       await master.waitFor(/1 worker ready/);
       assert.equal((await get(port)).body, "quick");
@@ -449,7 +326,7 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
     const directory = tempDirectory();
     const port = await freePort();
     const file = directory.file("proxy.toml", configText(port, origin.address));
-    const master = new Master(["-W", "-f", file]);
+    const master = new MasterProcess(["-W", "-f", file]);
     try {
       await master.waitFor(/2 workers ready/);
       const workers = master.readyWorkers();
@@ -480,7 +357,7 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
     const directory = tempDirectory();
     const port = await freePort();
     const file = directory.file("proxy.toml", configText(port, origin.address));
-    const master = new Master(["-W", "-f", file]);
+    const master = new MasterProcess(["-W", "-f", file]);
     try {
       await master.waitFor(/2 workers ready/);
       const worker = master.readyWorkers()[0]!;
@@ -529,7 +406,7 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
     await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
     const port = (blocker.address() as net.AddressInfo).port;
     const file = directory.file("proxy.toml", configText(port, origin.address));
-    const master = new Master(["-W", "-f", file]);
+    const master = new MasterProcess(["-W", "-f", file]);
     try {
       assert.equal(await master.waitExit(), 1);
       assert.match(
@@ -555,7 +432,7 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
         "proxy.toml",
         configText(port, origin.address, 'cpu-map = { 1 = "1", 2 = "0" }'),
       );
-      const master = new Master(["-W", "-f", file]);
+      const master = new MasterProcess(["-W", "-f", file]);
       try {
         if (RUNTIME === "node") {
           assert.equal(await master.waitExit(), 1);
@@ -589,7 +466,7 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
     const record = join(directory.path, "notifications.txt");
     const script = directory.file("systemd-notify", `#!/bin/sh\necho "$*" >> "${record}"\n`);
     chmodSync(script, 0o755);
-    const master = new Master(["-W", "-f", file], {
+    const master = new MasterProcess(["-W", "-f", file], {
       PATH: `${directory.path}:${process.env.PATH ?? ""}`,
       NOTIFY_SOCKET: join(directory.path, "notify.sock"),
     });

@@ -8,16 +8,15 @@
 
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { deadPort, exchange, sleep, startOrigin } from "./_cli_helpers.ts";
+import { CliProcess, deadPort, exchange, startOrigin } from "./_cli_helpers.ts";
 import { buildNodeSea } from "../scripts/build/node_sea.ts";
 import { seaChildArgs } from "../src/runtime/node.ts";
-import { alive, childrenOf } from "./_process_helpers.ts";
+import { MasterProcess } from "./_process_helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const LINUX_ONLY = process.platform === "linux" ? false : "the SEA build and the /proc reads are Linux only";
@@ -53,86 +52,6 @@ describe("seaChildArgs: a SEA child's command line after the binary", () => {
   });
 });
 
-/** The SEA binary running, its stderr collected, every process it started remembered for the clean-up. */
-class SeaProcess {
-  readonly child: ChildProcess;
-  stderr = "";
-  exitCode: number | null = null;
-  signal: string | null = null;
-  readonly exited: Promise<void>;
-  private readonly seen = new Set<number>();
-
-  constructor(binary: string, args: readonly string[]) {
-    this.child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
-    this.child.stderr!.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
-    this.exited = new Promise((resolve) => {
-      this.child.on("exit", (code, signal) => {
-        this.exitCode = code;
-        this.signal = signal;
-        resolve();
-      });
-    });
-  }
-
-  get running(): boolean {
-    return this.exitCode === null && this.signal === null;
-  }
-
-  /** Remembers the workers visible now: named in the log, or children of the running master. */
-  track(): void {
-    for (const match of this.stderr.matchAll(/\(pid (\d+)\)/g)) this.seen.add(Number(match[1]));
-    if (this.running) { for (const pid of childrenOf(this.child.pid!)) this.seen.add(pid); }
-  }
-
-  liveWorkers(): number[] {
-    this.track();
-    return [...this.seen].filter((pid) => pid !== this.child.pid && alive(pid));
-  }
-
-  /** Waits until stderr matches; fails with the output after a bound. */
-  async waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      this.track();
-      const match = this.stderr.match(pattern);
-      if (match !== null) return match;
-      if (!this.running && this.liveWorkers().length === 0) break;
-      await sleep(20);
-    }
-    throw new Error(`Expected ${pattern} in the SEA's output; got:\n${this.stderr}`);
-  }
-
-  /** The exit code once the master and all its workers are gone; fails after a bound. */
-  async waitAllGone(timeoutMs = 20_000): Promise<number | null> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.running || this.liveWorkers().length > 0) {
-      if (Date.now() > deadline) {
-        throw new Error(
-          `Still running: ${[this.child.pid, ...this.liveWorkers()].join(", ")}\n${this.stderr}`,
-        );
-      }
-      await sleep(20);
-    }
-    return this.exitCode;
-  }
-
-  /** SIGKILLs the master and every worker seen that is still alive. Safe to call more than once. */
-  async kill(): Promise<void> {
-    this.track();
-    if (this.running) {
-      this.child.kill("SIGKILL");
-      await Promise.race([this.exited, sleep(5_000)]);
-    }
-    for (const pid of this.liveWorkers()) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // Gone between the check and the kill.
-      }
-    }
-  }
-}
-
 describe("Node single executable application", { skip: LINUX_ONLY }, () => {
   const directory = mkdtempSync(join(tmpdir(), "proxy-node-sea-"));
   const binary = join(directory, "proxy");
@@ -161,14 +80,14 @@ describe("Node single executable application", { skip: LINUX_ONLY }, () => {
   }
 
   /** Starts the binary with -W on `configuration` (a TOML text) and waits for its 2 workers. */
-  async function startWorkers(configuration: string): Promise<{ master: SeaProcess; file: string }> {
+  async function startWorkers(configuration: string): Promise<{ master: MasterProcess; file: string }> {
     const file = join(directory, "proxy.toml");
     writeFileSync(file, configuration);
-    const master = new SeaProcess(sea(), ["-W", "-f", file]);
+    const master = new MasterProcess(["-W", "-f", file], {}, { command: sea() });
     try {
       await master.waitFor(/Master \(pid \d+\): 2 workers ready/);
     } catch (error) {
-      await master.kill();
+      await master.stop();
       throw error;
     }
     return { master, file };
@@ -188,24 +107,24 @@ describe("Node single executable application", { skip: LINUX_ONLY }, () => {
   test("quick start in tcp mode with two origins: round robin A, B, A, B; SIGUSR1 stops it with 0", async () => {
     const a = await startOrigin((socket) => socket.end("A"));
     const b = await startOrigin((socket) => socket.end("B"));
-    let proxy: SeaProcess | undefined;
+    let proxy: CliProcess | undefined;
     try {
-      proxy = new SeaProcess(sea(), [
+      proxy = new CliProcess([
         "--bind",
         "127.0.0.1:0",
         "--backend",
         `${a.address},${b.address}`,
         "--mode",
         "tcp",
-      ]);
+      ], { command: sea() });
       const port = Number((await proxy.waitFor(/listening on 127\.0\.0\.1:(\d+)/))[1]);
       const answers: string[] = [];
       for (let i = 0; i < 4; i++) answers.push((await exchange(port, "", false)).toString());
       assert.deepEqual(answers, ["A", "B", "A", "B"]);
-      process.kill(proxy.child.pid!, "SIGUSR1");
-      assert.equal(await proxy.waitAllGone(10_000), 0);
+      proxy.sendSignal("SIGUSR1");
+      assert.equal(await proxy.waitExit(10_000), 0);
     } finally {
-      await proxy?.kill();
+      await proxy?.stop();
       await a.close();
       await b.close();
     }
@@ -214,7 +133,7 @@ describe("Node single executable application", { skip: LINUX_ONLY }, () => {
   test("-W: two workers started from the binary alone, jailed; they serve and SIGTERM stops everything", async () => {
     const origin = await startOrigin((socket) => socket.end("W"));
     const port = await deadPort();
-    let master: SeaProcess | undefined;
+    let master: MasterProcess | undefined;
     try {
       const started = await startWorkers(workersConfig(port, origin.address));
       master = started.master;
@@ -240,7 +159,7 @@ describe("Node single executable application", { skip: LINUX_ONLY }, () => {
       assert.equal(await master.waitAllGone(), 0);
       assert.match(master.stderr, /SIGTERM received: stopping 2 workers now/);
     } finally {
-      await master?.kill();
+      await master?.stop();
       await origin.close();
     }
   });
@@ -248,7 +167,7 @@ describe("Node single executable application", { skip: LINUX_ONLY }, () => {
   test("-W: SIGUSR1 at the master, the jailed workers finish and everything exits with 0", async () => {
     const origin = await startOrigin((socket) => socket.end("W"));
     const port = await deadPort();
-    let master: SeaProcess | undefined;
+    let master: MasterProcess | undefined;
     try {
       master = (await startWorkers(workersConfig(port, origin.address))).master;
       assert.equal((await exchange(port, "", false)).toString(), "W");
@@ -256,7 +175,7 @@ describe("Node single executable application", { skip: LINUX_ONLY }, () => {
       await master.waitFor(/SIGUSR1 received: 2 workers finish their sessions/);
       assert.equal(await master.waitAllGone(), 0);
     } finally {
-      await master?.kill();
+      await master?.stop();
       await origin.close();
     }
   });
