@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as net from "node:net";
-import { sleep } from "./_cli_helpers.ts";
+import { CliProcess, sleep } from "./_cli_helpers.ts";
 
 /** A node:http origin counting its connections and requests. */
 export async function httpOrigin(handler: http.RequestListener): Promise<{
@@ -107,3 +107,17 @@ export function configFile(text: string): { path: string; remove: () => void } {
   return { path, remove: () => rmSync(directory, { recursive: true, force: true }) };
 }
 
+
+/** Starts the CLI on a configuration (written to a temporary file) and resolves once frontend "web" listens, with its port. */
+export async function startWithConfig(text: string): Promise<{ proxy: CliProcess; port: number; remove: () => void }> {
+  const file = configFile(text);
+  const proxy = new CliProcess(["-f", file.path]);
+  try {
+    const match = await proxy.waitFor(/Frontend "web" \(http\) listening on 127\.0\.0\.1:(\d+)/);
+    return { proxy, port: Number(match[1]), remove: file.remove };
+  } catch (error) {
+    await proxy.stop();
+    file.remove();
+    throw error;
+  }
+}

@@ -107,13 +107,32 @@ test("host: an HTTP/1.0 request without Host matches no host", () => {
   assert.equal(matches({ hosts: ["example.com"] }, head), false);
 });
 
-test("host: the authority of an absolute-form target wins over Host", () => {
-  const head = request("GET http://user:pw@Api.Example.com:81/v1?x=1 HTTP/1.1", "Host: www.example.com");
+test("host: the authority of an absolute-form target wins over Host, for host and header matchers alike", () => {
+  const head = request("GET http://Api.Example.com:81/v1?x=1 HTTP/1.1", "Host: www.example.com");
   assert.equal(requestHost(head), "api.example.com");
   assert.equal(matches({ hosts: ["api.example.com"] }, head), true);
   assert.equal(matches({ hosts: ["www.example.com"] }, head), false);
-  // An empty authority leaves the Host header in charge.
-  assert.equal(requestHost(request("GET http:///p HTTP/1.1", "Host: h.example")), "h.example");
+  // RFC 9112 3.2.2: the received Host is replaced, so a header matcher sees the authority too.
+  assert.equal(matches({ headers: [header("Host", { equals: "Api.Example.com:81" })] }, head), true);
+  assert.equal(matches({ headers: [header("Host", { equals: "www.example.com" })] }, head), false);
+});
+
+test("head mutations: setting Host on an absolute-form request moves the target's authority along", () => {
+  const head = request("GET http://a.example:8080/p?q HTTP/1.1", "Host: a.example:8080");
+  head.setHeader("Host", "b.example");
+  assert.equal(head.target, "http://b.example/p?q");
+  assert.equal(requestHost(head), "b.example");
+  assert.equal(text(serializeHead(head)), "GET http://b.example/p?q HTTP/1.1\r\nHost: b.example\r\n\r\n");
+  const bare = request("GET https://a.example HTTP/1.1", "Host: a.example");
+  bare.setHeader("Host", "[::1]:8443");
+  assert.equal(bare.target, "https://[::1]:8443");
+  // Origin-form, asterisk-form and CONNECT's authority-form targets stay as they are.
+  for (const line of ["GET /p HTTP/1.1", "OPTIONS * HTTP/1.1", "CONNECT a.example:443 HTTP/1.1"]) {
+    const other = request(line, "Host: a.example");
+    const target = other.target;
+    other.setHeader("Host", "b.example");
+    assert.equal(other.target, target, line);
+  }
 });
 
 test("path: exact, prefix and regex, query ignored", () => {

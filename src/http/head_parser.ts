@@ -4,14 +4,26 @@
  *
  * Usage: `feed(chunk, offset)` returns `HEAD_INCOMPLETE` (every byte from `offset` was taken,
  * feed the next chunk), `HEAD_FAILED` (see `error`), or the index in `chunk` where the head ends and
- * the body (or the next pipelined message) starts. Only head bytes are ever copied: when a head
- * sits in one chunk it is parsed in place, otherwise its parts are gathered in a buffer bounded by
- * `maxHeadBytes`. The parser is the parsed head: read its fields after completion, and `reset()`
- * it for the next message (parsers are meant to be pooled with the session).
+ * the body (or the next pipelined message) starts. The parser is the parsed head: read its fields
+ * after completion, and `reset()` it for the next message (parsers are meant to be pooled with the
+ * session).
+ *
+ * How: one scanner reads each byte of the head once, in order, and keeps its place across chunks.
+ * It checks every byte against the grammar of the field it is in as the byte arrives, so an
+ * invalid byte fails the head at once (not when the head ends, nor when `timeout http-request`
+ * fires: HAProxy answers such heads at once too), and a head fails with the same error however it
+ * was split. The scanner records where each field starts and ends; at the final empty line the
+ * head is decoded once and its fields are sliced from that one string. Only head bytes are ever
+ * copied: a head that sits in one chunk is parsed in place, the parts of one split across chunks
+ * are gathered in a buffer bounded by `maxHeadBytes`; body bytes are never touched.
  *
  * Strictness follows RFC 9112 and HAProxy's h1 parser (src/h1.c): bare LF and bare CR are
  * rejected, obsolete line folding too, and every framing ambiguity that enables request smuggling
- * is an error or forces the connection closed after the response.
+ * is an error or forces the connection closed after the response. What is valid but ambiguous is
+ * normalised before the head is forwarded (docs/config.md, http mode): an HTTP/1.x version above
+ * 1.1 is read as 1.1 (RFC 9110 2.5); duplicate Host lines with one value and duplicate
+ * Content-Length lines become one line; Transfer-Encoding becomes one line listing the codings
+ * applied; an absolute-form target's authority replaces Host (request_target.ts).
  *
  * @module
  */
@@ -19,6 +31,7 @@
 import { latin1, quote, quoteBytes, TOKEN_CHARS, WINDOWS_1252 } from "./_bytes.ts";
 import { HttpError } from "./errors.ts";
 import type { HttpErrorCode } from "./errors.ts";
+import { checkAbsoluteTarget, replaceAuthority } from "./request_target.ts";
 
 /** `feed` result: the head is not complete yet, every byte given was taken. */
 export const HEAD_INCOMPLETE = -1;
@@ -58,9 +71,9 @@ export interface HttpHead {
   readonly kind: MessageKind;
   /** Request method as received ("" for responses). */
   readonly method: string;
-  /** Request target as received ("" for responses). */
+  /** Request target as forwarded: as received, but an absolute-form target without an empty or default port ("" for responses). */
   readonly target: string;
-  /** Protocol version: "1.0" or "1.1". */
+  /** Protocol version: "1.0" or "1.1" (HTTP/1.2 to 1.9 are read as 1.1). */
   readonly version: "1.0" | "1.1";
   /** Response status code (0 for requests). */
   readonly status: number;
@@ -78,9 +91,38 @@ export interface HttpHead {
   readonly connectionTokens: readonly string[];
 }
 
-const STATE_SCANNING = 0;
-const STATE_COMPLETE = 1;
-const STATE_FAILED = 2;
+// Scanner states: the field the next byte belongs to.
+/** Before a request line: empty lines are skipped (RFC 9112 2.2). */
+const S_LEADING = 0;
+const S_METHOD = 1;
+const S_TARGET = 2;
+/** "HTTP/d.d" then CR, after the target. */
+const S_VERSION = 3;
+/** "HTTP/d.d SP ddd" then SP or CR: a status line's fixed part. */
+const S_STATUS = 4;
+const S_REASON = 5;
+/** The first byte of a header line or of the final empty line. */
+const S_LINE_START = 6;
+const S_NAME = 7;
+const S_VALUE = 8;
+/** A CR was read: an LF must follow, and `#cr` says what that LF ends. */
+const S_CR = 9;
+const S_COMPLETE = 10;
+const S_FAILED = 11;
+
+// What the LF after a CR ends.
+/** An empty line before the request line: skipped. */
+const CR_LEADING = 0;
+/** The request line, in its method or target: it has no version. */
+const CR_SHORT_REQUEST_LINE = 1;
+/** The request or status line. */
+const CR_START_LINE = 2;
+/** A header line, in its name: it has no colon. */
+const CR_NO_COLON = 3;
+/** A header line. */
+const CR_HEADER_LINE = 4;
+/** The final empty line: the head. */
+const CR_HEAD = 5;
 
 const CR = 13;
 const LF = 10;
@@ -88,7 +130,19 @@ const SP = 32;
 const HTAB = 9;
 const COLON = 58;
 const HASH = 35;
+const DOT = 46;
 const DEL = 127;
+const SLASH = 47;
+
+/** "HTTP/", the case-sensitive start of a version (RFC 9112 2.3). */
+const HTTP_NAME = new Uint8Array([0x48, 0x54, 0x54, 0x50, 0x2f]);
+
+/** Whether `c` is byte `k` (0 to 7) of a well-formed "HTTP/d.d". */
+function isVersionByte(k: number, c: number): boolean {
+  if (k < 5) return c === HTTP_NAME[k];
+  if (k === 6) return c === DOT;
+  return c >= 0x30 && c <= 0x39;
+}
 
 /** Parses request heads or response heads from chunks; reusable through `reset()`. */
 export class HeadParser implements HttpHead {
@@ -137,19 +191,45 @@ export class HeadParser implements HttpHead {
   hasHttp2Settings = false;
   /** An HTTP/1.1 request carries "Expect: 100-continue" (RFC 9110 10.1.1; ignored for HTTP/1.0). */
   expectContinue = false;
-  /** The Host header value, or undefined. */
+  /** The Host header value (an absolute-form target's authority), or undefined. */
   host: string | undefined = undefined;
   /** A 1xx response other than 101: a final response follows it (RFC 9110 15.2). */
   interim = false;
   /** The reason `feed` returned `HEAD_FAILED`. */
   error: HttpError | undefined = undefined;
 
-  #state = STATE_SCANNING;
+  #state = S_LEADING;
+  /** What the LF after the CR just read ends (state S_CR). */
+  #cr = CR_LEADING;
   #buffer: Uint8Array | undefined = undefined;
+  /** Head bytes gathered in `#buffer` from earlier chunks. */
   #buffered = 0;
-  #lineStart = 0;
-  #lineCount = 0;
+  /** Bytes of empty lines skipped before the request line. */
   #skipped = 0;
+  /** Position in the fixed-size part being read (version, status). */
+  #fixed = 0;
+  #major = 0;
+  #minor = 0;
+  #statusCode = 0;
+  // Field boundaries, as offsets from the first byte of the head.
+  #methodEnd = 0;
+  #targetEnd = 0;
+  #reasonStart = 0;
+  #reasonEnd = 0;
+  #lineStart = 0;
+  #nameEnd = 0;
+  /** Start of the current value once past its leading whitespace, else -1. */
+  #valueStart = -1;
+  /** The current header name has upper-case letters. */
+  #upper = false;
+  /** Header lines read. */
+  #lines = 0;
+  /** Per header line: name start, name end, value start, value end. */
+  readonly #marks: Int32Array;
+  /** Per header line: 1 when the name has upper-case letters. */
+  readonly #upperNames: Uint8Array;
+  /** A value or the reason holds bytes 0x80-0x9F, which the fast decoder maps elsewhere. */
+  #exact = false;
   #requestMethod = "";
   #framingConflict = false;
 
@@ -157,6 +237,9 @@ export class HeadParser implements HttpHead {
     this.kind = kind;
     this.maxHeadBytes = options.maxHeadBytes ?? DEFAULT_MAX_HEAD_BYTES;
     this.maxHeaderLines = options.maxHeaderLines ?? DEFAULT_MAX_HEADER_LINES;
+    this.#marks = new Int32Array(4 * this.maxHeaderLines);
+    this.#upperNames = new Uint8Array(this.maxHeaderLines);
+    this.#state = kind === "request" ? S_LEADING : S_STATUS;
   }
 
   /**
@@ -164,11 +247,17 @@ export class HeadParser implements HttpHead {
    * of the request being answered: HEAD and CONNECT change the response's framing (RFC 9112 6.3).
    */
   reset(requestMethod = ""): void {
-    this.#state = STATE_SCANNING;
+    this.#state = this.kind === "request" ? S_LEADING : S_STATUS;
+    this.#cr = CR_LEADING;
     this.#buffered = 0;
-    this.#lineStart = 0;
-    this.#lineCount = 0;
     this.#skipped = 0;
+    this.#fixed = 0;
+    this.#major = 0;
+    this.#minor = 0;
+    this.#statusCode = 0;
+    this.#lines = 0;
+    this.#valueStart = -1;
+    this.#exact = false;
     this.#requestMethod = requestMethod;
     this.#framingConflict = false;
     this.method = "";
@@ -198,7 +287,7 @@ export class HeadParser implements HttpHead {
 
   /** The head is complete (`feed` returned an index). */
   get complete(): boolean {
-    return this.#state === STATE_COMPLETE;
+    return this.#state === S_COMPLETE;
   }
 
   /**
@@ -206,71 +295,385 @@ export class HeadParser implements HttpHead {
    * in `chunk` just past the head's final CRLF (where the body starts; may equal `chunk.length`).
    */
   feed(chunk: Uint8Array, offset = 0): number {
-    if (this.#state !== STATE_SCANNING) {
+    let state = this.#state;
+    if (state >= S_COMPLETE) {
       throw new Error("The head parser was fed after it finished: call reset() first");
     }
     const length = chunk.length;
     const limit = this.maxHeadBytes;
-    let headStart = offset;
-    let position = offset;
-    for (;;) {
-      const lf = chunk.indexOf(LF, position);
-      if (lf < 0) {
-        const total = this.#buffered + (length - headStart);
-        if (total > limit) return this.#tooLarge();
-        if (length > headStart) {
-          const buffer = this.#buffer ?? (this.#buffer = new Uint8Array(limit));
-          buffer.set(chunk.subarray(headStart, length), this.#buffered);
-          this.#buffered = total;
-        }
-        return HEAD_INCOMPLETE;
-      }
-      const headLf = this.#buffered + (lf - headStart);
-      if (headLf + 1 > limit) return this.#tooLarge();
-      // RFC 9112 2.2 allows a bare LF as line end; HAProxy and this parser demand CRLF, as a
-      // lenient parser in front of a strict server is how requests are smuggled.
-      const crBefore = lf > headStart
-        ? chunk[lf - 1] === CR
-        : this.#buffered > 0 && this.#buffer![this.#buffered - 1] === CR;
-      if (!crBefore) {
-        return this.#failed("HTTP_BARE_LF", "Line ends with a bare LF instead of CRLF");
-      }
-      if (headLf - 1 === this.#lineStart) {
-        if (this.#lineCount === 0) {
-          if (this.kind === "response") {
-            return this.#failed("HTTP_INVALID_STATUS_LINE", "Empty line instead of a status line");
+    const leading = state === S_LEADING || (state === S_CR && this.#cr === CR_LEADING);
+    // Where this chunk's head bytes start (-1: none yet), and the offset that turns an index in
+    // the chunk into a position in the head.
+    let headStart = leading ? -1 : offset;
+    let delta = this.#buffered - offset;
+    // The head may not grow past the limit: bytes beyond it are not even looked at.
+    let scanEnd = leading ? length : Math.min(length, offset + limit - this.#buffered);
+    let i = offset;
+    while (i < scanEnd) {
+      switch (state) {
+        case S_LEADING: {
+          const c = chunk[i]!;
+          if (c === CR) {
+            this.#cr = CR_LEADING;
+            state = S_CR;
+            i++;
+            break;
           }
-          // RFC 9112 2.2: a server should ignore empty lines before the request line (some
-          // clients send a CRLF after a POST body). Bounded like the head itself.
-          this.#skipped += headLf + 1;
-          if (this.#skipped > limit) return this.#tooLarge();
-          this.#buffered = 0;
-          headStart = lf + 1;
-          position = lf + 1;
-          continue;
+          if (c === LF) return this.#bareLf();
+          // The request line starts here.
+          headStart = i;
+          delta = -i;
+          scanEnd = Math.min(length, i + limit);
+          state = S_METHOD;
+          break;
         }
-        const end = lf + 1;
-        let parsed: boolean;
-        if (this.#buffered === 0) {
-          parsed = this.#parse(chunk, headStart, end);
-        } else {
-          const buffer = this.#buffer!;
-          buffer.set(chunk.subarray(headStart, end), this.#buffered);
-          parsed = this.#parse(buffer, 0, this.#buffered + (end - headStart));
+        case S_METHOD: {
+          for (; i < scanEnd; i++) {
+            const c = chunk[i]!;
+            if (TOKEN_CHARS[c] === 1) continue;
+            if (c === SP) {
+              const at = i + delta;
+              if (at === 0) return this.#failed("HTTP_INVALID_METHOD", "Request line starts with a space instead of a method");
+              this.#methodEnd = at;
+              state = S_TARGET;
+              i++;
+              break;
+            }
+            if (c === CR) {
+              this.#cr = CR_SHORT_REQUEST_LINE;
+              state = S_CR;
+              i++;
+              break;
+            }
+            if (c === LF) return this.#bareLf();
+            return this.#failed("HTTP_INVALID_METHOD", `Method ${this.#excerpt(chunk, delta, 0, i + delta + 1)} is not a token`);
+          }
+          break;
         }
-        if (!parsed) return HEAD_FAILED;
-        this.#state = STATE_COMPLETE;
-        return end;
+        case S_TARGET: {
+          for (; i < scanEnd; i++) {
+            const c = chunk[i]!;
+            // RFC 3986 allows none of the others in a URI; '#' starts a fragment, never sent (RFC
+            // 9112 3.2). Bytes above 0x7E are refused too (HAProxy without accept-invalid-http-request).
+            if (c > SP && c < DEL && c !== HASH) continue;
+            const at = i + delta;
+            const targetStart = this.#methodEnd + 1;
+            if (c === SP) {
+              if (at === targetStart) return this.#failed("HTTP_INVALID_TARGET", "Request target is empty");
+              this.#targetEnd = at;
+              this.#fixed = 0;
+              state = S_VERSION;
+              i++;
+              break;
+            }
+            if (c === CR) {
+              this.#cr = CR_SHORT_REQUEST_LINE;
+              state = S_CR;
+              i++;
+              break;
+            }
+            if (c === LF) return this.#bareLf();
+            return this.#failed(
+              "HTTP_INVALID_TARGET",
+              `Request target ${this.#excerpt(chunk, delta, targetStart, at + 1)} holds a character that is not allowed`,
+            );
+          }
+          break;
+        }
+        case S_VERSION: {
+          // The usual "HTTP/1.x" CRLF, whole in this chunk, is checked in one go.
+          if (
+            this.#fixed === 0 && i + 10 <= scanEnd && chunk[i] === 0x48 && chunk[i + 1] === 0x54 &&
+            chunk[i + 2] === 0x54 && chunk[i + 3] === 0x50 && chunk[i + 4] === SLASH && chunk[i + 5] === 0x31 &&
+            chunk[i + 6] === DOT && chunk[i + 8] === CR && chunk[i + 9] === LF
+          ) {
+            const minor = chunk[i + 7]! - 0x30;
+            if (minor >= 0 && minor <= 9) {
+              this.#major = 1;
+              this.#minor = minor;
+              i += 10;
+              state = S_LINE_START;
+              break;
+            }
+          }
+          for (; i < scanEnd; i++) {
+            const c = chunk[i]!;
+            const k = this.#fixed;
+            if (k === 8) {
+              if (c === CR) {
+                this.#cr = CR_START_LINE;
+                state = S_CR;
+                i++;
+                break;
+              }
+              if (c === LF) return this.#bareLf();
+              return this.#badVersion(chunk, delta, i);
+            }
+            if (!isVersionByte(k, c)) {
+              if (c === LF) return this.#bareLf();
+              return this.#badVersion(chunk, delta, i);
+            }
+            if (k === 5) this.#major = c - 0x30;
+            else if (k === 7) {
+              this.#minor = c - 0x30;
+              if (this.#major !== 1) {
+                // RFC 9110 15.6.6: 505 for a major version not supported on this connection.
+                return this.#failed(
+                  "HTTP_UNSUPPORTED_VERSION",
+                  `Version ${this.#excerpt(chunk, delta, this.#targetEnd + 1, i + delta + 1)} is not supported`,
+                  505,
+                );
+              }
+            }
+            this.#fixed = k + 1;
+          }
+          break;
+        }
+        case S_STATUS: {
+          // The usual "HTTP/1.x ddd", whole in this chunk, is checked in one go.
+          if (
+            this.#fixed === 0 && i + 12 <= scanEnd && chunk[i] === 0x48 && chunk[i + 1] === 0x54 &&
+            chunk[i + 2] === 0x54 && chunk[i + 3] === 0x50 && chunk[i + 4] === SLASH && chunk[i + 5] === 0x31 &&
+            chunk[i + 6] === DOT && chunk[i + 8] === SP
+          ) {
+            const minor = chunk[i + 7]! - 0x30;
+            const d0 = chunk[i + 9]! - 0x30;
+            const d1 = chunk[i + 10]! - 0x30;
+            const d2 = chunk[i + 11]! - 0x30;
+            if (minor >= 0 && minor <= 9 && d0 >= 1 && d0 <= 5 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9) {
+              this.#major = 1;
+              this.#minor = minor;
+              this.#statusCode = d0 * 100 + d1 * 10 + d2;
+              this.#fixed = 12;
+              i += 12;
+            }
+          }
+          for (; i < scanEnd; i++) {
+            const c = chunk[i]!;
+            const k = this.#fixed;
+            if (k < 8) {
+              if (!isVersionByte(k, c)) {
+                if (c === LF) return this.#bareLf();
+                return this.#badStatusLine(chunk, delta, i);
+              }
+              if (k === 5) this.#major = c - 0x30;
+              else if (k === 7) {
+                this.#minor = c - 0x30;
+                if (this.#major !== 1) {
+                  return this.#failed("HTTP_UNSUPPORTED_VERSION", `Version ${this.#excerpt(chunk, delta, 0, i + delta + 1)} is not supported`);
+                }
+              }
+            } else if (k === 8) {
+              if (c !== SP) {
+                if (c === LF) return this.#bareLf();
+                return this.#badStatusLine(chunk, delta, i);
+              }
+            } else if (k < 12) {
+              const digit = c - 0x30;
+              if (digit < 0 || digit > 9 || (k === 9 && (digit < 1 || digit > 5))) {
+                if (c === LF) return this.#bareLf();
+                // A line that ends before three digits is too short to be a status line.
+                if (c === CR) return this.#badStatusLine(chunk, delta, i);
+                return this.#badStatus(chunk, delta, i);
+              }
+              this.#statusCode = this.#statusCode * 10 + digit;
+            } else {
+              const at = i + delta;
+              if (c === SP) {
+                this.#reasonStart = at + 1;
+                state = S_REASON;
+                i++;
+                break;
+              }
+              // A missing reason and its SP is tolerated ("HTTP/1.1 204\r\n").
+              if (c === CR) {
+                this.#reasonStart = at;
+                this.#reasonEnd = at;
+                this.#cr = CR_START_LINE;
+                state = S_CR;
+                i++;
+                break;
+              }
+              if (c === LF) return this.#bareLf();
+              return this.#badStatus(chunk, delta, i);
+            }
+            this.#fixed = k + 1;
+          }
+          break;
+        }
+        case S_REASON: {
+          for (; i < scanEnd; i++) {
+            const c = chunk[i]!;
+            // reason-phrase = *( HTAB / SP / VCHAR / obs-text )
+            if (c >= SP && c !== DEL) {
+              if (c >= 0x80 && c <= 0x9f) this.#exact = true;
+              continue;
+            }
+            if (c === HTAB) continue;
+            if (c === CR) {
+              this.#reasonEnd = i + delta;
+              this.#cr = CR_START_LINE;
+              state = S_CR;
+              i++;
+              break;
+            }
+            if (c === LF) return this.#bareLf();
+            return this.#failed(
+              "HTTP_INVALID_STATUS_LINE",
+              `Reason phrase ${this.#excerpt(chunk, delta, this.#reasonStart, i + delta + 1)} holds a control character`,
+            );
+          }
+          break;
+        }
+        case S_LINE_START: {
+          const c = chunk[i]!;
+          if (c === CR) {
+            if (i + 1 < scanEnd && chunk[i + 1] === LF) return this.#complete(chunk, headStart, i + 2, delta);
+            this.#cr = CR_HEAD;
+            state = S_CR;
+            i++;
+            break;
+          }
+          if (TOKEN_CHARS[c] === 1) {
+            if (this.#lines >= this.maxHeaderLines) {
+              return this.#failed("HTTP_TOO_MANY_HEADERS", `Head has more than ${this.maxHeaderLines} header lines`);
+            }
+            this.#lineStart = i + delta;
+            this.#upper = false;
+            state = S_NAME;
+            break;
+          }
+          if (c === LF) return this.#bareLf();
+          if (c === SP || c === HTAB) {
+            // RFC 9112 5.2: obs-fold may be rejected with 400; HAProxy rejects it too.
+            return this.#failed(
+              "HTTP_OBSOLETE_LINE_FOLDING",
+              "Header line starts with whitespace: it continues the previous one (obsolete line folding)",
+            );
+          }
+          if (c === COLON) return this.#failed("HTTP_INVALID_HEADER_NAME", "Header line starts with a colon: its name is empty");
+          return this.#failed(
+            "HTTP_INVALID_HEADER_NAME",
+            `Header name ${this.#excerpt(chunk, delta, i + delta, i + delta + 1)} holds a character that is not allowed`,
+          );
+        }
+        case S_NAME: {
+          let upper = this.#upper;
+          for (; i < scanEnd; i++) {
+            const c = chunk[i]!;
+            if (TOKEN_CHARS[c] === 1) {
+              if (c <= 0x5a && c >= 0x41) upper = true;
+              continue;
+            }
+            const at = i + delta;
+            if (c === COLON) {
+              this.#nameEnd = at;
+              this.#valueStart = -1;
+              state = S_VALUE;
+              i++;
+              break;
+            }
+            if (c === SP || c === HTAB) {
+              // RFC 9112 5.1: whitespace between name and colon must be rejected with 400.
+              return this.#failed(
+                "HTTP_WHITESPACE_BEFORE_COLON",
+                `Header name ${this.#excerpt(chunk, delta, this.#lineStart, at)} is followed by whitespace before the colon`,
+              );
+            }
+            if (c === CR) {
+              this.#cr = CR_NO_COLON;
+              state = S_CR;
+              i++;
+              break;
+            }
+            if (c === LF) return this.#bareLf();
+            return this.#failed(
+              "HTTP_INVALID_HEADER_NAME",
+              `Header name ${this.#excerpt(chunk, delta, this.#lineStart, at + 1)} holds a character that is not allowed`,
+            );
+          }
+          this.#upper = upper;
+          break;
+        }
+        case S_VALUE: {
+          if (this.#valueStart < 0) {
+            while (i < scanEnd && (chunk[i] === SP || chunk[i] === HTAB)) i++;
+            if (i === scanEnd) break;
+            this.#valueStart = i + delta;
+          }
+          let exact = this.#exact;
+          for (; i < scanEnd; i++) {
+            const c = chunk[i]!;
+            if (c >= SP && c < 0x80) continue;
+            if (c >= 0xa0 || c === HTAB) continue;
+            if (c >= 0x80) {
+              exact = true;
+              continue;
+            }
+            if (c === CR) {
+              this.#endHeaderLine(chunk, delta, i + delta);
+              if (i + 1 < scanEnd && chunk[i + 1] === LF) {
+                i += 2;
+                state = S_LINE_START;
+                break;
+              }
+              this.#cr = CR_HEADER_LINE;
+              state = S_CR;
+              i++;
+              break;
+            }
+            // RFC 9110 5.5: NUL, CR and LF must be rejected; HAProxy rejects exactly these, and
+            // keeps the other control bytes (RFC 9110 5.5 lets a recipient retain them).
+            if (c === LF) return this.#bareLf();
+            if (c === 0) {
+              return this.#failed(
+                "HTTP_INVALID_HEADER_VALUE",
+                `Header ${this.#excerpt(chunk, delta, this.#lineStart, this.#nameEnd)} holds a NUL byte`,
+              );
+            }
+          }
+          this.#exact = exact;
+          break;
+        }
+        default: {
+          // S_CR
+          if (chunk[i] !== LF) return this.#bareCr();
+          i++;
+          switch (this.#cr) {
+            case CR_LEADING:
+              this.#skipped += 2;
+              if (this.#skipped > limit) return this.#tooLarge();
+              state = S_LEADING;
+              break;
+            case CR_SHORT_REQUEST_LINE:
+              // "GET /" is HTTP/0.9, which HAProxy refuses as well.
+              return this.#failed(
+                "HTTP_INVALID_REQUEST_LINE",
+                `Request line ${this.#excerpt(chunk, delta, 0, i + delta - 2)} lacks a target or a version`,
+              );
+            case CR_NO_COLON:
+              return this.#failed(
+                "HTTP_INVALID_HEADER_LINE",
+                `Header line ${this.#excerpt(chunk, delta, this.#lineStart, i + delta - 2)} has no colon`,
+              );
+            case CR_HEAD:
+              return this.#complete(chunk, headStart, i, delta);
+            default:
+              // CR_START_LINE, CR_HEADER_LINE
+              state = S_LINE_START;
+          }
+        }
       }
-      if (++this.#lineCount > this.maxHeaderLines + 1) {
-        return this.#failed(
-          "HTTP_TOO_MANY_HEADERS",
-          `Head has more than ${this.maxHeaderLines} header lines`,
-        );
-      }
-      this.#lineStart = headLf + 1;
-      position = lf + 1;
     }
+    this.#state = state;
+    // Stopped short of the chunk's end: the head would pass the limit.
+    if (i < length) return this.#tooLarge();
+    if (headStart >= 0 && length > headStart) {
+      const buffer = this.#buffer ?? (this.#buffer = new Uint8Array(limit));
+      buffer.set(chunk.subarray(headStart, length), this.#buffered);
+      this.#buffered += length - headStart;
+    }
+    return HEAD_INCOMPLETE;
   }
 
   /** The value of the first header named `lowerName` (lower case), or undefined. */
@@ -295,12 +698,16 @@ export class HeadParser implements HttpHead {
 
   /**
    * Removes every header named `name` and appends `name: value`. `lowerName` saves the lowering
-   * when the caller has it precomputed; `value` must be latin1 without CR, LF or NUL.
+   * when the caller has it precomputed; `value` must be latin1 without CR, LF or NUL. Setting Host
+   * on an absolute-form request moves its target's authority along, so the two never disagree.
    */
   setHeader(name: string, value: string, lowerName: string = name.toLowerCase()): void {
-    this.#removeHeaders(lowerName);
+    this.#removeHeaders(lowerName, false);
     this.#append(name, lowerName, value);
-    if (lowerName === "host" && this.kind === "request") this.host = value;
+    if (lowerName === "host" && this.kind === "request") {
+      this.host = value;
+      if (this.target.charCodeAt(0) !== SLASH && this.method !== "CONNECT") this.target = replaceAuthority(this.target, value);
+    }
   }
 
   /** Appends `name: value`, keeping the headers of that name already present. */
@@ -312,7 +719,7 @@ export class HeadParser implements HttpHead {
 
   /** Removes every header named `lowerName` (lower case), keeping the others in order. */
   deleteHeader(lowerName: string): void {
-    this.#removeHeaders(lowerName);
+    this.#removeHeaders(lowerName, false);
     if (lowerName === "host" && this.kind === "request") this.host = undefined;
   }
 
@@ -330,208 +737,143 @@ export class HeadParser implements HttpHead {
     this.headerCount = index + 1;
   }
 
+  /** Records the header line whose CR is at head position `end`. */
+  #endHeaderLine(chunk: Uint8Array, delta: number, end: number): void {
+    const valueStart = this.#valueStart < 0 ? end : this.#valueStart;
+    let valueEnd = end;
+    // Trailing whitespace is not part of the value (RFC 9110 5.5): usually none, so the walk back
+    // is cheaper than tracking the last visible byte of every value.
+    while (valueEnd > valueStart) {
+      const at = valueEnd - 1;
+      const c = at < this.#buffered ? this.#buffer![at]! : chunk[at - delta]!;
+      if (c !== SP && c !== HTAB) break;
+      valueEnd = at;
+    }
+    const line = this.#lines;
+    const marks = this.#marks;
+    marks[4 * line] = this.#lineStart;
+    marks[4 * line + 1] = this.#nameEnd;
+    marks[4 * line + 2] = valueStart;
+    marks[4 * line + 3] = valueEnd;
+    this.#upperNames[line] = this.#upper ? 1 : 0;
+    this.#lines = line + 1;
+  }
+
+  /** The final empty line ended at `end` (an index in `chunk`): extracts the fields and checks the framing. */
+  #complete(chunk: Uint8Array, headStart: number, end: number, delta: number): number {
+    const headBytes = end + delta;
+    this.headBytes = headBytes;
+    let src = chunk;
+    let base = headStart;
+    if (this.#buffered > 0) {
+      src = this.#buffer!;
+      src.set(chunk.subarray(headStart, end), this.#buffered);
+      base = 0;
+    }
+    if (!this.#extract(src, base, base + headBytes)) return HEAD_FAILED;
+    this.#state = S_COMPLETE;
+    return end;
+  }
+
+  /** Decodes the head `src[start, end)` once and slices its fields from it. */
+  #extract(src: Uint8Array, start: number, end: number): boolean {
+    // One native decode for the whole head; names and values are slices of it (cheap in every
+    // engine). Bytes 0x80-0x9F, which windows-1252 maps elsewhere, can only sit in values and the
+    // reason phrase (tokens and targets refuse them): the scanner noticed them.
+    const text = this.#exact ? latin1(src, start, end) : WINDOWS_1252.decode(src.subarray(start, end));
+    this.version = this.#minor === 0 ? "1.0" : "1.1";
+    if (this.kind === "request") {
+      const methodEnd = this.#methodEnd;
+      this.method = knownMethod(src, start, start + methodEnd) ?? text.slice(0, methodEnd);
+      this.target = text.slice(methodEnd + 1, this.#targetEnd);
+    } else {
+      this.status = this.#statusCode;
+      this.reason = text.slice(this.#reasonStart, this.#reasonEnd);
+    }
+    const names = this.headerNames;
+    const lowerNames = this.headerLowerNames;
+    const values = this.headerValues;
+    const marks = this.#marks;
+    const upperNames = this.#upperNames;
+    const count = this.#lines;
+    for (let line = 0; line < count; line++) {
+      const name = text.slice(marks[4 * line]!, marks[4 * line + 1]!);
+      names[line] = name;
+      lowerNames[line] = upperNames[line] === 1 ? name.toLowerCase() : name;
+      values[line] = text.slice(marks[4 * line + 2]!, marks[4 * line + 3]!);
+    }
+    this.headerCount = count;
+    return this.#deriveFacts();
+  }
+
+  /** The head's bytes at positions [from, to) (from the buffer, then the chunk), quoted for a message. */
+  #excerpt(chunk: Uint8Array, delta: number, from: number, to: number): string {
+    const end = Math.min(to, from + 65);
+    const bytes = new Uint8Array(Math.max(0, end - from));
+    for (let at = from; at < end; at++) {
+      bytes[at - from] = at < this.#buffered ? this.#buffer![at]! : chunk[at - delta]!;
+    }
+    return quoteBytes(bytes, 0, bytes.length);
+  }
+
+  #badVersion(chunk: Uint8Array, delta: number, i: number): number {
+    return this.#failed("HTTP_INVALID_VERSION", `Version ${this.#excerpt(chunk, delta, this.#targetEnd + 1, i + delta + 1)} is malformed`);
+  }
+
+  #badStatusLine(chunk: Uint8Array, delta: number, i: number): number {
+    return this.#failed("HTTP_INVALID_STATUS_LINE", `Status line ${this.#excerpt(chunk, delta, 0, i + delta + 1)} is malformed`);
+  }
+
+  #badStatus(chunk: Uint8Array, delta: number, i: number): number {
+    return this.#failed(
+      "HTTP_INVALID_STATUS",
+      `Status ${this.#excerpt(chunk, delta, 9, i + delta + 1)} is not a code from 100 to 599`,
+    );
+  }
+
+  #bareLf(): number {
+    // RFC 9112 2.2 allows a bare LF as line end; HAProxy and this parser demand CRLF, as a
+    // lenient parser in front of a strict server is how requests are smuggled.
+    return this.#failed("HTTP_BARE_LF", "Line ends with a bare LF instead of CRLF");
+  }
+
+  #bareCr(): number {
+    const cr = this.#cr;
+    if (cr === CR_LEADING || cr === CR_SHORT_REQUEST_LINE || cr === CR_START_LINE) {
+      return this.#failed("HTTP_BARE_CR", this.kind === "request" ? "Request line holds a bare CR" : "Status line holds a bare CR");
+    }
+    return this.#failed("HTTP_BARE_CR", "Header line holds a bare CR");
+  }
+
   #tooLarge(): number {
     return this.#failed("HTTP_HEAD_TOO_LARGE", `Head is larger than ${this.maxHeadBytes} bytes`);
   }
 
   /** Records the error (status 400 for requests unless told, always 502 for responses). */
   #fail(code: HttpErrorCode, message: string, requestStatus = 400): false {
-    this.#state = STATE_FAILED;
+    this.#state = S_FAILED;
     this.error = new HttpError(code, this.kind === "request" ? requestStatus : 502, message);
     return false;
   }
 
-  #failed(code: HttpErrorCode, message: string): number {
-    this.#fail(code, message);
+  #failed(code: HttpErrorCode, message: string, requestStatus = 400): number {
+    this.#fail(code, message, requestStatus);
     return HEAD_FAILED;
   }
 
-  /** Parses a complete head `src[start, end)` whose lines all end with CRLF. */
-  #parse(src: Uint8Array, start: number, end: number): boolean {
-    this.headBytes = end - start;
-    // One native decode for the whole head; names and values are slices of it (cheap in every
-    // engine). Bytes 0x80-0x9F, which windows-1252 maps elsewhere, can only sit in values and the
-    // reason phrase (tokens and targets refuse them): their loops switch to the exact decode.
-    let text = WINDOWS_1252.decode(src.subarray(start, end));
-    let exact = false;
-    let lf = src.indexOf(LF, start);
-    const startLineOk = this.kind === "request"
-      ? this.#parseRequestLine(src, text, start, start, lf - 1)
-      : this.#parseStatusLine(src, start, lf - 1);
-    if (!startLineOk) return false;
-
-    const names = this.headerNames;
-    const lowerNames = this.headerLowerNames;
-    const values = this.headerValues;
-    const headEnd = end - 2;
-    let count = 0;
-    let lineStart = lf + 1;
-    while (lineStart < headEnd) {
-      lf = src.indexOf(LF, lineStart);
-      const lineEnd = lf - 1;
-      const first = src[lineStart]!;
-      if (first === SP || first === HTAB) {
-        // RFC 9112 5.2: obs-fold may be rejected with 400; HAProxy rejects it too.
-        return this.#fail(
-          "HTTP_OBSOLETE_LINE_FOLDING",
-          `Header line ${quoteBytes(src, lineStart, lineEnd)} continues the previous one (obsolete line folding)`,
-        );
-      }
-      let i = lineStart;
-      let hasUpper = false;
-      for (; i < lineEnd; i++) {
-        const c = src[i]!;
-        if (c === COLON) break;
-        if (TOKEN_CHARS[c] === 0) {
-          if (c === SP || c === HTAB) {
-            // RFC 9112 5.1: whitespace between name and colon must be rejected with 400.
-            return this.#fail(
-              "HTTP_WHITESPACE_BEFORE_COLON",
-              `Header name ${quoteBytes(src, lineStart, i)} is followed by whitespace before the colon`,
-            );
-          }
-          if (c === CR) return this.#fail("HTTP_BARE_CR", "Header line holds a bare CR");
-          return this.#fail(
-            "HTTP_INVALID_HEADER_NAME",
-            `Header name ${quoteBytes(src, lineStart, i + 1)} holds a character that is not allowed`,
-          );
-        }
-        if (c <= 0x5a && c >= 0x41) hasUpper = true;
-      }
-      if (i === lineEnd) {
-        return this.#fail("HTTP_INVALID_HEADER_LINE", `Header line ${quoteBytes(src, lineStart, lineEnd)} has no colon`);
-      }
-      if (i === lineStart) {
-        return this.#fail("HTTP_INVALID_HEADER_NAME", `Header line ${quoteBytes(src, lineStart, lineEnd)} has an empty name`);
-      }
-      let valueStart = i + 1;
-      let valueEnd = lineEnd;
-      while (valueStart < valueEnd && (src[valueStart] === SP || src[valueStart] === HTAB)) valueStart++;
-      while (valueEnd > valueStart && (src[valueEnd - 1] === SP || src[valueEnd - 1] === HTAB)) valueEnd--;
-      for (let v = valueStart; v < valueEnd; v++) {
-        const c = src[v]!;
-        if (c >= 0x80 && c <= 0x9f && !exact) {
-          text = latin1(src, start, end);
-          exact = true;
-        }
-        // RFC 9110 5.5: NUL, CR and LF must be rejected; HAProxy rejects exactly these.
-        if (c === 0 || c === CR) {
-          if (c === CR) return this.#fail("HTTP_BARE_CR", `Header ${quoteBytes(src, lineStart, i)} holds a bare CR`);
-          return this.#fail("HTTP_INVALID_HEADER_VALUE", `Header ${quoteBytes(src, lineStart, i)} holds a NUL byte`);
-        }
-      }
-      const name = text.slice(lineStart - start, i - start);
-      names[count] = name;
-      lowerNames[count] = hasUpper ? name.toLowerCase() : name;
-      values[count] = text.slice(valueStart - start, valueEnd - start);
-      count++;
-      lineStart = lf + 1;
-    }
-    this.headerCount = count;
-    return this.#deriveFacts();
-  }
-
-  /** `method SP request-target SP HTTP-version` (RFC 9112 3). */
-  #parseRequestLine(src: Uint8Array, text: string, base: number, lineStart: number, lineEnd: number): boolean {
-    let i = lineStart;
-    for (; i < lineEnd; i++) {
-      const c = src[i]!;
-      if (c === SP) break;
-      if (TOKEN_CHARS[c] === 0) {
-        if (c === CR) return this.#fail("HTTP_BARE_CR", "Request line holds a bare CR");
-        return this.#fail("HTTP_INVALID_METHOD", `Method ${quoteBytes(src, lineStart, i + 1)} is not a token`);
-      }
-    }
-    if (i === lineStart) {
-      return this.#fail("HTTP_INVALID_METHOD", `Request line ${quoteBytes(src, lineStart, lineEnd)} has no method`);
-    }
-    const methodEnd = i;
-    let versionSpace = lineEnd - 1;
-    while (versionSpace > methodEnd && src[versionSpace] !== SP) versionSpace--;
-    if (i === lineEnd || versionSpace === methodEnd) {
-      // "GET /" is HTTP/0.9, which HAProxy refuses as well.
-      return this.#fail(
-        "HTTP_INVALID_REQUEST_LINE",
-        `Request line ${quoteBytes(src, lineStart, lineEnd)} lacks a target or a version`,
-      );
-    }
-    const targetStart = methodEnd + 1;
-    if (targetStart === versionSpace) return this.#fail("HTTP_INVALID_TARGET", "Request target is empty");
-    for (let t = targetStart; t < versionSpace; t++) {
-      const c = src[t]!;
-      // RFC 3986 allows none of these in a URI; '#' starts a fragment, never sent (RFC 9112 3.2).
-      // Bytes above 0x7F are refused as well (HAProxy without accept-invalid-http-request).
-      if (c <= SP || c === DEL || c === HASH || c > DEL) {
-        if (c === CR) return this.#fail("HTTP_BARE_CR", "Request target holds a bare CR");
-        return this.#fail(
-          "HTTP_INVALID_TARGET",
-          `Request target ${quoteBytes(src, targetStart, versionSpace)} holds a character that is not allowed`,
-        );
-      }
-    }
-    const version = parseVersion(src, versionSpace + 1, lineEnd);
-    if (version < 0) {
-      return this.#fail("HTTP_INVALID_VERSION", `Version ${quoteBytes(src, versionSpace + 1, lineEnd)} is malformed`);
-    }
-    if (version !== 10 && version !== 11) {
-      // RFC 9110 15.6.6: 505 for a major version the server does not support on this connection.
-      return this.#fail(
-        "HTTP_UNSUPPORTED_VERSION",
-        `Version ${quoteBytes(src, versionSpace + 1, lineEnd)} is not supported`,
-        505,
-      );
-    }
-    this.version = version === 11 ? "1.1" : "1.0";
-    this.method = knownMethod(src, lineStart, methodEnd) ?? text.slice(lineStart - base, methodEnd - base);
-    this.target = text.slice(targetStart - base, versionSpace - base);
-    return true;
-  }
-
-  /** `HTTP-version SP 3DIGIT SP [reason-phrase]` (RFC 9112 4); a missing reason and SP is tolerated. */
-  #parseStatusLine(src: Uint8Array, lineStart: number, lineEnd: number): boolean {
-    const version = lineEnd - lineStart >= 12 ? parseVersion(src, lineStart, lineStart + 8) : -1;
-    if (version < 0 || src[lineStart + 8] !== SP) {
-      return this.#fail("HTTP_INVALID_STATUS_LINE", `Status line ${quoteBytes(src, lineStart, lineEnd)} is malformed`);
-    }
-    if (version !== 10 && version !== 11) {
-      return this.#fail(
-        "HTTP_UNSUPPORTED_VERSION",
-        `Version ${quoteBytes(src, lineStart, lineStart + 8)} is not supported`,
-      );
-    }
-    const d0 = src[lineStart + 9]! - 0x30;
-    const d1 = src[lineStart + 10]! - 0x30;
-    const d2 = src[lineStart + 11]! - 0x30;
-    const afterCode = lineStart + 12;
-    if (
-      d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9 ||
-      (afterCode < lineEnd && src[afterCode] !== SP)
-    ) {
-      return this.#fail("HTTP_INVALID_STATUS", `Status ${quoteBytes(src, lineStart + 9, lineEnd)} is not a code from 100 to 599`);
-    }
-    for (let r = afterCode + 1; r < lineEnd; r++) {
-      const c = src[r]!;
-      // reason-phrase = *( HTAB / SP / VCHAR / obs-text )
-      if ((c < SP && c !== HTAB) || c === DEL) {
-        if (c === CR) return this.#fail("HTTP_BARE_CR", "Status line holds a bare CR");
-        return this.#fail("HTTP_INVALID_STATUS_LINE", `Reason phrase ${quoteBytes(src, afterCode + 1, lineEnd)} holds a control character`);
-      }
-    }
-    this.version = version === 11 ? "1.1" : "1.0";
-    this.status = d0 * 100 + d1 * 10 + d2;
-    // latin1, not the windows-1252 head text: the reason may hold bytes 0x80-0x9F.
-    this.reason = afterCode < lineEnd ? latin1(src, afterCode + 1, lineEnd) : "";
-    return true;
-  }
-
-  /** Reads the headers that decide framing and connection handling, and applies RFC 9112 6. */
+  /** Reads the headers that decide framing and connection handling, applies RFC 9112 6, and normalises them. */
   #deriveFacts(): boolean {
     const isRequest = this.kind === "request";
     const count = this.headerCount;
     const lowerNames = this.headerLowerNames;
     const values = this.headerValues;
+    let hostIndex = -1;
+    let hostRepeated = false;
     let contentLength = -1;
+    let contentLengthIndex = -1;
     let contentLengthHeaders = 0;
+    let contentLengthListed = false;
+    let transferEncodingIndex = -1;
     let transferEncodings = 0;
     let chunkedCount = 0;
     let lastCodingChunked = false;
@@ -543,10 +885,15 @@ export class HeadParser implements HttpHead {
         case 4:
           if (name === "host" && isRequest) {
             const value = values[i]!;
-            if (this.host === undefined) this.host = value;
-            else if (this.host !== value) {
+            if (hostIndex < 0) {
+              hostIndex = i;
+              this.host = value;
+            } else if (sameHost(this.host!, value)) {
+              // HAProxy 2.6 forwards one Host line for several that agree (case aside).
+              hostRepeated = true;
+            } else {
               // HAProxy answers 400 to several Host headers that disagree (RFC 9112 3.2).
-              return this.#fail("HTTP_CONFLICTING_HOST", `Host headers disagree: ${quote(this.host)} and ${quote(value)}`);
+              return this.#fail("HTTP_CONFLICTING_HOST", `Host headers disagree: ${quote(this.host!)} and ${quote(value)}`);
             }
           }
           break;
@@ -580,6 +927,9 @@ export class HeadParser implements HttpHead {
               return this.#fail("HTTP_CONFLICTING_CONTENT_LENGTH", `Content-Length ${quote(value)} conflicts with another value`);
             }
             contentLength = length;
+            if (contentLengthIndex < 0) contentLengthIndex = i;
+            // Without a comma the value is digits only (parseContentLength allows spaces only before one).
+            if (value.indexOf(",") >= 0) contentLengthListed = true;
             contentLengthHeaders++;
           } else if (name === "http2-settings") {
             this.hasHttp2Settings = true;
@@ -588,6 +938,7 @@ export class HeadParser implements HttpHead {
         case 17:
           if (name === "transfer-encoding") {
             const value = values[i]!;
+            if (transferEncodingIndex < 0) transferEncodingIndex = i;
             transferEncodings++;
             const found = scanCodings(value);
             if (found === CODINGS_INVALID) {
@@ -612,14 +963,24 @@ export class HeadParser implements HttpHead {
     // RFC 9112 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
     this.keepAlive = !this.connectionClose && (this.version === "1.1" || this.connectionKeepAlive);
 
+    let authority: string | null = null;
     if (isRequest) {
       if (this.host === undefined && this.version === "1.1") {
         return this.#fail("HTTP_MISSING_HOST", "HTTP/1.1 request has no Host header");
+      }
+      // Not origin-form: absolute-form, unless CONNECT's authority-form or OPTIONS' "*".
+      const target = this.target;
+      if (target.charCodeAt(0) !== SLASH && target !== "*" && this.method !== "CONNECT") {
+        const checked = checkAbsoluteTarget(target);
+        if (checked.errorCode !== null) return this.#fail(checked.errorCode, checked.errorMessage);
+        this.target = checked.target;
+        authority = checked.authority;
       }
     } else {
       this.interim = this.status < 200 && this.status !== 101;
     }
 
+    let dropContentLength = false;
     if (transferEncodings > 0) {
       if (this.version === "1.0") {
         // RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 means faulty framing, and the connection
@@ -634,7 +995,7 @@ export class HeadParser implements HttpHead {
       if (contentLengthHeaders > 0) {
         // RFC 9112 6.1 and 6.3 point 3: Transfer-Encoding overrides Content-Length, which must be
         // removed before forwarding, and the connection closed after the response (HAProxy too).
-        this.#removeHeaders("content-length");
+        dropContentLength = true;
         this.#framingConflict = true;
         this.closeAfterResponse = true;
       }
@@ -668,6 +1029,30 @@ export class HeadParser implements HttpHead {
       this.bodyKind = BODY_UNTIL_CLOSE;
       this.closeAfterResponse = true;
     }
+
+    // Normalisation: the values first (their indexes are still right), then the lines removed.
+    // None of it happens for a head with one Host, at most one plain Content-Length and at most
+    // one "Transfer-Encoding: chunked" in origin-form: the common head costs nothing here.
+    let codings = "";
+    const normaliseCodings = transferEncodings > 1 || (transferEncodings === 1 && values[transferEncodingIndex] !== "chunked");
+    if (normaliseCodings) {
+      // The coding list the proxy applies, not the client's text: empty members out, names in
+      // lower case, one line.
+      codings = joinCodings(lowerNames, values, count);
+      if (codings !== "") values[transferEncodingIndex] = codings;
+    }
+    const normaliseLength = !dropContentLength && (contentLengthHeaders > 1 || contentLengthListed);
+    if (normaliseLength) values[contentLengthIndex] = String(contentLength);
+    if (authority !== null) {
+      // RFC 9112 3.2.2: a proxy ignores the received Host and sends the target's authority.
+      this.host = authority;
+      if (hostIndex >= 0) values[hostIndex] = authority;
+      else this.#append("Host", "host", authority);
+    }
+    if (dropContentLength) this.#removeHeaders("content-length", false);
+    else if (contentLengthHeaders > 1) this.#removeHeaders("content-length", true);
+    if (normaliseCodings) this.#removeHeaders("transfer-encoding", codings !== "");
+    if (hostRepeated) this.#removeHeaders("host", true);
     return this.#applyNoBodyRules();
   }
 
@@ -688,14 +1073,18 @@ export class HeadParser implements HttpHead {
     return true;
   }
 
-  /** Removes every header named `lowerName`, keeping the others in order. */
-  #removeHeaders(lowerName: string): void {
+  /** Removes the headers named `lowerName` (all of them, or all but the first), keeping the others in order. */
+  #removeHeaders(lowerName: string, keepFirst: boolean): void {
     const names = this.headerNames;
     const lowerNames = this.headerLowerNames;
     const values = this.headerValues;
     let kept = 0;
+    let seen = false;
     for (let i = 0; i < this.headerCount; i++) {
-      if (lowerNames[i] === lowerName) continue;
+      if (lowerNames[i] === lowerName) {
+        if (!keepFirst || seen) continue;
+        seen = true;
+      }
       names[kept] = names[i]!;
       lowerNames[kept] = lowerNames[i]!;
       values[kept] = values[i]!;
@@ -705,16 +1094,30 @@ export class HeadParser implements HttpHead {
   }
 }
 
-/** `HTTP/d.d` as major * 10 + minor, or -1 when malformed (the name is case-sensitive, RFC 9112 2.3). */
-function parseVersion(src: Uint8Array, start: number, end: number): number {
-  if (
-    end - start !== 8 || src[start] !== 0x48 || src[start + 1] !== 0x54 || src[start + 2] !== 0x54 ||
-    src[start + 3] !== 0x50 || src[start + 4] !== 0x2f || src[start + 6] !== 0x2e
-  ) return -1;
-  const major = src[start + 5]! - 0x30;
-  const minor = src[start + 7]! - 0x30;
-  if (major < 0 || major > 9 || minor < 0 || minor > 9) return -1;
-  return major * 10 + minor;
+/** Whether two Host values name the same authority (host names are case-insensitive, RFC 3986 3.2.2). */
+function sameHost(a: string, b: string): boolean {
+  return a === b || (a.length === b.length && a.toLowerCase() === b.toLowerCase());
+}
+
+/**
+ * The members of every Transfer-Encoding header, in order, as one list: empty members dropped,
+ * coding names in lower case, parameters kept as written ("" when no member is left).
+ */
+function joinCodings(lowerNames: readonly string[], values: readonly string[], count: number): string {
+  let list = "";
+  for (let i = 0; i < count; i++) {
+    if (lowerNames[i] !== "transfer-encoding") continue;
+    const members = values[i]!.split(",");
+    for (let m = 0; m < members.length; m++) {
+      const member = members[m]!.trim();
+      if (member === "") continue;
+      let nameEnd = 0;
+      while (nameEnd < member.length && TOKEN_CHARS[member.charCodeAt(nameEnd)] === 1) nameEnd++;
+      const coding = member.slice(0, nameEnd).toLowerCase() + member.slice(nameEnd);
+      list = list === "" ? coding : list + ", " + coding;
+    }
+  }
+  return list;
 }
 
 /** The interned string of the commonest methods, so they cost no allocation. */

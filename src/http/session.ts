@@ -93,6 +93,7 @@ import { forwardedHeaders, forwardForValue, replacedForwardedHeaders } from "./f
 import type { SerializeOptions } from "./serialize.ts";
 import type { HttpBackendRoute, HttpFrontendPolicy } from "./policy.ts";
 import { renderAnswer } from "./rules.ts";
+import { LINGER_IDLE_MS, LINGER_OVER, LingeringClose } from "./lingering_close.ts";
 import type { RuleVerdict } from "./rules.ts";
 
 /** A head and the body piece that came with it are joined into one write up to this size. */
@@ -106,9 +107,6 @@ export const COALESCE_MAX_BYTES = 16_384;
  * served with `Connection: close`.
  */
 const DRAIN_IDLE_GRACE_MS = 100;
-
-/** How long a closing connection may wait for the client's FIN when `timeout client` is unset. */
-export const CLOSE_LINGER_MS = 5_000;
 
 /** What an http session needs from its frontend. */
 export interface HttpSessionHost extends SessionHost {
@@ -132,7 +130,7 @@ const PHASE_CONNECTING = 2;
 const PHASE_TURNAROUND = 3;
 /** Connected to the server: the request body and the response flow. */
 const PHASE_EXCHANGE = 4;
-/** Our last response is sent and the client is told we close: waiting for the client to go. */
+/** Our last response is sent and our side half-closed: the client's bytes are read and dropped until it closes (lingering_close.ts). */
 const PHASE_CLOSING = 5;
 /** After a 101: bytes spliced both ways. */
 const PHASE_TUNNEL = 6;
@@ -168,6 +166,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   private readonly response: HeadParser;
   private readonly requestChunks = new ChunkedDecoder({ kind: "request" });
   private readonly responseChunks = new ChunkedDecoder({ kind: "response" });
+  private readonly linger = new LingeringClose();
   private client: Connection | null = null;
   private server: Connection | null = null;
   /** The backend of the current request, and the route that led to it. */
@@ -383,9 +382,25 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       case PHASE_ANSWERED:
         this.hold(chunk, offset);
         return;
-      // PHASE_CLOSING: bytes after our final answer are read and dropped, so that closing does
-      // not turn into a reset that could destroy the answer in flight (HAProxy's lingering close).
+      case PHASE_CLOSING:
+        this.lingerOn(chunk.length - offset);
+        return;
     }
+  }
+
+  /**
+   * Bytes after our final answer are read and dropped, so that closing does not turn into a
+   * reset that could destroy the answer in flight; past the bounds of lingering_close.ts, the
+   * connection is cut.
+   */
+  private lingerOn(dropped: number): void {
+    const wait = this.linger.drained(dropped, this.host.wheel.now);
+    if (wait !== LINGER_OVER) {
+      this.timer.touch(wait);
+      return;
+    }
+    this.host.logger.debug(`Client ${this.clientAddress} still sending after its answer (${this.linger.bytes} bytes dropped): closing`);
+    this.client?.destroy();
   }
 
   /** Keeps client bytes that no request can take yet; pauses the client past the bound. */
@@ -1242,7 +1257,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     // The client does not read its answers: take no more requests until it does (onDrain), or
     // answers would pile up in memory faster than they leave.
     this.phase = PHASE_ANSWERED;
-    this.armTimer(this.timeouts.client > 0 ? this.timeouts.client : CLOSE_LINGER_MS);
+    this.armTimer(this.timeouts.client > 0 ? this.timeouts.client : LINGER_IDLE_MS);
   }
 
   /** The request is over for its backend: its count of active requests goes down. */
@@ -1266,7 +1281,10 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     }
   }
 
-  /** Half-closes the client once everything is sent, and waits (bounded) for it to close. */
+  /**
+   * Half-closes the client once everything is sent, then reads and drops what it still sends
+   * until it closes, within the bounds of a lingering close (lingering_close.ts).
+   */
   private closeClient(): void {
     const client = this.client;
     this.phase = PHASE_CLOSING;
@@ -1276,7 +1294,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       this.finish();
       return;
     }
-    this.armTimer(this.timeouts.client > 0 ? this.timeouts.client : CLOSE_LINGER_MS);
+    this.armTimer(this.linger.begin(this.host.wheel.now, this.timeouts.client));
     client.resume();
     client.end();
   }
