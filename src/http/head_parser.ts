@@ -309,6 +309,17 @@ export class HeadParser implements HttpHead {
     // The head may not grow past the limit: bytes beyond it are not even looked at.
     let scanEnd = leading ? length : Math.min(length, offset + limit - this.#buffered);
     let i = offset;
+    // The header-line state lives in locals while the loop runs (written back when the chunk is
+    // used up): lines are the bulk of a head, and locals are what every engine keeps in registers.
+    const buffered = this.#buffered;
+    const buffer = this.#buffer;
+    const marks = this.#marks;
+    let lines = this.#lines;
+    let lineStart = this.#lineStart;
+    let nameEnd = this.#nameEnd;
+    let valueStart = this.#valueStart;
+    let upper = this.#upper;
+    let exact = this.#exact;
     while (i < scanEnd) {
       switch (state) {
         case S_LEADING: {
@@ -506,7 +517,7 @@ export class HeadParser implements HttpHead {
             const c = chunk[i]!;
             // reason-phrase = *( HTAB / SP / VCHAR / obs-text )
             if (c >= SP && c !== DEL) {
-              if (c >= 0x80 && c <= 0x9f) this.#exact = true;
+              if (c >= 0x80 && c <= 0x9f) exact = true;
               continue;
             }
             if (c === HTAB) continue;
@@ -528,18 +539,22 @@ export class HeadParser implements HttpHead {
         case S_LINE_START: {
           const c = chunk[i]!;
           if (c === CR) {
-            if (i + 1 < scanEnd && chunk[i + 1] === LF) return this.#complete(chunk, headStart, i + 2, delta);
+            if (i + 1 < scanEnd && chunk[i + 1] === LF) {
+              this.#lines = lines;
+              this.#exact = exact;
+              return this.#complete(chunk, headStart, i + 2, delta);
+            }
             this.#cr = CR_HEAD;
             state = S_CR;
             i++;
             break;
           }
           if (TOKEN_CHARS[c] === 1) {
-            if (this.#lines >= this.maxHeaderLines) {
+            if (lines >= this.maxHeaderLines) {
               return this.#failed("HTTP_TOO_MANY_HEADERS", `Head has more than ${this.maxHeaderLines} header lines`);
             }
-            this.#lineStart = i + delta;
-            this.#upper = false;
+            lineStart = i + delta;
+            upper = false;
             state = S_NAME;
             break;
           }
@@ -558,7 +573,6 @@ export class HeadParser implements HttpHead {
           );
         }
         case S_NAME: {
-          let upper = this.#upper;
           for (; i < scanEnd; i++) {
             const c = chunk[i]!;
             if (TOKEN_CHARS[c] === 1) {
@@ -567,8 +581,8 @@ export class HeadParser implements HttpHead {
             }
             const at = i + delta;
             if (c === COLON) {
-              this.#nameEnd = at;
-              this.#valueStart = -1;
+              nameEnd = at;
+              valueStart = -1;
               state = S_VALUE;
               i++;
               break;
@@ -577,7 +591,7 @@ export class HeadParser implements HttpHead {
               // RFC 9112 5.1: whitespace between name and colon must be rejected with 400.
               return this.#failed(
                 "HTTP_WHITESPACE_BEFORE_COLON",
-                `Header name ${this.#excerpt(chunk, delta, this.#lineStart, at)} is followed by whitespace before the colon`,
+                `Header name ${this.#excerpt(chunk, delta, lineStart, at)} is followed by whitespace before the colon`,
               );
             }
             if (c === CR) {
@@ -589,19 +603,17 @@ export class HeadParser implements HttpHead {
             if (c === LF) return this.#bareLf();
             return this.#failed(
               "HTTP_INVALID_HEADER_NAME",
-              `Header name ${this.#excerpt(chunk, delta, this.#lineStart, at + 1)} holds a character that is not allowed`,
+              `Header name ${this.#excerpt(chunk, delta, lineStart, at + 1)} holds a character that is not allowed`,
             );
           }
-          this.#upper = upper;
           break;
         }
         case S_VALUE: {
-          if (this.#valueStart < 0) {
+          if (valueStart < 0) {
             while (i < scanEnd && (chunk[i] === SP || chunk[i] === HTAB)) i++;
             if (i === scanEnd) break;
-            this.#valueStart = i + delta;
+            valueStart = i + delta;
           }
-          let exact = this.#exact;
           for (; i < scanEnd; i++) {
             const c = chunk[i]!;
             if (c >= SP && c < 0x80) continue;
@@ -611,7 +623,24 @@ export class HeadParser implements HttpHead {
               continue;
             }
             if (c === CR) {
-              this.#endHeaderLine(chunk, delta, i + delta);
+              // The line is whole: record it. Trailing whitespace is not part of the value (RFC
+              // 9110 5.5); there is usually none, so walking back over it costs less than tracking
+              // the last visible byte of every value.
+              const end = i + delta;
+              let valueEnd = end;
+              while (valueEnd > valueStart) {
+                const at = valueEnd - 1;
+                const b = at < buffered ? buffer![at]! : chunk[at - delta]!;
+                if (b !== SP && b !== HTAB) break;
+                valueEnd = at;
+              }
+              const mark = lines << 2;
+              marks[mark] = lineStart;
+              marks[mark + 1] = nameEnd;
+              marks[mark + 2] = valueStart;
+              marks[mark + 3] = valueEnd;
+              this.#upperNames[lines] = upper ? 1 : 0;
+              lines++;
               if (i + 1 < scanEnd && chunk[i + 1] === LF) {
                 i += 2;
                 state = S_LINE_START;
@@ -628,11 +657,10 @@ export class HeadParser implements HttpHead {
             if (c === 0) {
               return this.#failed(
                 "HTTP_INVALID_HEADER_VALUE",
-                `Header ${this.#excerpt(chunk, delta, this.#lineStart, this.#nameEnd)} holds a NUL byte`,
+                `Header ${this.#excerpt(chunk, delta, lineStart, nameEnd)} holds a NUL byte`,
               );
             }
           }
-          this.#exact = exact;
           break;
         }
         default: {
@@ -654,9 +682,11 @@ export class HeadParser implements HttpHead {
             case CR_NO_COLON:
               return this.#failed(
                 "HTTP_INVALID_HEADER_LINE",
-                `Header line ${this.#excerpt(chunk, delta, this.#lineStart, i + delta - 2)} has no colon`,
+                `Header line ${this.#excerpt(chunk, delta, lineStart, i + delta - 2)} has no colon`,
               );
             case CR_HEAD:
+              this.#lines = lines;
+              this.#exact = exact;
               return this.#complete(chunk, headStart, i, delta);
             default:
               // CR_START_LINE, CR_HEADER_LINE
@@ -666,6 +696,12 @@ export class HeadParser implements HttpHead {
       }
     }
     this.#state = state;
+    this.#lines = lines;
+    this.#lineStart = lineStart;
+    this.#nameEnd = nameEnd;
+    this.#valueStart = valueStart;
+    this.#upper = upper;
+    this.#exact = exact;
     // Stopped short of the chunk's end: the head would pass the limit.
     if (i < length) return this.#tooLarge();
     if (headStart >= 0 && length > headStart) {
@@ -737,28 +773,6 @@ export class HeadParser implements HttpHead {
     this.headerCount = index + 1;
   }
 
-  /** Records the header line whose CR is at head position `end`. */
-  #endHeaderLine(chunk: Uint8Array, delta: number, end: number): void {
-    const valueStart = this.#valueStart < 0 ? end : this.#valueStart;
-    let valueEnd = end;
-    // Trailing whitespace is not part of the value (RFC 9110 5.5): usually none, so the walk back
-    // is cheaper than tracking the last visible byte of every value.
-    while (valueEnd > valueStart) {
-      const at = valueEnd - 1;
-      const c = at < this.#buffered ? this.#buffer![at]! : chunk[at - delta]!;
-      if (c !== SP && c !== HTAB) break;
-      valueEnd = at;
-    }
-    const line = this.#lines;
-    const marks = this.#marks;
-    marks[4 * line] = this.#lineStart;
-    marks[4 * line + 1] = this.#nameEnd;
-    marks[4 * line + 2] = valueStart;
-    marks[4 * line + 3] = valueEnd;
-    this.#upperNames[line] = this.#upper ? 1 : 0;
-    this.#lines = line + 1;
-  }
-
   /** The final empty line ended at `end` (an index in `chunk`): extracts the fields and checks the framing. */
   #complete(chunk: Uint8Array, headStart: number, end: number, delta: number): number {
     const headBytes = end + delta;
@@ -782,20 +796,23 @@ export class HeadParser implements HttpHead {
     // reason phrase (tokens and targets refuse them): the scanner noticed them.
     const text = this.#exact ? latin1(src, start, end) : WINDOWS_1252.decode(src.subarray(start, end));
     this.version = this.#minor === 0 ? "1.0" : "1.1";
+    // "| 0": the scanner's positions may come back boxed as doubles from optimised code, and
+    // JavaScriptCore then leaves this function on every call (an int32 guess that fails, seen with
+    // BUN_JSC_printEachOSRExit) and runs slice() unoptimised: a third slower head on Bun.
     if (this.kind === "request") {
-      const methodEnd = this.#methodEnd;
+      const methodEnd = this.#methodEnd | 0;
       this.method = knownMethod(src, start, start + methodEnd) ?? text.slice(0, methodEnd);
-      this.target = text.slice(methodEnd + 1, this.#targetEnd);
+      this.target = text.slice(methodEnd + 1, this.#targetEnd | 0);
     } else {
-      this.status = this.#statusCode;
-      this.reason = text.slice(this.#reasonStart, this.#reasonEnd);
+      this.status = this.#statusCode | 0;
+      this.reason = text.slice(this.#reasonStart | 0, this.#reasonEnd | 0);
     }
     const names = this.headerNames;
     const lowerNames = this.headerLowerNames;
     const values = this.headerValues;
     const marks = this.#marks;
     const upperNames = this.#upperNames;
-    const count = this.#lines;
+    const count = this.#lines | 0;
     for (let line = 0; line < count; line++) {
       const name = text.slice(marks[4 * line]!, marks[4 * line + 1]!);
       names[line] = name;
