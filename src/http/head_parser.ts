@@ -798,7 +798,8 @@ export class HeadParser implements HttpHead {
     this.version = this.#minor === 0 ? "1.0" : "1.1";
     // "| 0": the scanner's positions may come back boxed as doubles from optimised code, and
     // JavaScriptCore then leaves this function on every call (an int32 guess that fails, seen with
-    // BUN_JSC_printEachOSRExit) and runs slice() unoptimised: a third slower head on Bun.
+    // its printEachOSRExit option) and runs slice() unoptimised: heads a third slower under Bun
+    // (docs/performance.md, "Head parser").
     if (this.kind === "request") {
       const methodEnd = this.#methodEnd | 0;
       this.method = knownMethod(src, start, start + methodEnd) ?? text.slice(0, methodEnd);

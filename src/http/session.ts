@@ -93,8 +93,8 @@ import { forwardedHeaders, forwardForValue, replacedForwardedHeaders } from "./f
 import type { SerializeOptions } from "./serialize.ts";
 import type { HttpBackendRoute, HttpFrontendPolicy } from "./policy.ts";
 import { renderAnswer } from "./rules.ts";
-import { LINGER_IDLE_MS, LINGER_OVER, LingeringClose } from "./lingering_close.ts";
 import type { RuleVerdict } from "./rules.ts";
+import { LINGER_IDLE_MS, LINGER_OVER, LingeringClose } from "./lingering_close.ts";
 
 /** A head and the body piece that came with it are joined into one write up to this size. */
 export const COALESCE_MAX_BYTES = 16_384;
