@@ -30,7 +30,6 @@ async function earlyOrigin() {
   });
 }
 
-
 function config(originAddress: string): string {
   return `
 [defaults]

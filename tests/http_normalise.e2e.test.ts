@@ -44,7 +44,7 @@ async function recordingOrigin(answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\
   return { ...origin, heads };
 }
 
-
+/** A configuration with one http frontend "web" in front of one server, with the timeouts given (TOML lines). */
 function singleBackend(address: string, timeouts = ""): string {
   return `
 [defaults]
