@@ -61,7 +61,7 @@ test("the host executable reports its commit, build date and target, and serves"
     assert.ok(date >= Math.floor(started / 1000) * 1000 && date <= Date.now(), `build date ${field("build date")}`);
     assert.equal(field("target"), `${hostTarget().name} (bun build --compile)`);
     assert.match(field("runtime") ?? "", /^bun \S+ \(compiled executable\)$/);
-    assert.match(field("features") ?? "", /^[+-]reuseport [+-]tls [+-]privilege-drop [+-]permission-jail$/);
+    assert.match(field("features") ?? "", /^[+-]reuseport [+-]tls [+-]privilege-drop [+-]permission-jail [+-]chroot$/);
     await assertServesRoundRobin({ command: binary });
   } finally {
     rmSync(directory, { recursive: true, force: true });

@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { Connection, ConnectionHandler, Listener, Runtime } from "../runtime/types.ts";
+import type { Connection, ConnectionHandler, Listener, NetAddr, Runtime } from "../runtime/types.ts";
 import type { NetError } from "../runtime/net_error.ts";
 import type { Backend } from "../core/backend.ts";
 import type { Logger } from "../core/logger.ts";
@@ -82,8 +82,8 @@ export class Frontend implements HttpSessionHost {
   private readonly pool: Pool<Session>;
   private readonly parked: Connection[] = [];
   private listeners: Listener[] = [];
-  /** The ports of the first successful bind, one per `config.binds` entry (null before). */
-  private firstPorts: number[] | null = null;
+  /** The addresses of the first successful bind, one per `config.binds` entry (null before). */
+  private firstAddresses: NetAddr[] | null = null;
   private idleWaiters: Array<() => void> = [];
   /** Running http sessions, to close the idle ones when draining (empty in tcp mode). */
   private readonly httpSessions = new Set<HttpSession>();
@@ -136,22 +136,25 @@ export class Frontend implements HttpSessionHost {
 
   /**
    * Binds every address; on failure closes those already bound and rethrows the NetError. Binding
-   * again after `unbind` (SIGTTIN) takes the ports of the first bind, also where 0 was configured:
-   * a resumed listener is found where it was.
+   * again after `unbind` (SIGTTIN) takes the addresses of the first bind: the ports, also where 0
+   * was configured, so a resumed listener is found where it was; and the IP addresses a host name
+   * resolved to, as HAProxy resolves bind names once, since a chrooted process can resolve no name.
    */
   async bind(): Promise<void> {
     const bound: Listener[] = [];
-    const ports = this.firstPorts;
+    const first = this.firstAddresses;
     try {
       for (const [index, bind] of this.config.binds.entries()) {
-        bound.push(await this.listen(bind, bind.port === 0 && ports !== null ? ports[index]! : bind.port));
+        const before = first?.[index];
+        const port = bind.port === 0 && before !== undefined ? before.port : bind.port;
+        bound.push(await this.listen(bind, before?.address ?? bind.host, port));
       }
     } catch (error) {
       await Promise.all(bound.map((listener) => listener.close()));
       throw error;
     }
     this.listeners = bound;
-    this.firstPorts ??= bound.map((listener) => listener.address.port);
+    this.firstAddresses ??= bound.map((listener) => listener.address);
   }
 
   /** Stops listening; running sessions go on. */
@@ -176,10 +179,10 @@ export class Frontend implements HttpSessionHost {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private listen(bind: BindConfig, port: number): Promise<Listener> {
+  private listen(bind: BindConfig, host: string, port: number): Promise<Listener> {
     return this.runtime.listen(
       {
-        host: bind.host,
+        host,
         port,
         backlog: this.config.backlog,
         reusePort: bind.reusePort,

@@ -12,6 +12,7 @@
 import type { Config } from "../config/types.ts";
 import type { ConfigIssue, ConfigSource } from "../config/load.ts";
 import { loadConfigFiles, loadConfigSources } from "../config/load.ts";
+import type { PathKindOf } from "../config/load.ts";
 import { buildQuickStartConfig } from "../config/quick_start.ts";
 import type { QuickStartOptions } from "../config/quick_start.ts";
 import type { Identity } from "./privileges.ts";
@@ -54,13 +55,15 @@ export interface ReadConfig {
 
 /**
  * Reads and validates the configuration as the master does at start and on every reload, keeping
- * every text read (the files and the errorfiles they name) for the workers.
+ * every text read (the files and the errorfiles they name) for the workers; with `pathKind`, the
+ * `chroot` directory is checked to be one.
  */
 export async function readConfig(
   files: readonly string[],
   quickStart: QuickStartOptions | null,
   noReusePort: boolean,
   readTextFile: (path: string) => Promise<string>,
+  pathKind?: PathKindOf,
 ): Promise<ReadConfig> {
   if (files.length === 0) {
     if (quickStart === null) {
@@ -77,7 +80,7 @@ export async function readConfig(
     const text = await readTextFile(path);
     texts.set(path, text);
     return text;
-  });
+  }, pathKind);
   const configFiles = new Set(files);
   const handover: ConfigHandover = {
     kind: "files",

@@ -50,6 +50,7 @@ import type { ConfigHandover, ReadConfig, WorkerSetup } from "./config_handover.
 import { MASTER_VARIABLE, WORKER_COMMAND } from "./worker_command.ts";
 import { verbosityOfArgs } from "./worker_logger.ts";
 import { resolveIdentity } from "./privileges.ts";
+import { planChroot } from "./chroot.ts";
 import type { Identity } from "./privileges.ts";
 import { checkCpuMap, coresOfWorker, pinProcess, workerCount } from "./cpu_map.ts";
 import { writePidFile } from "./pidfile.ts";
@@ -107,6 +108,8 @@ interface Plan {
   readonly read: ReadConfig;
   readonly workers: number;
   readonly identity: Identity | null;
+  /** The workers' `chroot`, checked by `planChroot`. */
+  readonly chroot: string | null;
   readonly setup: WorkerSetup;
 }
 
@@ -304,11 +307,18 @@ class Master {
    */
   private async plan(read?: ReadConfig): Promise<Plan> {
     const { files, quickStart, process } = this.start;
-    read ??= await readConfig(files, quickStart, process.noReusePort, (path) => this.runtime.readTextFile(path));
+    read ??= await readConfig(
+      files,
+      quickStart,
+      process.noReusePort,
+      (path) => this.runtime.readTextFile(path),
+      (path) => this.runtime.pathKind(path),
+    );
     const global = read.config.global;
     checkCpuMap(global, this.runtime);
     const workers = workerCount(global, this.runtime);
     const identity = await resolveIdentity(global, this.runtime);
+    const chroot = await planChroot(global, this.runtime, "master");
     const setup: WorkerSetup = {
       config: read.handover,
       noReusePort: process.noReusePort,
@@ -317,7 +327,7 @@ class Master {
       jailProbe: await chooseJailProbe(files, this.runtime),
       verbosity: verbosityOfArgs(this.runtime.args()),
     };
-    return { read, workers, identity, setup };
+    return { read, workers, identity, chroot, setup };
   }
 
   private subscribeSignals(): void {
@@ -357,6 +367,7 @@ class Master {
         env: { [MASTER_VARIABLE]: address },
         jailed: true,
         changesIdentity: generation.plan.identity !== null,
+        chroots: generation.plan.chroot !== null,
       });
     } catch (error) {
       throw new LifecycleError("LIFECYCLE_WORKER", `Cannot start worker ${number}: ${errorMessage(error)}`, {

@@ -1,9 +1,9 @@
 /**
  * A -W worker: started by the master as `proxy __worker` in the runtime's permission jail, it gets
  * its configuration over the control channel instead of reading files, binds beside its siblings
- * (SO_REUSEPORT), drops privileges, checks its jail, tells the master it is ready, and serves until
- * a stop signal, or until its master is gone (the channel closed), when it finishes its sessions
- * and exits, as HAProxy's workers do.
+ * (SO_REUSEPORT), chroots (`chroot`), drops privileges, checks its jail, tells the master it is
+ * ready, and serves until a stop signal, or until its master is gone (the channel closed), when it
+ * finishes its sessions and exits, as HAProxy's workers do.
  *
  * Loaded by the entry point only (never through the CLI): nothing it imports may read environment
  * variables or files at import time.
@@ -31,6 +31,7 @@ import { bindWithHandover } from "./handover.ts";
 import { serveUntilStopped } from "./process_signals.ts";
 import { announceListening } from "./standalone.ts";
 import { checkJail } from "./jail_check.ts";
+import { enterWorkerChroot, reportChroot } from "./chroot.ts";
 import { LifecycleError } from "./errors.ts";
 
 /** Exit code of a worker that stopped as asked (or because its master is gone). */
@@ -182,14 +183,17 @@ export async function runWorker(runtime: Runtime): Promise<number> {
   }
   // From here on operator messages also reach the [global] log targets.
   logger = proxy.logger;
+  let chrooted: string | null;
   try {
+    chrooted = enterWorkerChroot(config.global.chroot, runtime, logger);
     applyIdentity(setup.identity, runtime, logger);
   } catch (error) {
     await proxy.close();
     return await reportFailure(link, error, runtime, logger);
   }
   announceListening(proxy, logger);
-  await checkJail(runtime.info.jail, setup.jailProbe, runtime, logger);
+  if (chrooted !== null) await reportChroot(chrooted, setup.jailProbe, runtime, logger);
+  else await checkJail(runtime.info.jail, setup.jailProbe, runtime, logger);
   // Reloads are the master's: a SIGUSR2 sent to the whole process group must not end a worker.
   runtime.onSignal("SIGUSR2", () => logger.debug("SIGUSR2 ignored: the master reloads"));
   // Signal handlers first, "ready" second: the master may forward SIGTTOU or SIGTERM at once.

@@ -28,6 +28,11 @@
  *   bun:ffi is loaded with `import.meta.require` inside a function: a static `import "bun:ffi"`
  *   would break loading this module on Node and Deno.
  * - `process.setgroups`/`setgid`/`setuid` exist and, through glibc, change every thread.
+ * - `chroot` calls chroot(2) and chdir(2) through bun:ffi (Linux), reading errno through
+ *   `__errno_location`. A chrooted Bun keeps serving: under load it looks for /proc/self/statm
+ *   (memory figures for its heap heuristics) and carries on without it, but `process.memoryUsage()`
+ *   then throws "Failed to get memory usage", so nothing of ours calls it. See `_chroot.ts` for what
+ *   is read before.
  *
  * @module
  */
@@ -37,6 +42,8 @@ import type { ChildProcess, Runtime, SocketApi, SpawnSelfOptions } from "./types
 import { createNodeProcessRuntime, identitySupportedNode } from "./_node_process.ts";
 import { connectBunNative, listenBunNative } from "./_bun_native.ts";
 import { startChild } from "./_spawn.ts";
+import { chrootWith } from "./_chroot.ts";
+import { chrootUnsupported } from "./chroot_error.ts";
 import {
   CLOCK_MONOTONIC,
   CPU_SET_BYTES,
@@ -79,6 +86,7 @@ export function createBunRuntime(socketApi: SocketApi): Runtime {
     // uSockets sets SO_REUSEPORT everywhere, but only Linux spreads connections over the sockets.
     reusePort: linux,
     identity: identitySupportedNode(),
+    chroot: linux,
   }, {
     spawnSelf: (args, options) => spawnSelfBun(args, options, compiled),
     setAffinity(pid: number, cores: readonly number[]): void {
@@ -91,6 +99,10 @@ export function createBunRuntime(socketApi: SocketApi): Runtime {
       const timespec = new BigInt64Array(2);
       if (bunLibc().clock_gettime(CLOCK_MONOTONIC, timespec) !== 0) throw new Error("clock_gettime(CLOCK_MONOTONIC) failed");
       return timespecMicros(timespec);
+    },
+    chroot(dir: string): void {
+      if (!linux) throw chrootUnsupported(dir, `chroot(2) is called through FFI on Linux only, not on ${process.platform}`);
+      chrootBun(dir);
     },
   });
   if (socketApi === "node:net") return runtime;
@@ -117,28 +129,66 @@ interface BunLibc {
   clock_gettime(clock: number, timespec: BigInt64Array): number;
 }
 
+/** The libc calls of a chroot, opened for it alone and closed after. */
+interface BunChrootLibc {
+  chroot(path: Uint8Array): number;
+  chdir(path: Uint8Array): number;
+  __errno_location(): unknown;
+}
+
+interface BunLibrary<Symbols> {
+  readonly symbols: Symbols;
+  close(): void;
+}
+
 interface BunFfi {
-  dlopen(path: string, symbols: Record<string, { args: string[]; returns: string }>): { symbols: BunLibc };
+  dlopen<Symbols>(path: string, symbols: Record<string, { args: string[]; returns: string }>): BunLibrary<Symbols>;
+  readonly read: { i32(pointer: unknown, offset: number): number };
+}
+
+function bunFfi(): BunFfi {
+  return (import.meta as unknown as { require(id: string): BunFfi }).require("bun:ffi");
+}
+
+/** Opens the C library through bun:ffi with `symbols`, trying the glibc and musl names. */
+function openLibc<Symbols>(symbols: Record<string, { args: string[]; returns: string }>): BunLibrary<Symbols> {
+  const failures: string[] = [];
+  for (const name of libcCandidates(process.arch)) {
+    try {
+      return bunFfi().dlopen<Symbols>(name, symbols);
+    } catch (error) {
+      failures.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  throw new Error(`Cannot load the C library through bun:ffi (${failures.join("; ")})`);
+}
+
+function chrootBun(dir: string): void {
+  const ffi = bunFfi();
+  const library = openLibc<BunChrootLibc>({
+    chroot: { args: ["ptr"], returns: "i32" },
+    chdir: { args: ["ptr"], returns: "i32" },
+    __errno_location: { args: [], returns: "ptr" },
+  });
+  const libc = library.symbols;
+  try {
+    chrootWith(dir, {
+      chroot: (path) => libc.chroot(path),
+      chdir: (path) => libc.chdir(path),
+      errno: () => ffi.read.i32(libc.__errno_location(), 0),
+    });
+  } finally {
+    library.close();
+  }
 }
 
 let libc: BunLibc | undefined;
 
 /** Opens libc once through bun:ffi, which only Bun has: loaded on first use, never imported. */
 function bunLibc(): BunLibc {
-  if (libc !== undefined) return libc;
-  const ffi = (import.meta as unknown as { require(id: string): BunFfi }).require("bun:ffi");
-  const symbols = {
+  libc ??= openLibc<BunLibc>({
     sched_setaffinity: { args: ["i32", "usize", "ptr"], returns: "i32" },
     clock_gettime: { args: ["i32", "ptr"], returns: "i32" },
-  };
-  const failures: string[] = [];
-  for (const name of libcCandidates(process.arch)) {
-    try {
-      libc = ffi.dlopen(name, symbols).symbols;
-      return libc;
-    } catch (error) {
-      failures.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  throw new Error(`Cannot load the C library through bun:ffi (${failures.join("; ")})`);
+  }).symbols;
+  return libc;
 }

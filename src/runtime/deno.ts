@@ -68,6 +68,13 @@
  *   --allow-sys=uid. `cpuCount` is `navigator.hardwareConcurrency`, which follows the affinity mask.
  * - `fileAccess` queries the read permission first (no prompt): "denied" unless granted. Deno 2's
  *   PermissionDenied is the OS's EACCES, so it counts as "failed", as on Node.
+ * - `chroot` calls chroot(2) and chdir(2) through `Deno.dlopen` (Linux, --allow-ffi; errno through
+ *   `__errno_location`). A jailed worker that chroots is started with --allow-ffi and revokes it
+ *   once chrooted (`_deno_process.ts`). Inside a chroot, `Deno.execPath()` (and the first
+ *   `process.execPath`, which node:dns reads on its first lookup) finds no /proc/self/exe and Deno
+ *   2.9 panics, ending the process: `process.execPath` is read before the chroot (`_chroot.ts`),
+ *   and nothing of ours calls `Deno.execPath()` in a process that may be chrooted (only a master
+ *   spawns, and it is never chrooted).
  *
  * @module
  */
@@ -80,10 +87,13 @@ import { OutputWriter } from "./_output_writer.ts";
 import { startChild } from "./_spawn.ts";
 import {
   affinityAvailableDeno,
+  chrootAvailableDeno,
+  chrootDeno,
   cpuCountDeno,
   fileAccessDeno,
   identityAvailableDeno,
   monotonicMicrosDeno,
+  pathKindDeno,
   setAffinityDeno,
   setIdentityDeno,
   spawnSelfDeno,
@@ -211,6 +221,7 @@ export function createDenoRuntime(socketApi: SocketApi): Runtime {
       jail: deno.build.standalone === true ? "none" : "deno-permissions",
       affinity: affinityAvailableDeno(),
       identity: identityAvailableDeno(),
+      chroot: chrootAvailableDeno(),
       // Native listeners need --unstable-net for it; node:net sets it as Node does, on Linux.
       reusePort: deno.build.os === "linux" && (!native || denoNativeReusePortAvailable()),
     },
@@ -279,6 +290,8 @@ export function createDenoRuntime(socketApi: SocketApi): Runtime {
     userId: userIdDeno,
     setIdentity: setIdentityDeno,
     monotonicMicros: monotonicMicrosDeno,
+    chroot: chrootDeno,
+    pathKind: pathKindDeno,
     fileAccess: fileAccessDeno,
   };
 }

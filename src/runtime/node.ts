@@ -17,6 +17,8 @@
  *   privileges; a refused read fails with ERR_ACCESS_DENIED, which `fileAccess` reports as "denied".
  * - No FFI: `setAffinity` cannot pin cores (`info.affinity` false) and says so; `taskset` or Bun and
  *   Deno can. `process.hrtime` is CLOCK_MONOTONIC on Linux (libuv's uv_hrtime), as systemd wants.
+ *   `chroot` cannot be called either (`info.chroot` false, ChrootError ENOSYS): the jail of a Node
+ *   process is the permission model of its -W workers (`src/lifecycle/chroot.ts` decides).
  * - A Node single executable application (SEA, `scripts/build/node_sea.ts`) is told apart by
  *   `node:sea`'s `isSea()`: `compiled` is true. Its `process.argv` is [binary, argv[0] as typed,
  *   ...arguments], so `args()` still starts at index 2, but `argv[1]` is no script: `spawnSelf` runs
@@ -33,6 +35,7 @@ import type { ChildProcess, Runtime, SpawnSelfOptions } from "./types.ts";
 import { startChild } from "./_spawn.ts";
 import { nodeJailFlags } from "./_node_jail.ts";
 import { createNodeProcessRuntime, identitySupportedNode } from "./_node_process.ts";
+import { chrootUnsupported } from "./chroot_error.ts";
 
 /** Builds the Node runtime. */
 export function createNodeRuntime(): Runtime {
@@ -49,6 +52,7 @@ export function createNodeRuntime(): Runtime {
     reusePort: ["linux", "freebsd"].includes(process.platform),
     affinity: false,
     identity: identitySupportedNode(),
+    chroot: false,
   }, {
     spawnSelf: sea ? spawnSelfSea : spawnSelfNode,
     setAffinity(pid: number, cores: readonly number[]): void {
@@ -58,6 +62,9 @@ export function createNodeRuntime(): Runtime {
       );
     },
     monotonicMicros: () => process.hrtime.bigint() / 1000n,
+    chroot(dir: string): void {
+      throw chrootUnsupported(dir, "Node has no FFI to call chroot(2)");
+    },
   });
 }
 

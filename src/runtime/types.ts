@@ -190,6 +190,11 @@ export interface SpawnSelfOptions extends SpawnOptions {
   readonly jailed: boolean;
   /** The child will change its user and group (`setIdentity`): a jailed child is allowed to. */
   readonly changesIdentity?: boolean;
+  /**
+   * The child will call `chroot`: a jailed child is allowed the FFI call (Deno: --allow-ffi, which
+   * the child gives back once it is chrooted).
+   */
+  readonly chroots?: boolean;
 }
 
 /**
@@ -203,6 +208,9 @@ export type JailKind = "deno-permissions" | "node-permission-model" | "none";
 
 /** What a read attempt found, for the jail self-check. */
 export type FileAccess = "denied" | "readable" | "failed";
+
+/** What is at a path (symbolic links followed): "missing" when nothing is. */
+export type PathKind = "directory" | "file" | "other" | "missing";
 
 /** Which runtime runs us. */
 export type RuntimeName = "node" | "bun" | "deno";
@@ -228,6 +236,8 @@ export interface RuntimeInfo {
   readonly affinity: boolean;
   /** True when `setIdentity` can change user and group here. */
   readonly identity: boolean;
+  /** True when `chroot` can make the call here (FFI on Linux; on Deno with --allow-ffi). */
+  readonly chroot: boolean;
   /**
    * True when `listen` can set SO_REUSEPORT here with the kernel spreading connections over the
    * sockets (what a reload beside the old process and `workers` rely on).
@@ -321,6 +331,17 @@ export interface Runtime {
    * group; there is no way back. Throws an Error saying why where it cannot (`info.identity` false).
    */
   setIdentity(uid: number, gid: number): void;
+  /**
+   * Confines this process to `dir` for good: chroot(2), then chdir("/"), HAProxy's `chroot`. What the
+   * runtime would read later on its own (the local time zone...) is read first. Needs root or
+   * CAP_SYS_CHROOT. Throws a ChrootError: the kernel's errno as its code, or ENOSYS where the runtime
+   * cannot make the call (`info.chroot` false: Node has no FFI, Deno without --allow-ffi, not Linux).
+   * On Deno, a process without read permission (a jailed worker) gives its FFI permission back
+   * once chrooted: FFI would be a way around the permission model.
+   */
+  chroot(dir: string): void;
+  /** What is at `path`, for configuration checks; rejects with an Error saying why it cannot look. */
+  pathKind(path: string): Promise<PathKind>;
   /**
    * CLOCK_MONOTONIC in microseconds, as systemd's `MONOTONIC_USEC` expects. Bun and Deno count
    * their own clocks from the process start, so they read it through FFI: on Linux only, and on
