@@ -5,7 +5,10 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { boundedWait, cliCommand, ROOT, sleep } from "./_cli_helpers.ts";
+import { boundedWait, cliCommand, deadPort, ROOT, sleep } from "./_cli_helpers.ts";
+
+/** A free loopback port, for workers that share one fixed port (port 0 would give each its own). */
+export const freePort: () => Promise<number> = deadPort;
 
 /** True while `pid` exists and is not a zombie waiting for its parent. */
 export function alive(pid: number): boolean {

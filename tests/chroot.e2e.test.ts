@@ -22,7 +22,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { boundedWait, CliProcess } from "./_cli_helpers.ts";
 import { configFile } from "./_http_helpers.ts";
-import { MasterProcess } from "./_process_helpers.ts";
+import { freePort, MasterProcess } from "./_process_helpers.ts";
 import { detectRuntimeName } from "../src/runtime/detect.ts";
 import { denoJailFlags } from "../src/runtime/_deno_process.ts";
 
@@ -40,13 +40,12 @@ function jailSkipReason(): string | null {
   return null;
 }
 
-/** A free loopback port: workers share one fixed port, so port 0 will not do. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+/** A tcp frontend on a port of its own in front of a server that is never reached, with `global` in [global] (from line 2). */
+function tcpConfig(global: string): { path: string; remove: () => void } {
+  return configFile(
+    `[global]\n${global}\n\n[frontends.web]\nmode = "tcp"\nbind = "127.0.0.1:0"\ndefault-backend = "app"\n\n` +
+      `[backends.app]\nmode = "tcp"\nservers = [{ name = "a", address = "127.0.0.1:9" }]\n`,
+  );
 }
 
 /** Bun and Deno chroot; Node has no FFI. */
@@ -179,9 +178,7 @@ async function probe(jail: string, args: readonly string[] = [], denoFlags: read
 describe(`chroot on ${RUNTIME}`, () => {
   test("proxy check: a missing directory, a file, a relative path are errors at file:line:col; a directory passes", async () => {
     const jail = jailDirectory();
-    const text = (chroot: string) =>
-      `[global]\nmaxconn = 100\nchroot = ${chroot}\n\n[frontends.web]\nbind = "127.0.0.1:0"\ndefault-backend = "app"\n\n` +
-      `[backends.app]\nservers = [{ name = "a", address = "127.0.0.1:9" }]\n`;
+    const config = (chroot: string) => tcpConfig(`maxconn = 100\nchroot = ${chroot}`);
     const cases: [string, RegExp][] = [
       [
         `"${jail.path}/missing"`,
@@ -199,24 +196,24 @@ describe(`chroot on ${RUNTIME}`, () => {
     writeFileSync(join(jail.path, "file"), "");
     try {
       for (const [value, expected] of cases) {
-        const config = configFile(text(value));
-        const check = new CliProcess(["check", "-f", config.path]);
+        const file = config(value);
+        const check = new CliProcess(["check", "-f", file.path]);
         try {
           assert.equal(await check.waitExit(), 1, check.stderr);
-          assert.match(check.stderr, new RegExp(`${escape(config.path)}${expected.source}`));
+          assert.match(check.stderr, new RegExp(`${escape(file.path)}${expected.source}`));
         } finally {
           await check.stop();
-          config.remove();
+          file.remove();
         }
       }
-      const config = configFile(text(`"${jail.path}"`));
-      const valid = new CliProcess(["check", "-f", config.path]);
+      const file = config(`"${jail.path}"`);
+      const valid = new CliProcess(["check", "-f", file.path]);
       try {
         assert.equal(await valid.waitExit(), 0, valid.stderr);
         assert.match(valid.stdout, /^Configuration is valid/);
       } finally {
         await valid.stop();
-        config.remove();
+        file.remove();
       }
     } finally {
       jail.remove();
@@ -473,20 +470,7 @@ servers = [{ name = "one", address = "127.0.0.1:${upstream.port}" }]
     { skip: jailSkipReason() ?? (CHROOTS ? false : "Node's workers do not chroot") },
     async () => {
       const jail = jailDirectory();
-      const config = configFile(`
-[global]
-workers = 1
-chroot = "${jail.path}"
-
-[frontends.web]
-mode = "tcp"
-bind = "127.0.0.1:0"
-default-backend = "app"
-
-[backends.app]
-mode = "tcp"
-servers = [{ name = "a", address = "127.0.0.1:9" }]
-`);
+      const config = tcpConfig(`workers = 1\nchroot = "${jail.path}"`);
       const master = new MasterProcess(["-W", "-f", config.path]);
       try {
         await master.waitFor(/Master \(pid \d+\): 1 worker ready/);
@@ -521,10 +505,7 @@ servers = [{ name = "a", address = "127.0.0.1:9" }]
     },
     async () => {
       const jail = jailDirectory();
-      const config = configFile(
-        `[global]\nchroot = "${jail.path}"\n\n[frontends.web]\nmode = "tcp"\nbind = "127.0.0.1:0"\ndefault-backend = "app"\n\n` +
-          `[backends.app]\nmode = "tcp"\nservers = [{ name = "a", address = "127.0.0.1:9" }]\n`,
-      );
+      const config = tcpConfig(`chroot = "${jail.path}"`);
       // Node has no FFI; Deno without --allow-ffi may not use it.
       const proxy = RUNTIME === "deno"
         ? new MasterProcess(["-f", config.path], {}, {

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { sleep } from "./_cli_helpers.ts";
 import { httpOrigin } from "./_http_helpers.ts";
 import { detectRuntimeName } from "../src/runtime/detect.ts";
-import { alive, MasterProcess } from "./_process_helpers.ts";
+import { alive, freePort, MasterProcess } from "./_process_helpers.ts";
 
 const RUNTIME = detectRuntimeName();
 
@@ -23,15 +23,6 @@ function coresOfThreads(pid: number): string[] {
   return readdirSync(`/proc/${pid}/task`).map((task) =>
     /^Cpus_allowed_list:\s+(\S+)$/m.exec(readFileSync(`/proc/${pid}/task/${task}/status`, "utf8"))![1]!
   );
-}
-
-/** A free loopback port: workers share one fixed port, so port 0 will not do. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** One GET on a fresh connection (no keep-alive: each request may land on another worker). */

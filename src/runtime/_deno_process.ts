@@ -17,7 +17,7 @@ import { chrootUnsupported } from "./chroot_error.ts";
 import {
   CLOCK_MONOTONIC,
   CPU_SET_BYTES,
-  libcCandidates,
+  openLibc,
   pinAllThreads,
   threadIds,
   timespecMicros,
@@ -265,7 +265,7 @@ export function chrootDeno(dir: string): void {
       : "run deno with --allow-ffi (or -A)";
     throw chrootUnsupported(dir, `Deno needs the FFI permission to call chroot(2): ${build}`);
   }
-  const library = openLibc<DenoChrootLibc>({
+  const library = openDenoLibc<DenoChrootLibc>({
     chroot: { parameters: ["buffer"], result: "i32" },
     chdir: { parameters: ["buffer"], result: "i32" },
     __errno_location: { parameters: [], result: "pointer" },
@@ -292,7 +292,7 @@ let shared: DenoLibrary<DenoLibc> | undefined;
 
 /** Opens libc once through Deno.dlopen (needs --allow-ffi, checked by the callers). */
 function denoLibc(): DenoLibc {
-  shared ??= openLibc<DenoLibc>({
+  shared ??= openDenoLibc<DenoLibc>({
     sched_setaffinity: { parameters: ["i32", "usize", "buffer"], result: "i32" },
     clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
     setgroups: { parameters: ["usize", "buffer"], result: "i32" },
@@ -301,14 +301,8 @@ function denoLibc(): DenoLibc {
 }
 
 /** Opens the C library through Deno.dlopen with `symbols`, trying the glibc and musl names. */
-function openLibc<Symbols>(symbols: Record<string, { parameters: string[]; result: string }>): DenoLibrary<Symbols> {
-  const failures: string[] = [];
-  for (const name of libcCandidates(denoGlobal().build.arch)) {
-    try {
-      return denoGlobal().dlopen<Symbols>(name, symbols);
-    } catch (error) {
-      failures.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  throw new Error(`Cannot load the C library through Deno.dlopen (${failures.join("; ")})`);
+function openDenoLibc<Symbols>(
+  symbols: Record<string, { parameters: string[]; result: string }>,
+): DenoLibrary<Symbols> {
+  return openLibc(denoGlobal().build.arch, "Deno.dlopen", (name) => denoGlobal().dlopen<Symbols>(name, symbols));
 }

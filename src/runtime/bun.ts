@@ -47,7 +47,7 @@ import { chrootUnsupported } from "./chroot_error.ts";
 import {
   CLOCK_MONOTONIC,
   CPU_SET_BYTES,
-  libcCandidates,
+  openLibc,
   pinAllThreads,
   threadIds,
   timespecMicros,
@@ -151,21 +151,13 @@ function bunFfi(): BunFfi {
 }
 
 /** Opens the C library through bun:ffi with `symbols`, trying the glibc and musl names. */
-function openLibc<Symbols>(symbols: Record<string, { args: string[]; returns: string }>): BunLibrary<Symbols> {
-  const failures: string[] = [];
-  for (const name of libcCandidates(process.arch)) {
-    try {
-      return bunFfi().dlopen<Symbols>(name, symbols);
-    } catch (error) {
-      failures.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  throw new Error(`Cannot load the C library through bun:ffi (${failures.join("; ")})`);
+function openBunLibc<Symbols>(symbols: Record<string, { args: string[]; returns: string }>): BunLibrary<Symbols> {
+  return openLibc(process.arch, "bun:ffi", (name) => bunFfi().dlopen<Symbols>(name, symbols));
 }
 
 function chrootBun(dir: string): void {
   const ffi = bunFfi();
-  const library = openLibc<BunChrootLibc>({
+  const library = openBunLibc<BunChrootLibc>({
     chroot: { args: ["ptr"], returns: "i32" },
     chdir: { args: ["ptr"], returns: "i32" },
     __errno_location: { args: [], returns: "ptr" },
@@ -186,7 +178,7 @@ let libc: BunLibc | undefined;
 
 /** Opens libc once through bun:ffi, which only Bun has: loaded on first use, never imported. */
 function bunLibc(): BunLibc {
-  libc ??= openLibc<BunLibc>({
+  libc ??= openBunLibc<BunLibc>({
     sched_setaffinity: { args: ["i32", "usize", "ptr"], returns: "i32" },
     clock_gettime: { args: ["i32", "ptr"], returns: "i32" },
   }).symbols;
