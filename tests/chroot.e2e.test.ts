@@ -511,12 +511,15 @@ servers = [{ name = "one", address = "127.0.0.1:${upstream.port}" }]
       const jail = jailDirectory();
       const config = tcpConfig(`chroot = "${jail.path}"`);
       // Node has no FFI; Deno without --allow-ffi may not use it.
-      const proxy = RUNTIME === "deno"
-        ? new MasterProcess(["-f", config.path], {}, {
-          command: process.execPath,
-          prefix: ["run", "-A", "--deny-ffi", fileURLToPath(new URL("../src/main.ts", import.meta.url))],
-        })
-        : new CliProcess(["-f", config.path]);
+      const proxy = new CliProcess(
+        ["-f", config.path],
+        RUNTIME === "deno"
+          ? {
+            command: process.execPath,
+            prefix: ["run", "-A", "--deny-ffi", fileURLToPath(new URL("../src/main.ts", import.meta.url))],
+          }
+          : undefined,
+      );
       try {
         assert.equal(await proxy.waitExit(), 1, proxy.stderr);
         const reason = RUNTIME === "deno"
