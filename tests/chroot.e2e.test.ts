@@ -450,11 +450,10 @@ servers = [{ name = "one", address = "127.0.0.1:${upstream.port}" }]
         const fresh = master.readyWorkers(mark);
         assert.equal(fresh.length, 2);
         for (const { pid } of fresh) assert.equal(rootOf(pid), CHROOTS ? jail.path : "/");
-        // Once the old workers closed their listeners: a connection the kernel queued on one as it
-        // closed would be reset (issue 17, item 7), which is not what this test is about.
-        for (const { pid } of workers) {
-          await master.waitFor(new RegExp(`\\(pid ${pid}\\): Master asked to finish: stopped listening`), mark);
-        }
+        // Once the old workers are gone: a connection the kernel queued on an old listener as it
+        // closed would be reset (issue 17, item 7; seen on Bun even after "stopped listening"),
+        // which is not what this test is about.
+        for (const { pid } of workers) await master.waitFor(new RegExp(`\\(pid ${pid}\\) exited with code 0`), mark);
         assert.deepEqual([...await load("127.0.0.1", port, "/big", 200, 8)], [["one", 200]]);
 
         master.signalMaster("SIGUSR1");
