@@ -1,6 +1,7 @@
 /**
  * Child processes over node:child_process, the same on Node, Bun and Deno (all three implement it;
- * Deno maps it onto `Deno.Command`). Standard input is ignored, standard output and error are ours.
+ * Deno maps it onto `Deno.Command`). Standard input is ignored, standard output and error are ours,
+ * and descriptors given as numbers after them in `stdio` become the child's 3, 4, ... on all three.
  *
  * Quirks shared by the three:
  * - A command that cannot be started (ENOENT, EACCES...) gets no pid at once, and its errno only
@@ -22,6 +23,11 @@ import type { ChildExit, ChildProcess, KillSignalName } from "./types.ts";
 export interface ChildOptions {
   /** Variables set for the child on top of our environment. */
   readonly env: Readonly<Record<string, string>> | undefined;
+  /**
+   * Descriptors of ours the child gets as its 3, 4, ... (node:child_process dup2s them into place:
+   * ours stay close-on-exec, the child's copies do not).
+   */
+  readonly descriptors?: readonly number[];
   /** Runs the child as this user: with root's own ids it only clears its supplementary groups. */
   readonly uid?: number;
   readonly gid?: number;
@@ -35,7 +41,7 @@ export function startChild(command: string, args: readonly string[], options: Ch
     // Inside the try: Deno throws NotCapable when our environment cannot be listed (no --allow-env).
     env = { ...process.env, ...options.env };
     child = spawnProcess(command, args.slice(), {
-      stdio: ["ignore", "inherit", "inherit"],
+      stdio: ["ignore", "inherit", "inherit", ...(options.descriptors ?? [])],
       env,
       ...(options.uid === undefined ? {} : { uid: options.uid }),
       ...(options.gid === undefined ? {} : { gid: options.gid }),

@@ -80,9 +80,11 @@ import { OutputWriter } from "./_output_writer.ts";
 import { startChild } from "./_spawn.ts";
 import {
   affinityAvailableDeno,
+  bindInheritableDeno,
   cpuCountDeno,
   fileAccessDeno,
   identityAvailableDeno,
+  inheritableSocketsAvailableDeno,
   monotonicMicrosDeno,
   setAffinityDeno,
   setIdentityDeno,
@@ -213,8 +215,12 @@ export function createDenoRuntime(socketApi: SocketApi): Runtime {
       identity: identityAvailableDeno(),
       // Native listeners need --unstable-net for it; node:net sets it as Node does, on Linux.
       reusePort: deno.build.os === "linux" && (!native || denoNativeReusePortAvailable()),
+      inheritableSockets: inheritableSocketsAvailableDeno(),
     },
-    listen: native ? listenDenoNative : listenNodeNet,
+    // Deno.listen cannot adopt a descriptor (it ignores `fd`): inherited sockets are node:net's.
+    listen: native ? (options, onAccept, onError) =>
+      (options.fd === undefined ? listenDenoNative : listenNodeNet)(options, onAccept, onError) : listenNodeNet,
+    bindInheritable: bindInheritableDeno,
     connect: native ? connectDenoNative : connectNodeNet,
     connectDatagram: connectNodeDgram,
     lookup: lookupNodeDns,

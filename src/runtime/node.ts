@@ -29,14 +29,19 @@
  * @module
  */
 
+import * as net from "node:net";
 import type { ChildProcess, Runtime, SpawnSelfOptions } from "./types.ts";
 import { startChild } from "./_spawn.ts";
 import { nodeJailFlags } from "./_node_jail.ts";
 import { createNodeProcessRuntime, identitySupportedNode } from "./_node_process.ts";
+import { bindWithNodeHandle, descriptorsOf, nodeServerHandleFactory } from "./_inheritable_socket.ts";
 
 /** Builds the Node runtime. */
 export function createNodeRuntime(): Runtime {
   const sea = isSingleExecutable();
+  const createServerHandle = nodeServerHandleFactory(net);
+  // Windows cannot pass a socket to a child as a descriptor.
+  const inheritableSockets = process.platform !== "win32" && createServerHandle !== undefined;
   return createNodeProcessRuntime({
     name: "node",
     version: process.versions.node,
@@ -49,7 +54,14 @@ export function createNodeRuntime(): Runtime {
     reusePort: ["linux", "freebsd"].includes(process.platform),
     affinity: false,
     identity: identitySupportedNode(),
+    inheritableSockets,
   }, {
+    bindInheritable(options) {
+      if (!inheritableSockets) {
+        return Promise.reject(new Error(`Cannot bind a socket for a child process on ${process.platform}`));
+      }
+      return bindWithNodeHandle(options, createServerHandle!);
+    },
     spawnSelf: sea ? spawnSelfSea : spawnSelfNode,
     setAffinity(pid: number, cores: readonly number[]): void {
       throw new Error(
@@ -126,7 +138,10 @@ function spawnSelfNode(args: readonly string[], options: SpawnSelfOptions): Chil
   }
   const flags = keptExecArgv(process.execArgv, options.jailed);
   if (options.jailed) flags.push(...nodeJailFlags(entry));
-  return startChild(process.execPath, [...flags, entry, ...args], { env: options.env });
+  return startChild(process.execPath, [...flags, entry, ...args], {
+    env: options.env,
+    descriptors: descriptorsOf(options.sockets),
+  });
 }
 
 /**
@@ -141,6 +156,7 @@ function isSingleExecutable(): boolean {
 function spawnSelfSea(args: readonly string[], options: SpawnSelfOptions): ChildProcess {
   return startChild(process.execPath, seaChildArgs(process.execArgv, args, options.jailed), {
     env: options.env,
+    descriptors: descriptorsOf(options.sockets),
   });
 }
 
