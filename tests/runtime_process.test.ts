@@ -121,6 +121,8 @@ test("info tells what this runtime can do", () => {
   assert.equal(runtime.info.identity, process.platform !== "win32");
   // The suite runs each runtime's default socket API, which shares an address on Linux everywhere.
   assert.equal(runtime.info.reusePort, LINUX);
+  // Node binds through libuv on any POSIX system; Bun and Deno through libc, on Linux (deno test -A grants FFI).
+  assert.equal(runtime.info.inheritableSockets, runtime.info.name === "node" ? process.platform !== "win32" : LINUX);
 });
 
 test("spawn: a command from PATH gets our environment plus the given variables, and its exit code", async () => {
