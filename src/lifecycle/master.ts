@@ -661,6 +661,12 @@ class Master {
    */
   private pause(): void {
     if (this.stopping !== null || this.current === null) return;
+    if (this.listeners !== null && this.reloading) {
+      // The generation starting holds the sockets the master would close: it would serve on them
+      // paused or not, and the master could not restart its workers.
+      this.logger.notice("SIGTTOU received: ignored while a reload runs; send it again once the reload is done");
+      return;
+    }
     this.forwardToCurrent("SIGTTOU", "stop listening");
     if (this.listeners !== null && this.listeners.size > 0) {
       this.listeners.closeAll();

@@ -28,6 +28,9 @@
  *   bun:ffi is loaded with `import.meta.require` inside a function: a static `import "bun:ffi"`
  *   would break loading this module on Node and Deno.
  * - `process.setgroups`/`setgid`/`setuid` exist and, through glibc, change every thread.
+ * - `bindInheritable` (a -W master's sockets) calls socket/setsockopt/bind through bun:ffi (Linux x64
+ *   and arm64): Bun has no call that binds without listening, and its node:net has no
+ *   `_createServerHandle`. `Bun.listen({ fd })` adopts a descriptor and calls listen(2) on it.
  *
  * @module
  */
