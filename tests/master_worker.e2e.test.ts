@@ -11,7 +11,7 @@ import * as net from "node:net";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sleep } from "./_cli_helpers.ts";
+import { pendingConnection, sleep } from "./_cli_helpers.ts";
 import { httpOrigin } from "./_http_helpers.ts";
 import { detectRuntimeName } from "../src/runtime/detect.ts";
 import { alive, MasterProcess } from "./_process_helpers.ts";
@@ -119,35 +119,6 @@ const MIGRATE_REQ = (() => {
  * that SO_REUSEPORT's hash leaves none of four sockets without some (a chance of 1 in 10^8).
  */
 const QUEUED_CONNECTIONS = 64;
-
-/**
- * A GET on a fresh connection, sent at once (the kernel holds it until someone accepts):
- * `connected` once the handshake is done, `outcome` the status line or the error code.
- */
-function queuedRequest(port: number): { connected: Promise<void>; outcome: Promise<string> } {
-  let connected!: () => void;
-  const connectedPromise = new Promise<void>((resolve) => (connected = resolve));
-  const outcome = new Promise<string>((resolve) => {
-    const socket = net.connect({ host: "127.0.0.1", port });
-    let received = "";
-    const timer = setTimeout(() => socket.destroy(new Error("no answer within 30 s")), 30_000);
-    socket.on("connect", () => {
-      socket.write("GET / HTTP/1.1\r\nHost: queued\r\nConnection: close\r\n\r\n");
-      connected();
-    });
-    socket.on("data", (chunk: Buffer) => (received += chunk.toString()));
-    socket.on("error", (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      connected();
-      resolve(error.code ?? error.message);
-    });
-    socket.on("close", () => {
-      clearTimeout(timer);
-      resolve(received.split("\r\n")[0] || "closed without an answer");
-    });
-  });
-  return { connected: connectedPromise, outcome };
-}
 
 /** SIGCONT to each pid still there. */
 function continueProcesses(pids: readonly number[]): void {
@@ -327,7 +298,10 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
       stop(fresh);
       // Nobody accepts now: each connection completes its handshake in the kernel and waits in an
       // accept queue (each worker's own with SO_REUSEPORT, or the master's one socket).
-      const clients = Array.from({ length: QUEUED_CONNECTIONS }, () => queuedRequest(port));
+      const clients = Array.from(
+        { length: QUEUED_CONNECTIONS },
+        () => pendingConnection(port, "GET / HTTP/1.1\r\nHost: queued\r\nConnection: close\r\n\r\n"),
+      );
       await Promise.all(clients.map((client) => client.connected));
       // Old worker 1 goes on: on Node and Bun it reads "finish" before it accepts, and closes its
       // listener with connections queued (Deno accepts what is queued first). Old worker 2 is
@@ -338,7 +312,7 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
       await oldStoppedListening(master, [finishing], mark);
       await master.waitFor(new RegExp(`Worker \\d \\(pid ${killed}\\) exited on SIGKILL`), mark);
       continueProcesses(fresh);
-      const outcomes = await Promise.all(clients.map((client) => client.outcome));
+      const outcomes = await Promise.all(clients.map((client) => client.firstLine));
       const tally: Record<string, number> = {};
       for (const outcome of outcomes) tally[outcome] = (tally[outcome] ?? 0) + 1;
       assert.deepEqual(tally, { "HTTP/1.1 200 OK": QUEUED_CONNECTIONS });

@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import * as dgram from "node:dgram";
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import * as net from "node:net";
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -28,6 +27,7 @@ import type { BoundSocket } from "../src/runtime/_inheritable_socket.ts";
 import { NetError } from "../src/runtime/net_error.ts";
 import { denoNativeReusePortAvailable } from "../src/runtime/_deno_native.ts";
 import { patternBytes, RecordingHandler, sameBytes, sleep, writeWithBackpressure } from "./_runtime_helpers.ts";
+import { pendingConnection } from "./_cli_helpers.ts";
 
 const LOOPBACK = "127.0.0.1";
 
@@ -186,30 +186,7 @@ class AdoptingChild {
 
 /** Connects and resolves with the first line received, or the error code (ECONNREFUSED...). */
 function answerOf(port: number): Promise<string> {
-  return pendingAnswer(port).answer;
-}
-
-/** A connection to `port`: `connected` once the handshake is done, `answer` the first line or the error code. */
-function pendingAnswer(port: number): { connected: Promise<void>; answer: Promise<string> } {
-  let connected!: () => void;
-  const connectedPromise = new Promise<void>((resolve) => (connected = resolve));
-  const answer = new Promise<string>((resolve) => {
-    const socket = net.connect({ host: LOOPBACK, port });
-    let received = "";
-    const timer = setTimeout(() => socket.destroy(new Error("no answer within 20 s")), 20_000);
-    socket.on("connect", () => connected());
-    socket.on("data", (chunk: Buffer) => (received += chunk.toString()));
-    socket.on("error", (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      connected();
-      resolve(error.code ?? error.message);
-    });
-    socket.on("close", () => {
-      clearTimeout(timer);
-      resolve(received.split("\n")[0]!);
-    });
-  });
-  return { connected: connectedPromise, answer };
+  return pendingConnection(port, "", 20_000).firstLine;
 }
 
 /** The whole suite, against one runtime built with one socket API. */
@@ -583,7 +560,7 @@ function defineConformanceSuite(socketApi: SocketApi, runtime: Runtime): void {
         // The first child stops reading; what connects now waits in the accept queue.
         first.child.kill("SIGHUP");
         await first.fact("busy");
-        const queued = Array.from({ length: QUEUED }, () => pendingAnswer(socket.address.port));
+        const queued = Array.from({ length: QUEUED }, () => pendingConnection(socket.address.port, "", 20_000));
         await Promise.all(queued.map((each) => each.connected));
         writeFileSync(flag, "");
         await first.fact("closed");
@@ -591,7 +568,7 @@ function defineConformanceSuite(socketApi: SocketApi, runtime: Runtime): void {
         const second = new AdoptingChild(socketApi, socket);
         children.push(second);
         await second.fact("listening");
-        const answers = await Promise.all(queued.map((each) => each.answer));
+        const answers = await Promise.all(queued.map((each) => each.firstLine));
         assert.deepEqual(answers, queued.map(() => `pid ${second.pid}`));
       } finally {
         for (const child of children) await child.stop();

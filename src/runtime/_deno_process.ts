@@ -11,8 +11,14 @@ import type { ChildProcess, FileAccess, InheritableSocket, ListenOptions, SpawnS
 // A cycle (detect.ts imports deno.ts), harmless: the constant is read only when a child starts.
 import { SOCKET_API_VARIABLE } from "./detect.ts";
 import { startChild } from "./_spawn.ts";
-import { bindWithLibc, descriptorsOf, LIBC_SOCKET_SYMBOLS, libcSocketsAvailable } from "./_inheritable_socket.ts";
-import type { LibcSockets } from "./_inheritable_socket.ts";
+import {
+  bindWithLibc,
+  descriptorsOf,
+  LIBC_SOCKET_SYMBOLS,
+  libcSocketsAvailable,
+  libcSocketsOf,
+} from "./_inheritable_socket.ts";
+import type { LibcSockets, OpenedLibcSockets } from "./_inheritable_socket.ts";
 import { verifyIdentity } from "./_node_process.ts";
 import {
   CLOCK_MONOTONIC,
@@ -253,17 +259,8 @@ function denoSocketLibc(): LibcSockets {
   for (const [name, signature] of Object.entries(LIBC_SOCKET_SYMBOLS)) {
     symbols[name] = { parameters: [...signature.args], result: signature.result };
   }
-  const opened = openLibc(symbols) as Omit<LibcSockets, "errno"> & { __errno_location(): unknown };
+  const opened = openLibc(symbols) as OpenedLibcSockets<unknown>;
   const deno = denoGlobal();
-  socketLibc = {
-    socket: opened.socket,
-    setsockopt: opened.setsockopt,
-    bind: opened.bind,
-    getsockname: opened.getsockname,
-    close: opened.close,
-    inet_pton: opened.inet_pton,
-    if_nametoindex: opened.if_nametoindex,
-    errno: () => new deno.UnsafePointerView(opened.__errno_location()).getInt32(),
-  };
+  socketLibc = libcSocketsOf(opened, (pointer) => new deno.UnsafePointerView(pointer).getInt32());
   return socketLibc;
 }

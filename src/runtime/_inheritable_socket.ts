@@ -87,6 +87,26 @@ export interface LibcSockets {
   errno(): number;
 }
 
+/** The symbols of LIBC_SOCKET_SYMBOLS as an FFI gives them, `Pointer` being its pointer type. */
+export type OpenedLibcSockets<Pointer> = Omit<LibcSockets, "errno"> & { __errno_location(): Pointer };
+
+/**
+ * The LibcSockets of a library opened with LIBC_SOCKET_SYMBOLS, `readInt` reading the int that
+ * `__errno_location()` points at (each FFI has its own pointer type and reader).
+ */
+export function libcSocketsOf<Pointer>(opened: OpenedLibcSockets<Pointer>, readInt: (pointer: Pointer) => number): LibcSockets {
+  return {
+    socket: opened.socket,
+    setsockopt: opened.setsockopt,
+    bind: opened.bind,
+    getsockname: opened.getsockname,
+    close: opened.close,
+    inet_pton: opened.inet_pton,
+    if_nametoindex: opened.if_nametoindex,
+    errno: () => readInt(opened.__errno_location()),
+  };
+}
+
 /** The libc symbols every FFI binding opens, as name and C signature (argument kinds, result kind). */
 export const LIBC_SOCKET_SYMBOLS = {
   socket: { args: ["i32", "i32", "i32"], result: "i32" },

@@ -40,8 +40,14 @@ import type { ChildProcess, Runtime, SocketApi, SpawnSelfOptions } from "./types
 import { createNodeProcessRuntime, identitySupportedNode } from "./_node_process.ts";
 import { connectBunNative, listenBunNative } from "./_bun_native.ts";
 import { startChild } from "./_spawn.ts";
-import { bindWithLibc, descriptorsOf, LIBC_SOCKET_SYMBOLS, libcSocketsAvailable } from "./_inheritable_socket.ts";
-import type { LibcSockets } from "./_inheritable_socket.ts";
+import {
+  bindWithLibc,
+  descriptorsOf,
+  LIBC_SOCKET_SYMBOLS,
+  libcSocketsAvailable,
+  libcSocketsOf,
+} from "./_inheritable_socket.ts";
+import type { LibcSockets, OpenedLibcSockets } from "./_inheritable_socket.ts";
 import {
   CLOCK_MONOTONIC,
   CPU_SET_BYTES,
@@ -182,16 +188,7 @@ function bunSocketLibc(): LibcSockets {
   for (const [name, signature] of Object.entries(LIBC_SOCKET_SYMBOLS)) {
     symbols[name] = { args: signature.args.map(bunType), returns: bunType(signature.result) };
   }
-  const opened = openLibc(ffi, symbols) as Omit<LibcSockets, "errno"> & { __errno_location(): number };
-  socketLibc = {
-    socket: opened.socket,
-    setsockopt: opened.setsockopt,
-    bind: opened.bind,
-    getsockname: opened.getsockname,
-    close: opened.close,
-    inet_pton: opened.inet_pton,
-    if_nametoindex: opened.if_nametoindex,
-    errno: () => ffi.read.i32(opened.__errno_location(), 0),
-  };
+  const opened = openLibc(ffi, symbols) as OpenedLibcSockets<number>;
+  socketLibc = libcSocketsOf(opened, (pointer) => ffi.read.i32(pointer, 0));
   return socketLibc;
 }
