@@ -491,6 +491,37 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
     }
   });
 
+  test("a worker paused by its own SIGTTOU leaves the connections to its sibling, and cannot listen again", async () => {
+    const origin = await namedOrigin("one");
+    const directory = tempDirectory();
+    const port = await freePort();
+    const file = directory.file("proxy.toml", configText(port, origin.address));
+    const master = new MasterProcess(["-W", "-f", file]);
+    try {
+      await master.waitFor(/2 workers ready/);
+      const [paused, sibling] = master.readyWorkers().map((worker) => worker.pid) as [number, number];
+      const mark = master.stderr.length;
+      process.kill(paused, "SIGTTOU");
+      await master.waitFor(new RegExp(`\\(pid ${paused}\\): SIGTTOU received: paused`), mark);
+      const stdoutMark = master.stdout.length;
+      for (let i = 0; i < 10; i++) assert.equal((await get(port)).body, "one");
+      assert.deepEqual([...servingPids(master, stdoutMark)], [sibling]);
+      process.kill(paused, "SIGTTIN");
+      await master.waitFor(
+        new RegExp(
+          `\\(pid ${paused}\\): SIGTTIN received: cannot listen again, staying paused \\(send SIGTTIN again to retry\\): ` +
+            `Cannot listen on "127\\.0\\.0\\.1:${port}" again: its socket came from the master`,
+        ),
+        mark,
+      );
+      for (let i = 0; i < 5; i++) assert.equal((await get(port)).body, "one");
+    } finally {
+      await master.stop();
+      await origin.close();
+      directory.remove();
+    }
+  });
+
   test("the control port hangs up on a wrong token, a used token and garbage, and the workers go on", async () => {
     const origin = await namedOrigin("one");
     const directory = tempDirectory();
