@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { pendingConnection, sleep } from "./_cli_helpers.ts";
 import { httpOrigin } from "./_http_helpers.ts";
 import { detectRuntimeName } from "../src/runtime/detect.ts";
-import { alive, MasterProcess } from "./_process_helpers.ts";
+import { alive, listeningSocketHolders, MasterProcess } from "./_process_helpers.ts";
 
 const RUNTIME = detectRuntimeName();
 
@@ -104,6 +104,9 @@ async function oldStoppedListening(master: MasterProcess, pids: readonly number[
     await master.waitFor(new RegExp(`\\(pid ${pid}\\): Master asked to finish: stopped listening`), from);
   }
 }
+
+/** O_NONBLOCK in a descriptor's open flags (Linux). */
+const O_NONBLOCK = 0o4000;
 
 /** Linux's net.ipv4.tcp_migrate_req: at 0 (its default) a closing listener resets its queue. */
 const MIGRATE_REQ = (() => {
@@ -209,6 +212,11 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
       const fresh = master.readyWorkers(mark).map((worker) => worker.pid);
       assert.equal(fresh.length, 2);
       assert.deepEqual(fresh.filter((pid) => old.includes(pid)), []);
+      // One listening socket, the master's, in every new worker too, and still non-blocking: the
+      // flag belongs to the socket, and a worker's accept() would block on a blocking one.
+      const holders = listeningSocketHolders(port, [master.pid, ...fresh]);
+      assert.deepEqual([...new Set(holders.map((holder) => holder.pid))].sort(), [master.pid, ...fresh].sort());
+      for (const holder of holders) assert.ok((holder.flags & O_NONBLOCK) !== 0, JSON.stringify(holder));
       // Until the old workers have closed their listeners, the kernel may still hand them connections.
       await oldStoppedListening(master, old, mark);
       for (let i = 0; i < 10; i++) assert.equal((await get(port)).body, "after");

@@ -47,7 +47,7 @@ import type {
   Runtime,
 } from "../src/runtime/types.ts";
 import { NetError } from "../src/runtime/net_error.ts";
-import { inheritedListeners, MasterListeners } from "../src/lifecycle/listener_handover.ts";
+import { inheritedListeners, inheritedSocketSetup, MasterListeners } from "../src/lifecycle/listener_handover.ts";
 import { loadConfigSources } from "../src/config/load.ts";
 import type { Config } from "../src/config/types.ts";
 import type { Logger } from "../src/core/logger.ts";
@@ -482,11 +482,19 @@ describe("listener hand-over", () => {
       '[frontends.api]\nbind = "[::]:9090"\ndefault-backend = "app"\n',
     );
     const one = await listeners.bindFor(first);
-    assert.deepEqual(one.setup, [
-      { frontend: "web", bind: 0, fd: 3, host: "127.0.0.1", port: 8080 },
-      { frontend: "web", bind: 1, fd: 4, host: "127.0.0.1", port: 40_000 },
-      { frontend: "api", bind: 0, fd: 5, host: "::", port: 9090 },
+    assert.deepEqual(one.binds, [
+      { frontend: "web", bind: 0, host: "127.0.0.1", port: 8080 },
+      { frontend: "web", bind: 1, host: "127.0.0.1", port: 40_000 },
+      { frontend: "api", bind: 0, host: "::", port: 9090 },
     ]);
+    // Each worker is told its own descriptor of each, whatever numbers its runtime gave them.
+    assert.deepEqual(inheritedSocketSetup(one, [3, 4, 5]).map((entry) => [entry.frontend, entry.bind, entry.fd]), [
+      ["web", 0, 3],
+      ["web", 1, 4],
+      ["api", 0, 5],
+    ]);
+    assert.deepEqual(inheritedSocketSetup(one, [21, 22, 23]).map((entry) => entry.fd), [21, 22, 23]);
+    assert.throws(() => inheritedSocketSetup(one, [3]), /inherited 1 socket\(s\) of 3/);
     assert.deepEqual(recorder.asked.map((options) => [options.host, options.port, options.reusePort, options.ipv6Only]), [
       ["127.0.0.1", 8080, true, false],
       ["127.0.0.1", 0, true, false],
@@ -500,7 +508,7 @@ describe("listener hand-over", () => {
     const second = await listeners.bindFor(webConfig('["127.0.0.1:8081", "127.0.0.1:8080"]'));
     assert.deepEqual(recorder.asked.slice(3).map((options) => options.port), [8081]);
     assert.equal(second.sockets[1], one.sockets[0]);
-    assert.deepEqual(second.setup.map((entry) => [entry.port, entry.fd]), [[8081, 3], [8080, 4]]);
+    assert.deepEqual(second.binds.map((entry) => entry.port), [8081, 8080]);
     assert.deepEqual(recorder.closed, [], "nothing closes before the old generation is told to finish");
     listeners.keepOnly([second]);
     assert.deepEqual(recorder.closed.sort(), ["127.0.0.1:40000", ":::9090"].sort());
@@ -532,8 +540,8 @@ describe("listener hand-over", () => {
     const before = await listeners.bindFor(config);
     listeners.closeAll();
     const after = await listeners.bindFor(config);
-    assert.equal(recorder.asked[1]!.port, before.setup[0]!.port);
-    assert.equal(after.setup[0]!.port, before.setup[0]!.port);
+    assert.equal(recorder.asked[1]!.port, before.binds[0]!.port);
+    assert.equal(after.binds[0]!.port, before.binds[0]!.port);
   });
 
   test("a worker adopts each socket once, and refuses a setup that does not cover its binds", () => {
@@ -696,6 +704,7 @@ describe("systemd notifications", () => {
         return {
           pid: 100 + spawned.length,
           exited,
+          inherited: [],
           kill: (signal) => {
             record.killed.push(signal);
             finish({ code: null, signal });

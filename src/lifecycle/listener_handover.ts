@@ -4,9 +4,9 @@
  * accept queue is reset, whatever `net.ipv4.tcp_migrate_req` says.
  *
  * The master binds each address of the configuration (`Runtime.bindInheritable`: bound, not
- * listening, so the master never accepts) and starts each worker with the sockets as its
- * descriptors 3, 4, ...; the setup tells the worker which descriptor is which bind of which
- * frontend, and the worker adopts them (`listen({ fd })`) instead of binding. Every worker of every
+ * listening, so the master never accepts) and starts each worker with the sockets inherited
+ * (`spawnSelf`'s `sockets`); the setup tells the worker which of its descriptors is which bind of
+ * which frontend, and the worker adopts them (`listen({ fd })`) instead of binding. Every worker of every
  * generation holds the same sockets: the kernel hands each new connection to one of the processes
  * accepting from the socket. A worker that stops listening (told to finish by a reload) closes its
  * own descriptors only; the master's keep the sockets listening with their queues, and the next
@@ -20,26 +20,43 @@
  */
 
 import type { InheritableSocket, Runtime } from "../runtime/types.ts";
-import { FIRST_INHERITED_FD } from "../runtime/types.ts";
 import { formatHostPort, NetError } from "../runtime/net_error.ts";
 import type { Config } from "../config/types.ts";
 import type { InheritedListener, InheritedListeners } from "../engine/frontend.ts";
 import { LifecycleError } from "./errors.ts";
 
-/** One socket a worker inherits, as its setup says: which bind of which frontend, its descriptor there, where it is bound. */
-export interface InheritedSocketSetup {
+/** Which bind of which frontend a socket is, and where it is bound. */
+export interface SocketBind {
   readonly frontend: string;
   /** The index of the bind in the frontend's `bind` list. */
   readonly bind: number;
-  readonly fd: number;
   readonly host: string;
   readonly port: number;
 }
 
-/** The sockets of one generation of workers: what `spawnSelf` passes, and what the setup tells. */
+/** One socket a worker inherits, as its setup says: its bind, and its descriptor in the worker. */
+export interface InheritedSocketSetup extends SocketBind {
+  readonly fd: number;
+}
+
+/** The sockets of one generation of workers: what `spawnSelf` passes, and the bind of each. */
 export interface GenerationSockets {
   readonly sockets: readonly InheritableSocket[];
-  readonly setup: readonly InheritedSocketSetup[];
+  readonly binds: readonly SocketBind[];
+}
+
+/** Stdin, stdout and stderr are never an inherited socket. */
+const LOWEST_INHERITED_FD = 3;
+
+/** The setup of a worker's sockets: each bind with its descriptor in that worker (`ChildProcess.inherited`). */
+export function inheritedSocketSetup(sockets: GenerationSockets, descriptors: readonly number[]): InheritedSocketSetup[] {
+  if (descriptors.length !== sockets.binds.length) {
+    throw new LifecycleError(
+      "LIFECYCLE_WORKER",
+      `The worker inherited ${descriptors.length} socket(s) of ${sockets.binds.length}`,
+    );
+  }
+  return sockets.binds.map((bind, index) => ({ ...bind, fd: descriptors[index]! }));
 }
 
 /**
@@ -73,7 +90,7 @@ export class MasterListeners {
    */
   async bindFor(config: Config): Promise<GenerationSockets> {
     const sockets: InheritableSocket[] = [];
-    const setup: InheritedSocketSetup[] = [];
+    const binds: SocketBind[] = [];
     const added: string[] = [];
     try {
       for (const frontend of config.frontends) {
@@ -86,13 +103,7 @@ export class MasterListeners {
             added.push(key);
             if (bind.port === 0) this.ports.set(key, socket.address.port);
           }
-          setup.push({
-            frontend: frontend.name,
-            bind: index,
-            fd: FIRST_INHERITED_FD + sockets.length,
-            host: socket.address.address,
-            port: socket.address.port,
-          });
+          binds.push({ frontend: frontend.name, bind: index, host: socket.address.address, port: socket.address.port });
           sockets.push(socket);
         }
       }
@@ -103,7 +114,7 @@ export class MasterListeners {
       }
       throw error;
     }
-    return { sockets, setup };
+    return { sockets, binds };
   }
 
   /** Closes the held sockets none of `generations` uses (addresses a reload removed, or a failed reload added). */
@@ -194,7 +205,7 @@ export function parseInheritedSockets(value: unknown): InheritedSocketSetup[] | 
     if (
       typeof item !== "object" || item === null || typeof item.frontend !== "string" ||
       !Number.isSafeInteger(item.bind) || (item.bind as number) < 0 ||
-      !Number.isSafeInteger(item.fd) || (item.fd as number) < FIRST_INHERITED_FD ||
+      !Number.isSafeInteger(item.fd) || (item.fd as number) < LOWEST_INHERITED_FD ||
       typeof item.host !== "string" || !Number.isSafeInteger(item.port) || (item.port as number) < 1 ||
       (item.port as number) > 65_535
     ) {

@@ -62,7 +62,7 @@ import { checkCpuMap, coresOfWorker, pinProcess, workerCount } from "./cpu_map.t
 import { writePidFile } from "./pidfile.ts";
 import { bindTakingOver, finishOldProcesses, resumeOldProcesses } from "./handover.ts";
 import type { Handover } from "./handover.ts";
-import { MasterListeners } from "./listener_handover.ts";
+import { inheritedSocketSetup, MasterListeners } from "./listener_handover.ts";
 import type { GenerationSockets } from "./listener_handover.ts";
 import { chooseJailProbe } from "./jail_check.ts";
 import { SystemdNotifier } from "./systemd_notify.ts";
@@ -127,8 +127,6 @@ class Generation {
   readonly plan: Plan;
   /** The sockets its workers inherit; null where they bind their own. */
   readonly sockets: GenerationSockets | null;
-  /** What each of its workers is sent. */
-  readonly setup: WorkerSetup;
   /** The process in each worker slot (index = worker number - 1); null while a restart is pending. */
   readonly slots: (WorkerProcess | null)[];
   /** Pending restarts by worker number. */
@@ -140,8 +138,13 @@ class Generation {
     this.id = id;
     this.plan = plan;
     this.sockets = sockets;
-    this.setup = { ...plan.setup, listeners: sockets?.setup ?? null };
     this.slots = new Array(plan.workers).fill(null);
+  }
+
+  /** What `worker` is sent: the plan's setup, and which of its descriptors are the sockets. */
+  setupOf(worker: WorkerProcess): WorkerSetup {
+    const listeners = this.sockets === null ? null : inheritedSocketSetup(this.sockets, worker.child.inherited);
+    return { ...this.plan.setup, listeners };
   }
 
   /** The processes of this generation that have not exited. */
@@ -535,7 +538,7 @@ class Master {
         type: "setup",
         worker: owner.number,
         generation: owner.generation.id,
-        setup: owner.generation.setup,
+        setup: owner.generation.setupOf(owner),
       });
       return owner;
     }

@@ -17,6 +17,7 @@ import {
   LIBC_SOCKET_SYMBOLS,
   libcSocketsAvailable,
   libcSocketsOf,
+  whileInheritable,
 } from "./_inheritable_socket.ts";
 import type { LibcSockets, OpenedLibcSockets } from "./_inheritable_socket.ts";
 import { verifyIdentity } from "./_node_process.ts";
@@ -113,11 +114,15 @@ export function spawnSelfDeno(args: readonly string[], options: SpawnSelfOptions
     ? [...args]
     : ["run", ...(options.jailed ? denoJailFlags(options.env, options.changesIdentity === true) : ["-A"]), deno.mainModule, ...args];
   const asRoot = deno.build.os !== "windows" && granted({ name: "sys", kind: "uid" }) && process.getuid!() === 0;
-  return startChild(command, argv, {
-    env: options.env,
-    descriptors: descriptorsOf(options.sockets),
-    ...(asRoot ? { uid: 0, gid: process.getgid!() } : {}),
-  });
+  const sockets = descriptorsOf(options.sockets);
+  const start = () =>
+    startChild(command, argv, {
+      env: options.env,
+      inherited: sockets,
+      ...(asRoot ? { uid: 0, gid: process.getgid!() } : {}),
+    });
+  // Not through `stdio`, which would make the shared sockets blocking (see _inheritable_socket.ts).
+  return sockets.length === 0 ? start() : whileInheritable(denoSocketLibc(), sockets, start);
 }
 
 /** Our effective uid through node:process (--allow-sys=uid); -1 on Windows. */

@@ -11,9 +11,15 @@
  *
  * Bun and Deno bind through their FFI and libc (socket, setsockopt, bind, getsockname), on Linux
  * x64 and arm64, whose socket constants are the same; Node through `net._createServerHandle`
- * (`_node_net.ts`). `spawnSelf` passes the descriptors with node:child_process's `stdio` array
- * (all three runtimes dup2 a number there into the child's slot, which also clears close-on-exec
- * there only: the parent's descriptor stays close-on-exec, so no other program it starts inherits it).
+ * (`bindWithNodeHandle` below). Node's and Bun's `spawnSelf` pass the descriptors with
+ * node:child_process's `stdio` array, which dup2s each into the child's 3, 4, ... (the child's
+ * copy only loses close-on-exec: ours keeps it, so no other program we start inherits them).
+ * Deno's node:child_process does that too, but first makes the descriptor blocking, and O_NONBLOCK
+ * belongs to the open socket that every worker shares: an old worker's accept() would then block
+ * whenever another process took the connection it woke up for, and with it every session it
+ * serves (measured: 5 s stalls on each reload under load). So Deno's `spawnSelf` clears
+ * close-on-exec around a synchronous spawn instead (`whileInheritable`), and the child finds
+ * the sockets under our numbers.
  *
  * @module
  */
@@ -83,6 +89,8 @@ export interface LibcSockets {
   inet_pton(family: number, text: Uint8Array, address: Uint8Array): number;
   /** if_nametoindex: 0 when there is no such interface. */
   if_nametoindex(name: Uint8Array): number;
+  /** fcntl with an int argument (F_SETFD here). */
+  fcntl(fd: number, command: number, argument: number): number;
   /** The calling thread's errno, read right after the call that failed. */
   errno(): number;
 }
@@ -103,6 +111,7 @@ export function libcSocketsOf<Pointer>(opened: OpenedLibcSockets<Pointer>, readI
     close: opened.close,
     inet_pton: opened.inet_pton,
     if_nametoindex: opened.if_nametoindex,
+    fcntl: opened.fcntl,
     errno: () => readInt(opened.__errno_location()),
   };
 }
@@ -116,6 +125,7 @@ export const LIBC_SOCKET_SYMBOLS = {
   close: { args: ["i32"], result: "i32" },
   inet_pton: { args: ["i32", "buffer", "buffer"], result: "i32" },
   if_nametoindex: { args: ["buffer"], result: "u32" },
+  fcntl: { args: ["i32", "i32", "i32"], result: "i32" },
   __errno_location: { args: [], result: "pointer" },
 } as const;
 
@@ -130,6 +140,8 @@ const SO_REUSEADDR = 2;
 const SO_REUSEPORT = 15;
 const IPPROTO_IPV6 = 41;
 const IPV6_V6ONLY = 26;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
 const SOCKADDR_IN_BYTES = 16;
 const SOCKADDR_IN6_BYTES = 28;
 /** Room for any sockaddr getsockname may write (sockaddr_storage). */
@@ -185,6 +197,27 @@ function socketAddress(libc: LibcSockets, ip: string, port: number, target: stri
     view.setUint32(24, index, true);
   }
   return address;
+}
+
+/**
+ * Runs `start` (a synchronous spawn) with `fds` inheritable: close-on-exec is cleared before and
+ * set again after, so the child gets them under the same numbers, as they are (no runtime
+ * touches them on the way), and no later child of ours does. Throws naming the descriptor when
+ * fcntl fails; the flags are put back in any case.
+ */
+export function whileInheritable<T>(libc: LibcSockets, fds: readonly number[], start: () => T): T {
+  const cleared: number[] = [];
+  try {
+    for (const fd of fds) {
+      if (libc.fcntl(fd, F_SETFD, 0) !== 0) {
+        throw new Error(`Cannot make descriptor ${fd} inheritable: fcntl failed (errno ${libc.errno()})`);
+      }
+      cleared.push(fd);
+    }
+    return start();
+  } finally {
+    for (const fd of cleared) libc.fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
 }
 
 /**

@@ -28,6 +28,11 @@ export interface ChildOptions {
    * ours stay close-on-exec, the child's copies do not).
    */
   readonly descriptors?: readonly number[];
+  /**
+   * Descriptors of ours the caller made inheritable (close-on-exec cleared) for this start: the
+   * child has them under the same numbers. Reported as the child's `inherited`, nothing else.
+   */
+  readonly inherited?: readonly number[];
   /** Runs the child as this user: with root's own ids it only clears its supplementary groups. */
   readonly uid?: number;
   readonly gid?: number;
@@ -53,18 +58,24 @@ export function startChild(command: string, args: readonly string[], options: Ch
   // otherwise be thrown as uncaught.
   child.on("error", () => {});
   if (child.pid === undefined) throw new Error(`Cannot start "${command}": ${startFailure(command, env)}`);
-  return new SpawnedChild(child, child.pid);
+  const inherited = options.inherited ?? (options.descriptors ?? []).map((_, index) => FIRST_STDIO_EXTRA_FD + index);
+  return new SpawnedChild(child, child.pid, inherited);
 }
+
+/** The child's number of the first descriptor given after stdin, stdout and stderr in `stdio`. */
+const FIRST_STDIO_EXTRA_FD = 3;
 
 /** A started node:child_process child behind the contract's ChildProcess. */
 class SpawnedChild implements ChildProcess {
   readonly pid: number;
   readonly exited: Promise<ChildExit>;
+  readonly inherited: readonly number[];
   private readonly child: NodeChildProcess;
 
-  constructor(child: NodeChildProcess, pid: number) {
+  constructor(child: NodeChildProcess, pid: number, inherited: readonly number[]) {
     this.child = child;
     this.pid = pid;
+    this.inherited = inherited;
     this.exited = new Promise((resolve) => {
       child.once("exit", (code, signal) => resolve({ code, signal }));
     });

@@ -122,9 +122,6 @@ export interface InheritableSocket {
   close(): void;
 }
 
-/** The descriptor number of a child's first inherited socket: `sockets[i]` is `FIRST_INHERITED_FD + i` there. */
-export const FIRST_INHERITED_FD = 3;
-
 /** What `connect` dials. `host` must be an IP address: resolve names first with `lookup`. */
 export interface ConnectOptions {
   readonly host: string;
@@ -198,6 +195,11 @@ export interface ChildProcess {
   kill(signal: KillSignalName): boolean;
   /** Settles once the process exited; never rejects. */
   readonly exited: Promise<ChildExit>;
+  /**
+   * The descriptor numbers, in the child, of the sockets it inherited (`SpawnSelfOptions.sockets`,
+   * in order); empty without. Always above 2.
+   */
+  readonly inherited: readonly number[];
 }
 
 /** What {@link Runtime.spawn} starts. */
@@ -217,8 +219,10 @@ export interface SpawnSelfOptions extends SpawnOptions {
   /** The child will change its user and group (`setIdentity`): a jailed child is allowed to. */
   readonly changesIdentity?: boolean;
   /**
-   * Sockets from {@link Runtime.bindInheritable} the child inherits: `sockets[i]` is its descriptor
-   * `FIRST_INHERITED_FD + i` (3, 4, ...). Only where `info.inheritableSockets` is true.
+   * Sockets from {@link Runtime.bindInheritable} the child inherits, the same open sockets as ours
+   * (nothing about them is changed: a runtime that would, Deno's node:child_process clearing
+   * O_NONBLOCK on descriptors given in `stdio`, passes them another way); `ChildProcess.inherited`
+   * says which descriptor each is in the child. Only where `info.inheritableSockets` is true.
    */
   readonly sockets?: readonly InheritableSocket[];
 }
