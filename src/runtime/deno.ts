@@ -67,8 +67,10 @@
  *   Linux, --allow-ffi and reading /proc (`info.affinity` is false without FFI). `userId` needs
  *   --allow-sys=uid. `cpuCount` is `navigator.hardwareConcurrency`, which follows the affinity mask.
  * - `bindInheritable` (a -W master's sockets) calls socket/setsockopt/bind through `Deno.dlopen`:
- *   Linux x64 and arm64, --allow-ffi (`info.inheritableSockets` false without). `Deno.listen`
- *   ignores `fd`: with native sockets, a listener on an inherited descriptor is node:net's, whose
+ *   Linux x64 and arm64, --allow-ffi (`info.inheritableSockets` false without). `spawnSelf`
+ *   passes them by clearing close-on-exec around the (synchronous) spawn, not in node:child_process's
+ *   `stdio`, which would make the socket that every worker shares blocking. `Deno.listen` ignores
+ *   `fd`: with native sockets, a listener on an inherited descriptor is node:net's, whose
  *   connections satisfy the same contract (the other sockets stay native).
  * - `fileAccess` queries the read permission first (no prompt): "denied" unless granted. Deno 2's
  *   PermissionDenied is the OS's EACCES, so it counts as "failed", as on Node.
