@@ -6,9 +6,9 @@
  * The master binds each address of the configuration (`Runtime.bindInheritable`: bound, not
  * listening, so the master never accepts) and starts each worker with the sockets inherited
  * (`spawnSelf`'s `sockets`); the setup tells the worker which of its descriptors is which bind of
- * which frontend, and the worker adopts them (`listen({ fd })`) instead of binding. Every worker of every
- * generation holds the same sockets: the kernel hands each new connection to one of the processes
- * accepting from the socket. A worker that stops listening (told to finish by a reload) closes its
+ * which frontend, and the worker adopts them (`listen({ fd })`) instead of binding. Every worker
+ * of every generation holds the same sockets: the kernel hands each new connection to one of the
+ * processes accepting from the socket. A worker that stops listening (told to finish by a reload) closes its
  * own descriptors only; the master's keep the sockets listening with their queues, and the next
  * generation, already accepting from them, takes what waits there.
  *
@@ -117,13 +117,17 @@ export class MasterListeners {
     return { sockets, binds };
   }
 
-  /** Closes the held sockets none of `generations` uses (addresses a reload removed, or a failed reload added). */
+  /**
+   * Closes the held sockets none of `generations` uses (addresses a reload removed, or a failed
+   * reload added); a free port dropped that way is forgotten.
+   */
   keepOnly(generations: readonly (GenerationSockets | null)[]): void {
     const used = new Set(generations.flatMap((generation) => generation?.sockets ?? []));
     for (const [key, socket] of this.held) {
       if (used.has(socket)) continue;
       socket.close();
       this.held.delete(key);
+      this.ports.delete(key);
     }
   }
 

@@ -1,7 +1,8 @@
 /**
  * Child processes over node:child_process, the same on Node, Bun and Deno (all three implement it;
  * Deno maps it onto `Deno.Command`). Standard input is ignored, standard output and error are ours,
- * and descriptors given as numbers after them in `stdio` become the child's 3, 4, ... on all three.
+ * and descriptors given as numbers after them in `stdio` become the child's 3, 4, ... on all three
+ * (Deno's makes each blocking on the way, for its own process too: see `_inheritable_socket.ts`).
  *
  * Quirks shared by the three:
  * - A command that cannot be started (ENOENT, EACCES...) gets no pid at once, and its errno only

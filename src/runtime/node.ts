@@ -16,11 +16,11 @@
  *   the network, the environment or `process.setuid`, so a jailed worker still serves and drops its
  *   privileges; a refused read fails with ERR_ACCESS_DENIED, which `fileAccess` reports as "denied".
  * - No FFI: `setAffinity` cannot pin cores (`info.affinity` false) and says so; `taskset` or Bun and
- *   Deno can.
+ *   Deno can. `process.hrtime` is CLOCK_MONOTONIC on Linux (libuv's uv_hrtime), as systemd wants.
  * - No public call binds a socket without listening, and a listening `net.Server` accepts whatever
  *   comes: `bindInheritable` (a -W master's sockets) uses `net._createServerHandle`, the function
  *   Node's cluster module binds its shared handles with (bound libuv TCP handle, not listening), on
- *   any POSIX system; `info.inheritableSockets` is false where it is missing. `process.hrtime` is CLOCK_MONOTONIC on Linux (libuv's uv_hrtime), as systemd wants.
+ *   any POSIX system; `info.inheritableSockets` is false where it is missing.
  * - A Node single executable application (SEA, `scripts/build/node_sea.ts`) is told apart by
  *   `node:sea`'s `isSea()`: `compiled` is true. Its `process.argv` is [binary, argv[0] as typed,
  *   ...arguments], so `args()` still starts at index 2, but `argv[1]` is no script: `spawnSelf` runs
