@@ -542,6 +542,10 @@ describe("listener hand-over", () => {
     const after = await listeners.bindFor(config);
     assert.equal(recorder.asked[1]!.port, before.binds[0]!.port);
     assert.equal(after.binds[0]!.port, before.binds[0]!.port);
+    // Dropped by a reload, it is forgotten: added back, it is any free port again.
+    listeners.keepOnly([]);
+    await listeners.bindFor(config);
+    assert.equal(recorder.asked[2]!.port, 0);
   });
 
   test("a worker adopts each socket once, and refuses a setup that does not cover its binds", () => {
