@@ -22,6 +22,7 @@ function runtimeWith(info: Partial<RuntimeInfo>): Runtime {
     affinity: true,
     identity: true,
     reusePort: true,
+    inheritableSockets: true,
   };
   return { info: { ...base, ...info } } as Runtime;
 }

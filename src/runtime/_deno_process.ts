@@ -7,10 +7,19 @@
  * @module
  */
 
-import type { ChildProcess, FileAccess, SpawnSelfOptions } from "./types.ts";
+import type { ChildProcess, FileAccess, InheritableSocket, ListenOptions, SpawnSelfOptions } from "./types.ts";
 // A cycle (detect.ts imports deno.ts), harmless: the constant is read only when a child starts.
 import { SOCKET_API_VARIABLE } from "./detect.ts";
 import { startChild } from "./_spawn.ts";
+import {
+  bindWithLibc,
+  descriptorsOf,
+  LIBC_SOCKET_SYMBOLS,
+  libcSocketsAvailable,
+  libcSocketsOf,
+  whileInheritable,
+} from "./_inheritable_socket.ts";
+import type { LibcSockets, OpenedLibcSockets } from "./_inheritable_socket.ts";
 import { verifyIdentity } from "./_node_process.ts";
 import {
   CLOCK_MONOTONIC,
@@ -34,7 +43,8 @@ interface DenoProcessGlobal {
   execPath(): string;
   readFile(path: string): Promise<Uint8Array>;
   readDirSync(path: string): Iterable<{ readonly name: string }>;
-  dlopen(path: string, symbols: Record<string, { parameters: string[]; result: string }>): { symbols: DenoLibc };
+  dlopen(path: string, symbols: Record<string, { parameters: string[]; result: string }>): { symbols: unknown };
+  readonly UnsafePointerView: new (pointer: unknown) => { getInt32(offset?: number): number };
   readonly permissions: { querySync(descriptor: PermissionDescriptor): { readonly state: string } };
 }
 
@@ -104,10 +114,15 @@ export function spawnSelfDeno(args: readonly string[], options: SpawnSelfOptions
     ? [...args]
     : ["run", ...(options.jailed ? denoJailFlags(options.env, options.changesIdentity === true) : ["-A"]), deno.mainModule, ...args];
   const asRoot = deno.build.os !== "windows" && granted({ name: "sys", kind: "uid" }) && process.getuid!() === 0;
-  return startChild(command, argv, {
-    env: options.env,
-    ...(asRoot ? { uid: 0, gid: process.getgid!() } : {}),
-  });
+  const sockets = descriptorsOf(options.sockets);
+  const start = () =>
+    startChild(command, argv, {
+      env: options.env,
+      inherited: sockets,
+      ...(asRoot ? { uid: 0, gid: process.getgid!() } : {}),
+    });
+  // Not through `stdio`, which would make the shared sockets blocking (see _inheritable_socket.ts).
+  return sockets.length === 0 ? start() : whileInheritable(denoSocketLibc(), sockets, start);
 }
 
 /** Our effective uid through node:process (--allow-sys=uid); -1 on Windows. */
@@ -196,23 +211,61 @@ export async function fileAccessDeno(path: string): Promise<FileAccess> {
 }
 
 let libc: DenoLibc | undefined;
+let socketLibc: LibcSockets | undefined;
 
-/** Opens libc once through Deno.dlopen (needs --allow-ffi, checked by the callers). */
-function denoLibc(): DenoLibc {
-  if (libc !== undefined) return libc;
-  const symbols = {
-    sched_setaffinity: { parameters: ["i32", "usize", "buffer"], result: "i32" },
-    clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
-    setgroups: { parameters: ["usize", "buffer"], result: "i32" },
-  };
+type DenoSymbols = Record<string, { parameters: string[]; result: string }>;
+
+/** Opens the C library through Deno.dlopen with `symbols`, trying each libc name of the platform. */
+function openLibc(symbols: DenoSymbols): unknown {
   const failures: string[] = [];
   for (const name of libcCandidates(denoGlobal().build.arch)) {
     try {
-      libc = denoGlobal().dlopen(name, symbols).symbols;
-      return libc;
+      return denoGlobal().dlopen(name, symbols).symbols;
     } catch (error) {
       failures.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
   throw new Error(`Cannot load the C library through Deno.dlopen (${failures.join("; ")})`);
+}
+
+/** Opens libc once through Deno.dlopen (needs --allow-ffi, checked by the callers). */
+function denoLibc(): DenoLibc {
+  libc ??= openLibc({
+    sched_setaffinity: { parameters: ["i32", "usize", "buffer"], result: "i32" },
+    clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
+    setgroups: { parameters: ["usize", "buffer"], result: "i32" },
+  }) as DenoLibc;
+  return libc;
+}
+
+/** True where `bindInheritableDeno` works: Linux x64 or arm64, with --allow-ffi. */
+export function inheritableSocketsAvailableDeno(): boolean {
+  const build = denoGlobal().build;
+  return libcSocketsAvailable(build.os, build.arch) && granted({ name: "ffi" });
+}
+
+/** Binds a socket for a child through libc (see `_inheritable_socket.ts`); needs --allow-ffi. */
+export function bindInheritableDeno(options: ListenOptions): Promise<InheritableSocket> {
+  if (!inheritableSocketsAvailableDeno()) {
+    const build = denoGlobal().build;
+    return Promise.reject(
+      new Error(
+        `Cannot bind a socket for a child process: Deno needs --allow-ffi, on Linux x64 or arm64 (this is ${build.os} ${build.arch})`,
+      ),
+    );
+  }
+  return bindWithLibc(options, denoSocketLibc());
+}
+
+/** Opens libc once for the socket calls. */
+function denoSocketLibc(): LibcSockets {
+  if (socketLibc !== undefined) return socketLibc;
+  const symbols: DenoSymbols = {};
+  for (const [name, signature] of Object.entries(LIBC_SOCKET_SYMBOLS)) {
+    symbols[name] = { parameters: [...signature.args], result: signature.result };
+  }
+  const opened = openLibc(symbols) as OpenedLibcSockets<unknown>;
+  const deno = denoGlobal();
+  socketLibc = libcSocketsOf(opened, (pointer) => new deno.UnsafePointerView(pointer).getInt32());
+  return socketLibc;
 }
