@@ -178,6 +178,40 @@ export function exchange(port: number, data: string | Uint8Array, end = true, ti
   });
 }
 
+/**
+ * A connection to `port` on 127.0.0.1 that sends `request` at once (the kernel holds it until
+ * someone accepts): `connected` once the handshake is done, `firstLine` the first line received,
+ * or the error code (ECONNREFUSED, ECONNRESET...), bounded at `timeoutMs`.
+ */
+export function pendingConnection(
+  port: number,
+  request = "",
+  timeoutMs = 30_000,
+): { connected: Promise<void>; firstLine: Promise<string> } {
+  let connected!: () => void;
+  const connectedPromise = new Promise<void>((resolve) => (connected = resolve));
+  const firstLine = new Promise<string>((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port });
+    let received = "";
+    const timer = setTimeout(() => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    socket.on("connect", () => {
+      if (request !== "") socket.write(request);
+      connected();
+    });
+    socket.on("data", (chunk: Buffer) => (received += chunk.toString()));
+    socket.on("error", (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      connected();
+      resolve(error.code ?? error.message);
+    });
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve(received.split(/\r?\n/)[0] || "closed without an answer");
+    });
+  });
+  return { connected: connectedPromise, firstLine };
+}
+
 /** Resident memory of a process in bytes (Linux /proc), or null elsewhere. */
 export function residentBytes(pid: number): number | null {
   try {

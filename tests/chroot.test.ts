@@ -52,6 +52,7 @@ class FakeRuntime {
       identity: true,
       chroot: true,
       reusePort: true,
+      inheritableSockets: true,
       ...options.info,
     };
     this.uid = options.uid ?? 0;

@@ -191,7 +191,11 @@ test("tcplog lines reach a UDP syslog server in RFC 3164, field by field", async
   });
   const config = `
 [global]
-log = [{ target = "udp://127.0.0.1:${receiver.port}", hostname = "edge1" }]
+log = [
+  { target = "udp://127.0.0.1:${receiver.port}", hostname = "edge1" },
+  { target = "udp://127.0.0.1:${receiver.port}", format = "rfc3164", tag = "strict" },
+  { target = "udp://127.0.0.1:${receiver.port}", tag = "legacy" },
+]
 
 [frontends.tcp]
 mode = "tcp"
@@ -207,7 +211,7 @@ servers = [{ name = "e1", address = "127.0.0.1:${origin.port}" }]
   try {
     const { response, localPort } = await rawExchange(ports.tcp!, "ping!", { end: true });
     assert.equal(response.toString(), "ping!");
-    const message = parseRfc3164(await receiver.waitFor(/ tcp echo\//));
+    const message = parseRfc3164(await receiver.waitFor(/ proxy\[\d+\]: .* tcp echo\//));
     assert.equal(message.facility, LOCAL0);
     assert.equal(message.severity, SEVERITY.info);
     assert.equal(message.hostname, "edge1");
@@ -229,6 +233,12 @@ servers = [{ name = "e1", address = "127.0.0.1:${origin.port}" }]
     assert.equal(line.retries, "0");
     assert.equal(line.srvQueue, 0);
     assert.equal(line.backendQueue, 0);
+    // An explicit rfc3164 carries the machine's host name; HAProxy's default "local" header none.
+    const strict = parseRfc3164(await receiver.waitFor(/ strict\[\d+\]: .* tcp echo\//));
+    assert.equal(strict.hostname, os.hostname());
+    assert.equal(strict.message, message.message);
+    const legacy = parseRfc3164(await receiver.waitFor(/ legacy\[\d+\]: .* tcp echo\//));
+    assert.equal(legacy.hostname, null);
   } finally {
     await proxy.stop();
     remove();

@@ -23,6 +23,7 @@ function runtimeWith(info: Partial<RuntimeInfo>): Runtime {
     identity: true,
     chroot: true,
     reusePort: true,
+    inheritableSockets: true,
   };
   return { info: { ...base, ...info } } as Runtime;
 }

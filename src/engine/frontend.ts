@@ -52,6 +52,25 @@ const PARKED_HANDLER: ConnectionHandler = {
   },
 };
 
+/** A listening socket handed down by the parent process (a -W master): adopted instead of bound. */
+export interface InheritedListener {
+  /** Its descriptor in this process. */
+  readonly fd: number;
+  /** Where it is bound (the real port where 0 was configured). */
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Where frontends find the listening sockets handed down to them. */
+export interface InheritedListeners {
+  /**
+   * The socket of bind `index` of frontend `frontend`, or null when none was handed down (the
+   * frontend binds its own). Throws when it was handed down and taken before: a descriptor closed
+   * once cannot be adopted again (its number may belong to another file by then).
+   */
+  take(frontend: string, index: number): InheritedListener | null;
+}
+
 /** The session of a connection: a byte splice in tcp mode, an HTTP/1.1 exchange loop in http mode. */
 type Session = TcpSession | HttpSession;
 
@@ -87,6 +106,7 @@ export class Frontend implements HttpSessionHost {
   private idleWaiters: Array<() => void> = [];
   /** Running http sessions, to close the idle ones when draining (empty in tcp mode). */
   private readonly httpSessions = new Set<HttpSession>();
+  private readonly inherited: InheritedListeners | null;
 
   constructor(
     config: FrontendConfig,
@@ -98,7 +118,9 @@ export class Frontend implements HttpSessionHost {
     serverPool: ServerPool | undefined,
     httpPolicy: HttpFrontendPolicy | null,
     trafficLog: TrafficLog | null = null,
+    inherited: InheritedListeners | null = null,
   ) {
+    this.inherited = inherited;
     this.httpPolicy = httpPolicy;
     this.trafficLog = trafficLog;
     this.name = config.name;
@@ -135,10 +157,11 @@ export class Frontend implements HttpSessionHost {
   }
 
   /**
-   * Binds every address; on failure closes those already bound and rethrows the NetError. Binding
-   * again after `unbind` (SIGTTIN) takes the addresses of the first bind: the ports, also where 0
-   * was configured, so a resumed listener is found where it was; and the IP addresses a host name
-   * resolved to, as HAProxy resolves bind names once, since a chrooted process can resolve no name.
+   * Binds every address, or adopts the socket handed down for it (`inherited`); on failure closes
+   * those already bound and rethrows the NetError. Binding again after `unbind` (SIGTTIN) takes the
+   * addresses of the first bind: the ports, also where 0 was configured, so a resumed listener is
+   * found where it was; and the IP addresses a host name resolved to, as HAProxy resolves bind
+   * names once, since a chrooted process can resolve no name.
    */
   async bind(): Promise<void> {
     const bound: Listener[] = [];
@@ -146,8 +169,9 @@ export class Frontend implements HttpSessionHost {
     try {
       for (const [index, bind] of this.config.binds.entries()) {
         const before = first?.[index];
+        const inherited = this.inherited?.take(this.name, index) ?? null;
         const port = bind.port === 0 && before !== undefined ? before.port : bind.port;
-        bound.push(await this.listen(bind, before?.address ?? bind.host, port));
+        bound.push(await this.listen(bind, before?.address ?? bind.host, port, inherited));
       }
     } catch (error) {
       await Promise.all(bound.map((listener) => listener.close()));
@@ -179,16 +203,17 @@ export class Frontend implements HttpSessionHost {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private listen(bind: BindConfig, host: string, port: number): Promise<Listener> {
+  private listen(bind: BindConfig, host: string, port: number, inherited: InheritedListener | null): Promise<Listener> {
     return this.runtime.listen(
       {
-        host,
-        port,
+        host: inherited?.host ?? host,
+        port: inherited?.port ?? port,
         backlog: this.config.backlog,
         reusePort: bind.reusePort,
         // nginx's default (ipv6only=on): "[::]:80" takes IPv6 only, so ":80" and "[::]:80" together
         // cover both families instead of colliding on the IPv4 port.
         ipv6Only: bind.host === "::",
+        ...(inherited === null ? {} : { fd: inherited.fd }),
       },
       (conn) => this.accept(conn),
       (error: NetError) => this.logger.error(`Frontend "${this.name}": ${error.message}`),

@@ -19,6 +19,8 @@ import type { Identity } from "./privileges.ts";
 import { disableReusePort } from "./process_options.ts";
 import { LifecycleError } from "./errors.ts";
 import type { Verbosity } from "./worker_logger.ts";
+import { parseInheritedSockets } from "./listener_handover.ts";
+import type { InheritedSocketSetup } from "./listener_handover.ts";
 
 /** The configuration as handed over: file texts, or the quick-start flags. */
 export type ConfigHandover =
@@ -44,6 +46,11 @@ export interface WorkerSetup {
   readonly jailProbe: string | null;
   /** The master's -q/-V. */
   readonly verbosity: Verbosity;
+  /**
+   * The listening sockets the worker inherits from the master, to adopt instead of binding; null
+   * where the master cannot hand sockets down (the worker binds its own, SO_REUSEPORT).
+   */
+  readonly listeners: readonly InheritedSocketSetup[] | null;
 }
 
 /** A configuration read by the master, with what to hand over. */
@@ -191,5 +198,6 @@ export function parseWorkerSetup(value: unknown): WorkerSetup {
     hostname: value.hostname,
     jailProbe: value.jailProbe,
     verbosity: value.verbosity,
+    listeners: parseInheritedSockets(value.listeners),
   };
 }

@@ -1,9 +1,10 @@
 /**
  * A -W worker: started by the master as `proxy __worker` in the runtime's permission jail, it gets
- * its configuration over the control channel instead of reading files, binds beside its siblings
- * (SO_REUSEPORT), chroots (`chroot`), drops privileges, checks its jail, tells the master it is
- * ready, and serves until a stop signal, or until its master is gone (the channel closed), when it
- * finishes its sessions and exits, as HAProxy's workers do.
+ * its configuration over the control channel instead of reading files, listens on the sockets the
+ * master bound and handed down (listener_handover.ts; where the runtime cannot, it binds beside
+ * its siblings, SO_REUSEPORT), chroots (`chroot`), drops privileges, checks its jail, tells the
+ * master it is ready, and serves until a stop signal, or until its master is gone (the channel
+ * closed), when it finishes its sessions and exits, as HAProxy's workers do.
  *
  * Loaded by the entry point only (never through the CLI): nothing it imports may read environment
  * variables or files at import time.
@@ -23,6 +24,7 @@ import {
 } from "./control_channel.ts";
 import type { Frame, MasterAddress } from "./control_channel.ts";
 import { configFromSetup, parseWorkerSetup } from "./config_handover.ts";
+import { inheritedListeners } from "./listener_handover.ts";
 import type { WorkerSetup } from "./config_handover.ts";
 import { MASTER_VARIABLE, WORKER_COMMAND } from "./worker_command.ts";
 import { workerLogger, workerPrefix } from "./worker_logger.ts";
@@ -172,7 +174,8 @@ export async function runWorker(runtime: Runtime): Promise<number> {
   let proxy: Proxy;
   try {
     config = configFromSetup(setup);
-    proxy = new Proxy(config, workerRuntime, logger);
+    // The master's sockets, adopted instead of bound (see listener_handover.ts).
+    proxy = new Proxy(config, workerRuntime, logger, inheritedListeners(setup.listeners, config));
     await bindWithHandover(
       proxy,
       { pidfile: null, finish: null, masterWorker: false, noReusePort: setup.noReusePort },

@@ -61,7 +61,7 @@ import type {
 } from "./types.ts";
 import type { NetError } from "./net_error.ts";
 import { addressOf, NOOP_HANDLER, UNKNOWN_ADDRESS } from "./_addresses.ts";
-import { formatHostPort, toNetError } from "./net_error.ts";
+import { adoptionError, formatHostPort, toNetError } from "./net_error.ts";
 
 /**
  * Queued bytes at which `write` returns false: Node's default high-water mark for sockets since v22,
@@ -116,6 +116,12 @@ interface BunSocketsApi {
     allowHalfOpen: boolean;
     reusePort: boolean;
     ipv6Only: boolean;
+    data: unknown;
+    socket: BunSocketHandler;
+  } | {
+    /** A descriptor to adopt (Bun calls listen(2) on it), instead of hostname and port. */
+    fd: number;
+    allowHalfOpen: boolean;
     data: unknown;
     socket: BunSocketHandler;
   }): BunTcpListener;
@@ -556,21 +562,23 @@ export function listenBunNative(
   const target = formatHostPort(options.host, options.port);
   let native: BunTcpListener;
   try {
-    native = bunSockets().listen({
+    const accepting = { allowHalfOpen: true, data: new AcceptTarget(onAccept), socket: ACCEPTED_SOCKET_HANDLER };
+    native = options.fd !== undefined ? bunSockets().listen({ fd: options.fd, ...accepting }) : bunSockets().listen({
       hostname: options.host,
       port: options.port,
-      allowHalfOpen: true,
       reusePort: options.reusePort,
       ipv6Only: options.ipv6Only ?? false,
-      data: new AcceptTarget(onAccept),
-      socket: ACCEPTED_SOCKET_HANDLER,
+      ...accepting,
     });
   } catch (error) {
-    return Promise.reject(toNetError(error, "Cannot bind", target));
+    return Promise.reject(
+      options.fd === undefined ? toNetError(error, "Cannot bind", target) : adoptionError(error, options.fd, target),
+    );
   }
-  // getsockname gives the bound address (a host name given to listen is resolved there).
+  // getsockname gives the bound address (a host name given to listen is resolved there); a listener
+  // on an adopted descriptor may have neither, and is where the options say.
   const bound: { address?: string; port?: number } = {};
   if (typeof native.getsockname === "function") native.getsockname(bound);
-  const address = addressOf(bound.address ?? native.hostname, bound.port ?? native.port);
+  const address = addressOf(bound.address ?? native.hostname ?? options.host, bound.port ?? native.port ?? options.port);
   return Promise.resolve(new BunNativeListener(native, address));
 }

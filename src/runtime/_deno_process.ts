@@ -7,10 +7,19 @@
  * @module
  */
 
-import type { ChildProcess, FileAccess, PathKind, SpawnSelfOptions } from "./types.ts";
+import type { ChildProcess, FileAccess, InheritableSocket, ListenOptions, PathKind, SpawnSelfOptions } from "./types.ts";
 // A cycle (detect.ts imports deno.ts), harmless: the constant is read only when a child starts.
 import { SOCKET_API_VARIABLE } from "./detect.ts";
 import { startChild } from "./_spawn.ts";
+import {
+  bindWithLibc,
+  descriptorsOf,
+  LIBC_SOCKET_SYMBOLS,
+  libcSocketsAvailable,
+  libcSocketsOf,
+  whileInheritable,
+} from "./_inheritable_socket.ts";
+import type { LibcSockets, OpenedLibcSockets } from "./_inheritable_socket.ts";
 import { verifyIdentity } from "./_node_process.ts";
 import { chrootWith } from "./_chroot.ts";
 import { chrootUnsupported } from "./chroot_error.ts";
@@ -44,11 +53,11 @@ interface DenoProcessGlobal {
   stat(path: string): Promise<{ readonly isFile: boolean; readonly isDirectory: boolean }>;
   readDirSync(path: string): Iterable<{ readonly name: string }>;
   dlopen<Symbols>(path: string, symbols: Record<string, { parameters: string[]; result: string }>): DenoLibrary<Symbols>;
+  readonly UnsafePointerView: new (pointer: unknown) => { getInt32(offset?: number): number };
   readonly permissions: {
     querySync(descriptor: PermissionDescriptor): { readonly state: string };
     revokeSync(descriptor: PermissionDescriptor): { readonly state: string };
   };
-  readonly UnsafePointerView: new (pointer: unknown) => { getInt32(offset?: number): number };
 }
 
 /** The libc calls of a chroot, opened for it alone and closed after. */
@@ -147,10 +156,15 @@ export function spawnSelfDeno(args: readonly string[], options: SpawnSelfOptions
       ...args,
     ];
   const asRoot = deno.build.os !== "windows" && granted({ name: "sys", kind: "uid" }) && process.getuid!() === 0;
-  return startChild(command, argv, {
-    env: options.env,
-    ...(asRoot ? { uid: 0, gid: process.getgid!() } : {}),
-  });
+  const sockets = descriptorsOf(options.sockets);
+  const start = () =>
+    startChild(command, argv, {
+      env: options.env,
+      inherited: sockets,
+      ...(asRoot ? { uid: 0, gid: process.getgid!() } : {}),
+    });
+  // Not through `stdio`, which would make the shared sockets blocking (see _inheritable_socket.ts).
+  return sockets.length === 0 ? start() : whileInheritable(denoSocketLibc(), sockets, start);
 }
 
 /** Our effective uid through node:process (--allow-sys=uid); -1 on Windows. */
@@ -281,14 +295,26 @@ export function chrootDeno(dir: string): void {
     library.close();
   }
   if (!granted({ name: "read" })) {
-    shared?.close();
+    for (const opened of [shared, socketLibrary]) opened?.close();
     shared = undefined;
+    socketLibrary = undefined;
+    socketLibc = undefined;
     denoGlobal().permissions.revokeSync({ name: "ffi" });
   }
 }
 
-/** The C library opened for the calls other than chroot, once. */
+/** The C library opened for the affinity, clock and group calls, once. */
 let shared: DenoLibrary<DenoLibc> | undefined;
+/** The C library opened for the socket calls, once (a master's). */
+let socketLibrary: DenoLibrary<OpenedLibcSockets<unknown>> | undefined;
+let socketLibc: LibcSockets | undefined;
+
+type DenoSymbols = Record<string, { parameters: string[]; result: string }>;
+
+/** Opens the C library through Deno.dlopen with `symbols`, trying each libc name of the platform. */
+function openDenoLibc<Symbols>(symbols: DenoSymbols): DenoLibrary<Symbols> {
+  return openLibc(denoGlobal().build.arch, "Deno.dlopen", (name) => denoGlobal().dlopen<Symbols>(name, symbols));
+}
 
 /** Opens libc once through Deno.dlopen (needs --allow-ffi, checked by the callers). */
 function denoLibc(): DenoLibc {
@@ -300,9 +326,34 @@ function denoLibc(): DenoLibc {
   return shared.symbols;
 }
 
-/** Opens the C library through Deno.dlopen with `symbols`, trying the glibc and musl names. */
-function openDenoLibc<Symbols>(
-  symbols: Record<string, { parameters: string[]; result: string }>,
-): DenoLibrary<Symbols> {
-  return openLibc(denoGlobal().build.arch, "Deno.dlopen", (name) => denoGlobal().dlopen<Symbols>(name, symbols));
+/** True where `bindInheritableDeno` works: Linux x64 or arm64, with --allow-ffi. */
+export function inheritableSocketsAvailableDeno(): boolean {
+  const build = denoGlobal().build;
+  return libcSocketsAvailable(build.os, build.arch) && granted({ name: "ffi" });
+}
+
+/** Binds a socket for a child through libc (see `_inheritable_socket.ts`); needs --allow-ffi. */
+export function bindInheritableDeno(options: ListenOptions): Promise<InheritableSocket> {
+  if (!inheritableSocketsAvailableDeno()) {
+    const build = denoGlobal().build;
+    return Promise.reject(
+      new Error(
+        `Cannot bind a socket for a child process: Deno needs --allow-ffi, on Linux x64 or arm64 (this is ${build.os} ${build.arch})`,
+      ),
+    );
+  }
+  return bindWithLibc(options, denoSocketLibc());
+}
+
+/** Opens libc once for the socket calls. */
+function denoSocketLibc(): LibcSockets {
+  if (socketLibc !== undefined) return socketLibc;
+  const symbols: DenoSymbols = {};
+  for (const [name, signature] of Object.entries(LIBC_SOCKET_SYMBOLS)) {
+    symbols[name] = { parameters: [...signature.args], result: signature.result };
+  }
+  socketLibrary = openDenoLibc<OpenedLibcSockets<unknown>>(symbols);
+  const deno = denoGlobal();
+  socketLibc = libcSocketsOf(socketLibrary.symbols, (pointer) => new deno.UnsafePointerView(pointer).getInt32());
+  return socketLibc;
 }

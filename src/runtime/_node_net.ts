@@ -29,7 +29,7 @@ import type {
   NetAddr,
 } from "./types.ts";
 import { addressOf, NOOP_HANDLER, UNKNOWN_ADDRESS } from "./_addresses.ts";
-import { formatHostPort, NetError, toNetError } from "./net_error.ts";
+import { adoptionError, formatHostPort, NetError, toNetError } from "./net_error.ts";
 
 const CONNECTION = Symbol("proxy.connection");
 
@@ -192,7 +192,11 @@ class NodeNetListener implements Listener {
   }
 }
 
-/** Binds with node:net. Accept errors after binding (EMFILE...) go to `onError`, never crash. */
+/**
+ * Binds with node:net, or adopts `options.fd` (`listen({ fd })`: libuv opens the descriptor and
+ * calls listen(2) on it; closing the server closes that descriptor only). Accept errors after
+ * binding (EMFILE...) go to `onError`, never crash.
+ */
 export function listenNodeNet(
   options: ListenOptions,
   onAccept: (conn: Connection) => void,
@@ -206,11 +210,11 @@ export function listenNodeNet(
   return new Promise<Listener>((resolve, reject) => {
     const onBindError = (error: Error) => {
       server.close();
-      reject(toNetError(error, "Cannot bind", target));
+      reject(options.fd === undefined ? toNetError(error, "Cannot bind", target) : adoptionError(error, options.fd, target));
     };
     server.once("error", onBindError);
     server.listen(
-      {
+      options.fd !== undefined ? { fd: options.fd, backlog: options.backlog } : {
         host: options.host,
         port: options.port,
         backlog: options.backlog,

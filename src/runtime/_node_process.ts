@@ -25,6 +25,8 @@ import { availableParallelism, hostname } from "node:os";
 import type {
   ChildProcess,
   FileAccess,
+  InheritableSocket,
+  ListenOptions,
   OutputStreamName,
   PathKind,
   Runtime,
@@ -215,6 +217,7 @@ export async function pathKindNode(path: string): Promise<PathKind> {
 
 /** The process members that differ between Node and Bun. */
 export interface NodeProcessSpecifics {
+  bindInheritable(options: ListenOptions): Promise<InheritableSocket>;
   spawnSelf(args: readonly string[], options: SpawnSelfOptions): ChildProcess;
   setAffinity(pid: number, cores: readonly number[]): void;
   monotonicMicros(): bigint;
@@ -226,6 +229,7 @@ export function createNodeProcessRuntime(info: RuntimeInfo, specifics: NodeProce
   return {
     info,
     listen: listenNodeNet,
+    bindInheritable: specifics.bindInheritable,
     connect: connectNodeNet,
     connectDatagram: connectNodeDgram,
     lookup: lookupNodeDns,

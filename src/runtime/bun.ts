@@ -33,6 +33,9 @@
  *   (memory figures for its heap heuristics) and carries on without it, but `process.memoryUsage()`
  *   then throws "Failed to get memory usage", so nothing of ours calls it. See `_chroot.ts` for what
  *   is read before.
+ * - `bindInheritable` (a -W master's sockets) calls socket/setsockopt/bind through bun:ffi (Linux x64
+ *   and arm64): Bun has no call that binds without listening, and its node:net has no
+ *   `_createServerHandle`. `Bun.listen({ fd })` adopts a descriptor and calls listen(2) on it.
  *
  * @module
  */
@@ -44,6 +47,14 @@ import { connectBunNative, listenBunNative } from "./_bun_native.ts";
 import { startChild } from "./_spawn.ts";
 import { chrootWith } from "./_chroot.ts";
 import { chrootUnsupported } from "./chroot_error.ts";
+import {
+  bindWithLibc,
+  descriptorsOf,
+  LIBC_SOCKET_SYMBOLS,
+  libcSocketsAvailable,
+  libcSocketsOf,
+} from "./_inheritable_socket.ts";
+import type { LibcSockets, OpenedLibcSockets } from "./_inheritable_socket.ts";
 import {
   CLOCK_MONOTONIC,
   CPU_SET_BYTES,
@@ -74,6 +85,7 @@ export function createBunRuntime(socketApi: SocketApi): Runtime {
   // Compiled executables serve their modules from the embedded /$bunfs/ file system.
   const compiled = bun.main.includes("$bunfs") || bun.main.includes("~BUN");
   const linux = process.platform === "linux";
+  const inheritableSockets = libcSocketsAvailable(process.platform, process.arch);
   const runtime = createNodeProcessRuntime({
     name: "bun",
     version: bun.version,
@@ -87,7 +99,16 @@ export function createBunRuntime(socketApi: SocketApi): Runtime {
     reusePort: linux,
     identity: identitySupportedNode(),
     chroot: linux,
+    inheritableSockets,
   }, {
+    bindInheritable(options) {
+      if (!inheritableSockets) {
+        return Promise.reject(
+          new Error(`Cannot bind a socket for a child process on ${process.platform} ${process.arch}: only on Linux x64 and arm64`),
+        );
+      }
+      return bindWithLibc(options, bunSocketLibc());
+    },
     spawnSelf: (args, options) => spawnSelfBun(args, options, compiled),
     setAffinity(pid: number, cores: readonly number[]): void {
       if (!linux) throw new Error(`Cannot pin process ${pid} to cores ${cores.join(",")}: only on Linux`);
@@ -113,7 +134,7 @@ export function createBunRuntime(socketApi: SocketApi): Runtime {
 const DROPPED_FLAG = /^--(?:watch|hot|no-clear-screen|inspect(?:-wait|-brk)?)(?:=|$)/;
 
 function spawnSelfBun(args: readonly string[], options: SpawnSelfOptions, compiled: boolean): ChildProcess {
-  const env = { env: options.env };
+  const env = { env: options.env, descriptors: descriptorsOf(options.sockets) };
   if (compiled) return startChild(process.execPath, args, env);
   const flags = process.execArgv.filter((flag) => !DROPPED_FLAG.test(flag));
   return startChild(process.execPath, [...flags, bunGlobal().main, ...args], env);
@@ -133,8 +154,10 @@ interface BunLibc {
 interface BunChrootLibc {
   chroot(path: Uint8Array): number;
   chdir(path: Uint8Array): number;
-  __errno_location(): unknown;
+  __errno_location(): number;
 }
+
+type BunSymbols = Record<string, { args: string[]; returns: string }>;
 
 interface BunLibrary<Symbols> {
   readonly symbols: Symbols;
@@ -142,19 +165,24 @@ interface BunLibrary<Symbols> {
 }
 
 interface BunFfi {
-  dlopen<Symbols>(path: string, symbols: Record<string, { args: string[]; returns: string }>): BunLibrary<Symbols>;
-  readonly read: { i32(pointer: unknown, offset: number): number };
+  dlopen<Symbols>(path: string, symbols: BunSymbols): BunLibrary<Symbols>;
+  readonly read: { i32(pointer: number, offset: number): number };
 }
 
+let libc: BunLibc | undefined;
+let socketLibc: LibcSockets | undefined;
+
+/** bun:ffi, which only Bun has: loaded on first use with `import.meta.require`, never imported. */
 function bunFfi(): BunFfi {
   return (import.meta as unknown as { require(id: string): BunFfi }).require("bun:ffi");
 }
 
-/** Opens the C library through bun:ffi with `symbols`, trying the glibc and musl names. */
-function openBunLibc<Symbols>(symbols: Record<string, { args: string[]; returns: string }>): BunLibrary<Symbols> {
+/** Opens the C library through bun:ffi with `symbols`, trying each libc name of the platform. */
+function openBunLibc<Symbols>(symbols: BunSymbols): BunLibrary<Symbols> {
   return openLibc(process.arch, "bun:ffi", (name) => bunFfi().dlopen<Symbols>(name, symbols));
 }
 
+/** chroot(2) and chdir("/") with a library opened for them alone. */
 function chrootBun(dir: string): void {
   const ffi = bunFfi();
   const library = openBunLibc<BunChrootLibc>({
@@ -174,13 +202,29 @@ function chrootBun(dir: string): void {
   }
 }
 
-let libc: BunLibc | undefined;
-
-/** Opens libc once through bun:ffi, which only Bun has: loaded on first use, never imported. */
+/** Opens libc once for the affinity and clock calls. */
 function bunLibc(): BunLibc {
   libc ??= openBunLibc<BunLibc>({
     sched_setaffinity: { args: ["i32", "usize", "ptr"], returns: "i32" },
     clock_gettime: { args: ["i32", "ptr"], returns: "i32" },
   }).symbols;
   return libc;
+}
+
+/** bun:ffi's name for a kind of LIBC_SOCKET_SYMBOLS: typed arrays and pointers are both "ptr". */
+function bunType(kind: string): string {
+  return kind === "buffer" || kind === "pointer" ? "ptr" : kind;
+}
+
+/** Opens libc once for the socket calls of `bindInheritable`. */
+function bunSocketLibc(): LibcSockets {
+  if (socketLibc !== undefined) return socketLibc;
+  const ffi = bunFfi();
+  const symbols: BunSymbols = {};
+  for (const [name, signature] of Object.entries(LIBC_SOCKET_SYMBOLS)) {
+    symbols[name] = { args: signature.args.map(bunType), returns: bunType(signature.result) };
+  }
+  const opened = openBunLibc<OpenedLibcSockets<number>>(symbols).symbols;
+  socketLibc = libcSocketsOf(opened, (pointer) => ffi.read.i32(pointer, 0));
+  return socketLibc;
 }

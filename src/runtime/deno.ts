@@ -66,6 +66,12 @@
  * - `setAffinity` calls sched_setaffinity through `Deno.dlopen` for each thread in /proc/PID/task:
  *   Linux, --allow-ffi and reading /proc (`info.affinity` is false without FFI). `userId` needs
  *   --allow-sys=uid. `cpuCount` is `navigator.hardwareConcurrency`, which follows the affinity mask.
+ * - `bindInheritable` (a -W master's sockets) calls socket/setsockopt/bind through `Deno.dlopen`:
+ *   Linux x64 and arm64, --allow-ffi (`info.inheritableSockets` false without). `spawnSelf`
+ *   passes them by clearing close-on-exec around the (synchronous) spawn, not in node:child_process's
+ *   `stdio`, which would make the socket that every worker shares blocking. `Deno.listen` ignores
+ *   `fd`: with native sockets, a listener on an inherited descriptor is node:net's, whose
+ *   connections satisfy the same contract (the other sockets stay native).
  * - `fileAccess` queries the read permission first (no prompt): "denied" unless granted. Deno 2's
  *   PermissionDenied is the OS's EACCES, so it counts as "failed", as on Node.
  * - `chroot` calls chroot(2) and chdir(2) through `Deno.dlopen` (Linux, --allow-ffi; errno through
@@ -89,9 +95,11 @@ import {
   affinityAvailableDeno,
   chrootAvailableDeno,
   chrootDeno,
+  bindInheritableDeno,
   cpuCountDeno,
   fileAccessDeno,
   identityAvailableDeno,
+  inheritableSocketsAvailableDeno,
   monotonicMicrosDeno,
   pathKindDeno,
   setAffinityDeno,
@@ -224,8 +232,12 @@ export function createDenoRuntime(socketApi: SocketApi): Runtime {
       chroot: chrootAvailableDeno(),
       // Native listeners need --unstable-net for it; node:net sets it as Node does, on Linux.
       reusePort: deno.build.os === "linux" && (!native || denoNativeReusePortAvailable()),
+      inheritableSockets: inheritableSocketsAvailableDeno(),
     },
-    listen: native ? listenDenoNative : listenNodeNet,
+    // Deno.listen cannot adopt a descriptor (it ignores `fd`): inherited sockets are node:net's.
+    listen: native ? (options, onAccept, onError) =>
+      (options.fd === undefined ? listenDenoNative : listenNodeNet)(options, onAccept, onError) : listenNodeNet,
+    bindInheritable: bindInheritableDeno,
     connect: native ? connectDenoNative : connectNodeNet,
     connectDatagram: connectNodeDgram,
     lookup: lookupNodeDns,

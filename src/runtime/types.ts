@@ -89,6 +89,16 @@ export interface ListenOptions {
   readonly reusePort: boolean;
   /** For "::": accept IPv6 only (true) or IPv4-mapped too (false). */
   readonly ipv6Only?: boolean;
+  /**
+   * Adopts this inherited descriptor instead of binding: a socket bound by a parent process
+   * ({@link Runtime.bindInheritable}, passed with {@link SpawnSelfOptions.sockets}). It is made to
+   * listen here (with `backlog`) and accepted from; `host` and `port` say where it is bound (the
+   * listener's address), and `reusePort`/`ipv6Only` are the parent's. Closing the listener closes
+   * this process's descriptor only: the socket listens on while another process holds it, and the
+   * connections in its accept queue go to those that accept from it. Adopt a descriptor once: after
+   * the close its number may be reused by any other file.
+   */
+  readonly fd?: number;
 }
 
 /** A bound, listening socket. */
@@ -97,6 +107,19 @@ export interface Listener {
   readonly address: NetAddr;
   /** Stops listening. Established connections are not touched. */
   close(): Promise<void>;
+}
+
+/**
+ * A TCP socket bound by this process for its children ({@link Runtime.bindInheritable}): bound, not
+ * listening, never accepted from here. A child started with it ({@link SpawnSelfOptions.sockets})
+ * adopts it with `listen({ fd })`; the first to do so makes it listen, and it keeps listening,
+ * with its accept queue, as long as any process holds it, this one included.
+ */
+export interface InheritableSocket {
+  /** The address bound (the real port when 0 was asked). */
+  readonly address: NetAddr;
+  /** Closes this process's descriptor; children keep theirs. Safe to call more than once. */
+  close(): void;
 }
 
 /** What `connect` dials. `host` must be an IP address: resolve names first with `lookup`. */
@@ -172,6 +195,11 @@ export interface ChildProcess {
   kill(signal: KillSignalName): boolean;
   /** Settles once the process exited; never rejects. */
   readonly exited: Promise<ChildExit>;
+  /**
+   * The descriptor numbers, in the child, of the sockets it inherited (`SpawnSelfOptions.sockets`,
+   * in order); empty without. Always above 2.
+   */
+  readonly inherited: readonly number[];
 }
 
 /** What {@link Runtime.spawn} starts. */
@@ -195,6 +223,13 @@ export interface SpawnSelfOptions extends SpawnOptions {
    * the child gives back once it is chrooted).
    */
   readonly chroots?: boolean;
+  /**
+   * Sockets from {@link Runtime.bindInheritable} the child inherits, the same open sockets as ours
+   * (nothing about them is changed: a runtime that would, Deno's node:child_process clearing
+   * O_NONBLOCK on descriptors given in `stdio`, passes them another way); `ChildProcess.inherited`
+   * says which descriptor each is in the child. Only where `info.inheritableSockets` is true.
+   */
+  readonly sockets?: readonly InheritableSocket[];
 }
 
 /**
@@ -243,6 +278,12 @@ export interface RuntimeInfo {
    * sockets (what a reload beside the old process and `workers` rely on).
    */
   readonly reusePort: boolean;
+  /**
+   * True when `bindInheritable` can bind a socket here without accepting on it, and `spawnSelf`
+   * can pass it to a child (what a -W master hands its workers): Node on POSIX, Bun and Deno on
+   * Linux through FFI (Deno with --allow-ffi).
+   */
+  readonly inheritableSockets: boolean;
 }
 
 /** Everything the proxy needs from the machine. */
@@ -258,6 +299,14 @@ export interface Runtime {
     onAccept: (conn: Connection) => void,
     onError: (error: NetError) => void,
   ): Promise<Listener>;
+  /**
+   * Binds a TCP socket for children to adopt ({@link InheritableSocket}): bound with SO_REUSEADDR,
+   * SO_REUSEPORT when `reusePort`, IPV6_V6ONLY as `ipv6Only` says, and not listening, so this
+   * process never accepts from it; `backlog` and `fd` are not used. A host name is resolved first
+   * (its first address). Rejects with a NetError (EADDRINUSE...) when it cannot bind, or an Error
+   * saying why where the runtime cannot (`info.inheritableSockets` false).
+   */
+  bindInheritable(options: ListenOptions): Promise<InheritableSocket>;
   /** Starts an outgoing connection; `handler.onOpen` or `handler.onClose(conn, error)` follows. */
   connect(options: ConnectOptions, handler: ConnectionHandler): Connection;
   /**
