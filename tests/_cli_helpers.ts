@@ -143,13 +143,51 @@ export async function startOrigin(onConnection: (socket: net.Socket) => void): P
   };
 }
 
-/** A loopback port with nothing listening on it. */
+/** Ports handed out by {@link deadPort} in this process: never twice. */
+const handedOut = new Set<number>();
+
+/**
+ * A loopback port with nothing listening on it, for a dead server or for a process the test
+ * starts on it later. Taken below the kernel's ephemeral range where there is room: a port closed
+ * again inside that range may go to the next `listen(0)` of this machine (ports 0 are all the tests
+ * use) before the test uses it; below it only an explicit bind could take it.
+ */
 export async function deadPort(): Promise<number> {
+  const low = ephemeralPortsStart();
+  for (let attempt = 0; low !== null && attempt < 50; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+    if (handedOut.has(port)) continue;
+    if (await listensThenCloses(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  // No room below the range (or no /proc): a port the kernel picks, as before.
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as net.AddressInfo).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
+  handedOut.add(port);
   return port;
+}
+
+/** The first port of the kernel's ephemeral range when ports 10000 to it are at least 1,000 (Linux), else null. */
+function ephemeralPortsStart(): number | null {
+  try {
+    const start = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(start) && start >= 11_000 ? start : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether 127.0.0.1:`port` can be listened on now (it is closed again before this resolves). */
+function listensThenCloses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
 }
 
 /** Connects to the proxy, sends `data` (then FIN when `end`), and resolves with everything received until close. */

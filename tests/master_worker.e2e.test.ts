@@ -11,7 +11,7 @@ import * as net from "node:net";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { waitUntil } from "./_cli_helpers.ts";
+import { deadPort, waitUntil } from "./_cli_helpers.ts";
 import { httpOrigin } from "./_http_helpers.ts";
 import { detectRuntimeName } from "../src/runtime/detect.ts";
 import { alive, MasterProcess } from "./_process_helpers.ts";
@@ -26,13 +26,7 @@ function coresOfThreads(pid: number): string[] {
 }
 
 /** A free loopback port: workers share one fixed port, so port 0 will not do. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+const freePort = deadPort;
 
 /** One GET on a fresh connection (no keep-alive: each request may land on another worker). */
 function get(port: number, path = "/", timeoutMs = 10_000): Promise<{ status: number; body: string }> {
