@@ -109,7 +109,7 @@ servers = [{ name = "o", address = "${origin.address}" }]
     assert.deepEqual(payloads(client.received.subarray(headEnd)), ["HELLO", "WORLD"]);
     // Nothing flows for longer than `timeout tunnel` (1 s, where client and server are 30 s): the
     // proxy cuts the tunnel.
-    await client.untilClosed(20_000);
+    await client.untilClosed();
     assert.ok(Date.now() - started >= 900, "closed before the tunnel timeout");
 
     // Half-close: the client's FIN reaches the server, whose answer still comes back.
@@ -120,7 +120,7 @@ servers = [{ name = "o", address = "${origin.address}" }]
     const secondEnd = second.received.indexOf("\r\n\r\n") + 4;
     second.send(frame("bye", true));
     second.socket.end();
-    await second.untilClosed(20_000);
+    await second.untilClosed();
     assert.deepEqual(payloads(second.received.subarray(secondEnd)), ["BYE"]);
 
     assert.ok(proxy.running, proxy.stderr);

@@ -297,7 +297,7 @@ describe("http mode, end to end", () => {
       client.send(get("/"));
       await client.until((text) => text.endsWith("ok"));
       const answered = client.text.length;
-      await client.untilClosed(20_000);
+      await client.untilClosed();
       assert.equal(client.text.length, answered);
     } finally {
       client.close();
@@ -598,14 +598,14 @@ describe("http mode, end to end", () => {
       proxy.sendSignal("SIGUSR1");
       late.send(get("/late"));
       await proxy.waitFor(/SIGUSR1 received/);
-      const lateText = await late.untilClosed(20_000);
+      const lateText = await late.untilClosed();
       assert.match(lateText, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\ndone \/late$/);
       // The idle client is let go without waiting for timeout http-keep-alive (10 s by default).
-      await idle.untilClosed(20_000);
+      await idle.untilClosed();
       assert.ok(Date.now() - started < 8_000, "idle keep-alive connections close within the grace, not at their timeout");
       assert.equal(proxy.running, true, "the proxy waits for the request in flight");
       release!();
-      const text = await busy.untilClosed(20_000);
+      const text = await busy.untilClosed();
       assert.match(text, /Connection: close\r\n\r\ndone \/slow$/);
       assert.equal(await proxy.waitExit(), 0);
     } finally {

@@ -170,7 +170,7 @@ describe("signals of a standalone process", () => {
       // it as soon as it is up, which on a loaded machine may take a moment.
       await waitUntil(() => !listensOn(proxy.pid, INSPECTOR_PORT), "no inspector to stay open after SIGUSR1");
       origin.release();
-      const text = await client.untilClosed(20_000);
+      const text = await client.untilClosed();
       assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
       assert.match(text, /Connection: close\r\n\r\ndone \/slow$/);
       assert.equal(await proxy.waitExit(), 0);
@@ -196,7 +196,7 @@ describe("signals of a standalone process", () => {
         proxy.sendSignal(signal);
         // At once: the origin never answers, so only the hard stop can close the connection (the
         // bound leaves room for a loaded machine).
-        const text = await client.untilClosed(20_000);
+        const text = await client.untilClosed();
         assert.ok(Date.now() - started < 10_000, `closed after ${Date.now() - started} ms`);
         assert.equal(text, "", "no response may arrive: the origin has not answered");
         assert.equal(await proxy.waitExit(), 0);
@@ -230,9 +230,9 @@ describe("signals of a standalone process", () => {
       proxy.sendSignal("SIGUSR1");
       await proxy.waitFor(/SIGUSR1 received: stopped listening, finishing 2 session\(s\)/);
       answers.get("/short")!();
-      assert.match(await short.untilClosed(20_000), /Connection: close\r\n\r\ndone \/short$/);
+      assert.match(await short.untilClosed(), /Connection: close\r\n\r\ndone \/short$/);
       assert.equal(proxy.running, true, "the long session is still within hard-stop-after");
-      assert.equal(await long.untilClosed(20_000), "");
+      assert.equal(await long.untilClosed(), "");
       // Not before hard-stop-after (3 s); the origin never answers /long, so only the hard stop
       // ends it (the upper bound leaves room for a loaded machine).
       const elapsed = Date.now() - started;
@@ -261,10 +261,10 @@ describe("signals of a standalone process", () => {
       await assert.rejects(exchange(port, "", false), /ECONNREFUSED/);
       origin.release();
       // Paused is not stopping: the response keeps its connection alive, which serves another request.
-      const first = await client.until((text) => text.endsWith("done /slow"), 20_000);
+      const first = await client.until((text) => text.endsWith("done /slow"));
       assert.doesNotMatch(first, /Connection: close/);
       client.send(get("/again"));
-      await client.until((text) => text.endsWith("done /again"), 20_000);
+      await client.until((text) => text.endsWith("done /again"));
       assert.equal(client.closed, false);
 
       proxy.sendSignal("SIGTTIN");
@@ -277,7 +277,7 @@ describe("signals of a standalone process", () => {
       await assert.rejects(exchange(port, "", false), /ECONNREFUSED/);
       proxy.sendSignal("SIGUSR1");
       // The idle keep-alive connection is let go, and the process ends.
-      await client.untilClosed(20_000);
+      await client.untilClosed();
       assert.equal(await proxy.waitExit(), 0);
       assert.match(proxy.stderr, /Proxy stopped: every session finished/);
     } finally {

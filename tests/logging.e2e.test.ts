@@ -56,8 +56,8 @@ function rawExchange(port: number, data: string, options: { end?: boolean; timeo
     let localPort = 0;
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`No close within ${options.timeoutMs ?? 10_000} ms`));
-    }, options.timeoutMs ?? 10_000);
+      reject(new Error(`No close within ${options.timeoutMs ?? 20_000} ms`));
+    }, options.timeoutMs ?? 20_000);
     socket.on("connect", () => {
       localPort = socket.localPort!;
       if (data !== "") socket.write(data);

@@ -115,7 +115,7 @@ describe("reload with -sf/-st", () => {
       await a.waitFor(/SIGUSR1 received: stopped listening, finishing 1 session\(s\)/);
       assert.equal(a.running, true, "A waits for its request in flight");
       origin.release();
-      const text = await client.untilClosed(20_000);
+      const text = await client.untilClosed();
       assert.match(text, /^HTTP\/1\.1 200 OK\r\n[^]*Connection: close\r\n\r\ndone \/slow$/);
       assert.equal(await a.waitExit(), 0);
       assert.match(a.stderr, /SIGUSR1 received/);
@@ -146,7 +146,7 @@ describe("reload with -sf/-st", () => {
       b = await startListening(["-f", file.path, "-st", String(a.pid)]);
       await b.waitFor(/to stop now \(SIGTERM\)/);
       // At once: the origin never answers, so only the stop can close the connection.
-      assert.equal(await client.untilClosed(20_000), "");
+      assert.equal(await client.untilClosed(), "");
       assert.equal(await a.waitExit(), 0);
       assert.match(a.stderr, /SIGTERM received: stopping now, cutting 1 session\(s\)/);
       assert.match(await fetchOnce(port, "/b"), /done \/b$/);
@@ -180,7 +180,7 @@ describe("reload with -sf/-st", () => {
         await b.waitFor(/finish their sessions \(SIGUSR1\)/);
         await a.waitFor(/SIGUSR1 received/);
         origin.release();
-        assert.match(await client.untilClosed(20_000), /^HTTP\/1\.1 200 OK\r\n[^]*Connection: close\r\n\r\ndone \/slow$/);
+        assert.match(await client.untilClosed(), /^HTTP\/1\.1 200 OK\r\n[^]*Connection: close\r\n\r\ndone \/slow$/);
         assert.equal(await a.waitExit(), 0);
         assert.match(a.stderr, /SIGTTOU received: paused[^]*SIGUSR1 received/);
         assert.match(await fetchOnce(port, "/b"), /done \/b$/);
@@ -217,7 +217,7 @@ describe("reload with -sf/-st", () => {
       // The request in flight on A is answered while A is paused, on a connection kept alive.
       await a.waitFor(/SIGTTOU received: paused, stopped listening; 1 session\(s\) go on/);
       origin.release();
-      const text = await client.until((received) => received.endsWith("done /slow"), 20_000);
+      const text = await client.until((received) => received.endsWith("done /slow"));
       assert.doesNotMatch(text, /Connection: close/);
       // B starts (seconds on a loaded machine), retries its bind for 1 s, then gives up.
       assert.equal(await b.waitExit(30_000), 1);
