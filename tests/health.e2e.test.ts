@@ -358,7 +358,8 @@ servers = [{ name = "only", address = "${short.address}", maxconn = 1 }]
   }
 });
 
-test("slowstart: a returning server's share grows over the window", async () => {
+// Its own bound: up to 4 returns of the server on a loaded machine may take more than bun test's 60 s.
+test("slowstart: a returning server's share grows over the window", { timeout: 180_000 }, async () => {
   const a = await namedOrigin("a");
   const b = await namedOrigin("b");
   const window = 3_000;
@@ -389,11 +390,11 @@ servers = [
   const proxy = new CliProcess(["-f", file.path]);
   try {
     const port = Number((await proxy.waitFor(/Frontend "web" \(http\) listening on 127\.0\.0\.1:(\d+)/))[1]);
-    let thirds: Array<Array<{ server: string }>> = [];
-    let late: Array<{ server: string }> = [];
-    let mark = proxy.stderr.length;
-    a.state.health = 503;
-    await waitMessage(proxy, /Server "app\/a" is DOWN/, mark);
+    // The picks by third of the window and after it, over as many returns as it takes to have
+    // enough of each: a loaded machine may stall the proxy for a whole third of one window.
+    const thirds: Array<Array<{ server: string }>> = [[], [], []];
+    const late: Array<{ server: string }> = [];
+    const enough = () => thirds.every((slice) => slice.length >= 8) && late.length >= 20;
     // Traffic flows before the server returns, so that the first moments of its return are
     // measured however late the test sees it.
     let running = true;
@@ -405,25 +406,31 @@ servers = [
       }
     });
     try {
-      await waitUntil(() => sent >= 8, "traffic before the return");
-      mark = proxy.stderr.length;
-      const stdoutMark = proxy.stdout.length;
-      a.state.health = 200;
-      await waitMessage(proxy, /Server "app\/a" is UP/, mark);
-      await waitUntil(() => /Server "app\/a" is UP/.test(proxy.stdout.slice(stdoutMark)), "the UP message on stdout");
-      const upLine = proxy.stdout.slice(stdoutMark).split("\n").find((line) => /Server "app\/a" is UP/.test(line))!;
-      const upAt = parseRfc5424(upLine).timestamp.getTime();
-      /** The server each request after the return went to, and when, in ms after the return. */
-      const picks = () =>
-        [...proxy.stdout.slice(stdoutMark).matchAll(/picked (\w+) at (\S+)$/gm)]
-          .map((match) => ({ server: match[1]!, at: localLogDate(match[2]!) - upAt }))
-          .filter((pick) => pick.at >= 0);
-      // After the window, with the ramp done (it runs one step ahead and ends within it).
-      await waitUntil(() => picks().filter((pick) => pick.at >= window + 100).length >= 20, "20 requests after the window", 60_000);
-      running = false;
-      await Promise.all(loops);
-      thirds = [0, 1, 2].map((third) => picks().filter((pick) => pick.at >= (third * window) / 3 && pick.at < ((third + 1) * window) / 3));
-      late = picks().filter((pick) => pick.at >= window + 100);
+      for (let cycle = 1; cycle <= 4 && !enough(); cycle++) {
+        let mark = proxy.stderr.length;
+        a.state.health = 503;
+        await waitMessage(proxy, /Server "app\/a" is DOWN/, mark);
+        const sentBefore = sent;
+        await waitUntil(() => sent >= sentBefore + 8, "traffic before the return");
+        mark = proxy.stderr.length;
+        const stdoutMark = proxy.stdout.length;
+        a.state.health = 200;
+        await waitMessage(proxy, /Server "app\/a" is UP/, mark);
+        await waitUntil(() => /Server "app\/a" is UP/.test(proxy.stdout.slice(stdoutMark)), "the UP message on stdout");
+        const upLine = proxy.stdout.slice(stdoutMark).split("\n").find((line) => /Server "app\/a" is UP/.test(line))!;
+        const upAt = parseRfc5424(upLine).timestamp.getTime();
+        /** The server each request after the return went to, and when, in ms after the return. */
+        const picks = () =>
+          [...proxy.stdout.slice(stdoutMark).matchAll(/picked (\w+) at (\S+)$/gm)]
+            .map((match) => ({ server: match[1]!, at: localLogDate(match[2]!) - upAt }))
+            .filter((pick) => pick.at >= 0);
+        // After the window, with the ramp done (it runs one step ahead and ends within it).
+        await waitUntil(() => picks().filter((pick) => pick.at >= window + 100).length >= 20, "20 requests after the window", 30_000);
+        for (const pick of picks()) {
+          if (pick.at >= window + 100) late.push(pick);
+          else if (pick.at < window) thirds[Math.floor((pick.at * 3) / window)]!.push(pick);
+        }
+      }
     } finally {
       running = false;
       await Promise.all(loops);
@@ -432,7 +439,7 @@ servers = [
     const summary = `shares by third of the window ${thirds.map((slice) => `${share(slice).toFixed(2)} of ${slice.length}`).join(", ")}, ` +
       `after it ${share(late).toFixed(2)} of ${late.length}`;
     // Hundreds of requests a third on an idle machine; a loaded one still serves dozens.
-    assert.ok(thirds.every((slice) => slice.length >= 8), `too few requests to measure: ${summary}`);
+    assert.ok(enough(), `too few requests to measure in 4 returns: ${summary}`);
     // The weight grows from 1/20 of b's to b's over the window: about 0.17, 0.35 and 0.46 of the
     // requests by third, then a half.
     assert.ok(share(thirds[0]!) < 0.3, `first third: ${summary}`);
