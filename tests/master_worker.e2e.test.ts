@@ -11,7 +11,7 @@ import * as net from "node:net";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pendingConnection, sleep } from "./_cli_helpers.ts";
+import { pendingConnection, waitUntil } from "./_cli_helpers.ts";
 import { httpOrigin } from "./_http_helpers.ts";
 import { detectRuntimeName } from "../src/runtime/detect.ts";
 import { alive, freePort, listeningSocketHolders, MasterProcess } from "./_process_helpers.ts";
@@ -40,13 +40,24 @@ function get(port: number, path = "/", timeoutMs = 10_000): Promise<{ status: nu
   });
 }
 
-/** An origin answering its name, and `slow-NAME` after `slowMs` on /slow. */
-function namedOrigin(name: string, slowMs = 1_500) {
-  return httpOrigin((request, response) => {
+/**
+ * An origin answering its name, and `slow-NAME` on /slow once the test calls `releaseSlow()`: a
+ * request on /slow is in flight for as long as the test needs, whatever the machine's speed.
+ */
+async function namedOrigin(name: string) {
+  const held: Array<() => void> = [];
+  const origin = await httpOrigin((request, response) => {
     const answer = (body: string) => response.writeHead(200, { "content-type": "text/plain" }).end(body);
-    if (request.url === "/slow") setTimeout(() => answer(`slow-${name}`), slowMs);
+    if (request.url === "/slow") held.push(() => answer(`slow-${name}`));
     else answer(name);
   });
+  return {
+    ...origin,
+    slowHeld: () => held.length,
+    releaseSlow: () => {
+      for (const answer of held.splice(0)) answer();
+    },
+  };
 }
 
 function tempDirectory(): { path: string; file: (name: string, text: string) => string; remove: () => void } {
@@ -191,8 +202,8 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
       await master.waitFor(/2 workers ready/);
       const old = master.readyWorkers().map((worker) => worker.pid);
       assert.equal((await get(port)).body, "before");
-      const slow = get(port, "/slow");
-      await sleep(300);
+      const slow = get(port, "/slow", 60_000);
+      await waitUntil(() => before.slowHeld() === 1, "the slow request at the origin");
       writeFileSync(file, configText(port, after.address));
       const mark = master.stderr.length;
       master.signalMaster("SIGUSR2");
@@ -211,6 +222,8 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
       // Until the old workers have closed their listeners, the kernel may still hand them connections.
       await oldStoppedListening(master, old, mark);
       for (let i = 0; i < 10; i++) assert.equal((await get(port)).body, "after");
+      assert.ok(old.some(alive), "the old worker with a request in flight waits for it");
+      before.releaseSlow();
       assert.deepEqual(await slow, { status: 200, body: "slow-before" });
       for (const pid of old) {
         await master.waitFor(new RegExp(`Worker \\d \\(pid ${pid}\\) exited with code 0`), mark);
@@ -407,14 +420,17 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
     const master = new MasterProcess(["-W", "-f", file]);
     try {
       await master.waitFor(/2 workers ready/);
-      const slow = get(port, "/slow");
-      await sleep(300);
+      const workers = master.readyWorkers().map((worker) => worker.pid);
+      const slow = get(port, "/slow", 60_000);
+      await waitUntil(() => origin.slowHeld() === 1, "the slow request at the origin");
+      const mark = master.stderr.length;
       master.signalMaster("SIGUSR1");
-      await master.waitFor(/SIGUSR1 received: 2 workers finish their sessions/);
-      await sleep(200);
+      await master.waitFor(/SIGUSR1 received: 2 workers finish their sessions/, mark);
+      await oldStoppedListening(master, workers, mark);
       // Nobody listens any more, while the slow response is still on its way.
       await assert.rejects(get(port, "/", 2_000));
       assert.equal(master.running, true);
+      origin.releaseSlow();
       assert.deepEqual(await slow, { status: 200, body: "slow-one" });
       assert.equal(await master.waitExit(), 0);
       await master.waitWorkersGone();
@@ -650,7 +666,7 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
       }
     };
     const waitLines = async (count: number) => {
-      for (let i = 0; i < 500 && lines().length < count; i++) await sleep(20);
+      await waitUntil(() => lines().length >= count, `${count} notifications`).catch(() => {});
       assert.equal(lines().length, count, `notifications so far: ${lines().join(" | ")}\n${master.stderr}`);
     };
     try {

@@ -920,9 +920,12 @@ describe(`process output and host name on ${detectRuntimeName()}`, () => {
         // event loop would stop the child's 50 ms ticks here.
         child.child.stdout!.pause();
         await waitUntil(() => ticks().length > 0 || child.exited, "a first tick from the child", 20_000);
-        await sleep(1000);
+        // Five more ticks while the pipe stays full: a write that blocked the event loop would stop
+        // them for good. Waited for rather than counted over a fixed second, which a loaded machine
+        // may give the child too little of.
+        await waitUntil(() => ticks().length >= 6 || child.exited, "ticks with stdout unread: the event loop was blocked", 20_000).catch(() => {});
         const stalled = ticks();
-        assert.ok(stalled.length >= 5, `only ${stalled.length} ticks in 1 s with stdout unread: the event loop was blocked\n${child.stderrText().slice(0, 500)}`);
+        assert.ok(stalled.length >= 6, `only ${stalled.length} ticks with stdout unread: the event loop was blocked\n${child.stderrText().slice(0, 500)}`);
         // Proof that the pipe was full: otherwise the ticks above prove nothing.
         assert.ok(stalled[stalled.length - 1]! < size, "the child wrote everything without being read");
         child.readStdout();
