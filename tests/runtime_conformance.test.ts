@@ -22,14 +22,23 @@ const LOOPBACK = "127.0.0.1";
  * Known gaps of a runtime's socket API, each with its reason. A test of a gap checks that the gap
  * is still there, so the flag is removed when a runtime fixes it.
  */
-const RUNTIME_GAPS: Record<string, { readonly ipv6OnlyIgnored?: string }> = {
+const RUNTIME_GAPS: Record<string, { readonly ipv6OnlyIgnored?: string; readonly readsUnbounded?: string }> = {
   "deno/node:net": {
     ipv6OnlyIgnored: "Deno's node:net binds \"::\" dual-stack whatever ipv6Only says; with SO_REUSEPORT both binds still coexist",
   },
   "deno/native": {
     ipv6OnlyIgnored: "Deno.listen has no ipv6Only option and binds \"::\" dual-stack; with SO_REUSEPORT both binds still coexist",
   },
+  "bun/native": {
+    readsUnbounded: "uSockets reads up to 512 KiB at once and Bun.connect has no option for less",
+  },
+  "bun/node:net": {
+    readsUnbounded: "Bun's node:net calls onread without its socket, so the adapter keeps its data events",
+  },
 };
+
+/** The buffer size the bufferSize tests ask for: HAProxy's tune.bufsize. */
+const BUFFER_SIZE = 16_384;
 
 /**
  * What each runtime's node:dgram does with a connected UDP socket. Deno's `connect` is emulated
@@ -140,11 +149,11 @@ function defineConformanceSuite(socketApi: SocketApi, runtime: Runtime): void {
     serverHandler: RecordingHandler;
   }
 
-  async function connectedPair(): Promise<Pair> {
+  async function connectedPair(bufferSize?: number): Promise<Pair> {
     const serverHandler = new RecordingHandler();
     let server: Connection | undefined;
     const listener = await runtime.listen(
-      { host: LOOPBACK, port: 0, backlog: 16, reusePort: false },
+      { host: LOOPBACK, port: 0, backlog: 16, reusePort: false, bufferSize },
       (conn) => {
         server = conn;
         conn.setHandler(serverHandler);
@@ -152,7 +161,7 @@ function defineConformanceSuite(socketApi: SocketApi, runtime: Runtime): void {
       () => {},
     );
     const clientHandler = new RecordingHandler();
-    const client = runtime.connect({ host: LOOPBACK, port: listener.address.port, noDelay: true }, clientHandler);
+    const client = runtime.connect({ host: LOOPBACK, port: listener.address.port, noDelay: true, bufferSize }, clientHandler);
     await clientHandler.until(() => clientHandler.opened, "client open");
     await clientHandler.until(() => server !== undefined, "accept");
     return { listener, client, clientHandler, server: server!, serverHandler };
@@ -368,6 +377,57 @@ function defineConformanceSuite(socketApi: SocketApi, runtime: Runtime): void {
         await up.done;
         await pair.clientHandler.until(() => pair.clientHandler.receivedBytes >= size, "echo", 30_000);
         assert.ok(sameBytes(pair.clientHandler.bytes(), upload), "echo corrupted");
+      } finally {
+        await closePair(pair);
+      }
+    });
+
+    test("bufferSize is the write high-water mark of accepted and dialled connections", async () => {
+      const pair = await connectedPair(BUFFER_SIZE);
+      try {
+        // Nobody reads: the kernel takes what it can, then the connection queues until the mark.
+        pair.client.pause();
+        pair.server.pause();
+        const piece = patternBytes(4_096, 23);
+        for (const [name, conn] of [["accepted", pair.server], ["dialled", pair.client]] as const) {
+          let writes = 0;
+          while (conn.write(piece)) {
+            writes++;
+            // The kernel's share grows as it is given more: a few MiB on loopback.
+            if (writes % 256 === 0) await sleep(1);
+            assert.ok(writes < 64 * 1024, `${name}: write never returned false`);
+          }
+          assert.ok(
+            conn.bufferedAmount >= BUFFER_SIZE && conn.bufferedAmount <= BUFFER_SIZE + piece.length,
+            `${name}: write returned false with ${conn.bufferedAmount} bytes queued, for a bufferSize of ${BUFFER_SIZE}`,
+          );
+        }
+      } finally {
+        await closePair(pair);
+      }
+    });
+
+    test("bufferSize bounds each read of a dialled connection", async () => {
+      const gap = RUNTIME_GAPS[`${detectRuntimeName()}/${socketApi}`]?.readsUnbounded;
+      const pair = await connectedPair(BUFFER_SIZE);
+      try {
+        const size = 4 * 1024 * 1024;
+        const download = patternBytes(size, 29);
+        // Sent while the reader is paused, so that megabytes wait in the kernel for each read.
+        pair.client.pause();
+        const down = writeWithBackpressure(pair.server, pair.serverHandler, download, 256 * 1024, false);
+        await sleep(100);
+        pair.client.resume();
+        await down.done;
+        await pair.clientHandler.until(() => pair.clientHandler.receivedBytes >= size, "download", 30_000);
+        assert.ok(sameBytes(pair.clientHandler.bytes(), download), "download corrupted");
+        const largest = Math.max(...pair.clientHandler.received.map((chunk) => chunk.length));
+        if (gap !== undefined) {
+          // The gap is still there; when a runtime bounds its reads, this fails and the flag goes.
+          assert.ok(largest > BUFFER_SIZE, `reads are bounded now (${largest} bytes at most): remove the gap "${gap}"`);
+        } else {
+          assert.ok(largest <= BUFFER_SIZE, `a read handed over ${largest} bytes, for a bufferSize of ${BUFFER_SIZE}`);
+        }
       } finally {
         await closePair(pair);
       }

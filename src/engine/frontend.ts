@@ -23,6 +23,7 @@ import type { HttpSessionHost } from "../http/session.ts";
 import type { HttpFrontendPolicy } from "../http/policy.ts";
 import { ServerPool } from "../http/server_pool.ts";
 import type { BindConfig, FrontendConfig } from "../config/types.ts";
+import { DEFAULTS } from "../config/types.ts";
 import type { TrafficLog } from "../log/traffic_log.ts";
 
 /** Idle session objects kept for reuse per frontend. */
@@ -78,6 +79,8 @@ export class Frontend implements HttpSessionHost {
   readonly httpPolicy: HttpFrontendPolicy | null;
   /** Where the sessions' traffic lines go; null: no traffic log. */
   readonly trafficLog: TrafficLog | null;
+  /** tune.bufsize: each connection's buffer per direction, for the runtime (see SessionHost). */
+  readonly bufferSize: number;
   private readonly limit: ProcessLimit;
   private readonly pool: Pool<Session>;
   private readonly parked: Connection[] = [];
@@ -98,7 +101,9 @@ export class Frontend implements HttpSessionHost {
     serverPool: ServerPool | undefined,
     httpPolicy: HttpFrontendPolicy | null,
     trafficLog: TrafficLog | null = null,
+    bufferSize: number = DEFAULTS.tuneBufsize,
   ) {
+    this.bufferSize = bufferSize;
     this.httpPolicy = httpPolicy;
     this.trafficLog = trafficLog;
     this.name = config.name;
@@ -186,6 +191,7 @@ export class Frontend implements HttpSessionHost {
         // nginx's default (ipv6only=on): "[::]:80" takes IPv6 only, so ":80" and "[::]:80" together
         // cover both families instead of colliding on the IPv4 port.
         ipv6Only: bind.host === "::",
+        bufferSize: this.bufferSize,
       },
       (conn) => this.accept(conn),
       (error: NetError) => this.logger.error(`Frontend "${this.name}": ${error.message}`),

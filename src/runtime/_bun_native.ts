@@ -10,9 +10,13 @@
  *
  * What Bun leaves to us, and how (Bun 1.4.5, uSockets underneath):
  * - `socket.write` is a bare non-blocking send: it returns the bytes the kernel took (partial writes)
- *   and buffers nothing. The rest is queued here, `write` returns false over
- *   {@link WRITE_HIGH_WATER_MARK}, the queue is flushed from the `drain` handler, and `onDrain`
- *   follows once it is back under the mark.
+ *   and buffers nothing. The rest is queued here, `write` returns false once `bufferSize` bytes are
+ *   queued ({@link WRITE_HIGH_WATER_MARK} without one), the queue is flushed from the `drain`
+ *   handler, and `onDrain` follows once it is back under the mark.
+ * - Reads cannot be bounded: uSockets reads up to 512 KiB at once (its receive buffer) and Bun has
+ *   no option for less; one `data` chunk is whatever the kernel had queued, up to that. Setting
+ *   SO_RCVBUF would bound it, but a receive buffer smaller than loopback's 64 KiB segments stalls
+ *   the connection, and 64 KiB halves the throughput of large transfers (docs/performance.md).
  * - `data` chunks are fresh arrays copied out of uSockets' shared receive buffer (`binaryType`
  *   conversion copies; nothing is reused after the callback), so a chunk may be queued by reference
  *   in another connection's write queue: the splice path has no copy, as with node:net.
@@ -64,9 +68,8 @@ import { addressOf, NOOP_HANDLER, UNKNOWN_ADDRESS } from "./_addresses.ts";
 import { formatHostPort, toNetError } from "./net_error.ts";
 
 /**
- * Queued bytes at which `write` returns false: Node's default high-water mark for sockets since v22,
- * so a session holds the same amount per direction on both socket APIs (the benchmark compares like
- * with like). Only what the kernel's send buffer refused is queued here.
+ * Queued bytes at which `write` returns false when no `bufferSize` is given: Node's default
+ * high-water mark for sockets since v22. Only what the kernel's send buffer refused is queued here.
  */
 export const WRITE_HIGH_WATER_MARK = 64 * 1024;
 
@@ -159,6 +162,8 @@ export class BunNativeConnection implements Connection {
   state = STATE_OPEN;
   /** The error the connection ended with, delivered with onClose. */
   error: NetError | undefined = undefined;
+  /** Queued bytes at which `write` returns false. */
+  highWaterMark = WRITE_HIGH_WATER_MARK;
   /** Bytes the kernel has not taken yet, in order; `queue[queueHead]` is the next to send. */
   queue: Uint8Array[] = [];
   queueHead = 0;
@@ -261,7 +266,7 @@ export class BunNativeConnection implements Connection {
       this.queue.push(chunk);
       this.queuedBytes += chunk.length;
     }
-    if (this.queuedBytes < WRITE_HIGH_WATER_MARK) return true;
+    if (this.queuedBytes < this.highWaterMark) return true;
     this.needDrain = true;
     return false;
   }
@@ -298,7 +303,7 @@ export class BunNativeConnection implements Connection {
 
   /** onDrain, if `write` said to wait and the queue is back under the mark. */
   notifyDrain(): void {
-    if (!this.needDrain || this.state !== STATE_OPEN || this.queuedBytes >= WRITE_HIGH_WATER_MARK) return;
+    if (!this.needDrain || this.state !== STATE_OPEN || this.queuedBytes >= this.highWaterMark) return;
     this.needDrain = false;
     this.handler.onDrain(this);
   }
@@ -442,6 +447,7 @@ function onSocketClose(socket: BunSocket, error?: Error): void {
 function onAcceptOpen(socket: BunSocket): void {
   const target = socket.data as AcceptTarget;
   const conn = new BunNativeConnection(socket, "");
+  conn.highWaterMark = target.highWaterMark;
   socket.data = conn;
   target.onAccept(conn);
 }
@@ -498,6 +504,7 @@ export function connectBunNative(options: ConnectOptions, handler: ConnectionHan
   conn.handler = handler;
   conn.remote = addressOf(options.host, options.port);
   conn.noDelay = options.noDelay;
+  if (options.bufferSize !== undefined) conn.highWaterMark = options.bufferSize;
   try {
     // The promise is not needed: `open` or `connectError` reports, and with a connectError handler
     // Bun rejects it as handled.
@@ -520,8 +527,10 @@ export function connectBunNative(options: ConnectOptions, handler: ConnectionHan
 /** What a listener's accepted sockets carry in `socket.data` until `open` replaces it with their connection. */
 class AcceptTarget {
   readonly onAccept: (conn: Connection) => void;
-  constructor(onAccept: (conn: Connection) => void) {
+  readonly highWaterMark: number;
+  constructor(onAccept: (conn: Connection) => void, highWaterMark: number) {
     this.onAccept = onAccept;
+    this.highWaterMark = highWaterMark;
   }
 }
 
@@ -562,7 +571,7 @@ export function listenBunNative(
       allowHalfOpen: true,
       reusePort: options.reusePort,
       ipv6Only: options.ipv6Only ?? false,
-      data: new AcceptTarget(onAccept),
+      data: new AcceptTarget(onAccept, options.bufferSize ?? WRITE_HIGH_WATER_MARK),
       socket: ACCEPTED_SOCKET_HANDLER,
     });
   } catch (error) {
