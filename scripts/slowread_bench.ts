@@ -10,7 +10,7 @@
  * @module
  */
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -45,6 +45,10 @@ const ATTACK_SETTLE_MS = 2_000;
 const SAMPLE_INTERVAL_MS = 250;
 /** slowhttptest's defaults for -X, the attack the issue ran: read 5 bytes every second, windows of 1-512 bytes. */
 const SLOW_READ_ARGS = ["-n", "1", "-z", "5", "-w", "1", "-y", "512", "-k", "1"];
+
+/** Set in the copy of this script that runs inside the private network namespace: the wmem maximum. */
+const NAMESPACE_MARK = "SLOWREAD_BENCH_NETNS";
+const TCP_WMEM = "/proc/sys/net/ipv4/tcp_wmem";
 
 let interrupted = false;
 
@@ -176,6 +180,25 @@ function describeRun(run: SlowReadRun): string {
     `RSS ${(run.rssIdleBytes / 1048576).toFixed(1)} -> ${(run.rssPeakBytes / 1048576).toFixed(1)} MB`;
 }
 
+/** Why this run cannot move into a network namespace of its own, or null when it can. */
+function namespaceUnavailable(): string | null {
+  if (process.getuid?.() !== 0) return "a network namespace needs root";
+  for (const tool of ["unshare", "ip"]) {
+    if (!hasCommand(tool)) return `a network namespace needs ${tool} (apt-get install -y util-linux iproute2)`;
+  }
+  return null;
+}
+
+/** Inside the namespace: loopback up, and the send buffers of a real link (tcp_wmem is per namespace). */
+function setUpNamespace(wmemMax: number): string {
+  const up = spawnSync("ip", ["link", "set", "lo", "up"], { encoding: "utf8" });
+  if (up.status !== 0) throw new Error(`Cannot bring loopback up in the namespace: ${up.stderr.trim()}`);
+  const [minimum, initial] = readFileSync(TCP_WMEM, "utf8").trim().split(/\s+/).map(Number);
+  const value = `${minimum} ${Math.min(initial!, wmemMax)} ${wmemMax}`;
+  writeFileSync(TCP_WMEM, value);
+  return `a private network namespace, net.ipv4.tcp_wmem = ${value} (the host's is left as it is)`;
+}
+
 async function run(options: SlowReadOptions, registry: ProcessRegistry, directory: string): Promise<number> {
   const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
   const machine = describeMachine(projectRoot);
@@ -188,6 +211,9 @@ async function run(options: SlowReadOptions, registry: ProcessRegistry, director
       return 0;
     }
   }
+  const inNamespace = process.env[NAMESPACE_MARK] !== undefined;
+  const network = inNamespace ? setUpNamespace(options.wmemMax) : "the host's loopback, kernel settings as they are";
+  log(`Network: ${network}`);
   const pin = options.pinCpus && registry.canPin && machine.cpus >= 2;
   const contenderCpu = pin ? "0" : null;
   const clientCpu = pin ? "1" : null;
@@ -272,7 +298,7 @@ async function run(options: SlowReadOptions, registry: ProcessRegistry, director
   if (options.jsonPath !== null) {
     writeFileSync(
       options.jsonPath,
-      `${JSON.stringify({ generatedAt: new Date().toISOString(), options, machine, runs, summaries, skipped, incidents }, null, 2)}\n`,
+      `${JSON.stringify({ generatedAt: new Date().toISOString(), options, network, machine, runs, summaries, skipped, incidents }, null, 2)}\n`,
     );
     log(`JSON written to ${options.jsonPath}`);
   }
@@ -290,6 +316,19 @@ async function main(): Promise<number> {
   if (options.help) {
     console.log(USAGE);
     return 0;
+  }
+  if (options.wmemMax > 0 && process.env[NAMESPACE_MARK] === undefined) {
+    const reason = namespaceUnavailable();
+    if (reason === null) {
+      // The whole run, origins and contenders included, moves into a namespace of its own.
+      const inner = spawnSync(
+        "unshare",
+        ["-n", "--", process.execPath, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+        { stdio: "inherit", env: { ...process.env, [NAMESPACE_MARK]: String(options.wmemMax) } },
+      );
+      return inner.status ?? 1;
+    }
+    console.log(`Note: ${reason}; running on the host's loopback (--wmem-max 0)`);
   }
   const directory = mkdtempSync(join(tmpdir(), "proxy-slowread-"));
   const registry = new ProcessRegistry(directory);

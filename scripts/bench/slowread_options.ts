@@ -24,6 +24,11 @@ export type SlowReadOptions = {
   /** Contender names (ours/node, ours/bun, ours/deno, ours/binary, haproxy, nginx); empty: ours and haproxy. */
   only: string[];
   proxyEnv: Record<string, string>;
+  /**
+   * net.ipv4.tcp_wmem's maximum in the private network namespace the run moves into (0: stay on
+   * the host's network, kernel settings as they are).
+   */
+  wmemMax: number;
   jsonPath: string | null;
   pinCpus: boolean;
   keepTemp: boolean;
@@ -40,6 +45,12 @@ export const DEFAULT_RAMP_RATE = 250;
 export const DEFAULT_CLIENT_RATE = 100;
 /** wrk's default timeout. */
 export const DEFAULT_TIMEOUT_MS = 5_000;
+/**
+ * A stalled connection's send buffer over a real link stays near its initial size (initial
+ * congestion window x 1448-byte segments, tens of KiB); on loopback, whose segments are 64 KiB,
+ * the kernel grows it to tcp_wmem's maximum (4 MiB) and takes a whole 1 MiB page per slow reader.
+ */
+export const DEFAULT_WMEM_MAX = 128 * 1024;
 /** Run by default: our proxy on each runtime, and HAProxy as the reference. */
 export const DEFAULT_CONTENDERS = ["ours/node", "ours/bun", "ours/deno", "haproxy"];
 
@@ -64,6 +75,9 @@ under the attack, and the contender's memory. See docs/performance.md, "Slow rea
   --only NAMES            comma-separated: ours/node, ours/bun, ours/deno, ours/binary, haproxy,
                           nginx (default ${DEFAULT_CONTENDERS.join(",")})
   --proxy-env KEY=VALUE   environment for our proxy processes (repeatable)
+  --wmem-max BYTES        run in a private network namespace (root, unshare) whose
+                          net.ipv4.tcp_wmem maximum is BYTES, as over a real link; 0 runs on
+                          the host's loopback as it is (default ${DEFAULT_WMEM_MAX})
   --json FILE             also write every run as JSON
   --no-pin                do not pin processes to CPUs with taskset
   --keep-temp             keep the temporary directory (configs, logs) for inspection
@@ -99,6 +113,7 @@ export function parseSlowReadOptions(argv: readonly string[]): SlowReadOptions {
         rounds: { type: "string" },
         only: { type: "string" },
         "proxy-env": { type: "string", multiple: true },
+        "wmem-max": { type: "string" },
         json: { type: "string" },
         "no-pin": { type: "boolean" },
         "keep-temp": { type: "boolean" },
@@ -121,6 +136,8 @@ export function parseSlowReadOptions(argv: readonly string[]): SlowReadOptions {
   if (slowPath !== "/1mb" && slowPath !== "/") {
     throw new Error(`Invalid --slow-path "${slowPath}": expected /1mb or /`);
   }
+  const wmemMax = wholeNumber("wmem-max", values["wmem-max"], DEFAULT_WMEM_MAX, 0);
+  if (wmemMax !== 0 && wmemMax < 16_384) throw new Error(`Invalid --wmem-max "${wmemMax}": expected 0 or at least 16384`);
   const only = (values.only ?? "").split(",").map((name) => name.trim()).filter((name) => name !== "");
   return {
     quick,
@@ -134,6 +151,7 @@ export function parseSlowReadOptions(argv: readonly string[]): SlowReadOptions {
     rounds: wholeNumber("rounds", values.rounds, 1, 1),
     only: only.length > 0 ? only : [...DEFAULT_CONTENDERS],
     proxyEnv,
+    wmemMax,
     jsonPath: values.json ?? null,
     pinCpus: values["no-pin"] !== true,
     keepTemp: values["keep-temp"] === true,

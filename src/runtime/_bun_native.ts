@@ -19,7 +19,9 @@
  *   the connection, and 64 KiB halves the throughput of large transfers (docs/performance.md).
  * - `data` chunks are fresh arrays copied out of uSockets' shared receive buffer (`binaryType`
  *   conversion copies; nothing is reused after the callback), so a chunk may be queued by reference
- *   in another connection's write queue: the splice path has no copy, as with node:net.
+ *   in another connection's write queue: the splice path has no copy, as with node:net. Only when
+ *   the kernel refuses part of a write and the part left is at most half of its buffer is it copied
+ *   (`unsent`), so a stalled peer does not keep a whole 512 KiB read alive for a small remainder.
  * - `socket.end()` is not a half-close: it flushes and then closes the socket, so data still coming
  *   from the peer is lost (and unread bytes turn the close into a reset). `end()` here sends the FIN
  *   with `socket.shutdown()`, after the queue has drained, and keeps reading (`allowHalfOpen: true`
@@ -213,9 +215,7 @@ export class BunNativeConnection implements Connection {
     if (written === length) return true;
     // -1: Bun has already closed the socket, and its close handler has run or is about to.
     if (written < 0) return false;
-    // The caller must not modify `chunk` afterwards (contract), and data chunks are never reused:
-    // keeping a view of the unwritten part is safe without a copy.
-    return this.enqueue(written === 0 ? chunk : chunk.subarray(written));
+    return this.enqueue(unsent(chunk, written));
   }
 
   get bufferedAmount(): number {
@@ -285,7 +285,7 @@ export class BunNativeConnection implements Connection {
       }
       if (written < 0) return;
       if (written > 0) {
-        queue[head] = chunk.subarray(written);
+        queue[head] = unsent(chunk, written);
         this.queuedBytes -= written;
       }
       break;
@@ -356,6 +356,18 @@ export class BunNativeConnection implements Connection {
     this.handler = NOOP_HANDLER;
     handler.onClose(this, this.error);
   }
+}
+
+/**
+ * What the kernel did not take of `chunk`, to queue. The caller must not modify `chunk` afterwards
+ * (contract) and data chunks are never reused, so a view is safe; but a view keeps the whole buffer
+ * behind it alive, up to a 512 KiB read, for as long as a stalled peer leaves it queued. When the
+ * part left is at most half of that buffer it is copied out, freeing more than the copy takes: what a
+ * slow reader costs is then about what it has still to receive.
+ */
+function unsent(chunk: Uint8Array, written: number): Uint8Array {
+  const rest = chunk.length - written;
+  return rest * 2 <= chunk.buffer.byteLength ? chunk.slice(written) : chunk.subarray(written);
 }
 
 // Deferred delivery: onClose (Bun calls the close handler inside our own close()), and bytes held
