@@ -10,8 +10,7 @@
  * @module
  */
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawnSync } from "node:child_process";
@@ -21,7 +20,9 @@ import { childFileLimit, raiseOwnFileLimit } from "./bench/file_limits.ts";
 import { describeMachine } from "./bench/machine.ts";
 import { startOrigins } from "./bench/origins.ts";
 import { isAlive, treeRssBytes } from "./bench/proc_tree.ts";
-import { hasCommand, lastErrorLines, ProcessRegistry, runToCompletion } from "./bench/processes.ts";
+import { log, runBenchmark, runInterrupted } from "./bench/benchmark_run.ts";
+import { hasCommand, lastErrorLines, runToCompletion } from "./bench/processes.ts";
+import type { ProcessRegistry } from "./bench/processes.ts";
 import type { TrackedProcess } from "./bench/processes.ts";
 import type { SlowReadOptions } from "./bench/slowread_options.ts";
 import { parseSlowReadOptions, USAGE } from "./bench/slowread_options.ts";
@@ -49,12 +50,6 @@ const SLOW_READ_ARGS = ["-n", "1", "-z", "5", "-w", "1", "-y", "512", "-k", "1"]
 /** Set in the copy of this script that runs inside the private network namespace: the wmem maximum. */
 const NAMESPACE_MARK = "SLOWREAD_BENCH_NETNS";
 const TCP_WMEM = "/proc/sys/net/ipv4/tcp_wmem";
-
-let interrupted = false;
-
-function log(line: string): void {
-  if (!interrupted) console.log(line);
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((done) => setTimeout(done, ms));
@@ -273,7 +268,7 @@ async function run(options: SlowReadOptions, registry: ProcessRegistry, director
     log(`\nRound ${round}/${options.rounds}`);
     const shift = (round - 1) % Math.max(1, specs.length);
     for (const spec of [...specs.slice(shift), ...specs.slice(0, shift)]) {
-      if (interrupted) break;
+      if (runInterrupted()) break;
       try {
         const outcome = await runOne(setup, spec, round);
         if (typeof outcome === "string") {
@@ -330,33 +325,7 @@ async function main(): Promise<number> {
     }
     console.log(`Note: ${reason}; running on the host's loopback (--wmem-max 0)`);
   }
-  const directory = mkdtempSync(join(tmpdir(), "proxy-slowread-"));
-  const registry = new ProcessRegistry(directory);
-  const removeTemporaryFiles = (): void => {
-    if (options.keepTemp) console.log(`Temporary files kept in ${directory}`);
-    else rmSync(directory, { recursive: true, force: true });
-  };
-  const stopOnSignal = (signal: NodeJS.Signals): void => {
-    if (interrupted) return;
-    interrupted = true;
-    console.error(`\nReceived ${signal}: stopping every process this benchmark started`);
-    void registry.stopAll().finally(() => {
-      removeTemporaryFiles();
-      process.exit(130);
-    });
-  };
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, stopOnSignal);
-  process.on("exit", () => registry.killAllNow());
-  try {
-    return await run(options, registry, directory);
-  } catch (error) {
-    if (interrupted) return 130;
-    console.error(`Benchmark failed: ${(error as Error).stack ?? error}`);
-    return 1;
-  } finally {
-    await registry.stopAll();
-    if (!interrupted) removeTemporaryFiles();
-  }
+  return await runBenchmark("proxy-slowread-", options.keepTemp, (registry, directory) => run(options, registry, directory));
 }
 
 process.exit(await main());

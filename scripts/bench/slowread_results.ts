@@ -6,6 +6,7 @@
  */
 
 import type { FailureKind } from "./reload_http.ts";
+import { median } from "./reload_results.ts";
 import { formatLatency, formatMegabytes, formatRatio, markdownTable } from "./table.ts";
 
 /** What the normal client (slowread_client.ts) prints as one JSON line. */
@@ -62,11 +63,9 @@ export function parseClientReport(text: string): ClientLatencyReport {
   return parsed;
 }
 
-function median(values: readonly number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+/** The median of `values`, or null for none. */
+function medianOrNull(values: readonly number[]): number | null {
+  return values.length === 0 ? null : median(values);
 }
 
 /** One contender over every round: medians, failures summed, worst latency and memory kept. */
@@ -114,17 +113,17 @@ export function summarizeSlowReads(runs: readonly SlowReadRun[]): SlowReadSummar
     return {
       contender,
       rounds: own.length,
-      slowReaders: median(own.map((run) => run.slowReadersAtStart)) ?? 0,
-      baselineP99Ms: median(present(own.map((run) => run.baseline.p99Ms))),
-      p50Ms: median(present(own.map((run) => run.underAttack.p50Ms))),
-      p99Ms: median(present(own.map((run) => run.underAttack.p99Ms))),
+      slowReaders: medianOrNull(own.map((run) => run.slowReadersAtStart)) ?? 0,
+      baselineP99Ms: medianOrNull(present(own.map((run) => run.baseline.p99Ms))),
+      p50Ms: medianOrNull(present(own.map((run) => run.underAttack.p50Ms))),
+      p99Ms: medianOrNull(present(own.map((run) => run.underAttack.p99Ms))),
       maxMs: Math.max(...present(own.map((run) => run.underAttack.maxMs)), 0) || null,
       requests: summed.requests,
       failures: failureCount(summed),
       failureKinds: failureSummary(summed),
-      rssIdleBytes: median(own.map((run) => run.rssIdleBytes)) ?? 0,
+      rssIdleBytes: medianOrNull(own.map((run) => run.rssIdleBytes)) ?? 0,
       rssPeakBytes: Math.max(...own.map((run) => run.rssPeakBytes)),
-      bytesPerSlowReader: median(perReader),
+      bytesPerSlowReader: medianOrNull(perReader),
     };
   });
 }

@@ -16,7 +16,7 @@
  * - Reads cannot be bounded: uSockets reads up to 512 KiB at once (its receive buffer) and Bun has
  *   no option for less; one `data` chunk is whatever the kernel had queued, up to that. Setting
  *   SO_RCVBUF would bound it, but a receive buffer smaller than loopback's 64 KiB segments stalls
- *   the connection, and 64 KiB halves the throughput of large transfers (docs/performance.md).
+ *   the connection, and 64 KiB cut a large transfer to 40% of its speed (docs/architecture.md).
  * - `data` chunks are fresh arrays copied out of uSockets' shared receive buffer (`binaryType`
  *   conversion copies; nothing is reused after the callback), so a chunk may be queued by reference
  *   in another connection's write queue: the splice path has no copy, as with node:net. Only when
