@@ -1,15 +1,15 @@
 /**
  * Slow readers (issue 17): clients that ask for a large answer and then stop reading must cost the
- * proxy about one buffer each (tune.bufsize), as HAProxy holds at most one buffer per direction,
- * and must not keep a normal client from being answered.
+ * proxy one buffer each (tune.bufsize) plus the read that filled it, as HAProxy holds at most one
+ * buffer per direction, and must not keep a normal client from being answered.
  *
  * What the proxy holds is counted from outside, exactly: the origin knows what it handed to its
  * kernel, /proc/net/tcp knows what waits in every kernel queue between the origin and each client,
- * and each client knows what it read; the rest is in the proxy's memory. The origin sends a few
- * KiB per millisecond, so that what the proxy reads at once stays small on every runtime (Bun
- * reads whatever the kernel has, up to 512 KiB) and what is measured is where the proxy stops
- * reading: before this test's fix that was the runtime's 64 KiB write high-water mark, now it is
- * one buffer.
+ * and each client knows what it read; the rest is in the proxy's memory. Before the fix the
+ * runtimes stopped reading the origin only once 64 KiB were queued for the client, whatever
+ * bufsize said, and node:net read once more after a pause: up to 180 KiB per slow reader on Node
+ * and Deno. Bun's reads cannot be bounded (up to 512 KiB), so there the bound is loose and the
+ * high-water mark is checked by tests/runtime_conformance.test.ts.
  */
 
 import { test } from "node:test";
@@ -17,15 +17,22 @@ import assert from "node:assert/strict";
 import * as net from "node:net";
 import { sleep, startOrigin, startProxy } from "./_cli_helpers.ts";
 import { tcpQueuesAvailable, tcpSockets } from "./_tcp_queues.ts";
+import { detectRuntimeName } from "../src/runtime/detect.ts";
 
-const SLOW_READERS = 40;
-/** tune.bufsize's default, what each slow reader may cost the proxy per direction. */
+const SLOW_READERS = 30;
+/** tune.bufsize's default. */
 const BUFSIZE = 16_384;
-/** The origin writes this much at a time, once its kernel took the previous piece: the grain of its count. */
+/**
+ * The most one read hands over: libuv's 64 KiB under node:net (Node, Deno), whatever the kernel
+ * has up to 512 KiB under Bun's uSockets (docs/architecture.md, "Buffers per connection").
+ */
+const LARGEST_READ = detectRuntimeName() === "bun" ? 512 * 1024 : 64 * 1024;
+/** The origin writes pieces of this size as fast as its kernel takes them: the grain of its count. */
 const PIECE = Buffer.alloc(4_096, 120);
-const PIECE_INTERVAL_MS = 1;
+/** The origin's count is exact to a piece, and the kernel's queues are read a moment apart. */
+const SLACK = 2 * PIECE.length;
 const NORMAL_REQUESTS = 20;
-/** Generous for a loaded 2-core machine: the kernel queues of 40 connections take a few seconds to fill. */
+/** Generous for a loaded 2-core machine: the kernel queues of 30 connections fill in a few seconds. */
 const FILL_DEADLINE_MS = 90_000;
 const SAMPLE_MS = 200;
 
@@ -41,7 +48,6 @@ test("slow readers cost the proxy one buffer each and a normal client is still s
   timeout: 180_000,
 }, async () => {
   const streams = new Map<number, SlowStream>();
-  const timers: ReturnType<typeof setInterval>[] = [];
   const origin = await startOrigin((socket) => {
     let head = "";
     socket.on("data", (data: Buffer) => {
@@ -54,15 +60,18 @@ test("slow readers cost the proxy one buffer each and a normal client is still s
         socket.write("HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n0123456789abcdef");
         return;
       }
-      // A body that never ends in the test's time, a piece at a time while the kernel takes it.
+      // A body that never ends in the test's time, written as fast as the kernel takes it.
       socket.write("HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n");
       const stream: SlowStream = { socket, written: 0 };
       streams.set(Number(slow[1]), stream);
-      timers.push(setInterval(() => {
-        if (socket.destroyed || socket.writableLength > 0) return;
-        socket.write(PIECE);
-        stream.written += PIECE.length;
-      }, PIECE_INTERVAL_MS));
+      const pump = (): void => {
+        while (!socket.destroyed) {
+          stream.written += PIECE.length;
+          if (!socket.write(PIECE)) return;
+        }
+      };
+      socket.on("drain", pump);
+      pump();
     });
   });
   const { proxy, port } = await startProxy(["--backend", origin.address, "--mode", "http"]);
@@ -95,11 +104,13 @@ test("slow readers cost the proxy one buffer each and a normal client is still s
       last = total;
     }
 
+    // Each holds what was queued for it (under a buffer) and the read that filled the queue.
     const held = heldPerReader(streams, readers, port, origin.port).sort((a, b) => a - b);
-    const median = held[held.length >> 1]!;
+    const most = held.at(-1)!;
+    console.log("HELD", held.join(","));
     assert.ok(
-      median <= 2 * BUFSIZE,
-      `a slow reader costs the proxy ${median} bytes (median; from ${held[0]} to ${held.at(-1)}), more than two buffers of ${BUFSIZE}`,
+      most <= BUFSIZE + LARGEST_READ + SLACK,
+      `a slow reader costs the proxy ${most} bytes (median ${held[held.length >> 1]}), more than a buffer of ${BUFSIZE} and a read of ${LARGEST_READ}`,
     );
 
     // A normal client beside them: every request answered, each on a new connection.
@@ -109,7 +120,6 @@ test("slow readers cost the proxy one buffer each and a normal client is still s
       assert.equal(await response.text(), "0123456789abcdef");
     }
   } finally {
-    for (const timer of timers) clearInterval(timer);
     for (const reader of readers) reader.destroy();
     await proxy.stop();
     await origin.close();

@@ -51,7 +51,7 @@ import { formatHostPort, NetError, toNetError } from "./net_error.ts";
 
 /**
  * Queued bytes at which `write` returns false when no `bufferSize` is given: Node's default
- * high-water mark since v22. With `bufferSize`, it is the high-water mark and bounds each read too.
+ * high-water mark since v22.
  */
 const WRITE_HIGH_WATER_MARK = 64 * 1024;
 
@@ -158,8 +158,6 @@ export class DenoNativeConnection implements Connection {
   private slabOffset = 0;
   /** The last read filled all the room it had: read into 64 KiB slabs until one comes back short. */
   private bulk = false;
-  /** Most bytes one read may take (`bufferSize`); a read pending when paused is held, so about two reads. */
-  readLimit = READ_SLAB_BYTES;
   /** Queued bytes at which `write` returns false. */
   highWaterMark = WRITE_HIGH_WATER_MARK;
 
@@ -190,10 +188,9 @@ export class DenoNativeConnection implements Connection {
     this.handler = handler;
   }
 
-  /** `bufferSize`: the write high-water mark, and the most one read takes. */
+  /** `bufferSize`: the write high-water mark. Reads keep their 64 KiB slabs, as libuv's reads. */
   limitBuffers(bufferSize: number): void {
     this.highWaterMark = bufferSize;
-    this.readLimit = Math.min(bufferSize, READ_SLAB_BYTES);
   }
 
   write(chunk: Uint8Array): boolean {
@@ -310,10 +307,10 @@ export class DenoNativeConnection implements Connection {
           this.slabOffset = 0;
         }
         const offset = this.slabOffset;
-        const room = Math.min(slab.length - offset, this.readLimit);
+        const room = slab.length - offset;
         let count: number | null;
         try {
-          count = await socket.read(offset === 0 && room === slab.length ? slab : slab.subarray(offset, offset + room));
+          count = await socket.read(offset === 0 ? slab : slab.subarray(offset));
         } catch (error) {
           if (!this.closed) this.fail(error);
           break;

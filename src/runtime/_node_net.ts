@@ -16,13 +16,15 @@
  *   listener must not wait for them, so `close` resolves as soon as the listening socket is closed.
  * - Buffers (`bufferSize`, HAProxy's tune.bufsize). The write high-water mark is the socket's own
  *   (`writableHighWaterMark`; `highWaterMark` of `createServer` for accepted sockets, which Deno
- *   ignores: there it is set in the stream's state after accept). libuv reads up to 64 KiB at a time, and a paused socket reads once more
- *   (the chunk waits in the stream's buffer) before it stops. A dialled socket with a `bufferSize`
- *   reads through `onread` instead (Node and Deno; Bun's node:net calls the callback without its
- *   socket): every read goes into one shared buffer of that size, `pause()` stops reading at once,
- *   and the bytes read are copied out, since a chunk must belong to its handler. One copy of at most
- *   a buffer per read, in place of the allocation Node makes for every read anyway. Accepted sockets
- *   cannot be given `onread`; they keep libuv's reads.
+ *   ignores: there it is set in the stream's state after accept). libuv reads up to 64 KiB at a
+ *   time, and a paused socket reads once more (the chunk waits in the stream's buffer) before it
+ *   stops. A dialled socket with a `bufferSize` reads through `onread` instead (Node and Deno; Bun's
+ *   node:net calls the callback without its socket): every read goes into one shared buffer of
+ *   max(bufferSize, 64 KiB), `pause()` stops reading at once, and the bytes read are copied out,
+ *   since a chunk must belong to its handler (one copy per read, where Node allocates a buffer for
+ *   every read anyway). Reads stay at 64 KiB: 16 KiB reads cost Node a fifth more CPU on 1 MB
+ *   responses, and Deno (a promise per read) half more (docs/performance.md, "Slow readers").
+ *   Accepted sockets cannot be given `onread`; they keep libuv's reads.
  *
  * @module
  */
@@ -124,7 +126,10 @@ function boundedReadsAvailable(): boolean {
   return (globalThis as { Bun?: unknown }).Bun === undefined;
 }
 
-/** The shared read buffer of each size in use (usually one: tune.bufsize). */
+/** libuv's read size: smaller reads cost throughput (see the module notes). */
+const READ_BYTES_MIN = 64 * 1024;
+
+/** The shared read buffer of each size in use (usually one). */
 const readBuffers = new Map<number, Uint8Array>();
 
 function readBuffer(size: number): Uint8Array {
@@ -221,7 +226,9 @@ export function connectNodeNet(options: ConnectOptions, handler: ConnectionHandl
   if (bufferSize !== undefined) {
     // Passed on to the socket's stream (not in @types/node's connect options).
     connectOptions.writableHighWaterMark = bufferSize;
-    if (boundedReadsAvailable()) connectOptions.onread = { buffer: readBuffer(bufferSize), callback: onSocketRead };
+    if (boundedReadsAvailable()) {
+      connectOptions.onread = { buffer: readBuffer(Math.max(bufferSize, READ_BYTES_MIN)), callback: onSocketRead };
+    }
   }
   const socket = net.connect(connectOptions);
   const conn = new NodeNetConnection(socket, handler, false, formatHostPort(options.host, options.port));

@@ -81,10 +81,10 @@ export interface Connection {
 /**
  * HAProxy's `tune.bufsize` for a connection: what one direction of a proxied stream may hold in
  * this process. `write` returns false once this many bytes are queued (the write high-water mark),
- * and, where the runtime lets reads be bounded, one `onData` chunk is at most this long, so that a
- * session that pauses the reading side when the writing side pushes back holds about two buffers
- * per direction (docs/architecture.md, "Buffers per connection", says what each runtime honours).
- * Unset: the runtime's defaults (a 64 KiB high-water mark, reads as large as the runtime makes them).
+ * so a session that pauses the reading side when the writing side pushes back holds a buffer plus
+ * the read that filled it; where the runtime allows, `pause()` then stops reading at once and one
+ * read takes at most max(bufferSize, 64 KiB) (docs/architecture.md, "Buffers per connection", says
+ * what each runtime honours). Unset: the runtime's defaults (a 64 KiB high-water mark).
  */
 export interface BufferSizeOption {
   readonly bufferSize?: number;
