@@ -107,7 +107,6 @@ test("slow readers cost the proxy one buffer each and a normal client is still s
     // Each holds what was queued for it (under a buffer) and the read that filled the queue.
     const held = heldPerReader(streams, readers, port, origin.port).sort((a, b) => a - b);
     const most = held.at(-1)!;
-    console.log("HELD", held.join(","));
     assert.ok(
       most <= BUFSIZE + LARGEST_READ + SLACK,
       `a slow reader costs the proxy ${most} bytes (median ${held[held.length >> 1]}), more than a buffer of ${BUFSIZE} and a read of ${LARGEST_READ}`,
