@@ -121,8 +121,8 @@ export class NodeNetConnection implements Connection {
   }
 }
 
-/** Dialled sockets read through `onread` into a shared buffer: not on Bun, whose callback gets no socket. */
-function boundedReadsAvailable(): boolean {
+/** Dialled sockets read through `onread` (see the module notes): not on Bun, whose callback gets no socket. */
+function onreadAvailable(): boolean {
   return (globalThis as { Bun?: unknown }).Bun === undefined;
 }
 
@@ -226,7 +226,7 @@ export function connectNodeNet(options: ConnectOptions, handler: ConnectionHandl
   if (bufferSize !== undefined) {
     // Passed on to the socket's stream (not in @types/node's connect options).
     connectOptions.writableHighWaterMark = bufferSize;
-    if (boundedReadsAvailable()) {
+    if (onreadAvailable()) {
       connectOptions.onread = { buffer: readBuffer(Math.max(bufferSize, READ_BYTES_MIN)), callback: onSocketRead };
     }
   }

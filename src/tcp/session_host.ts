@@ -20,7 +20,7 @@ export interface SessionHost {
   readonly trafficLog: TrafficLog | null;
   /**
    * HAProxy's tune.bufsize: what each connection of a session may hold per direction, given to the
-   * runtime with every listen and connect (write high-water mark, read bound; runtime/types.ts).
+   * runtime with every listen and connect (the write high-water mark: runtime/types.ts).
    */
   readonly bufferSize: number;
   /** Sessions running in this frontend (%fc) and in the whole process (%ac). */
