@@ -30,26 +30,25 @@ export function tcpQueuesAvailable(): boolean {
 
 /**
  * Every IPv4 TCP socket except listeners (state 0A), with its queues. The kernel writes the file a
- * page at a time, so a socket can be listed twice when others come and go meanwhile: each is
- * counted once (by its addresses and inode).
+ * page at a time, so while other sockets come and go a socket can be listed twice or skipped: the
+ * file is read twice and each socket (its addresses and inode) counted once, so that a quiet one
+ * is always there.
  */
 export function tcpSockets(): SocketQueues[] {
-  const sockets: SocketQueues[] = [];
-  const seen = new Set<string>();
-  const lines = readFileSync("/proc/net/tcp", "latin1").split("\n");
-  for (let i = 1; i < lines.length; i++) {
-    const fields = lines[i]!.trim().split(/\s+/);
-    if (fields.length < 10 || fields[3] === "0A") continue;
-    const key = `${fields[1]} ${fields[2]} ${fields[9]}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const [tx, rx] = fields[4]!.split(":");
-    sockets.push({
-      localPort: parseInt(fields[1]!.split(":")[1]!, 16),
-      remotePort: parseInt(fields[2]!.split(":")[1]!, 16),
-      sendQueue: parseInt(tx!, 16),
-      receiveQueue: parseInt(rx!, 16),
-    });
+  const sockets = new Map<string, SocketQueues>();
+  for (let pass = 0; pass < 2; pass++) {
+    const lines = readFileSync("/proc/net/tcp", "latin1").split("\n");
+    for (let i = 1; i < lines.length; i++) {
+      const fields = lines[i]!.trim().split(/\s+/);
+      if (fields.length < 10 || fields[3] === "0A") continue;
+      const [tx, rx] = fields[4]!.split(":");
+      sockets.set(`${fields[1]} ${fields[2]} ${fields[9]}`, {
+        localPort: parseInt(fields[1]!.split(":")[1]!, 16),
+        remotePort: parseInt(fields[2]!.split(":")[1]!, 16),
+        sendQueue: parseInt(tx!, 16),
+        receiveQueue: parseInt(rx!, 16),
+      });
+    }
   }
-  return sockets;
+  return [...sockets.values()];
 }

@@ -43,7 +43,7 @@ interface SlowStream {
   written: number;
 }
 
-test("slow readers cost the proxy one buffer each and a normal client is still served", {
+test("a slow reader costs the proxy a buffer and one read at most, and a normal client is still served", {
   skip: tcpQueuesAvailable() ? false : "needs /proc/net/tcp (Linux)",
   timeout: 180_000,
 }, async () => {
