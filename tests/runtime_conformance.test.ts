@@ -44,6 +44,9 @@ const RUNTIME_GAPS: Record<string, { readonly ipv6OnlyIgnored?: string }> = {
   },
 };
 
+/** The buffer size the bufferSize tests ask for: HAProxy's tune.bufsize. */
+const BUFFER_SIZE = 16_384;
+
 /**
  * What each runtime's node:dgram does with a connected UDP socket. Deno's `connect` is emulated
  * (the kernel socket stays unconnected and every datagram is a sendto), so the kernel never refuses
@@ -208,11 +211,11 @@ function defineConformanceSuite(socketApi: SocketApi, runtime: Runtime): void {
     serverHandler: RecordingHandler;
   }
 
-  async function connectedPair(): Promise<Pair> {
+  async function connectedPair(bufferSize?: number): Promise<Pair> {
     const serverHandler = new RecordingHandler();
     let server: Connection | undefined;
     const listener = await runtime.listen(
-      { host: LOOPBACK, port: 0, backlog: 16, reusePort: false },
+      { host: LOOPBACK, port: 0, backlog: 16, reusePort: false, bufferSize },
       (conn) => {
         server = conn;
         conn.setHandler(serverHandler);
@@ -220,7 +223,7 @@ function defineConformanceSuite(socketApi: SocketApi, runtime: Runtime): void {
       () => {},
     );
     const clientHandler = new RecordingHandler();
-    const client = runtime.connect({ host: LOOPBACK, port: listener.address.port, noDelay: true }, clientHandler);
+    const client = runtime.connect({ host: LOOPBACK, port: listener.address.port, noDelay: true, bufferSize }, clientHandler);
     await clientHandler.until(() => clientHandler.opened, "client open");
     await clientHandler.until(() => server !== undefined, "accept");
     return { listener, client, clientHandler, server: server!, serverHandler };
@@ -436,6 +439,49 @@ function defineConformanceSuite(socketApi: SocketApi, runtime: Runtime): void {
         await up.done;
         await pair.clientHandler.until(() => pair.clientHandler.receivedBytes >= size, "echo", 30_000);
         assert.ok(sameBytes(pair.clientHandler.bytes(), upload), "echo corrupted");
+      } finally {
+        await closePair(pair);
+      }
+    });
+
+    test("bufferSize is the write high-water mark of accepted and dialled connections", async () => {
+      const pair = await connectedPair(BUFFER_SIZE);
+      try {
+        // Nobody reads: the kernel takes what it can, then the connection queues until the mark.
+        pair.client.pause();
+        pair.server.pause();
+        const piece = patternBytes(4_096, 23);
+        for (const [name, conn] of [["accepted", pair.server], ["dialled", pair.client]] as const) {
+          let writes = 0;
+          while (conn.write(piece)) {
+            writes++;
+            // The kernel's share grows as it is given more: a few MiB on loopback.
+            if (writes % 256 === 0) await sleep(1);
+            assert.ok(writes < 64 * 1024, `${name}: write never returned false`);
+          }
+          assert.ok(
+            conn.bufferedAmount >= BUFFER_SIZE && conn.bufferedAmount <= BUFFER_SIZE + piece.length,
+            `${name}: write returned false with ${conn.bufferedAmount} bytes queued, for a bufferSize of ${BUFFER_SIZE}`,
+          );
+        }
+      } finally {
+        await closePair(pair);
+      }
+    });
+
+    test("a paused dialled connection with a bufferSize holds bytes and the FIN until resumed", async () => {
+      // node:net reads such a connection through onread, where pause() stops the reads themselves.
+      const pair = await connectedPair(BUFFER_SIZE);
+      try {
+        pair.client.pause();
+        pair.server.write(patternBytes(200_000, 31));
+        pair.server.end();
+        await sleep(100);
+        assert.equal(pair.clientHandler.receivedBytes, 0, "bytes delivered while paused");
+        assert.equal(pair.clientHandler.ended, false, "FIN delivered while paused");
+        pair.client.resume();
+        await pair.clientHandler.until(() => pair.clientHandler.ended, "FIN after resume");
+        assert.ok(sameBytes(pair.clientHandler.bytes(), patternBytes(200_000, 31)), "bytes corrupted");
       } finally {
         await closePair(pair);
       }

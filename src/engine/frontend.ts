@@ -23,6 +23,7 @@ import type { HttpSessionHost } from "../http/session.ts";
 import type { HttpFrontendPolicy } from "../http/policy.ts";
 import { ServerPool } from "../http/server_pool.ts";
 import type { BindConfig, FrontendConfig } from "../config/types.ts";
+import { DEFAULTS } from "../config/types.ts";
 import type { TrafficLog } from "../log/traffic_log.ts";
 
 /** Idle session objects kept for reuse per frontend. */
@@ -97,6 +98,8 @@ export class Frontend implements HttpSessionHost {
   readonly httpPolicy: HttpFrontendPolicy | null;
   /** Where the sessions' traffic lines go; null: no traffic log. */
   readonly trafficLog: TrafficLog | null;
+  /** tune.bufsize: each connection's buffer per direction, for the runtime (see SessionHost). */
+  readonly bufferSize: number;
   private readonly limit: ProcessLimit;
   private readonly pool: Pool<Session>;
   private readonly parked: Connection[] = [];
@@ -119,8 +122,10 @@ export class Frontend implements HttpSessionHost {
     httpPolicy: HttpFrontendPolicy | null,
     trafficLog: TrafficLog | null = null,
     inherited: InheritedListeners | null = null,
+    bufferSize: number = DEFAULTS.tuneBufsize,
   ) {
     this.inherited = inherited;
+    this.bufferSize = bufferSize;
     this.httpPolicy = httpPolicy;
     this.trafficLog = trafficLog;
     this.name = config.name;
@@ -213,6 +218,7 @@ export class Frontend implements HttpSessionHost {
         // nginx's default (ipv6only=on): "[::]:80" takes IPv6 only, so ":80" and "[::]:80" together
         // cover both families instead of colliding on the IPv4 port.
         ipv6Only: bind.host === "::",
+        bufferSize: this.bufferSize,
         ...(inherited === null ? {} : { fd: inherited.fd }),
       },
       (conn) => this.accept(conn),

@@ -114,17 +114,18 @@ export class Proxy {
     this.backends = [...backends.values()];
     this.checks = await this.buildChecks();
     const byName = new Map(this.config.backends.map((config) => [config.name, { backend: backends.get(config.name)!, config }]));
+    const bufsize = this.config.global.tune.bufsize;
     this.frontends = this.config.frontends.map((frontendConfig) => {
       const backend = backends.get(frontendConfig.defaultBackend) ?? null;
       const trafficLog = logTargets.trafficLog(frontendConfig);
       if (frontendConfig.mode === "http") {
         const policy = buildHttpFrontendPolicy(frontendConfig, byName, this.config.global.tune);
-        return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, policy, trafficLog, this.inherited);
+        return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, policy, trafficLog, this.inherited, bufsize);
       }
       if (backend === null) {
         throw new Error(`Frontend "${frontendConfig.name}" uses unknown backend "${frontendConfig.defaultBackend}"`);
       }
-      return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, null, trafficLog, this.inherited);
+      return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, null, trafficLog, this.inherited, bufsize);
     });
   }
 

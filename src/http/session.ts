@@ -721,7 +721,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.phase = PHASE_CONNECTING;
     this.armTimer(this.backend!.connectTimeout);
     this.server = this.host.runtime.connect(
-      { host: server.host, port: server.port ?? this.client!.local.port, noDelay: true },
+      { host: server.host, port: server.port ?? this.client!.local.port, noDelay: true, bufferSize: this.policy.bufferBytes },
       this,
     );
   }

@@ -47,8 +47,9 @@ export interface Connection {
   /** Replaces the event handler. */
   setHandler(handler: ConnectionHandler): void;
   /**
-   * Queues bytes for sending; never drops them. Returns false once the queued amount is over the
-   * high-water mark: stop writing and wait for `onDrain`. Do not modify `chunk` afterwards.
+   * Queues bytes for sending; never drops them. Returns false once the queued amount reaches the
+   * high-water mark (`bufferSize` where the runtime honours it, see {@link BufferSizeOption}):
+   * stop writing and wait for `onDrain`. Do not modify `chunk` afterwards.
    */
   write(chunk: Uint8Array): boolean;
   /** Bytes queued and not yet handed to the kernel. */
@@ -77,8 +78,20 @@ export interface Connection {
   owner: unknown;
 }
 
+/**
+ * HAProxy's `tune.bufsize` for a connection: what one direction of a proxied stream may hold in
+ * this process. `write` returns false once this many bytes are queued (the write high-water mark),
+ * so a session that pauses the reading side when the writing side pushes back holds a buffer plus
+ * the read that filled it; where the runtime allows, `pause()` then stops reading at once and one
+ * read takes at most max(bufferSize, 64 KiB) (docs/architecture.md, "Buffers per connection", says
+ * what each runtime honours). Unset: the runtime's defaults (a 64 KiB high-water mark).
+ */
+export interface BufferSizeOption {
+  readonly bufferSize?: number;
+}
+
 /** What `listen` binds. */
-export interface ListenOptions {
+export interface ListenOptions extends BufferSizeOption {
   /** IP address or host name; "0.0.0.0" or "::" for all interfaces. */
   readonly host: string;
   /** 0 picks a free port. */
@@ -123,7 +136,7 @@ export interface InheritableSocket {
 }
 
 /** What `connect` dials. `host` must be an IP address: resolve names first with `lookup`. */
-export interface ConnectOptions {
+export interface ConnectOptions extends BufferSizeOption {
   readonly host: string;
   readonly port: number;
   readonly noDelay: boolean;

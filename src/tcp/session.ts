@@ -42,9 +42,6 @@ import {
   startRecord,
 } from "./session_log.ts";
 
-/** Client bytes held while the server connection is being made, before the client is paused (HAProxy's tune.bufsize). */
-export const PENDING_CLIENT_BYTES_MAX = 16_384;
-
 const PHASE_IDLE = 0;
 const PHASE_CONNECTING = 1;
 const PHASE_TURNAROUND = 2;
@@ -219,7 +216,8 @@ export class TcpSession implements ConnectionHandler, SlotUser {
       } else if (this.phase !== PHASE_CLOSING) {
         this.pending.push(chunk);
         this.pendingBytes += chunk.length;
-        if (this.pendingBytes >= PENDING_CLIENT_BYTES_MAX) conn.pause();
+        // Held while the server connection is being made, up to one buffer (HAProxy's tune.bufsize).
+        if (this.pendingBytes >= this.host.bufferSize) conn.pause();
       }
     } else {
       this.bytesFromServer += chunk.length;
@@ -289,7 +287,7 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     if (connectTimeout > 0) this.timer.arm(connectTimeout);
     else this.timer.disarm();
     this.server = this.host.runtime.connect(
-      { host: server.host, port: server.port ?? client.local.port, noDelay: true },
+      { host: server.host, port: server.port ?? client.local.port, noDelay: true, bufferSize: this.host.bufferSize },
       this,
     );
   }
