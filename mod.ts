@@ -35,7 +35,9 @@ export async function loadConfig(
   source: string | { readonly text: string; readonly name?: string },
   runtime: Runtime = currentRuntime(),
 ): Promise<LoadedConfig> {
-  if (typeof source === "string") return await loadConfigFiles([source], (path) => runtime.readTextFile(path));
+  if (typeof source === "string") {
+    return await loadConfigFiles([source], (path) => runtime.readTextFile(path), (path) => runtime.pathKind(path));
+  }
   return loadConfigSources([{ name: source.name ?? "<config>", text: source.text }]);
 }
 

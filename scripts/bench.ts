@@ -10,9 +10,8 @@
  * @module
  */
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawnSync } from "node:child_process";
 import { BODY_PATHS } from "./bench/bodies.ts";
@@ -39,7 +38,9 @@ import {
   treeRssBytes,
   treesCpuMicros,
 } from "./bench/proc_tree.ts";
-import { hasCommand, lastErrorLines, ProcessRegistry } from "./bench/processes.ts";
+import { log, runBenchmark } from "./bench/benchmark_run.ts";
+import { hasCommand, lastErrorLines } from "./bench/processes.ts";
+import type { ProcessRegistry } from "./bench/processes.ts";
 import type { TrackedProcess } from "./bench/processes.ts";
 import type { BenchMode, BodyName, LogLineCount, RunSample } from "./bench/report.ts";
 import { ORIGIN_DIRECT_CONTENDER, otherLoadSummary, summarize } from "./bench/report.ts";
@@ -129,12 +130,6 @@ function targetLabel(target: { contender: string; mode: BenchMode }): string {
   return target.mode === "direct" ? target.contender : `${target.contender} ${target.mode}`;
 }
 
-/** Set once a signal asked us to stop: the run winds down quietly while its children are stopped. */
-let interrupted = false;
-
-function log(line: string): void {
-  if (!interrupted) console.log(line);
-}
 
 type ThroughputOutcome = { samples: RunSample[]; incidents: string[]; repeatedSamples: number };
 
@@ -640,35 +635,7 @@ async function main(): Promise<number> {
     return 0;
   }
 
-  const directory = mkdtempSync(join(tmpdir(), "proxy-bench-"));
-  const registry = new ProcessRegistry(directory);
-  const removeTemporaryFiles = (): void => {
-    if (options.keepTemp) console.log(`Temporary files kept in ${directory}`);
-    else rmSync(directory, { recursive: true, force: true });
-  };
-  const stopOnSignal = (signal: NodeJS.Signals): void => {
-    if (interrupted) return;
-    interrupted = true;
-    console.error(`\nReceived ${signal}: stopping every process this benchmark started`);
-    void registry.stopAll().finally(() => {
-      removeTemporaryFiles();
-      process.exit(130);
-    });
-  };
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, stopOnSignal);
-  // Whatever path leads out, no child may outlive us.
-  process.on("exit", () => registry.killAllNow());
-
-  try {
-    return await run(options, registry, directory);
-  } catch (error) {
-    if (interrupted) return 130;
-    console.error(`Benchmark failed: ${(error as Error).stack ?? error}`);
-    return 1;
-  } finally {
-    await registry.stopAll();
-    if (!interrupted) removeTemporaryFiles();
-  }
+  return await runBenchmark("proxy-bench-", options.keepTemp, (registry, directory) => run(options, registry, directory));
 }
 
 process.exit(await main());

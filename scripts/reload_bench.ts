@@ -12,8 +12,7 @@
  * @module
  */
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connect } from "node:net";
@@ -21,7 +20,9 @@ import { describeMachine } from "./bench/machine.ts";
 import { startOrigins } from "./bench/origins.ts";
 import type { Origins } from "./bench/origins.ts";
 import { childFileLimit } from "./bench/file_limits.ts";
-import { freePort, hasCommand, lastErrorLines, ProcessRegistry } from "./bench/processes.ts";
+import { log, runBenchmark, runInterrupted } from "./bench/benchmark_run.ts";
+import { freePort, hasCommand, lastErrorLines } from "./bench/processes.ts";
+import type { ProcessRegistry } from "./bench/processes.ts";
 import type { TrackedProcess } from "./bench/processes.ts";
 import { ReloadableProxy } from "./bench/reload_contenders.ts";
 import { ResponseReader } from "./bench/reload_http.ts";
@@ -49,12 +50,6 @@ const CHECK_TIMEOUT_MS = 5_000;
 /** How long the client may take to report after being told to stop (beyond its request timeout). */
 const CLIENT_REPORT_MARGIN_MS = 5_000;
 
-/** Set once a signal asked us to stop: the run winds down quietly while its children are stopped. */
-let interrupted = false;
-
-function log(line: string): void {
-  if (!interrupted) console.log(line);
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -170,7 +165,7 @@ async function measureRun(
     await sleep(WARMUP_MS);
     const windows: ReloadWindow[] = [];
     const incidents: string[] = [];
-    for (let index = 0; index < options.reloads && !interrupted; index++) {
+    for (let index = 0; index < options.reloads && !runInterrupted(); index++) {
       const outcome = await proxy.reload();
       windows.push({ startedAt: outcome.startedAt, finishedAt: outcome.finishedAt });
       if (outcome.problem !== null) {
@@ -222,7 +217,7 @@ async function measureRun(
     );
     return { result, windows, report };
   } catch (error) {
-    if (interrupted) throw error;
+    if (runInterrupted()) throw error;
     return { failed: `${label}: failed (${(error as Error).message})` };
   } finally {
     // A client left running would load the next run's proxy too.
@@ -281,7 +276,7 @@ async function run(
 
   const records: RunRecord[] = [];
   for (const migrateReq of options.migrateReq) {
-    if (interrupted) break;
+    if (runInterrupted()) break;
     const problem = guard.set(migrateReq);
     if (problem !== null) {
       skipped.push(`tcp_migrate_req=${migrateReq}: not measured (${problem})`);
@@ -297,7 +292,7 @@ async function run(
             ? options.loads.filter((load) => load === "close")
             : options.loads;
           for (const load of loads) {
-            if (interrupted) break;
+            if (runInterrupted()) break;
             const outcome = await measureRun(setup, contender, reloadMode, proxyMode, load, migrateReq);
             if ("failed" in outcome) {
               failed.push(outcome.failed);
@@ -372,42 +367,16 @@ async function main(): Promise<number> {
     return 0;
   }
 
-  const directory = mkdtempSync(join(tmpdir(), "proxy-reload-bench-"));
-  const registry = new ProcessRegistry(directory);
   const guard = new MigrateReqGuard();
-  const removeTemporaryFiles = (): void => {
-    if (options.keepTemp) console.log(`Temporary files kept in ${directory}`);
-    else rmSync(directory, { recursive: true, force: true });
-  };
-  const stopOnSignal = (signal: NodeJS.Signals): void => {
-    if (interrupted) return;
-    interrupted = true;
-    console.error(`\nReceived ${signal}: stopping every process this benchmark started`);
-    guard.restore();
-    void registry.stopAll().finally(() => {
-      removeTemporaryFiles();
-      process.exit(130);
-    });
-  };
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, stopOnSignal);
-  // Whatever path leads out, no child may outlive us and the sysctl goes back.
-  process.on("exit", () => {
-    registry.killAllNow();
-    guard.restore();
-  });
-
-  try {
-    return await run(options, registry, directory, guard);
-  } catch (error) {
-    if (interrupted) return 130;
-    console.error(`Reload benchmark failed: ${(error as Error).stack ?? error}`);
-    return 1;
-  } finally {
-    await registry.stopAll();
-    const problem = guard.restore();
-    if (problem !== null) console.error(`Could not restore tcp_migrate_req: ${problem}`);
-    if (!interrupted) removeTemporaryFiles();
-  }
+  return await runBenchmark(
+    "proxy-reload-bench-",
+    options.keepTemp,
+    (registry, directory) => run(options, registry, directory, guard),
+    () => {
+      const problem = guard.restore();
+      return problem === null ? null : `Could not restore tcp_migrate_req: ${problem}`;
+    },
+  );
 }
 
 process.exit(await main());

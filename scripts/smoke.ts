@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { executableName, findTarget, hostTarget, TARGETS } from "./build/targets.ts";
 import type { Target } from "./build/targets.ts";
 import { checkBroken, checkValid, servesFromConfigFile } from "./smoke/config_file.ts";
+import { chrootSkipReason, servesChrooted } from "./smoke/chroot.ts";
 import { checkExecutableFile } from "./smoke/file_check.ts";
 import { gracefulStop } from "./smoke/graceful_stop.ts";
 import { NATIVE, planLaunch } from "./smoke/launchers.ts";
@@ -109,6 +110,9 @@ class Smoke {
     if (process.platform === "win32") {
       this.report.skip(label, "graceful stop by SIGUSR1: Windows has no SIGUSR1");
     } else await this.report.check(label, "graceful stop by SIGUSR1", () => gracefulStop(subject));
+    const jailSkip = chrootSkipReason();
+    if (jailSkip !== null) this.report.skip(label, `chroot: ${jailSkip}`);
+    else await this.report.check(label, "chroot to an empty directory", () => servesChrooted(subject));
     await this.startTime(subject);
   }
 

@@ -143,13 +143,51 @@ export async function startOrigin(onConnection: (socket: net.Socket) => void): P
   };
 }
 
-/** A loopback port with nothing listening on it. */
+/** Ports handed out by {@link deadPort} in this process: never twice. */
+const handedOut = new Set<number>();
+
+/**
+ * A loopback port with nothing listening on it, for a dead server or for a process the test
+ * starts on it later. Taken below the kernel's ephemeral range where there is room: a port closed
+ * again inside that range may go to the next `listen(0)` of this machine (ports 0 are all the tests
+ * use) before the test uses it; below it only an explicit bind could take it.
+ */
 export async function deadPort(): Promise<number> {
+  const low = ephemeralPortsStart();
+  for (let attempt = 0; low !== null && attempt < 50; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+    if (handedOut.has(port)) continue;
+    if (await listensThenCloses(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  // No room below the range (or no /proc): a port the kernel picks, as before.
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as net.AddressInfo).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
+  handedOut.add(port);
   return port;
+}
+
+/** The first port of the kernel's ephemeral range when ports 10000 to it are at least 1,000 (Linux), else null. */
+function ephemeralPortsStart(): number | null {
+  try {
+    const start = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(start) && start >= 11_000 ? start : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether 127.0.0.1:`port` can be listened on now (it is closed again before this resolves). */
+function listensThenCloses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
 }
 
 /** Connects to the proxy, sends `data` (then FIN when `end`), and resolves with everything received until close. */
@@ -178,6 +216,40 @@ export function exchange(port: number, data: string | Uint8Array, end = true, ti
   });
 }
 
+/**
+ * A connection to `port` on 127.0.0.1 that sends `request` at once (the kernel holds it until
+ * someone accepts): `connected` once the handshake is done, `firstLine` the first line received,
+ * or the error code (ECONNREFUSED, ECONNRESET...), bounded at `timeoutMs`.
+ */
+export function pendingConnection(
+  port: number,
+  request = "",
+  timeoutMs = 30_000,
+): { connected: Promise<void>; firstLine: Promise<string> } {
+  let connected!: () => void;
+  const connectedPromise = new Promise<void>((resolve) => (connected = resolve));
+  const firstLine = new Promise<string>((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port });
+    let received = "";
+    const timer = setTimeout(() => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    socket.on("connect", () => {
+      if (request !== "") socket.write(request);
+      connected();
+    });
+    socket.on("data", (chunk: Buffer) => (received += chunk.toString()));
+    socket.on("error", (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      connected();
+      resolve(error.code ?? error.message);
+    });
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve(received.split(/\r?\n/)[0] || "closed without an answer");
+    });
+  });
+  return { connected: connectedPromise, firstLine };
+}
+
 /** Resident memory of a process in bytes (Linux /proc), or null elsewhere. */
 export function residentBytes(pid: number): number | null {
   try {
@@ -199,32 +271,68 @@ export async function boundedWait(promise: Promise<unknown>, ms: number): Promis
   }
 }
 
+/**
+ * Waits until `condition()` holds, polling; fails naming `what` after `timeoutMs`. The bound only
+ * guards against a hang: it leaves room for a loaded machine, where a count of polls would not.
+ */
+export async function waitUntil(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
 /** Waits `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**
- * Backpressure check for a client that stopped reading (already paused): over 2 s the origin can
- * write only what kernel buffers hold (on loopback a few MB, where without backpressure it moves
- * GBs), the proxy's RSS stays flat, and once the client reads again at least 1 MB arrives.
+ * Waits until `count()` has grown past 0 and then stopped (unchanged for `quietMs`), and returns it;
+ * fails as soon as it reaches `limit`, or when it still grows after `timeoutMs`. Backpressure shows
+ * as a byte count that stops: how soon depends on the machine's load, how far does not.
+ */
+export async function waitStalled(count: () => number, limit: number, what: string, quietMs = 1_000, timeoutMs = 30_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let last = count();
+  let since = Date.now();
+  for (;;) {
+    await sleep(50);
+    const now = count();
+    assert.ok(now < limit, `${what}: ${now} bytes, more than the buffers on the way can hold (${limit})`);
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    } else if (now > 0 && Date.now() - since >= quietMs) {
+      return now;
+    }
+    assert.ok(Date.now() < deadline, `${what}: still ${now === 0 ? "nothing" : "growing"} after ${timeoutMs} ms (${now} bytes)`);
+  }
+}
+
+/**
+ * Backpressure check for a client that stopped reading (already paused): the origin can write only
+ * what kernel buffers hold (on loopback a few MB, where without backpressure it moves GBs), then
+ * stalls; the proxy's RSS stays flat; once the client reads again at least 1 MB arrives.
  * `written` reports what the origin has written so far.
  */
 export async function assertStalledThenResumes(client: net.Socket, proxyPid: number, written: () => number): Promise<void> {
-  await sleep(300);
+  const limit = 64 * 1024 * 1024;
+  await waitStalled(written, limit, "the origin wrote into a stalled client");
   const rssBefore = residentBytes(proxyPid);
   const writtenBefore = written();
-  await sleep(2_000);
-  assert.ok(written() < 64 * 1024 * 1024, `the origin could write ${written()} bytes into a stalled client`);
-  assert.ok(written() - writtenBefore < 16 * 1024 * 1024, `still flowing: ${written() - writtenBefore} bytes`);
+  await sleep(1_000);
+  assert.ok(written() < limit, `the origin could write ${written()} bytes into a stalled client`);
   const rssAfter = residentBytes(proxyPid);
   if (rssBefore !== null && rssAfter !== null) {
-    assert.ok(rssAfter - rssBefore < 32 * 1024 * 1024, `RSS grew by ${rssAfter - rssBefore} bytes`);
+    assert.ok(rssAfter - rssBefore < 32 * 1024 * 1024, `RSS grew by ${rssAfter - rssBefore} bytes while stalled (${written() - writtenBefore} more bytes written)`);
   }
   // The stalled session still works once the client reads again.
   let readBack = 0;
   client.on("data", (data: Buffer) => (readBack += data.length));
   client.resume();
-  for (let i = 0; i < 100 && readBack < 1024 * 1024; i++) await sleep(20);
+  const deadline = Date.now() + 20_000;
+  while (readBack < 1024 * 1024 && Date.now() < deadline) await sleep(20);
   assert.ok(readBack >= 1024 * 1024, `only ${readBack} bytes after resuming`);
 }

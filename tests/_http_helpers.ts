@@ -75,7 +75,7 @@ export class RawClient {
   }
 
   /** Waits until `predicate` holds on what was received; fails after a bound. */
-  async until(predicate: (text: string) => boolean, timeoutMs = 10_000): Promise<string> {
+  async until(predicate: (text: string) => boolean, timeoutMs = 20_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (!predicate(this.text)) {
       if (Date.now() > deadline) throw new Error(`Timed out; received so far: ${JSON.stringify(this.text.slice(0, 2000))}`);
@@ -85,7 +85,7 @@ export class RawClient {
   }
 
   /** Waits for the proxy to close the connection. */
-  async untilClosed(timeoutMs = 10_000): Promise<string> {
+  async untilClosed(timeoutMs = 20_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (!this.closed) {
       if (Date.now() > deadline) throw new Error(`Not closed; received: ${JSON.stringify(this.text.slice(0, 2000))}`);

@@ -4,8 +4,11 @@
 
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
-import { boundedWait, cliCommand, ROOT, sleep } from "./_cli_helpers.ts";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { boundedWait, cliCommand, deadPort, ROOT, sleep } from "./_cli_helpers.ts";
+
+/** A free loopback port, for workers that share one fixed port (port 0 would give each its own). */
+export const freePort: () => Promise<number> = deadPort;
 
 /** True while `pid` exists and is not a zombie waiting for its parent. */
 export function alive(pid: number): boolean {
@@ -28,6 +31,39 @@ export function childrenOf(pid: number): number[] {
     // Gone already.
   }
   return children;
+}
+
+/**
+ * The listening socket on 127.0.0.1:`port` as each of `pids` holds it (Linux /proc): the pid, its
+ * descriptor and the descriptor's open flags, for every descriptor of that socket.
+ */
+export function listeningSocketHolders(port: number, pids: readonly number[]): { pid: number; fd: number; flags: number }[] {
+  const portHex = port.toString(16).toUpperCase().padStart(4, "0");
+  const line = readFileSync("/proc/net/tcp", "utf8").split("\n").find((entry) => {
+    const fields = entry.trim().split(/\s+/);
+    return fields[1] === `0100007F:${portHex}` && fields[3] === "0A";
+  });
+  if (line === undefined) return [];
+  const inode = line.trim().split(/\s+/)[9];
+  const holders: { pid: number; fd: number; flags: number }[] = [];
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`) !== `socket:[${inode}]`) continue;
+        const flags = /^flags:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8"))![1]!;
+        holders.push({ pid, fd: Number(fd), flags: parseInt(flags, 8) });
+      } catch {
+        // Closed meanwhile.
+      }
+    }
+  }
+  return holders;
 }
 
 /** A master started with -W (or workers > 1), its output collected, its workers tracked. */

@@ -15,7 +15,7 @@ abstract class Receiver {
   abstract readonly port: number;
 
   /** Waits for a message matching `pattern` (after the first `from` messages); fails with what arrived. */
-  async waitFor(pattern: RegExp, from = 0, timeoutMs = 10_000): Promise<string> {
+  async waitFor(pattern: RegExp, from = 0, timeoutMs = 20_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const found = this.messages.slice(from).find((message) => pattern.test(message));

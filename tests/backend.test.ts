@@ -1,5 +1,5 @@
 /**
- * Backend policy shared by tcp and http sessions: backups, and HAProxy's redispatch rule.
+ * Backend policy shared by tcp and http sessions: backups, HAProxy's redispatch rule and the retry turn-around.
  */
 
 import { test } from "node:test";
@@ -38,13 +38,24 @@ function request(requestTarget: string, headers: Readonly<Record<string, string>
 
 const client = request("/");
 
-test("redispatch sends only the last retry to another server", () => {
-  const app = backend();
-  const [a, b] = app.servers;
-  assert.equal(app.redispatchTarget(client, a!, 2), null);
-  assert.equal(app.redispatchTarget(client, a!, 1), null);
-  assert.equal(app.redispatchTarget(client, a!, 0), b);
-  assert.equal(app.redispatchTarget(client, b!, 0), a);
+test("redispatch sends every retry to another server at once: a failure says nothing about the others", () => {
+  for (const balance of ["roundrobin", "static-rr", "leastconn", "first", "random"] as const) {
+    const app = backend({ balance });
+    const [a, b] = app.servers;
+    assert.deepEqual([2, 1, 0].map((left) => app.redispatchTarget(client, a!, left)), [b, b, b], balance);
+    assert.equal(app.redispatchTarget(client, b!, 2), a, balance);
+  }
+});
+
+test("a hashing algorithm keeps its server until the last retry, unless the server went down", () => {
+  const app = backend({ balance: "source" });
+  const own = app.pickServer(client, null)!;
+  const other = app.servers.find((server) => server !== own && !server.backup)!;
+  assert.equal(app.redispatchTarget(client, own, 2), null);
+  assert.equal(app.redispatchTarget(client, own, 1), null);
+  assert.equal(app.redispatchTarget(client, own, 0), other, "the last retry goes elsewhere");
+  app.markDown(own, "reason: test", false);
+  assert.equal(app.redispatchTarget(client, own, 2), other, "a server that went down is left at once");
 });
 
 test("without redispatch, or without another server, the same server is retried", () => {
@@ -69,10 +80,11 @@ test("backups serve only when no active server is available: the first one, or a
   assert.equal(all.pickServer(client, null)?.name, "a");
 });
 
-test("the retry turn-around is min(timeout connect, 1 s)", () => {
-  assert.equal(backend().retryTurnaround(), 1_000);
-  assert.equal(backend({ connectTimeout: 250 }).retryTurnaround(), 250);
-  assert.equal(backend({ connectTimeout: 0 }).retryTurnaround(), 1_000);
+test("the retry turn-around is min(timeout connect, 1 s) after an error, none after a timeout", () => {
+  assert.equal(backend().retryTurnaround(false), 1_000);
+  assert.equal(backend({ connectTimeout: 250 }).retryTurnaround(false), 250);
+  assert.equal(backend({ connectTimeout: 0 }).retryTurnaround(false), 1_000);
+  assert.equal(backend().retryTurnaround(true), 0, "timeout connect already waited");
 });
 
 test("uri hashing applies to the backups too", () => {

@@ -45,7 +45,14 @@ async function assertServesRoundRobin(program: { command: string; prefix?: reado
   }
 }
 
-test("the host executable reports its commit, build date and target, and serves", async () => {
+/**
+ * For the tests that compile: a build takes 10 to 30 s on a busy 2-core machine and more on a cold
+ * one, past `bun test --timeout 60000` on a bad day. Their own bound, generous: it guards against a
+ * hang, the build's child processes have theirs.
+ */
+const BUILD_TIMEOUT = { timeout: 600_000 };
+
+test("the host executable reports its commit, build date and target, and serves", BUILD_TIMEOUT, async () => {
   const directory = mkdtempSync(join(tmpdir(), "proxy-build-"));
   const binary = join(directory, "proxy");
   try {
@@ -61,14 +68,14 @@ test("the host executable reports its commit, build date and target, and serves"
     assert.ok(date >= Math.floor(started / 1000) * 1000 && date <= Date.now(), `build date ${field("build date")}`);
     assert.equal(field("target"), `${hostTarget().name} (bun build --compile)`);
     assert.match(field("runtime") ?? "", /^bun \S+ \(compiled executable\)$/);
-    assert.match(field("features") ?? "", /^[+-]reuseport [+-]tls [+-]privilege-drop [+-]permission-jail$/);
+    assert.match(field("features") ?? "", /^[+-]reuseport [+-]tls [+-]privilege-drop [+-]permission-jail [+-]chroot$/);
     await assertServesRoundRobin({ command: binary });
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
 });
 
-test("build usage errors name what is wrong and exit 2", () => {
+test("build usage errors name what is wrong and exit 2", BUILD_TIMEOUT, () => {
   const unknown = build(["--target", "plan9-x64", "--outfile", join(tmpdir(), "never")]);
   assert.equal(unknown.status, 2);
   assert.match(unknown.stderr, /Unknown target "plan9-x64": expected host or one of linux-x64, linux-arm64, /);
@@ -80,7 +87,7 @@ test("build usage errors name what is wrong and exit 2", () => {
   assert.match(flag.stderr, /Unknown option "--minify"/);
 });
 
-test("a Deno build says plainly that its runtime cannot be fetched, and exits non-zero", () => {
+test("a Deno build says plainly that its runtime cannot be fetched, and exits non-zero", BUILD_TIMEOUT, () => {
   const directory = mkdtempSync(join(tmpdir(), "proxy-deno-build-"));
   try {
     // An empty DENO_DIR has no cached denort, and a proxy that refuses every connection stands in

@@ -67,7 +67,7 @@ function target(fields: Partial<LogTargetConfig> & Pick<LogTargetConfig, "target
   return {
     host: "",
     port: stream ? 0 : 514,
-    format: stream ? "raw" : "rfc3164",
+    format: stream ? "raw" : "local",
     facility: 16,
     level: 6,
     tag: "proxy",
@@ -134,6 +134,23 @@ log = [
       target({ target: "stdout", transport: "stdout" }),
       target({ target: "tcp://10.0.0.7", transport: "tcp", host: "10.0.0.7", format: "raw", facility: 0, level: 7, maxLength: 80 }),
       target({ target: "stderr", transport: "stderr", format: "rfc3164", level: 0, maxLength: 65535 }),
+    ]);
+  });
+
+  test("syslog targets default to HAProxy's legacy local header; a host name switches the default to rfc3164", () => {
+    const targets = config(document(`[global]
+log = [
+  "udp://10.0.0.5",
+  { target = "udp://10.0.0.5", format = "rfc3164" },
+  { target = "udp://10.0.0.5", hostname = "edge1" },
+  { target = "udp://10.0.0.5", hostname = "edge1", format = "local" },
+]
+`)).global.log;
+    assert.deepEqual(targets.map((entry) => [entry.format, entry.hostname]), [
+      ["local", null],
+      ["rfc3164", null],
+      ["rfc3164", "edge1"],
+      ["local", "edge1"],
     ]);
   });
 
@@ -221,7 +238,7 @@ log = [
   { target = "/dev/log", tag = "" },
 ]
 `)), [
-      `3:34 global.log[0].format: Expected one of "rfc3164", "rfc5424", "raw", found "rfc5425": did you mean "rfc5424"?`,
+      `3:34 global.log[0].format: Expected one of "local", "rfc3164", "rfc5424", "raw", found "rfc5425": did you mean "rfc5424"?`,
       `3:56 global.log[0].facility: Expected one of "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2", "ftp", "ntp", "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7", found "local9": did you mean "local0"?`,
       `3:74 global.log[0].level: Expected one of "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug", found "inf": did you mean "info"?`,
       `4:31 global.log[1].tag: Syslog tag "my proxy" must be printable ASCII without spaces`,

@@ -297,3 +297,95 @@ test("without observe, sessions find no observer", () => {
 test("layer-7 errors are 5xx except 501 and 505", () => {
   assert.deepEqual([200, 404, 499, 500, 501, 502, 503, 504, 505, 599].filter(isServerErrorStatus), [500, 502, 503, 504, 599]);
 });
+
+/** The error a runtime reports for a connection nobody accepts. */
+const REFUSED = Object.assign(new Error('Cannot connect to "10.0.0.1:80": connection refused'), { code: "ECONNREFUSED" });
+
+test("refused connections of traffic take a steady server down after fall of them, whatever the interval", () => {
+  const { clock, probe, check, server, backend, logger } = rig({ interval: 60_000, fastInterval: 60_000, downInterval: 60_000 });
+  check.start(0);
+  clock.advanceTo(100); // the first check passes: UP 1/3 becomes UP
+  assert.equal(server.describeState(), "UP");
+  const linesBefore = logger.lines.length;
+  server.connectFailed(false, REFUSED);
+  server.connectFailed(false, REFUSED);
+  assert.ok(server.up);
+  assert.equal(server.describeState(), "UP", "the run is not shown as failed checks until it reaches fall");
+  assert.equal(logger.lines.length, linesBefore, "nothing logged before the run takes the server down");
+  server.connectFailed(false, REFUSED);
+  assert.equal(server.up, false);
+  assert.equal(server.describeState(), "DOWN");
+  assert.equal(backend.usableActive, 1);
+  assert.match(
+    logger.lines.at(-1)!,
+    /^alert: Server "app\/a" is DOWN, reason: Layer4 connection problem, info: "Connection refused", 3 traffic connections in a row\. 1 active and 0 backup servers left\./,
+  );
+  assert.equal(probe.startedAt.length, 1, "no check had to run: the traffic said it");
+  check.stop();
+});
+
+test("a successful connection ends a run of refusals; timeouts do not count", () => {
+  const { clock, check, server } = rig();
+  check.start(0);
+  clock.advanceTo(100);
+  server.connectFailed(false, REFUSED);
+  server.connectFailed(false, REFUSED);
+  server.connected();
+  server.connectFailed(false, REFUSED);
+  server.connectFailed(false, REFUSED);
+  for (let i = 0; i < 10; i++) server.connectFailed(true, undefined);
+  assert.ok(server.up, "two refusals, a success, two refusals and timeouts: no run of three");
+  assert.equal(server.connectFailures, 14);
+  server.connectFailed(false, undefined); // a close without an error while connecting counts as a refusal
+  assert.equal(server.up, false);
+  check.stop();
+});
+
+test("a run of refusals counts as the failed checks the counter still has: fewer after failed checks, one after a start", () => {
+  const failedOnce = rig();
+  failedOnce.check.start(0);
+  failedOnce.clock.advanceTo(100);
+  failedOnce.probe.next = FAIL;
+  failedOnce.clock.advanceTo(1_050);
+  assert.equal(failedOnce.server.describeState(), "UP 2/3");
+  failedOnce.server.connectFailed(false, REFUSED);
+  assert.ok(failedOnce.server.up);
+  failedOnce.server.connectFailed(false, REFUSED);
+  assert.equal(failedOnce.server.up, false, "one failed check and two refusals: three");
+  failedOnce.check.stop();
+
+  const started = rig();
+  started.check.start(500); // running, but its first check has not come yet
+  assert.equal(started.server.describeState(), "UP 1/3");
+  started.server.connectFailed(false, REFUSED);
+  assert.equal(started.server.up, false, "a server starts at rise: one failure takes it down, as a first failed check does");
+  started.check.stop();
+});
+
+test("refusals met while a server is down do not count once it is back up", () => {
+  const { clock, probe, check, server } = rig({ rise: 1 });
+  check.start(0);
+  clock.advanceTo(100);
+  for (let i = 0; i < 3; i++) server.connectFailed(false, REFUSED);
+  assert.equal(server.up, false);
+  // Attempts that were already under way when it went down.
+  for (let i = 0; i < 5; i++) server.connectFailed(false, REFUSED);
+  probe.next = PASS;
+  clock.advanceTo(4_000);
+  assert.ok(server.up, "the check brought it back");
+  server.connectFailed(false, REFUSED);
+  server.connectFailed(false, REFUSED);
+  assert.ok(server.up, "a new run starts from 0");
+  check.stop();
+});
+
+test("an unchecked server is never marked down by refusals, and a stopped check ignores them", () => {
+  const { backend, check } = rig();
+  const unchecked = backend.servers[1]!;
+  assert.equal(unchecked.refusalWatcher, null);
+  for (let i = 0; i < 20; i++) unchecked.connectFailed(false, REFUSED);
+  assert.ok(unchecked.up);
+  check.stop();
+  for (let i = 0; i < 5; i++) check.server.connectFailed(false, REFUSED);
+  assert.ok(check.server.up);
+});

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import * as http from "node:http";
 import * as net from "node:net";
 import { createHash } from "node:crypto";
-import { assertStalledThenResumes, CliProcess, deadPort, exchange, sleep, startOrigin, startProxy } from "./_cli_helpers.ts";
+import { assertStalledThenResumes, CliProcess, deadPort, exchange, sleep, startOrigin, startProxy, waitStalled, waitUntil } from "./_cli_helpers.ts";
 import { patternBytes } from "./_runtime_helpers.ts";
 import { configFile, httpOrigin, RawClient } from "./_http_helpers.ts";
 
@@ -288,17 +288,17 @@ describe("http mode, end to end", () => {
 
   test("timeout http-keep-alive closes an idle client connection silently between requests", async () => {
     const origin = await httpOrigin((_request, response) => response.end("ok"));
-    const { proxy, port, remove } = await startFromConfig([origin.address], `http-keep-alive = "300ms"\nhttp-request = "5s"`);
+    // The other timeouts far longer: only the keep-alive timeout can close the idle connection
+    // within the 20 s the test waits.
+    const { proxy, port, remove } = await startFromConfig([origin.address], `http-keep-alive = "300ms"\nhttp-request = "60s"\nclient = "60s"`);
     const client = new RawClient(port);
     try {
       await client.opened;
       client.send(get("/"));
       await client.until((text) => text.endsWith("ok"));
       const answered = client.text.length;
-      const started = Date.now();
-      await client.untilClosed(5_000);
+      await client.untilClosed();
       assert.equal(client.text.length, answered);
-      assert.ok(Date.now() - started < 4_000);
     } finally {
       client.close();
       await proxy.stop();
@@ -452,12 +452,11 @@ describe("http mode, end to end", () => {
       const aborting = new RawClient(port);
       await aborting.opened;
       aborting.send(`POST /upload HTTP/1.1\r\nHost: test\r\nContent-Length: 100000\r\n\r\n${"x".repeat(50_000)}`);
-      for (let i = 0; i < 200 && origin.open() === 0; i++) await sleep(10);
+      await waitUntil(() => origin.open() > 0, "the request at the origin");
       assert.equal(origin.open(), 1);
       aborting.socket.destroy();
       // The server connection of the aborted request is closed, not pooled or leaked.
-      for (let i = 0; i < 200 && origin.open() > 0; i++) await sleep(10);
-      assert.equal(origin.open(), 0);
+      await waitUntil(() => origin.open() === 0, "the server connection of the aborted request to close");
       // The server sends part of its body and vanishes: the client sees the connection cut short.
       const cut = new RawClient(port);
       cut.send(get("/server-abort"));
@@ -557,11 +556,9 @@ describe("http mode, end to end", () => {
       };
       client.on("drain", pump);
       pump();
-      await sleep(2_000);
-      const sentBefore = sent;
-      await sleep(1_000);
-      assert.ok(sent < 64 * 1024 * 1024, `the client could send ${sent} bytes to a stalled origin`);
-      assert.ok(sent - sentBefore < 16 * 1024 * 1024, `still flowing: ${sent - sentBefore} bytes`);
+      // The client can send only what the buffers on the way hold (a few MB on loopback, where
+      // without backpressure it would send the whole GB), then must wait.
+      await waitStalled(() => sent, 64 * 1024 * 1024, "the client sent to a stalled origin");
       assert.ok(originSocket !== undefined);
       assert.equal(proxy.running, true);
     } finally {
@@ -571,9 +568,13 @@ describe("http mode, end to end", () => {
       await origin.close();
     }
   });
-  test("SIGUSR1: idle keep-alive clients are closed after a short grace, a request sent in it and one in flight get their responses with Connection: close", async () => {
+  test("SIGUSR1: idle keep-alive clients are closed after a short grace, a request sent in it is answered, one in flight gets its response with Connection: close", async () => {
+    let release: (() => void) | undefined;
     const origin = await httpOrigin((request, response) => {
-      setTimeout(() => response.end(`done ${request.url}`), request.url === "/slow" ? 500 : 0);
+      const answer = () => response.end(`done ${request.url}`);
+      // /slow is held until the test has seen the stop begin: it is in flight whatever the load.
+      if (request.url === "/slow") release = answer;
+      else answer();
     });
     const { proxy, port } = await startProxy(["--backend", origin.address, "--mode", "http"]);
     const idle = new RawClient(port);
@@ -586,22 +587,27 @@ describe("http mode, end to end", () => {
       }
       await busy.opened;
       busy.send(get("/slow"));
-      await sleep(100);
+      await waitUntil(() => release !== undefined, "the slow request at the origin");
       const started = Date.now();
+      // A client under load sends its next request right after a response: one on its way when
+      // the stop begins is answered, not reset. Sent right behind the signal, it reaches the proxy
+      // within its grace whatever the load (the test seeing the notice first could take longer).
+      // Whether the proxy reads it just before or just after it takes the signal is the runtime's
+      // choice: the answer says `Connection: close` in the second case only, and either way the
+      // connection closes after it.
       proxy.sendSignal("SIGUSR1");
-      await proxy.waitFor(/SIGUSR1 received/);
-      // A client under load sends its next request right after a response: one that was on its way
-      // when the stop began is answered, not reset.
       late.send(get("/late"));
-      const lateText = await late.untilClosed(5_000);
-      assert.match(lateText, /Connection: close\r\n\r\ndone \/late$/);
+      await proxy.waitFor(/SIGUSR1 received/);
+      const lateText = await late.untilClosed();
+      assert.match(lateText, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\ndone \/late$/);
       // The idle client is let go without waiting for timeout http-keep-alive (10 s by default).
-      await idle.untilClosed(5_000);
-      assert.ok(Date.now() - started < 2_000, "idle keep-alive connections close within the grace");
-      const text = await busy.untilClosed(5_000);
+      await idle.untilClosed();
+      assert.ok(Date.now() - started < 8_000, "idle keep-alive connections close within the grace, not at their timeout");
+      assert.equal(proxy.running, true, "the proxy waits for the request in flight");
+      release!();
+      const text = await busy.untilClosed();
       assert.match(text, /Connection: close\r\n\r\ndone \/slow$/);
-      assert.equal(await proxy.waitExit(5_000), 0);
-      assert.ok(Date.now() - started < 5_000);
+      assert.equal(await proxy.waitExit(), 0);
     } finally {
       idle.close();
       late.close();

@@ -233,6 +233,7 @@ class FakeHost implements HttpSessionHost {
   readonly ended: object[] = [];
   readonly name = "fake";
   readonly trafficLog = null;
+  readonly bufferSize = 16_384;
   readonly activeSessions = 1;
   readonly processSessions = 1;
 

@@ -189,7 +189,7 @@ test("the queue is bounded in characters too: long lines cannot pile up megabyte
 });
 
 test("udp: one datagram per framed line, a bound on datagrams in flight, failures counted", async () => {
-  const { sink, runtime, reporter } = await sinkFor({ transport: "udp", target: "udp://127.0.0.1", host: "127.0.0.1", port: 514, format: "rfc3164" });
+  const { sink, runtime, reporter } = await sinkFor({ transport: "udp", target: "udp://127.0.0.1", host: "127.0.0.1", port: 514, format: "local" });
   const socket = runtime.datagrams[0]!;
   sink.push(6, "hello");
   sink.push(3, "failed");
@@ -217,8 +217,23 @@ test("udp: one datagram per framed line, a bound on datagrams in flight, failure
   assert.match(reporter.warnings.at(-1)!, /dropped 3 lines \(5 in all\): too many datagrams waiting to be sent$/);
 });
 
+test("rfc3164 and rfc5424 headers carry the machine's host name unless the target names one; local never does", async () => {
+  const lines: string[] = [];
+  for (const [format, hostname] of [["rfc3164", null], ["rfc3164", "edge1"], ["rfc5424", null], ["local", null]] as const) {
+    const { sink, runtime } = await sinkFor({ transport: "udp", target: "udp://127.0.0.1", host: "127.0.0.1", port: 514, format, hostname });
+    sink.push(6, "m");
+    runtime.clock.advance(0);
+    lines.push(runtime.datagrams[0]!.sent[0]!);
+  }
+  const [rfc3164, named, rfc5424, local] = lines;
+  assert.equal(rfc3164, "<134>Nov 24 12:00:00 box proxy[4242]: m");
+  assert.equal(named, "<134>Nov 24 12:00:00 edge1 proxy[4242]: m");
+  assert.match(rfc5424!, /^<134>1 \S+ box proxy 4242 - - m$/);
+  assert.equal(local, "<134>Nov 24 12:00:00 proxy[4242]: m");
+});
+
 test("tcp: octet-counted frames in one write; lines dropped while down or while the receiver does not read; redialled with backoff", async () => {
-  const { sink, runtime, reporter } = await sinkFor({ transport: "tcp", target: "tcp://127.0.0.1:601", host: "127.0.0.1", port: 601, format: "rfc3164" });
+  const { sink, runtime, reporter } = await sinkFor({ transport: "tcp", target: "tcp://127.0.0.1:601", host: "127.0.0.1", port: 601, format: "local" });
   const first = runtime.connections[0]!;
   sink.push(6, "early");
   runtime.clock.advance(0);

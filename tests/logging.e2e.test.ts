@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
-import { CliProcess, deadPort, sleep, startOrigin } from "./_cli_helpers.ts";
+import { CliProcess, deadPort, startOrigin, waitUntil } from "./_cli_helpers.ts";
 import { configFile, httpOrigin } from "./_http_helpers.ts";
 import {
   parseHttplog,
@@ -56,8 +56,8 @@ function rawExchange(port: number, data: string, options: { end?: boolean; timeo
     let localPort = 0;
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`No close within ${options.timeoutMs ?? 10_000} ms`));
-    }, options.timeoutMs ?? 10_000);
+      reject(new Error(`No close within ${options.timeoutMs ?? 20_000} ms`));
+    }, options.timeoutMs ?? 20_000);
     socket.on("connect", () => {
       localPort = socket.localPort!;
       if (data !== "") socket.write(data);
@@ -166,7 +166,7 @@ servers = [{ name = "a", address = "${origin.address}" }]
     const when = new Date(Number(date[3]), months.indexOf(date[2]!), Number(date[1]), Number(date[4]), Number(date[5]), Number(date[6]), Number(date[7]));
     assert.ok(Math.abs(when.getTime() - before) < 5_000, `request date ${one.date}`);
     // The stdout target gets the same lines, bare.
-    for (let i = 0; i < 200 && !proxy.stdout.includes("/second"); i++) await sleep(10);
+    await waitUntil(() => proxy.stdout.includes("/second"), "the second line on stdout");
     // Operator messages go there too ([global] targets get both), as with HAProxy's `log stdout`.
     const stdoutLines = proxy.stdout.trim().split("\n").filter((line) => line.includes(" web app/a "));
     assert.equal(stdoutLines.length, 2, proxy.stdout);
@@ -191,7 +191,11 @@ test("tcplog lines reach a UDP syslog server in RFC 3164, field by field", async
   });
   const config = `
 [global]
-log = [{ target = "udp://127.0.0.1:${receiver.port}", hostname = "edge1" }]
+log = [
+  { target = "udp://127.0.0.1:${receiver.port}", hostname = "edge1" },
+  { target = "udp://127.0.0.1:${receiver.port}", format = "rfc3164", tag = "strict" },
+  { target = "udp://127.0.0.1:${receiver.port}", tag = "legacy" },
+]
 
 [frontends.tcp]
 mode = "tcp"
@@ -207,7 +211,7 @@ servers = [{ name = "e1", address = "127.0.0.1:${origin.port}" }]
   try {
     const { response, localPort } = await rawExchange(ports.tcp!, "ping!", { end: true });
     assert.equal(response.toString(), "ping!");
-    const message = parseRfc3164(await receiver.waitFor(/ tcp echo\//));
+    const message = parseRfc3164(await receiver.waitFor(/ proxy\[\d+\]: .* tcp echo\//));
     assert.equal(message.facility, LOCAL0);
     assert.equal(message.severity, SEVERITY.info);
     assert.equal(message.hostname, "edge1");
@@ -229,6 +233,12 @@ servers = [{ name = "e1", address = "127.0.0.1:${origin.port}" }]
     assert.equal(line.retries, "0");
     assert.equal(line.srvQueue, 0);
     assert.equal(line.backendQueue, 0);
+    // An explicit rfc3164 carries the machine's host name; HAProxy's default "local" header none.
+    const strict = parseRfc3164(await receiver.waitFor(/ strict\[\d+\]: .* tcp echo\//));
+    assert.equal(strict.hostname, os.hostname());
+    assert.equal(strict.message, message.message);
+    const legacy = parseRfc3164(await receiver.waitFor(/ legacy\[\d+\]: .* tcp echo\//));
+    assert.equal(legacy.hostname, null);
   } finally {
     await proxy.stop();
     remove();
@@ -239,6 +249,7 @@ servers = [{ name = "e1", address = "127.0.0.1:${origin.port}" }]
 
 test("each termination state the proxy produces is logged with HAProxy's code", async () => {
   const receiver = await UdpSyslogReceiver.start();
+  const slowAnswers: Array<() => void> = [];
   const origin = await httpOrigin((req, res) => {
     if (req.url === "/stream") {
       res.writeHead(200, { "Content-Length": "10000000" });
@@ -247,7 +258,8 @@ test("each termination state the proxy produces is logged with HAProxy's code", 
       return;
     }
     if (req.url === "/slow") {
-      setTimeout(() => res.end("late"), 1_500);
+      // Held until the test has seen the request queued behind it time out.
+      slowAnswers.push(() => res.end("late"));
       return;
     }
     res.end("ok");
@@ -325,40 +337,51 @@ servers = [{ name = "o", address = "${origin.address}", maxconn = 1 }]
 `;
   const frontends = ["web", "quiet", "slow", "down", "nosrv", "queue", "req", "tcpdown"];
   const { proxy, ports, remove } = await startWithConfig(config, frontends);
-  const line = async (pattern: RegExp) => parseHttplog(parseRfc5424(await receiver.waitFor(pattern)).message);
+  const line = async (pattern: RegExp, from = 0) => parseHttplog(parseRfc5424(await receiver.waitFor(pattern, from)).message);
+  // A connection's line, by its client port and frontend, among the messages from `from` on: the
+  // kernel may give a later connection the port of an earlier one.
+  const ofClient = (port: number, frontend: string) => new RegExp(` - - 127\\.0\\.0\\.1:${port} \\[[^\\]]+\\] ${frontend} `);
   try {
     // Normal: "----".
     await rawExchange(ports.web!, "GET /fine HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert.equal((await line(/ web app\/a .*"GET \/fine HTTP\/1\.1"$/)).terminationState, "----");
 
     // A bad request: PR, 400, no request line.
+    let mark = receiver.messages.length;
     const bad = await rawExchange(ports.web!, "GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n");
     assert.match(bad.response.toString(), /^HTTP\/1\.1 400 /);
-    const pr = await line(new RegExp(`:${bad.localPort} .* web .*"<BADREQ>"$`));
+    const pr = await line(ofClient(bad.localPort, "web"), mark);
+    assert.equal(pr.request, "<BADREQ>");
     assert.equal(pr.terminationState, "PR--");
     assert.equal(pr.status, 400);
     assert.equal(pr.server, "<NOSRV>");
 
     // A connection that sends nothing: CR with 400 (HAProxy's log of a null connection)...
+    mark = receiver.messages.length;
     const empty = await rawExchange(ports.web!, "", { end: true });
-    const cr = await line(new RegExp(`:${empty.localPort} .* web `));
+    const cr = await line(ofClient(empty.localPort, "web"), mark);
     assert.equal(cr.terminationState, "CR--");
     assert.equal(cr.request, "<BADREQ>");
     // ...which dontlognull leaves out; the next real request on that frontend is logged.
+    mark = receiver.messages.length;
     const quietEmpty = await rawExchange(ports.quiet!, "", { end: true });
     await rawExchange(ports.quiet!, "GET /after-null HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    await receiver.waitFor(/ quiet app\/a .*"GET \/after-null HTTP\/1\.1"$/);
-    assert.deepEqual(payloads(receiver.messages, new RegExp(`:${quietEmpty.localPort} `)), []);
+    await receiver.waitFor(/ quiet app\/a .*"GET \/after-null HTTP\/1\.1"$/, mark);
+    assert.deepEqual(receiver.messages.slice(mark).filter((message) => ofClient(quietEmpty.localPort, "quiet").test(message)), []);
 
     // Client abort during the response body: CD.
     const streaming = net.connect({ host: "127.0.0.1", port: ports.web! });
     streaming.on("error", () => {});
     const streamPort = await new Promise<number>((resolve) => streaming.on("connect", () => resolve(streaming.localPort!)));
+    let streamed = 0;
+    streaming.on("data", (chunk: Buffer) => (streamed += chunk.length));
     streaming.write("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
-    await new Promise<void>((resolve) => streaming.once("data", () => resolve()));
-    await sleep(100);
+    // The head and more than 1,000 body bytes have arrived: the abort is during the body.
+    await waitUntil(() => streamed > 2_000, "the streamed response");
+    mark = receiver.messages.length;
     streaming.destroy();
-    const cd = await line(new RegExp(`:${streamPort} .*"GET /stream HTTP/1\\.1"$`));
+    const cd = await line(ofClient(streamPort, "web"), mark);
+    assert.equal(cd.request, "GET /stream HTTP/1.1");
     assert.equal(cd.terminationState, "CD--");
     assert.equal(cd.status, 200);
     assert.ok(cd.bytes > 1_000, `bytes ${cd.bytes}`);
@@ -388,29 +411,33 @@ servers = [{ name = "o", address = "${origin.address}", maxconn = 1 }]
 
     // Queue timeout: sQ, 503, while the only slot is busy.
     const busy = get(ports.queue!, "/slow");
-    await sleep(100);
+    await waitUntil(() => slowAnswers.length === 1, "the request holding the only slot at the origin");
     assert.equal(await get(ports.queue!, "/queued"), 503);
     const sq = await line(/ queue one\/<NOSRV> .*"GET \/queued HTTP\/1\.1"$/);
     assert.equal(sq.terminationState, "sQ--");
     assert.ok(sq.Tw >= 250, `Tw ${sq.Tw}`);
     assert.equal(sq.backendQueue, 0);
+    slowAnswers.shift()!();
     assert.equal(await busy, 200);
 
     // http-request timeout with half a head: cR, 408.
+    mark = receiver.messages.length;
     const slowHead = await rawExchange(ports.req!, "GET /partial HTTP/1.1\r\nHo");
     assert.match(slowHead.response.toString(), /^HTTP\/1\.1 408 /);
-    const creq = await line(new RegExp(`:${slowHead.localPort} .* req `));
+    const creq = await line(ofClient(slowHead.localPort, "req"), mark);
     assert.equal(creq.terminationState, "cR--");
     assert.equal(creq.status, 408);
 
     // tcp mode, server refusing: SC in a tcplog line, with the server tried and no connect time.
+    mark = receiver.messages.length;
     const refused = await rawExchange(ports.tcpdown!, "hello");
-    const tcpLine = parseTcplog(parseRfc5424(await receiver.waitFor(new RegExp(`:${refused.localPort} .* tcpdown `))).message);
+    const tcpLine = parseTcplog(parseRfc5424(await receiver.waitFor(ofClient(refused.localPort, "tcpdown"), mark)).message);
     assert.equal(tcpLine.terminationState, "SC");
     assert.equal(tcpLine.server, "t");
     assert.equal(tcpLine.Tc, -1);
     assert.equal(tcpLine.bytes, 0);
   } finally {
+    for (const answer of slowAnswers.splice(0)) answer();
     await proxy.stop();
     remove();
     await origin.close();
@@ -567,7 +594,7 @@ test("the quick start's --log stdout prints httplog lines on standard output", a
   try {
     const port = Number((await proxy.waitFor(/listening on 127\.0\.0\.1:(\d+)/))[1]);
     assert.equal(await get(port, "/quick"), 200);
-    for (let i = 0; i < 200 && !proxy.stdout.includes("/quick"); i++) await sleep(10);
+    await waitUntil(() => proxy.stdout.includes("/quick"), "the line on stdout");
     const line = proxy.stdout.split("\n").find((text) => text.includes("/quick"));
     assert.ok(line !== undefined, proxy.stdout);
     const fields = parseHttplog(line);

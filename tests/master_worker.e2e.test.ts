@@ -11,10 +11,10 @@ import * as net from "node:net";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sleep } from "./_cli_helpers.ts";
+import { pendingConnection, waitUntil } from "./_cli_helpers.ts";
 import { httpOrigin } from "./_http_helpers.ts";
 import { detectRuntimeName } from "../src/runtime/detect.ts";
-import { alive, MasterProcess } from "./_process_helpers.ts";
+import { alive, freePort, listeningSocketHolders, MasterProcess } from "./_process_helpers.ts";
 
 const RUNTIME = detectRuntimeName();
 
@@ -23,15 +23,6 @@ function coresOfThreads(pid: number): string[] {
   return readdirSync(`/proc/${pid}/task`).map((task) =>
     /^Cpus_allowed_list:\s+(\S+)$/m.exec(readFileSync(`/proc/${pid}/task/${task}/status`, "utf8"))![1]!
   );
-}
-
-/** A free loopback port: workers share one fixed port, so port 0 will not do. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** One GET on a fresh connection (no keep-alive: each request may land on another worker). */
@@ -49,13 +40,24 @@ function get(port: number, path = "/", timeoutMs = 10_000): Promise<{ status: nu
   });
 }
 
-/** An origin answering its name, and `slow-NAME` after `slowMs` on /slow. */
-function namedOrigin(name: string, slowMs = 1_500) {
-  return httpOrigin((request, response) => {
+/**
+ * An origin answering its name, and `slow-NAME` on /slow once the test calls `releaseSlow()`: a
+ * request on /slow is in flight for as long as the test needs, whatever the machine's speed.
+ */
+async function namedOrigin(name: string) {
+  const held: Array<() => void> = [];
+  const origin = await httpOrigin((request, response) => {
     const answer = (body: string) => response.writeHead(200, { "content-type": "text/plain" }).end(body);
-    if (request.url === "/slow") setTimeout(() => answer(`slow-${name}`), slowMs);
+    if (request.url === "/slow") held.push(() => answer(`slow-${name}`));
     else answer(name);
   });
+  return {
+    ...origin,
+    slowHeld: () => held.length,
+    releaseSlow: () => {
+      for (const answer of held.splice(0)) answer();
+    },
+  };
 }
 
 function tempDirectory(): { path: string; file: (name: string, text: string) => string; remove: () => void } {
@@ -102,6 +104,35 @@ function servingPids(master: MasterProcess, from = 0): Set<number> {
 async function oldStoppedListening(master: MasterProcess, pids: readonly number[], from: number): Promise<void> {
   for (const pid of pids) {
     await master.waitFor(new RegExp(`\\(pid ${pid}\\): Master asked to finish: stopped listening`), from);
+  }
+}
+
+/** O_NONBLOCK in a descriptor's open flags (Linux). */
+const O_NONBLOCK = 0o4000;
+
+/** Linux's net.ipv4.tcp_migrate_req: at 0 (its default) a closing listener resets its queue. */
+const MIGRATE_REQ = (() => {
+  try {
+    return readFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "utf8").trim();
+  } catch {
+    return "unknown";
+  }
+})();
+
+/**
+ * Connections made while no worker accepts: far below the frontends' backlog (4,096), and enough
+ * that SO_REUSEPORT's hash leaves none of four sockets without some (a chance of 1 in 10^8).
+ */
+const QUEUED_CONNECTIONS = 64;
+
+/** SIGCONT to each pid still there. */
+function continueProcesses(pids: readonly number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGCONT");
+    } catch {
+      // Gone.
+    }
   }
 }
 
@@ -171,8 +202,8 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
       await master.waitFor(/2 workers ready/);
       const old = master.readyWorkers().map((worker) => worker.pid);
       assert.equal((await get(port)).body, "before");
-      const slow = get(port, "/slow");
-      await sleep(300);
+      const slow = get(port, "/slow", 60_000);
+      await waitUntil(() => before.slowHeld() === 1, "the slow request at the origin");
       writeFileSync(file, configText(port, after.address));
       const mark = master.stderr.length;
       master.signalMaster("SIGUSR2");
@@ -183,9 +214,16 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
       const fresh = master.readyWorkers(mark).map((worker) => worker.pid);
       assert.equal(fresh.length, 2);
       assert.deepEqual(fresh.filter((pid) => old.includes(pid)), []);
+      // One listening socket, the master's, in every new worker too, and still non-blocking: the
+      // flag belongs to the socket, and a worker's accept() would block on a blocking one.
+      const holders = listeningSocketHolders(port, [master.pid, ...fresh]);
+      assert.deepEqual([...new Set(holders.map((holder) => holder.pid))].sort(), [master.pid, ...fresh].sort());
+      for (const holder of holders) assert.ok((holder.flags & O_NONBLOCK) !== 0, JSON.stringify(holder));
       // Until the old workers have closed their listeners, the kernel may still hand them connections.
       await oldStoppedListening(master, old, mark);
       for (let i = 0; i < 10; i++) assert.equal((await get(port)).body, "after");
+      assert.ok(old.some(alive), "the old worker with a request in flight waits for it");
+      before.releaseSlow();
       assert.deepEqual(await slow, { status: 200, body: "slow-before" });
       for (const pid of old) {
         await master.waitFor(new RegExp(`Worker \\d \\(pid ${pid}\\) exited with code 0`), mark);
@@ -243,6 +281,106 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
     }
   });
 
+  test(`connections waiting in an accept queue during a reload are all answered, none reset (tcp_migrate_req ${MIGRATE_REQ})`, async () => {
+    const origin = await namedOrigin("one");
+    const directory = tempDirectory();
+    const port = await freePort();
+    const file = directory.file("proxy.toml", configText(port, origin.address));
+    const master = new MasterProcess(["-W", "-f", file]);
+    const stopped: number[] = [];
+    const stop = (pids: readonly number[]) => {
+      for (const pid of pids) {
+        process.kill(pid, "SIGSTOP");
+        stopped.push(pid);
+      }
+    };
+    try {
+      await master.waitFor(/2 workers ready/);
+      const old = master.readyWorkers().map((worker) => worker.pid);
+      // The old workers can neither accept nor read their control connection: the "finish" the
+      // reload sends them waits there, in front of what the clients below send.
+      stop(old);
+      const mark = master.stderr.length;
+      master.signalMaster("SIGUSR2");
+      await master.waitFor(
+        /Reload done: 2 workers of generation 2 ready in \d+ ms, 2 workers of generation 1 finishing/,
+        mark,
+      );
+      const fresh = master.readyWorkers(mark).map((worker) => worker.pid);
+      stop(fresh);
+      // Nobody accepts now: each connection completes its handshake in the kernel and waits in an
+      // accept queue (each worker's own with SO_REUSEPORT, or the master's one socket).
+      const clients = Array.from(
+        { length: QUEUED_CONNECTIONS },
+        () => pendingConnection(port, "GET / HTTP/1.1\r\nHost: queued\r\nConnection: close\r\n\r\n"),
+      );
+      await Promise.all(clients.map((client) => client.connected));
+      // Old worker 1 goes on: on Node and Bun it reads "finish" before it accepts, and closes its
+      // listener with connections queued (Deno accepts what is queued first). Old worker 2 is
+      // killed: its descriptors close without it running at all, on every runtime.
+      const [finishing, killed] = old as [number, number];
+      continueProcesses([finishing]);
+      process.kill(killed, "SIGKILL");
+      await oldStoppedListening(master, [finishing], mark);
+      await master.waitFor(new RegExp(`Worker \\d \\(pid ${killed}\\) exited on SIGKILL`), mark);
+      continueProcesses(fresh);
+      const outcomes = await Promise.all(clients.map((client) => client.firstLine));
+      const tally: Record<string, number> = {};
+      for (const outcome of outcomes) tally[outcome] = (tally[outcome] ?? 0) + 1;
+      assert.deepEqual(tally, { "HTTP/1.1 200 OK": QUEUED_CONNECTIONS });
+    } finally {
+      continueProcesses(stopped);
+      await master.stop();
+      await origin.close();
+      directory.remove();
+    }
+  });
+
+  test("a reload binds the addresses it adds before the new workers start, and closes those it drops after; one it cannot bind fails it", async () => {
+    const origin = await namedOrigin("one");
+    const directory = tempDirectory();
+    const [first, second, taken] = [await freePort(), await freePort(), await freePort()];
+    const file = directory.file("proxy.toml", configText(first, origin.address));
+    const master = new MasterProcess(["-W", "-f", file]);
+    const blocker = net.createServer();
+    try {
+      await master.waitFor(/2 workers ready/);
+      let mark = master.stderr.length;
+      writeFileSync(file, configText(first, origin.address).replace(`bind = "127.0.0.1:${first}"`, `bind = ["127.0.0.1:${first}", "127.0.0.1:${second}"]`));
+      master.signalMaster("SIGUSR2");
+      await master.waitFor(/Reload done/, mark);
+      assert.equal((await get(second)).body, "one");
+      assert.equal((await get(first)).body, "one");
+      // An address in use: the reload fails before any worker starts, and the running ones serve on.
+      await new Promise<void>((resolve) => blocker.listen(taken, "127.0.0.1", resolve));
+      mark = master.stderr.length;
+      writeFileSync(file, configText(first, origin.address).replace(`bind = "127.0.0.1:${first}"`, `bind = ["127.0.0.1:${second}", "127.0.0.1:${taken}"]`));
+      master.signalMaster("SIGUSR2");
+      await master.waitFor(
+        new RegExp(`Reload failed, the running workers keep serving: Frontend "web": Cannot bind "127\\.0\\.0\\.1:${taken}": address already in use`),
+        mark,
+      );
+      assert.deepEqual(master.readyWorkers(mark), []);
+      assert.equal((await get(first)).body, "one");
+      assert.equal((await get(second)).body, "one");
+      // Dropped: closed once the old workers are told to finish, and free for anyone.
+      mark = master.stderr.length;
+      writeFileSync(file, configText(second, origin.address));
+      const old = master.readyWorkers().slice(-2).map((worker) => worker.pid);
+      master.signalMaster("SIGUSR2");
+      await master.waitFor(/Reload done/, mark);
+      // Once the old workers are gone, nobody holds the dropped socket any more.
+      for (const pid of old) await master.waitFor(new RegExp(`Worker \\d \\(pid ${pid}\\) exited with code 0`), mark);
+      assert.equal((await get(second)).body, "one");
+      await assert.rejects(get(first, "/", 2_000), (error: NodeJS.ErrnoException) => error.code === "ECONNREFUSED");
+    } finally {
+      await master.stop();
+      await new Promise<void>((resolve) => (blocker.listening ? blocker.close(() => resolve()) : resolve()));
+      await origin.close();
+      directory.remove();
+    }
+  });
+
   test("a worker killed with SIGKILL is restarted and logged, and traffic keeps flowing", async () => {
     const origin = await namedOrigin("one");
     const directory = tempDirectory();
@@ -282,14 +420,17 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
     const master = new MasterProcess(["-W", "-f", file]);
     try {
       await master.waitFor(/2 workers ready/);
-      const slow = get(port, "/slow");
-      await sleep(300);
+      const workers = master.readyWorkers().map((worker) => worker.pid);
+      const slow = get(port, "/slow", 60_000);
+      await waitUntil(() => origin.slowHeld() === 1, "the slow request at the origin");
+      const mark = master.stderr.length;
       master.signalMaster("SIGUSR1");
-      await master.waitFor(/SIGUSR1 received: 2 workers finish their sessions/);
-      await sleep(200);
+      await master.waitFor(/SIGUSR1 received: 2 workers finish their sessions/, mark);
+      await oldStoppedListening(master, workers, mark);
       // Nobody listens any more, while the slow response is still on its way.
       await assert.rejects(get(port, "/", 2_000));
       assert.equal(master.running, true);
+      origin.releaseSlow();
       assert.deepEqual(await slow, { status: 200, body: "slow-one" });
       assert.equal(await master.waitExit(), 0);
       await master.waitWorkersGone();
@@ -321,7 +462,7 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
     }
   });
 
-  test("SIGTTOU at the master pauses every worker, SIGTTIN resumes them", async () => {
+  test("SIGTTOU at the master pauses every worker and frees the address; SIGTTIN starts new workers on it", async () => {
     const origin = await namedOrigin("one");
     const directory = tempDirectory();
     const port = await freePort();
@@ -335,15 +476,59 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
       for (const { pid } of workers) {
         await master.waitFor(new RegExp(`\\(pid ${pid}\\): SIGTTOU received: paused`), mark);
       }
+      await master.waitFor(/SIGTTOU received: the master closed its listening sockets/, mark);
       await assert.rejects(
         get(port, "/", 2_000),
         (error: NodeJS.ErrnoException) => error.code === "ECONNREFUSED",
       );
+      // Free: another process can bind it, without SO_REUSEPORT.
+      const other = net.createServer();
+      await new Promise<void>((resolve, reject) => {
+        other.once("error", reject);
+        other.listen(port, "127.0.0.1", resolve);
+      });
+      await new Promise<void>((resolve) => other.close(() => resolve()));
       mark = master.stderr.length;
       master.signalMaster("SIGTTIN");
+      await master.waitFor(/SIGTTIN received: binding again and starting new workers/, mark);
+      await master.waitFor(/Resume done: 2 workers of generation 2 ready in \d+ ms, 2 workers of generation 1 finishing/, mark);
+      const fresh = master.readyWorkers(mark).map((worker) => worker.pid);
+      const stdoutMark = master.stdout.length;
+      for (let i = 0; i < 5; i++) assert.equal((await get(port)).body, "one");
+      for (const pid of servingPids(master, stdoutMark)) assert.ok(fresh.includes(pid), `served by ${pid}`);
       for (const { pid } of workers) {
-        await master.waitFor(new RegExp(`\\(pid ${pid}\\): SIGTTIN received: resumed`), mark);
+        await master.waitFor(new RegExp(`Worker \\d \\(pid ${pid}\\) exited with code 0`), mark);
       }
+    } finally {
+      await master.stop();
+      await origin.close();
+      directory.remove();
+    }
+  });
+
+  test("a worker paused by its own SIGTTOU leaves the connections to its sibling, and cannot listen again", async () => {
+    const origin = await namedOrigin("one");
+    const directory = tempDirectory();
+    const port = await freePort();
+    const file = directory.file("proxy.toml", configText(port, origin.address));
+    const master = new MasterProcess(["-W", "-f", file]);
+    try {
+      await master.waitFor(/2 workers ready/);
+      const [paused, sibling] = master.readyWorkers().map((worker) => worker.pid) as [number, number];
+      const mark = master.stderr.length;
+      process.kill(paused, "SIGTTOU");
+      await master.waitFor(new RegExp(`\\(pid ${paused}\\): SIGTTOU received: paused`), mark);
+      const stdoutMark = master.stdout.length;
+      for (let i = 0; i < 10; i++) assert.equal((await get(port)).body, "one");
+      assert.deepEqual([...servingPids(master, stdoutMark)], [sibling]);
+      process.kill(paused, "SIGTTIN");
+      await master.waitFor(
+        new RegExp(
+          `\\(pid ${paused}\\): SIGTTIN received: cannot listen again, staying paused \\(send SIGTTIN again to retry\\): ` +
+            `Cannot listen on "127\\.0\\.0\\.1:${port}" again: its socket came from the master`,
+        ),
+        mark,
+      );
       for (let i = 0; i < 5; i++) assert.equal((await get(port)).body, "one");
     } finally {
       await master.stop();
@@ -399,7 +584,7 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
     }
   });
 
-  test("a worker that cannot bind fails the start with its reason, and no worker is left", async () => {
+  test("an address in use fails the start at the master with its reason, and no worker is started", async () => {
     const origin = await namedOrigin("one");
     const directory = tempDirectory();
     const blocker = net.createServer();
@@ -411,8 +596,11 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
       assert.equal(await master.waitExit(), 1);
       assert.match(
         master.stderr,
-        new RegExp(`Worker \\d \\(pid \\d+\\) could not start: Cannot bind "127\\.0\\.0\\.1:${port}"`),
+        new RegExp(`Frontend "web": Cannot bind "127\\.0\\.0\\.1:${port}": address already in use`),
       );
+      // The master binds before it starts anyone.
+      assert.deepEqual(master.readyWorkers(), []);
+      assert.doesNotMatch(master.stderr, /Worker \d/);
       await master.waitWorkersGone();
     } finally {
       await master.stop();
@@ -478,7 +666,7 @@ describe(`master-worker (-W) on ${RUNTIME}`, () => {
       }
     };
     const waitLines = async (count: number) => {
-      for (let i = 0; i < 500 && lines().length < count; i++) await sleep(20);
+      await waitUntil(() => lines().length >= count, `${count} notifications`).catch(() => {});
       assert.equal(lines().length, count, `notifications so far: ${lines().join(" | ")}\n${master.stderr}`);
     };
     try {

@@ -37,7 +37,19 @@ import {
 } from "../src/lifecycle/master.ts";
 import { ConfigFileError } from "../src/config/load.ts";
 import { currentRuntime } from "../src/runtime/detect.ts";
-import type { ChildExit, ChildProcess, FileAccess, JailKind, Runtime } from "../src/runtime/types.ts";
+import type {
+  ChildExit,
+  ChildProcess,
+  FileAccess,
+  InheritableSocket,
+  JailKind,
+  ListenOptions,
+  Runtime,
+} from "../src/runtime/types.ts";
+import { NetError } from "../src/runtime/net_error.ts";
+import { inheritedListeners, inheritedSocketSetup, MasterListeners } from "../src/lifecycle/listener_handover.ts";
+import { loadConfigSources } from "../src/config/load.ts";
+import type { Config } from "../src/config/types.ts";
 import type { Logger } from "../src/core/logger.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -280,6 +292,7 @@ function setupOf(read: Awaited<ReturnType<typeof readConfig>>, noReusePort = fal
     hostname: "edge-1",
     jailProbe: "/etc/passwd",
     verbosity: "verbose",
+    listeners: null,
   })));
 }
 
@@ -392,8 +405,12 @@ servers = [{ name = "s", address = "127.0.0.1:9001" }]
       hostname: "h",
       jailProbe: null,
       verbosity: "normal",
+      listeners: null,
     };
     assert.equal(parseWorkerSetup(good).identity, null);
+    const listeners = [{ frontend: "web", bind: 0, fd: 3, host: "127.0.0.1", port: 8080 }];
+    assert.deepEqual(parseWorkerSetup({ ...good, listeners }).listeners, listeners);
+    const socket = listeners[0]!;
     const broken: Record<string, unknown>[] = [
       { ...good, identity: { uid: -1, gid: 0 } },
       { ...good, identity: undefined },
@@ -406,10 +423,149 @@ servers = [{ name = "s", address = "127.0.0.1:9001" }]
       { ...good, config: { kind: "files", sources: [{ name: "a", text: "" }], errorFiles: [["a"]] } },
       { ...good, config: { kind: "quick-start", options: { bind: "a", backend: ["b"] } } },
       { ...good, config: { kind: "other" } },
+      { ...good, listeners: undefined },
+      { ...good, listeners: socket },
+      { ...good, listeners: [{ ...socket, fd: 2 }] },
+      { ...good, listeners: [{ ...socket, bind: -1 }] },
+      { ...good, listeners: [{ ...socket, port: 0 }] },
+      { ...good, listeners: [{ ...socket, host: 1 }] },
+      { ...good, listeners: [{ ...socket, frontend: null }] },
     ];
     for (const setup of broken) {
       assert.throws(() => parseWorkerSetup(setup), LifecycleError, JSON.stringify(setup));
     }
+  });
+});
+
+/** Binds nothing: records what the master asks for, hands out fake sockets, fails where told. */
+class BindRecorder {
+  readonly asked: ListenOptions[] = [];
+  readonly closed: string[] = [];
+  readonly failing = new Map<number, NetError>();
+  private nextPort = 40_000;
+
+  bindInheritable(options: ListenOptions): Promise<InheritableSocket> {
+    this.asked.push(options);
+    const failure = this.failing.get(options.port);
+    if (failure !== undefined) return Promise.reject(failure);
+    const port = options.port === 0 ? this.nextPort++ : options.port;
+    const address = { address: options.host, port, family: options.host.includes(":") ? 6 : 4 } as const;
+    const closed = this.closed;
+    return Promise.resolve({
+      address,
+      close: () => closed.push(`${options.host}:${port}`),
+    });
+  }
+}
+
+function configOf(text: string): Config {
+  return loadConfigSources([{ name: "test.toml", text }]).config;
+}
+
+function webConfig(binds: string, more = ""): Config {
+  return configOf(`
+[frontends.web]
+bind = ${binds}
+default-backend = "app"
+${more}
+[backends.app]
+servers = [{ name = "a", address = "127.0.0.1:9001" }]
+`);
+}
+
+describe("listener hand-over", () => {
+  test("the master binds each address once, keeps it across generations, binds what a reload adds and closes what it drops when told", async () => {
+    const recorder = new BindRecorder();
+    const listeners = new MasterListeners(recorder as unknown as Runtime);
+    const first = webConfig(
+      '["127.0.0.1:8080", "127.0.0.1:0"]',
+      '[frontends.api]\nbind = "[::]:9090"\ndefault-backend = "app"\n',
+    );
+    const one = await listeners.bindFor(first);
+    assert.deepEqual(one.binds, [
+      { frontend: "web", bind: 0, host: "127.0.0.1", port: 8080 },
+      { frontend: "web", bind: 1, host: "127.0.0.1", port: 40_000 },
+      { frontend: "api", bind: 0, host: "::", port: 9090 },
+    ]);
+    // Each worker is told its own descriptor of each, whatever numbers its runtime gave them.
+    assert.deepEqual(inheritedSocketSetup(one, [3, 4, 5]).map((entry) => [entry.frontend, entry.bind, entry.fd]), [
+      ["web", 0, 3],
+      ["web", 1, 4],
+      ["api", 0, 5],
+    ]);
+    assert.deepEqual(inheritedSocketSetup(one, [21, 22, 23]).map((entry) => entry.fd), [21, 22, 23]);
+    assert.throws(() => inheritedSocketSetup(one, [3]), /inherited 1 socket\(s\) of 3/);
+    assert.deepEqual(recorder.asked.map((options) => [options.host, options.port, options.reusePort, options.ipv6Only]), [
+      ["127.0.0.1", 8080, true, false],
+      ["127.0.0.1", 0, true, false],
+      ["::", 9090, true, true],
+    ]);
+    // The same configuration again (a reload, a restart): the same sockets, nothing bound.
+    const again = await listeners.bindFor(first);
+    assert.equal(recorder.asked.length, 3);
+    assert.deepEqual(again.sockets, one.sockets);
+    // A reload that keeps 8080, drops the free port and the api frontend, adds 8081.
+    const second = await listeners.bindFor(webConfig('["127.0.0.1:8081", "127.0.0.1:8080"]'));
+    assert.deepEqual(recorder.asked.slice(3).map((options) => options.port), [8081]);
+    assert.equal(second.sockets[1], one.sockets[0]);
+    assert.deepEqual(second.binds.map((entry) => entry.port), [8081, 8080]);
+    assert.deepEqual(recorder.closed, [], "nothing closes before the old generation is told to finish");
+    listeners.keepOnly([second]);
+    assert.deepEqual(recorder.closed.sort(), ["127.0.0.1:40000", ":::9090"].sort());
+    assert.equal(listeners.size, 2);
+    listeners.closeAll();
+    assert.equal(listeners.size, 0);
+    assert.deepEqual(recorder.closed.slice(2).sort(), ["127.0.0.1:8080", "127.0.0.1:8081"]);
+  });
+
+  test("a bind error closes what that call bound, keeps what was held, and names the frontend", async () => {
+    const recorder = new BindRecorder();
+    const listeners = new MasterListeners(recorder as unknown as Runtime);
+    await listeners.bindFor(webConfig('"127.0.0.1:8080"'));
+    recorder.failing.set(8082, new NetError("EADDRINUSE", 'Cannot bind "127.0.0.1:8082": address already in use'));
+    await assert.rejects(
+      listeners.bindFor(webConfig('["127.0.0.1:8080", "127.0.0.1:8083", "127.0.0.1:8082"]')),
+      (error: unknown) =>
+        error instanceof NetError && error.code === "EADDRINUSE" &&
+        error.message === 'Frontend "web": Cannot bind "127.0.0.1:8082": address already in use',
+    );
+    assert.deepEqual(recorder.closed, ["127.0.0.1:8083"]);
+    assert.equal(listeners.size, 1);
+  });
+
+  test("after a pause closed everything, a free-port bind gets its port back", async () => {
+    const recorder = new BindRecorder();
+    const listeners = new MasterListeners(recorder as unknown as Runtime);
+    const config = webConfig('"127.0.0.1:0"');
+    const before = await listeners.bindFor(config);
+    listeners.closeAll();
+    const after = await listeners.bindFor(config);
+    assert.equal(recorder.asked[1]!.port, before.binds[0]!.port);
+    assert.equal(after.binds[0]!.port, before.binds[0]!.port);
+    // Dropped by a reload, it is forgotten: added back, it is any free port again.
+    listeners.keepOnly([]);
+    await listeners.bindFor(config);
+    assert.equal(recorder.asked[2]!.port, 0);
+  });
+
+  test("a worker adopts each socket once, and refuses a setup that does not cover its binds", () => {
+    const config = webConfig('["127.0.0.1:8080", "127.0.0.1:0"]');
+    assert.equal(inheritedListeners(null, config), null);
+    const setup = [
+      { frontend: "web", bind: 0, fd: 3, host: "127.0.0.1", port: 8080 },
+      { frontend: "web", bind: 1, fd: 4, host: "127.0.0.1", port: 40_001 },
+    ];
+    const table = inheritedListeners(setup, config)!;
+    assert.deepEqual(table.take("web", 1), { fd: 4, host: "127.0.0.1", port: 40_001 });
+    assert.deepEqual(table.take("web", 0), { fd: 3, host: "127.0.0.1", port: 8080 });
+    // Closed once, the descriptor's number may be any file's: never adopted again.
+    assert.throws(
+      () => table.take("web", 0),
+      (error: unknown) =>
+        error instanceof LifecycleError && /Cannot listen on "127\.0\.0\.1:8080" again: its socket came from the master/.test(error.message),
+    );
+    assert.throws(() => table.take("other", 0), /no socket for bind 1 of frontend "other"/);
+    assert.throws(() => inheritedListeners(setup.slice(1), config), /1 socket\(s\) for 2 bind\(s\)/);
   });
 });
 
@@ -552,6 +708,7 @@ describe("systemd notifications", () => {
         return {
           pid: 100 + spawned.length,
           exited,
+          inherited: [],
           kill: (signal) => {
             record.killed.push(signal);
             finish({ code: null, signal });

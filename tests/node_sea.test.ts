@@ -52,6 +52,13 @@ describe("seaChildArgs: a SEA child's command line after the binary", () => {
   });
 });
 
+/**
+ * For the tests that need the SEA: the first one builds it (10 to 30 s on a busy 2-core machine,
+ * more on a cold one), past `bun test --timeout 60000` on a bad day. Whichever test runs first
+ * builds, so each gets this bound, generous: it guards against a hang.
+ */
+const SEA_TIMEOUT = { timeout: 600_000 };
+
 describe("Node single executable application", { skip: LINUX_ONLY }, () => {
   const directory = mkdtempSync(join(tmpdir(), "proxy-node-sea-"));
   const binary = join(directory, "proxy");
@@ -98,13 +105,13 @@ describe("Node single executable application", { skip: LINUX_ONLY }, () => {
       `[backends.app]\nmode = "tcp"\nservers = [{ name = "w", address = "${origin}" }]\n`;
   }
 
-  test("version: a compiled Node executable", () => {
+  test("version: a compiled Node executable", SEA_TIMEOUT, () => {
     const result = spawnSync(sea(), ["version"], { encoding: "utf8", timeout: 20_000 });
     assert.equal(result.status, 0, `${result.stdout}${result.stderr}`);
     assert.match(result.stdout, /^runtime: node 24\.\d+\.\d+ \(compiled executable\)$/m);
   });
 
-  test("quick start in tcp mode with two origins: round robin A, B, A, B; SIGUSR1 stops it with 0", async () => {
+  test("quick start in tcp mode with two origins: round robin A, B, A, B; SIGUSR1 stops it with 0", SEA_TIMEOUT, async () => {
     const a = await startOrigin((socket) => socket.end("A"));
     const b = await startOrigin((socket) => socket.end("B"));
     let proxy: CliProcess | undefined;
@@ -130,7 +137,7 @@ describe("Node single executable application", { skip: LINUX_ONLY }, () => {
     }
   });
 
-  test("-W: two workers started from the binary alone, jailed; they serve and SIGTERM stops everything", async () => {
+  test("-W: two workers started from the binary alone, jailed; they serve and SIGTERM stops everything", SEA_TIMEOUT, async () => {
     const origin = await startOrigin((socket) => socket.end("W"));
     const port = await deadPort();
     let master: MasterProcess | undefined;
@@ -164,7 +171,7 @@ describe("Node single executable application", { skip: LINUX_ONLY }, () => {
     }
   });
 
-  test("-W: SIGUSR1 at the master, the jailed workers finish and everything exits with 0", async () => {
+  test("-W: SIGUSR1 at the master, the jailed workers finish and everything exits with 0", SEA_TIMEOUT, async () => {
     const origin = await startOrigin((socket) => socket.end("W"));
     const port = await deadPort();
     let master: MasterProcess | undefined;

@@ -57,7 +57,8 @@ class FakeRuntime {
   constructor(options: { uid?: number | Error; gid?: number; info?: Partial<RuntimeInfo> } = {}) {
     this.info = {
       name: "node", version: "24.21.0", os: "linux", arch: "x64", socketApi: "node:net", compiled: false,
-      jail: "node-permission-model", affinity: false, identity: true, reusePort: true, ...options.info,
+      jail: "node-permission-model", affinity: false, identity: true, chroot: false, reusePort: true, inheritableSockets: true,
+      ...options.info,
     };
     this.uid = options.uid ?? 0;
     this.files.set("/etc/passwd", PASSWD);

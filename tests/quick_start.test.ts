@@ -74,7 +74,7 @@ test("--log targets become [global] log targets the frontend logs to", () => {
   const config = buildQuickStartConfig({ bind: [":80"], backend: ["a:1"], log: ["stdout,udp://10.0.0.9"] });
   assert.deepEqual(config.global.log.map((target) => [target.transport, target.host, target.port, target.format]), [
     ["stdout", "", 0, "raw"],
-    ["udp", "10.0.0.9", 514, "rfc3164"],
+    ["udp", "10.0.0.9", 514, "local"],
   ]);
   const frontend = config.frontends[0]!;
   assert.equal(frontend.log.targets, config.global.log, "the same targets, so they share one queue each");

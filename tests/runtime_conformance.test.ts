@@ -8,13 +8,26 @@ import assert from "node:assert/strict";
 import * as dgram from "node:dgram";
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { hostname } from "node:os";
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRuntime, detectRuntimeName, socketApisOf } from "../src/runtime/detect.ts";
-import type { Connection, DatagramHandler, DatagramSocket, Listener, Runtime, RuntimeName, SocketApi } from "../src/runtime/types.ts";
+import type {
+  Connection,
+  DatagramHandler,
+  DatagramSocket,
+  InheritableSocket,
+  Listener,
+  Runtime,
+  RuntimeName,
+  SocketApi,
+} from "../src/runtime/types.ts";
+import type { BoundSocket } from "../src/runtime/_inheritable_socket.ts";
 import { NetError } from "../src/runtime/net_error.ts";
 import { denoNativeReusePortAvailable } from "../src/runtime/_deno_native.ts";
 import { patternBytes, RecordingHandler, sameBytes, sleep, writeWithBackpressure } from "./_runtime_helpers.ts";
+import { pendingConnection } from "./_cli_helpers.ts";
 
 const LOOPBACK = "127.0.0.1";
 
@@ -30,6 +43,9 @@ const RUNTIME_GAPS: Record<string, { readonly ipv6OnlyIgnored?: string }> = {
     ipv6OnlyIgnored: "Deno.listen has no ipv6Only option and binds \"::\" dual-stack; with SO_REUSEPORT both binds still coexist",
   },
 };
+
+/** The buffer size the bufferSize tests ask for: HAProxy's tune.bufsize. */
+const BUFFER_SIZE = 16_384;
 
 /**
  * What each runtime's node:dgram does with a connected UDP socket. Deno's `connect` is emulated
@@ -121,6 +137,61 @@ async function ipv6LoopbackWorks(): Promise<boolean> {
   }
 }
 
+const ADOPT_FIXTURE = fileURLToPath(new URL("./fixtures/adopt_child.ts", import.meta.url));
+
+/** Connections queued while no child accepts: far below the fixture's backlog. */
+const QUEUED = 16;
+
+/** tests/fixtures/adopt_child.ts with `socket` as its descriptor 3, on the runtime and socket API under test. */
+class AdoptingChild {
+  readonly child: ChildProcess;
+  stdout = "";
+  stderr = "";
+
+  constructor(socketApi: SocketApi, socket: InheritableSocket, flag?: string) {
+    const args = [ADOPT_FIXTURE, socket.address.address, String(socket.address.port), ...(flag === undefined ? [] : [flag])];
+    this.child = spawn(process.execPath, detectRuntimeName() === "deno" ? ["run", "-A", ...args] : args, {
+      stdio: ["ignore", "pipe", "pipe", (socket as BoundSocket).fd],
+      env: { ...process.env, PROXY_SOCKETS: socketApi },
+    });
+    this.child.stdout!.on("data", (chunk: Buffer) => (this.stdout += chunk.toString()));
+    this.child.stderr!.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Waits for the JSON fact `key`; fails with the output after a bound generous for a loaded machine. */
+  async fact(key: string): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      for (const line of this.stdout.split("\n")) {
+        if (!line.startsWith("{")) continue;
+        const fact = JSON.parse(line) as Record<string, unknown>;
+        if ("error" in fact) assert.fail(`The child failed: ${String(fact.error)}\n${this.stderr}`);
+        if (key in fact) return fact[key] as Record<string, unknown>;
+      }
+      if (this.child.exitCode !== null) break;
+      await sleep(10);
+    }
+    return assert.fail(`No "${key}" from the child.\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+  }
+
+  /** SIGKILL, and resolves once it is gone (its descriptors closed). */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once("exit", resolve));
+    this.child.kill("SIGKILL");
+    await exited;
+  }
+}
+
+/** Connects and resolves with the first line received, or the error code (ECONNREFUSED...). */
+function answerOf(port: number): Promise<string> {
+  return pendingConnection(port, "", 20_000).firstLine;
+}
+
 /** The whole suite, against one runtime built with one socket API. */
 function defineConformanceSuite(socketApi: SocketApi, runtime: Runtime): void {
   /**
@@ -140,11 +211,11 @@ function defineConformanceSuite(socketApi: SocketApi, runtime: Runtime): void {
     serverHandler: RecordingHandler;
   }
 
-  async function connectedPair(): Promise<Pair> {
+  async function connectedPair(bufferSize?: number): Promise<Pair> {
     const serverHandler = new RecordingHandler();
     let server: Connection | undefined;
     const listener = await runtime.listen(
-      { host: LOOPBACK, port: 0, backlog: 16, reusePort: false },
+      { host: LOOPBACK, port: 0, backlog: 16, reusePort: false, bufferSize },
       (conn) => {
         server = conn;
         conn.setHandler(serverHandler);
@@ -152,7 +223,7 @@ function defineConformanceSuite(socketApi: SocketApi, runtime: Runtime): void {
       () => {},
     );
     const clientHandler = new RecordingHandler();
-    const client = runtime.connect({ host: LOOPBACK, port: listener.address.port, noDelay: true }, clientHandler);
+    const client = runtime.connect({ host: LOOPBACK, port: listener.address.port, noDelay: true, bufferSize }, clientHandler);
     await clientHandler.until(() => clientHandler.opened, "client open");
     await clientHandler.until(() => server !== undefined, "accept");
     return { listener, client, clientHandler, server: server!, serverHandler };
@@ -373,6 +444,49 @@ function defineConformanceSuite(socketApi: SocketApi, runtime: Runtime): void {
       }
     });
 
+    test("bufferSize is the write high-water mark of accepted and dialled connections", async () => {
+      const pair = await connectedPair(BUFFER_SIZE);
+      try {
+        // Nobody reads: the kernel takes what it can, then the connection queues until the mark.
+        pair.client.pause();
+        pair.server.pause();
+        const piece = patternBytes(4_096, 23);
+        for (const [name, conn] of [["accepted", pair.server], ["dialled", pair.client]] as const) {
+          let writes = 0;
+          while (conn.write(piece)) {
+            writes++;
+            // The kernel's share grows as it is given more: a few MiB on loopback.
+            if (writes % 256 === 0) await sleep(1);
+            assert.ok(writes < 64 * 1024, `${name}: write never returned false`);
+          }
+          assert.ok(
+            conn.bufferedAmount >= BUFFER_SIZE && conn.bufferedAmount <= BUFFER_SIZE + piece.length,
+            `${name}: write returned false with ${conn.bufferedAmount} bytes queued, for a bufferSize of ${BUFFER_SIZE}`,
+          );
+        }
+      } finally {
+        await closePair(pair);
+      }
+    });
+
+    test("a paused dialled connection with a bufferSize holds bytes and the FIN until resumed", async () => {
+      // node:net reads such a connection through onread, where pause() stops the reads themselves.
+      const pair = await connectedPair(BUFFER_SIZE);
+      try {
+        pair.client.pause();
+        pair.server.write(patternBytes(200_000, 31));
+        pair.server.end();
+        await sleep(100);
+        assert.equal(pair.clientHandler.receivedBytes, 0, "bytes delivered while paused");
+        assert.equal(pair.clientHandler.ended, false, "FIN delivered while paused");
+        pair.client.resume();
+        await pair.clientHandler.until(() => pair.clientHandler.ended, "FIN after resume");
+        assert.ok(sameBytes(pair.clientHandler.bytes(), patternBytes(200_000, 31)), "bytes corrupted");
+      } finally {
+        await closePair(pair);
+      }
+    });
+
     test("end() sends everything queued before the FIN", async () => {
       const pair = await connectedPair();
       try {
@@ -468,6 +582,89 @@ function defineConformanceSuite(socketApi: SocketApi, runtime: Runtime): void {
         assert.equal(pair.clientHandler.text(), "still here");
       } finally {
         await closePair(pair);
+      }
+    });
+
+    test("an inherited socket: bound without listening, adopted by a child; a child that closes it leaves its queue to the next", async (t) => {
+      if (!runtime.info.inheritableSockets) {
+        t.skip(`${runtime.info.name} cannot bind a socket for a child here`);
+        return;
+      }
+      const socket = await runtime.bindInheritable({ host: LOOPBACK, port: 0, backlog: 0, reusePort: false });
+      const children: AdoptingChild[] = [];
+      const flag = join(mkdtempSync(join(tmpdir(), "proxy-adopt-")), "go");
+      try {
+        assert.equal(socket.address.address, LOOPBACK);
+        assert.ok(socket.address.port > 0);
+        // Bound, not listening: nothing can be accepted by the process that holds it.
+        assert.equal(await answerOf(socket.address.port), "ECONNREFUSED");
+        const first = new AdoptingChild(socketApi, socket, flag);
+        children.push(first);
+        const listening = await first.fact("listening");
+        assert.deepEqual(listening.address, socket.address);
+        assert.equal(await answerOf(socket.address.port), `pid ${first.pid}`);
+        // The first child stops reading; what connects now waits in the accept queue.
+        first.child.kill("SIGHUP");
+        await first.fact("busy");
+        const queued = Array.from({ length: QUEUED }, () => pendingConnection(socket.address.port, "", 20_000));
+        await Promise.all(queued.map((each) => each.connected));
+        writeFileSync(flag, "");
+        await first.fact("closed");
+        // Its descriptor is closed, ours keeps the socket listening, queue included.
+        const second = new AdoptingChild(socketApi, socket);
+        children.push(second);
+        await second.fact("listening");
+        const answers = await Promise.all(queued.map((each) => each.firstLine));
+        assert.deepEqual(answers, queued.map(() => `pid ${second.pid}`));
+      } finally {
+        for (const child of children) await child.stop();
+        socket.close();
+        rmSync(dirname(flag), { recursive: true, force: true });
+      }
+      // Closed by everyone: refused again.
+      assert.equal(await answerOf(socket.address.port), "ECONNREFUSED");
+    });
+
+    test("listen rejects a descriptor that is no socket with a NetError naming it and the address", async () => {
+      const directory = mkdtempSync(join(tmpdir(), "proxy-adopt-"));
+      const file = openSync(join(directory, "plain.txt"), "w");
+      try {
+        await assert.rejects(
+          runtime.listen({ host: LOOPBACK, port: 8080, backlog: 8, reusePort: false, fd: file }, (c) => c.destroy(), () => {}),
+          (error: unknown) =>
+            error instanceof NetError &&
+            error.message.startsWith(`Cannot listen on inherited descriptor ${file} for "127.0.0.1:8080": `),
+        );
+      } finally {
+        closeSync(file);
+        rmSync(directory, { recursive: true, force: true });
+      }
+    });
+
+    test("bindInheritable rejects an address in use with EADDRINUSE, and resolves host names", async (t) => {
+      if (!runtime.info.inheritableSockets) {
+        t.skip(`${runtime.info.name} cannot bind a socket for a child here`);
+        return;
+      }
+      const taken = await runtime.listen({ host: LOOPBACK, port: 0, backlog: 8, reusePort: false }, (c) => c.destroy(), () => {});
+      try {
+        await assert.rejects(
+          runtime.bindInheritable({ host: LOOPBACK, port: taken.address.port, backlog: 0, reusePort: false }),
+          (error: unknown) =>
+            error instanceof NetError && error.code === "EADDRINUSE" &&
+            error.message === `Cannot bind "127.0.0.1:${taken.address.port}": address already in use`,
+        );
+      } finally {
+        await taken.close();
+      }
+      const named = await runtime.bindInheritable({ host: "localhost", port: 0, backlog: 0, reusePort: true });
+      try {
+        assert.ok(["127.0.0.1", "::1"].includes(named.address.address), named.address.address);
+        // SO_REUSEPORT was set: a second socket shares the port.
+        const beside = await runtime.bindInheritable({ host: named.address.address, port: named.address.port, backlog: 0, reusePort: true });
+        beside.close();
+      } finally {
+        named.close();
       }
     });
 
@@ -769,9 +966,12 @@ describe(`process output and host name on ${detectRuntimeName()}`, () => {
         // event loop would stop the child's 50 ms ticks here.
         child.child.stdout!.pause();
         await waitUntil(() => ticks().length > 0 || child.exited, "a first tick from the child", 20_000);
-        await sleep(1000);
+        // Five more ticks while the pipe stays full: a write that blocked the event loop would stop
+        // them for good. Waited for rather than counted over a fixed second, which a loaded machine
+        // may give the child too little of.
+        await waitUntil(() => ticks().length >= 6 || child.exited, "ticks with stdout unread: the event loop was blocked", 20_000).catch(() => {});
         const stalled = ticks();
-        assert.ok(stalled.length >= 5, `only ${stalled.length} ticks in 1 s with stdout unread: the event loop was blocked\n${child.stderrText().slice(0, 500)}`);
+        assert.ok(stalled.length >= 6, `only ${stalled.length} ticks with stdout unread: the event loop was blocked\n${child.stderrText().slice(0, 500)}`);
         // Proof that the pipe was full: otherwise the ticks above prove nothing.
         assert.ok(stalled[stalled.length - 1]! < size, "the child wrote everything without being read");
         child.readStdout();

@@ -121,6 +121,8 @@ test("info tells what this runtime can do", () => {
   assert.equal(runtime.info.identity, process.platform !== "win32");
   // The suite runs each runtime's default socket API, which shares an address on Linux everywhere.
   assert.equal(runtime.info.reusePort, LINUX);
+  // Node binds through libuv on any POSIX system; Bun and Deno through libc, on Linux (deno test -A grants FFI).
+  assert.equal(runtime.info.inheritableSockets, runtime.info.name === "node" ? process.platform !== "win32" : LINUX);
 });
 
 test("spawn: a command from PATH gets our environment plus the given variables, and its exit code", async () => {
@@ -226,6 +228,38 @@ test("spawnSelf: the CLI runs jailed under Node's permission model (its own code
   try {
     assert.deepEqual(await fixture.end(), { code: 0, signal: null });
     assert.match(fixture.stdout, /^proxy \d+\.\d+\.\d+/m, fixture.stderr);
+  } finally {
+    fixture.stop();
+  }
+});
+
+test("spawnSelf passes sockets as they are: the child has each at the descriptor `inherited` names, non-blocking, and ours stay non-blocking and close-on-exec", async (t) => {
+  if (!runtime.info.inheritableSockets) {
+    t.skip(`${runtime.info.name} cannot bind a socket for a child here`);
+    return;
+  }
+  const fixture = new Fixture(["pass-sockets"]);
+  try {
+    const passed = await fixture.fact("passed") as {
+      inherited: number[];
+      sockets: { fd: number; socket: string; flags: string }[];
+    };
+    const child = (await fixture.fact("fds") as unknown) as { fd: number; socket: string; flags: string }[];
+    assert.equal(passed.inherited.length, 2);
+    // O_NONBLOCK is a flag of the open socket, shared by every process that holds it: a runtime
+    // that clears it for a child blocks the parent's and the siblings' accept() too.
+    const O_NONBLOCK = 0o4000;
+    const O_CLOEXEC = 0o2000000;
+    passed.sockets.forEach((ours, index) => {
+      assert.match(ours.socket, /^socket:\[\d+\]$/);
+      const theirs = child.find((entry) => entry.fd === passed.inherited[index]);
+      assert.ok(theirs !== undefined, `no descriptor ${passed.inherited[index]} in the child: ${JSON.stringify(child)}`);
+      assert.equal(theirs.socket, ours.socket, "the same open socket");
+      assert.ok((parseInt(theirs.flags, 8) & O_NONBLOCK) !== 0, `the child's copy is blocking: ${theirs.flags}`);
+      assert.ok((parseInt(ours.flags, 8) & O_NONBLOCK) !== 0, `ours became blocking: ${ours.flags}`);
+      assert.ok((parseInt(ours.flags, 8) & O_CLOEXEC) !== 0, `ours lost close-on-exec: ${ours.flags}`);
+    });
+    assert.deepEqual(await fixture.end(), { code: 0, signal: null });
   } finally {
     fixture.stop();
   }

@@ -24,7 +24,7 @@ const NOV_24 = Date.UTC(2026, 10, 24, 10, 0, 0, 123);
 
 function framer(overrides: Partial<SyslogHeaderOptions> = {}): SyslogFramer {
   return new SyslogFramer({
-    format: "rfc3164",
+    format: "local",
     facility: SYSLOG_FACILITIES.local0,
     tag: "haproxy",
     pid: 4242,
@@ -102,18 +102,30 @@ test("syslog: PRI is facility * 8 + severity", () => {
   }
 });
 
-test("syslog: rfc3164 line, day padded with a space, hostname only when set", () => {
+test("syslog: local line (HAProxy's default), day padded with a space, never a host name", () => {
   assert.equal(
     framer().frame(SYSLOG_SEVERITIES.info, "GET / HTTP/1.1", FEB_6),
     "<134>Feb  6 09:05:03 haproxy[4242]: GET / HTTP/1.1",
   );
   assert.equal(
-    framer({ hostname: "lb1" }).frame(SYSLOG_SEVERITIES.info, "GET / HTTP/1.1", FEB_6),
+    framer({ hostname: "lb1" }).frame(SYSLOG_SEVERITIES.notice, "up", NOV_24),
+    "<133>Nov 24 10:00:00 haproxy[4242]: up",
+  );
+});
+
+test("syslog: rfc3164 line always carries HOSTNAME, \"localhost\" when none is known (as HAProxy)", () => {
+  assert.equal(
+    framer({ format: "rfc3164", hostname: "lb1" }).frame(SYSLOG_SEVERITIES.info, "GET / HTTP/1.1", FEB_6),
     "<134>Feb  6 09:05:03 lb1 haproxy[4242]: GET / HTTP/1.1",
   );
   assert.equal(
-    framer({ hostname: "lb1" }).frame(SYSLOG_SEVERITIES.notice, "up", NOV_24),
-    "<133>Nov 24 10:00:00 lb1 haproxy[4242]: up",
+    framer({ format: "rfc3164", hostname: "lb1", pid: null }).frame(SYSLOG_SEVERITIES.notice, "up", NOV_24),
+    "<133>Nov 24 10:00:00 lb1 haproxy: up",
+  );
+  // RFC 3164 4.1.2: HOSTNAME is mandatory, so a strict receiver never takes the tag for it.
+  assert.equal(
+    framer({ format: "rfc3164" }).frame(SYSLOG_SEVERITIES.info, "x", FEB_6),
+    "<134>Feb  6 09:05:03 localhost haproxy[4242]: x",
   );
 });
 

@@ -21,7 +21,9 @@ function runtimeWith(info: Partial<RuntimeInfo>): Runtime {
     jail: "none",
     affinity: true,
     identity: true,
+    chroot: true,
     reusePort: true,
+    inheritableSockets: true,
   };
   return { info: { ...base, ...info } } as Runtime;
 }
@@ -40,21 +42,46 @@ test("a stamped build names its commit, date, target and compiler", () => {
     ]);
     assert.match(lines[0]!, /^proxy \d+\.\d+\.\d+/);
     assert.ok(lines.includes("poller: epoll"));
-    assert.ok(lines.includes("features: +reuseport -tls +privilege-drop -permission-jail"));
+    assert.ok(lines.includes("features: +reuseport -tls +privilege-drop -permission-jail +chroot"));
     assert.ok(lines.includes("  permission-jail: Bun has no permission model: -W workers run with the master's rights"));
+    assert.ok(lines.includes(
+      '  chroot: "chroot" is applied after binding, standalone and in -W workers: chroot(2) through bun:ffi',
+    ));
   } finally {
     (globalThis as Record<string, unknown>).__proxyBuildInfo = saved;
   }
 });
 
 test("the features follow the runtime: Windows without reuseport or privilege drop, Node's jail", () => {
-  const windows = detailedVersionLines(runtimeWith({ os: "win32", arch: "x64", reusePort: false, identity: false }));
+  const windows = detailedVersionLines(
+    runtimeWith({ os: "win32", arch: "x64", reusePort: false, identity: false, chroot: false }),
+  );
   assert.ok(windows.includes("poller: IOCP"));
-  assert.ok(windows.includes("features: -reuseport -tls -privilege-drop -permission-jail"));
+  assert.ok(windows.includes("features: -reuseport -tls -privilege-drop -permission-jail -chroot"));
   assert.ok(windows.includes("  privilege-drop: user and group cannot be changed here"));
-  const sea = detailedVersionLines(runtimeWith({ name: "node", jail: "node-permission-model", compiled: true }));
-  assert.ok(sea.includes("features: +reuseport -tls +privilege-drop +permission-jail"));
+  assert.ok(windows.includes("  chroot: chroot(2) is called through FFI on Linux only, not on win32"));
+  const sea = detailedVersionLines(
+    runtimeWith({ name: "node", jail: "node-permission-model", compiled: true, chroot: false }),
+  );
+  assert.ok(sea.includes("features: +reuseport -tls +privilege-drop +permission-jail -chroot"));
   assert.ok(sea.includes("  permission-jail: -W workers run under Node's permission model: no file access"));
+  assert.ok(sea.includes(
+    '  chroot: Node has no FFI: with "chroot", -W workers are jailed by the permission model instead, ' +
+      "a standalone process refuses to start",
+  ));
+});
+
+test("the chroot feature says why per runtime: Deno with or without FFI, a deno compile build", () => {
+  const deno = { name: "deno", version: "2.9.6", socketApi: "node:net", compiled: false, jail: "deno-permissions" } as const;
+  const withFfi = detailedVersionLines(runtimeWith({ ...deno, chroot: true }));
+  assert.ok(withFfi.includes(
+    '  chroot: "chroot" is applied after binding, standalone and in -W workers: chroot(2) through ' +
+      "Deno's FFI (--allow-ffi; -W workers get it until they are chrooted)",
+  ));
+  const withoutFfi = detailedVersionLines(runtimeWith({ ...deno, chroot: false }));
+  assert.ok(withoutFfi.includes('  chroot: Deno runs without --allow-ffi here: "chroot" is refused'));
+  const compiled = detailedVersionLines(runtimeWith({ ...deno, compiled: true, jail: "none", chroot: false }));
+  assert.ok(compiled.includes('  chroot: this deno compile build has no FFI permission: "chroot" is refused'));
 });
 
 test("run from source, -vv says so; a stray argument is a usage error", async () => {
@@ -63,7 +90,7 @@ test("run from source, -vv says so; a stray argument is a usage error", async ()
   assert.equal(source.exitCode, 0, source.stderr);
   assert.match(source.stdout, /^commit: unknown \(run from source\)$/m);
   assert.match(source.stdout, /^target: \S+-\S+ \(run from source\)$/m);
-  assert.match(source.stdout, /^features: [+-]reuseport -tls [+-]privilege-drop [+-]permission-jail$/m);
+  assert.match(source.stdout, /^features: [+-]reuseport -tls [+-]privilege-drop [+-]permission-jail [+-]chroot$/m);
   const haproxyStyle = new CliProcess(["-vv"]);
   await haproxyStyle.waitExit();
   assert.equal(haproxyStyle.stdout, source.stdout);

@@ -77,7 +77,7 @@ function nginxStreamModule(nginxPath: string): { loadPath: string | null; missin
 
 /**
  * Our proxy's quick-start flags; with `logPort`, `--log udp://127.0.0.1:PORT` on top: one httplog
- * line per request (rfc3164, local0) to the log receiver, and nothing else changed.
+ * line per request (HAProxy's default local header, local0) to the log receiver, and nothing else changed.
  */
 export function ourFlags(
   mode: ProxyMode,

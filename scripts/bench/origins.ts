@@ -39,14 +39,14 @@ export type OriginSetup = {
 const ORIGIN_COUNT = 2;
 const READY_TIMEOUT_MS = 10_000;
 
-/** Starts both origins and checks that each serves both bodies with the right sizes. */
-export async function startOrigins(setup: OriginSetup): Promise<Origins> {
+/** Starts the origins (two unless asked) and checks that each serves both bodies with the right sizes. */
+export async function startOrigins(setup: OriginSetup, count = ORIGIN_COUNT): Promise<Origins> {
   const ports: number[] = [];
   const processes: TrackedProcess[] = [];
   const largeFilePath = join(setup.directory, "1mb.bin");
   if (setup.nginxPath !== null) writeFileSync(largeFilePath, Buffer.alloc(LARGE_BODY_BYTES, "x"));
 
-  for (let index = 0; index < ORIGIN_COUNT; index++) {
+  for (let index = 0; index < count; index++) {
     const port = await freePort();
     const name = `origin${index + 1}`;
     let tracked: TrackedProcess;
@@ -88,11 +88,15 @@ export async function startOrigins(setup: OriginSetup): Promise<Origins> {
   return {
     kind: setup.nginxPath !== null ? "nginx" : "built-in",
     note: setup.nginxPath !== null
-      ? "origins: two nginx instances (Debian), one worker each"
-      : "origins: two built-in node:net origins (nginx is not installed: apt-get install -y nginx)",
+      ? `origins: ${countWord(count)} nginx instances (Debian), one worker each`
+      : `origins: ${countWord(count)} built-in node:net origins (nginx is not installed: apt-get install -y nginx)`,
     ports,
     processes,
   };
+}
+
+function countWord(count: number): string {
+  return ["no", "one", "two", "three", "four"][count] ?? String(count);
 }
 
 async function verifyOrigin(port: number): Promise<void> {

@@ -101,7 +101,13 @@ export async function configFromArgs(rawArgs: string[], runtime: Runtime): Promi
         `Options ${given.map((flag) => `--${flag}`).join(", ")} cannot be combined with -f: describe the proxy in the configuration file`,
       );
     }
-    const read = await readConfig(files, null, process.noReusePort, (path) => runtime.readTextFile(path));
+    const read = await readConfig(
+      files,
+      null,
+      process.noReusePort,
+      (path) => runtime.readTextFile(path),
+      (path) => runtime.pathKind(path),
+    );
     return { ...read, files, checkOnly, quickStart: null, process };
   }
   if (checkOnly && args.bind === undefined && args.backend === undefined) {

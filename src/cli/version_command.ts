@@ -56,6 +56,25 @@ function jailDetail(info: RuntimeInfo): string {
   }
 }
 
+function chrootDetail(info: RuntimeInfo): string {
+  if (info.chroot) {
+    const via = info.name === "deno"
+      ? "Deno's FFI (--allow-ffi; -W workers get it until they are chrooted)"
+      : `${info.name === "bun" ? "bun:ffi" : "FFI"}`;
+    return `"chroot" is applied after binding, standalone and in -W workers: chroot(2) through ${via}`;
+  }
+  if (info.name === "node") {
+    return "Node has no FFI: with \"chroot\", -W workers are jailed by the permission model instead, a standalone process refuses to start";
+  }
+  if (info.os !== "linux") return `chroot(2) is called through FFI on Linux only, not on ${info.os}`;
+  if (info.name === "deno") {
+    return info.compiled
+      ? "this deno compile build has no FFI permission: \"chroot\" is refused"
+      : "Deno runs without --allow-ffi here: \"chroot\" is refused";
+  }
+  return "chroot(2) cannot be called here";
+}
+
 /** The features `version -vv` lists, from what the runtime reports of this machine. */
 export function buildFeatures(info: RuntimeInfo): Feature[] {
   return [
@@ -77,6 +96,7 @@ export function buildFeatures(info: RuntimeInfo): Feature[] {
       detail: info.identity ? "user and group are changed after binding" : "user and group cannot be changed here",
     },
     { name: "permission-jail", present: info.jail !== "none", detail: jailDetail(info) },
+    { name: "chroot", present: info.chroot, detail: chrootDetail(info) },
   ];
 }
 

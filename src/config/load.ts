@@ -5,7 +5,8 @@
  *
  * Errorfiles are read here too, between parsing and validation: the merged document names them,
  * they are read (relative paths from the current directory, as HAProxy does), and the validator
- * checks their content, so a missing or malformed page is reported at its `errorfiles` key.
+ * checks their content, so a missing or malformed page is reported at its `errorfiles` key. The
+ * `chroot` directory is looked at the same way, when the caller can (`pathKind`).
  *
  * @module
  */
@@ -14,8 +15,8 @@ import { parse, TomlError } from "smol-toml";
 import { ConfigError } from "./errors.ts";
 import { formatTomlPath, locateTomlKeys } from "./toml_positions.ts";
 import type { TomlPositions } from "./toml_positions.ts";
-import { errorFilePaths, validateConfigDocument } from "./validate.ts";
-import type { ConfigPath, ErrorFileText, ValidationIssue } from "./validate.ts";
+import { chrootPath, errorFilePaths, validateConfigDocument } from "./validate.ts";
+import type { ConfigPath, ErrorFileText, PathCheck, ValidationIssue, ValidationOptions } from "./validate.ts";
 import type { Config } from "./types.ts";
 
 /** One configuration text and the name it is reported under (usually its path). */
@@ -155,9 +156,9 @@ function parseSources(sources: readonly ConfigSource[]): ParsedSources {
 function validateSources(
   sources: readonly ConfigSource[],
   { parsed, merged }: ParsedSources,
-  errorFile: ((path: string) => ErrorFileText) | undefined,
+  options: ValidationOptions,
 ): LoadedConfig {
-  const result = validateConfigDocument(merged, { errorFile });
+  const result = validateConfigDocument(merged, options);
   const fileOrder = new Map(parsed.map((source, index) => [source.name, index]));
   const issues = result.issues
     .map((issue) => place(parsed, issue))
@@ -186,16 +187,25 @@ function readFailure(error: unknown): string {
 export function loadConfigSources(sources: readonly ConfigSource[], options: LoadSourcesOptions = {}): LoadedConfig {
   const parsed = parseSources(sources);
   const texts = options.errorFiles;
-  return validateSources(sources, parsed, texts === undefined ? undefined : (path) => {
-    const text = texts.get(path);
-    return text === undefined ? { error: "it is not among the errorFiles given to loadConfigSources" } : { text };
+  return validateSources(sources, parsed, {
+    errorFile: texts === undefined ? undefined : (path) => {
+      const text = texts.get(path);
+      return text === undefined ? { error: "it is not among the errorFiles given to loadConfigSources" } : { text };
+    },
   });
 }
 
-/** Reads and loads configuration files, in order, with `readTextFile`, and the errorfiles they name. */
+/** What is at a path (links followed): see `Runtime.pathKind`. */
+export type PathKindOf = (path: string) => Promise<Exclude<PathCheck, { readonly error: string }>>;
+
+/**
+ * Reads and loads configuration files, in order, with `readTextFile`, and the errorfiles they name;
+ * with `pathKind`, the `chroot` directory is checked to be one.
+ */
 export async function loadConfigFiles(
   paths: readonly string[],
   readTextFile: (path: string) => Promise<string>,
+  pathKind?: PathKindOf,
 ): Promise<LoadedConfig> {
   const sources: ConfigSource[] = [];
   for (const path of paths) {
@@ -216,7 +226,19 @@ export async function loadConfigFiles(
       errorFiles.set(path, { error: readFailure(error), missing: isNotFound(error) });
     }
   }));
-  return validateSources(sources, parsed, (path) => errorFiles.get(path) ?? { error: "it was not read" });
+  const chroot = chrootPath(parsed.merged);
+  let chrootCheck: PathCheck | undefined;
+  if (pathKind !== undefined && chroot !== undefined) {
+    try {
+      chrootCheck = await pathKind(chroot);
+    } catch (error) {
+      chrootCheck = { error: readFailure(error) };
+    }
+  }
+  return validateSources(sources, parsed, {
+    errorFile: (path) => errorFiles.get(path) ?? { error: "it was not read" },
+    pathCheck: chrootCheck === undefined ? undefined : () => chrootCheck,
+  });
 }
 
 /** Path of an issue as text (for callers that only have a ConfigPath). */

@@ -20,6 +20,7 @@ import {
   parseSeverity,
   SYSLOG_DEFAULT_MAX_LENGTH,
   SYSLOG_FACILITIES,
+  SYSLOG_FORMATS,
   SYSLOG_SEVERITIES,
   syslogHostnameProblem,
   syslogTagProblem,
@@ -35,7 +36,6 @@ import type { FrontendLogConfig, LogTargetConfig, ProxyMode } from "./types.ts";
 export const LOG_KEYS = ["log", "log-format", "dontlognull", "log-separate-errors"] as const;
 
 const TARGET_KEYS = ["target", "format", "facility", "level", "tag", "hostname", "pid", "max-length"] as const;
-const SYSLOG_FORMATS: readonly SyslogFormat[] = ["rfc3164", "rfc5424", "raw"];
 const FACILITY_NAMES = Object.keys(SYSLOG_FACILITIES) as SyslogFacilityName[];
 const SEVERITY_NAMES = Object.keys(SYSLOG_SEVERITIES) as SyslogSeverityName[];
 
@@ -136,10 +136,12 @@ function parseTargetText(text: string): TargetAddress | string {
   }
 }
 
-function defaultFormat(transport: LogTransport | undefined): SyslogFormat {
-  // HAProxy's default header is rfc3164; a standard stream is read by a person or a collector
-  // that adds its own time stamp, so it gets the bare line.
-  return transport === "stdout" || transport === "stderr" ? "raw" : "rfc3164";
+function defaultFormat(transport: LogTransport | undefined, hostname: string | undefined): SyslogFormat {
+  // A standard stream is read by a person or a collector that adds its own time stamp, so it gets
+  // the bare line. A syslog server gets HAProxy's default, its legacy "local" header without a host
+  // name, which `log-send-hostname` (our `hostname`) switches to rfc3164.
+  if (transport === "stdout" || transport === "stderr") return "raw";
+  return hostname === undefined ? "local" : "rfc3164";
 }
 
 /** One target: a string, or a table with `target` and header settings. */
@@ -175,7 +177,7 @@ function readTarget(reader: Reader, path: ConfigPath, value: unknown): LogTarget
     maxLength: reader.integer([...path, "max-length"], table["max-length"], MIN_MAX_LENGTH, MAX_MAX_LENGTH),
   };
   // The framer's rules, so that a target the configuration accepts can always be built at start.
-  const format = settings.format ?? defaultFormat(address?.transport);
+  const format = settings.format ?? defaultFormat(address?.transport, settings.hostname);
   const tagProblem = settings.tag === undefined ? null : syslogTagProblem(settings.tag, format);
   if (tagProblem !== null) reader.error([...path, "tag"], tagProblem);
   const hostnameProblem = settings.hostname === undefined ? null : syslogHostnameProblem(settings.hostname, format);
@@ -201,7 +203,7 @@ function buildTarget(text: string, address: TargetAddress, settings: TargetSetti
     transport: address.transport,
     host: address.host,
     port: address.port,
-    format: settings.format ?? defaultFormat(address.transport),
+    format: settings.format ?? defaultFormat(address.transport, settings.hostname),
     facility: parseFacility(settings.facility ?? LOG_TARGET_DEFAULTS.facility)!,
     level: parseSeverity(settings.level ?? LOG_TARGET_DEFAULTS.level)!,
     tag: settings.tag ?? LOG_TARGET_DEFAULTS.tag,

@@ -1,15 +1,18 @@
 /**
- * The process keys of [global]: `workers`, `cpu-map`, `user`, `group` and `hard-stop-after`.
+ * The process keys of [global]: `workers`, `cpu-map`, `user`, `group`, `chroot` and
+ * `hard-stop-after`.
  *
- * Only their shape is checked here: whether the user exists, whether this runtime can drop
- * privileges or pin cores, and how many cores "auto" means are answered at start
- * (`src/lifecycle/`), since a configuration may be checked on another machine.
+ * Mostly their shape is checked here: whether the user exists, whether this runtime can drop
+ * privileges, chroot or pin cores, and how many cores "auto" means are answered at start
+ * (`src/lifecycle/`), since a configuration may be checked on another machine. The `chroot`
+ * directory is the exception, as errorfiles are: a configuration loaded from files has it looked at
+ * (`chrootPath` names it for the loader), so `proxy check` refuses a missing one at its position.
  *
  * @module
  */
 
 import { describe, isTable } from "./reader.ts";
-import type { Reader } from "./reader.ts";
+import type { Reader, Table } from "./reader.ts";
 import type { CpuMapConfig, CpuSets } from "./types.ts";
 
 /** More workers than this is a typo, not a machine. */
@@ -28,6 +31,7 @@ export interface ProcessSettings {
   readonly user: string | number | null;
   readonly group: string | number | null;
   readonly cpuMap: CpuMapConfig | null;
+  readonly chroot: string | null;
 }
 
 /** Reads the process keys of the [global] table. */
@@ -38,7 +42,41 @@ export function readProcessSettings(reader: Reader, table: Record<string, unknow
     user: readAccount(reader, "user", table.user),
     group: readAccount(reader, "group", table.group),
     cpuMap: readCpuMap(reader, table["cpu-map"]),
+    chroot: readChroot(reader, table.chroot),
   };
+}
+
+/**
+ * The `chroot` directory a raw document names, for the loader to look at before validating;
+ * undefined when there is none or it is not an absolute path (the validator says why).
+ */
+export function chrootPath(document: unknown): string | undefined {
+  const global = isTable(document) ? document.global : undefined;
+  const value = isTable(global) ? (global as Table).chroot : undefined;
+  return typeof value === "string" && value.startsWith("/") ? value : undefined;
+}
+
+/**
+ * An absolute path: relative to what would depend on the directory the proxy was started from,
+ * which a service manager chooses. Checked to be a directory when the loader looked.
+ */
+function readChroot(reader: Reader, value: unknown): string | null {
+  if (value === undefined) return null;
+  const path = ["global", "chroot"];
+  if (typeof value !== "string" || !value.startsWith("/") || value.includes("\0")) {
+    reader.error(path, `Expected the absolute path of a directory such as "/var/empty", found ${describe(value)}`);
+    return null;
+  }
+  const found = reader.pathCheck?.(value);
+  if (found === undefined || found === "directory") return value;
+  if (typeof found === "object") {
+    reader.error(path, `Cannot check the chroot directory "${value}": ${found.error}`);
+  } else if (found === "missing") {
+    reader.error(path, `Chroot directory "${value}" does not exist: create it (empty, owned by root, mode 755)`);
+  } else {
+    reader.error(path, `Chroot "${value}" is not a directory`);
+  }
+  return null;
 }
 
 function readWorkers(reader: Reader, value: unknown): number | "auto" {

@@ -27,6 +27,9 @@ export interface ValidationIssue {
 /** What reading an errorfile gave: its text, or why it could not be read (`missing`: there is no such file). */
 export type ErrorFileText = { readonly text: string } | { readonly error: string; readonly missing?: boolean };
 
+/** What is at a path (links followed), or why the loader could not look. */
+export type PathCheck = "directory" | "file" | "other" | "missing" | { readonly error: string };
+
 /** What the validation needs from outside the document. */
 export interface ValidationOptions {
   /**
@@ -35,6 +38,12 @@ export interface ValidationOptions {
    * are refused.
    */
   readonly errorFile?: (path: string) => ErrorFileText;
+  /**
+   * What is at `path`: the `chroot` directory, looked at by the loader first (`chrootPath` names
+   * it). Absent: the directory is not checked (a -W worker validating its master's texts, which
+   * the master checked; a document validated without a file system).
+   */
+  readonly pathCheck?: (path: string) => PathCheck;
 }
 
 export type Table = Record<string, unknown>;
@@ -70,11 +79,13 @@ export interface Located {
 export class Reader {
   readonly issues: ValidationIssue[] = [];
   readonly errorFile: ValidationOptions["errorFile"];
+  readonly pathCheck: ValidationOptions["pathCheck"];
   /** tune.bufsize, once [global] is read: an errorfile must fit in one buffer. */
   bufsize: number = DEFAULTS.tuneBufsize;
 
   constructor(options: ValidationOptions) {
     this.errorFile = options.errorFile;
+    this.pathCheck = options.pathCheck;
   }
 
   error(path: ConfigPath, message: string, at: "key" | "value" = "value"): void {

@@ -45,6 +45,11 @@ export interface GlobalConfig {
   readonly group: string | number | null;
   /** Which cores each worker is pinned to, or null (the scheduler decides). */
   readonly cpuMap: CpuMapConfig | null;
+  /**
+   * Directory the process chroots into once bound and before dropping privileges (HAProxy's
+   * `chroot`), an absolute path; null: no chroot.
+   */
+  readonly chroot: string | null;
 }
 
 /** `cpu-map`: "auto" (worker N on core N-1, wrapping) or explicit core sets. */

@@ -11,8 +11,8 @@
  * log_setting.ts (`log`, `log-format`...), and for http mode http_section.ts with http_rules.ts, conditions.ts, http_syntax.ts and
  * errorfiles.ts.
  *
- * The validator does no I/O: errorfiles are read by the caller (see `errorFilePaths` and
- * `ValidationOptions.errorFile`).
+ * The validator does no I/O: errorfiles are read and the chroot directory looked at by the caller
+ * (see `errorFilePaths`, `chrootPath` and `ValidationOptions`).
  *
  * @module
  */
@@ -50,7 +50,8 @@ import type {
 } from "./types.ts";
 
 export { errorFilePaths } from "./errorfiles.ts";
-export type { ConfigPath, ErrorFileText, ValidationIssue, ValidationOptions } from "./reader.ts";
+export { chrootPath } from "./process_settings.ts";
+export type { ConfigPath, ErrorFileText, PathCheck, ValidationIssue, ValidationOptions } from "./reader.ts";
 
 /** The outcome: a Config when there is no error, and every issue found. */
 export interface ValidationResult {
@@ -70,7 +71,7 @@ const NAME = /^[A-Za-z0-9_.:-]+$/;
 
 const TOP_KEYS = ["global", "defaults", "frontends", "backends"] as const;
 const GLOBAL_KEYS = [
-  "maxconn", "pidfile", "workers", "user", "group", "cpu-map", "hard-stop-after", "log", "tune",
+  "maxconn", "pidfile", "workers", "user", "group", "chroot", "cpu-map", "hard-stop-after", "log", "tune",
 ] as const;
 const DEFAULTS_KEYS = [
   "mode", "balance", "retries", "redispatch", "allbackups", "maxconn", "backlog", "timeout", "http-reuse",

@@ -20,7 +20,7 @@ import type {
   BalanceHashKeyConfig,
   Balancer,
 } from "./balance/types.ts";
-import { createBalancer } from "./balance/mod.ts";
+import { createBalancer, keepsAffinity } from "./balance/mod.ts";
 import type { Logger } from "./logger.ts";
 import { SILENT_LOGGER } from "./logger.ts";
 import { Server } from "./server.ts";
@@ -94,6 +94,8 @@ export class Backend {
   private readonly backupBalancer: Balancer | null;
   private readonly backupServers: readonly Server[];
   private readonly allBackups: boolean;
+  /** The algorithm ties requests to a server (hashing): retries stay on it until the last. */
+  private readonly affinity: boolean;
   private readonly logger: Logger;
   private readonly wheel: TimerWheel | null;
   private readonly rampTimers = new Map<Server, WheelTimer>();
@@ -108,6 +110,7 @@ export class Backend {
     this.tunnelTimeout = spec.tunnelTimeout;
     this.queueTimeout = spec.queueTimeout ?? spec.connectTimeout;
     this.allBackups = spec.allBackups;
+    this.affinity = keepsAffinity(spec.balance);
     this.logger = services.logger;
     this.wheel = services.wheel;
     this.servers = spec.servers.map((serverSpec, index) => new Server(serverSpec, index));
@@ -201,13 +204,18 @@ export class Backend {
   }
 
   /**
-   * After a failed connection attempt, the server the next attempt goes to at once, or null to
-   * retry `failed` after the turn-around delay. HAProxy's `option redispatch` default: the last
-   * retry (`retriesLeft` is 0 once it is counted) goes to another server when there is one. A
-   * server that went down meanwhile is left at once.
+   * After a failed connection attempt, the server the next attempt goes to instead of `failed`,
+   * or null to retry `failed`. HAProxy 2.6's rule with `option redispatch`
+   * (stream_choose_redispatch): a failure says nothing about the other servers, so every retry
+   * goes to another server when the algorithm has no reason to insist on this one (HAProxy: its
+   * round-robin kind with more than one active server; here every algorithm but the hashing
+   * ones, see {@link keepsAffinity}); with a hashing algorithm, only the last retry (`retriesLeft`
+   * is 0 once it is counted) or a retry from a server that went down meanwhile goes elsewhere.
+   * The other server must have a free slot, else the same one is retried.
    */
   redispatchTarget(context: BalanceContext, failed: Server, retriesLeft: number): Server | null {
-    if (!this.redispatch || (retriesLeft !== 0 && failed.isUsable())) return null;
+    if (!this.redispatch) return null;
+    if (this.affinity && retriesLeft !== 0 && failed.isUsable()) return null;
     const other = this.pickServer(context, failed);
     return other !== null && other !== failed && other.hasFreeSlot() ? other : null;
   }
@@ -245,8 +253,15 @@ export class Backend {
     this.queueFailures++;
   }
 
-  /** Delay before retrying the same server after a failed connection attempt. */
-  retryTurnaround(): number {
+  /**
+   * Delay before retrying the same server after a failed connection attempt: HAProxy's
+   * turn-around, min(timeout connect, 1 s), after an error (a refused connection would most
+   * likely be refused again at once); none after `timeout connect` expired, which already waited
+   * (HAProxy 2.6 back_handle_st_cer: only an error, SE_FL_ERROR, sets the turn-around timer).
+   * A retry on another server never waits: see {@link redispatchTarget}.
+   */
+  retryTurnaround(timedOut: boolean): number {
+    if (timedOut) return 0;
     return this.connectTimeout > 0 ? Math.min(this.connectTimeout, RETRY_TURNAROUND_MAX_MS) : RETRY_TURNAROUND_MAX_MS;
   }
 
@@ -259,6 +274,7 @@ export class Backend {
   markDown(server: Server, why: string, shutdownSessions: boolean): void {
     if (!server.up) return;
     server.up = false;
+    server.refusedInRow = 0;
     this.stopRamp(server);
     const active = server.activeConnections;
     const requeued = this.serverLeft(server);
@@ -422,6 +438,8 @@ export class Backend {
 
   /** A server takes traffic again: slow start, balancers, and the queued requests it can take. */
   private serverReturned(server: Server): void {
+    // Refusals met while it was out (attempts already under way) say nothing about it now.
+    server.refusedInRow = 0;
     this.startRamp(server);
     this.serversChanged();
     this.dequeueTo(server);

@@ -47,6 +47,15 @@ export interface TrafficObserver {
   responseFailed(): void;
 }
 
+/**
+ * Told about the connection errors of real traffic when the server is checked: the health check,
+ * which turns a run of them into failed checks (see ServerCheck.connectRefused).
+ */
+export interface RefusalWatcher {
+  /** A connection attempt failed with an error (refused, reset, unreachable): `inRow` so far, without a success between. */
+  connectRefused(inRow: number, error: unknown): void;
+}
+
 /** A server with its live state. Balancers read it; sessions take and release its slots. */
 export class Server {
   readonly name: string;
@@ -77,6 +86,8 @@ export class Server {
   counter: CheckCounter | null = null;
   /** Where sessions report traffic errors (passive health), or null. */
   observer: TrafficObserver | null = null;
+  /** The health check told about refused connections, or null (the server is not checked). */
+  refusalWatcher: RefusalWatcher | null = null;
   /** Requests that must go to this server and wait for one of its slots (hash balancing). */
   readonly queue = new SlotQueue();
   /** Sessions holding a slot. */
@@ -87,6 +98,11 @@ export class Server {
   totalConnections = 0;
   /** Connection attempts that failed. */
   connectFailures = 0;
+  /**
+   * Connection attempts that failed with an error since the last one that succeeded (or since the
+   * server was last marked down): what {@link RefusalWatcher} judges.
+   */
+  refusedInRow = 0;
 
   constructor(spec: ServerSpec, index: number) {
     this.name = spec.name;
@@ -100,6 +116,26 @@ export class Server {
     this.maintenance = spec.disabled ?? false;
     this.configuredWeight = spec.weight;
     this.weight = spec.weight;
+  }
+
+  /**
+   * A connection attempt to the server failed: `timedOut` when `timeout connect` expired, else
+   * `error` is the socket's error (undefined for a close without one). A failure other than a
+   * timeout is the system saying the server cannot be reached now (nobody listens, a reset, no
+   * route): the check hears of it, while a timeout may only be load and waits for the checks.
+   */
+  connectFailed(timedOut: boolean, error: unknown): void {
+    this.connectFailures++;
+    this.observer?.connectFailed();
+    if (timedOut) return;
+    this.refusedInRow++;
+    this.refusalWatcher?.connectRefused(this.refusedInRow, error);
+  }
+
+  /** A connection attempt succeeded: the run of refusals, if any, is over. */
+  connected(): void {
+    this.refusedInRow = 0;
+    this.observer?.connected();
   }
 
   /** Up, not in maintenance or drain, with a non-zero weight: a balancer may send it new work. */

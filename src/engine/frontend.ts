@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { Connection, ConnectionHandler, Listener, Runtime } from "../runtime/types.ts";
+import type { Connection, ConnectionHandler, Listener, NetAddr, Runtime } from "../runtime/types.ts";
 import type { NetError } from "../runtime/net_error.ts";
 import type { Backend } from "../core/backend.ts";
 import type { Logger } from "../core/logger.ts";
@@ -23,6 +23,7 @@ import type { HttpSessionHost } from "../http/session.ts";
 import type { HttpFrontendPolicy } from "../http/policy.ts";
 import { ServerPool } from "../http/server_pool.ts";
 import type { BindConfig, FrontendConfig } from "../config/types.ts";
+import { DEFAULTS } from "../config/types.ts";
 import type { TrafficLog } from "../log/traffic_log.ts";
 
 /** Idle session objects kept for reuse per frontend. */
@@ -52,6 +53,25 @@ const PARKED_HANDLER: ConnectionHandler = {
   },
 };
 
+/** A listening socket handed down by the parent process (a -W master): adopted instead of bound. */
+export interface InheritedListener {
+  /** Its descriptor in this process. */
+  readonly fd: number;
+  /** Where it is bound (the real port where 0 was configured). */
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Where frontends find the listening sockets handed down to them. */
+export interface InheritedListeners {
+  /**
+   * The socket of bind `index` of frontend `frontend`, or null when none was handed down (the
+   * frontend binds its own). Throws when it was handed down and taken before: a descriptor closed
+   * once cannot be adopted again (its number may belong to another file by then).
+   */
+  take(frontend: string, index: number): InheritedListener | null;
+}
+
 /** The session of a connection: a byte splice in tcp mode, an HTTP/1.1 exchange loop in http mode. */
 type Session = TcpSession | HttpSession;
 
@@ -78,15 +98,18 @@ export class Frontend implements HttpSessionHost {
   readonly httpPolicy: HttpFrontendPolicy | null;
   /** Where the sessions' traffic lines go; null: no traffic log. */
   readonly trafficLog: TrafficLog | null;
+  /** tune.bufsize: each connection's buffer per direction, for the runtime (see SessionHost). */
+  readonly bufferSize: number;
   private readonly limit: ProcessLimit;
   private readonly pool: Pool<Session>;
   private readonly parked: Connection[] = [];
   private listeners: Listener[] = [];
-  /** The ports of the first successful bind, one per `config.binds` entry (null before). */
-  private firstPorts: number[] | null = null;
+  /** The addresses of the first successful bind, one per `config.binds` entry (null before). */
+  private firstAddresses: NetAddr[] | null = null;
   private idleWaiters: Array<() => void> = [];
   /** Running http sessions, to close the idle ones when draining (empty in tcp mode). */
   private readonly httpSessions = new Set<HttpSession>();
+  private readonly inherited: InheritedListeners | null;
 
   constructor(
     config: FrontendConfig,
@@ -98,7 +121,11 @@ export class Frontend implements HttpSessionHost {
     serverPool: ServerPool | undefined,
     httpPolicy: HttpFrontendPolicy | null,
     trafficLog: TrafficLog | null = null,
+    inherited: InheritedListeners | null = null,
+    bufferSize: number = DEFAULTS.tuneBufsize,
   ) {
+    this.inherited = inherited;
+    this.bufferSize = bufferSize;
     this.httpPolicy = httpPolicy;
     this.trafficLog = trafficLog;
     this.name = config.name;
@@ -135,23 +162,28 @@ export class Frontend implements HttpSessionHost {
   }
 
   /**
-   * Binds every address; on failure closes those already bound and rethrows the NetError. Binding
-   * again after `unbind` (SIGTTIN) takes the ports of the first bind, also where 0 was configured:
-   * a resumed listener is found where it was.
+   * Binds every address, or adopts the socket handed down for it (`inherited`); on failure closes
+   * those already bound and rethrows the NetError. Binding again after `unbind` (SIGTTIN) takes the
+   * addresses of the first bind: the ports, also where 0 was configured, so a resumed listener is
+   * found where it was; and the IP addresses a host name resolved to, as HAProxy resolves bind
+   * names once, since a chrooted process can resolve no name.
    */
   async bind(): Promise<void> {
     const bound: Listener[] = [];
-    const ports = this.firstPorts;
+    const first = this.firstAddresses;
     try {
       for (const [index, bind] of this.config.binds.entries()) {
-        bound.push(await this.listen(bind, bind.port === 0 && ports !== null ? ports[index]! : bind.port));
+        const before = first?.[index];
+        const inherited = this.inherited?.take(this.name, index) ?? null;
+        const port = bind.port === 0 && before !== undefined ? before.port : bind.port;
+        bound.push(await this.listen(bind, before?.address ?? bind.host, port, inherited));
       }
     } catch (error) {
       await Promise.all(bound.map((listener) => listener.close()));
       throw error;
     }
     this.listeners = bound;
-    this.firstPorts ??= bound.map((listener) => listener.address.port);
+    this.firstAddresses ??= bound.map((listener) => listener.address);
   }
 
   /** Stops listening; running sessions go on. */
@@ -176,16 +208,18 @@ export class Frontend implements HttpSessionHost {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private listen(bind: BindConfig, port: number): Promise<Listener> {
+  private listen(bind: BindConfig, host: string, port: number, inherited: InheritedListener | null): Promise<Listener> {
     return this.runtime.listen(
       {
-        host: bind.host,
-        port,
+        host: inherited?.host ?? host,
+        port: inherited?.port ?? port,
         backlog: this.config.backlog,
         reusePort: bind.reusePort,
         // nginx's default (ipv6only=on): "[::]:80" takes IPv6 only, so ":80" and "[::]:80" together
         // cover both families instead of colliding on the IPv4 port.
         ipv6Only: bind.host === "::",
+        bufferSize: this.bufferSize,
+        ...(inherited === null ? {} : { fd: inherited.fd }),
       },
       (conn) => this.accept(conn),
       (error: NetError) => this.logger.error(`Frontend "${this.name}": ${error.message}`),

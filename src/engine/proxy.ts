@@ -21,7 +21,7 @@ import { HttpCheckProbe } from "../http/check_probe.ts";
 import { ServerPool } from "../http/server_pool.ts";
 import { buildHttpFrontendPolicy } from "../http/policy.ts";
 import { Frontend } from "./frontend.ts";
-import type { ProcessLimit } from "./frontend.ts";
+import type { InheritedListeners, ProcessLimit } from "./frontend.ts";
 import { LogTargets } from "./log_targets.ts";
 
 /** A proxy built from a Config: call `start` (or `prepare`, then `listen`) to serve. */
@@ -47,7 +47,11 @@ export class Proxy {
   private prepared = false;
   private checksStarted = false;
 
-  constructor(config: Config, runtime: Runtime, logger: Logger) {
+  /** Listening sockets handed down by a -W master, adopted instead of bound; null: bind them all. */
+  private readonly inherited: InheritedListeners | null;
+
+  constructor(config: Config, runtime: Runtime, logger: Logger, inherited: InheritedListeners | null = null) {
+    this.inherited = inherited;
     this.config = config;
     this.runtime = runtime;
     this.logger = logger;
@@ -110,17 +114,18 @@ export class Proxy {
     this.backends = [...backends.values()];
     this.checks = await this.buildChecks();
     const byName = new Map(this.config.backends.map((config) => [config.name, { backend: backends.get(config.name)!, config }]));
+    const bufsize = this.config.global.tune.bufsize;
     this.frontends = this.config.frontends.map((frontendConfig) => {
       const backend = backends.get(frontendConfig.defaultBackend) ?? null;
       const trafficLog = logTargets.trafficLog(frontendConfig);
       if (frontendConfig.mode === "http") {
         const policy = buildHttpFrontendPolicy(frontendConfig, byName, this.config.global.tune);
-        return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, policy, trafficLog);
+        return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, policy, trafficLog, this.inherited, bufsize);
       }
       if (backend === null) {
         throw new Error(`Frontend "${frontendConfig.name}" uses unknown backend "${frontendConfig.defaultBackend}"`);
       }
-      return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, null, trafficLog);
+      return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, null, trafficLog, this.inherited, bufsize);
     });
   }
 

@@ -39,13 +39,14 @@
  * connections); when every server is full it waits in a queue (core/backend.ts) for at most
  * `timeout queue`, then gets a 503.
  *
- * Retries follow tcp mode for connection failures (`retries`, turn-around delay, the last
- * attempt redispatched); a reused connection that closes before any byte of the response, while
- * the request body was not consumed, is retried once on a fresh connection (the server may have
- * closed it just as the request left). A fresh connection that fails the same way (closed or reset
- * before any response byte, no body byte consumed) counts as a failed attempt and the request is
- * sent to another server, as HAProxy's `retry-on empty-response`. Both only for idempotent methods
- * (RFC 9112 9.3.1: a non-idempotent request must not be retried automatically); others get a 502.
+ * Retries follow tcp mode for connection failures (`retries`, redispatch at once, the turn-around
+ * delay only before an attempt on the same server); a reused connection that closes before any
+ * byte of the response, while the request body was not consumed, is retried once on a fresh
+ * connection (the server may have closed it just as the request left). A fresh connection that
+ * fails the same way (closed or reset before any response byte, no body byte consumed) counts as a
+ * failed attempt and the request is sent to another server, as HAProxy's `retry-on
+ * empty-response`. Both only for idempotent methods (RFC 9112 9.3.1: a non-idempotent request
+ * must not be retried automatically); others get a 502.
  *
  * One timer entry per session on the wheel: `timeout http-request` while a request head arrives,
  * `timeout http-keep-alive` between requests, the connect timeout while connecting, `timeout
@@ -305,7 +306,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
 
   onOpen(conn: Connection): void {
     if (conn !== this.server) return;
-    this.target?.observer?.connected();
+    this.target?.connected();
     const now = this.logClock();
     this.record.connectTime = Math.round(now - this.connectStartedAt);
     this.establishedAt = now;
@@ -735,7 +736,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.phase = PHASE_CONNECTING;
     this.armTimer(this.backend!.connectTimeout);
     this.server = this.host.runtime.connect(
-      { host: server.host, port: server.port ?? this.client!.local.port, noDelay: true },
+      { host: server.host, port: server.port ?? this.client!.local.port, noDelay: true, bufferSize: this.policy.bufferBytes },
       this,
     );
   }
@@ -794,8 +795,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   private connectFailed(error: NetError | undefined): void {
     const failed = this.target!;
     const backend = this.backend!;
-    failed.connectFailures++;
-    failed.observer?.connectFailed();
+    failed.connectFailed(this.connectTimedOut, error);
     this.host.logger.debug(`Connection to server "${backend.name}/${failed.name}" failed: ${error?.message ?? "timed out"}`);
     if (this.client === null) {
       this.finish();
@@ -813,9 +813,15 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       this.connect(false);
       return;
     }
-    // Retrying the same server at once would most likely fail the same way.
+    // The same server again: after an error, not before the turn-around (it would most likely
+    // fail the same way); after a timeout, at once.
+    const delay = backend.retryTurnaround(this.connectTimedOut);
+    if (delay === 0) {
+      this.connect(false);
+      return;
+    }
     this.phase = PHASE_TURNAROUND;
-    this.armTimer(backend.retryTurnaround());
+    this.armTimer(delay);
   }
 
   private serverData(chunk: Uint8Array, offset: number): void {

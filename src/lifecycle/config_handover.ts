@@ -12,12 +12,15 @@
 import type { Config } from "../config/types.ts";
 import type { ConfigIssue, ConfigSource } from "../config/load.ts";
 import { loadConfigFiles, loadConfigSources } from "../config/load.ts";
+import type { PathKindOf } from "../config/load.ts";
 import { buildQuickStartConfig } from "../config/quick_start.ts";
 import type { QuickStartOptions } from "../config/quick_start.ts";
 import type { Identity } from "./privileges.ts";
 import { disableReusePort } from "./process_options.ts";
 import { LifecycleError } from "./errors.ts";
 import type { Verbosity } from "./worker_logger.ts";
+import { parseInheritedSockets } from "./listener_handover.ts";
+import type { InheritedSocketSetup } from "./listener_handover.ts";
 
 /** The configuration as handed over: file texts, or the quick-start flags. */
 export type ConfigHandover =
@@ -43,6 +46,11 @@ export interface WorkerSetup {
   readonly jailProbe: string | null;
   /** The master's -q/-V. */
   readonly verbosity: Verbosity;
+  /**
+   * The listening sockets the worker inherits from the master, to adopt instead of binding; null
+   * where the master cannot hand sockets down (the worker binds its own, SO_REUSEPORT).
+   */
+  readonly listeners: readonly InheritedSocketSetup[] | null;
 }
 
 /** A configuration read by the master, with what to hand over. */
@@ -54,13 +62,15 @@ export interface ReadConfig {
 
 /**
  * Reads and validates the configuration as the master does at start and on every reload, keeping
- * every text read (the files and the errorfiles they name) for the workers.
+ * every text read (the files and the errorfiles they name) for the workers; with `pathKind`, the
+ * `chroot` directory is checked to be one.
  */
 export async function readConfig(
   files: readonly string[],
   quickStart: QuickStartOptions | null,
   noReusePort: boolean,
   readTextFile: (path: string) => Promise<string>,
+  pathKind?: PathKindOf,
 ): Promise<ReadConfig> {
   if (files.length === 0) {
     if (quickStart === null) {
@@ -77,7 +87,7 @@ export async function readConfig(
     const text = await readTextFile(path);
     texts.set(path, text);
     return text;
-  });
+  }, pathKind);
   const configFiles = new Set(files);
   const handover: ConfigHandover = {
     kind: "files",
@@ -188,5 +198,6 @@ export function parseWorkerSetup(value: unknown): WorkerSetup {
     hostname: value.hostname,
     jailProbe: value.jailProbe,
     verbosity: value.verbosity,
+    listeners: parseInheritedSockets(value.listeners),
   };
 }

@@ -1,6 +1,6 @@
 /**
- * The error of the process lifecycle: starting as another user, pinning cores, handing the
- * listeners over to a new process, running workers.
+ * The error of the process lifecycle: starting as another user, chrooting, pinning cores, handing
+ * the listeners over to a new process, running workers.
  *
  * @module
  */
@@ -9,6 +9,8 @@
 export type LifecycleErrorCode =
   /** `user`/`group` cannot be resolved or applied. */
   | "LIFECYCLE_PRIVILEGES"
+  /** `chroot` cannot be applied: runtime without FFI, no privilege, no such directory. */
+  | "LIFECYCLE_CHROOT"
   /** `cpu-map` cannot be applied on this runtime or machine. */
   | "LIFECYCLE_AFFINITY"
   /** -sf/-st: the listeners could not be taken over from the old process. */

@@ -51,16 +51,26 @@ export async function bindWithHandover(proxy: Proxy, options: ProcessOptions, ru
   await proxy.prepare();
   try {
     // `proxy.logger` rather than the caller's: once prepared it also reaches the [global] log targets.
-    return await bind(proxy, options.finish, runtime, proxy.logger);
+    return await bindTakingOver(() => proxy.listen(), options.finish, runtime, proxy.logger);
   } catch (error) {
     await proxy.close();
     throw error;
   }
 }
 
-async function bind(proxy: Proxy, finish: FinishOldProcesses | null, runtime: Runtime, logger: Logger): Promise<Handover> {
+/**
+ * Runs `bind` (all addresses or none: it must leave nothing bound when it rejects), and where an
+ * address is in use pauses `finish`'s old processes and retries, as the module comment says. A -W
+ * master binds its workers' sockets with it.
+ */
+export async function bindTakingOver(
+  bind: () => Promise<void>,
+  finish: FinishOldProcesses | null,
+  runtime: Runtime,
+  logger: Logger,
+): Promise<Handover> {
   try {
-    await proxy.listen();
+    await bind();
     return { paused: [] };
   } catch (error) {
     if (finish === null || !addressInUse(error)) throw error;
@@ -72,7 +82,7 @@ async function bind(proxy: Proxy, finish: FinishOldProcesses | null, runtime: Ru
   do {
     await delay(runtime, HANDOVER_RETRY_INTERVAL_MS);
     try {
-      await proxy.listen();
+      await bind();
       logger.notice(paused.length > 0 ? `Took the listeners over from paused process(es) ${paused.join(", ")}` : "Bound once the address was free");
       return { paused };
     } catch (error) {

@@ -5,16 +5,23 @@
  * The master reads and validates the configuration, then starts each worker as this same program
  * (`runtime.spawnSelf`) in the runtime's permission jail and hands it the configuration texts over
  * a loopback control channel (control_channel.ts, config_handover.ts): a worker needs no file
- * system. The master itself binds no proxy port and serves no traffic; it:
+ * system. The master serves no traffic; it:
+ * - binds every listening address once, as root, and hands the sockets to each generation of
+ *   workers (listener_handover.ts): they listen on them, the master never accepts, and a reload
+ *   never closes one (where the runtime cannot hand sockets down, the workers bind their own with
+ *   SO_REUSEPORT);
  * - pins each worker to its cores (`cpu-map`) right after spawning it;
  * - waits until every worker is listening, then writes the pid file (its own pid), tells -sf/-st
  *   processes to finish and notifies systemd;
  * - passes stop requests on (SIGTERM/SIGINT: SIGTERM to every worker; SIGUSR1: a "finish" frame,
- *   see `finish`) and pause/resume (SIGTTOU/SIGTTIN), and exits once the workers are gone;
+ *   see `finish`) and pause (SIGTTOU: the workers stop listening and the master closes its
+ *   sockets, so the addresses are free), and exits once the workers are gone; SIGTTIN binds again
+ *   and starts a new generation (a worker cannot adopt a socket it closed);
  * - reloads on SIGUSR2 or SIGHUP: reads the files again; an invalid configuration is logged with
- *   its positions and changes nothing; a valid one starts a new generation of workers beside the
- *   old one (SO_REUSEPORT), and only once all of them listen are the old ones told to finish; a
- *   new generation that fails is stopped and the old one keeps serving;
+ *   its positions and changes nothing; a valid one gets the sockets it names (new addresses bound
+ *   now: a bind error fails the reload) and starts a new generation of workers beside the old one,
+ *   and only once all of them listen are the old ones told to finish; a new generation that fails
+ *   is stopped and the old one keeps serving;
  * - restarts a worker of the current generation that dies unexpectedly, with a backoff.
  *
  * @module
@@ -50,10 +57,14 @@ import type { ConfigHandover, ReadConfig, WorkerSetup } from "./config_handover.
 import { MASTER_VARIABLE, WORKER_COMMAND } from "./worker_command.ts";
 import { verbosityOfArgs } from "./worker_logger.ts";
 import { resolveIdentity } from "./privileges.ts";
+import { planChroot } from "./chroot.ts";
 import type { Identity } from "./privileges.ts";
 import { checkCpuMap, coresOfWorker, pinProcess, workerCount } from "./cpu_map.ts";
 import { writePidFile } from "./pidfile.ts";
-import { finishOldProcesses } from "./handover.ts";
+import { bindTakingOver, finishOldProcesses, resumeOldProcesses } from "./handover.ts";
+import type { Handover } from "./handover.ts";
+import { inheritedSocketSetup, MasterListeners } from "./listener_handover.ts";
+import type { GenerationSockets } from "./listener_handover.ts";
 import { chooseJailProbe } from "./jail_check.ts";
 import { SystemdNotifier } from "./systemd_notify.ts";
 
@@ -107,13 +118,18 @@ interface Plan {
   readonly read: ReadConfig;
   readonly workers: number;
   readonly identity: Identity | null;
-  readonly setup: WorkerSetup;
+  /** The workers' `chroot`, checked by `planChroot`. */
+  readonly chroot: string | null;
+  /** The setup of its workers but their sockets, which each generation gets from `MasterListeners`. */
+  readonly setup: Omit<WorkerSetup, "listeners">;
 }
 
 /** One start (or reload) of the workers, numbered from 1. */
 class Generation {
   readonly id: number;
   readonly plan: Plan;
+  /** The sockets its workers inherit; null where they bind their own. */
+  readonly sockets: GenerationSockets | null;
   /** The process in each worker slot (index = worker number - 1); null while a restart is pending. */
   readonly slots: (WorkerProcess | null)[];
   /** Pending restarts by worker number. */
@@ -121,10 +137,17 @@ class Generation {
   /** Next restart delay by worker number. */
   readonly delays = new Map<number, number>();
 
-  constructor(id: number, plan: Plan) {
+  constructor(id: number, plan: Plan, sockets: GenerationSockets | null) {
     this.id = id;
     this.plan = plan;
+    this.sockets = sockets;
     this.slots = new Array(plan.workers).fill(null);
+  }
+
+  /** What `worker` is sent: the plan's setup, and which of its descriptors are the sockets. */
+  setupOf(worker: WorkerProcess): WorkerSetup {
+    const listeners = this.sockets === null ? null : inheritedSocketSetup(this.sockets, worker.child.inherited);
+    return { ...this.plan.setup, listeners };
   }
 
   /** The processes of this generation that have not exited. */
@@ -220,6 +243,8 @@ class Master {
   private readonly logger: Logger;
   private readonly notifier: SystemdNotifier;
   private listener: Listener | null = null;
+  /** The listening sockets handed to the workers; null where the runtime cannot (workers bind their own). */
+  private readonly listeners: MasterListeners | null;
   private readonly channels = new Set<ControlChannel>();
   private pendingHellos = 0;
   /** Workers that have not said hello yet, by token. */
@@ -231,9 +256,13 @@ class Master {
   private stopping: "graceful" | "hard" | null = null;
   private killTimer: TimerHandle | null = null;
   private reloading = false;
-  /** SIGTTOU was forwarded and no SIGTTIN or reload since: restarted workers are paused too. */
+  /**
+   * SIGTTOU was forwarded and no SIGTTIN or reload since: restarted workers are paused too (with
+   * inherited sockets, none is restarted: the master's sockets are closed, SIGTTIN starts new workers).
+   */
   private paused = false;
-  private reloadPending: SignalName | null = null;
+  /** A reload (or a resume: `reread` false) asked for while one was running. */
+  private reloadPending: { readonly signal: SignalName; readonly reread: boolean } | null = null;
   private resolveStopRequested!: () => void;
   /** Settles when a stop was asked for. */
   private readonly stopRequested: Promise<void>;
@@ -246,6 +275,7 @@ class Master {
     this.runtime = runtime;
     this.logger = logger;
     this.notifier = new SystemdNotifier(runtime, logger);
+    this.listeners = runtime.info.inheritableSockets ? new MasterListeners(runtime) : null;
     this.stopRequested = new Promise((resolve) => (this.resolveStopRequested = resolve));
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
   }
@@ -260,16 +290,38 @@ class Master {
       (connection) => this.accept(connection),
       (error) => this.logger.warn(`Control port: ${error.message}`),
     );
+    if (this.listeners === null) {
+      this.logger.notice(
+        `Workers bind their own listening sockets: ${this.runtime.info.name} cannot hand sockets to them here ` +
+          "(a reload then relies on SO_REUSEPORT and net.ipv4.tcp_migrate_req = 1)",
+      );
+    }
     let generation: Generation | null = null;
+    let handover: Handover = { paused: [] };
+    // Nothing of the start may outlive its failure: workers, sockets, control port; and the -sf
+    // processes paused to free an address listen again.
+    const undo = async (error: unknown): Promise<never> => {
+      if (generation !== null) await this.stopGeneration(generation);
+      this.listeners?.closeAll();
+      resumeOldProcesses(handover.paused, this.runtime, this.logger);
+      await this.closeControl();
+      throw error;
+    };
     try {
       if (this.stopping === null) {
-        generation = this.spawnGeneration(plan);
+        let sockets: GenerationSockets | null = null;
+        if (this.listeners !== null) {
+          const listeners = this.listeners;
+          // Bound beside the -sf/-st processes, or taking the addresses over from them (handover.ts).
+          handover = await bindTakingOver(async () => {
+            sockets = await listeners.bindFor(plan.read.config);
+          }, this.start.process.finish, this.runtime, this.logger);
+        }
+        generation = this.spawnGeneration(plan, sockets);
         await this.whenReady(generation);
       }
     } catch (error) {
-      if (generation !== null) await this.stopGeneration(generation);
-      await this.closeControl();
-      throw error;
+      await undo(error);
     }
     if (this.stopping === null && generation !== null) {
       this.current = generation;
@@ -277,9 +329,7 @@ class Master {
         const pidfile = this.start.process.pidfile ?? plan.read.config.global.pidfile;
         if (pidfile !== null) await writePidFile(pidfile, this.runtime);
       } catch (error) {
-        await this.stopGeneration(generation);
-        await this.closeControl();
-        throw error;
+        await undo(error);
       }
       this.logger.notice(
         `Master (pid ${this.runtime.pid}): ${plural(plan.workers, "worker")} ready in ${
@@ -288,10 +338,11 @@ class Master {
       );
       finishOldProcesses(this.start.process.finish, this.runtime, this.logger);
       this.notifier.ready();
-      if (this.reloadPending !== null) this.reload(this.reloadPending);
+      if (this.reloadPending !== null) this.reload(this.reloadPending.signal, this.reloadPending.reread);
     }
     await this.stopped;
     if (this.killTimer !== null) this.runtime.clearTimer(this.killTimer);
+    this.listeners?.closeAll();
     await this.closeControl();
     await this.notifier.flush();
     this.logger.notice(`Master (pid ${this.runtime.pid}) stopped`);
@@ -304,12 +355,19 @@ class Master {
    */
   private async plan(read?: ReadConfig): Promise<Plan> {
     const { files, quickStart, process } = this.start;
-    read ??= await readConfig(files, quickStart, process.noReusePort, (path) => this.runtime.readTextFile(path));
+    read ??= await readConfig(
+      files,
+      quickStart,
+      process.noReusePort,
+      (path) => this.runtime.readTextFile(path),
+      (path) => this.runtime.pathKind(path),
+    );
     const global = read.config.global;
     checkCpuMap(global, this.runtime);
     const workers = workerCount(global, this.runtime);
     const identity = await resolveIdentity(global, this.runtime);
-    const setup: WorkerSetup = {
+    const chroot = await planChroot(global, this.runtime, "master");
+    const setup: Omit<WorkerSetup, "listeners"> = {
       config: read.handover,
       noReusePort: process.noReusePort,
       identity,
@@ -317,7 +375,7 @@ class Master {
       jailProbe: await chooseJailProbe(files, this.runtime),
       verbosity: verbosityOfArgs(this.runtime.args()),
     };
-    return { read, workers, identity, setup };
+    return { read, workers, identity, chroot, setup };
   }
 
   private subscribeSignals(): void {
@@ -326,14 +384,14 @@ class Master {
     runtime.onSignal("SIGTERM", () => this.stop("hard", "SIGTERM"));
     runtime.onSignal("SIGINT", () => this.stop("hard", "SIGINT"));
     runtime.onSignal("SIGUSR1", () => this.stop("graceful", "SIGUSR1"));
-    runtime.onSignal("SIGUSR2", () => this.reload("SIGUSR2"));
-    runtime.onSignal("SIGHUP", () => this.reload("SIGHUP"));
-    runtime.onSignal("SIGTTOU", () => this.forwardToCurrent("SIGTTOU", "stop listening"));
-    runtime.onSignal("SIGTTIN", () => this.forwardToCurrent("SIGTTIN", "listen again"));
+    runtime.onSignal("SIGUSR2", () => this.reload("SIGUSR2", true));
+    runtime.onSignal("SIGHUP", () => this.reload("SIGHUP", true));
+    runtime.onSignal("SIGTTOU", () => this.pause());
+    runtime.onSignal("SIGTTIN", () => this.resume());
   }
 
-  private spawnGeneration(plan: Plan): Generation {
-    const generation = new Generation(++this.generations, plan);
+  private spawnGeneration(plan: Plan, sockets: GenerationSockets | null): Generation {
+    const generation = new Generation(++this.generations, plan, sockets);
     try {
       for (let number = 1; number <= plan.workers; number++) this.spawnWorker(generation, number);
     } catch (error) {
@@ -357,6 +415,8 @@ class Master {
         env: { [MASTER_VARIABLE]: address },
         jailed: true,
         changesIdentity: generation.plan.identity !== null,
+        chroots: generation.plan.chroot !== null,
+        ...(generation.sockets === null ? {} : { sockets: generation.sockets.sockets }),
       });
     } catch (error) {
       throw new LifecycleError("LIFECYCLE_WORKER", `Cannot start worker ${number}: ${errorMessage(error)}`, {
@@ -489,7 +549,7 @@ class Master {
         type: "setup",
         worker: owner.number,
         generation: owner.generation.id,
-        setup: owner.generation.plan.setup,
+        setup: owner.generation.setupOf(owner),
       });
       return owner;
     }
@@ -546,6 +606,10 @@ class Master {
       this.runtime.setTimer(delay, () => {
         generation.restarts.delete(number);
         if (this.stopping !== null || this.current !== generation) return;
+        if (this.paused && this.listeners !== null) {
+          this.logger.notice(`Worker ${number} is not restarted while paused: SIGTTIN starts new workers`);
+          return;
+        }
         try {
           this.spawnWorker(generation, number);
         } catch (error) {
@@ -603,53 +667,116 @@ class Master {
     for (const worker of workers) worker.kill(signal, this.runtime);
   }
 
-  /** SIGUSR2/SIGHUP: a new generation from the files read again, or the old one kept. */
-  private reload(signal: SignalName): void {
+  /**
+   * SIGTTOU: the workers stop listening (and keep serving their sessions). With inherited sockets
+   * the master closes its own too, so that once the workers have closed theirs nobody holds them:
+   * the addresses are free (what a -sf process that cannot share them waits for) and new
+   * connections are refused, as with a standalone process.
+   */
+  private pause(): void {
+    if (this.stopping !== null || this.current === null) return;
+    if (this.listeners !== null && this.reloading) {
+      // The generation starting holds the sockets the master would close: it would serve on them
+      // paused or not, and the master could not restart its workers.
+      this.logger.notice("SIGTTOU received: ignored while a reload runs; send it again once the reload is done");
+      return;
+    }
+    this.forwardToCurrent("SIGTTOU", "stop listening");
+    if (this.listeners !== null && this.listeners.size > 0) {
+      this.listeners.closeAll();
+      this.logger.notice("SIGTTOU received: the master closed its listening sockets");
+    }
+  }
+
+  /**
+   * SIGTTIN: the workers listen again. With inherited sockets they cannot (a closed descriptor is
+   * gone): the master binds again and starts a new generation, as a reload with the configuration
+   * it runs, and the paused workers finish their sessions.
+   */
+  private resume(): void {
+    if (this.listeners === null) {
+      this.forwardToCurrent("SIGTTIN", "listen again");
+      return;
+    }
+    if (this.stopping !== null || this.current === null) return;
+    if (!this.paused) {
+      this.logger.notice("SIGTTIN received: already listening");
+      return;
+    }
+    this.reload("SIGTTIN", false);
+  }
+
+  /**
+   * SIGUSR2/SIGHUP (`reread`): a new generation from the files read again, or the old one kept.
+   * SIGTTIN while paused (not `reread`): a new generation from the configuration it runs.
+   */
+  private reload(signal: SignalName, reread: boolean): void {
     if (this.stopping !== null) return;
     if (this.reloading || this.current === null) {
-      // One more reload after this one (or after the start) reads the files as they are by then.
-      this.reloadPending = signal;
+      // One more reload after this one (or after the start) reads the files as they are by then; a
+      // resume asked meanwhile is one if nothing else is.
+      if (reread || this.reloadPending === null) this.reloadPending = { signal, reread };
       this.logger.notice(
-        `${signal} received: reloading once the ${this.reloading ? "current reload" : "start"} is done`,
+        `${signal} received: ${reread ? "reloading" : "listening again"} once the ${
+          this.reloading ? "current reload" : "start"
+        } is done`,
       );
       return;
     }
     this.reloading = true;
     this.reloadPending = null;
     this.notifier.reloading();
-    this.logger.notice(`${signal} received: reloading the configuration`);
-    this.runReload().finally(() => {
+    this.logger.notice(
+      reread
+        ? `${signal} received: reloading the configuration`
+        : `${signal} received: binding again and starting new workers`,
+    );
+    this.runReload(reread).finally(() => {
       this.reloading = false;
       if (this.stopping !== null) return;
       this.notifier.ready();
-      if (this.reloadPending !== null) this.reload(this.reloadPending);
+      const pending = this.reloadPending;
+      // A resume that a reload made needless is dropped.
+      if (pending !== null && (pending.reread || this.paused)) this.reload(pending.signal, pending.reread);
+      else this.reloadPending = null;
     });
   }
 
-  private async runReload(): Promise<void> {
+  private async runReload(reread: boolean): Promise<void> {
     const startedAt = this.runtime.now();
     let generation: Generation | null = null;
+    const old = this.current!;
     try {
-      const plan = await this.plan();
-      for (const warning of plan.read.warnings) this.logger.warn(formatConfigIssue(warning));
+      const plan = reread ? await this.plan() : old.plan;
+      if (reread) for (const warning of plan.read.warnings) this.logger.warn(formatConfigIssue(warning));
       if (this.stopping !== null) return;
-      generation = this.spawnGeneration(plan);
+      // New addresses are bound before anything starts: a bind error fails the reload here.
+      const sockets = this.listeners === null ? null : await this.listeners.bindFor(plan.read.config);
+      if (this.stopping !== null) return;
+      generation = this.spawnGeneration(plan, sockets);
       await this.whenReady(generation);
       if (this.stopping !== null) return;
-      const old = this.current!;
       this.current = generation;
       // The new generation listens: a pause does not survive a reload.
       this.paused = false;
       const finishing = this.retire(old);
+      // Told to finish, the old workers close their copies at once; the addresses the new
+      // configuration dropped close with the master's.
+      this.listeners?.keepOnly([generation.sockets]);
       this.logger.notice(
-        `Reload done: ${plural(plan.workers, "worker")} of generation ${generation.id} ready in ` +
+        `${reread ? "Reload" : "Resume"} done: ${plural(plan.workers, "worker")} of generation ${generation.id} ready in ` +
           `${Math.round(this.runtime.now() - startedAt)} ms, ${
             plural(finishing, "worker")
           } of generation ${old.id} finishing`,
       );
     } catch (error) {
-      this.logger.error(`Reload failed, the running workers keep serving: ${errorMessage(error)}`);
+      this.logger.error(
+        `${reread ? "Reload" : "Resume"} failed, the running workers keep serving: ${errorMessage(error)}`,
+      );
       if (generation !== null) await this.stopGeneration(generation);
+    } finally {
+      // Sockets bound for a generation that did not take over are closed; a stop closes them all.
+      if (this.current === old && this.stopping === null) this.listeners?.keepOnly([old.sockets]);
     }
   }
 

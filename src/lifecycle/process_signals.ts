@@ -52,15 +52,19 @@ export type StopReason = "hard-stop" | "graceful-stop";
 /**
  * Stops listening and waits for the sessions to end, at most `hardStopAfter` ms (null: no bound):
  * "graceful-stop" when they all ended, "hard-stop" when the bound expired (a notice says how many
- * sessions are left to be cut; the caller closes the proxy and exits, which cuts them).
+ * sessions are left to be cut; the caller closes the proxy and exits, which cuts them). The notice
+ * that the proxy stopped listening (`why` opens it) comes once the listeners are closed: whoever
+ * reads it may connect at once and must be refused, not reset from a closing accept queue.
  */
 async function finishSessions(
   proxy: Pick<ServedProxy, "stopListening" | "whenIdle" | "activeSessions">,
   hardStopAfter: number | null,
   runtime: Runtime,
   logger: Logger,
+  why: string,
 ): Promise<StopReason> {
   await proxy.stopListening();
+  logger.notice(`${why}: stopped listening, finishing ${proxy.activeSessions} session(s)`);
   if (hardStopAfter === null) {
     await proxy.whenIdle();
     return "graceful-stop";
@@ -133,10 +137,9 @@ export function serveUntilStopped(proxy: ServedProxy, global: GlobalConfig, runt
     finish = (why: string) => {
       if (stopping || finished) return;
       stopping = true;
-      logger.notice(`${why}: stopped listening, finishing ${proxy.activeSessions} session(s)`);
       inTurn("Graceful stop", async () => {
         try {
-          done(await finishSessions(proxy, global.hardStopAfter, runtime, logger));
+          done(await finishSessions(proxy, global.hardStopAfter, runtime, logger, why));
         } catch (error) {
           done("hard-stop");
           throw error;

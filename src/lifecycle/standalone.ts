@@ -3,7 +3,7 @@
  * signal. Workers of a master run the same sequence (`worker.ts`).
  *
  * The order is HAProxy's: read every account and file needed first, pin cores, bind (taking over
- * from the -sf/-st processes), write the pid file, tell the old processes to finish, drop
+ * from the -sf/-st processes), write the pid file, chroot, tell the old processes to finish, drop
  * privileges, serve.
  *
  * @module
@@ -17,6 +17,8 @@ import { Proxy } from "../engine/proxy.ts";
 import { writePidFile } from "./pidfile.ts";
 import { applyIdentity, resolveIdentity } from "./privileges.ts";
 import { pinStandalone } from "./cpu_map.ts";
+import { enterChroot, planChroot, reportChroot } from "./chroot.ts";
+import { chooseJailProbe } from "./jail_check.ts";
 import { bindWithHandover, finishOldProcesses, resumeOldProcesses } from "./handover.ts";
 import { serveUntilStopped } from "./process_signals.ts";
 import type { ProcessOptions } from "./process_options.ts";
@@ -38,6 +40,9 @@ export async function runStandalone(
   onListening?: (proxy: Proxy) => void,
 ): Promise<number> {
   const identity = await resolveIdentity(config.global, runtime);
+  const chroot = await planChroot(config.global, runtime, "standalone");
+  // A file to fail to read once chrooted: the self-check says the jail holds.
+  const jailProbe = chroot === null ? null : await chooseJailProbe([], runtime);
   // Before binding: threads the runtime starts later inherit the set.
   pinStandalone(config.global, runtime, logger);
   const proxy = new Proxy(config, runtime, logger);
@@ -48,6 +53,9 @@ export async function runStandalone(
     // Before the privilege drop: the pid file usually lives where only root may write (/run).
     const pidfile = options.pidfile ?? config.global.pidfile;
     if (pidfile !== null) await writePidFile(pidfile, runtime);
+    // HAProxy's place for it: every file read or written, the old processes not yet told to finish,
+    // so a chroot that fails resumes them; still root, which chroot(2) needs.
+    if (chroot !== null) enterChroot(chroot, runtime, logger);
   } catch (error) {
     await proxy.close();
     resumeOldProcesses(handover.paused, runtime, logger);
@@ -76,6 +84,7 @@ export async function runStandalone(
     throw error;
   }
   announceListening(proxy, logger);
+  if (chroot !== null) await reportChroot(chroot, jailProbe, runtime, logger);
   onListening?.(proxy);
   const reason = await serving.stopped;
   logger.notice(reason === "graceful-stop" ? "Proxy stopped: every session finished" : "Proxy stopped");

@@ -1,9 +1,10 @@
 /**
  * A -W worker: started by the master as `proxy __worker` in the runtime's permission jail, it gets
- * its configuration over the control channel instead of reading files, binds beside its siblings
- * (SO_REUSEPORT), drops privileges, checks its jail, tells the master it is ready, and serves until
- * a stop signal, or until its master is gone (the channel closed), when it finishes its sessions
- * and exits, as HAProxy's workers do.
+ * its configuration over the control channel instead of reading files, listens on the sockets the
+ * master bound and handed down (listener_handover.ts; where the runtime cannot, it binds beside
+ * its siblings, SO_REUSEPORT), chroots (`chroot`), drops privileges, checks its jail, tells the
+ * master it is ready, and serves until a stop signal, or until its master is gone (the channel
+ * closed), when it finishes its sessions and exits, as HAProxy's workers do.
  *
  * Loaded by the entry point only (never through the CLI): nothing it imports may read environment
  * variables or files at import time.
@@ -23,6 +24,7 @@ import {
 } from "./control_channel.ts";
 import type { Frame, MasterAddress } from "./control_channel.ts";
 import { configFromSetup, parseWorkerSetup } from "./config_handover.ts";
+import { inheritedListeners } from "./listener_handover.ts";
 import type { WorkerSetup } from "./config_handover.ts";
 import { MASTER_VARIABLE, WORKER_COMMAND } from "./worker_command.ts";
 import { workerLogger, workerPrefix } from "./worker_logger.ts";
@@ -31,6 +33,7 @@ import { bindWithHandover } from "./handover.ts";
 import { serveUntilStopped } from "./process_signals.ts";
 import { announceListening } from "./standalone.ts";
 import { checkJail } from "./jail_check.ts";
+import { enterWorkerChroot, reportChroot } from "./chroot.ts";
 import { LifecycleError } from "./errors.ts";
 
 /** Exit code of a worker that stopped as asked (or because its master is gone). */
@@ -171,7 +174,8 @@ export async function runWorker(runtime: Runtime): Promise<number> {
   let proxy: Proxy;
   try {
     config = configFromSetup(setup);
-    proxy = new Proxy(config, workerRuntime, logger);
+    // The master's sockets, adopted instead of bound (see listener_handover.ts).
+    proxy = new Proxy(config, workerRuntime, logger, inheritedListeners(setup.listeners, config));
     await bindWithHandover(
       proxy,
       { pidfile: null, finish: null, masterWorker: false, noReusePort: setup.noReusePort },
@@ -182,14 +186,17 @@ export async function runWorker(runtime: Runtime): Promise<number> {
   }
   // From here on operator messages also reach the [global] log targets.
   logger = proxy.logger;
+  let chrooted: string | null;
   try {
+    chrooted = enterWorkerChroot(config.global.chroot, runtime, logger);
     applyIdentity(setup.identity, runtime, logger);
   } catch (error) {
     await proxy.close();
     return await reportFailure(link, error, runtime, logger);
   }
   announceListening(proxy, logger);
-  await checkJail(runtime.info.jail, setup.jailProbe, runtime, logger);
+  if (chrooted !== null) await reportChroot(chrooted, setup.jailProbe, runtime, logger);
+  else await checkJail(runtime.info.jail, setup.jailProbe, runtime, logger);
   // Reloads are the master's: a SIGUSR2 sent to the whole process group must not end a worker.
   runtime.onSignal("SIGUSR2", () => logger.debug("SIGUSR2 ignored: the master reloads"));
   // Signal handlers first, "ready" second: the master may forward SIGTTOU or SIGTERM at once.

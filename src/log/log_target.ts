@@ -30,7 +30,7 @@ export interface LogTargetSpec {
   readonly level: number;
   /** The program name in the header (rfc3164 TAG, rfc5424 APP-NAME). */
   readonly tag: string;
-  /** The host name in the header; null: the machine's for rfc5424, none for rfc3164 (as HAProxy). */
+  /** The host name in the header; null: the machine's for rfc3164 and rfc5424 ("local" has none). */
   readonly hostname: string | null;
   /** Print the process id in the header. */
   readonly pid: boolean;

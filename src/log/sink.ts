@@ -378,7 +378,7 @@ export class OutputLogSink extends LogSink {
 
 /**
  * The sink for `spec`. `address` is its host resolved to an IP address ("" for stdout/stderr);
- * `hostname` the machine's, printed in rfc5424 headers when the target names none.
+ * `hostname` the machine's, printed in rfc3164 and rfc5424 headers when the target names none.
  */
 export function createLogSink(spec: LogTargetSpec, address: string, services: LogSinkServices, hostname: string): LogSink {
   const framer = new SyslogFramer({
@@ -386,8 +386,10 @@ export function createLogSink(spec: LogTargetSpec, address: string, services: Lo
     facility: spec.facility,
     tag: spec.tag,
     pid: spec.pid ? services.runtime.pid : null,
-    // HAProxy sends its host name in rfc5424 headers, and in rfc3164 ones only when told one.
-    hostname: spec.hostname ?? (spec.format === "rfc5424" ? hostname : ""),
+    // RFC 3164 4.1.2 and RFC 5424 6.2.4 ask for the name the machine knows itself by. HAProxy
+    // prints "localhost" and "-" when `log-send-hostname` is absent; the real name serves the
+    // receiver better. The "local" header has no host name field.
+    hostname: spec.hostname ?? (spec.format === "local" ? "" : hostname),
     maxLength: spec.maxLength,
   });
   switch (spec.transport) {

@@ -1,6 +1,6 @@
 /**
- * Syslog framing: the header a log line carries to a syslog server, in the three formats HAProxy
- * offers on a `log` target (rfc3164, rfc5424, raw), and RFC 6587's octet counting for stream
+ * Syslog framing: the header a log line carries to a syslog server, in the formats HAProxy offers
+ * on a `log` target (local, rfc3164, rfc5424, raw), and RFC 6587's octet counting for stream
  * transports.
  *
  * Pure string work, no runtime: the senders (UDP, TCP, stdout) live above and only hand the line
@@ -61,8 +61,21 @@ export type SyslogFacilityName = keyof typeof SYSLOG_FACILITIES;
 /** A severity name HAProxy accepts. */
 export type SyslogSeverityName = keyof typeof SYSLOG_SEVERITIES;
 
-/** The header formats of HAProxy's `log ... format` option (without the short/timed variants). */
-export type SyslogFormat = "rfc3164" | "rfc5424" | "raw";
+/**
+ * The header formats of HAProxy's `log ... format` option (without the short/timed variants).
+ * "local" is HAProxy's legacy default: an RFC 3164 header without the HOSTNAME field, which the
+ * local syslog daemon fills in.
+ */
+export type SyslogFormat = "local" | "rfc3164" | "rfc5424" | "raw";
+
+/** Every {@link SyslogFormat}, in the order messages list them. */
+export const SYSLOG_FORMATS: readonly SyslogFormat[] = ["local", "rfc3164", "rfc5424", "raw"];
+
+/**
+ * The HOSTNAME of an rfc3164 header when none is known. RFC 3164 4.1.2 makes the field mandatory,
+ * and HAProxy writes this word when `log-send-hostname` is not set.
+ */
+const RFC3164_UNKNOWN_HOSTNAME = "localhost";
 
 /** HAProxy's default `len`: the longest line sent, header included. */
 export const SYSLOG_DEFAULT_MAX_LENGTH = 1024;
@@ -77,7 +90,10 @@ export interface SyslogHeaderOptions {
   tag: string;
   /** The process id printed after the tag (rfc3164) or as PROCID (rfc5424); null leaves it out. */
   pid: number | null;
-  /** The host name; "" leaves it out (rfc3164) or prints "-" (rfc5424). */
+  /**
+   * The host name; "" prints "localhost" (rfc3164, where the field is mandatory) or "-" (rfc5424).
+   * "local" never prints one.
+   */
   hostname: string;
   /** Longest line, header included, in UTF-8 bytes (as HAProxy); SYSLOG_DEFAULT_MAX_LENGTH when absent. */
   maxLength?: number;
@@ -150,7 +166,7 @@ export class SyslogFramer {
   constructor(options: SyslogHeaderOptions) {
     const { format, facility, tag, pid, hostname } = options;
     const maxLength = options.maxLength ?? SYSLOG_DEFAULT_MAX_LENGTH;
-    if (format !== "rfc3164" && format !== "rfc5424" && format !== "raw") {
+    if (!SYSLOG_FORMATS.includes(format)) {
       throw new RangeError(`Unknown syslog format "${format}"`);
     }
     if (!Number.isInteger(facility) || facility < 0 || facility > 23) {
@@ -176,11 +192,14 @@ export class SyslogFramer {
     for (let severity = 0; severity < 8; severity++) {
       this.priorities.push(`<${facility * 8 + severity}>${version}`);
     }
-    if (format === "rfc3164") {
-      // HAProxy sends no HOSTNAME in rfc3164 unless one is configured; the relay or receiver fills it in
-      // (RFC 3164 4.3.2).
+    if (format === "local" || format === "rfc3164") {
       const program = pid === null ? tag : `${tag}[${pid}]`;
-      this.headerRest = hostname === "" ? ` ${program}: ` : ` ${hostname} ${program}: `;
+      // "local" leaves HOSTNAME out and the relay or receiver fills it in (RFC 3164 4.3.2); a
+      // receiver that parses rfc3164 strictly would take the tag for a host name, so "rfc3164"
+      // always carries one.
+      this.headerRest = format === "local"
+        ? ` ${program}: `
+        : ` ${hostname === "" ? RFC3164_UNKNOWN_HOSTNAME : hostname} ${program}: `;
     } else if (format === "rfc5424") {
       // RFC 5424 6: NILVALUE "-" for an unknown HOSTNAME, and for MSGID and STRUCTURED-DATA, which
       // HAProxy leaves empty.
@@ -203,7 +222,7 @@ export class SyslogFramer {
       const ms = Math.floor(nowMs);
       const second = Math.floor(ms / 1000);
       if (second !== this.cachedSecond) this.refreshTimestamp(second);
-      line = this.format === "rfc3164"
+      line = this.format !== "rfc5424"
         ? priority + this.cachedStamp + this.headerRest + message
         : priority + this.cachedStamp + "." + pad3(ms - second * 1000) + this.cachedOffset + this.headerRest +
           message;
@@ -221,7 +240,7 @@ export class SyslogFramer {
     const time = `${pad2(utc ? date.getUTCHours() : date.getHours())}:${
       pad2(utc ? date.getUTCMinutes() : date.getMinutes())
     }:${pad2(utc ? date.getUTCSeconds() : date.getSeconds())}`;
-    if (this.format === "rfc3164") {
+    if (this.format !== "rfc5424") {
       // RFC 3164 4.1.2: "Mmm dd", a day below 10 padded with a space, not a zero.
       this.cachedStamp = `${MONTHS[month]} ${day < 10 ? ` ${day}` : `${day}`} ${time}`;
       return;

@@ -10,12 +10,18 @@
  *
  * What Bun leaves to us, and how (Bun 1.4.5, uSockets underneath):
  * - `socket.write` is a bare non-blocking send: it returns the bytes the kernel took (partial writes)
- *   and buffers nothing. The rest is queued here, `write` returns false over
- *   {@link WRITE_HIGH_WATER_MARK}, the queue is flushed from the `drain` handler, and `onDrain`
- *   follows once it is back under the mark.
+ *   and buffers nothing. The rest is queued here, `write` returns false once `bufferSize` bytes are
+ *   queued ({@link WRITE_HIGH_WATER_MARK} without one), the queue is flushed from the `drain`
+ *   handler, and `onDrain` follows once it is back under the mark.
+ * - Reads cannot be bounded: uSockets reads up to 512 KiB at once (its receive buffer) and Bun has
+ *   no option for less; one `data` chunk is whatever the kernel had queued, up to that. Setting
+ *   SO_RCVBUF would bound it, but a receive buffer smaller than loopback's 64 KiB segments stalls
+ *   the connection, and 64 KiB cut a large transfer to 40% of its speed (docs/architecture.md).
  * - `data` chunks are fresh arrays copied out of uSockets' shared receive buffer (`binaryType`
  *   conversion copies; nothing is reused after the callback), so a chunk may be queued by reference
- *   in another connection's write queue: the splice path has no copy, as with node:net.
+ *   in another connection's write queue: the splice path has no copy, as with node:net. Only when
+ *   the kernel refuses part of a write and the part left is at most half of its buffer is it copied
+ *   (`unsent`), so a stalled peer does not keep a whole 512 KiB read alive for a small remainder.
  * - `socket.end()` is not a half-close: it flushes and then closes the socket, so data still coming
  *   from the peer is lost (and unread bytes turn the close into a reset). `end()` here sends the FIN
  *   with `socket.shutdown()`, after the queue has drained, and keeps reading (`allowHalfOpen: true`
@@ -61,12 +67,11 @@ import type {
 } from "./types.ts";
 import type { NetError } from "./net_error.ts";
 import { addressOf, NOOP_HANDLER, UNKNOWN_ADDRESS } from "./_addresses.ts";
-import { formatHostPort, toNetError } from "./net_error.ts";
+import { adoptionError, formatHostPort, toNetError } from "./net_error.ts";
 
 /**
- * Queued bytes at which `write` returns false: Node's default high-water mark for sockets since v22,
- * so a session holds the same amount per direction on both socket APIs (the benchmark compares like
- * with like). Only what the kernel's send buffer refused is queued here.
+ * Queued bytes at which `write` returns false when no `bufferSize` is given: Node's default
+ * high-water mark for sockets since v22. Only what the kernel's send buffer refused is queued here.
  */
 export const WRITE_HIGH_WATER_MARK = 64 * 1024;
 
@@ -118,6 +123,12 @@ interface BunSocketsApi {
     ipv6Only: boolean;
     data: unknown;
     socket: BunSocketHandler;
+  } | {
+    /** A descriptor to adopt (Bun calls listen(2) on it), instead of hostname and port. */
+    fd: number;
+    allowHalfOpen: boolean;
+    data: unknown;
+    socket: BunSocketHandler;
   }): BunTcpListener;
   connect(options: {
     hostname: string;
@@ -159,6 +170,8 @@ export class BunNativeConnection implements Connection {
   state = STATE_OPEN;
   /** The error the connection ended with, delivered with onClose. */
   error: NetError | undefined = undefined;
+  /** Queued bytes at which `write` returns false. */
+  highWaterMark = WRITE_HIGH_WATER_MARK;
   /** Bytes the kernel has not taken yet, in order; `queue[queueHead]` is the next to send. */
   queue: Uint8Array[] = [];
   queueHead = 0;
@@ -208,9 +221,7 @@ export class BunNativeConnection implements Connection {
     if (written === length) return true;
     // -1: Bun has already closed the socket, and its close handler has run or is about to.
     if (written < 0) return false;
-    // The caller must not modify `chunk` afterwards (contract), and data chunks are never reused:
-    // keeping a view of the unwritten part is safe without a copy.
-    return this.enqueue(written === 0 ? chunk : chunk.subarray(written));
+    return this.enqueue(unsent(chunk, written));
   }
 
   get bufferedAmount(): number {
@@ -261,7 +272,7 @@ export class BunNativeConnection implements Connection {
       this.queue.push(chunk);
       this.queuedBytes += chunk.length;
     }
-    if (this.queuedBytes < WRITE_HIGH_WATER_MARK) return true;
+    if (this.queuedBytes < this.highWaterMark) return true;
     this.needDrain = true;
     return false;
   }
@@ -280,7 +291,7 @@ export class BunNativeConnection implements Connection {
       }
       if (written < 0) return;
       if (written > 0) {
-        queue[head] = chunk.subarray(written);
+        queue[head] = unsent(chunk, written);
         this.queuedBytes -= written;
       }
       break;
@@ -298,7 +309,7 @@ export class BunNativeConnection implements Connection {
 
   /** onDrain, if `write` said to wait and the queue is back under the mark. */
   notifyDrain(): void {
-    if (!this.needDrain || this.state !== STATE_OPEN || this.queuedBytes >= WRITE_HIGH_WATER_MARK) return;
+    if (!this.needDrain || this.state !== STATE_OPEN || this.queuedBytes >= this.highWaterMark) return;
     this.needDrain = false;
     this.handler.onDrain(this);
   }
@@ -351,6 +362,18 @@ export class BunNativeConnection implements Connection {
     this.handler = NOOP_HANDLER;
     handler.onClose(this, this.error);
   }
+}
+
+/**
+ * What the kernel did not take of `chunk`, to queue. The caller must not modify `chunk` afterwards
+ * (contract) and data chunks are never reused, so a view is safe; but a view keeps the whole buffer
+ * behind it alive, up to a 512 KiB read, for as long as a stalled peer leaves it queued. When the
+ * part left is at most half of that buffer it is copied out, freeing more than the copy takes: what a
+ * slow reader costs is then about what it has still to receive.
+ */
+function unsent(chunk: Uint8Array, written: number): Uint8Array {
+  const rest = chunk.length - written;
+  return rest * 2 <= chunk.buffer.byteLength ? chunk.slice(written) : chunk.subarray(written);
 }
 
 // Deferred delivery: onClose (Bun calls the close handler inside our own close()), and bytes held
@@ -442,6 +465,7 @@ function onSocketClose(socket: BunSocket, error?: Error): void {
 function onAcceptOpen(socket: BunSocket): void {
   const target = socket.data as AcceptTarget;
   const conn = new BunNativeConnection(socket, "");
+  conn.highWaterMark = target.highWaterMark;
   socket.data = conn;
   target.onAccept(conn);
 }
@@ -498,6 +522,7 @@ export function connectBunNative(options: ConnectOptions, handler: ConnectionHan
   conn.handler = handler;
   conn.remote = addressOf(options.host, options.port);
   conn.noDelay = options.noDelay;
+  if (options.bufferSize !== undefined) conn.highWaterMark = options.bufferSize;
   try {
     // The promise is not needed: `open` or `connectError` reports, and with a connectError handler
     // Bun rejects it as handled.
@@ -520,8 +545,10 @@ export function connectBunNative(options: ConnectOptions, handler: ConnectionHan
 /** What a listener's accepted sockets carry in `socket.data` until `open` replaces it with their connection. */
 class AcceptTarget {
   readonly onAccept: (conn: Connection) => void;
-  constructor(onAccept: (conn: Connection) => void) {
+  readonly highWaterMark: number;
+  constructor(onAccept: (conn: Connection) => void, highWaterMark: number) {
     this.onAccept = onAccept;
+    this.highWaterMark = highWaterMark;
   }
 }
 
@@ -556,21 +583,27 @@ export function listenBunNative(
   const target = formatHostPort(options.host, options.port);
   let native: BunTcpListener;
   try {
-    native = bunSockets().listen({
+    const accepting = {
+      allowHalfOpen: true,
+      data: new AcceptTarget(onAccept, options.bufferSize ?? WRITE_HIGH_WATER_MARK),
+      socket: ACCEPTED_SOCKET_HANDLER,
+    };
+    native = options.fd !== undefined ? bunSockets().listen({ fd: options.fd, ...accepting }) : bunSockets().listen({
       hostname: options.host,
       port: options.port,
-      allowHalfOpen: true,
       reusePort: options.reusePort,
       ipv6Only: options.ipv6Only ?? false,
-      data: new AcceptTarget(onAccept),
-      socket: ACCEPTED_SOCKET_HANDLER,
+      ...accepting,
     });
   } catch (error) {
-    return Promise.reject(toNetError(error, "Cannot bind", target));
+    return Promise.reject(
+      options.fd === undefined ? toNetError(error, "Cannot bind", target) : adoptionError(error, options.fd, target),
+    );
   }
-  // getsockname gives the bound address (a host name given to listen is resolved there).
+  // getsockname gives the bound address (a host name given to listen is resolved there); a listener
+  // on an adopted descriptor may have neither, and is where the options say.
   const bound: { address?: string; port?: number } = {};
   if (typeof native.getsockname === "function") native.getsockname(bound);
-  const address = addressOf(bound.address ?? native.hostname, bound.port ?? native.port);
+  const address = addressOf(bound.address ?? native.hostname ?? options.host, bound.port ?? native.port ?? options.port);
   return Promise.resolve(new BunNativeListener(native, address));
 }

@@ -50,8 +50,8 @@ import { addressOf, NOOP_HANDLER, UNKNOWN_ADDRESS } from "./_addresses.ts";
 import { formatHostPort, NetError, toNetError } from "./net_error.ts";
 
 /**
- * Queued bytes at which `write` returns false: Node's default high-water mark since v22, so both
- * socket APIs on Deno hold the same amount per direction and the benchmark compares like with like.
+ * Queued bytes at which `write` returns false when no `bufferSize` is given: Node's default
+ * high-water mark since v22.
  */
 const WRITE_HIGH_WATER_MARK = 64 * 1024;
 
@@ -158,6 +158,8 @@ export class DenoNativeConnection implements Connection {
   private slabOffset = 0;
   /** The last read filled all the room it had: read into 64 KiB slabs until one comes back short. */
   private bulk = false;
+  /** Queued bytes at which `write` returns false. */
+  highWaterMark = WRITE_HIGH_WATER_MARK;
 
   /** A write loop is running (a write is in flight). */
   private writing = false;
@@ -186,6 +188,11 @@ export class DenoNativeConnection implements Connection {
     this.handler = handler;
   }
 
+  /** `bufferSize`: the write high-water mark. Reads keep their 64 KiB slabs, as libuv's reads. */
+  limitBuffers(bufferSize: number): void {
+    this.highWaterMark = bufferSize;
+  }
+
   write(chunk: Uint8Array): boolean {
     // Writing after end or destroy is a caller bug node:net reports as an error; here the bytes
     // are dropped and false stops the caller.
@@ -196,7 +203,7 @@ export class DenoNativeConnection implements Connection {
       if (this.writing || this.socket === undefined) this.queue.push(chunk);
       else void this.writeLoop(chunk);
     }
-    if (this.buffered < WRITE_HIGH_WATER_MARK) return true;
+    if (this.buffered < this.highWaterMark) return true;
     this.needDrain = true;
     return false;
   }
@@ -368,7 +375,7 @@ export class DenoNativeConnection implements Connection {
           chunk = chunk.subarray(written);
           continue;
         }
-        if (this.needDrain && this.buffered < WRITE_HIGH_WATER_MARK) {
+        if (this.needDrain && this.buffered < this.highWaterMark) {
           this.needDrain = false;
           // Whatever the handler writes now is queued (a write loop runs) and joins the next batch.
           try {
@@ -511,6 +518,7 @@ export function connectDenoNative(options: ConnectOptions, handler: ConnectionHa
   const conn = new DenoNativeConnection(undefined, handler, formatHostPort(options.host, options.port));
   conn.remote = addressOf(options.host, options.port);
   conn.setNoDelay(options.noDelay);
+  if (options.bufferSize !== undefined) conn.limitBuffers(options.bufferSize);
   void conn.dial(options.host, options.port);
   return conn;
 }
@@ -544,6 +552,7 @@ async function acceptLoop(
   onAccept: (conn: Connection) => void,
   onError: (error: NetError) => void,
   target: string,
+  bufferSize: number | undefined,
 ): Promise<void> {
   try {
     while (!listener.closed) {
@@ -561,6 +570,7 @@ async function acceptLoop(
         continue;
       }
       const conn = new DenoNativeConnection(socket, NOOP_HANDLER, "");
+      if (bufferSize !== undefined) conn.limitBuffers(bufferSize);
       try {
         onAccept(conn);
       } catch (error) {
@@ -603,6 +613,6 @@ export function listenDenoNative(
     return Promise.reject(toNetError(error, "Cannot bind", target));
   }
   const listener = new DenoNativeListener(socket, addressOfDeno(socket.addr));
-  listener.acceptLoopDone = acceptLoop(listener, onAccept, onError, target);
+  listener.acceptLoopDone = acceptLoop(listener, onAccept, onError, target, options.bufferSize);
   return Promise.resolve(listener);
 }

@@ -7,15 +7,26 @@
  * @module
  */
 
-import type { ChildProcess, FileAccess, SpawnSelfOptions } from "./types.ts";
+import type { ChildProcess, FileAccess, InheritableSocket, ListenOptions, PathKind, SpawnSelfOptions } from "./types.ts";
 // A cycle (detect.ts imports deno.ts), harmless: the constant is read only when a child starts.
 import { SOCKET_API_VARIABLE } from "./detect.ts";
 import { startChild } from "./_spawn.ts";
+import {
+  bindWithLibc,
+  descriptorsOf,
+  LIBC_SOCKET_SYMBOLS,
+  libcSocketsAvailable,
+  libcSocketsOf,
+  whileInheritable,
+} from "./_inheritable_socket.ts";
+import type { LibcSockets, OpenedLibcSockets } from "./_inheritable_socket.ts";
 import { verifyIdentity } from "./_node_process.ts";
+import { chrootWith } from "./_chroot.ts";
+import { chrootUnsupported } from "./chroot_error.ts";
 import {
   CLOCK_MONOTONIC,
   CPU_SET_BYTES,
-  libcCandidates,
+  openLibc,
   pinAllThreads,
   threadIds,
   timespecMicros,
@@ -25,17 +36,35 @@ import {
 type PermissionDescriptor =
   | { readonly name: "ffi" }
   | { readonly name: "sys"; readonly kind?: "uid" }
-  | { readonly name: "read"; readonly path: string }
+  | { readonly name: "read"; readonly path?: string }
   | { readonly name: "run"; readonly command: string };
+
+/** A library opened with Deno.dlopen. */
+interface DenoLibrary<Symbols> {
+  readonly symbols: Symbols;
+  close(): void;
+}
 
 interface DenoProcessGlobal {
   readonly build: { readonly os: string; readonly arch: string; readonly standalone?: boolean };
   readonly mainModule: string;
   execPath(): string;
   readFile(path: string): Promise<Uint8Array>;
+  stat(path: string): Promise<{ readonly isFile: boolean; readonly isDirectory: boolean }>;
   readDirSync(path: string): Iterable<{ readonly name: string }>;
-  dlopen(path: string, symbols: Record<string, { parameters: string[]; result: string }>): { symbols: DenoLibc };
-  readonly permissions: { querySync(descriptor: PermissionDescriptor): { readonly state: string } };
+  dlopen<Symbols>(path: string, symbols: Record<string, { parameters: string[]; result: string }>): DenoLibrary<Symbols>;
+  readonly UnsafePointerView: new (pointer: unknown) => { getInt32(offset?: number): number };
+  readonly permissions: {
+    querySync(descriptor: PermissionDescriptor): { readonly state: string };
+    revokeSync(descriptor: PermissionDescriptor): { readonly state: string };
+  };
+}
+
+/** The libc calls of a chroot, opened for it alone and closed after. */
+interface DenoChrootLibc {
+  chroot(path: Uint8Array): number;
+  chdir(path: Uint8Array): number;
+  __errno_location(): unknown;
 }
 
 /** The libc calls made through Deno.dlopen. */
@@ -72,15 +101,31 @@ export function identityAvailableDeno(): boolean {
   return denoGlobal().build.os !== "windows" && granted({ name: "sys" });
 }
 
+/** True where `chroot` can make its call: Linux with --allow-ffi. */
+export function chrootAvailableDeno(): boolean {
+  return isLinux() && granted({ name: "ffi" });
+}
+
 /**
  * The permissions of a jailed worker: the network, the variables it is given (and the socket-API
- * switch `detect.ts` reads), and only for one that changes its user and group --allow-sys, because
+ * switch `detect.ts` reads); only for one that changes its user and group --allow-sys, because
  * Deno 2.9 checks `process.setuid`/`setgid` against the whole sys permission (`--allow-sys=setuid`
- * is refused as an unknown kind).
+ * is refused as an unknown kind); only for one that chroots --allow-ffi, which it revokes once
+ * chrooted (`chrootDeno`).
  */
-export function denoJailFlags(env: Readonly<Record<string, string>> | undefined, changesIdentity: boolean): string[] {
+export function denoJailFlags(
+  env: Readonly<Record<string, string>> | undefined,
+  changesIdentity: boolean,
+  chroots = false,
+): string[] {
   const names = new Set([...Object.keys(env ?? {}), SOCKET_API_VARIABLE]);
-  return ["--no-prompt", "--allow-net", `--allow-env=${[...names].join(",")}`, ...(changesIdentity ? ["--allow-sys"] : [])];
+  return [
+    "--no-prompt",
+    "--allow-net",
+    `--allow-env=${[...names].join(",")}`,
+    ...(changesIdentity ? ["--allow-sys"] : []),
+    ...(chroots ? ["--allow-ffi"] : []),
+  ];
 }
 
 /**
@@ -102,12 +147,24 @@ export function spawnSelfDeno(args: readonly string[], options: SpawnSelfOptions
   }
   const argv = deno.build.standalone === true
     ? [...args]
-    : ["run", ...(options.jailed ? denoJailFlags(options.env, options.changesIdentity === true) : ["-A"]), deno.mainModule, ...args];
+    : [
+      "run",
+      ...(options.jailed
+        ? denoJailFlags(options.env, options.changesIdentity === true, options.chroots === true)
+        : ["-A"]),
+      deno.mainModule,
+      ...args,
+    ];
   const asRoot = deno.build.os !== "windows" && granted({ name: "sys", kind: "uid" }) && process.getuid!() === 0;
-  return startChild(command, argv, {
-    env: options.env,
-    ...(asRoot ? { uid: 0, gid: process.getgid!() } : {}),
-  });
+  const sockets = descriptorsOf(options.sockets);
+  const start = () =>
+    startChild(command, argv, {
+      env: options.env,
+      inherited: sockets,
+      ...(asRoot ? { uid: 0, gid: process.getgid!() } : {}),
+    });
+  // Not through `stdio`, which would make the shared sockets blocking (see _inheritable_socket.ts).
+  return sockets.length === 0 ? start() : whileInheritable(denoSocketLibc(), sockets, start);
 }
 
 /** Our effective uid through node:process (--allow-sys=uid); -1 on Windows. */
@@ -195,24 +252,108 @@ export async function fileAccessDeno(path: string): Promise<FileAccess> {
   }
 }
 
-let libc: DenoLibc | undefined;
+/** What is at `path` (Deno.stat, links followed): NotFound and NotADirectory mean "missing". */
+export async function pathKindDeno(path: string): Promise<PathKind> {
+  try {
+    const found = await denoGlobal().stat(path);
+    return found.isDirectory ? "directory" : found.isFile ? "file" : "other";
+  } catch (error) {
+    const name = (error as { name?: unknown } | null)?.name;
+    if (name === "NotFound" || name === "NotADirectory") return "missing";
+    throw error;
+  }
+}
+
+/**
+ * chroot(2) and chdir("/") through FFI (Linux, --allow-ffi). A process without read permission
+ * runs in the permission jail, where FFI was granted for this call only (`denoJailFlags`): it is
+ * revoked once chrooted, after closing every library opened, since a symbol already bound would
+ * still run (measured: Deno 2.9 checks the permission at `dlopen`, not at each call). Such a
+ * worker drops its supplementary groups without FFI: its root master started it with none.
+ */
+export function chrootDeno(dir: string): void {
+  if (!isLinux()) throw chrootUnsupported(dir, `chroot(2) is called through FFI on Linux only, not on ${denoGlobal().build.os}`);
+  if (!granted({ name: "ffi" })) {
+    const build = denoGlobal().build.standalone === true
+      ? "this deno compile build was made without --allow-ffi; the default build (Bun) can"
+      : "run deno with --allow-ffi (or -A)";
+    throw chrootUnsupported(dir, `Deno needs the FFI permission to call chroot(2): ${build}`);
+  }
+  const library = openDenoLibc<DenoChrootLibc>({
+    chroot: { parameters: ["buffer"], result: "i32" },
+    chdir: { parameters: ["buffer"], result: "i32" },
+    __errno_location: { parameters: [], result: "pointer" },
+  });
+  const libc = library.symbols;
+  try {
+    chrootWith(dir, {
+      chroot: (path) => libc.chroot(path),
+      chdir: (path) => libc.chdir(path),
+      errno: () => new (denoGlobal().UnsafePointerView)(libc.__errno_location()).getInt32(0),
+    });
+  } finally {
+    library.close();
+  }
+  if (!granted({ name: "read" })) {
+    for (const opened of [shared, socketLibrary]) opened?.close();
+    shared = undefined;
+    socketLibrary = undefined;
+    socketLibc = undefined;
+    denoGlobal().permissions.revokeSync({ name: "ffi" });
+  }
+}
+
+/** The C library opened for the affinity, clock and group calls, once. */
+let shared: DenoLibrary<DenoLibc> | undefined;
+/** The C library opened for the socket calls, once (a master's). */
+let socketLibrary: DenoLibrary<OpenedLibcSockets<unknown>> | undefined;
+let socketLibc: LibcSockets | undefined;
+
+type DenoSymbols = Record<string, { parameters: string[]; result: string }>;
+
+/** Opens the C library through Deno.dlopen with `symbols`, trying each libc name of the platform. */
+function openDenoLibc<Symbols>(symbols: DenoSymbols): DenoLibrary<Symbols> {
+  return openLibc(denoGlobal().build.arch, "Deno.dlopen", (name) => denoGlobal().dlopen<Symbols>(name, symbols));
+}
 
 /** Opens libc once through Deno.dlopen (needs --allow-ffi, checked by the callers). */
 function denoLibc(): DenoLibc {
-  if (libc !== undefined) return libc;
-  const symbols = {
+  shared ??= openDenoLibc<DenoLibc>({
     sched_setaffinity: { parameters: ["i32", "usize", "buffer"], result: "i32" },
     clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
     setgroups: { parameters: ["usize", "buffer"], result: "i32" },
-  };
-  const failures: string[] = [];
-  for (const name of libcCandidates(denoGlobal().build.arch)) {
-    try {
-      libc = denoGlobal().dlopen(name, symbols).symbols;
-      return libc;
-    } catch (error) {
-      failures.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
-    }
+  });
+  return shared.symbols;
+}
+
+/** True where `bindInheritableDeno` works: Linux x64 or arm64, with --allow-ffi. */
+export function inheritableSocketsAvailableDeno(): boolean {
+  const build = denoGlobal().build;
+  return libcSocketsAvailable(build.os, build.arch) && granted({ name: "ffi" });
+}
+
+/** Binds a socket for a child through libc (see `_inheritable_socket.ts`); needs --allow-ffi. */
+export function bindInheritableDeno(options: ListenOptions): Promise<InheritableSocket> {
+  if (!inheritableSocketsAvailableDeno()) {
+    const build = denoGlobal().build;
+    return Promise.reject(
+      new Error(
+        `Cannot bind a socket for a child process: Deno needs --allow-ffi, on Linux x64 or arm64 (this is ${build.os} ${build.arch})`,
+      ),
+    );
   }
-  throw new Error(`Cannot load the C library through Deno.dlopen (${failures.join("; ")})`);
+  return bindWithLibc(options, denoSocketLibc());
+}
+
+/** Opens libc once for the socket calls. */
+function denoSocketLibc(): LibcSockets {
+  if (socketLibc !== undefined) return socketLibc;
+  const symbols: DenoSymbols = {};
+  for (const [name, signature] of Object.entries(LIBC_SOCKET_SYMBOLS)) {
+    symbols[name] = { parameters: [...signature.args], result: signature.result };
+  }
+  socketLibrary = openDenoLibc<OpenedLibcSockets<unknown>>(symbols);
+  const deno = denoGlobal();
+  socketLibc = libcSocketsOf(socketLibrary.symbols, (pointer) => new deno.UnsafePointerView(pointer).getInt32());
+  return socketLibc;
 }

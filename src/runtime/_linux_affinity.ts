@@ -98,6 +98,22 @@ export function libcCandidates(arch: string): string[] {
   return ["libc.so.6", `libc.musl-${machine}.so.1`];
 }
 
+/**
+ * Opens the C library with `open` (the runtime's dlopen, `api` naming it in the error) under each
+ * of its names in turn; throws an Error naming every failure.
+ */
+export function openLibc<Library>(arch: string, api: string, open: (name: string) => Library): Library {
+  const failures: string[] = [];
+  for (const name of libcCandidates(arch)) {
+    try {
+      return open(name);
+    } catch (error) {
+      failures.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  throw new Error(`Cannot load the C library through ${api} (${failures.join("; ")})`);
+}
+
 /** The Linux clock id of CLOCK_MONOTONIC. */
 export const CLOCK_MONOTONIC = 1;
 

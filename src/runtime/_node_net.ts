@@ -14,6 +14,17 @@
  *   close, as the native modules do: the FIN is held and delivered after `resume()`.
  * - `server.close(callback)` calls back only when every accepted connection has ended; closing a
  *   listener must not wait for them, so `close` resolves as soon as the listening socket is closed.
+ * - Buffers (`bufferSize`, HAProxy's tune.bufsize). The write high-water mark is the socket's own
+ *   (`writableHighWaterMark`; `highWaterMark` of `createServer` for accepted sockets, which Deno
+ *   ignores: there it is set in the stream's state after accept). libuv reads up to 64 KiB at a
+ *   time, and a paused socket reads once more (the chunk waits in the stream's buffer) before it
+ *   stops. A dialled socket with a `bufferSize` reads through `onread` instead (Node and Deno; Bun's
+ *   node:net calls the callback without its socket): every read goes into one shared buffer of
+ *   max(bufferSize, 64 KiB), `pause()` stops reading at once, and the bytes read are copied out,
+ *   since a chunk must belong to its handler (one copy per read, where Node allocates a buffer for
+ *   every read anyway). Reads stay at 64 KiB: 16 KiB reads cost Node a fifth more CPU on 1 MB
+ *   responses, and Deno (a promise per read) half more (docs/performance.md, "Slow readers").
+ *   Accepted sockets cannot be given `onread`; they keep libuv's reads.
  *
  * @module
  */
@@ -29,7 +40,7 @@ import type {
   NetAddr,
 } from "./types.ts";
 import { addressOf, NOOP_HANDLER, UNKNOWN_ADDRESS } from "./_addresses.ts";
-import { formatHostPort, NetError, toNetError } from "./net_error.ts";
+import { adoptionError, formatHostPort, NetError, toNetError } from "./net_error.ts";
 
 const CONNECTION = Symbol("proxy.connection");
 
@@ -110,6 +121,26 @@ export class NodeNetConnection implements Connection {
   }
 }
 
+/** Dialled sockets read through `onread` (see the module notes): not on Bun, whose callback gets no socket. */
+function onreadAvailable(): boolean {
+  return (globalThis as { Bun?: unknown }).Bun === undefined;
+}
+
+/** libuv's read size: smaller reads cost throughput (see the module notes). */
+const READ_BYTES_MIN = 64 * 1024;
+
+/** The shared read buffer of each size in use (usually one). */
+const readBuffers = new Map<number, Uint8Array>();
+
+function readBuffer(size: number): Uint8Array {
+  let buffer = readBuffers.get(size);
+  if (buffer === undefined) {
+    buffer = new Uint8Array(size);
+    readBuffers.set(size, buffer);
+  }
+  return buffer;
+}
+
 function connectionOf(socket: net.Socket): NodeNetConnection {
   return (socket as OwnedSocket)[CONNECTION]!;
 }
@@ -124,6 +155,16 @@ function onSocketConnect(this: net.Socket): void {
 function onSocketData(this: net.Socket, chunk: Uint8Array): void {
   const conn = connectionOf(this);
   conn.handler.onData(conn, chunk);
+}
+
+/**
+ * `onread` callback of a dialled socket: `buffer` is the shared read buffer, so the bytes are copied
+ * out before the handler sees them (the next read of any socket overwrites it).
+ */
+function onSocketRead(this: net.Socket, nread: number, buffer: Uint8Array): boolean {
+  const conn = connectionOf(this);
+  conn.handler.onData(conn, buffer.slice(0, nread));
+  return true;
 }
 
 function onSocketDrain(this: net.Socket): void {
@@ -164,14 +205,32 @@ function onSocketClose(this: net.Socket): void {
   handler.onClose(conn, conn.error);
 }
 
+/**
+ * Deno's `createServer` ignores `highWaterMark`: its accepted sockets keep 64 KiB. The mark lives in
+ * the stream's state (Node's streams, which Deno ports), read at every `write`.
+ */
+function applyWriteHighWaterMark(socket: net.Socket, bufferSize: number): void {
+  const state = (socket as unknown as { _writableState?: { highWaterMark: number } })._writableState;
+  if (state !== undefined && typeof state.highWaterMark === "number") state.highWaterMark = bufferSize;
+}
+
 /** Dials with node:net; the connection reports through `handler`. */
 export function connectNodeNet(options: ConnectOptions, handler: ConnectionHandler): Connection {
-  const socket = net.connect({
+  const bufferSize = options.bufferSize;
+  const connectOptions: net.TcpNetConnectOpts & { writableHighWaterMark?: number } = {
     host: options.host,
     port: options.port,
     allowHalfOpen: true,
     noDelay: options.noDelay,
-  });
+  };
+  if (bufferSize !== undefined) {
+    // Passed on to the socket's stream (not in @types/node's connect options).
+    connectOptions.writableHighWaterMark = bufferSize;
+    if (onreadAvailable()) {
+      connectOptions.onread = { buffer: readBuffer(Math.max(bufferSize, READ_BYTES_MIN)), callback: onSocketRead };
+    }
+  }
+  const socket = net.connect(connectOptions);
   const conn = new NodeNetConnection(socket, handler, false, formatHostPort(options.host, options.port));
   conn.remote = addressOf(options.host, options.port);
   return conn;
@@ -192,25 +251,31 @@ class NodeNetListener implements Listener {
   }
 }
 
-/** Binds with node:net. Accept errors after binding (EMFILE...) go to `onError`, never crash. */
+/**
+ * Binds with node:net, or adopts `options.fd` (`listen({ fd })`: libuv opens the descriptor and
+ * calls listen(2) on it; closing the server closes that descriptor only). Accept errors after
+ * binding (EMFILE...) go to `onError`, never crash.
+ */
 export function listenNodeNet(
   options: ListenOptions,
   onAccept: (conn: Connection) => void,
   onError: (error: NetError) => void,
 ): Promise<Listener> {
   const target = formatHostPort(options.host, options.port);
-  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false });
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false, highWaterMark: options.bufferSize });
+  const bufferSize = options.bufferSize;
   server.on("connection", (socket: net.Socket) => {
+    if (bufferSize !== undefined && socket.writableHighWaterMark !== bufferSize) applyWriteHighWaterMark(socket, bufferSize);
     onAccept(new NodeNetConnection(socket, NOOP_HANDLER, true, ""));
   });
   return new Promise<Listener>((resolve, reject) => {
     const onBindError = (error: Error) => {
       server.close();
-      reject(toNetError(error, "Cannot bind", target));
+      reject(options.fd === undefined ? toNetError(error, "Cannot bind", target) : adoptionError(error, options.fd, target));
     };
     server.once("error", onBindError);
     server.listen(
-      {
+      options.fd !== undefined ? { fd: options.fd, backlog: options.backlog } : {
         host: options.host,
         port: options.port,
         backlog: options.backlog,

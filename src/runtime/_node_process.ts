@@ -20,12 +20,15 @@
  */
 
 import { write as writeFd } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { availableParallelism, hostname } from "node:os";
 import type {
   ChildProcess,
   FileAccess,
+  InheritableSocket,
+  ListenOptions,
   OutputStreamName,
+  PathKind,
   Runtime,
   RuntimeInfo,
   SignalName,
@@ -200,11 +203,25 @@ export async function fileAccessNode(path: string): Promise<FileAccess> {
   }
 }
 
+/** What is at `path` (node:fs stat, links followed); ENOENT and ENOTDIR mean "missing". */
+export async function pathKindNode(path: string): Promise<PathKind> {
+  try {
+    const found = await stat(path);
+    return found.isDirectory() ? "directory" : found.isFile() ? "file" : "other";
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === "ENOENT" || code === "ENOTDIR") return "missing";
+    throw error;
+  }
+}
+
 /** The process members that differ between Node and Bun. */
 export interface NodeProcessSpecifics {
+  bindInheritable(options: ListenOptions): Promise<InheritableSocket>;
   spawnSelf(args: readonly string[], options: SpawnSelfOptions): ChildProcess;
   setAffinity(pid: number, cores: readonly number[]): void;
   monotonicMicros(): bigint;
+  chroot(dir: string): void;
 }
 
 /** A runtime made of node:net sockets and Node's `process`: Node itself, and Bun. */
@@ -212,6 +229,7 @@ export function createNodeProcessRuntime(info: RuntimeInfo, specifics: NodeProce
   return {
     info,
     listen: listenNodeNet,
+    bindInheritable: specifics.bindInheritable,
     connect: connectNodeNet,
     connectDatagram: connectNodeDgram,
     lookup: lookupNodeDns,
@@ -239,6 +257,8 @@ export function createNodeProcessRuntime(info: RuntimeInfo, specifics: NodeProce
     userId: userIdNode,
     setIdentity: setIdentityNode,
     monotonicMicros: specifics.monotonicMicros,
+    chroot: specifics.chroot,
+    pathKind: pathKindNode,
     fileAccess: fileAccessNode,
   };
 }

@@ -1,6 +1,8 @@
 /**
  * Child processes over node:child_process, the same on Node, Bun and Deno (all three implement it;
- * Deno maps it onto `Deno.Command`). Standard input is ignored, standard output and error are ours.
+ * Deno maps it onto `Deno.Command`). Standard input is ignored, standard output and error are ours,
+ * and descriptors given as numbers after them in `stdio` become the child's 3, 4, ... on all three
+ * (Deno's makes each blocking on the way, for its own process too: see `_inheritable_socket.ts`).
  *
  * Quirks shared by the three:
  * - A command that cannot be started (ENOENT, EACCES...) gets no pid at once, and its errno only
@@ -22,6 +24,16 @@ import type { ChildExit, ChildProcess, KillSignalName } from "./types.ts";
 export interface ChildOptions {
   /** Variables set for the child on top of our environment. */
   readonly env: Readonly<Record<string, string>> | undefined;
+  /**
+   * Descriptors of ours the child gets as its 3, 4, ... (node:child_process dup2s them into place:
+   * ours stay close-on-exec, the child's copies do not).
+   */
+  readonly descriptors?: readonly number[];
+  /**
+   * Descriptors of ours the caller made inheritable (close-on-exec cleared) for this start: the
+   * child has them under the same numbers. Reported as the child's `inherited`, nothing else.
+   */
+  readonly inherited?: readonly number[];
   /** Runs the child as this user: with root's own ids it only clears its supplementary groups. */
   readonly uid?: number;
   readonly gid?: number;
@@ -35,7 +47,7 @@ export function startChild(command: string, args: readonly string[], options: Ch
     // Inside the try: Deno throws NotCapable when our environment cannot be listed (no --allow-env).
     env = { ...process.env, ...options.env };
     child = spawnProcess(command, args.slice(), {
-      stdio: ["ignore", "inherit", "inherit"],
+      stdio: ["ignore", "inherit", "inherit", ...(options.descriptors ?? [])],
       env,
       ...(options.uid === undefined ? {} : { uid: options.uid }),
       ...(options.gid === undefined ? {} : { gid: options.gid }),
@@ -47,18 +59,24 @@ export function startChild(command: string, args: readonly string[], options: Ch
   // otherwise be thrown as uncaught.
   child.on("error", () => {});
   if (child.pid === undefined) throw new Error(`Cannot start "${command}": ${startFailure(command, env)}`);
-  return new SpawnedChild(child, child.pid);
+  const inherited = options.inherited ?? (options.descriptors ?? []).map((_, index) => FIRST_STDIO_EXTRA_FD + index);
+  return new SpawnedChild(child, child.pid, inherited);
 }
+
+/** The child's number of the first descriptor given after stdin, stdout and stderr in `stdio`. */
+const FIRST_STDIO_EXTRA_FD = 3;
 
 /** A started node:child_process child behind the contract's ChildProcess. */
 class SpawnedChild implements ChildProcess {
   readonly pid: number;
   readonly exited: Promise<ChildExit>;
+  readonly inherited: readonly number[];
   private readonly child: NodeChildProcess;
 
-  constructor(child: NodeChildProcess, pid: number) {
+  constructor(child: NodeChildProcess, pid: number, inherited: readonly number[]) {
     this.child = child;
     this.pid = pid;
+    this.inherited = inherited;
     this.exited = new Promise((resolve) => {
       child.once("exit", (code, signal) => resolve({ code, signal }));
     });

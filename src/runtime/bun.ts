@@ -28,6 +28,14 @@
  *   bun:ffi is loaded with `import.meta.require` inside a function: a static `import "bun:ffi"`
  *   would break loading this module on Node and Deno.
  * - `process.setgroups`/`setgid`/`setuid` exist and, through glibc, change every thread.
+ * - `chroot` calls chroot(2) and chdir(2) through bun:ffi (Linux), reading errno through
+ *   `__errno_location`. A chrooted Bun keeps serving: under load it looks for /proc/self/statm
+ *   (memory figures for its heap heuristics) and carries on without it, but `process.memoryUsage()`
+ *   then throws "Failed to get memory usage", so nothing of ours calls it. See `_chroot.ts` for what
+ *   is read before.
+ * - `bindInheritable` (a -W master's sockets) calls socket/setsockopt/bind through bun:ffi (Linux x64
+ *   and arm64): Bun has no call that binds without listening, and its node:net has no
+ *   `_createServerHandle`. `Bun.listen({ fd })` adopts a descriptor and calls listen(2) on it.
  *
  * @module
  */
@@ -37,10 +45,20 @@ import type { ChildProcess, Runtime, SocketApi, SpawnSelfOptions } from "./types
 import { createNodeProcessRuntime, identitySupportedNode } from "./_node_process.ts";
 import { connectBunNative, listenBunNative } from "./_bun_native.ts";
 import { startChild } from "./_spawn.ts";
+import { chrootWith } from "./_chroot.ts";
+import { chrootUnsupported } from "./chroot_error.ts";
+import {
+  bindWithLibc,
+  descriptorsOf,
+  LIBC_SOCKET_SYMBOLS,
+  libcSocketsAvailable,
+  libcSocketsOf,
+} from "./_inheritable_socket.ts";
+import type { LibcSockets, OpenedLibcSockets } from "./_inheritable_socket.ts";
 import {
   CLOCK_MONOTONIC,
   CPU_SET_BYTES,
-  libcCandidates,
+  openLibc,
   pinAllThreads,
   threadIds,
   timespecMicros,
@@ -67,6 +85,7 @@ export function createBunRuntime(socketApi: SocketApi): Runtime {
   // Compiled executables serve their modules from the embedded /$bunfs/ file system.
   const compiled = bun.main.includes("$bunfs") || bun.main.includes("~BUN");
   const linux = process.platform === "linux";
+  const inheritableSockets = libcSocketsAvailable(process.platform, process.arch);
   const runtime = createNodeProcessRuntime({
     name: "bun",
     version: bun.version,
@@ -79,7 +98,17 @@ export function createBunRuntime(socketApi: SocketApi): Runtime {
     // uSockets sets SO_REUSEPORT everywhere, but only Linux spreads connections over the sockets.
     reusePort: linux,
     identity: identitySupportedNode(),
+    chroot: linux,
+    inheritableSockets,
   }, {
+    bindInheritable(options) {
+      if (!inheritableSockets) {
+        return Promise.reject(
+          new Error(`Cannot bind a socket for a child process on ${process.platform} ${process.arch}: only on Linux x64 and arm64`),
+        );
+      }
+      return bindWithLibc(options, bunSocketLibc());
+    },
     spawnSelf: (args, options) => spawnSelfBun(args, options, compiled),
     setAffinity(pid: number, cores: readonly number[]): void {
       if (!linux) throw new Error(`Cannot pin process ${pid} to cores ${cores.join(",")}: only on Linux`);
@@ -92,6 +121,10 @@ export function createBunRuntime(socketApi: SocketApi): Runtime {
       if (bunLibc().clock_gettime(CLOCK_MONOTONIC, timespec) !== 0) throw new Error("clock_gettime(CLOCK_MONOTONIC) failed");
       return timespecMicros(timespec);
     },
+    chroot(dir: string): void {
+      if (!linux) throw chrootUnsupported(dir, `chroot(2) is called through FFI on Linux only, not on ${process.platform}`);
+      chrootBun(dir);
+    },
   });
   if (socketApi === "node:net") return runtime;
   return { ...runtime, listen: listenBunNative, connect: connectBunNative };
@@ -101,7 +134,7 @@ export function createBunRuntime(socketApi: SocketApi): Runtime {
 const DROPPED_FLAG = /^--(?:watch|hot|no-clear-screen|inspect(?:-wait|-brk)?)(?:=|$)/;
 
 function spawnSelfBun(args: readonly string[], options: SpawnSelfOptions, compiled: boolean): ChildProcess {
-  const env = { env: options.env };
+  const env = { env: options.env, descriptors: descriptorsOf(options.sockets) };
   if (compiled) return startChild(process.execPath, args, env);
   const flags = process.execArgv.filter((flag) => !DROPPED_FLAG.test(flag));
   return startChild(process.execPath, [...flags, bunGlobal().main, ...args], env);
@@ -117,28 +150,81 @@ interface BunLibc {
   clock_gettime(clock: number, timespec: BigInt64Array): number;
 }
 
+/** The libc calls of a chroot, opened for it alone and closed after. */
+interface BunChrootLibc {
+  chroot(path: Uint8Array): number;
+  chdir(path: Uint8Array): number;
+  __errno_location(): number;
+}
+
+type BunSymbols = Record<string, { args: string[]; returns: string }>;
+
+interface BunLibrary<Symbols> {
+  readonly symbols: Symbols;
+  close(): void;
+}
+
 interface BunFfi {
-  dlopen(path: string, symbols: Record<string, { args: string[]; returns: string }>): { symbols: BunLibc };
+  dlopen<Symbols>(path: string, symbols: BunSymbols): BunLibrary<Symbols>;
+  readonly read: { i32(pointer: number, offset: number): number };
 }
 
 let libc: BunLibc | undefined;
+let socketLibc: LibcSockets | undefined;
 
-/** Opens libc once through bun:ffi, which only Bun has: loaded on first use, never imported. */
+/** bun:ffi, which only Bun has: loaded on first use with `import.meta.require`, never imported. */
+function bunFfi(): BunFfi {
+  return (import.meta as unknown as { require(id: string): BunFfi }).require("bun:ffi");
+}
+
+/** Opens the C library through bun:ffi with `symbols`, trying each libc name of the platform. */
+function openBunLibc<Symbols>(symbols: BunSymbols): BunLibrary<Symbols> {
+  return openLibc(process.arch, "bun:ffi", (name) => bunFfi().dlopen<Symbols>(name, symbols));
+}
+
+/** chroot(2) and chdir("/") with a library opened for them alone. */
+function chrootBun(dir: string): void {
+  const ffi = bunFfi();
+  const library = openBunLibc<BunChrootLibc>({
+    chroot: { args: ["ptr"], returns: "i32" },
+    chdir: { args: ["ptr"], returns: "i32" },
+    __errno_location: { args: [], returns: "ptr" },
+  });
+  const libc = library.symbols;
+  try {
+    chrootWith(dir, {
+      chroot: (path) => libc.chroot(path),
+      chdir: (path) => libc.chdir(path),
+      errno: () => ffi.read.i32(libc.__errno_location(), 0),
+    });
+  } finally {
+    library.close();
+  }
+}
+
+/** Opens libc once for the affinity and clock calls. */
 function bunLibc(): BunLibc {
-  if (libc !== undefined) return libc;
-  const ffi = (import.meta as unknown as { require(id: string): BunFfi }).require("bun:ffi");
-  const symbols = {
+  libc ??= openBunLibc<BunLibc>({
     sched_setaffinity: { args: ["i32", "usize", "ptr"], returns: "i32" },
     clock_gettime: { args: ["i32", "ptr"], returns: "i32" },
-  };
-  const failures: string[] = [];
-  for (const name of libcCandidates(process.arch)) {
-    try {
-      libc = ffi.dlopen(name, symbols).symbols;
-      return libc;
-    } catch (error) {
-      failures.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
-    }
+  }).symbols;
+  return libc;
+}
+
+/** bun:ffi's name for a kind of LIBC_SOCKET_SYMBOLS: typed arrays and pointers are both "ptr". */
+function bunType(kind: string): string {
+  return kind === "buffer" || kind === "pointer" ? "ptr" : kind;
+}
+
+/** Opens libc once for the socket calls of `bindInheritable`. */
+function bunSocketLibc(): LibcSockets {
+  if (socketLibc !== undefined) return socketLibc;
+  const ffi = bunFfi();
+  const symbols: BunSymbols = {};
+  for (const [name, signature] of Object.entries(LIBC_SOCKET_SYMBOLS)) {
+    symbols[name] = { args: signature.args.map(bunType), returns: bunType(signature.result) };
   }
-  throw new Error(`Cannot load the C library through bun:ffi (${failures.join("; ")})`);
+  const opened = openBunLibc<OpenedLibcSockets<number>>(symbols).symbols;
+  socketLibc = libcSocketsOf(opened, (pointer) => ffi.read.i32(pointer, 0));
+  return socketLibc;
 }

@@ -66,8 +66,21 @@
  * - `setAffinity` calls sched_setaffinity through `Deno.dlopen` for each thread in /proc/PID/task:
  *   Linux, --allow-ffi and reading /proc (`info.affinity` is false without FFI). `userId` needs
  *   --allow-sys=uid. `cpuCount` is `navigator.hardwareConcurrency`, which follows the affinity mask.
+ * - `bindInheritable` (a -W master's sockets) calls socket/setsockopt/bind through `Deno.dlopen`:
+ *   Linux x64 and arm64, --allow-ffi (`info.inheritableSockets` false without). `spawnSelf`
+ *   passes them by clearing close-on-exec around the (synchronous) spawn, not in node:child_process's
+ *   `stdio`, which would make the socket that every worker shares blocking. `Deno.listen` ignores
+ *   `fd`: with native sockets, a listener on an inherited descriptor is node:net's, whose
+ *   connections satisfy the same contract (the other sockets stay native).
  * - `fileAccess` queries the read permission first (no prompt): "denied" unless granted. Deno 2's
  *   PermissionDenied is the OS's EACCES, so it counts as "failed", as on Node.
+ * - `chroot` calls chroot(2) and chdir(2) through `Deno.dlopen` (Linux, --allow-ffi; errno through
+ *   `__errno_location`). A jailed worker that chroots is started with --allow-ffi and revokes it
+ *   once chrooted (`_deno_process.ts`). Inside a chroot, `Deno.execPath()` (and the first
+ *   `process.execPath`, which node:dns reads on its first lookup) finds no /proc/self/exe and Deno
+ *   2.9 panics, ending the process: `process.execPath` is read before the chroot (`_chroot.ts`),
+ *   and nothing of ours calls `Deno.execPath()` in a process that may be chrooted (only a master
+ *   spawns, and it is never chrooted).
  *
  * @module
  */
@@ -80,10 +93,15 @@ import { OutputWriter } from "./_output_writer.ts";
 import { startChild } from "./_spawn.ts";
 import {
   affinityAvailableDeno,
+  chrootAvailableDeno,
+  chrootDeno,
+  bindInheritableDeno,
   cpuCountDeno,
   fileAccessDeno,
   identityAvailableDeno,
+  inheritableSocketsAvailableDeno,
   monotonicMicrosDeno,
+  pathKindDeno,
   setAffinityDeno,
   setIdentityDeno,
   spawnSelfDeno,
@@ -211,10 +229,15 @@ export function createDenoRuntime(socketApi: SocketApi): Runtime {
       jail: deno.build.standalone === true ? "none" : "deno-permissions",
       affinity: affinityAvailableDeno(),
       identity: identityAvailableDeno(),
+      chroot: chrootAvailableDeno(),
       // Native listeners need --unstable-net for it; node:net sets it as Node does, on Linux.
       reusePort: deno.build.os === "linux" && (!native || denoNativeReusePortAvailable()),
+      inheritableSockets: inheritableSocketsAvailableDeno(),
     },
-    listen: native ? listenDenoNative : listenNodeNet,
+    // Deno.listen cannot adopt a descriptor (it ignores `fd`): inherited sockets are node:net's.
+    listen: native ? (options, onAccept, onError) =>
+      (options.fd === undefined ? listenDenoNative : listenNodeNet)(options, onAccept, onError) : listenNodeNet,
+    bindInheritable: bindInheritableDeno,
     connect: native ? connectDenoNative : connectNodeNet,
     connectDatagram: connectNodeDgram,
     lookup: lookupNodeDns,
@@ -279,6 +302,8 @@ export function createDenoRuntime(socketApi: SocketApi): Runtime {
     userId: userIdDeno,
     setIdentity: setIdentityDeno,
     monotonicMicros: monotonicMicrosDeno,
+    chroot: chrootDeno,
+    pathKind: pathKindDeno,
     fileAccess: fileAccessDeno,
   };
 }

@@ -100,6 +100,16 @@ export function toNetError(error: unknown, action: string, target: string): NetE
   return new NetError(code, `${action} "${target}": ${describeNetErrorCode(code)}`, { cause: error });
 }
 
+/**
+ * The NetError of a failed adoption of inherited descriptor `fd` (`listen({ fd })`), naming the
+ * address it stands for; the runtime's own words where the code says nothing ("input/output error").
+ */
+export function adoptionError(error: unknown, fd: number, target: string): NetError {
+  const code = netErrorCodeOf(error);
+  const reason = code !== "EIO" || !(error instanceof Error) ? describeNetErrorCode(code) : error.message;
+  return new NetError(code, `Cannot listen on inherited descriptor ${fd} for "${target}": ${reason}`, { cause: error });
+}
+
 /** `host:port`, with brackets around IPv6 addresses. */
 export function formatHostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;

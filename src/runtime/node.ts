@@ -17,6 +17,12 @@
  *   privileges; a refused read fails with ERR_ACCESS_DENIED, which `fileAccess` reports as "denied".
  * - No FFI: `setAffinity` cannot pin cores (`info.affinity` false) and says so; `taskset` or Bun and
  *   Deno can. `process.hrtime` is CLOCK_MONOTONIC on Linux (libuv's uv_hrtime), as systemd wants.
+ *   `chroot` cannot be called either (`info.chroot` false, ChrootError ENOSYS): the jail of a Node
+ *   process is the permission model of its -W workers (`src/lifecycle/chroot.ts` decides).
+ * - No public call binds a socket without listening, and a listening `net.Server` accepts whatever
+ *   comes: `bindInheritable` (a -W master's sockets) uses `net._createServerHandle`, the function
+ *   Node's cluster module binds its shared handles with (bound libuv TCP handle, not listening), on
+ *   any POSIX system; `info.inheritableSockets` is false where it is missing.
  * - A Node single executable application (SEA, `scripts/build/node_sea.ts`) is told apart by
  *   `node:sea`'s `isSea()`: `compiled` is true. Its `process.argv` is [binary, argv[0] as typed,
  *   ...arguments], so `args()` still starts at index 2, but `argv[1]` is no script: `spawnSelf` runs
@@ -29,14 +35,20 @@
  * @module
  */
 
+import * as net from "node:net";
 import type { ChildProcess, Runtime, SpawnSelfOptions } from "./types.ts";
 import { startChild } from "./_spawn.ts";
 import { nodeJailFlags } from "./_node_jail.ts";
 import { createNodeProcessRuntime, identitySupportedNode } from "./_node_process.ts";
+import { chrootUnsupported } from "./chroot_error.ts";
+import { bindWithNodeHandle, descriptorsOf, nodeServerHandleFactory } from "./_inheritable_socket.ts";
 
 /** Builds the Node runtime. */
 export function createNodeRuntime(): Runtime {
   const sea = isSingleExecutable();
+  const createServerHandle = nodeServerHandleFactory(net);
+  // Windows cannot pass a socket to a child as a descriptor.
+  const inheritableSockets = process.platform !== "win32" && createServerHandle !== undefined;
   return createNodeProcessRuntime({
     name: "node",
     version: process.versions.node,
@@ -49,7 +61,15 @@ export function createNodeRuntime(): Runtime {
     reusePort: ["linux", "freebsd"].includes(process.platform),
     affinity: false,
     identity: identitySupportedNode(),
+    chroot: false,
+    inheritableSockets,
   }, {
+    bindInheritable(options) {
+      if (!inheritableSockets) {
+        return Promise.reject(new Error(`Cannot bind a socket for a child process on ${process.platform}`));
+      }
+      return bindWithNodeHandle(options, createServerHandle!);
+    },
     spawnSelf: sea ? spawnSelfSea : spawnSelfNode,
     setAffinity(pid: number, cores: readonly number[]): void {
       throw new Error(
@@ -58,6 +78,9 @@ export function createNodeRuntime(): Runtime {
       );
     },
     monotonicMicros: () => process.hrtime.bigint() / 1000n,
+    chroot(dir: string): void {
+      throw chrootUnsupported(dir, "Node has no FFI to call chroot(2)");
+    },
   });
 }
 
@@ -126,7 +149,10 @@ function spawnSelfNode(args: readonly string[], options: SpawnSelfOptions): Chil
   }
   const flags = keptExecArgv(process.execArgv, options.jailed);
   if (options.jailed) flags.push(...nodeJailFlags(entry));
-  return startChild(process.execPath, [...flags, entry, ...args], { env: options.env });
+  return startChild(process.execPath, [...flags, entry, ...args], {
+    env: options.env,
+    descriptors: descriptorsOf(options.sockets),
+  });
 }
 
 /**
@@ -141,6 +167,7 @@ function isSingleExecutable(): boolean {
 function spawnSelfSea(args: readonly string[], options: SpawnSelfOptions): ChildProcess {
   return startChild(process.execPath, seaChildArgs(process.execArgv, args, options.jailed), {
     env: options.env,
+    descriptors: descriptorsOf(options.sockets),
   });
 }
 

@@ -47,8 +47,9 @@ export interface Connection {
   /** Replaces the event handler. */
   setHandler(handler: ConnectionHandler): void;
   /**
-   * Queues bytes for sending; never drops them. Returns false once the queued amount is over the
-   * high-water mark: stop writing and wait for `onDrain`. Do not modify `chunk` afterwards.
+   * Queues bytes for sending; never drops them. Returns false once the queued amount reaches the
+   * high-water mark (`bufferSize` where the runtime honours it, see {@link BufferSizeOption}):
+   * stop writing and wait for `onDrain`. Do not modify `chunk` afterwards.
    */
   write(chunk: Uint8Array): boolean;
   /** Bytes queued and not yet handed to the kernel. */
@@ -77,8 +78,20 @@ export interface Connection {
   owner: unknown;
 }
 
+/**
+ * HAProxy's `tune.bufsize` for a connection: what one direction of a proxied stream may hold in
+ * this process. `write` returns false once this many bytes are queued (the write high-water mark),
+ * so a session that pauses the reading side when the writing side pushes back holds a buffer plus
+ * the read that filled it; where the runtime allows, `pause()` then stops reading at once and one
+ * read takes at most max(bufferSize, 64 KiB) (docs/architecture.md, "Buffers per connection", says
+ * what each runtime honours). Unset: the runtime's defaults (a 64 KiB high-water mark).
+ */
+export interface BufferSizeOption {
+  readonly bufferSize?: number;
+}
+
 /** What `listen` binds. */
-export interface ListenOptions {
+export interface ListenOptions extends BufferSizeOption {
   /** IP address or host name; "0.0.0.0" or "::" for all interfaces. */
   readonly host: string;
   /** 0 picks a free port. */
@@ -89,6 +102,16 @@ export interface ListenOptions {
   readonly reusePort: boolean;
   /** For "::": accept IPv6 only (true) or IPv4-mapped too (false). */
   readonly ipv6Only?: boolean;
+  /**
+   * Adopts this inherited descriptor instead of binding: a socket bound by a parent process
+   * ({@link Runtime.bindInheritable}, passed with {@link SpawnSelfOptions.sockets}). It is made to
+   * listen here (with `backlog`) and accepted from; `host` and `port` say where it is bound (the
+   * listener's address), and `reusePort`/`ipv6Only` are the parent's. Closing the listener closes
+   * this process's descriptor only: the socket listens on while another process holds it, and the
+   * connections in its accept queue go to those that accept from it. Adopt a descriptor once: after
+   * the close its number may be reused by any other file.
+   */
+  readonly fd?: number;
 }
 
 /** A bound, listening socket. */
@@ -99,8 +122,21 @@ export interface Listener {
   close(): Promise<void>;
 }
 
+/**
+ * A TCP socket bound by this process for its children ({@link Runtime.bindInheritable}): bound, not
+ * listening, never accepted from here. A child started with it ({@link SpawnSelfOptions.sockets})
+ * adopts it with `listen({ fd })`; the first to do so makes it listen, and it keeps listening,
+ * with its accept queue, as long as any process holds it, this one included.
+ */
+export interface InheritableSocket {
+  /** The address bound (the real port when 0 was asked). */
+  readonly address: NetAddr;
+  /** Closes this process's descriptor; children keep theirs. Safe to call more than once. */
+  close(): void;
+}
+
 /** What `connect` dials. `host` must be an IP address: resolve names first with `lookup`. */
-export interface ConnectOptions {
+export interface ConnectOptions extends BufferSizeOption {
   readonly host: string;
   readonly port: number;
   readonly noDelay: boolean;
@@ -172,6 +208,11 @@ export interface ChildProcess {
   kill(signal: KillSignalName): boolean;
   /** Settles once the process exited; never rejects. */
   readonly exited: Promise<ChildExit>;
+  /**
+   * The descriptor numbers, in the child, of the sockets it inherited (`SpawnSelfOptions.sockets`,
+   * in order); empty without. Always above 2.
+   */
+  readonly inherited: readonly number[];
 }
 
 /** What {@link Runtime.spawn} starts. */
@@ -190,6 +231,18 @@ export interface SpawnSelfOptions extends SpawnOptions {
   readonly jailed: boolean;
   /** The child will change its user and group (`setIdentity`): a jailed child is allowed to. */
   readonly changesIdentity?: boolean;
+  /**
+   * The child will call `chroot`: a jailed child is allowed the FFI call (Deno: --allow-ffi, which
+   * the child gives back once it is chrooted).
+   */
+  readonly chroots?: boolean;
+  /**
+   * Sockets from {@link Runtime.bindInheritable} the child inherits, the same open sockets as ours
+   * (nothing about them is changed: a runtime that would, Deno's node:child_process clearing
+   * O_NONBLOCK on descriptors given in `stdio`, passes them another way); `ChildProcess.inherited`
+   * says which descriptor each is in the child. Only where `info.inheritableSockets` is true.
+   */
+  readonly sockets?: readonly InheritableSocket[];
 }
 
 /**
@@ -203,6 +256,9 @@ export type JailKind = "deno-permissions" | "node-permission-model" | "none";
 
 /** What a read attempt found, for the jail self-check. */
 export type FileAccess = "denied" | "readable" | "failed";
+
+/** What is at a path (symbolic links followed): "missing" when nothing is. */
+export type PathKind = "directory" | "file" | "other" | "missing";
 
 /** Which runtime runs us. */
 export type RuntimeName = "node" | "bun" | "deno";
@@ -228,11 +284,19 @@ export interface RuntimeInfo {
   readonly affinity: boolean;
   /** True when `setIdentity` can change user and group here. */
   readonly identity: boolean;
+  /** True when `chroot` can make the call here (FFI on Linux; on Deno with --allow-ffi). */
+  readonly chroot: boolean;
   /**
    * True when `listen` can set SO_REUSEPORT here with the kernel spreading connections over the
    * sockets (what a reload beside the old process and `workers` rely on).
    */
   readonly reusePort: boolean;
+  /**
+   * True when `bindInheritable` can bind a socket here without accepting on it, and `spawnSelf`
+   * can pass it to a child (what a -W master hands its workers): Node on POSIX, Bun and Deno on
+   * Linux through FFI (Deno with --allow-ffi).
+   */
+  readonly inheritableSockets: boolean;
 }
 
 /** Everything the proxy needs from the machine. */
@@ -248,6 +312,14 @@ export interface Runtime {
     onAccept: (conn: Connection) => void,
     onError: (error: NetError) => void,
   ): Promise<Listener>;
+  /**
+   * Binds a TCP socket for children to adopt ({@link InheritableSocket}): bound with SO_REUSEADDR,
+   * SO_REUSEPORT when `reusePort`, IPV6_V6ONLY as `ipv6Only` says, and not listening, so this
+   * process never accepts from it; `backlog` and `fd` are not used. A host name is resolved first
+   * (its first address). Rejects with a NetError (EADDRINUSE...) when it cannot bind, or an Error
+   * saying why where the runtime cannot (`info.inheritableSockets` false).
+   */
+  bindInheritable(options: ListenOptions): Promise<InheritableSocket>;
   /** Starts an outgoing connection; `handler.onOpen` or `handler.onClose(conn, error)` follows. */
   connect(options: ConnectOptions, handler: ConnectionHandler): Connection;
   /**
@@ -321,6 +393,17 @@ export interface Runtime {
    * group; there is no way back. Throws an Error saying why where it cannot (`info.identity` false).
    */
   setIdentity(uid: number, gid: number): void;
+  /**
+   * Confines this process to `dir` for good: chroot(2), then chdir("/"), HAProxy's `chroot`. What the
+   * runtime would read later on its own (the local time zone...) is read first. Needs root or
+   * CAP_SYS_CHROOT. Throws a ChrootError: the kernel's errno as its code, or ENOSYS where the runtime
+   * cannot make the call (`info.chroot` false: Node has no FFI, Deno without --allow-ffi, not Linux).
+   * On Deno, a process without read permission (a jailed worker) gives its FFI permission back
+   * once chrooted: FFI would be a way around the permission model.
+   */
+  chroot(dir: string): void;
+  /** What is at `path`, for configuration checks; rejects with an Error saying why it cannot look. */
+  pathKind(path: string): Promise<PathKind>;
   /**
    * CLOCK_MONOTONIC in microseconds, as systemd's `MONOTONIC_USEC` expects. Bun and Deno count
    * their own clocks from the process start, so they read it through FFI: on Linux only, and on

@@ -7,8 +7,10 @@
  * is forwarded (a FIN on one side becomes `end()` on the other); an abnormal close of one side
  * destroys the other.
  *
- * Connection failures are retried as HAProxy does: up to `retries` more attempts, the same server
- * after a turn-around delay, and the last attempt on another server when `redispatch` is on.
+ * Connection failures are retried as HAProxy does: up to `retries` more attempts; with `redispatch`
+ * each one on another server at once (the last one only, for hashing algorithms: see
+ * Backend.redispatchTarget); on the same server after a turn-around delay when the attempt failed
+ * with an error, at once when it timed out.
  *
  * A session holds a slot on its server for its whole life (the server's maxconn counts sessions);
  * when every server is full it waits in a queue (see core/backend.ts) for at most `timeout queue`,
@@ -39,9 +41,6 @@ import {
   recordQueuePosition,
   startRecord,
 } from "./session_log.ts";
-
-/** Client bytes held while the server connection is being made, before the client is paused (HAProxy's tune.bufsize). */
-export const PENDING_CLIENT_BYTES_MAX = 16_384;
 
 const PHASE_IDLE = 0;
 const PHASE_CONNECTING = 1;
@@ -194,7 +193,7 @@ export class TcpSession implements ConnectionHandler, SlotUser {
 
   onOpen(conn: Connection): void {
     if (conn !== this.server) return;
-    this.target?.observer?.connected();
+    this.target?.connected();
     this.record.connectTime = Math.round(this.logClock() - this.connectStartedAt);
     this.phase = PHASE_ESTABLISHED;
     this.armIdle();
@@ -217,7 +216,8 @@ export class TcpSession implements ConnectionHandler, SlotUser {
       } else if (this.phase !== PHASE_CLOSING) {
         this.pending.push(chunk);
         this.pendingBytes += chunk.length;
-        if (this.pendingBytes >= PENDING_CLIENT_BYTES_MAX) conn.pause();
+        // Held while the server connection is being made, up to one buffer (HAProxy's tune.bufsize).
+        if (this.pendingBytes >= this.host.bufferSize) conn.pause();
       }
     } else {
       this.bytesFromServer += chunk.length;
@@ -287,15 +287,14 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     if (connectTimeout > 0) this.timer.arm(connectTimeout);
     else this.timer.disarm();
     this.server = this.host.runtime.connect(
-      { host: server.host, port: server.port ?? client.local.port, noDelay: true },
+      { host: server.host, port: server.port ?? client.local.port, noDelay: true, bufferSize: this.host.bufferSize },
       this,
     );
   }
 
   private connectFailed(error: NetError | undefined): void {
     const failed = this.target!;
-    failed.connectFailures++;
-    failed.observer?.connectFailed();
+    failed.connectFailed(this.connectTimedOut, error);
     this.host.logger.debug(
       `Connection to server "${this.backend!.name}/${failed.name}" failed: ${error?.message ?? "closed"}`,
     );
@@ -310,14 +309,21 @@ export class TcpSession implements ConnectionHandler, SlotUser {
       return;
     }
     this.retriesLeft--;
-    if (this.backend!.redispatchSlot(this.slot, this.retriesLeft) !== null) {
+    const backend = this.backend!;
+    if (backend.redispatchSlot(this.slot, this.retriesLeft) !== null) {
       this.record.redispatched = true;
       this.connect();
       return;
     }
-    // Retrying the same server at once would most likely fail the same way.
+    // The same server again: after an error, not before the turn-around (it would most likely
+    // fail the same way); after a timeout, at once.
+    const delay = backend.retryTurnaround(this.connectTimedOut);
+    if (delay === 0) {
+      this.connect();
+      return;
+    }
     this.phase = PHASE_TURNAROUND;
-    this.timer.arm(this.backend!.retryTurnaround());
+    this.timer.arm(delay);
   }
 
   private onTimer(): void {

@@ -18,6 +18,11 @@ export interface SessionHost {
   readonly name: string;
   /** Where traffic lines go; null: this frontend logs no traffic. */
   readonly trafficLog: TrafficLog | null;
+  /**
+   * HAProxy's tune.bufsize: what each connection of a session may hold per direction, given to the
+   * runtime with every listen and connect (the write high-water mark: runtime/types.ts).
+   */
+  readonly bufferSize: number;
   /** Sessions running in this frontend (%fc) and in the whole process (%ac). */
   readonly activeSessions: number;
   readonly processSessions: number;

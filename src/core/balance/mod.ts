@@ -52,6 +52,15 @@ export const BALANCE_ALGORITHMS: readonly BalanceAlgorithmName[] = Object.freeze
 );
 
 /**
+ * Whether an algorithm ties a request to one server: the hashing ones (HAProxy's `BE_LB_KIND_HI`).
+ * A failed connection is then retried on that server, and only the last retry may go elsewhere;
+ * the others have no reason to insist on a server (see `Backend.redispatchTarget`).
+ */
+export function keepsAffinity(name: BalanceAlgorithmName): boolean {
+  return name === "source" || name === "uri" || name === "hdr";
+}
+
+/**
  * Whether `name` is the name of an algorithm. "hdr" is one, although a configuration spells it
  * with its header, "hdr(NAME)".
  */

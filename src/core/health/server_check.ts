@@ -11,16 +11,23 @@
  * Passive health (HAProxy's `observe`): sessions report what real traffic meets; `errorLimit`
  * consecutive errors trigger `onError`, and the next check then comes at `fastInterval`.
  *
+ * Refused connections count whether `observe` is set or not: a connection of real traffic that
+ * fails with an error (refused, reset, unreachable: what a layer-4 check would report as
+ * "Layer4 connection problem" at that moment) is evidence a check would have gathered, so a run
+ * of them counts as that many failed checks (see {@link ServerCheck.connectRefused}). A dead
+ * server is then out after `fall` refused connections, within milliseconds under load, rather
+ * than after `fall` intervals.
+ *
  * @module
  */
 
 import type { Backend } from "../backend.ts";
 import type { Logger } from "../logger.ts";
-import type { Server, TrafficObserver } from "../server.ts";
+import type { RefusalWatcher, Server, TrafficObserver } from "../server.ts";
 import type { TimerWheel, WheelTimer } from "../timer_wheel.ts";
 import { CheckCounter } from "./check_counter.ts";
 import type { CounterChange } from "./check_counter.ts";
-import { CHECK_STATUS } from "./probe.ts";
+import { CHECK_STATUS, errorInfo } from "./probe.ts";
 import type { HealthProbe, ProbeResult, ProbeRun } from "./probe.ts";
 
 /** How a server is checked (validated values, ms). */
@@ -50,7 +57,7 @@ export function isServerErrorStatus(status: number): boolean {
 }
 
 /** The health check of one server; see the module notes. */
-export class ServerCheck implements TrafficObserver {
+export class ServerCheck implements TrafficObserver, RefusalWatcher {
   readonly server: Server;
   readonly counter: CheckCounter;
   /** Checks run so far. */
@@ -88,6 +95,7 @@ export class ServerCheck implements TrafficObserver {
     this.counter = new CheckCounter(spec.rise, spec.fall);
     this.timer = wheel.create(() => this.onTimer());
     server.counter = this.counter;
+    server.refusalWatcher = this;
     if (spec.observe !== null) server.observer = this;
   }
 
@@ -162,6 +170,27 @@ export class ServerCheck implements TrafficObserver {
     const timer = this.timer;
     const soonest = this.clock.now() + this.spec.fastInterval;
     if (!timer.armed || timer.deadline > soonest) timer.arm(this.spec.fastInterval);
+  }
+
+  // ---- refused connections ----
+
+  /**
+   * A connection of real traffic failed with an error, the `inRow`th since one last succeeded.
+   * The run counts as failed checks, all at once when it reaches the number of failed checks
+   * that take the server down from where its counter is (`fall` when steady up; fewer after
+   * failed checks; one after a start, since the counter starts at `rise`). Counting them one by
+   * one instead would let the odd refusal between successful connections add up to a false
+   * DOWN between two checks; a successful connection ends the run (Server.connected), as it ends
+   * HAProxy's consecutive errors of `observe`. In HAProxy's terms: `observe layer4`, `error-limit
+   * <fall>`, `on-error mark-down`, for connection errors only, implied by `check`. Like every
+   * passive action, the next check then comes at `fastinter`.
+   */
+  connectRefused(inRow: number, error: unknown): void {
+    const counter = this.counter;
+    if (this.stopped || !counter.isUp || inRow < counter.health - counter.rise + 1) return;
+    const why = `reason: ${CHECK_STATUS.layer4Problem}, info: "${errorInfo(error)}", ${inRow} traffic connections in a row`;
+    this.apply(counter.markDown(), why, false);
+    this.hurry();
   }
 
   // ---- active checks ----
