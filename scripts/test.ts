@@ -38,12 +38,18 @@ export function countResults(runtime: string, output: string): { passed: number;
   if (runtime === "node") return { passed: last(/^ℹ pass (\d+)$/gm), failed: last(/^ℹ fail (\d+)$/gm) };
   if (runtime === "typecheck") return { passed: 0, failed: 0 };
   if (runtime === "bun") return { passed: last(/^\s*(\d+) pass$/gm), failed: last(/^\s*(\d+) fail$/gm) };
-  // Deno counts top-level tests with their steps in brackets: "ok | 9 passed (91 steps) | 0 failed".
+  // Deno counts top-level tests, groups (describe) included, with their steps in brackets:
+  // "ok | 9 passed (91 steps) | 0 failed". The other runners count leaf tests, so the groups are
+  // taken out and the steps put in. A group is printed as a line of its own ending in "..." with
+  // its first step indented below it (a test that prints output also gets such a line, followed by
+  // its output instead); a group fails "(due to N failed steps)".
   const summary = /(?:ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?/.exec(text);
   if (summary === null) return { passed: 0, failed: 0 };
+  const groups = text.match(/^\S.* \.\.\.\n[ \t]+\S/gm)?.length ?? 0;
+  const failedGroups = text.match(/^\S.* \.\.\. FAILED \(due to \d+ failed steps?\)/gm)?.length ?? 0;
   return {
-    passed: Number(summary[2] ?? summary[1]),
-    failed: Number(summary[4] ?? summary[3]),
+    passed: Number(summary[1]) - (groups - failedGroups) + Number(summary[2] ?? 0),
+    failed: Number(summary[3]) - failedGroups + Number(summary[4] ?? 0),
   };
 }
 
