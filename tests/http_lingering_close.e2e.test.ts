@@ -58,14 +58,16 @@ interface Upload {
 /**
  * Sends a POST head announcing `total` body bytes, then the body in 64 KiB pieces every `gapMs`
  * with backpressure; reads nothing until the whole body is written when `readLate` (as simple
- * blocking clients do), then everything until the proxy's FIN or an error.
+ * blocking clients do), then everything until the proxy's FIN or an error. Past `holdAt` bytes
+ * of body, it sends no more until the proxy's FIN has come.
  */
-function upload(port: number, path: string, total: number, gapMs: number, readLate: boolean): Promise<Upload> {
+function upload(port: number, path: string, total: number, gapMs: number, readLate: boolean, holdAt = Infinity): Promise<Upload> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: "127.0.0.1", port, allowHalfOpen: true });
     const chunks: Buffer[] = [];
     let error: string | null = null;
     let finReceived = false;
+    let onFin: (() => void) | null = null;
     let writing = true;
     let settled = false;
     const settle = () => {
@@ -84,6 +86,7 @@ function upload(port: number, path: string, total: number, gapMs: number, readLa
     // The proxy's FIN does not stop an upload (half-close): the client ends its side once it is done.
     socket.on("end", () => {
       finReceived = true;
+      onFin?.();
       if (!writing) socket.end();
     });
     socket.on("close", settle);
@@ -92,6 +95,7 @@ function upload(port: number, path: string, total: number, gapMs: number, readLa
       socket.write(`POST ${path} HTTP/1.1\r\nHost: test\r\nContent-Length: ${total}\r\n\r\n`);
       const piece = Buffer.alloc(64 * 1024, 0x61);
       for (let sent = 0; sent < total && error === null && !socket.destroyed; sent += piece.length) {
+        if (sent >= holdAt && !finReceived) await new Promise<void>((fin) => (onFin = fin));
         if (!socket.write(piece)) await new Promise<void>((drained) => socket.once("drain", () => drained()));
         if (gapMs > 0) await sleep(gapMs);
       }
@@ -134,7 +138,10 @@ test("the drain is bounded in amount: a client that keeps sending past the bound
   const { proxy, port, remove } = await startWithConfig(config(origin.address));
   try {
     const total = LINGER_MAX_BYTES * 4;
-    const result = await upload(port, "/upload", total, 0, false);
+    // The answer and the proxy's FIN are read before the bytes past the bound are sent: a reset
+    // may make a runtime's client drop what it had not read yet (seen once with Bun's node:net),
+    // and the point here is that the proxy cuts the client off, not how a client reads.
+    const result = await upload(port, "/upload", total, 0, false, LINGER_MAX_BYTES / 2);
     assert.match(result.received, /^HTTP\/1\.1 413 Payload Too Large\r\n/);
     assert.ok(result.received.endsWith(ANSWER_BODY), `got ${result.received.length} bytes`);
     assert.notEqual(result.error, null, "the connection was not cut");
