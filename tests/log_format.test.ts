@@ -23,6 +23,8 @@ function exampleRecord(overrides: Partial<LogRecord> = {}): LogRecord {
     acceptDate: EXAMPLE_DATE,
     requestDate: EXAMPLE_DATE,
     frontendName: "http-in",
+    tlsVersion: "",
+    tlsCipher: "",
     backendName: "static",
     serverName: "srv1",
     serverAddress: "10.0.2.1",

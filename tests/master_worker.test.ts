@@ -327,7 +327,7 @@ workers = 2
 servers = [{ name = "b", address = "127.0.0.1:9002" }]
 `,
       );
-      const read = await readConfig([base, override], null, false, (path) => readFile(path, "utf8"));
+      const read = await readConfig([base, override], null, false, { readTextFile: (path) => readFile(path, "utf8") });
       assert.equal(read.handover.kind, "files");
       if (read.handover.kind !== "files") return;
       assert.deepEqual(read.handover.sources.map((source) => source.name), [base, override]);
@@ -359,7 +359,7 @@ default-backend = "b"
 servers = [{ name = "s", address = "127.0.0.1:9001" }]
 `,
       );
-      const read = await readConfig([file], null, true, (path) => readFile(path, "utf8"));
+      const read = await readConfig([file], null, true, { readTextFile: (path) => readFile(path, "utf8") });
       assert.equal(read.config.frontends[0]!.binds[0]!.reusePort, false);
       assert.equal(configFromSetup(setupOf(read, true)).frontends[0]!.binds[0]!.reusePort, false);
     } finally {
@@ -375,7 +375,7 @@ servers = [{ name = "s", address = "127.0.0.1:9001" }]
         `[frontends.f]\nbind = "127.0.0.1:8080"\ndefault-backend = "missing"\n`,
       );
       await assert.rejects(
-        readConfig([file], null, false, (path) => readFile(path, "utf8")),
+        readConfig([file], null, false, { readTextFile: (path) => readFile(path, "utf8") }),
         (error: unknown) => error instanceof ConfigFileError && error.message.includes(`${file}:3:`),
       );
     } finally {
@@ -391,15 +391,15 @@ servers = [{ name = "s", address = "127.0.0.1:9001" }]
       reusePort: false,
       log: [],
     };
-    const read = await readConfig([], options, true, () => Promise.reject(new Error("no file is read")));
-    assert.deepEqual(read.handover, { kind: "quick-start", options });
+    const read = await readConfig([], options, true, { readTextFile: () => Promise.reject(new Error("no file is read")) });
+    assert.deepEqual(read.handover, { kind: "quick-start", options, tlsFiles: [] });
     assert.deepEqual(configFromSetup(setupOf(read, true)), read.config);
     assert.equal(read.config.backends[0]!.servers.length, 2);
   });
 
   test("a malformed setup is refused", () => {
     const good = {
-      config: { kind: "quick-start", options: { bind: ["a"], backend: ["b"] } },
+      config: { kind: "quick-start", options: { bind: ["a"], backend: ["b"] }, tlsFiles: [] },
       noReusePort: false,
       identity: null,
       hostname: "h",
@@ -423,6 +423,8 @@ servers = [{ name = "s", address = "127.0.0.1:9001" }]
       { ...good, config: { kind: "files", sources: [{ name: "a", text: "" }], errorFiles: [["a"]] } },
       { ...good, config: { kind: "quick-start", options: { bind: "a", backend: ["b"] } } },
       { ...good, config: { kind: "other" } },
+      { ...good, config: { kind: "quick-start", options: { bind: ["a"], backend: ["b"] } } },
+      { ...good, config: { kind: "quick-start", options: { bind: ["a"], backend: ["b"] }, tlsFiles: [["a.pem", { text: 1 }]] } },
       { ...good, listeners: undefined },
       { ...good, listeners: socket },
       { ...good, listeners: [{ ...socket, fd: 2 }] },

@@ -24,6 +24,7 @@ function runtimeWith(info: Partial<RuntimeInfo>): Runtime {
     chroot: true,
     reusePort: true,
     inheritableSockets: true,
+    tls: { ciphers: true, ciphersuites: false, versions: ["TLSv1.2", "TLSv1.3"] },
   };
   return { info: { ...base, ...info } } as Runtime;
 }

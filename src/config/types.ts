@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { PeerCertificateState, PeerVerify, TlsVersion } from "../runtime/types.ts";
 import type { BalanceAlgorithmName, BalanceHashKeyConfig } from "../core/balance/types.ts";
 import type { Cidr } from "../core/cidr.ts";
 import type { LogTargetSpec } from "../log/log_target.ts";
@@ -116,6 +117,14 @@ export interface ConditionConfig {
   readonly headers: readonly HeaderMatcherConfig[] | null;
   /** Client address in one of these networks. */
   readonly sources: readonly Cidr[] | null;
+  /** The client came over TLS (true) or not (false). */
+  readonly tls: boolean | null;
+  /** The SNI name the client sent, as `hosts` matches a host ("*.example.com" for its subdomains). */
+  readonly sni: readonly string[] | null;
+  /** The ALPN protocol agreed equal to an entry. */
+  readonly alpn: readonly string[] | null;
+  /** The client certificate's state equal to an entry ("none", "valid", "invalid"). */
+  readonly clientCert: readonly PeerCertificateState[] | null;
 }
 
 /** A rule's guard: `if = {...}` (negate false) or `unless = {...}` (negate true). */
@@ -197,6 +206,45 @@ export interface BindConfig {
   readonly port: number;
   /** SO_REUSEPORT, so a new process can bind beside the old one during a reload. */
   readonly reusePort: boolean;
+  /** TLS terminated on this address (HAProxy's `bind ... ssl crt ...`); null: plain TCP. */
+  readonly tls: BindTlsConfig | null;
+}
+
+/** One certificate a TLS bind serves, read and checked at load time. */
+export interface CertificateConfig {
+  /** The file it came from (the `crt` entry, or a file of a `crt` directory). */
+  readonly path: string;
+  /** PEM: the leaf certificate, then its chain. */
+  readonly chain: string;
+  /** PEM private key. */
+  readonly key: string;
+  /** Names SNI picks it by: its DNS subject alternative names, else its CN (lower case, `*.` kept). */
+  readonly names: readonly string[];
+  readonly subject: string;
+  /** Expiry, milliseconds since the epoch. */
+  readonly notAfter: number;
+}
+
+/** TLS settings of a bind. */
+export interface BindTlsConfig {
+  /** In load order: the first is the default. */
+  readonly certificates: readonly CertificateConfig[];
+  /** Refuse a handshake whose SNI name (or its absence) matches no certificate. */
+  readonly strictSni: boolean;
+  /** ALPN protocols offered, in order of preference. */
+  readonly alpn: readonly string[];
+  readonly minVersion: TlsVersion;
+  /** null: the highest the runtime speaks. */
+  readonly maxVersion: TlsVersion | null;
+  /** OpenSSL cipher list for TLS 1.2 and below; null: the runtime's default. */
+  readonly ciphers: string | null;
+  /** TLS 1.3 suites; null: the runtime's default. */
+  readonly ciphersuites: string | null;
+  /** Client certificates: not asked, asked, or demanded. */
+  readonly verify: PeerVerify;
+  /** PEM CA certificates client certificates are verified against; null with `verify = "none"` only. */
+  readonly ca: string | null;
+  readonly caFile: string | null;
 }
 
 /** Timeouts of a frontend, in milliseconds; 0 disables one. */

@@ -30,7 +30,8 @@ import { DEFAULT_HTTP_SECTION, HTTP_SECTION_KEYS, readHttpSection, warnNoEffectI
 import { LOG_KEYS, readDefaultsLog, readFrontendLog, readGlobalLog, warnUnusedDefaultsLogFormat } from "./log_setting.ts";
 import type { DefaultsLog, GlobalLog } from "./log_setting.ts";
 import { describe, isTable, Reader } from "./reader.ts";
-import type { ConfigPath, ValidationIssue, ValidationOptions } from "./reader.ts";
+import { BIND_KEYS, readBindTls } from "./tls_bind.ts";
+import type { ConfigPath, Table, ValidationIssue, ValidationOptions } from "./reader.ts";
 import { formatTomlPath } from "./toml_positions.ts";
 import { readTune } from "./tune.ts";
 import { readProcessSettings } from "./process_settings.ts";
@@ -51,7 +52,8 @@ import type {
 
 export { errorFilePaths } from "./errorfiles.ts";
 export { chrootPath } from "./process_settings.ts";
-export type { ConfigPath, ErrorFileText, PathCheck, ValidationIssue, ValidationOptions } from "./reader.ts";
+export { tlsFilePaths } from "./tls_bind.ts";
+export type { ConfigPath, ErrorFileText, PathCheck, TlsFileRead, TlsValidation, ValidationIssue, ValidationOptions } from "./reader.ts";
 
 /** The outcome: a Config when there is no error, and every issue found. */
 export interface ValidationResult {
@@ -208,26 +210,39 @@ function readBinds(reader: Reader, path: ConfigPath, value: unknown, reusePort: 
     reader.error(path, `Missing "bind": give at least one address to listen on, e.g. bind = ":80"`);
     return [];
   }
-  const list = typeof value === "string" ? [value] : value;
+  const single = typeof value === "string" || isTable(value);
+  const list = single ? [value] : value;
   if (!Array.isArray(list) || list.length === 0) {
-    reader.error(path, `Expected an address or a non-empty array of addresses, found ${describe(value)}`);
+    reader.error(path, `Expected an address, a bind table or a non-empty array of them, found ${describe(value)}`);
     return [];
   }
   const binds: BindConfig[] = [];
-  list.forEach((text: unknown, index) => {
-    const itemPath = typeof value === "string" ? path : [...path, index];
+  list.forEach((item: unknown, index) => {
+    const itemPath = single ? path : [...path, index];
+    let text = item;
+    let table: Table | undefined;
+    if (isTable(item)) {
+      table = reader.table(itemPath, item, BIND_KEYS);
+      text = item.address;
+      if (text === undefined) {
+        reader.error(itemPath, `Missing "address" in the bind table: where to listen, e.g. address = ":443"`);
+        return;
+      }
+    }
+    const addressPath = table === undefined ? itemPath : [...itemPath, "address"];
     if (typeof text !== "string") {
-      reader.error(itemPath, `Expected an address such as ":80" or "127.0.0.1:8080", found ${describe(text)}`);
+      reader.error(addressPath, `Expected an address such as ":80" or "127.0.0.1:8080", or a table with "address" and TLS settings, found ${describe(text)}`);
       return;
     }
+    const tls = table === undefined ? null : readBindTls(reader, itemPath, table);
     try {
       const address = parseBindAddress(text);
-      const bind = Object.freeze({ text, host: address.host, port: address.port, reusePort });
+      const bind = Object.freeze({ text, host: address.host, port: address.port, reusePort, tls });
       binds.push(bind);
-      places.push({ bind, path: itemPath });
+      places.push({ bind, path: addressPath });
     } catch (error) {
       if (!(error instanceof AddressError)) throw error;
-      reader.error(itemPath, error.message);
+      reader.error(addressPath, error.message);
     }
   });
   return binds;

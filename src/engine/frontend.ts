@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { Connection, ConnectionHandler, Listener, NetAddr, Runtime } from "../runtime/types.ts";
+import type { Connection, ConnectionHandler, Listener, NetAddr, Runtime, TlsServerOptions } from "../runtime/types.ts";
 import type { NetError } from "../runtime/net_error.ts";
 import type { Backend } from "../core/backend.ts";
 import type { Logger } from "../core/logger.ts";
@@ -22,7 +22,9 @@ import { HttpSession } from "../http/session.ts";
 import type { HttpSessionHost } from "../http/session.ts";
 import type { HttpFrontendPolicy } from "../http/policy.ts";
 import { ServerPool } from "../http/server_pool.ts";
-import type { BindConfig, FrontendConfig } from "../config/types.ts";
+import type { BindConfig, BindTlsConfig, FrontendConfig } from "../config/types.ts";
+import { SniSelector } from "../tls/sni_selector.ts";
+import { formatConnectionError } from "../log/log_format.ts";
 import { DEFAULTS } from "../config/types.ts";
 import type { TrafficLog } from "../log/traffic_log.ts";
 
@@ -94,6 +96,8 @@ export class Frontend implements HttpSessionHost {
   totalSessions = 0;
   /** Connections closed because even the parking queue was full. */
   rejectedConnections = 0;
+  /** TLS handshakes that failed on this frontend's binds. */
+  failedHandshakes = 0;
   /** http mode: rules, router, pages and limits of the sessions (null in tcp mode). */
   readonly httpPolicy: HttpFrontendPolicy | null;
   /** Where the sessions' traffic lines go; null: no traffic log. */
@@ -176,7 +180,7 @@ export class Frontend implements HttpSessionHost {
         const before = first?.[index];
         const inherited = this.inherited?.take(this.name, index) ?? null;
         const port = bind.port === 0 && before !== undefined ? before.port : bind.port;
-        bound.push(await this.listen(bind, before?.address ?? bind.host, port, inherited));
+        bound.push(await this.listen(bind, before?.address ?? bind.host, port, inherited, index));
       }
     } catch (error) {
       await Promise.all(bound.map((listener) => listener.close()));
@@ -208,7 +212,34 @@ export class Frontend implements HttpSessionHost {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private listen(bind: BindConfig, host: string, port: number, inherited: InheritedListener | null): Promise<Listener> {
+  /** The runtime's TLS options for a bind; a failed handshake is logged as HAProxy does, once. */
+  private tlsOptions(tls: BindTlsConfig, bindIndex: number): TlsServerOptions {
+    const sni = new SniSelector(tls.certificates.map((certificate) => certificate.names), tls.strictSni);
+    return {
+      certificates: tls.certificates.map((certificate) => ({ chain: certificate.chain, key: certificate.key })),
+      selectCertificate: (name) => sni.select(name),
+      alpn: tls.alpn,
+      minVersion: tls.minVersion,
+      ...(tls.maxVersion === null ? {} : { maxVersion: tls.maxVersion }),
+      ...(tls.ciphers === null ? {} : { ciphers: tls.ciphers }),
+      ...(tls.ciphersuites === null ? {} : { ciphersuites: tls.ciphersuites }),
+      verify: tls.verify,
+      ...(tls.ca === null ? {} : { ca: tls.ca }),
+      // HAProxy bounds the handshake by `timeout client`.
+      handshakeTimeout: this.config.timeouts.client,
+      onHandshakeFailure: (failure) => {
+        this.failedHandshakes++;
+        const line = formatConnectionError(
+          failure.remote.address, failure.remote.port, this.runtime.wallClock(), this.name, String(bindIndex + 1),
+          `SSL handshake failure (${failure.reason})`,
+        );
+        if (this.trafficLog !== null) this.trafficLog.writeLine(line, true);
+        else this.logger.debug(line);
+      },
+    };
+  }
+
+  private listen(bind: BindConfig, host: string, port: number, inherited: InheritedListener | null, bindIndex: number): Promise<Listener> {
     return this.runtime.listen(
       {
         host: inherited?.host ?? host,
@@ -220,6 +251,7 @@ export class Frontend implements HttpSessionHost {
         ipv6Only: bind.host === "::",
         bufferSize: this.bufferSize,
         ...(inherited === null ? {} : { fd: inherited.fd }),
+        ...(bind.tls === null ? {} : { tls: this.tlsOptions(bind.tls, bindIndex) }),
       },
       (conn) => this.accept(conn),
       (error: NetError) => this.logger.error(`Frontend "${this.name}": ${error.message}`),

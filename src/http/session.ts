@@ -501,13 +501,13 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.response.reset(request.method);
     const address = this.clientAddress;
     if (!policy.requestRules.isEmpty) {
-      const verdict = policy.requestRules.apply(request, address);
+      const verdict = policy.requestRules.apply(request, address, this.client?.tls);
       if (verdict !== null) {
         this.answerVerdict(verdict);
         return;
       }
     }
-    const route = policy.router.pick(request, address);
+    const route = policy.router.pick(request, address, this.client?.tls);
     if (route === null) {
       this.host.logger.debug(`No backend for ${request.method} ${request.target} from ${address}`);
       this.terminate("S" + PHASE_LETTER_CONNECT);
@@ -517,7 +517,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.route = route;
     if (route.clientClose) this.closeAfter = true;
     if (!route.requestRules.isEmpty) {
-      const verdict = route.requestRules.apply(request, address);
+      const verdict = route.requestRules.apply(request, address, this.client?.tls);
       if (verdict !== null) {
         this.answerVerdict(verdict);
         return;
@@ -619,7 +619,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       this.forwardFor = forwarded.forwardFor === null ? null : forwardForValue(forwarded, this.clientAddress);
       options.dropHeaders = replacedForwardedHeaders(forwarded);
     }
-    forwardedHeaders(forwarded, request, this.forwardFor, request.host, added);
+    forwardedHeaders(forwarded, request, this.forwardFor, request.host, this.client?.tls !== undefined, added);
     // RFC 9110 7.8: an upgrade is offered only in HTTP/1.1, and is only sensible without a body
     // (the body would have to be read before the protocol switch). h2c never passes (serialize.ts).
     this.upgrading = request.version === "1.1" && request.connectionUpgrade && request.upgrade !== undefined &&
@@ -946,8 +946,9 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   /** The backend's, then the frontend's http-response rules (HAProxy's order). */
   private applyResponseRules(): void {
     const route = this.route!;
-    if (!route.responseRules.isEmpty) route.responseRules.apply(this.response, this.request, this.clientAddress);
-    if (!this.policy.responseRules.isEmpty) this.policy.responseRules.apply(this.response, this.request, this.clientAddress);
+    const tls = this.client?.tls;
+    if (!route.responseRules.isEmpty) route.responseRules.apply(this.response, this.request, this.clientAddress, tls);
+    if (!this.policy.responseRules.isEmpty) this.policy.responseRules.apply(this.response, this.request, this.clientAddress, tls);
   }
 
   private beginResponse(): void {

@@ -52,7 +52,7 @@ import {
   sameToken,
 } from "./control_channel.ts";
 import type { Frame } from "./control_channel.ts";
-import { readConfig } from "./config_handover.ts";
+import { configReadIo, readConfig } from "./config_handover.ts";
 import type { ConfigHandover, ReadConfig, WorkerSetup } from "./config_handover.ts";
 import { MASTER_VARIABLE, WORKER_COMMAND } from "./worker_command.ts";
 import { verbosityOfArgs } from "./worker_logger.ts";
@@ -355,13 +355,7 @@ class Master {
    */
   private async plan(read?: ReadConfig): Promise<Plan> {
     const { files, quickStart, process } = this.start;
-    read ??= await readConfig(
-      files,
-      quickStart,
-      process.noReusePort,
-      (path) => this.runtime.readTextFile(path),
-      (path) => this.runtime.pathKind(path),
-    );
+    read ??= await readConfig(files, quickStart, process.noReusePort, configReadIo(this.runtime));
     const global = read.config.global;
     checkCpuMap(global, this.runtime);
     const workers = workerCount(global, this.runtime);

@@ -139,6 +139,17 @@ function millisecondDateWriter(get: (record: LogRecord) => number, utc: boolean)
   };
 }
 
+/**
+ * HAProxy's line for a connection that never became a session (its `error-log-format` in 2.6):
+ * `127.0.0.1:40710 [07/Dec/2026:17:50:01.250] https/1: SSL handshake failure`, the bind by its
+ * position in the frontend (HAProxy numbers them from 1 unless named).
+ */
+export function formatConnectionError(clientAddress: string, clientPort: number, acceptMs: number, frontend: string, bind: string, reason: string): string {
+  const second = Math.floor(acceptMs / 1000);
+  const address = clientAddress.includes(":") ? `[${clientAddress}]` : clientAddress;
+  return `${address}:${clientPort} [${secondText(second, false)}.${pad3(Math.floor(acceptMs) - second * 1000)}] ${frontend}/${bind}: ${reason}`;
+}
+
 /** %T: "dd/Mmm/yyyy:HH:MM:SS +0000", always GMT as HAProxy's `%T`. */
 function gmtDateWriter(): Writer {
   let cachedSecond = Number.NaN;
@@ -262,7 +273,10 @@ const VARIABLES: Record<string, Factory> = {
   T: () => gmtDateWriter(),
   Ts: (flags) => numberWriter((r) => Math.floor(r.acceptDate / 1000), flags),
   f: (flags) => textWriter((r) => r.frontendName, flags, CONTROL_ESCAPES, "-"),
-  ft: (flags) => textWriter((r) => r.frontendName, flags, CONTROL_ESCAPES, "-"),
+  // HAProxy marks a frontend connection with TLS by a "~" after the name.
+  ft: (flags) => textWriter((r) => r.tlsVersion === "" ? r.frontendName : r.frontendName + "~", flags, CONTROL_ESCAPES, "-"),
+  sslv: (flags) => textWriter((r) => r.tlsVersion, flags, CONTROL_ESCAPES, "-"),
+  sslc: (flags) => textWriter((r) => r.tlsCipher, flags, CONTROL_ESCAPES, "-"),
   // HAProxy logs the frontend as the backend until one is chosen.
   b: (flags) =>
     textWriter((r) => r.backendName === "" ? r.frontendName : r.backendName, flags, CONTROL_ESCAPES, "-"),

@@ -23,6 +23,9 @@ export interface LogRecord {
   requestDate: number;
   /** %f, %ft: the frontend's name. */
   frontendName: string;
+  /** %sslv, %sslc: the client connection's TLS version and cipher ("" on a plain connection; %ft then has no "~"). */
+  tlsVersion: string;
+  tlsCipher: string;
   /** %b: the backend's name ("" before one was chosen: printed as the frontend's name, as HAProxy). */
   backendName: string;
   /** %s: the server's name; null when no server was reached (printed "<NOSRV>"). */
@@ -88,6 +91,8 @@ export function createLogRecord(): LogRecord {
     acceptDate: 0,
     requestDate: 0,
     frontendName: "",
+    tlsVersion: "",
+    tlsCipher: "",
     backendName: "",
     serverName: null,
     serverAddress: "",

@@ -38,6 +38,7 @@ import type {
   Listener,
   ListenOptions,
   NetAddr,
+  TlsFacts,
 } from "./types.ts";
 import { addressOf, NOOP_HANDLER, UNKNOWN_ADDRESS } from "./_addresses.ts";
 import { adoptionError, formatHostPort, NetError, toNetError } from "./net_error.ts";
@@ -55,6 +56,8 @@ export class NodeNetConnection implements Connection {
   local: NetAddr;
   open: boolean;
   owner: unknown = undefined;
+  /** Plain TCP here: `_node_tls.ts` sets it on the TLS sockets it wraps. */
+  tls: TlsFacts | undefined = undefined;
   /** The first socket error, delivered with close. */
   error: NetError | undefined = undefined;
   /** "host:port" this connection dialled, for error messages; empty for accepted ones. */
@@ -209,7 +212,7 @@ function onSocketClose(this: net.Socket): void {
  * Deno's `createServer` ignores `highWaterMark`: its accepted sockets keep 64 KiB. The mark lives in
  * the stream's state (Node's streams, which Deno ports), read at every `write`.
  */
-function applyWriteHighWaterMark(socket: net.Socket, bufferSize: number): void {
+export function applyWriteHighWaterMark(socket: net.Socket, bufferSize: number): void {
   const state = (socket as unknown as { _writableState?: { highWaterMark: number } })._writableState;
   if (state !== undefined && typeof state.highWaterMark === "number") state.highWaterMark = bufferSize;
 }

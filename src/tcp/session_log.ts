@@ -36,6 +36,9 @@ export function startRecord(record: LogRecord, host: SessionHost, client: Connec
   record.frontendAddress = client.local.address;
   record.frontendPort = client.local.port;
   record.frontendName = host.name;
+  const tls = client.tls;
+  record.tlsVersion = tls === undefined ? "" : tls.version;
+  record.tlsCipher = tls === undefined ? "" : tls.cipher;
 }
 
 /** The counts and the termination state, taken when the line is written. */
