@@ -13,6 +13,8 @@ import { ConfigFileError, formatConfigIssue, loadConfigFiles, loadConfigSources 
 import type { ConfigIssue } from "../src/config/load.ts";
 import { DEFAULTS } from "../src/config/types.ts";
 import { errorFilePaths } from "../src/config/validate.ts";
+import type { TlsValidation } from "../src/config/validate.ts";
+import { currentRuntime } from "../src/runtime/detect.ts";
 import { parseDuration } from "../src/config/duration.ts";
 import { closestMatch } from "../src/config/did_you_mean.ts";
 
@@ -529,6 +531,10 @@ servers = [{ name = "b", address = "10.0.0.2:80" }]
       methods: null,
       headers: null,
       sources: null,
+      tls: null,
+      sni: null,
+      alpn: null,
+      clientCert: null,
     });
     const condition = second!.condition;
     assert.deepEqual([condition.paths, condition.methods, condition.hosts], [["/status", "/version"], ["GET"], null]);
@@ -553,7 +559,7 @@ servers = [{ name = "b", address = "10.0.0.2:80" }]
 
   test("a route without a matcher, unknown or tcp backends, bad matchers", () => {
     assert.deepEqual(errorsOf(ROUTED.replace(`host = ["API.example.com", "*.api.example.com", "[2001:DB8::1]"]\npath-prefix = "/api/"\n`, "")), [
-      `9:3 frontends.web.routes[0]: Route has no matcher: it would take every request, hiding default-backend and the routes after it; give at least one of host, path, path-prefix, path-regex, method, header, source (or make "api" the default-backend)`,
+      `9:3 frontends.web.routes[0]: Route has no matcher: it would take every request, hiding default-backend and the routes after it; give at least one of host, path, path-prefix, path-regex, method, header, source, tls, sni, alpn, client-cert (or make "api" the default-backend)`,
     ]);
     assert.deepEqual(errorsOf(ROUTED.replace(`backend = "api"\nhost`, `backend = "apii"\nhost`)), [
       `10:11 frontends.web.routes[0].backend: Backend "apii" does not exist: did you mean "api"?`,
@@ -744,9 +750,9 @@ http-response = [{ action = "deny" }, { action = "return" }]`)), [
   { action = "deny", if = { host = "a b" } },
 ]`)), [
       `8:44 frontends.web.http-request[0].unless: Give "if" or "unless", not both`,
-      `9:27 frontends.web.http-request[1].if: Empty condition: give at least one of host, path, path-prefix, path-regex, method, header, source (without "if", the rule always applies)`,
+      `9:27 frontends.web.http-request[1].if: Empty condition: give at least one of host, path, path-prefix, path-regex, method, header, source, tls, sni, alpn, client-cert (without "if", the rule always applies)`,
       `10:31 frontends.web.http-request[2].unless: Expected a condition such as { path-prefix = "/admin/" }, found "internal"`,
-      `11:27 frontends.web.http-request[3].if: Empty condition: give at least one of host, path, path-prefix, path-regex, method, header, source (without "if", the rule always applies)`,
+      `11:27 frontends.web.http-request[3].if: Empty condition: give at least one of host, path, path-prefix, path-regex, method, header, source, tls, sni, alpn, client-cert (without "if", the rule always applies)`,
       `11:29 frontends.web.http-request[3].if.paht: Unknown key "paht": did you mean "path"?`,
       `12:36 frontends.web.http-request[4].if.host: Invalid host "a b": expected a host name such as "example.com", "*.example.com" (any subdomain of example.com) or "192.0.2.1"`,
     ]);
@@ -908,6 +914,23 @@ describe("several files", () => {
   });
 });
 
+const runtime = currentRuntime();
+const TEST_CERTIFICATE = readFileSync(new URL("./fixtures/tls/default.pem", import.meta.url), "utf8");
+const TEST_CA = readFileSync(new URL("./fixtures/tls/ca.pem", import.meta.url), "utf8");
+
+/**
+ * Certificates for documented configurations: every `crt` the text names is the test certificate
+ * (a directory holds it once), every `ca-file` the test CA.
+ */
+function stubTls(): TlsValidation {
+  return {
+    file: (path) => path.endsWith("/") ? { entries: [`${path}site.pem`] } : { text: /ca[^/]*\.pem$/.test(path) ? TEST_CA : TEST_CERTIFICATE },
+    inspectCertificate: (chain, key) => runtime.inspectCertificate(chain, key),
+    support: runtime.info.tls,
+    now: Date.parse("2026-12-07T00:00:00Z"),
+  };
+}
+
 /** A valid errorfile for the status named in `path` (docs name their pages "…/503.http"). */
 function stubErrorFiles(text: string): Map<string, string> {
   const pages = new Map<string, string>();
@@ -926,7 +949,7 @@ describe("documented configurations", () => {
       const complete = blocks.filter((block) => block.includes("[frontends."));
       assert.ok(complete.length >= 1, `${document} has no complete TOML example`);
       for (const block of complete) {
-        const { config } = loadConfigSources([{ name: document, text: block }], { errorFiles: stubErrorFiles(block) });
+        const { config } = loadConfigSources([{ name: document, text: block }], { errorFiles: stubErrorFiles(block), tls: stubTls() });
         assert.ok(config.frontends.length > 0);
       }
     });
@@ -937,9 +960,19 @@ describe("documented configurations", () => {
     const files = readdirSync(directory).filter((name) => name.endsWith(".toml"));
     assert.ok(files.length >= 3);
     // Errorfile paths are relative to the current directory: the examples expect the repository's root.
-    const readFromRoot = (path: string) => readFile(path.startsWith("/") ? path : new URL(`../${path}`, import.meta.url), "utf8");
+    // Certificates the examples name in /etc/proxy/certs/ are the test certificates.
+    const readFromRoot = (path: string) =>
+      path.startsWith("/etc/proxy/certs/")
+        ? Promise.resolve(/ca[^/]*\.pem$/.test(path) ? TEST_CA : TEST_CERTIFICATE)
+        : readFile(path.startsWith("/") ? path : new URL(`../${path}`, import.meta.url), "utf8");
+    const tls = {
+      listDirectory: () => Promise.resolve(["site.pem"]),
+      inspectCertificate: (chain: string, key: string) => runtime.inspectCertificate(chain, key),
+      support: runtime.info.tls,
+      now: () => Date.parse("2026-12-07T00:00:00Z"),
+    };
     for (const file of files) {
-      const loaded = await loadConfigFiles([`examples/${file}`], readFromRoot);
+      const loaded = await loadConfigFiles([`examples/${file}`], readFromRoot, undefined, tls);
       assert.deepEqual(loaded.warnings, [], file);
     }
   });

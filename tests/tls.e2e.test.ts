@@ -254,6 +254,7 @@ bind = ["127.0.0.1:0", { address = "127.0.0.1:0", crt = ["${fixture("default.pem
 default-backend = "app"
 log = "stdout"
 log-format = "%ci [%t] %ft %b %sslv %sslc"
+http-request = [{ action = "redirect", scheme = "https", code = 301, if = { path = "/login", tls = false } }]
 routes = [
   { client-cert = "valid", backend = "certified" },
   { client-cert = "invalid", backend = "invalid" },
@@ -279,9 +280,11 @@ servers = [{ name = "p", address = "${api.address}" }]
 
   const tlsPort = () => started.ports[1]!;
 
-  test("one frontend serves plain and TLS; HTTPS keep-alive reaches the plain origin with X-Forwarded-Proto: https", async () => {
+  test("one frontend serves plain and TLS, redirecting plain to https where asked; HTTPS keep-alive reaches the plain origin with X-Forwarded-Proto: https", async () => {
     const plain = await rawExchange(started.ports[0]!, "GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
     assert.match(plain.received.toString(), /^HTTP\/1\.1 200 [\s\S]*app proto=http$/);
+    const login = await rawExchange(started.ports[0]!, "GET /login?next=1 HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n\r\n");
+    assert.match(login.received.toString(), /^HTTP\/1\.1 301 [^\r]*\r\n(?:[^\r]*\r\n)*location: https:\/\/shop\.test\/login\?next=1\r\n/i);
     const connectionsBefore = app.connections();
     const result = await httpsRequests(tlsPort(), { servername: "default.test" }, 3);
     assert.deepEqual(result.bodies, ["app proto=https", "app proto=https", "app proto=https"]);
