@@ -12,6 +12,10 @@ import * as tls from "node:tls";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { CliProcess, waitUntil } from "./_cli_helpers.ts";
+import { loadConfigSources } from "../src/config/load.ts";
+import { Proxy } from "../src/engine/proxy.ts";
+import { SILENT_LOGGER } from "../src/core/logger.ts";
+import { currentRuntime } from "../src/runtime/detect.ts";
 import { configFile } from "./_http_helpers.ts";
 
 const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`fixtures/tls/${name}`, import.meta.url)), "utf8");
@@ -340,6 +344,60 @@ servers = [{ name = "d", address = "${fallback.address}" }]
     // The session count in that line is that session alone: nothing leaked.
     assert.match(logLines("strict")[strictLines + 1]!, /^SNI strict exact e -- 1$/);
     assert.equal(proxy.running, true);
+  } finally {
+    for (const step of cleanup.reverse()) await step();
+  }
+});
+
+test("in process: a connection parked beyond maxconn is inspected once it starts; a reset mid-hello leaves no session", async () => {
+  const cleanup: Array<() => Promise<void> | void> = [];
+  try {
+    const exact = await tlsOrigin("exact", "exact.pem");
+    cleanup.push(exact.close);
+    const { config } = loadConfigSources([{
+      name: "sni.toml",
+      text: `
+[frontends.edge]
+bind = "127.0.0.1:0"
+mode = "tcp"
+maxconn = 1
+timeout = { inspect-delay = "1h" }
+${ROUTES}
+
+[backends.exact]
+servers = [{ name = "e", address = "${exact.address}" }]
+
+[backends.wildcard]
+servers = []
+`,
+    }]);
+    const proxy = new Proxy(config, currentRuntime(), SILENT_LOGGER);
+    await proxy.start();
+    cleanup.push(() => proxy.close());
+    const frontend = proxy.frontends[0]!;
+    const port = frontend.boundAddresses[0]!.port;
+    const hello = await captureHello();
+
+    // The only slot goes to a hello that stalls; the next connection waits unread, paused.
+    const holder = rawClient(port, hello.subarray(0, 20));
+    cleanup.push(() => void holder.socket.destroy());
+    await waitUntil(() => frontend.activeSessions === 1, "the first session");
+    const parked = tlsAsk(port, "www.example.test");
+    await waitUntil(() => frontend.parkedConnections === 1, "a parked connection");
+    // Its hello is read when it starts: with an hour's delay, nothing else would route it.
+    holder.socket.resetAndDestroy();
+    assert.equal((await parked).text, "exact");
+    await waitUntil(() => frontend.activeSessions === 0, "every session ended");
+    assert.equal(exact.connections(), 1, "the reset hello reached no server");
+
+    // Reset after the hello's first bytes were read: the session ends, nothing leaks.
+    const reset = rawClient(port, hello.subarray(0, hello.length - 1));
+    await waitUntil(() => frontend.activeSessions === 1, "the inspecting session");
+    await new Promise<void>((resolve) => reset.socket.write("", () => resolve()));
+    reset.socket.resetAndDestroy();
+    await waitUntil(() => frontend.activeSessions === 0, "the reset session ended");
+    assert.equal(exact.connections(), 1);
+    assert.equal(proxy.backends.reduce((sum, backend) => sum + backend.activeConnections, 0), 0);
   } finally {
     for (const step of cleanup.reverse()) await step();
   }

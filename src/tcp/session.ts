@@ -124,6 +124,8 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     if (this.hello === null || this.hello.limit !== this.host.bufferSize) this.hello = new ClientHelloReader(this.host.bufferSize);
     else this.hello.reset();
     this.timer.arm(inspectDelay);
+    // A connection parked beyond maxconn comes paused, and the hello must be read now.
+    client.resume();
   }
 
   private accept(client: Connection, clientTimeout: number): void {
