@@ -6,8 +6,6 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import * as net from "node:net";
-import * as tls from "node:tls";
 import {
   ClientHelloReader,
   HELLO_INCOMPLETE,
@@ -21,37 +19,7 @@ import {
   NO_SNI_TOO_BIG,
 } from "../src/tls/client_hello.ts";
 import type { HelloStatus } from "../src/tls/client_hello.ts";
-
-/** What a node:tls client sends first: its whole first flight's opening record(s), read by their lengths. */
-async function captureHello(servername: string | undefined): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  let client: tls.TLSSocket | undefined;
-  const server = net.createServer();
-  try {
-    const captured = new Promise<Uint8Array>((resolve, reject) => {
-      server.on("connection", (socket) => {
-        socket.on("error", () => {});
-        socket.on("data", (chunk: Buffer) => {
-          chunks.push(chunk);
-          const bytes = Buffer.concat(chunks);
-          if (bytes.length >= 5 && bytes.length >= 5 + bytes.readUInt16BE(3)) {
-            socket.destroy();
-            resolve(new Uint8Array(bytes.subarray(0, 5 + bytes.readUInt16BE(3))));
-          }
-        });
-        socket.on("end", () => reject(new Error("the client closed before its hello")));
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const port = (server.address() as net.AddressInfo).port;
-    client = tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false, ...(servername === undefined ? {} : { servername }) });
-    client.on("error", () => {});
-    return await captured;
-  } finally {
-    client?.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
+import { captureHello } from "./_tls_helpers.ts";
 
 const encoder = new TextEncoder();
 

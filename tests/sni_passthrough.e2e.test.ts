@@ -16,6 +16,7 @@ import { loadConfigSources } from "../src/config/load.ts";
 import { Proxy } from "../src/engine/proxy.ts";
 import { SILENT_LOGGER } from "../src/core/logger.ts";
 import { currentRuntime } from "../src/runtime/detect.ts";
+import { captureHello } from "./_tls_helpers.ts";
 import { configFile } from "./_http_helpers.ts";
 
 const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`fixtures/tls/${name}`, import.meta.url)), "utf8");
@@ -108,34 +109,6 @@ function rawClient(port: number, data: Uint8Array | string): { socket: net.Socke
   socket.write(data);
   const closed = new Promise<Buffer>((resolve) => socket.on("close", () => resolve(Buffer.concat(chunks))));
   return { socket, closed };
-}
-
-/** A ClientHello as a node:tls client writes it, captured by a plain server. */
-async function captureHello(): Promise<Buffer> {
-  const server = net.createServer();
-  let client: tls.TLSSocket | undefined;
-  try {
-    const captured = new Promise<Buffer>((resolve) => {
-      server.on("connection", (socket) => {
-        let bytes = Buffer.alloc(0);
-        socket.on("error", () => {});
-        socket.on("data", (chunk: Buffer) => {
-          bytes = Buffer.concat([bytes, chunk]);
-          if (bytes.length >= 5 && bytes.length >= 5 + bytes.readUInt16BE(3)) {
-            socket.destroy();
-            resolve(bytes.subarray(0, 5 + bytes.readUInt16BE(3)));
-          }
-        });
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    client = tls.connect({ host: "127.0.0.1", port: (server.address() as net.AddressInfo).port, servername: "www.example.test" });
-    client.on("error", () => {});
-    return await captured;
-  } finally {
-    client?.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
 }
 
 /**
@@ -318,7 +291,7 @@ servers = [{ name = "d", address = "${fallback.address}" }]
     assert.ok(relay.writes() > 100, `the hello went in ${relay.writes()} writes`);
 
     // A hello that never completes: routed when the inspect delay expires, without a name.
-    const hello = await captureHello();
+    const hello = await captureHello("www.example.test");
     const shortFallback = fallback.connections();
     const stalled = rawClient(short, hello.subarray(0, 20));
     cleanup.push(() => void stalled.socket.destroy());
@@ -376,7 +349,7 @@ servers = []
     cleanup.push(() => proxy.close());
     const frontend = proxy.frontends[0]!;
     const port = frontend.boundAddresses[0]!.port;
-    const hello = await captureHello();
+    const hello = await captureHello("www.example.test");
 
     // The only slot goes to a hello that stalls; the next connection waits unread, paused.
     const holder = rawClient(port, hello.subarray(0, 20));
