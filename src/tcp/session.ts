@@ -345,7 +345,8 @@ export class TcpSession implements ConnectionHandler, SlotUser {
       return;
     }
     this.route(backend);
-    if (this.phase === PHASE_CONNECTING && this.pendingBytes >= this.host.bufferSize) this.client?.pause();
+    // What was read with the hello may already fill the buffer held for the server (a hello plus early data).
+    if (this.phase !== PHASE_CLOSING && this.pendingBytes >= this.host.bufferSize) this.client?.pause();
   }
 
   private connect(): void {
