@@ -70,8 +70,10 @@ describe("defaults and inheritance", () => {
       client: DEFAULTS.timeoutClient,
       httpRequest: DEFAULTS.timeoutHttpRequest,
       httpKeepAlive: DEFAULTS.timeoutHttpKeepAlive,
+      inspectDelay: DEFAULTS.timeoutInspectDelay,
     });
     assert.deepEqual(frontend.routes, []);
+    assert.deepEqual(frontend.sniRoutes, []);
     assert.deepEqual(frontend.http, http);
     const backend = config.backends[0]!;
     assert.equal(backend.balance, "roundrobin");
@@ -121,6 +123,7 @@ client = "2m"
 server = "3h"
 http-request = "4s"
 http-keep-alive = 5000
+inspect-delay = "7s"
 queue = "6s"
 tunnel = "1d"
 [frontends.a]
@@ -132,7 +135,7 @@ default-backend = "y"
 maxconn = 5
 backlog = 6
 reuseport = false
-timeout = { client = "100ms" }
+timeout = { client = "100ms", inspect-delay = "8s" }
 [backends.x]
 servers = [{ name = "s", address = "h:1", weight = 256, maxconn = 9, backup = true }]
 [backends.y]
@@ -148,11 +151,11 @@ servers = []
     const [a, b] = config.frontends;
     assert.equal(a!.maxconn, 77);
     assert.equal(a!.backlog, 64);
-    assert.deepEqual(a!.timeouts, { client: 120_000, httpRequest: 4_000, httpKeepAlive: 5_000 });
+    assert.deepEqual(a!.timeouts, { client: 120_000, httpRequest: 4_000, httpKeepAlive: 5_000, inspectDelay: 7_000 });
     assert.equal(b!.maxconn, 5);
     assert.equal(b!.backlog, 6);
     assert.equal(b!.binds[0]!.reusePort, false);
-    assert.deepEqual(b!.timeouts, { client: 100, httpRequest: 4_000, httpKeepAlive: 5_000 });
+    assert.deepEqual(b!.timeouts, { client: 100, httpRequest: 4_000, httpKeepAlive: 5_000, inspectDelay: 8_000 });
     const [x, y] = config.backends;
     assert.deepEqual([x!.balance, x!.retries, x!.redispatch, x!.allBackups], ["leastconn", 1, false, true]);
     assert.deepEqual(x!.timeouts, { connect: 1_000, server: 10_800_000, queue: 6_000, tunnel: 86_400_000 });
@@ -551,9 +554,10 @@ servers = [{ name = "b", address = "10.0.0.2:80" }]
   test("default-backend is optional for an http frontend with routes (unmatched requests get a 503)", () => {
     const { config } = load(ROUTED.replace(`default-backend = "app"\n`, ""));
     assert.equal(config.frontends[0]!.defaultBackend, "");
-    assert.deepEqual(errorsOf(ROUTED.replace(`default-backend = "app"\n`, `mode = "tcp"\n`)), [
-      `5:2 frontends.web: Frontend "web" has no "default-backend": name the backend that gets its connections`,
-      `9:3 frontends.web.routes: "routes" need http mode: frontend "web" is in tcp mode, where every connection goes to its default-backend`,
+    // In tcp mode routes match the ClientHello's server name: request matchers are refused.
+    assert.deepEqual(errorsOf(ROUTED.replace(`default-backend = "app"\n`, `mode = "tcp"\n`)).slice(0, 2), [
+      `11:1 frontends.web.routes[0].host: "host" needs http mode: in tcp-mode frontend "web" a route matches the server name of the TLS ClientHello (sni)`,
+      `12:1 frontends.web.routes[0].path-prefix: "path-prefix" needs http mode: in tcp-mode frontend "web" a route matches the server name of the TLS ClientHello (sni)`,
     ]);
   });
 
@@ -975,5 +979,95 @@ describe("documented configurations", () => {
       const loaded = await loadConfigFiles([`examples/${file}`], readFromRoot, undefined, tls);
       assert.deepEqual(loaded.warnings, [], file);
     }
+  });
+});
+
+describe("tcp-mode SNI routes", () => {
+  const SNI = `
+[frontends.edge]
+bind = ":443"
+default-backend = "fallback"
+routes = [
+  { sni = "WWW.Example.com", backend = "exact" },
+  { sni = ["*.Example.com", "example.org"], backend = "wild" },
+]
+
+[backends.exact]
+servers = [{ name = "a", address = "10.0.0.1:443" }]
+
+[backends.wild]
+servers = [{ name = "b", address = "10.0.0.2:443" }]
+
+[backends.fallback]
+servers = [{ name = "c", address = "10.0.0.3:443" }]
+`;
+
+  test("names in lower case, in order; the inspect delay's default and inheritance", () => {
+    const { config, warnings } = load(SNI);
+    assert.deepEqual(warnings, []);
+    const edge = config.frontends[0]!;
+    assert.deepEqual(edge.sniRoutes, [
+      { backend: "exact", names: ["www.example.com"] },
+      { backend: "wild", names: ["*.example.com", "example.org"] },
+    ]);
+    assert.deepEqual(edge.routes, []);
+    assert.equal(edge.timeouts.inspectDelay, 5_000);
+    assert.ok(Object.isFrozen(edge.sniRoutes) && Object.isFrozen(edge.sniRoutes[1]) && Object.isFrozen(edge.sniRoutes[1]!.names));
+    assert.equal(load(`[defaults]\ntimeout = { inspect-delay = "2s" }\n` + SNI).config.frontends[0]!.timeouts.inspectDelay, 2_000);
+    const own = load(SNI.replace(`bind = ":443"`, `bind = ":443"\ntimeout = { inspect-delay = "300ms" }`)).config.frontends[0]!;
+    assert.equal(own.timeouts.inspectDelay, 300);
+  });
+
+  test("default-backend is optional: a connection no route takes is closed", () => {
+    const { config } = load(SNI.replace(`default-backend = "fallback"\n`, ""));
+    assert.equal(config.frontends[0]!.defaultBackend, "");
+    assert.equal(config.frontends[0]!.sniRoutes.length, 2);
+    // An empty array is no routes: the default-backend is needed again.
+    assert.deepEqual(errorsOf(MINIMAL.replace(`default-backend = "app"\n`, "routes = []\n")), [
+      `2:2 frontends.web: Frontend "web" has no "default-backend": name the backend that gets its connections`,
+    ]);
+  });
+
+  test("a tcp frontend's routes may lead to tcp or http backends, as its default-backend may", () => {
+    const { config } = load(SNI.replace(`[backends.wild]\n`, `[backends.wild]\nmode = "http"\n`));
+    assert.equal(config.frontends[0]!.sniRoutes[1]!.backend, "wild");
+  });
+
+  test("errors at their positions: names, keys, backends, the inspect delay", () => {
+    const routes = (text: string) => SNI.replace(/routes = \[[^\]]*\][^\]]*\]\n/, `routes = [\n${text}\n]\n`);
+    assert.deepEqual(errorsOf(routes(`  { sni = ["exa mple.com", "192.0.2.1", "[2001:db8::1]", "example.com:443", "*", "example.com.", ""], backend = "exact" },`)), [
+      `6:12 frontends.edge.routes[0].sni[0]: Invalid sni "exa mple.com": expected a host name such as "example.com" or "*.example.com" (any subdomain of example.com)`,
+      `6:28 frontends.edge.routes[0].sni[1]: Invalid sni "192.0.2.1": TLS clients send no server name for an IP address, and none with a port (RFC 6066 3)`,
+      `6:41 frontends.edge.routes[0].sni[2]: Invalid sni "[2001:db8::1]": TLS clients send no server name for an IP address, and none with a port (RFC 6066 3)`,
+      `6:58 frontends.edge.routes[0].sni[3]: Invalid sni "example.com:443": TLS clients send no server name for an IP address, and none with a port (RFC 6066 3)`,
+      `6:77 frontends.edge.routes[0].sni[4]: Invalid sni "*": expected a host name such as "example.com" or "*.example.com" (any subdomain of example.com)`,
+      `6:82 frontends.edge.routes[0].sni[5]: Invalid sni "example.com.": expected a host name such as "example.com" or "*.example.com" (any subdomain of example.com)`,
+      `6:98 frontends.edge.routes[0].sni[6]: Expected a non-empty string, found an empty string`,
+    ]);
+    assert.deepEqual(errorsOf(routes(`  { backend = "exact" },\n  { sni = "a.example.com" },\n  { sni = [], backend = "exact" },\n  { snii = "x.example.com", backend = "exact" },\n  "exact",`)), [
+      `6:3 frontends.edge.routes[0]: Route has no "sni": in a tcp-mode frontend a route picks connections by the server name a TLS client asks for, e.g. { backend = "www", sni = ["www.example.com", "*.example.com"] }`,
+      `7:3 frontends.edge.routes[1]: Missing "backend": name the backend this route leads to`,
+      `8:11 frontends.edge.routes[2].sni: Expected a string or a non-empty array of strings such as "www.example.com" or ["example.com", "*.example.com"], found an empty array`,
+      `9:3 frontends.edge.routes[3]: Route has no "sni": in a tcp-mode frontend a route picks connections by the server name a TLS client asks for, e.g. { backend = "www", sni = ["www.example.com", "*.example.com"] }`,
+      `9:5 frontends.edge.routes[3].snii: Unknown key "snii": did you mean "sni"?`,
+      `10:3 frontends.edge.routes[4]: Expected a route such as { backend = "www", sni = ["www.example.com", "*.example.com"] }, found "exact"`,
+    ]);
+    assert.deepEqual(errorsOf(routes(`  { sni = "a.example.com", backend = "exakt", path-prefix = "/" },`)), [
+      `6:38 frontends.edge.routes[0].backend: Backend "exakt" does not exist: did you mean "exact"?`,
+      `6:47 frontends.edge.routes[0].path-prefix: "path-prefix" needs http mode: in tcp-mode frontend "edge" a route matches the server name of the TLS ClientHello (sni)`,
+    ]);
+    assert.deepEqual(errorsOf(SNI.replace(`routes = [`, `timeout = { inspect-delay = 0 }\nroutes = [`)), [
+      `5:29 frontends.edge.timeout.inspect-delay: Expected a duration of at least 1ms, found 0`,
+    ]);
+    assert.deepEqual(errorsOf(SNI.replace(/routes = \[[^\]]*\][^\]]*\]\n/, `routes = { sni = "a.example.com" }\n`)), [
+      `5:10 frontends.edge.routes: Expected an array of routes such as [{ backend = "www", sni = "www.example.com" }], found a table`,
+    ]);
+  });
+
+  test("a name already routed by an earlier route gets a warning", () => {
+    const text = SNI.replace(`"example.org"]`, `"example.org", "www.example.com"]`);
+    assert.deepEqual(warningsOf(text), [
+      `7:44 frontends.edge.routes[1].sni[2]: Server name "www.example.com" is already routed by routes[0]: this entry never matches`,
+    ]);
   });
 });

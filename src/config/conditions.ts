@@ -25,7 +25,8 @@ const HEADER_MATCHER_KEYS = ["name", "present", "equals", "regex"] as const;
 const TOKEN = HEADER_NAME;
 
 const HOST_LABEL = "[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?";
-const HOST_NAME = new RegExp(`^(?:\\*\\.)?${HOST_LABEL}(?:\\.${HOST_LABEL})*$`);
+/** A host name in lower case, optionally "*." and a host name (any subdomain of it). */
+export const HOST_NAME = new RegExp(`^(?:\\*\\.)?${HOST_LABEL}(?:\\.${HOST_LABEL})*$`);
 
 /**
  * A `host` entry as requests are compared with it (lower case; an IPv6 address without brackets,

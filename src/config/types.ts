@@ -139,6 +139,16 @@ export interface RouteConfig {
   readonly condition: ConditionConfig;
 }
 
+/**
+ * A tcp-mode route by the server name a TLS client asks for in its ClientHello, read without
+ * terminating TLS (HAProxy's `use_backend NAME if { req_ssl_sni -i NAME }`).
+ */
+export interface SniRouteConfig {
+  readonly backend: string;
+  /** Lower case; "*.example.com" matches any name ending in ".example.com" (one label or more before it). */
+  readonly names: readonly string[];
+}
+
 /** Redirect codes `redirect` accepts. */
 export type RedirectCode = 301 | 302 | 303 | 307 | 308;
 
@@ -255,6 +265,11 @@ export interface FrontendTimeouts {
   readonly httpRequest: number;
   /** http mode: wait for the next request on a kept-alive connection. */
   readonly httpKeepAlive: number;
+  /**
+   * tcp mode with SNI routes: how long the TLS ClientHello may take to arrive whole before the
+   * session is routed without a server name (HAProxy's `tcp-request inspect-delay`); never 0.
+   */
+  readonly inspectDelay: number;
 }
 
 /** `forwardfor`: the X-Forwarded-For header added to each request (HAProxy's `option forwardfor`). */
@@ -281,7 +296,10 @@ export interface FrontendConfig {
   readonly name: string;
   readonly mode: ProxyMode;
   readonly binds: readonly BindConfig[];
-  /** "" only for an http frontend with routes and no default: a request no route takes gets a 503. */
+  /**
+   * "" only for a frontend with routes and no default: in http mode a request no route takes gets
+   * a 503, in tcp mode a connection no SNI route takes is closed.
+   */
   readonly defaultBackend: string;
   /** Concurrent connections; beyond it, new ones wait unread until a slot frees. */
   readonly maxconn: number;
@@ -292,6 +310,11 @@ export interface FrontendConfig {
   readonly forwarded: ForwardedHeadersConfig;
   /** http mode: tried in order before `defaultBackend`. */
   readonly routes: readonly RouteConfig[];
+  /**
+   * tcp mode: tried in order on the ClientHello's server name; when none matches, or no name can
+   * be read, `defaultBackend` (closed when "").
+   */
+  readonly sniRoutes: readonly SniRouteConfig[];
   readonly http: HttpSectionConfig;
   readonly log: FrontendLogConfig;
 }
@@ -427,6 +450,11 @@ export const DEFAULTS = Object.freeze({
   timeoutServer: 30_000,
   timeoutHttpRequest: 10_000,
   timeoutHttpKeepAlive: 10_000,
+  /**
+   * A ClientHello comes in the first round trip: 5 s covers slow mobile links, the value HAProxy's
+   * documentation uses in its SNI examples.
+   */
+  timeoutInspectDelay: 5_000,
   /** Unset in HAProxy: the client and server timeouts keep applying to tunnels. */
   timeoutTunnel: 0,
   /** HAProxy's check defaults: `inter 2s`, `rise 2`, `fall 3`. */

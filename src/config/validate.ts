@@ -35,6 +35,7 @@ import type { ConfigPath, Table, ValidationIssue, ValidationOptions } from "./re
 import { formatTomlPath } from "./toml_positions.ts";
 import { readTune } from "./tune.ts";
 import { readProcessSettings } from "./process_settings.ts";
+import { readSniRoutes } from "./sni_routes.ts";
 import { DEFAULTS } from "./types.ts";
 import type {
   BackendConfig,
@@ -48,6 +49,7 @@ import type {
   ProxyMode,
   RouteConfig,
   ServerConfig,
+  SniRouteConfig,
 } from "./types.ts";
 
 export { errorFilePaths } from "./errorfiles.ts";
@@ -90,7 +92,7 @@ const BACKEND_KEYS = [
 ] as const;
 const SERVER_KEYS = ["name", "address", "weight", "maxconn", "maxqueue", "backup", "disabled", "slowstart", "check"] as const;
 const ROUTE_KEYS = ["backend", ...MATCHER_KEYS] as const;
-const FRONTEND_TIMEOUTS = ["client", "http-request", "http-keep-alive"] as const;
+const FRONTEND_TIMEOUTS = ["client", "http-request", "http-keep-alive", "inspect-delay"] as const;
 const BACKEND_TIMEOUTS = ["connect", "server", "queue", "tunnel"] as const;
 const ALL_TIMEOUTS = [...FRONTEND_TIMEOUTS, ...BACKEND_TIMEOUTS] as const;
 type TimeoutKey = (typeof ALL_TIMEOUTS)[number];
@@ -140,7 +142,8 @@ function readTimeouts(
   const timeouts = { ...inherited };
   if (table === undefined) return timeouts;
   for (const key of allowed) {
-    const ms = reader.duration([...path, key], table[key]);
+    // An inspect delay of 0 would route every connection before its hello arrives.
+    const ms = reader.duration([...path, key], table[key], key === "inspect-delay" ? 1 : 0);
     if (ms !== undefined) timeouts[key] = ms;
   }
   return timeouts;
@@ -177,6 +180,7 @@ function readDefaults(reader: Reader, value: unknown, globalLog: GlobalLog): Inh
       server: DEFAULTS.timeoutServer,
       "http-request": DEFAULTS.timeoutHttpRequest,
       "http-keep-alive": DEFAULTS.timeoutHttpKeepAlive,
+      "inspect-delay": DEFAULTS.timeoutInspectDelay,
       queue: undefined,
       tunnel: DEFAULTS.timeoutTunnel,
     }),
@@ -248,7 +252,10 @@ function readBinds(reader: Reader, path: ConfigPath, value: unknown, reusePort: 
   return binds;
 }
 
-/** `routes`: an array of { backend, matchers... }, tried in order. */
+/**
+ * `routes`: an array of { backend, matchers... } in http mode, of { backend, sni } in tcp mode,
+ * tried in order.
+ */
 function readRoutes(
   reader: Reader,
   path: ConfigPath,
@@ -256,14 +263,18 @@ function readRoutes(
   frontend: string,
   mode: ProxyMode,
   references: BackendReference[],
-): RouteConfig[] {
-  if (value === undefined) return [];
+): { routes: RouteConfig[]; sniRoutes: SniRouteConfig[] } {
+  if (value === undefined) return { routes: [], sniRoutes: [] };
   if (!Array.isArray(value)) {
-    reader.error(path, `Expected an array of routes such as [{ backend = "api", path-prefix = "/api/" }], found ${describe(value)}`);
-    return [];
+    const example = mode === "tcp" ? `{ backend = "www", sni = "www.example.com" }` : `{ backend = "api", path-prefix = "/api/" }`;
+    reader.error(path, `Expected an array of routes such as [${example}], found ${describe(value)}`);
+    return { routes: [], sniRoutes: [] };
   }
-  if (mode === "tcp" && value.length > 0) {
-    reader.error(path, `"routes" need http mode: frontend "${frontend}" is in tcp mode, where every connection goes to its default-backend`);
+  if (mode === "tcp") {
+    const sniReferences: Array<{ backend: string; path: ConfigPath }> = [];
+    const sniRoutes = readSniRoutes(reader, path, value, frontend, sniReferences);
+    for (const { backend, path: at } of sniReferences) references.push({ frontend, mode, backend, path: at, kind: "route" });
+    return { routes: [], sniRoutes };
   }
   const routes: RouteConfig[] = [];
   value.forEach((item: unknown, index) => {
@@ -287,7 +298,7 @@ function readRoutes(
     references.push({ frontend, mode, backend, path: [...routePath, "backend"], kind: "route" });
     routes.push(Object.freeze({ backend, condition }));
   });
-  return routes;
+  return { routes, sniRoutes: [] };
 }
 
 function readFrontend(
@@ -306,9 +317,10 @@ function readFrontend(
   const defaultBackend = reader.string([...path, "default-backend"], table["default-backend"]);
   const timeouts = readTimeouts(reader, [...path, "timeout"], table.timeout, FRONTEND_TIMEOUTS, inherited.timeouts);
   const mode = readMode(reader, [...path, "mode"], table.mode) ?? inherited.mode;
-  const routes = readRoutes(reader, [...path, "routes"], table.routes, name, mode, references);
-  // As HAProxy without default_backend: requests that no route takes get a 503.
-  const routed = mode === "http" && Array.isArray(table.routes) && table.routes.length > 0;
+  const { routes, sniRoutes } = readRoutes(reader, [...path, "routes"], table.routes, name, mode, references);
+  // As HAProxy without default_backend: requests that no route takes get a 503 (http mode), or
+  // connections are closed (tcp mode).
+  const routed = Array.isArray(table.routes) && table.routes.length > 0;
   if (table["default-backend"] === undefined && !routed) {
     reader.error(path, `Frontend "${name}" has no "default-backend": name the backend that gets its connections`);
   }
@@ -329,9 +341,11 @@ function readFrontend(
       client: timeouts.client,
       httpRequest: timeouts["http-request"],
       httpKeepAlive: timeouts["http-keep-alive"],
+      inspectDelay: timeouts["inspect-delay"],
     }),
     forwarded,
     routes: Object.freeze(routes),
+    sniRoutes: Object.freeze(sniRoutes),
     http,
     log,
   });
@@ -481,7 +495,7 @@ function checkReferences(
         `Backend "${reference.backend}" does not exist` +
           (suggestion !== undefined ? `: did you mean "${suggestion}"?` : backends.length > 0 ? `: defined are ${[...backendsByName.keys()].map((n) => `"${n}"`).join(", ")}` : ""),
       );
-    } else if (backend.mode === "tcp" && reference.kind === "route") {
+    } else if (backend.mode === "tcp" && reference.kind === "route" && reference.mode === "http") {
       reader.error(reference.path, `Backend "${backend.name}" is in tcp mode: a route leads requests to an http backend`);
     } else if (backend.mode === "tcp" && reference.mode === "http") {
       reader.error(reference.path, `Frontend "${reference.frontend}" is in http mode but backend "${backend.name}" is in tcp mode`);

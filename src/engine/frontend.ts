@@ -18,6 +18,7 @@ import type { Logger } from "../core/logger.ts";
 import type { TimerWheel } from "../core/timer_wheel.ts";
 import { Pool } from "../core/pool.ts";
 import { TcpSession } from "../tcp/session.ts";
+import type { SniRouter } from "../tcp/sni_router.ts";
 import { HttpSession } from "../http/session.ts";
 import type { HttpSessionHost } from "../http/session.ts";
 import type { HttpFrontendPolicy } from "../http/policy.ts";
@@ -84,8 +85,13 @@ export class Frontend implements HttpSessionHost {
   readonly runtime: Runtime;
   readonly wheel: TimerWheel;
   readonly logger: Logger;
-  /** tcp mode: where every connection goes. http mode routes each request (see `httpPolicy`). */
+  /**
+   * tcp mode: where every connection goes, or with SNI routes where those no route takes go (null:
+   * they are closed). http mode routes each request (see `httpPolicy`).
+   */
   readonly backend: Backend | null;
+  /** tcp mode with SNI routes: picks each connection's backend by its ClientHello's server name. */
+  readonly sniRouter: SniRouter<Backend> | null;
   /** Idle server connections for http sessions (shared by the frontends of a proxy). */
   readonly serverPool: ServerPool;
   /** Set once the proxy waits for its sessions to end (graceful stop): http sessions close after their response. */
@@ -127,7 +133,9 @@ export class Frontend implements HttpSessionHost {
     trafficLog: TrafficLog | null = null,
     inherited: InheritedListeners | null = null,
     bufferSize: number = DEFAULTS.tuneBufsize,
+    sniRouter: SniRouter<Backend> | null = null,
   ) {
+    this.sniRouter = sniRouter;
     this.inherited = inherited;
     this.bufferSize = bufferSize;
     this.httpPolicy = httpPolicy;
@@ -145,7 +153,7 @@ export class Frontend implements HttpSessionHost {
       if (httpPolicy === null) throw new Error(`Frontend "${config.name}" is in http mode but has no http policy`);
       this.pool = new Pool<Session>(() => new HttpSession(this, httpPolicy), SESSION_POOL_CAPACITY);
     } else {
-      if (backend === null) throw new Error(`Frontend "${config.name}" is in tcp mode but has no backend`);
+      if (backend === null && sniRouter === null) throw new Error(`Frontend "${config.name}" is in tcp mode but has no backend`);
       this.pool = new Pool<Session>(() => new TcpSession(this), SESSION_POOL_CAPACITY);
     }
   }
@@ -287,6 +295,8 @@ export class Frontend implements HttpSessionHost {
       this.httpSessions.add(session);
       session.start(conn, this.config.timeouts);
       if (this.draining) session.drain();
+    } else if (this.sniRouter !== null) {
+      session.inspect(conn, this.sniRouter, this.config.timeouts.inspectDelay, this.config.timeouts.client);
     } else {
       session.start(conn, this.backend!, this.config.timeouts.client);
     }

@@ -20,6 +20,7 @@ import { TcpConnectProbe } from "../tcp/connect_probe.ts";
 import { HttpCheckProbe } from "../http/check_probe.ts";
 import { ServerPool } from "../http/server_pool.ts";
 import { buildHttpFrontendPolicy } from "../http/policy.ts";
+import { SniRouter } from "../tcp/sni_router.ts";
 import { Frontend } from "./frontend.ts";
 import type { InheritedListeners, ProcessLimit } from "./frontend.ts";
 import { LogTargets } from "./log_targets.ts";
@@ -122,10 +123,16 @@ export class Proxy {
         const policy = buildHttpFrontendPolicy(frontendConfig, byName, this.config.global.tune);
         return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, policy, trafficLog, this.inherited, bufsize);
       }
-      if (backend === null) {
-        throw new Error(`Frontend "${frontendConfig.name}" uses unknown backend "${frontendConfig.defaultBackend}"`);
-      }
-      return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, null, trafficLog, this.inherited, bufsize);
+      const known = (name: string): Backend => {
+        const found = backends.get(name);
+        if (found === undefined) throw new Error(`Frontend "${frontendConfig.name}" uses unknown backend "${name}"`);
+        return found;
+      };
+      const fallback = frontendConfig.defaultBackend === "" ? null : known(frontendConfig.defaultBackend);
+      const sniRouter = frontendConfig.sniRoutes.length === 0
+        ? null
+        : new SniRouter(frontendConfig.sniRoutes.map((route) => ({ names: route.names, target: known(route.backend) })), fallback);
+      return new Frontend(frontendConfig, fallback, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, null, trafficLog, this.inherited, bufsize, sniRouter);
     });
   }
 
