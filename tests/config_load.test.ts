@@ -101,6 +101,7 @@ describe("defaults and inheritance", () => {
       disabled: false,
       slowstart: 0,
       check: null,
+      tls: null,
     });
     assert.ok(Object.isFrozen(config.frontends) && Object.isFrozen(backend.timeouts));
   });

@@ -270,3 +270,66 @@ describe("PEM and SNI", () => {
     assert.throws(() => runtime.inspectCertificate(pem.certificates, "nope"), { code: "TLS_KEY_INVALID" });
   });
 });
+
+describe("TLS towards servers in the configuration", () => {
+  function backendWith(backend: string): string {
+    return `[frontends.web]\nmode = "http"\nbind = ":80"\ndefault-backend = "app"\n\n[backends.app]\nmode = "http"\n${backend}\n`;
+  }
+
+  test("tls = true: verification on, the bundled roots, ALPN http/1.1, TLS 1.2; a backend's tls is its servers' default", async () => {
+    const loaded = await check(backendWith(`tls = { ca-file = "${fixture("ca.pem")}", sni = "api.internal" }
+servers = [
+  { name = "a", address = "10.0.0.1:443" },
+  { name = "b", address = "10.0.0.2:443", tls = false },
+  { name = "c", address = "10.0.0.3:443", tls = { sni = "req.hdr(host)", verify = "none" } },
+  { name = "d", address = "10.0.0.4:443", tls = true },
+]`));
+    const [a, b, c, d] = loaded.config.backends[0]!.servers;
+    assert.equal(a!.tls!.verify, true);
+    assert.equal(a!.tls!.sni, "api.internal");
+    assert.match(a!.tls!.ca!, /BEGIN CERTIFICATE/);
+    assert.deepEqual(a!.tls!.alpn, ["http/1.1"]);
+    assert.equal(a!.tls!.minVersion, "TLSv1.2");
+    assert.equal(b!.tls, null);
+    assert.equal(c!.tls!.sniFromHost, true);
+    assert.equal(c!.tls!.verify, false);
+    assert.equal(c!.tls!.caFile, fixture("ca.pem"), "what the server does not set comes from its backend");
+    assert.deepEqual(d!.tls, a!.tls);
+    const bare = await check(backendWith(`servers = [{ name = "a", address = "api.example.com:443", tls = true }]`));
+    assert.equal(bare.config.backends[0]!.servers[0]!.tls!.ca, null, "no ca-file: the runtime's bundled roots");
+  });
+
+  test("a client certificate, an IP address as sni, unreadable files: errors at their keys", async () => {
+    const errors = await errorsOf(backendWith(`servers = [
+  { name = "a", address = "10.0.0.1:443", tls = { sni = "10.0.0.1" } },
+  { name = "b", address = "10.0.0.2:443", tls = { crt = "${fixture("mismatch.pem")}" } },
+  { name = "c", address = "10.0.0.3:443", tls = { ca-file = "${fixture("nothing.pem")}" } },
+  { name = "d", address = "10.0.0.4:443", tls = { verify = "optional" } },
+  { name = "e", address = "10.0.0.5:443", tls = "yes" },
+]`));
+    const text = errors.join("\n");
+    assert.equal(errors.length, 5, text);
+    assert.match(text, /servers\[0\]\.tls\.sni: Invalid sni "10\.0\.0\.1": .*an IP address is never sent as SNI/);
+    assert.match(text, /servers\[1\]\.tls\.crt: Certificate ".*mismatch\.pem": The private key does not belong/);
+    assert.match(text, /servers\[2\]\.tls\.ca-file: Cannot read CA file ".*nothing\.pem": no such file or directory/);
+    assert.match(text, /servers\[3\]\.tls\.verify: Expected one of "required", "none", found "optional"/);
+    assert.match(text, /servers\[4\]\.tls: Expected true, false or a table of TLS settings/);
+    const withCert = await check(backendWith(`servers = [{ name = "a", address = "10.0.0.1:443", tls = { crt = "${fixture("default.pem")}" } }]`));
+    assert.match(withCert.config.backends[0]!.servers[0]!.tls!.certificate!.key, /PRIVATE KEY/);
+  });
+
+  test('ca-file = "@system-ca" reads the system\'s CA bundle through the loader', async () => {
+    const reads: string[] = [];
+    const files = await readTlsFiles(
+      { backends: { app: { tls: { "ca-file": "@system-ca" } } } },
+      (path) => {
+        reads.push(path);
+        return path === "/etc/pki/tls/certs/ca-bundle.crt" ? Promise.resolve(readFileSync(fixture("ca.pem"), "utf8")) : Promise.reject(new Error("ENOENT"));
+      },
+      undefined,
+      () => Promise.resolve([]),
+    );
+    assert.deepEqual(reads, ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"]);
+    assert.ok("text" in files.get("@system-ca")!);
+  });
+});

@@ -18,6 +18,7 @@ import type { TomlPositions } from "./toml_positions.ts";
 import { chrootPath, errorFilePaths, tlsFilePaths, validateConfigDocument } from "./validate.ts";
 import type { ConfigPath, ErrorFileText, PathCheck, TlsFileRead, TlsValidation, ValidationIssue, ValidationOptions } from "./validate.ts";
 import { hasPrivateKey, isCertificateFileName } from "./pem.ts";
+import { SYSTEM_CA } from "./server_tls.ts";
 import type { CertificateInfo, TlsSupport } from "../runtime/types.ts";
 import type { Config } from "./types.ts";
 
@@ -84,6 +85,10 @@ export async function readTlsFiles(
     }
   };
   for (const path of tlsFilePaths(document)) {
+    if (path === SYSTEM_CA) {
+      files.set(path, await readSystemCa(readTextFile));
+      continue;
+    }
     let kind: string | undefined;
     try {
       kind = pathKind === undefined ? undefined : await pathKind(path);
@@ -280,6 +285,23 @@ export function loadConfigSources(sources: readonly ConfigSource[], options: Loa
 
 /** What is at a path (links followed): see `Runtime.pathKind`. */
 export type PathKindOf = (path: string) => Promise<Exclude<PathCheck, { readonly error: string }>>;
+
+/**
+ * Where systems keep their CA bundle (Debian, Ubuntu and Alpine; Fedora and RHEL; macOS, OpenBSD
+ * and Alpine's other name), as Go's crypto/x509 looks for it: `ca-file = "@system-ca"` is the first found.
+ */
+const SYSTEM_CA_FILES = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"];
+
+async function readSystemCa(readTextFile: (path: string) => Promise<string>): Promise<TlsFileRead> {
+  for (const candidate of SYSTEM_CA_FILES) {
+    try {
+      return { text: await readTextFile(candidate) };
+    } catch {
+      // The next place.
+    }
+  }
+  return { error: `no system CA bundle found (looked for ${SYSTEM_CA_FILES.join(", ")})`, missing: true };
+}
 
 /** A loaded configuration with the certificate files it read. */
 export interface LoadedConfigFiles extends LoadedConfig {

@@ -49,18 +49,27 @@ function stringOrList(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : [];
 }
 
-/** Every `crt` and `ca-file` path of the document's binds, for the loader to read first. */
+/**
+ * Every `crt` and `ca-file` path of the document (binds, backends' and servers' `tls`), for the
+ * loader to read first.
+ */
 export function tlsFilePaths(document: unknown): string[] {
   const paths = new Set<string>();
-  const frontends = isTable(document) && isTable(document.frontends) ? document.frontends : {};
-  for (const frontend of Object.values(frontends)) {
+  const addFiles = (table: unknown): void => {
+    if (!isTable(table)) return;
+    for (const path of stringOrList(table.crt)) if (path !== "") paths.add(path);
+    if (typeof table["ca-file"] === "string" && table["ca-file"] !== "") paths.add(table["ca-file"]);
+  };
+  const sections = (key: string): unknown[] =>
+    isTable(document) && isTable(document[key]) ? Object.values(document[key] as Record<string, unknown>) : [];
+  for (const frontend of sections("frontends")) {
     if (!isTable(frontend)) continue;
-    const binds = Array.isArray(frontend.bind) ? frontend.bind : [frontend.bind];
-    for (const bind of binds) {
-      if (!isTable(bind)) continue;
-      for (const path of stringOrList(bind.crt)) if (path !== "") paths.add(path);
-      if (typeof bind["ca-file"] === "string" && bind["ca-file"] !== "") paths.add(bind["ca-file"]);
-    }
+    for (const bind of Array.isArray(frontend.bind) ? frontend.bind : [frontend.bind]) addFiles(bind);
+  }
+  for (const backend of sections("backends")) {
+    if (!isTable(backend)) continue;
+    addFiles(backend.tls);
+    if (Array.isArray(backend.servers)) for (const server of backend.servers) if (isTable(server)) addFiles(server.tls);
   }
   return [...paths];
 }
@@ -70,7 +79,7 @@ function formatDate(ms: number): string {
 }
 
 /** Loads one PEM file's certificate and key, or reports why at `at`. */
-function readCertificateFile(reader: Reader, tls: TlsValidation, at: ConfigPath, path: string, text: string): CertificateConfig | undefined {
+export function readCertificateFile(reader: Reader, tls: TlsValidation, at: ConfigPath, path: string, text: string): CertificateConfig | undefined {
   const pem = readPem(text);
   if (pem.certificateCount === 0) {
     reader.error(at, `Certificate file "${path}" holds no certificate (expected PEM "BEGIN CERTIFICATE" blocks)`);
@@ -178,7 +187,9 @@ export function readBindTls(reader: Reader, path: ConfigPath, table: Table): Bin
     return null;
   }
   const certificates = readCertificates(reader, tls, [...path, "crt"], table.crt);
-  const alpnList = table.alpn === undefined ? undefined : reader.stringList([...path, "alpn"], table.alpn, `["h2", "http/1.1"]`);
+  // An empty list offers no ALPN at all.
+  const noAlpn = Array.isArray(table.alpn) && table.alpn.length === 0;
+  const alpnList = table.alpn === undefined || noAlpn ? undefined : reader.stringList([...path, "alpn"], table.alpn, `["h2", "http/1.1"]`);
   const alpn: string[] = [];
   for (const { text, path: at } of alpnList ?? []) {
     if (!ALPN_ID.test(text)) reader.error(at, `Invalid ALPN protocol "${text}": printable characters without spaces, such as "http/1.1"`);
@@ -207,7 +218,7 @@ export function readBindTls(reader: Reader, path: ConfigPath, table: Table): Bin
   return Object.freeze({
     certificates: Object.freeze(certificates),
     strictSni: reader.boolean([...path, "strict-sni"], table["strict-sni"]) ?? false,
-    alpn: Object.freeze(alpnList === undefined ? [...DEFAULT_ALPN] : alpn),
+    alpn: Object.freeze(noAlpn ? [] : alpnList === undefined ? [...DEFAULT_ALPN] : alpn),
     minVersion,
     maxVersion,
     ciphers: readCipherList(reader, [...path, "ciphers"], table.ciphers, tls.support.ciphers, "its TLS library does not let TLS 1.2 ciphers be chosen"),

@@ -409,6 +409,28 @@ export interface ServerConfig {
   readonly slowstart: number;
   /** Health checking of this server (the backend's, merged with the server's own); null: none. */
   readonly check: HealthCheckConfig | null;
+  /** TLS towards the server (its own `tls`, else its backend's); null: plain TCP. */
+  readonly tls: ServerTlsConfig | null;
+}
+
+/** TLS towards a server (HAProxy's `ssl` on a server line). */
+export interface ServerTlsConfig {
+  /** Verify the certificate (chain and name); false only with `verify = "none"`. */
+  readonly verify: boolean;
+  /** PEM CA certificates; null: the runtime's bundled roots. */
+  readonly ca: string | null;
+  readonly caFile: string | null;
+  /** A fixed SNI name; null: the address's host name (none for an IP address), or the request's Host with `sniFromHost`. */
+  readonly sni: string | null;
+  /** `sni = "req.hdr(host)"`: each connection sends the request's Host (http mode). */
+  readonly sniFromHost: boolean;
+  /** The name the certificate must be for; null: the SNI name, else the address's host. */
+  readonly verifyHost: string | null;
+  /** A client certificate for servers that ask for one. */
+  readonly certificate: { readonly chain: string; readonly key: string } | null;
+  readonly crt: string | null;
+  readonly alpn: readonly string[];
+  readonly minVersion: TlsVersion;
 }
 
 /** A pool of servers and how to use them. */

@@ -34,6 +34,7 @@ import { BIND_KEYS, readBindTls } from "./tls_bind.ts";
 import type { ConfigPath, Table, ValidationIssue, ValidationOptions } from "./reader.ts";
 import { formatTomlPath } from "./toml_positions.ts";
 import { readTune } from "./tune.ts";
+import { readServerTls } from "./server_tls.ts";
 import { readProcessSettings } from "./process_settings.ts";
 import { readSniRoutes } from "./sni_routes.ts";
 import { DEFAULTS } from "./types.ts";
@@ -49,6 +50,7 @@ import type {
   ProxyMode,
   RouteConfig,
   ServerConfig,
+  ServerTlsConfig,
   SniRouteConfig,
 } from "./types.ts";
 
@@ -87,10 +89,10 @@ const FRONTEND_KEYS = [
   ...LOG_KEYS, ...FORWARDED_KEYS, ...HTTP_SECTION_KEYS,
 ] as const;
 const BACKEND_KEYS = [
-  "mode", "balance", "retries", "redispatch", "allbackups", "servers", "check", "slowstart", "timeout", "http-reuse",
+  "tls", "mode", "balance", "retries", "redispatch", "allbackups", "servers", "check", "slowstart", "timeout", "http-reuse",
   ...FORWARDED_KEYS, ...HTTP_SECTION_KEYS,
 ] as const;
-const SERVER_KEYS = ["name", "address", "weight", "maxconn", "maxqueue", "backup", "disabled", "slowstart", "check"] as const;
+const SERVER_KEYS = ["name", "address", "weight", "maxconn", "maxqueue", "backup", "disabled", "slowstart", "check", "tls"] as const;
 const ROUTE_KEYS = ["backend", ...MATCHER_KEYS] as const;
 const FRONTEND_TIMEOUTS = ["client", "http-request", "http-keep-alive", "inspect-delay"] as const;
 const BACKEND_TIMEOUTS = ["connect", "server", "queue", "tunnel"] as const;
@@ -358,6 +360,8 @@ interface ServerDefaults {
   readonly mode: ProxyMode;
   readonly check: CheckLayer;
   readonly slowstart: number;
+  /** The backend's `tls`, the default of its servers. */
+  readonly tls: ServerTlsConfig | null;
   /** Inherited settings already reported for this backend, to say each once. */
   readonly reported: Set<string>;
 }
@@ -396,7 +400,17 @@ function readServer(reader: Reader, path: ConfigPath, value: unknown, index: num
     disabled: reader.boolean([...path, "disabled"], table.disabled) ?? false,
     slowstart: reader.duration([...path, "slowstart"], table.slowstart) ?? defaults.slowstart,
     check,
+    tls: serverTls(reader, [...path, "tls"], table.tls, defaults),
   });
+}
+
+/** A server's `tls`; SNI from the request's Host needs a request (http mode). */
+function serverTls(reader: Reader, path: ConfigPath, value: unknown, defaults: ServerDefaults): ServerTlsConfig | null {
+  const tls = readServerTls(reader, path, value, defaults.tls);
+  if (tls !== null && tls.sniFromHost && defaults.mode === "tcp") {
+    reader.error(value === undefined ? [...defaults.backendPath, "tls"] : path, `sni = "req.hdr(host)" needs http mode: backend "${defaults.backendName}" is in tcp mode, where there is no request; give a fixed name`);
+  }
+  return tls;
 }
 
 function readBackend(reader: Reader, name: string, value: unknown, inherited: Inherited): BackendConfig | undefined {
@@ -411,6 +425,7 @@ function readBackend(reader: Reader, name: string, value: unknown, inherited: In
     mode,
     check: readCheck(reader, [...path, "check"], table.check, inherited.check),
     slowstart: reader.duration([...path, "slowstart"], table.slowstart) ?? inherited.slowstart,
+    tls: readServerTls(reader, [...path, "tls"], table.tls, null),
     reported: new Set(),
   };
   const servers: ServerConfig[] = [];

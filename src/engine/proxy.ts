@@ -5,6 +5,9 @@
  * @module
  */
 
+import type { TlsClientOptions } from "../runtime/types.ts";
+import type { ServerTlsConfig } from "../config/types.ts";
+import { serverTlsNames } from "../config/server_tls.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { NetError } from "../runtime/net_error.ts";
 import { Backend } from "../core/backend.ts";
@@ -238,17 +241,34 @@ export class Proxy {
         }
         // The validator requires a check port when the server has none.
         const port = check.port ?? server.port!;
-        checks.push(new ServerCheck(backend, server, check, this.probe(check, host, port), this.wheel, this.runtime, this.logger));
+        // As HAProxy's `ssl` implies `check-ssl` when the check goes to the server itself.
+        const ownAddress = check.address === null && (check.port === null || check.port === server.port);
+        const tls = ownAddress ? server.tls : undefined;
+        checks.push(new ServerCheck(backend, server, check, this.probe(check, host, port, tls), this.wheel, this.runtime, this.logger));
       }
     }
     return checks;
   }
 
-  private probe(check: HealthCheckConfig, host: string, port: number): HealthProbe {
+  private probe(check: HealthCheckConfig, host: string, port: number, tls: TlsClientOptions | undefined): HealthProbe {
     return check.http !== null && check.type === "http"
-      ? new HttpCheckProbe(this.runtime, host, port, check.http)
-      : new TcpConnectProbe(this.runtime, host, port);
+      ? new HttpCheckProbe(this.runtime, host, port, check.http, tls)
+      : new TcpConnectProbe(this.runtime, host, port, tls);
   }
+}
+
+/** The runtime's options for TLS towards a server (names from `serverTlsNames`). */
+export function serverTlsOptions(tls: ServerTlsConfig, addressHost: string): TlsClientOptions {
+  const { serverName, verifyName } = serverTlsNames(tls, addressHost);
+  return Object.freeze({
+    serverName,
+    verify: tls.verify,
+    verifyName,
+    ...(tls.ca === null ? {} : { ca: tls.ca }),
+    ...(tls.certificate === null ? {} : { certificate: tls.certificate }),
+    alpn: tls.alpn,
+    minVersion: tls.minVersion,
+  });
 }
 
 /** A running backend from its configuration, with each server's resolved address (`hosts[i]` for `config.servers[i]`). */
@@ -267,6 +287,7 @@ export function buildBackend(
     backup: server.backup,
     disabled: server.disabled,
     slowstart: server.slowstart,
+    ...(server.tls === null ? {} : { tls: serverTlsOptions(server.tls, server.host), tlsSniFromHost: server.tls.sniFromHost }),
   }));
   return new Backend({
     name: config.name,

@@ -65,8 +65,11 @@ export class NodeNetConnection implements Connection {
   paused = false;
   /** The peer's FIN came while paused: `onEnd` waits for `resume()`. */
   endPending = false;
+  /** A dialled TLS connection's first error was read for what TLS says (`_node_tls.ts`). */
+  tlsErrorSeen = false;
 
-  constructor(socket: net.Socket, handler: ConnectionHandler, accepted: boolean, target: string) {
+  /** `openEvent`: the socket's event that opens a dialled connection ("secureConnect" for TLS). */
+  constructor(socket: net.Socket, handler: ConnectionHandler, accepted: boolean, target: string, openEvent = "connect") {
     this.socket = socket;
     this.handler = handler;
     this.open = accepted;
@@ -84,7 +87,7 @@ export class NodeNetConnection implements Connection {
     socket.on("end", onSocketEnd);
     socket.on("error", onSocketError);
     socket.on("close", onSocketClose);
-    if (!accepted) socket.on("connect", onSocketConnect);
+    if (!accepted) socket.on(openEvent, onSocketConnect);
   }
 
   setHandler(handler: ConnectionHandler): void {

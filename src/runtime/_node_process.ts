@@ -39,7 +39,7 @@ import type {
 import { startChild } from "./_spawn.ts";
 import { connectNodeNet, listenNodeNet, lookupNodeDns } from "./_node_net.ts";
 import { connectNodeDgram } from "./_node_dgram.ts";
-import { inspectCertificateNode, withNodeTls } from "./_node_tls.ts";
+import { inspectCertificateNode, withNodeTls, withNodeTlsConnect } from "./_node_tls.ts";
 import { listDirectoryNode } from "./_directory.ts";
 import { OutputWriter } from "./_output_writer.ts";
 
@@ -232,7 +232,7 @@ export function createNodeProcessRuntime(info: RuntimeInfo, specifics: NodeProce
     info,
     listen: withNodeTls(listenNodeNet),
     bindInheritable: specifics.bindInheritable,
-    connect: connectNodeNet,
+    connect: withNodeTlsConnect(connectNodeNet),
     connectDatagram: connectNodeDgram,
     lookup: lookupNodeDns,
     inspectCertificate: inspectCertificateNode,

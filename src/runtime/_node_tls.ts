@@ -18,11 +18,15 @@
  * @module
  */
 
+import type * as net from "node:net";
 import * as tls from "node:tls";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import type {
   CertificateInfo,
   Connection,
+  ConnectionHandler,
+  ConnectOptions,
+  TlsClientOptions,
   Listener,
   ListenOptions,
   NetAddr,
@@ -58,6 +62,97 @@ export const DENO_TLS_SUPPORT: TlsSupport = Object.freeze({
   ciphersuites: false,
   versions: Object.freeze(["TLSv1.2", "TLSv1.3"] as const),
 });
+
+type ConnectFunction = (options: ConnectOptions, handler: ConnectionHandler) => Connection;
+
+/** `connect` that takes TLS connections to node:tls and the others to the runtime's own `connect`. */
+export function withNodeTlsConnect(connect: ConnectFunction): ConnectFunction {
+  return (options, handler) => options.tls === undefined ? connect(options, handler) : connectNodeTls(options, options.tls, handler);
+}
+
+/**
+ * OpenSSL's verification codes (node:tls puts them in `code`) and node:tls's own name check: a
+ * certificate that was read and refused, as opposed to a handshake that failed.
+ */
+const VERIFY_CODES = new Set([
+  "ERR_TLS_CERT_ALTNAME_INVALID", "UNABLE_TO_GET_ISSUER_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN",
+  "CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID", "CERT_REVOKED", "CERT_UNTRUSTED", "CERT_REJECTED",
+  "CERT_SIGNATURE_FAILURE", "CERT_CHAIN_TOO_LONG", "INVALID_CA", "HOSTNAME_MISMATCH", "INVALID_PURPOSE",
+  "ERR_TLS_CERT_ALTNAME_FORMAT",
+]);
+
+/** A dialled TLS socket's error before its handshake finished, as the contract's NetError. */
+function tlsConnectError(error: Error, target: string): NetError | undefined {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && VERIFY_CODES.has(code)) {
+    // Node appends advice about its own flags ("; if the root CA is installed locally, try running
+    // Node.js with --use-system-ca"), which means nothing to the proxy's users.
+    const reason = firstLine(error).replace(/; if the root CA is installed locally.*$/, "");
+    return new NetError("ECERTVERIFY", `Cannot connect to "${target}": certificate verification failed: ${reason} (${code})`, { cause: error });
+  }
+  const message = error.message;
+  if (typeof code === "string" && (code.startsWith("ERR_SSL") || code.startsWith("ERR_TLS")) || /SSL|TLS|alert|handshake/i.test(message)) {
+    return new NetError("ETLSHANDSHAKE", `Cannot connect to "${target}": TLS handshake failed: ${handshakeReason(error)}`, { cause: error });
+  }
+  return undefined;
+}
+
+/** The first error of a dialled TLS socket, read as a TLS failure when it is one (after NodeNetConnection's own reading). */
+function onTlsConnectError(this: tls.TLSSocket, error: Error): void {
+  const conn = (this as tls.TLSSocket & { [TLS_CONNECTION]?: NodeNetConnection })[TLS_CONNECTION]!;
+  if (conn.open || conn.tlsErrorSeen) return;
+  conn.tlsErrorSeen = true;
+  const tlsError = tlsConnectError(error, conn.target);
+  if (tlsError !== undefined) conn.error = tlsError;
+}
+
+function onTlsSecureConnect(this: tls.TLSSocket): void {
+  const socket = this as tls.TLSSocket & { [TLS_CONNECTION]?: NodeNetConnection; [TLS_SERVER_NAME]?: string };
+  // A client socket does not keep the name it sent: the one asked for is the fact.
+  socket[TLS_CONNECTION]!.tls = { ...tlsFactsOf(this, true), serverName: socket[TLS_SERVER_NAME] ?? "" };
+}
+
+const TLS_SERVER_NAME = Symbol("proxy.tlsServerName");
+
+const TLS_CONNECTION = Symbol("proxy.tlsConnection");
+
+/**
+ * Dials with node:tls: `onOpen` once the handshake is done and the certificate verified. A
+ * verification failure closes with a NetError "ECERTVERIFY", another handshake failure with
+ * "ETLSHANDSHAKE", both naming the target and the reason.
+ */
+export function connectNodeTls(options: ConnectOptions, tlsOptions: TlsClientOptions, handler: ConnectionHandler): Connection {
+  // `allowHalfOpen` reaches the TLS socket (Node's tls.connect passes it on; @types/node omits it).
+  const connectOptions: tls.ConnectionOptions & { allowHalfOpen: boolean } = {
+    host: options.host,
+    port: options.port,
+    allowHalfOpen: true,
+    rejectUnauthorized: tlsOptions.verify,
+    minVersion: tlsOptions.minVersion,
+    ALPNProtocols: tlsOptions.alpn.length > 0 ? [...tlsOptions.alpn] : undefined,
+  };
+  if (tlsOptions.serverName !== "") connectOptions.servername = tlsOptions.serverName;
+  if (tlsOptions.ca !== undefined) connectOptions.ca = tlsOptions.ca;
+  if (tlsOptions.certificate !== undefined) {
+    connectOptions.cert = tlsOptions.certificate.chain;
+    connectOptions.key = tlsOptions.certificate.key;
+  }
+  // node:tls checks the name it dialled (an IP address here) or the SNI name: check ours instead.
+  const verifyName = tlsOptions.verifyName;
+  connectOptions.checkServerIdentity = (_host, certificate) => verifyName === "" ? undefined : tls.checkServerIdentity(verifyName, certificate);
+  const socket = tls.connect(connectOptions);
+  socket.setNoDelay(options.noDelay);
+  if (options.bufferSize !== undefined) applyWriteHighWaterMark(socket, options.bufferSize);
+  const conn = new NodeNetConnection(socket, handler, false, formatHostPort(options.host, options.port), "secureConnect");
+  conn.remote = addressOf(options.host, options.port);
+  (socket as tls.TLSSocket & { [TLS_CONNECTION]?: NodeNetConnection })[TLS_CONNECTION] = conn;
+  (socket as tls.TLSSocket & { [TLS_SERVER_NAME]?: string })[TLS_SERVER_NAME] = tlsOptions.serverName;
+  // Before NodeNetConnection's "secureConnect" listener: the facts are there when `onOpen` runs.
+  socket.prependListener("secureConnect", onTlsSecureConnect);
+  socket.on("error", onTlsConnectError);
+  return conn;
+}
 
 type ListenFunction = (
   options: ListenOptions,
@@ -98,10 +193,25 @@ export function tlsFactsOf(socket: tls.TLSSocket, verified: boolean): TlsFacts {
     serverName: typeof name === "string" ? name.toLowerCase() : "",
     alpn: typeof alpn === "string" ? alpn : "",
     peerCertificate: state,
-    peerSubject: hasPeer ? subjectLine(peer.subject) : "",
+    peerSubject: hasPeer ? peerSubjectLine(peer) : "",
     peerError: state === "invalid" && error !== undefined && error !== null ? String((error as { code?: string }).code ?? error) : "",
     resumed: socket.isSessionReused(),
   };
+}
+
+/**
+ * The peer's subject in OpenSSL's one-line form, in the certificate's order: read from its DER
+ * (Deno's node:tls lists the subject's fields in another order than the certificate's).
+ */
+function peerSubjectLine(peer: tls.PeerCertificate): string {
+  if (peer.raw !== undefined && peer.raw.length > 0) {
+    try {
+      return "/" + new X509Certificate(peer.raw).subject.split("\n").join("/");
+    } catch {
+      // A certificate node:crypto cannot read: the fields as node:tls lists them.
+    }
+  }
+  return subjectLine(peer.subject);
 }
 
 /** OpenSSL's one-line form of a subject ("/CN=client one/O=Test Clients"), from node:tls's object. */
@@ -113,6 +223,16 @@ function subjectLine(subject: object | undefined): string {
     for (const item of Array.isArray(value) ? value : [value]) line += `/${field}=${item}`;
   }
   return line;
+}
+
+const ADDRESSES = Symbol("proxy.addresses");
+type SocketWithAddresses = net.Socket & { [ADDRESSES]?: { remote: NetAddr; local: NetAddr } };
+
+function rememberAddresses(socket: net.Socket): void {
+  (socket as SocketWithAddresses)[ADDRESSES] = {
+    remote: addressOf(socket.remoteAddress, socket.remotePort),
+    local: addressOf(socket.localAddress, socket.localPort),
+  };
 }
 
 class NodeTlsListener implements Listener {
@@ -168,6 +288,9 @@ export function listenNodeTls(
     serverOptions.key = tlsOptions.certificates[defaultIndex]!.key;
   }
   const server = tls.createServer(serverOptions);
+  // A handshake refused early (no certificate for the name) destroys the sockets before their
+  // addresses were ever asked for: they are read on accept, for the failure's log line.
+  server.on("connection", rememberAddresses);
   const bufferSize = options.bufferSize;
   server.on("secureConnection", (socket: tls.TLSSocket) => {
     if (bufferSize !== undefined) applyWriteHighWaterMark(socket, bufferSize);
@@ -176,11 +299,12 @@ export function listenNodeTls(
     onAccept(conn);
   });
   server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
-    // Deno's TLS socket forgets its addresses once the handshake failed; its TCP socket has them.
-    const parent = (socket as tls.TLSSocket & { _parent?: tls.TLSSocket | null })._parent;
-    const addressed = socket.remoteAddress === undefined && parent !== undefined && parent !== null ? parent : socket;
-    const remote = addressOf(addressed.remoteAddress, addressed.remotePort);
-    const local = addressOf(addressed.localAddress, addressed.localPort);
+    // The TLS socket may have lost its addresses (Deno, or Node once destroyed); its TCP socket,
+    // or the socket itself, had them read on accept.
+    const parent = (socket as tls.TLSSocket & { _parent?: net.Socket | null })._parent;
+    const remembered = (socket as SocketWithAddresses)[ADDRESSES] ?? (parent as SocketWithAddresses | null | undefined)?.[ADDRESSES];
+    const remote = remembered?.remote ?? addressOf(socket.remoteAddress, socket.remotePort);
+    const local = remembered?.local ?? addressOf(socket.localAddress, socket.localPort);
     socket.destroy();
     tlsOptions.onHandshakeFailure({ remote, local, reason: handshakeReason(error) });
   });

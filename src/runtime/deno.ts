@@ -89,7 +89,7 @@ import type { OutputStreamName, Runtime, SignalName, SocketApi, TimerHandle } fr
 import { connectNodeNet, listenNodeNet, lookupNodeDns } from "./_node_net.ts";
 import { connectDenoNative, denoNativeReusePortAvailable, listenDenoNative } from "./_deno_native.ts";
 import { connectNodeDgram } from "./_node_dgram.ts";
-import { DENO_TLS_SUPPORT, inspectCertificateNode, withNodeTls } from "./_node_tls.ts";
+import { DENO_TLS_SUPPORT, inspectCertificateNode, withNodeTls, withNodeTlsConnect } from "./_node_tls.ts";
 import { listDirectoryNode } from "./_directory.ts";
 import { OutputWriter } from "./_output_writer.ts";
 import { startChild } from "./_spawn.ts";
@@ -243,7 +243,7 @@ export function createDenoRuntime(socketApi: SocketApi): Runtime {
         (options.fd === undefined ? listenDenoNative : listenNodeNet)(options, onAccept, onError) : listenNodeNet,
     ),
     bindInheritable: bindInheritableDeno,
-    connect: native ? connectDenoNative : connectNodeNet,
+    connect: withNodeTlsConnect(native ? connectDenoNative : connectNodeNet),
     connectDatagram: connectNodeDgram,
     lookup: lookupNodeDns,
     inspectCertificate: inspectCertificateNode,

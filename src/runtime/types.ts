@@ -229,6 +229,28 @@ export interface ConnectOptions extends BufferSizeOption {
   readonly host: string;
   readonly port: number;
   readonly noDelay: boolean;
+  /** TLS towards the peer: `onOpen` comes once the handshake is done (and verified); undefined: plain TCP. */
+  readonly tls?: TlsClientOptions;
+}
+
+/** TLS on an outgoing connection (to a server). */
+export interface TlsClientOptions {
+  /** The SNI name sent; "" sends none. */
+  readonly serverName: string;
+  /**
+   * Verify the server's certificate chain against `ca` (or the runtime's bundled roots) and its
+   * name against `verifyName`: a failure closes the connection with a NetError "ECERTVERIFY".
+   */
+  readonly verify: boolean;
+  /** The name (or IP address) the certificate must be for; "" checks the chain only. */
+  readonly verifyName: string;
+  /** PEM CA certificates; undefined: the runtime's bundled root store. */
+  readonly ca?: string;
+  /** A client certificate (chain) and its key, PEM, for servers that ask for one. */
+  readonly certificate?: TlsKeyPair;
+  /** ALPN protocols offered; empty: none. */
+  readonly alpn: readonly string[];
+  readonly minVersion: TlsVersion;
 }
 
 /** What {@link Runtime.connectDatagram} dials. `host` must be an IP address: resolve names first with `lookup`. */

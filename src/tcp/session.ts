@@ -24,6 +24,7 @@
  * @module
  */
 
+import { warnTlsFailure } from "../core/server.ts";
 import type { Connection, ConnectionHandler } from "../runtime/types.ts";
 import type { NetError } from "../runtime/net_error.ts";
 import type { Backend } from "../core/backend.ts";
@@ -361,8 +362,12 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     const connectTimeout = this.backend!.connectTimeout;
     if (connectTimeout > 0) this.timer.arm(connectTimeout);
     else this.timer.disarm();
+    const port = server.port ?? client.local.port;
+    const tls = server.tls;
     this.server = this.host.runtime.connect(
-      { host: server.host, port: server.port ?? client.local.port, noDelay: true, bufferSize: this.host.bufferSize },
+      tls === undefined
+        ? { host: server.host, port, noDelay: true, bufferSize: this.host.bufferSize }
+        : { host: server.host, port, noDelay: true, bufferSize: this.host.bufferSize, tls },
       this,
     );
   }
@@ -373,6 +378,7 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     this.host.logger.debug(
       `Connection to server "${this.backend!.name}/${failed.name}" failed: ${error?.message ?? "closed"}`,
     );
+    if (failed.tlsFailuresInRow === 1) warnTlsFailure(this.host.logger, this.backend!.name, failed, error);
     if (this.client === null) {
       this.finish();
       return;
