@@ -332,8 +332,11 @@ servers = [{ name = "p", address = "${api.address}" }]
   });
 
   test("bad input on the TLS port harms no one: plain HTTP, garbage, a reset and a stalled handshake, a hello in pieces, a huge hello", async () => {
+    // Answered in plain text (a client that speaks no TLS could read no alert), as nginx does.
     const plainHttp = await rawExchange(tlsPort(), "GET / HTTP/1.1\r\nHost: test\r\n\r\n");
     assert.equal(plainHttp.closed, true);
+    assert.match(plainHttp.received.toString(), /^HTTP\/1\.1 400 Bad Request\r\n[^]*\r\n\r\nThe plain HTTP request was sent to an HTTPS port\.\r\n$/);
+    await waitForLog(started.proxy, /web\/2: SSL handshake failure \(plain HTTP request on a TLS port\)/);
     const garbage = await rawExchange(tlsPort(), new Uint8Array(4096).fill(0xfe));
     assert.equal(garbage.closed, true);
 

@@ -18,7 +18,7 @@
  * @module
  */
 
-import type * as net from "node:net";
+import * as net from "node:net";
 import * as tls from "node:tls";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import type {
@@ -225,20 +225,74 @@ function subjectLine(subject: object | undefined): string {
   return line;
 }
 
-const ADDRESSES = Symbol("proxy.addresses");
-type SocketWithAddresses = net.Socket & { [ADDRESSES]?: { remote: NetAddr; local: NetAddr } };
+/** What a TLS listener's sockets need before their handshake: shared by all, one object per listener. */
+interface TlsEntry {
+  readonly tlsServer: tls.Server;
+  readonly options: TlsServerOptions;
+}
 
-function rememberAddresses(socket: net.Socket): void {
-  (socket as SocketWithAddresses)[ADDRESSES] = {
-    remote: addressOf(socket.remoteAddress, socket.remotePort),
-    local: addressOf(socket.localAddress, socket.localPort),
-  };
+const ENTRY = Symbol("proxy.tlsEntry");
+type EntrySocket = net.Socket & { [ENTRY]?: { entry: TlsEntry; remote: NetAddr; local: NetAddr } };
+
+/** nginx's answer to plain HTTP on a TLS port (its 497, sent as a 400), in plain text. */
+const PLAIN_HTTP_ANSWER = new TextEncoder().encode(
+  "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 51\r\nConnection: close\r\n\r\n" +
+    "The plain HTTP request was sent to an HTTPS port.\r\n",
+);
+
+/** A plain-text client is drained this long at most after its answer, so that a close does not reset it. */
+const PLAIN_ANSWER_LINGER_MS = 1_000;
+
+function ignoreError(): void {}
+
+function discard(): void {}
+
+/**
+ * The first bytes of a connection on a TLS listener. A TLS record (0x16, a handshake) goes to the
+ * TLS server, the bytes put back for it to read (node:tls takes what is buffered on the socket, on
+ * Node, Bun and Deno alike). An upper-case letter is a plain-text HTTP request: answered with a
+ * 400 in plain text, as nginx does, since the client could read no TLS alert; anything else is
+ * closed. Both are logged as failed handshakes.
+ */
+function onFirstBytes(this: net.Socket, chunk: Uint8Array): void {
+  const socket = this as EntrySocket;
+  const { entry, remote, local } = socket[ENTRY]!;
+  socket.setTimeout(0);
+  const first = chunk[0]!;
+  if (first === 0x16) {
+    socket.pause();
+    socket.off("error", ignoreError);
+    socket.unshift(chunk);
+    entry.tlsServer.emit("connection", socket);
+    return;
+  }
+  const plainHttp = first >= 0x41 && first <= 0x5a;
+  entry.options.onHandshakeFailure({ remote, local, reason: plainHttp ? "plain HTTP request on a TLS port" : "not a TLS record" });
+  if (!plainHttp) {
+    socket.destroy();
+    return;
+  }
+  // Read on and drop the rest of the request: closing with unread bytes would reset the answer.
+  socket.on("data", discard);
+  socket.end(PLAIN_HTTP_ANSWER);
+  socket.setTimeout(PLAIN_ANSWER_LINGER_MS, onLingerOver);
+}
+
+/** No byte within the handshake timeout (`timeout client`): dropped, and logged as HAProxy does. */
+function onSilentClient(this: net.Socket): void {
+  const state = (this as EntrySocket)[ENTRY]!;
+  state.entry.options.onHandshakeFailure({ remote: state.remote, local: state.local, reason: "handshake timeout" });
+  this.destroy();
+}
+
+function onLingerOver(this: net.Socket): void {
+  this.destroy();
 }
 
 class NodeTlsListener implements Listener {
-  readonly server: tls.Server;
+  readonly server: net.Server;
   readonly address: NetAddr;
-  constructor(server: tls.Server, address: NetAddr) {
+  constructor(server: net.Server, address: NetAddr) {
     this.server = server;
     this.address = address;
   }
@@ -287,26 +341,38 @@ export function listenNodeTls(
     serverOptions.cert = tlsOptions.certificates[defaultIndex]!.chain;
     serverOptions.key = tlsOptions.certificates[defaultIndex]!.key;
   }
-  const server = tls.createServer(serverOptions);
-  // A handshake refused early (no certificate for the name) destroys the sockets before their
-  // addresses were ever asked for: they are read on accept, for the failure's log line.
-  server.on("connection", rememberAddresses);
+  // The TLS server is only where the handshakes happen: the listening socket is node:net's, so
+  // that the first bytes of each connection are seen before TLS takes it (see onFirstBytes).
+  const tlsServer = tls.createServer(serverOptions);
   const bufferSize = options.bufferSize;
-  server.on("secureConnection", (socket: tls.TLSSocket) => {
+  tlsServer.on("secureConnection", (socket: tls.TLSSocket) => {
     if (bufferSize !== undefined) applyWriteHighWaterMark(socket, bufferSize);
     const conn = new NodeNetConnection(socket, NOOP_HANDLER, true, "");
     conn.tls = tlsFactsOf(socket, verifyPeer);
     onAccept(conn);
   });
-  server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
+  tlsServer.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
     // The TLS socket may have lost its addresses (Deno, or Node once destroyed); its TCP socket,
     // or the socket itself, had them read on accept.
     const parent = (socket as tls.TLSSocket & { _parent?: net.Socket | null })._parent;
-    const remembered = (socket as SocketWithAddresses)[ADDRESSES] ?? (parent as SocketWithAddresses | null | undefined)?.[ADDRESSES];
+    const remembered = (socket as EntrySocket)[ENTRY] ?? (parent as EntrySocket | null | undefined)?.[ENTRY];
     const remote = remembered?.remote ?? addressOf(socket.remoteAddress, socket.remotePort);
     const local = remembered?.local ?? addressOf(socket.localAddress, socket.localPort);
     socket.destroy();
     tlsOptions.onHandshakeFailure({ remote, local, reason: handshakeReason(error) });
+  });
+  const entry: TlsEntry = { tlsServer, options: tlsOptions };
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket: net.Socket) => {
+    (socket as EntrySocket)[ENTRY] = {
+      entry,
+      // A handshake refused early (no certificate for the name) destroys the sockets before their
+      // addresses were ever asked for: they are read on accept, for the failure's log line.
+      remote: addressOf(socket.remoteAddress, socket.remotePort),
+      local: addressOf(socket.localAddress, socket.localPort),
+    };
+    if (tlsOptions.handshakeTimeout > 0) socket.setTimeout(tlsOptions.handshakeTimeout, onSilentClient);
+    socket.on("error", ignoreError);
+    socket.once("data", onFirstBytes);
   });
   return new Promise<Listener>((resolve, reject) => {
     const onBindError = (error: Error) => {
