@@ -26,6 +26,13 @@ export interface LogRecord {
   /** %sslv, %sslc: the client connection's TLS version and cipher ("" on a plain connection; %ft then has no "~"). */
   tlsVersion: string;
   tlsCipher: string;
+  /** %[ssl_fc_sni], %[ssl_fc_alpn]: the SNI name and ALPN protocol of the client connection ("" without). */
+  tlsServerName: string;
+  tlsAlpn: string;
+  /** %[ssl_c_used], %[ssl_c_verify], %[ssl_c_s_dn]: the client certificate's state, its verification error (OpenSSL's name, "" when verified) and subject. */
+  tlsPeerCertificate: "none" | "valid" | "invalid";
+  tlsPeerError: string;
+  tlsPeerSubject: string;
   /** %b: the backend's name ("" before one was chosen: printed as the frontend's name, as HAProxy). */
   backendName: string;
   /** %s: the server's name; null when no server was reached (printed "<NOSRV>"). */
@@ -93,6 +100,11 @@ export function createLogRecord(): LogRecord {
     frontendName: "",
     tlsVersion: "",
     tlsCipher: "",
+    tlsServerName: "",
+    tlsAlpn: "",
+    tlsPeerCertificate: "none",
+    tlsPeerError: "",
+    tlsPeerSubject: "",
     backendName: "",
     serverName: null,
     serverAddress: "",
