@@ -23,7 +23,7 @@ import {
   sameToken,
 } from "../src/lifecycle/control_channel.ts";
 import type { Frame } from "../src/lifecycle/control_channel.ts";
-import { configFromSetup, parseWorkerSetup, readConfig } from "../src/lifecycle/config_handover.ts";
+import { configFromSetup, newTicketKeys, parseWorkerSetup, readConfig, ticketKeyBytes } from "../src/lifecycle/config_handover.ts";
 import type { WorkerSetup } from "../src/lifecycle/config_handover.ts";
 import { verbosityOfArgs, workerLogger, workerPrefix } from "../src/lifecycle/worker_logger.ts";
 import { checkJail, chooseJailProbe, FALLBACK_JAIL_PROBE } from "../src/lifecycle/jail_check.ts";
@@ -293,6 +293,7 @@ function setupOf(read: Awaited<ReturnType<typeof readConfig>>, noReusePort = fal
     jailProbe: "/etc/passwd",
     verbosity: "verbose",
     listeners: null,
+    tlsTicketKeys: newTicketKeys(),
   })));
 }
 
@@ -397,6 +398,18 @@ servers = [{ name = "s", address = "127.0.0.1:9001" }]
     assert.equal(read.config.backends[0]!.servers.length, 2);
   });
 
+  test("TLS session ticket keys: 48 random bytes, the same bytes on the worker's side", () => {
+    const keys = newTicketKeys();
+    assert.notEqual(keys, newTicketKeys());
+    const setup = parseWorkerSetup(JSON.parse(JSON.stringify({
+      config: { kind: "quick-start", options: { bind: ["a"], backend: ["b"] }, tlsFiles: [] },
+      noReusePort: false, identity: null, hostname: "h", jailProbe: null, verbosity: "normal", listeners: null, tlsTicketKeys: keys,
+    })));
+    const bytes = ticketKeyBytes(setup);
+    assert.equal(bytes.length, 48);
+    assert.equal(btoa(String.fromCharCode(...bytes)), keys);
+  });
+
   test("a malformed setup is refused", () => {
     const good = {
       config: { kind: "quick-start", options: { bind: ["a"], backend: ["b"] }, tlsFiles: [] },
@@ -406,6 +419,7 @@ servers = [{ name = "s", address = "127.0.0.1:9001" }]
       jailProbe: null,
       verbosity: "normal",
       listeners: null,
+      tlsTicketKeys: newTicketKeys(),
     };
     assert.equal(parseWorkerSetup(good).identity, null);
     const listeners = [{ frontend: "web", bind: 0, fd: 3, host: "127.0.0.1", port: 8080 }];
@@ -426,6 +440,8 @@ servers = [{ name = "s", address = "127.0.0.1:9001" }]
       { ...good, config: { kind: "quick-start", options: { bind: ["a"], backend: ["b"] } } },
       { ...good, config: { kind: "quick-start", options: { bind: ["a"], backend: ["b"] }, tlsFiles: [["a.pem", { text: 1 }]] } },
       { ...good, listeners: undefined },
+      { ...good, tlsTicketKeys: undefined },
+      { ...good, tlsTicketKeys: "c2hvcnQ=" },
       { ...good, listeners: socket },
       { ...good, listeners: [{ ...socket, fd: 2 }] },
       { ...good, listeners: [{ ...socket, bind: -1 }] },

@@ -104,6 +104,8 @@ export class Frontend implements HttpSessionHost {
   rejectedConnections = 0;
   /** TLS handshakes that failed on this frontend's binds. */
   failedHandshakes = 0;
+  /** Session ticket keys shared with the other processes serving these binds (see TlsServerOptions). */
+  tlsTicketKeys: Uint8Array | undefined = undefined;
   /** http mode: rules, router, pages and limits of the sessions (null in tcp mode). */
   readonly httpPolicy: HttpFrontendPolicy | null;
   /** Where the sessions' traffic lines go; null: no traffic log. */
@@ -233,6 +235,7 @@ export class Frontend implements HttpSessionHost {
       ...(tls.ciphersuites === null ? {} : { ciphersuites: tls.ciphersuites }),
       verify: tls.verify,
       ...(tls.ca === null ? {} : { ca: tls.ca }),
+      ...(this.tlsTicketKeys === undefined ? {} : { ticketKeys: this.tlsTicketKeys }),
       // HAProxy bounds the handshake by `timeout client`.
       handshakeTimeout: this.config.timeouts.client,
       onHandshakeFailure: (failure) => {

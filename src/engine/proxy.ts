@@ -53,8 +53,14 @@ export class Proxy {
 
   /** Listening sockets handed down by a -W master, adopted instead of bound; null: bind them all. */
   private readonly inherited: InheritedListeners | null;
+  private readonly tlsTicketKeys: Uint8Array | undefined;
 
-  constructor(config: Config, runtime: Runtime, logger: Logger, inherited: InheritedListeners | null = null) {
+  /**
+   * `tlsTicketKeys`: session ticket keys shared with the other processes serving the same binds
+   * (a -W master hands its workers the same keys, generation after generation).
+   */
+  constructor(config: Config, runtime: Runtime, logger: Logger, inherited: InheritedListeners | null = null, tlsTicketKeys?: Uint8Array) {
+    this.tlsTicketKeys = tlsTicketKeys;
     this.inherited = inherited;
     this.config = config;
     this.runtime = runtime;
@@ -137,6 +143,7 @@ export class Proxy {
         : new SniRouter(frontendConfig.sniRoutes.map((route) => ({ names: route.names, target: known(route.backend) })), fallback);
       return new Frontend(frontendConfig, fallback, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, null, trafficLog, this.inherited, bufsize, sniRouter);
     });
+    for (const frontend of this.frontends) frontend.tlsTicketKeys = this.tlsTicketKeys;
   }
 
   /**

@@ -68,6 +68,11 @@ export interface WorkerSetup {
    * where the master cannot hand sockets down (the worker binds its own, SO_REUSEPORT).
    */
   readonly listeners: readonly InheritedSocketSetup[] | null;
+  /**
+   * The master's TLS session ticket keys (48 bytes, base64), the same for every worker of every
+   * generation, so that a client resumes its session on any of them and after a reload.
+   */
+  readonly tlsTicketKeys: string;
 }
 
 /** A configuration read by the master, with what to hand over. */
@@ -230,6 +235,24 @@ function parseTlsFiles(value: unknown): (readonly [string, TlsFileRead])[] {
   return value.map((entry) => [entry[0] as string, entry[1] as TlsFileRead] as const);
 }
 
+function parseTicketKeys(value: unknown): string {
+  if (typeof value !== "string" || !/^[A-Za-z0-9+/]{64}$/.test(value)) throw invalid("tlsTicketKeys is not 48 bytes in base64");
+  return value;
+}
+
+/** 48 random bytes of TLS session ticket keys, in base64 for the setup. */
+export function newTicketKeys(): string {
+  const keys = crypto.getRandomValues(new Uint8Array(48));
+  let binary = "";
+  for (const byte of keys) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+/** The setup's ticket keys as bytes. */
+export function ticketKeyBytes(setup: WorkerSetup): Uint8Array {
+  return Uint8Array.from(atob(setup.tlsTicketKeys), (character) => character.charCodeAt(0));
+}
+
 function isId(value: unknown): value is number {
   return Number.isSafeInteger(value) && (value as number) >= 0;
 }
@@ -257,5 +280,6 @@ export function parseWorkerSetup(value: unknown): WorkerSetup {
     jailProbe: value.jailProbe,
     verbosity: value.verbosity,
     listeners: parseInheritedSockets(value.listeners),
+    tlsTicketKeys: parseTicketKeys(value.tlsTicketKeys),
   };
 }

@@ -52,7 +52,7 @@ import {
   sameToken,
 } from "./control_channel.ts";
 import type { Frame } from "./control_channel.ts";
-import { configReadIo, readConfig } from "./config_handover.ts";
+import { configReadIo, newTicketKeys, readConfig } from "./config_handover.ts";
 import type { ConfigHandover, ReadConfig, WorkerSetup } from "./config_handover.ts";
 import { MASTER_VARIABLE, WORKER_COMMAND } from "./worker_command.ts";
 import { verbosityOfArgs } from "./worker_logger.ts";
@@ -246,6 +246,8 @@ class Master {
   /** The listening sockets handed to the workers; null where the runtime cannot (workers bind their own). */
   private readonly listeners: MasterListeners | null;
   private readonly channels = new Set<ControlChannel>();
+  /** TLS session ticket keys, made once: every worker of every generation gets the same. */
+  private readonly ticketKeys = newTicketKeys();
   private pendingHellos = 0;
   /** Workers that have not said hello yet, by token. */
   private readonly awaitingHello = new Map<string, WorkerProcess>();
@@ -368,6 +370,7 @@ class Master {
       hostname: this.runtime.hostname(),
       jailProbe: await chooseJailProbe(files, this.runtime),
       verbosity: verbosityOfArgs(this.runtime.args()),
+      tlsTicketKeys: this.ticketKeys,
     };
     return { read, workers, identity, chroot, setup };
   }

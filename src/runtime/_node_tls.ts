@@ -337,6 +337,7 @@ export function listenNodeTls(
     },
   };
   if (tlsOptions.handshakeTimeout > 0) serverOptions.handshakeTimeout = tlsOptions.handshakeTimeout;
+  if (tlsOptions.ticketKeys !== undefined) serverOptions.ticketKeys = Buffer.from(tlsOptions.ticketKeys);
   if (defaultIndex >= 0 && defaultIndex < tlsOptions.certificates.length) {
     serverOptions.cert = tlsOptions.certificates[defaultIndex]!.chain;
     serverOptions.key = tlsOptions.certificates[defaultIndex]!.key;

@@ -149,6 +149,12 @@ export interface TlsServerOptions {
   readonly verify: PeerVerify;
   /** CA certificates (PEM) client certificates are verified against; needed unless `verify` is "none". */
   readonly ca?: string;
+  /**
+   * 48 bytes of session ticket keys shared by the processes that serve this listener, so that a
+   * session resumes on any of them (a -W master's workers, across reloads); undefined: the
+   * runtime's own per process. Honoured by Node; Bun keeps its own, Deno resumes no session.
+   */
+  readonly ticketKeys?: Uint8Array;
   /** A handshake not done within this many milliseconds is dropped (HAProxy: `timeout client`); 0: none. */
   readonly handshakeTimeout: number;
   /** Called once per failed handshake; the connection is already closed. */
