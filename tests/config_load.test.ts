@@ -965,19 +965,16 @@ describe("documented configurations", () => {
     const files = readdirSync(directory).filter((name) => name.endsWith(".toml"));
     assert.ok(files.length >= 3);
     // Errorfile paths are relative to the current directory: the examples expect the repository's root.
-    // Certificates the examples name in /etc/proxy/certs/ are the test certificates.
-    const readFromRoot = (path: string) =>
-      path.startsWith("/etc/proxy/certs/")
-        ? Promise.resolve(/ca[^/]*\.pem$/.test(path) ? TEST_CA : TEST_CERTIFICATE)
-        : readFile(path.startsWith("/") ? path : new URL(`../${path}`, import.meta.url), "utf8");
+    const readFromRoot = (path: string) => readFile(path.startsWith("/") ? path : new URL(`../${path}`, import.meta.url), "utf8");
     const tls = {
-      listDirectory: () => Promise.resolve(["site.pem"]),
+      listDirectory: (path: string) => runtime.listDirectory(path.startsWith("/") ? path : fileURLToPath(new URL(`../${path}`, import.meta.url))),
       inspectCertificate: (chain: string, key: string) => runtime.inspectCertificate(chain, key),
       support: runtime.info.tls,
       now: () => Date.parse("2026-12-07T00:00:00Z"),
     };
     for (const file of files) {
-      const loaded = await loadConfigFiles([`examples/${file}`], readFromRoot, undefined, tls);
+      const pathKind = (path: string) => runtime.pathKind(path.startsWith("/") ? path : fileURLToPath(new URL(`../${path}`, import.meta.url)));
+      const loaded = await loadConfigFiles([`examples/${file}`], readFromRoot, pathKind, tls);
       assert.deepEqual(loaded.warnings, [], file);
     }
   });

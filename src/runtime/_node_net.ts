@@ -267,13 +267,22 @@ export function listenNodeNet(
   onAccept: (conn: Connection) => void,
   onError: (error: NetError) => void,
 ): Promise<Listener> {
-  const target = formatHostPort(options.host, options.port);
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false, highWaterMark: options.bufferSize });
   const bufferSize = options.bufferSize;
   server.on("connection", (socket: net.Socket) => {
     if (bufferSize !== undefined && socket.writableHighWaterMark !== bufferSize) applyWriteHighWaterMark(socket, bufferSize);
     onAccept(new NodeNetConnection(socket, NOOP_HANDLER, true, ""));
   });
+  return startListening(server, options, onError);
+}
+
+/**
+ * Binds `server` as `options` say, or adopts `options.fd` (libuv opens the descriptor and calls
+ * listen(2) on it; closing the server closes that descriptor only); errors after binding go to
+ * `onError`. Shared by the plain and the TLS listeners, which are both node:net servers.
+ */
+export function startListening(server: net.Server, options: ListenOptions, onError: (error: NetError) => void): Promise<Listener> {
+  const target = formatHostPort(options.host, options.port);
   return new Promise<Listener>((resolve, reject) => {
     const onBindError = (error: Error) => {
       server.close();

@@ -14,6 +14,10 @@
  * - Bun's SNICallback may be called twice for one handshake; selection has no side effect.
  * - `tls.createServer` takes no write high-water mark: it is set in each socket's stream state, as
  *   for Deno's accepted node:net sockets.
+ * - Plain HTTP on a TLS port is answered in plain text: the listener is node:net's, reads the first
+ *   bytes, and gives a TLS record back to node:tls (`onFirstBytes`). Not on Deno, whose node:tls
+ *   would read those bytes out of order (`firstBytesCanBeReturned`): there the TLS server listens
+ *   itself and plain HTTP is a failed handshake, closed.
  *
  * @module
  */
@@ -36,8 +40,8 @@ import type {
   TlsSupport,
 } from "./types.ts";
 import { addressOf, NOOP_HANDLER } from "./_addresses.ts";
-import { adoptionError, formatHostPort, NetError, toNetError } from "./net_error.ts";
-import { applyWriteHighWaterMark, NodeNetConnection } from "./_node_net.ts";
+import { formatHostPort, NetError } from "./net_error.ts";
+import { applyWriteHighWaterMark, NodeNetConnection, startListening } from "./_node_net.ts";
 import { TlsError } from "./tls_error.ts";
 
 /**
@@ -289,18 +293,6 @@ function onLingerOver(this: net.Socket): void {
   this.destroy();
 }
 
-class NodeTlsListener implements Listener {
-  readonly server: net.Server;
-  readonly address: NetAddr;
-  constructor(server: net.Server, address: NetAddr) {
-    this.server = server;
-    this.address = address;
-  }
-  close(): Promise<void> {
-    this.server.close();
-    return Promise.resolve();
-  }
-}
 
 /** OpenSSL's reason without its codes ("error:0A00010B:SSL routines:...:wrong version number" -> "wrong version number"). */
 export function handshakeReason(error: unknown): string {
@@ -319,7 +311,6 @@ export function listenNodeTls(
   onAccept: (conn: Connection) => void,
   onError: (error: NetError) => void,
 ): Promise<Listener> {
-  const target = formatHostPort(options.host, options.port);
   const shared = secureContextOptions(tlsOptions);
   const contexts = tlsOptions.certificates.map((pair) => tls.createSecureContext({ ...shared, cert: pair.chain, key: pair.key }));
   const defaultIndex = tlsOptions.selectCertificate("");
@@ -363,44 +354,40 @@ export function listenNodeTls(
     tlsOptions.onHandshakeFailure({ remote, local, reason: handshakeReason(error) });
   });
   const entry: TlsEntry = { tlsServer, options: tlsOptions };
+  if (!firstBytesCanBeReturned()) {
+    // Deno: the TLS server takes each connection as it comes (no plain-HTTP answer there).
+    tlsServer.on("connection", (socket: net.Socket) => rememberEntry(socket, entry));
+    return startListening(tlsServer, options, onError);
+  }
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket: net.Socket) => {
-    (socket as EntrySocket)[ENTRY] = {
-      entry,
-      // A handshake refused early (no certificate for the name) destroys the sockets before their
-      // addresses were ever asked for: they are read on accept, for the failure's log line.
-      remote: addressOf(socket.remoteAddress, socket.remotePort),
-      local: addressOf(socket.localAddress, socket.localPort),
-    };
+    rememberEntry(socket, entry);
     if (tlsOptions.handshakeTimeout > 0) socket.setTimeout(tlsOptions.handshakeTimeout, onSilentClient);
     socket.on("error", ignoreError);
     socket.once("data", onFirstBytes);
   });
-  return new Promise<Listener>((resolve, reject) => {
-    const onBindError = (error: Error) => {
-      server.close();
-      reject(options.fd === undefined ? toNetError(error, "Cannot bind", target) : adoptionError(error, options.fd, target));
-    };
-    server.once("error", onBindError);
-    server.listen(
-      options.fd !== undefined ? { fd: options.fd, backlog: options.backlog } : {
-        host: options.host,
-        port: options.port,
-        backlog: options.backlog,
-        reusePort: options.reusePort,
-        ipv6Only: options.ipv6Only ?? false,
-        exclusive: true,
-      },
-      () => {
-        server.off("error", onBindError);
-        server.on("error", (error: Error) => onError(toNetError(error, "Listener", target)));
-        const bound = server.address();
-        const address = typeof bound === "object" && bound !== null
-          ? addressOf(bound.address, bound.port)
-          : addressOf(options.host, options.port);
-        resolve(new NodeTlsListener(server, address));
-      },
-    );
-  });
+  return startListening(server, options, onError);
+}
+
+/**
+ * A handshake refused early (no certificate for the name) destroys the sockets before their
+ * addresses were ever asked for: they are read on accept, for the failure's log line.
+ */
+function rememberEntry(socket: net.Socket, entry: TlsEntry): void {
+  (socket as EntrySocket)[ENTRY] = {
+    entry,
+    remote: addressOf(socket.remoteAddress, socket.remotePort),
+    local: addressOf(socket.localAddress, socket.localPort),
+  };
+}
+
+/**
+ * Whether bytes read from a socket can be put back for node:tls to read first. Node and Bun take
+ * what is buffered on the socket before reading on; Deno's node:tls reads the connection directly
+ * and feeds what was buffered later, out of order once the client sends more at once (seen: every
+ * ClientHello written in pieces failed with "wrong version number" on a loaded machine).
+ */
+function firstBytesCanBeReturned(): boolean {
+  return (globalThis as { Deno?: unknown }).Deno === undefined;
 }
 
 /** Reads the first certificate of `chain` and checks `key` against it (see the module notes). */
