@@ -14,10 +14,16 @@
  * - Bun's SNICallback may be called twice for one handshake; selection has no side effect.
  * - `tls.createServer` takes no write high-water mark: it is set in each socket's stream state, as
  *   for Deno's accepted node:net sockets.
+ * - Closing the server leaves the connections in their handshake going, but nobody counts them
+ *   as sessions yet: the listener does (`handshakesDone`), so a graceful stop waits for them. Each
+ *   connection ends its handshake with `secureConnection` or `tlsClientError` on all three (tried:
+ *   success, reset, garbage, handshake timeout, FIN before the hello); its TCP socket's close is
+ *   the fallback.
  *
  * @module
  */
 
+import type * as net from "node:net";
 import * as tls from "node:tls";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import type {
@@ -115,16 +121,57 @@ function subjectLine(subject: object | undefined): string {
   return line;
 }
 
+/**
+ * The connections of a TLS listener still in their handshake, by remote address: Bun's TLS socket
+ * does not lead back to the TCP socket it came from (`_parent`), but both know the peer.
+ */
+class Handshakes {
+  private readonly pending = new Map<string, object>();
+  private waiters: Array<() => void> = [];
+
+  /** A TCP connection accepted; its handshake ends with `ended`, or at the latest when it closes. */
+  started(raw: net.Socket): void {
+    const key = `${raw.remoteAddress}:${raw.remotePort}`;
+    this.pending.set(key, raw);
+    // The fallback: a runtime that reports neither outcome for some failure still closes the socket.
+    raw.once("close", () => {
+      if (this.pending.get(key) === raw) this.remove(key);
+    });
+  }
+
+  /** The handshake of the connection from `address`:`port` succeeded or failed. */
+  ended(address: string | undefined, port: number | undefined): void {
+    this.remove(`${address}:${port}`);
+  }
+
+  whenDone(): Promise<void> {
+    if (this.pending.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private remove(key: string): void {
+    if (!this.pending.delete(key) || this.pending.size > 0 || this.waiters.length === 0) return;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
 class NodeTlsListener implements Listener {
   readonly server: tls.Server;
   readonly address: NetAddr;
-  constructor(server: tls.Server, address: NetAddr) {
+  readonly handshakes: Handshakes;
+  constructor(server: tls.Server, address: NetAddr, handshakes: Handshakes) {
     this.server = server;
     this.address = address;
+    this.handshakes = handshakes;
   }
   close(): Promise<void> {
     this.server.close();
     return Promise.resolve();
+  }
+  handshakesDone(): Promise<void> {
+    return this.handshakes.whenDone();
   }
 }
 
@@ -169,7 +216,10 @@ export function listenNodeTls(
   }
   const server = tls.createServer(serverOptions);
   const bufferSize = options.bufferSize;
+  const handshakes = new Handshakes();
+  server.on("connection", (raw: net.Socket) => handshakes.started(raw));
   server.on("secureConnection", (socket: tls.TLSSocket) => {
+    handshakes.ended(socket.remoteAddress, socket.remotePort);
     if (bufferSize !== undefined) applyWriteHighWaterMark(socket, bufferSize);
     const conn = new NodeNetConnection(socket, NOOP_HANDLER, true, "");
     conn.tls = tlsFactsOf(socket, verifyPeer);
@@ -182,6 +232,7 @@ export function listenNodeTls(
     const remote = addressOf(addressed.remoteAddress, addressed.remotePort);
     const local = addressOf(addressed.localAddress, addressed.localPort);
     socket.destroy();
+    handshakes.ended(addressed.remoteAddress, addressed.remotePort);
     tlsOptions.onHandshakeFailure({ remote, local, reason: handshakeReason(error) });
   });
   return new Promise<Listener>((resolve, reject) => {
@@ -206,7 +257,7 @@ export function listenNodeTls(
         const address = typeof bound === "object" && bound !== null
           ? addressOf(bound.address, bound.port)
           : addressOf(options.host, options.port);
-        resolve(new NodeTlsListener(server, address));
+        resolve(new NodeTlsListener(server, address, handshakes));
       },
     );
   });
