@@ -14,6 +14,21 @@ const tlsFixture = (name: string): string => join(ROOT, "tests", "fixtures", "tl
 const ROOT_USER = process.getuid?.() === 0;
 const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
+/** A TLS frontend serving `crts`, one per line from line 4 on (crt[i] is on line 4 + i, column 3). */
+function tlsConfig(crts: readonly string[]): string {
+  return `[frontends.web]
+mode = "http"
+bind = { address = "127.0.0.1:0", crt = [
+${crts.map((crt) => `  "${crt}",`).join("\n")}
+] }
+default-backend = "app"
+
+[backends.app]
+mode = "http"
+servers = [{ name = "a", address = "10.0.0.1:80" }]
+`;
+}
+
 function tempDirectory(): { path: string; file: (name: string, text: string) => string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), "proxy-config-"));
   return {
@@ -161,17 +176,7 @@ servers = [{ name = "a", address = "10.0.0.1:80", wieght = 2 }]
       const locked = join(directory.path, "locked");
       mkdirSync(locked, 0o000);
       const crts = [broken, notPem, tlsFixture("mismatch.pem"), noKey, missingDirectory, ...(ROOT_USER ? [] : [locked])];
-      const file = directory.file("tls.toml", `[frontends.web]
-mode = "http"
-bind = { address = "127.0.0.1:0", crt = [
-${crts.map((crt) => `  "${crt}",`).join("\n")}
-] }
-default-backend = "app"
-
-[backends.app]
-mode = "http"
-servers = [{ name = "a", address = "10.0.0.1:80" }]
-`);
+      const file = directory.file("tls.toml", tlsConfig(crts));
       const check = new CliProcess(["check", "-f", file]);
       assert.equal(await check.waitExit(), 1);
       const at = (index: number) => `${escapeRegExp(file)}:${4 + index}:3: frontends\\.web\\.bind\\.crt\\[${index}\\]: `;
@@ -192,20 +197,12 @@ servers = [{ name = "a", address = "10.0.0.1:80" }]
   test("proxy check warns about an expired certificate, naming it and its date, and exits 0", async () => {
     const directory = tempDirectory();
     try {
-      const file = directory.file("expired.toml", `[frontends.web]
-mode = "http"
-bind = { address = "127.0.0.1:0", crt = ["${tlsFixture("default.pem")}", "${tlsFixture("expired.pem")}"] }
-default-backend = "app"
-
-[backends.app]
-mode = "http"
-servers = [{ name = "a", address = "10.0.0.1:80" }]
-`);
+      const file = directory.file("expired.toml", tlsConfig([tlsFixture("default.pem"), tlsFixture("expired.pem")]));
       const check = new CliProcess(["check", "-f", file]);
       assert.equal(await check.waitExit(), 0, check.stderr);
       assert.match(
         check.stderr,
-        new RegExp(`${escapeRegExp(file)}:3:\\d+: warning: frontends\\.web\\.bind\\.crt\\[1\\]: Certificate "${escapeRegExp(tlsFixture("expired.pem"))}" \\(/CN=expired\\.test\\) expired on 2021-01-01`),
+        new RegExp(`${escapeRegExp(file)}:5:3: warning: frontends\\.web\\.bind\\.crt\\[1\\]: Certificate "${escapeRegExp(tlsFixture("expired.pem"))}" \\(/CN=expired\\.test\\) expired on 2021-01-01`),
       );
       assert.equal(check.stdout, `Configuration is valid: 1 frontend, 1 backend, 1 server (${file})\n`);
     } finally {

@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CliProcess, deadPort, exchange, ROOT, sleep, waitUntil } from "./_cli_helpers.ts";
 import { httpOrigin } from "./_http_helpers.ts";
-import { alive, MasterProcess } from "./_process_helpers.ts";
+import { alive, MasterProcess, MIGRATE_REQ } from "./_process_helpers.ts";
 import { detectRuntimeName } from "../src/runtime/detect.ts";
 
 const RUNTIME = detectRuntimeName();
@@ -30,15 +30,6 @@ const TRUSTED = [readFileSync(fixture("ca.pem"), "utf8"), readFileSync(fixture("
 const fingerprint = (name: string): string => new X509Certificate(readFileSync(fixture(name))).fingerprint256;
 const ORIGINAL = fingerprint("default.pem");
 const RENEWED = fingerprint("renewed.pem");
-
-/** Linux's net.ipv4.tcp_migrate_req: at 0 (its default) a closing listener resets its accept queue. */
-const MIGRATE_REQ = (() => {
-  try {
-    return readFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "utf8").trim();
-  } catch {
-    return "unknown";
-  }
-})();
 
 /** One request's bound: a loaded 2-core machine starting a Node process beside the load is slow. */
 const REQUEST_MS = 20_000;
@@ -294,147 +285,152 @@ async function startLoads(port: number, certificate: string): Promise<[HttpsLoad
   }
 }
 
-describe(`certificates across reloads on ${RUNTIME}`, () => {
-  test(`-sf: a renewed certificate is served once the new process took over, and no request fails (tcp_migrate_req ${MIGRATE_REQ})`, async () => {
-    const origin = await httpOrigin((_request, response) => response.end("app"));
-    const directory = workDirectory();
-    const port = await deadPort();
-    const file = directory.config(tlsConfig(port, directory.site, origin.address));
-    const pidfile = join(directory.path, "proxy.pid");
-    let a: CliProcess | undefined;
-    let b: CliProcess | undefined;
-    let loads: HttpsLoad[] = [];
-    try {
-      a = new CliProcess(["-f", file, "-p", pidfile]);
-      await a.waitFor(/Frontend "web" \(http\) listening on /);
-      loads = await startLoads(port, ORIGINAL);
-      directory.useCertificate("renewed.pem");
-      const marks = loads.map((load) => load.served.length);
-      b = new CliProcess(["-f", file, "-p", pidfile, "-sf", String(a.pid)]);
-      await b.waitFor(new RegExp(`Told old process\\(es\\) ${a.pid} to finish their sessions \\(SIGUSR1\\)`), 60_000);
-      assert.equal(await a.waitExit(60_000), 0, a.stderr);
-      for (const [index, load] of loads.entries()) await load.servedSince(marks[index]!, RENEWED, "the renewed certificate");
-      assert.equal(await servedCertificate(port), RENEWED);
-      await stopLoads(loads);
-      for (const load of loads) {
-        // With tcp_migrate_req at 0, Linux resets a connection still in the closing listener's accept
-        // queue (docs/operations.md, section 2): before any TLS byte, and only on a new connection.
-        const queueResets = MIGRATE_REQ === "1" ? [] : load.failures.filter((failure) => !failure.afterHandshake && failure.reason === "ECONNRESET");
-        console.log(`${summary("-sf", load)}${queueResets.length > 0 ? ` (${queueResets.length} accept-queue resets, tcp_migrate_req ${MIGRATE_REQ})` : ""}`);
-        assert.equal(load.failures.length - queueResets.length, 0, describeFailures(load));
-        assert.ok(load.served.includes(ORIGINAL) && load.served.includes(RENEWED));
-      }
-      assert.equal(b.running, true);
-    } finally {
-      await stopLoads(loads);
-      await a?.stop();
-      await b?.stop();
-      directory.remove();
-      await origin.close();
-    }
-  });
+/** What each test starts from: an origin, a directory with `site.pem` and the configuration, a port. */
+interface Scene {
+  readonly directory: ReturnType<typeof workDirectory>;
+  readonly port: number;
+  /** The configuration file: frontend "web" serving `site.pem` on `port` in front of the origin. */
+  readonly file: string;
+}
 
-  test("a handshake in progress when the process is told to finish completes, is answered, and only then does the process exit", async () => {
-    const origin = await httpOrigin((_request, response) => response.end("app"));
-    const directory = workDirectory();
+/** Runs `run` in a fresh scene, removed afterwards whatever happens. */
+async function inScene(run: (scene: Scene) => Promise<void>): Promise<void> {
+  const origin = await httpOrigin((_request, response) => response.end("app"));
+  const directory = workDirectory();
+  try {
     const port = await deadPort();
-    const file = directory.config(tlsConfig(port, directory.site, origin.address));
-    let proxy: CliProcess | undefined;
-    let relay: Awaited<ReturnType<typeof gatedRelay>> | undefined;
-    try {
-      proxy = new CliProcess(["-f", file]);
-      await proxy.waitFor(/Frontend "web" \(http\) listening on /);
-      // 40 bytes: the record header and the start of the ClientHello, never a whole one.
-      relay = await gatedRelay(port, 40);
-      const served = servedCertificate(relay.port);
-      await relay.forwarded;
-      proxy.sendSignal("SIGUSR1");
-      await proxy.waitFor(/SIGUSR1 received: stopped listening/);
-      assert.equal(proxy.running, true, "the process waits for the handshake it accepted");
-      relay.release();
-      assert.equal(await served, ORIGINAL);
-      assert.equal(await proxy.waitExit(), 0);
-    } finally {
-      relay?.close();
-      await proxy?.stop();
-      directory.remove();
-      await origin.close();
-    }
-  });
+    await run({ directory, port, file: directory.config(tlsConfig(port, directory.site, origin.address)) });
+  } finally {
+    directory.remove();
+    await origin.close();
+  }
+}
 
-  test("-sf with a broken certificate: the new process exits 1 naming the file, the old one serves the old certificate untouched", async () => {
-    const origin = await httpOrigin((_request, response) => response.end("app"));
-    const directory = workDirectory();
-    const port = await deadPort();
-    const file = directory.config(tlsConfig(port, directory.site, origin.address));
-    let a: CliProcess | undefined;
-    let b: CliProcess | undefined;
-    try {
-      a = new CliProcess(["-f", file]);
-      await a.waitFor(/Frontend "web" \(http\) listening on /);
-      directory.useCertificate("mismatch.pem");
-      b = new CliProcess(["-f", file, "-sf", String(a.pid)]);
-      assert.equal(await b.waitExit(60_000), 1);
-      assert.match(
-        b.stderr,
-        new RegExp(`${escape(file)}:\\d+:\\d+: frontends\\.web\\.bind\\.crt: Certificate "${escape(directory.site)}": The private key does not belong to the certificate`),
-      );
-      assert.equal(await servedCertificate(port), ORIGINAL);
-      assert.doesNotMatch(a.stderr, /SIG/, "the old process was sent nothing");
-      assert.equal(a.running, true);
-    } finally {
-      await a?.stop();
-      await b?.stop();
-      directory.remove();
-      await origin.close();
-    }
-  });
-
-  test("-W: SIGUSR2 then SIGHUP load the certificate file anew each time; the old workers finish, and no request fails", async () => {
-    const origin = await httpOrigin((_request, response) => response.end("app"));
-    const directory = workDirectory();
-    const port = await deadPort();
-    const file = directory.config(tlsConfig(port, directory.site, origin.address));
-    const master = new MasterProcess(["-W", "-f", file]);
-    let loads: HttpsLoad[] = [];
+/** Runs `run` with a -W master of one worker started on the scene's configuration, stopped afterwards. */
+function withMaster(run: (scene: Scene, master: MasterProcess) => Promise<void>): Promise<void> {
+  return inScene(async (scene) => {
+    const master = new MasterProcess(["-W", "-f", scene.file]);
     try {
       await master.waitFor(/Master \(pid \d+\): 1 worker ready/, 0, 60_000);
-      loads = await startLoads(port, ORIGINAL);
-      for (const [signal, certificate] of [["SIGUSR2", "renewed.pem"], ["SIGHUP", "default.pem"]] as const) {
-        const old = master.readyWorkers().map((worker) => worker.pid).filter(alive);
-        directory.useCertificate(certificate);
-        const marks = loads.map((load) => load.served.length);
-        const mark = master.stderr.length;
-        master.signalMaster(signal);
-        await master.waitFor(/Reload done: 1 worker of generation \d+ ready in \d+ ms, 1 worker of generation \d+ finishing/, mark, 60_000);
-        for (const pid of old) await master.waitFor(new RegExp(`Worker \\d \\(pid ${pid}\\) exited with code 0`), mark, 60_000);
-        const expected = fingerprint(certificate);
-        for (const [index, load] of loads.entries()) await load.servedSince(marks[index]!, expected, certificate);
-        assert.equal(await servedCertificate(port), expected, `after ${signal}`);
-      }
-      await stopLoads(loads);
-      for (const load of loads) {
-        console.log(summary("-W, SIGUSR2 and SIGHUP", load));
-        assert.equal(load.failures.length, 0, describeFailures(load));
-        assert.ok(load.served.includes(RENEWED));
-      }
-      assert.equal(master.running, true);
+      await run(scene, master);
     } finally {
-      await stopLoads(loads);
       await master.stop();
-      directory.remove();
-      await origin.close();
     }
   });
+}
 
-  test("-W with a broken certificate on SIGUSR2: the master names the file, the workers keep serving the old certificate; one restarted later gets it from the master", async () => {
-    const origin = await httpOrigin((_request, response) => response.end("app"));
-    const directory = workDirectory();
-    const port = await deadPort();
-    const file = directory.config(tlsConfig(port, directory.site, origin.address));
-    const master = new MasterProcess(["-W", "-f", file]);
-    try {
-      await master.waitFor(/1 worker ready/, 0, 60_000);
+describe(`certificates across reloads on ${RUNTIME}`, () => {
+  test(`-sf: a renewed certificate is served once the new process took over, and no request fails (tcp_migrate_req ${MIGRATE_REQ})`, () =>
+    inScene(async ({ directory, port, file }) => {
+      const pidfile = join(directory.path, "proxy.pid");
+      let a: CliProcess | undefined;
+      let b: CliProcess | undefined;
+      let loads: HttpsLoad[] = [];
+      try {
+        a = new CliProcess(["-f", file, "-p", pidfile]);
+        await a.waitFor(/Frontend "web" \(http\) listening on /);
+        loads = await startLoads(port, ORIGINAL);
+        directory.useCertificate("renewed.pem");
+        const marks = loads.map((load) => load.served.length);
+        b = new CliProcess(["-f", file, "-p", pidfile, "-sf", String(a.pid)]);
+        await b.waitFor(new RegExp(`Told old process\\(es\\) ${a.pid} to finish their sessions \\(SIGUSR1\\)`), 60_000);
+        assert.equal(await a.waitExit(60_000), 0, a.stderr);
+        for (const [index, load] of loads.entries()) await load.servedSince(marks[index]!, RENEWED, "the renewed certificate");
+        assert.equal(await servedCertificate(port), RENEWED);
+        await stopLoads(loads);
+        for (const load of loads) {
+          // With tcp_migrate_req at 0, Linux resets a connection still in the closing listener's accept
+          // queue (docs/operations.md, section 2): before any TLS byte, and only on a new connection.
+          const queueResets = MIGRATE_REQ === "1" ? [] : load.failures.filter((failure) => !failure.afterHandshake && failure.reason === "ECONNRESET");
+          console.log(`${summary("-sf", load)}${queueResets.length > 0 ? ` (${queueResets.length} accept-queue resets, tcp_migrate_req ${MIGRATE_REQ})` : ""}`);
+          assert.equal(load.failures.length - queueResets.length, 0, describeFailures(load));
+          assert.ok(load.served.includes(ORIGINAL) && load.served.includes(RENEWED));
+        }
+        assert.equal(b.running, true);
+      } finally {
+        await stopLoads(loads);
+        await a?.stop();
+        await b?.stop();
+      }
+    }));
+
+  test("a handshake in progress when the process is told to finish completes, is answered, and only then does the process exit", () =>
+    inScene(async ({ port, file }) => {
+      let proxy: CliProcess | undefined;
+      let relay: Awaited<ReturnType<typeof gatedRelay>> | undefined;
+      try {
+        proxy = new CliProcess(["-f", file]);
+        await proxy.waitFor(/Frontend "web" \(http\) listening on /);
+        // 40 bytes: the record header and the start of the ClientHello, never a whole one.
+        relay = await gatedRelay(port, 40);
+        const served = servedCertificate(relay.port);
+        await relay.forwarded;
+        proxy.sendSignal("SIGUSR1");
+        await proxy.waitFor(/SIGUSR1 received: stopped listening/);
+        assert.equal(proxy.running, true, "the process waits for the handshake it accepted");
+        relay.release();
+        assert.equal(await served, ORIGINAL);
+        assert.equal(await proxy.waitExit(), 0);
+      } finally {
+        relay?.close();
+        await proxy?.stop();
+      }
+    }));
+
+  test("-sf with a broken certificate: the new process exits 1 naming the file, the old one serves the old certificate untouched", () =>
+    inScene(async ({ directory, port, file }) => {
+      let a: CliProcess | undefined;
+      let b: CliProcess | undefined;
+      try {
+        a = new CliProcess(["-f", file]);
+        await a.waitFor(/Frontend "web" \(http\) listening on /);
+        directory.useCertificate("mismatch.pem");
+        b = new CliProcess(["-f", file, "-sf", String(a.pid)]);
+        assert.equal(await b.waitExit(60_000), 1);
+        assert.match(
+          b.stderr,
+          new RegExp(`${escape(file)}:\\d+:\\d+: frontends\\.web\\.bind\\.crt: Certificate "${escape(directory.site)}": The private key does not belong to the certificate`),
+        );
+        assert.equal(await servedCertificate(port), ORIGINAL);
+        assert.doesNotMatch(a.stderr, /SIG/, "the old process was sent nothing");
+        assert.equal(a.running, true);
+      } finally {
+        await a?.stop();
+        await b?.stop();
+      }
+    }));
+
+  test("-W: SIGUSR2 then SIGHUP load the certificate file anew each time; the old workers finish, and no request fails", () =>
+    withMaster(async ({ directory, port }, master) => {
+      let loads: HttpsLoad[] = [];
+      try {
+        loads = await startLoads(port, ORIGINAL);
+        for (const [signal, certificate] of [["SIGUSR2", "renewed.pem"], ["SIGHUP", "default.pem"]] as const) {
+          const old = master.readyWorkers().map((worker) => worker.pid).filter(alive);
+          directory.useCertificate(certificate);
+          const marks = loads.map((load) => load.served.length);
+          const mark = master.stderr.length;
+          master.signalMaster(signal);
+          await master.waitFor(/Reload done: 1 worker of generation \d+ ready in \d+ ms, 1 worker of generation \d+ finishing/, mark, 60_000);
+          for (const pid of old) await master.waitFor(new RegExp(`Worker \\d \\(pid ${pid}\\) exited with code 0`), mark, 60_000);
+          const expected = fingerprint(certificate);
+          for (const [index, load] of loads.entries()) await load.servedSince(marks[index]!, expected, certificate);
+          assert.equal(await servedCertificate(port), expected, `after ${signal}`);
+        }
+        await stopLoads(loads);
+        for (const load of loads) {
+          console.log(summary("-W, SIGUSR2 and SIGHUP", load));
+          assert.equal(load.failures.length, 0, describeFailures(load));
+          assert.ok(load.served.includes(RENEWED));
+        }
+        assert.equal(master.running, true);
+      } finally {
+        await stopLoads(loads);
+      }
+    }));
+
+  test("-W with a broken certificate on SIGUSR2: the master names the file, the workers keep serving the old certificate; one restarted later gets it from the master", () =>
+    withMaster(async ({ directory, port, file }, master) => {
       const [worker] = master.readyWorkers();
       directory.useCertificate("mismatch.pem");
       const mark = master.stderr.length;
@@ -453,21 +449,10 @@ describe(`certificates across reloads on ${RUNTIME}`, () => {
       process.kill(worker!.pid, "SIGKILL");
       await master.waitFor(/Worker 1 \(pid \d+\) ready in \d+ ms \(restarted\)/, mark, 60_000);
       assert.equal(await servedCertificate(port), ORIGINAL);
-    } finally {
-      await master.stop();
-      directory.remove();
-      await origin.close();
-    }
-  });
+    }));
 
-  test("-W workers serve TLS with certificates they cannot read (the jail refuses the file), and log a failed handshake once", async () => {
-    const origin = await httpOrigin((_request, response) => response.end("app"));
-    const directory = workDirectory();
-    const port = await deadPort();
-    const file = directory.config(tlsConfig(port, directory.site, origin.address));
-    const master = new MasterProcess(["-W", "-f", file]);
-    try {
-      await master.waitFor(/1 worker ready/, 0, 60_000);
+  test("-W workers serve TLS with certificates they cannot read (the jail refuses the file), and log a failed handshake once", () =>
+    withMaster(async ({ directory, port }, master) => {
       const [worker] = master.readyWorkers();
       const prefix = `Worker 1 \\(pid ${worker!.pid}\\): `;
       if (RUNTIME === "bun") {
@@ -485,10 +470,5 @@ describe(`certificates across reloads on ${RUNTIME}`, () => {
       assert.equal(master.stdout.match(/SSL handshake failure \([^)]+\)/g)!.length, 1, master.stdout);
       assert.match(master.stdout, /127\.0\.0\.1:\d+ \[[^\]]+\] web\/1: SSL handshake failure \([^)]+\)/);
       assert.match(master.stdout, new RegExp(`served-by=${worker!.pid} 200 TLSv1\\.[23]`));
-    } finally {
-      await master.stop();
-      directory.remove();
-      await origin.close();
-    }
-  });
+    }));
 });
