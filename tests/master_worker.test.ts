@@ -23,7 +23,7 @@ import {
   sameToken,
 } from "../src/lifecycle/control_channel.ts";
 import type { Frame } from "../src/lifecycle/control_channel.ts";
-import { configFromSetup, newTicketKeys, parseWorkerSetup, readConfig, ticketKeyBytes } from "../src/lifecycle/config_handover.ts";
+import { certificateFilesRead, configFromSetup, newTicketKeys, parseWorkerSetup, readConfig, ticketKeyBytes } from "../src/lifecycle/config_handover.ts";
 import type { WorkerSetup } from "../src/lifecycle/config_handover.ts";
 import { verbosityOfArgs, workerLogger, workerPrefix } from "../src/lifecycle/worker_logger.ts";
 import { checkJail, chooseJailProbe, FALLBACK_JAIL_PROBE } from "../src/lifecycle/jail_check.ts";
@@ -693,6 +693,18 @@ describe("jail self-check", () => {
       FALLBACK_JAIL_PROBE,
     );
     assert.equal(await chooseJailProbe([], readable([])), null);
+  });
+
+  test("with certificates, the probe is the first certificate file the master read: a key is what the jail must keep", async () => {
+    const readable = scriptedRuntime({ fileAccess: () => Promise.resolve("readable") });
+    assert.equal(await chooseJailProbe(["/etc/p.toml"], readable, ["/etc/site.pem", "/etc/ca.pem"]), "/etc/site.pem");
+    const handover = {
+      kind: "files",
+      sources: [{ name: "/etc/p.toml", text: "" }],
+      errorFiles: [],
+      tlsFiles: [["/etc/gone.pem", { error: "no such file", missing: true }], ["/etc/certs", { entries: ["/etc/certs/a.pem"] }], ["/etc/certs/a.pem", { text: "" }]],
+    } as const;
+    assert.deepEqual(certificateFilesRead(handover), ["/etc/certs/a.pem"]);
   });
 });
 

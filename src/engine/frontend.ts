@@ -116,6 +116,8 @@ export class Frontend implements HttpSessionHost {
   private readonly pool: Pool<Session>;
   private readonly parked: Connection[] = [];
   private listeners: Listener[] = [];
+  /** TLS listeners closed since the last `whenIdle`, whose handshakes a graceful stop waits for. */
+  private handshaking: Listener[] = [];
   /** The addresses of the first successful bind, one per `config.binds` entry (null before). */
   private firstAddresses: NetAddr[] | null = null;
   private idleWaiters: Array<() => void> = [];
@@ -204,6 +206,7 @@ export class Frontend implements HttpSessionHost {
   async unbind(): Promise<void> {
     const listeners = this.listeners;
     this.listeners = [];
+    this.handshaking.push(...listeners.filter((listener) => listener.handshakesDone !== undefined));
     await Promise.all(listeners.map((listener) => listener.close()));
   }
 
@@ -214,12 +217,25 @@ export class Frontend implements HttpSessionHost {
    * stop for a whole `timeout http-keep-alive`).
    */
   whenIdle(): Promise<void> {
-    if (this.activeSessions === 0 && this.parked.length === 0) return Promise.resolve();
-    if (!this.draining) {
-      this.draining = true;
-      for (const session of [...this.httpSessions]) session.drain();
+    const closed = this.handshaking.splice(0);
+    if (closed.length > 0) {
+      // Connections a closed TLS listener accepted may still be in their handshake: each becomes a
+      // session (which drains at once) or fails; only then is the frontend idle or not.
+      this.drain();
+      return Promise.all(closed.map((listener) => listener.handshakesDone!())).then(() => this.whenIdle());
     }
+    if (this.activeSessions === 0 && this.parked.length === 0) {
+      this.draining = false;
+      return Promise.resolve();
+    }
+    this.drain();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    for (const session of [...this.httpSessions]) session.drain();
   }
 
   /** The runtime's TLS options for a bind; a failed handshake is logged as HAProxy does, once. */

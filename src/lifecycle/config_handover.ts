@@ -138,6 +138,11 @@ export async function readConfig(
   return { handover, config, warnings: loaded.warnings };
 }
 
+/** The certificate, key and CA files the master read for a handover, in the order it read them. */
+export function certificateFilesRead(handover: ConfigHandover): string[] {
+  return handover.tlsFiles.filter(([, read]) => "text" in read).map(([path]) => path);
+}
+
 /**
  * Builds the Config from what the master handed over, without touching the file system; `tls`
  * checks the certificates handed over (the runtime reads them, no file is opened).

@@ -52,7 +52,7 @@ import {
   sameToken,
 } from "./control_channel.ts";
 import type { Frame } from "./control_channel.ts";
-import { configReadIo, newTicketKeys, readConfig } from "./config_handover.ts";
+import { certificateFilesRead, configReadIo, newTicketKeys, readConfig } from "./config_handover.ts";
 import type { ConfigHandover, ReadConfig, WorkerSetup } from "./config_handover.ts";
 import { MASTER_VARIABLE, WORKER_COMMAND } from "./worker_command.ts";
 import { verbosityOfArgs } from "./worker_logger.ts";
@@ -368,7 +368,7 @@ class Master {
       noReusePort: process.noReusePort,
       identity,
       hostname: this.runtime.hostname(),
-      jailProbe: await chooseJailProbe(files, this.runtime),
+      jailProbe: await chooseJailProbe(files, this.runtime, certificateFilesRead(read.handover)),
       verbosity: verbosityOfArgs(this.runtime.args()),
       tlsTicketKeys: this.ticketKeys,
     };

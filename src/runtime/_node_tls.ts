@@ -18,6 +18,11 @@
  *   bytes, and gives a TLS record back to node:tls (`onFirstBytes`). Not on Deno, whose node:tls
  *   would read those bytes out of order (`firstBytesCanBeReturned`): there the TLS server listens
  *   itself and plain HTTP is a failed handshake, closed.
+ * - Closing the server leaves the connections in their handshake going, but nobody counts them
+ *   as sessions yet: the listener does (`handshakesDone`), so a graceful stop waits for them. Each
+ *   connection ends its handshake with `secureConnection` or `tlsClientError` on all three (tried:
+ *   success, reset, garbage, handshake timeout, FIN before the hello); its TCP socket's close is
+ *   the fallback.
  *
  * @module
  */
@@ -229,6 +234,60 @@ function subjectLine(subject: object | undefined): string {
   return line;
 }
 
+/**
+ * The connections of a TLS listener still in their handshake, by remote address: Bun's TLS socket
+ * does not lead back to the TCP socket it came from (`_parent`), but both know the peer.
+ */
+class Handshakes {
+  private readonly pending = new Map<string, object>();
+  private waiters: Array<() => void> = [];
+
+  /** A TCP connection accepted; its handshake ends with `ended`, or at the latest when it closes. */
+  started(raw: net.Socket): void {
+    const key = `${raw.remoteAddress}:${raw.remotePort}`;
+    this.pending.set(key, raw);
+    // The fallback: a runtime that reports neither outcome for some failure still closes the socket.
+    raw.once("close", () => {
+      if (this.pending.get(key) === raw) this.remove(key);
+    });
+  }
+
+  /** The handshake of the connection from `address`:`port` succeeded or failed. */
+  ended(address: string | undefined, port: number | undefined): void {
+    this.remove(`${address}:${port}`);
+  }
+
+  whenDone(): Promise<void> {
+    if (this.pending.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private remove(key: string): void {
+    if (!this.pending.delete(key) || this.pending.size > 0 || this.waiters.length === 0) return;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+/** A listening socket (node:net's, or the TLS server's on Deno) and the handshakes it started. */
+class NodeTlsListener implements Listener {
+  readonly listening: Listener;
+  readonly address: NetAddr;
+  readonly handshakes: Handshakes;
+  constructor(listening: Listener, handshakes: Handshakes) {
+    this.listening = listening;
+    this.address = listening.address;
+    this.handshakes = handshakes;
+  }
+  close(): Promise<void> {
+    return this.listening.close();
+  }
+  handshakesDone(): Promise<void> {
+    return this.handshakes.whenDone();
+  }
+}
+
 /** What a TLS listener's sockets need before their handshake: shared by all, one object per listener. */
 interface TlsEntry {
   readonly tlsServer: tls.Server;
@@ -236,7 +295,10 @@ interface TlsEntry {
 }
 
 const ENTRY = Symbol("proxy.tlsEntry");
-type EntrySocket = net.Socket & { [ENTRY]?: { entry: TlsEntry; remote: NetAddr; local: NetAddr } };
+/** `rawAddress`/`rawPort` as the socket gave them: the key of its handshake in `Handshakes`. */
+type EntrySocket = net.Socket & {
+  [ENTRY]?: { entry: TlsEntry; remote: NetAddr; local: NetAddr; rawAddress: string | undefined; rawPort: number | undefined };
+};
 
 /** nginx's answer to plain HTTP on a TLS port (its 497, sent as a 400), in plain text. */
 const PLAIN_HTTP_ANSWER = new TextEncoder().encode(
@@ -337,7 +399,9 @@ export function listenNodeTls(
   // that the first bytes of each connection are seen before TLS takes it (see onFirstBytes).
   const tlsServer = tls.createServer(serverOptions);
   const bufferSize = options.bufferSize;
+  const handshakes = new Handshakes();
   tlsServer.on("secureConnection", (socket: tls.TLSSocket) => {
+    handshakes.ended(socket.remoteAddress, socket.remotePort);
     if (bufferSize !== undefined) applyWriteHighWaterMark(socket, bufferSize);
     const conn = new NodeNetConnection(socket, NOOP_HANDLER, true, "");
     conn.tls = tlsFactsOf(socket, verifyPeer);
@@ -351,21 +415,28 @@ export function listenNodeTls(
     const remote = remembered?.remote ?? addressOf(socket.remoteAddress, socket.remotePort);
     const local = remembered?.local ?? addressOf(socket.localAddress, socket.localPort);
     socket.destroy();
+    if (remembered !== undefined) handshakes.ended(remembered.rawAddress, remembered.rawPort);
+    else handshakes.ended(socket.remoteAddress, socket.remotePort);
     tlsOptions.onHandshakeFailure({ remote, local, reason: handshakeReason(error) });
   });
   const entry: TlsEntry = { tlsServer, options: tlsOptions };
   if (!firstBytesCanBeReturned()) {
     // Deno: the TLS server takes each connection as it comes (no plain-HTTP answer there).
-    tlsServer.on("connection", (socket: net.Socket) => rememberEntry(socket, entry));
-    return startListening(tlsServer, options, onError);
+    tlsServer.on("connection", (socket: net.Socket) => {
+      rememberEntry(socket, entry);
+      handshakes.started(socket);
+    });
+    return startListening(tlsServer, options, onError).then((listening) => new NodeTlsListener(listening, handshakes));
   }
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket: net.Socket) => {
     rememberEntry(socket, entry);
+    // Counted from the accept: a plain-text client or one that never sends ends at its close.
+    handshakes.started(socket);
     if (tlsOptions.handshakeTimeout > 0) socket.setTimeout(tlsOptions.handshakeTimeout, onSilentClient);
     socket.on("error", ignoreError);
     socket.once("data", onFirstBytes);
   });
-  return startListening(server, options, onError);
+  return startListening(server, options, onError).then((listening) => new NodeTlsListener(listening, handshakes));
 }
 
 /**
@@ -377,6 +448,8 @@ function rememberEntry(socket: net.Socket, entry: TlsEntry): void {
     entry,
     remote: addressOf(socket.remoteAddress, socket.remotePort),
     local: addressOf(socket.localAddress, socket.localPort),
+    rawAddress: socket.remoteAddress,
+    rawPort: socket.remotePort,
   };
 }
 

@@ -215,6 +215,12 @@ export interface Listener {
   readonly address: NetAddr;
   /** Stops listening. Established connections are not touched. */
   close(): Promise<void>;
+  /**
+   * TLS listeners: resolves once no connection accepted here is still in its handshake (each has
+   * been handed to `onAccept` or has failed), at once when none is. A graceful stop waits for it
+   * after `close()`: such a connection was accepted, and cutting it is a lost request.
+   */
+  handshakesDone?(): Promise<void>;
 }
 
 /**
