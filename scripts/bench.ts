@@ -1,6 +1,7 @@
 /**
  * The project's benchmark: our proxy on Node, Bun and Deno (and dist/proxy) against HAProxy and
- * nginx, behind the same two origins, driven by wrk in interleaved rounds; and the cost of traffic
+ * nginx, behind the same two origins, driven by wrk in interleaved rounds, in tcp mode, http mode
+ * and http mode behind TLS termination (keep-alive, and one full handshake per request); and the cost of traffic
  * logging (our proxy and HAProxy with one httplog line per request sent over UDP to a receiver in
  * this process, against themselves without). See docs/performance.md for the method and `--help`
  * for the options.
@@ -11,10 +12,10 @@
  */
 
 import { readFileSync, writeFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawnSync } from "node:child_process";
-import { BODY_PATHS } from "./bench/bodies.ts";
+import { BODY_PATHS, closesEachConnection } from "./bench/bodies.ts";
 import type { ConnectionLimits } from "./bench/configs.ts";
 import type { ContenderSetup, ContenderSpec, ProxyMode, RunningContender } from "./bench/contenders.ts";
 import { discoverContenders, startContender } from "./bench/contenders.ts";
@@ -49,8 +50,23 @@ import { loggingTable, memoryTable, targetsTable, throughputTable } from "./benc
 import type { IdleMemoryResult } from "./bench/targets.ts";
 import { checkTargets } from "./bench/targets.ts";
 import { runWrk } from "./bench/wrk.ts";
+import {
+  BENCH_CERTIFICATE,
+  buildFullHandshakeShim,
+  checkFullHandshakes,
+  describeResumption,
+} from "./bench/tls_client.ts";
+import type { HandshakeCount } from "./bench/tls_client.ts";
 
 const BODIES: readonly BodyName[] = ["small", "1mb"];
+/**
+ * TLS rows: small responses on keep-alive connections (the cost of encryption per request), and
+ * one connection per request (the cost of a full handshake). 1 MB bodies over TLS would measure
+ * the cipher, which is the same library in every contender but ours on Deno.
+ */
+const TLS_BODIES: readonly BodyName[] = ["small", "small-close"];
+/** Every table, in the order printed. */
+const TABLE_BODIES: readonly BodyName[] = ["small", "1mb", "small-close"];
 /**
  * A logging contender is measured on small responses only: a traffic line costs the same for any
  * body, and only against a small one's per-request cost does it show.
@@ -145,12 +161,16 @@ async function runThroughputRounds(
   cpu: CpuPlan,
   builtinRuntimePath: string | null,
   receiver: LogReceiver | null,
+  fullHandshakeShim: string | null,
 ): Promise<ThroughputOutcome> {
   const samples: RunSample[] = [];
   const incidents: string[] = [];
   let repeatedSamples = 0;
   // A logging target's runs follow those of the same contender without logging (see rounds.ts).
-  const groups = slotGroups(targets, (target) => target.logging ? LOGGING_BODIES : BODIES);
+  const groups = slotGroups(
+    targets,
+    (target) => target.logging ? LOGGING_BODIES : target.mode === "https" ? TLS_BODIES : BODIES,
+  );
   const slots = groups.flat();
   // Every process this benchmark keeps running: contenders (idle or not) and both origins.
   const ourRoots = [...new Set([...targets.map((target) => target.process.pid), ...originPids])];
@@ -165,9 +185,13 @@ async function runThroughputRounds(
       const oursBefore = treesCpuMicros(ourRoots) + ownCpuMicros();
       const cpuBefore = treeCpuMicros(target.process.pid);
       const logBefore = target.logging && receiver !== null ? receiver.counts() : null;
+      const closing = closesEachConnection(body);
       const { result } = await runWrk(registry, {
         port: target.port,
         path: BODY_PATHS[body],
+        tls: target.mode === "https",
+        closeEachConnection: closing,
+        preloadPath: closing ? fullHandshakeShim : null,
         durationSeconds: seconds,
         connections: options.connections,
         cpuList: cpu.client,
@@ -301,7 +325,7 @@ async function runThroughputRounds(
 
 async function runMemoryScenario(
   count: number,
-  available: { spec: ContenderSpec; mode: ProxyMode }[],
+  available: { spec: ContenderSpec; mode: Exclude<ProxyMode, "https"> }[],
   origins: Origins,
   setup: ContenderSetup,
 ): Promise<{ results: IdleMemoryResult[]; incidents: string[] }> {
@@ -403,6 +427,20 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
         "its figures are bound by its own CPU and only show that each contender works",
     );
   }
+  const modes = options.modes.filter((mode) => mode !== "https" || builtinRuntimePath === null);
+  if (modes.length < options.modes.length) {
+    skipped.push("https: skipped (the built-in load generator has no TLS: apt-get install -y wrk)");
+  }
+  const tls = modes.includes("https") ? prepareTls(projectRoot, directory, notes) : null;
+  if (tls !== null) {
+    const count = await checkFullHandshakes(registry, tls.certificatePath, tls.shimPath, cpu.client);
+    tls.check = count;
+    notes.push(
+      `wrk with Connection: close against a counting node:tls server, ${
+        tls.shimPath === null ? "as is" : "with the full-handshake shim"
+      }: ${describeResumption(count)}`,
+    );
+  }
 
   const idleConnections = plannedIdleConnections(options.idleConnections, notes);
   const limits: ConnectionLimits = {
@@ -423,8 +461,10 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
   const discovery = discoverContenders(projectRoot);
   skipped.push(...discovery.skipped);
   const wanted = (name: string): boolean => options.only.length === 0 || options.only.includes(name);
+  // The origin served directly and the logging contenders have plain http rows only.
+  const plainRows = modes.includes("tcp") || modes.includes("http");
   // The syslog receiver of the logging contenders runs in this process, on the client's CPU.
-  const receiver = discovery.specs.some((spec) => spec.logging && wanted(spec.name))
+  const receiver = discovery.specs.some((spec) => spec.logging && wanted(spec.name) && modes.includes("http"))
     ? await startLogReceiver()
     : null;
   if (receiver !== null) {
@@ -442,14 +482,16 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
     limits,
     proxyEnv: options.proxyEnv,
     logPort: receiver?.port ?? null,
+    certificatePath: tls?.certificatePath ?? null,
   };
 
   log("\nStarting contenders");
   const running: { contender: RunningContender; logging: boolean }[] = [];
-  const available: { spec: ContenderSpec; mode: ProxyMode }[] = [];
+  const available: { spec: ContenderSpec; mode: Exclude<ProxyMode, "https"> }[] = [];
   for (const spec of discovery.specs) {
     if (!wanted(spec.name)) continue;
     for (const mode of spec.modes) {
+      if (!modes.includes(mode)) continue;
       const started = await startContender(spec, mode, origins.ports, setup);
       if ("unavailable" in started) {
         skipped.push(`${spec.name} ${mode}: skipped (${started.unavailable})`);
@@ -471,21 +513,23 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
           (spec.logging ? `, logging to udp://127.0.0.1:${setup.logPort}` : ""),
       );
       running.push({ contender: started, logging: spec.logging });
-      // The memory scenario is about idle connections, which logging does not change.
-      if (!spec.logging) available.push({ spec, mode });
+      // The memory scenario is about idle plain connections, which logging does not change.
+      if (!spec.logging && mode !== "https") available.push({ spec, mode });
     }
   }
   for (const line of discovery.skipped) log(`  ${line}`);
 
   const targets: Target[] = [
-    {
-      contender: ORIGIN_DIRECT_CONTENDER,
-      mode: "direct",
-      port: origins.ports[0]!,
-      process: origins.processes[0]!,
-      logging: false,
-      failed: null,
-    },
+    ...(plainRows
+      ? [{
+        contender: ORIGIN_DIRECT_CONTENDER,
+        mode: "direct" as const,
+        port: origins.ports[0]!,
+        process: origins.processes[0]!,
+        logging: false,
+        failed: null,
+      }]
+      : []),
     ...running.map(({ contender, logging }) => ({
       contender: contender.name,
       mode: contender.mode,
@@ -504,6 +548,7 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
     cpu,
     builtinRuntimePath,
     receiver,
+    tls?.shimPath ?? null,
   );
   incidents.push(...throughput.incidents);
   for (const { contender } of running) await registry.stop(contender.process);
@@ -557,10 +602,15 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
     ? await runMemoryScenario(idleConnections, available, origins, setup)
     : { results: [], incidents: [] };
   incidents.push(...memory.incidents);
-  const checks = checkTargets(summaries, memory.results);
+  // Targets of modes this run left out would only say "not measured".
+  const checks = checkTargets(summaries, memory.results).filter((check) =>
+    (modes as readonly string[]).includes(check.mode)
+  );
 
   log("");
-  for (const body of BODIES) log(`${throughputTable(summaries, body)}\n`);
+  for (const body of TABLE_BODIES) {
+    if (summaries.some((summary) => summary.body === body)) log(`${throughputTable(summaries, body)}\n`);
+  }
   if (logging.length > 0) log(`${loggingTable(logging)}\n`);
   if (memory.results.length > 0) {
     log(`Idle connections (RSS of the proxy's process tree)\n\n${memoryTable(memory.results)}\n`);
@@ -583,6 +633,7 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
         idleConnectionsAttempted: idleConnections,
         proxyEnv: options.proxyEnv,
         only: options.only,
+        modes,
         pinning: cpu.description,
         loadGenerator: builtinRuntimePath === null ? "wrk" : "built-in",
         origins: origins.kind,
@@ -592,6 +643,11 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
       samples: throughput.samples,
       repeatedSamples: throughput.repeatedSamples,
       memory: memory.results,
+      tls: tls === null ? null : {
+        certificate: BENCH_CERTIFICATE,
+        fullHandshakeShim: tls.shimPath !== null,
+        handshakeCheck: tls.check,
+      },
       logging: receiver === null ? null : {
         receiverPort: receiver.port,
         receiveBufferBytes: receiver.receiveBufferBytes,
@@ -606,6 +662,24 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
     log(`JSON written to ${options.jsonPath}`);
   }
   return 0;
+}
+
+/** The https rows' certificate and wrk's full-handshake shim, once per run. */
+type TlsSetup = { certificatePath: string; shimPath: string | null; check: HandshakeCount | null };
+
+function prepareTls(projectRoot: string, directory: string, notes: string[]): TlsSetup {
+  const shim = buildFullHandshakeShim(directory);
+  if ("unavailable" in shim) {
+    notes.push(
+      `the full-handshake shim for wrk could not be built (${shim.unavailable}): wrk resumes TLS sessions, ` +
+        "so the Connection: close rows over TLS mix full and resumed handshakes",
+    );
+  }
+  return {
+    certificatePath: join(projectRoot, BENCH_CERTIFICATE),
+    shimPath: "path" in shim ? shim.path : null,
+    check: null,
+  };
 }
 
 /** Sends one request through a logging contender and waits for a traffic line to arrive. */

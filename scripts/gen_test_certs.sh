@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Regenerates the TLS test certificates in tests/fixtures/tls (committed: the suite never runs
 # openssl). ECDSA P-256, valid for 100 years, except expired.pem (2020-2021). Run from anywhere:
-#   bash scripts/gen_test_certs.sh
+#   bash scripts/gen_test_certs.sh           # every file, anew (other tests pin some of them)
+#   bash scripts/gen_test_certs.sh renewed   # only renewal-ca.pem and renewed.pem
+# The CA keys are not kept: a file added later (renewed.pem) comes with a CA of its own, so that
+# writing it leaves the committed files as they are.
 set -euo pipefail
+only=${1:-}
 out="$(cd "$(dirname "$0")/.." && pwd)/tests/fixtures/tls"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -20,6 +24,15 @@ leaf() { # name ca subject san [extra openssl-ca args]
   openssl x509 -req -in "$name.csr" -CA "$issuer.crt" -CAkey "$issuer.key" -CAcreateserial -days 36500 \
     -extfile "$name.ext" -out "$name.crt" 2>/dev/null
 }
+# A renewed default.pem for the reload tests: the same names, another key and serial, its own CA
+# (a renewal as certbot makes one: same names, new certificate).
+renewed() {
+  ca renewal-ca "/CN=Proxy Test Renewal CA"
+  leaf renewed renewal-ca "/CN=default.test" "DNS:default.test,DNS:localhost,IP:127.0.0.1"
+  cp renewal-ca.crt "$out/renewal-ca.pem"; cat renewed.crt renewed.key > "$out/renewed.pem"
+}
+if [ "$only" = renewed ]; then renewed; echo "written to $out"; exit 0; fi
+[ -z "$only" ] || { echo "usage: $0 [renewed]" >&2; exit 2; }
 ca ca "/CN=Proxy Test CA"
 ca other-ca "/CN=Untrusted Test CA"
 leaf default ca "/CN=default.test" "DNS:default.test,DNS:localhost,IP:127.0.0.1"
@@ -61,4 +74,5 @@ key stray; cat exact.crt stray.key > "$out/mismatch.pem"
 # A directory as `crt` takes it: its files in name order, the first the default.
 mkdir -p "$out/dir"; cp "$out/default.pem" "$out/dir/10-default.pem"; cp "$out/exact.pem" "$out/dir/20-exact.pem"
 cp "$out/wildcard.pem" "$out/dir/30-wildcard.pem"
+renewed
 echo "written to $out"

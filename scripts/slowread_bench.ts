@@ -257,6 +257,7 @@ async function run(options: SlowReadOptions, registry: ProcessRegistry, director
       limits,
       proxyEnv: options.proxyEnv,
       logPort: null,
+      certificatePath: null,
     },
     originPorts: origins.ports,
     clientCpu,

@@ -22,6 +22,7 @@ import { checkBroken, checkValid, servesFromConfigFile } from "./smoke/config_fi
 import { chrootSkipReason, servesChrooted } from "./smoke/chroot.ts";
 import { checkExecutableFile } from "./smoke/file_check.ts";
 import { gracefulStop } from "./smoke/graceful_stop.ts";
+import { quickStartHttps } from "./smoke/https.ts";
 import { NATIVE, planLaunch } from "./smoke/launchers.ts";
 import type { Launcher, LaunchPlan } from "./smoke/launchers.ts";
 import { parseSmokeOptions, USAGE } from "./smoke/options.ts";
@@ -102,6 +103,7 @@ class Smoke {
       ["version", version],
       ["quick start, tcp mode", quickStartTcp],
       ["quick start, http mode", quickStartHttp],
+      ["quick start, HTTPS (--cert)", quickStartHttps],
       ["configuration file, http mode", servesFromConfigFile],
       ["check -f good.toml", checkValid],
       ["check -f bad.toml", checkBroken],

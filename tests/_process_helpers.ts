@@ -10,6 +10,15 @@ import { boundedWait, cliCommand, deadPort, ROOT, sleep } from "./_cli_helpers.t
 /** A free loopback port, for workers that share one fixed port (port 0 would give each its own). */
 export const freePort: () => Promise<number> = deadPort;
 
+/** Linux's net.ipv4.tcp_migrate_req ("unknown" elsewhere): at 0 (its default) a closing listener resets its accept queue. */
+export const MIGRATE_REQ: string = (() => {
+  try {
+    return readFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "utf8").trim();
+  } catch {
+    return "unknown";
+  }
+})();
+
 /** True while `pid` exists and is not a zombie waiting for its parent. */
 export function alive(pid: number): boolean {
   try {

@@ -6,13 +6,15 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import { BODY_PATHS, closesEachConnection } from "../scripts/bench/bodies.ts";
 import { haproxyConfig, nginxHttpProxyConfig, nginxStreamConfig } from "../scripts/bench/configs.ts";
 import { ourFlags } from "../scripts/bench/contenders.ts";
 import { connectionsWithinLimit } from "../scripts/bench/file_limits.ts";
 import { udpSocketDrops } from "../scripts/bench/log_receiver.ts";
 import { loggingCosts, proxyReportedDrops } from "../scripts/bench/logging.ts";
-import { FULL_DEFAULTS, parseBenchOptions, QUICK_DEFAULTS } from "../scripts/bench/options.ts";
+import { ALL_MODES, FULL_DEFAULTS, parseBenchOptions, QUICK_DEFAULTS } from "../scripts/bench/options.ts";
 import type { BenchMode, BodyName, LogLineCount, RunSample } from "../scripts/bench/report.ts";
 import { loggingBaseline, median, otherLoadSummary, summarize } from "../scripts/bench/report.ts";
 import { roundOrder, slotGroups } from "../scripts/bench/rounds.ts";
@@ -29,6 +31,8 @@ import type { IdleMemoryResult } from "../scripts/bench/targets.ts";
 import { checkTargets, rssAtTargetConnections } from "../scripts/bench/targets.ts";
 import type { WrkResult } from "../scripts/bench/wrk_output.ts";
 import { parseWrkOutput, parseWrkSize, parseWrkTime } from "../scripts/bench/wrk_output.ts";
+import { wrkArguments } from "../scripts/bench/wrk.ts";
+import { BENCH_CERTIFICATE, describeResumption, FULL_HANDSHAKE_SHIM_SOURCE } from "../scripts/bench/tls_client.ts";
 
 function fixture(name: string): string {
   return readFileSync(fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)), "utf8");
@@ -251,7 +255,7 @@ describe("summaries and ratios", () => {
     assert.equal(check("ours/deno", "RSS", "tcp").status, "not measured");
     assert.match(
       targetsTable(checks),
-      /\| RSS with 10,000 idle connections \| ours\/node \| tcp {2}\| at most 100 MB \|\s+90\.0 MB \| met/,
+      /\| RSS with 10,000 idle connections +\| ours\/node \| tcp +\| at most 100 MB \|\s+90\.0 MB \| met/,
     );
   });
 });
@@ -559,6 +563,18 @@ describe("options", () => {
     assert.throws(() => parseBenchOptions(["--json"]), /Option "--json" needs a value/);
     assert.equal(parseBenchOptions(["--idle-connections", "0"]).idleConnections, 0);
   });
+
+  test("--modes selects proxy modes, in the usual order, each once; all by default", () => {
+    assert.deepEqual(parseBenchOptions([]).modes, ["tcp", "http", "https"]);
+    assert.deepEqual(ALL_MODES, ["tcp", "http", "https"]);
+    assert.deepEqual(parseBenchOptions(["--modes", "https"]).modes, ["https"]);
+    assert.deepEqual(parseBenchOptions(["--modes=https, tcp,https"]).modes, ["tcp", "https"]);
+    assert.throws(
+      () => parseBenchOptions(["--modes", "tls"]),
+      /Invalid --modes "tls": expected one of tcp, http, https/,
+    );
+    assert.throws(() => parseBenchOptions(["--modes", ","]), /Invalid --modes ",": expected one or more/);
+  });
 });
 
 describe("contender configurations", () => {
@@ -594,6 +610,40 @@ describe("contender configurations", () => {
     assert.deepEqual(ourFlags("http", 9000, backends, 5140), [...plain, "--log", "udp://127.0.0.1:5140"]);
   });
 
+  test("https: HAProxy binds with ssl crt, nginx listens ssl, ours is http mode with --cert", () => {
+    const https = haproxyConfig("http", 9000, backends, limits, null, "/tmp/bench/site.pem");
+    assert.match(https, /^ {4}bind 127\.0\.0\.1:9000 ssl crt \/tmp\/bench\/site\.pem$/m);
+    assert.match(https, /^\s+mode http$/m);
+    // Only the bind differs from the plain http configuration.
+    assert.equal(
+      https.replace(" ssl crt /tmp/bench/site.pem", ""),
+      haproxyConfig("http", 9000, backends, limits),
+    );
+
+    const paths = { directory: "/tmp/bench", name: "nginx-https" };
+    const nginx = nginxHttpProxyConfig(paths, 9000, backends, limits, "/tmp/bench/site.pem");
+    assert.match(nginx, /^\s+listen 127\.0\.0\.1:9000 ssl backlog=4096;$/m);
+    assert.match(nginx, /^\s+ssl_certificate \/tmp\/bench\/site\.pem;$/m);
+    assert.match(nginx, /^\s+ssl_certificate_key \/tmp\/bench\/site\.pem;$/m);
+    assert.doesNotMatch(nginxHttpProxyConfig(paths, 9000, backends, limits), /ssl/);
+
+    assert.deepEqual(ourFlags("https", 9000, backends, null, "/tmp/bench/site.pem"), [
+      ...ourFlags("http", 9000, backends),
+      "--cert",
+      "/tmp/bench/site.pem",
+    ]);
+    assert.throws(() => ourFlags("https", 9000, backends), /https mode needs a certificate/);
+  });
+
+  test("the benchmark's certificate is ECDSA P-256 and valid for 127.0.0.1", () => {
+    const pem = readFileSync(fileURLToPath(new URL(`../${BENCH_CERTIFICATE}`, import.meta.url)), "utf8");
+    const certificate = new X509Certificate(pem);
+    assert.equal(certificate.publicKey.asymmetricKeyType, "ec");
+    assert.equal(certificate.publicKey.asymmetricKeyDetails?.namedCurve, "prime256v1");
+    assert.match(certificate.subjectAltName ?? "", /IP Address:127\.0\.0\.1/);
+    assert.match(pem, /-----BEGIN (EC )?PRIVATE KEY-----/);
+  });
+
   test("nginx runs one worker, loads the stream module only for tcp, keeps upstreams alive for http", () => {
     const paths = { directory: "/tmp/bench", name: "nginx-tcp" };
     const stream = nginxStreamConfig(
@@ -611,5 +661,87 @@ describe("contender configurations", () => {
     assert.doesNotMatch(http, /load_module/);
     assert.match(http, /^\s+keepalive 256;$/m);
     assert.match(http, /^\s+proxy_http_version 1\.1;$/m);
+  });
+});
+
+describe("TLS rows", () => {
+  test("wrk speaks https for TLS rows and sends Connection: close for a handshake per request", () => {
+    const base = { port: 9443, path: BODY_PATHS["small-close"], durationSeconds: 3, connections: 64 };
+    const handshakes = wrkArguments({ ...base, tls: true, closeEachConnection: closesEachConnection("small-close") });
+    assert.deepEqual(handshakes.slice(-3), ["-H", "Connection: close", "https://127.0.0.1:9443/"]);
+    const keepAlive = wrkArguments({ ...base, tls: true, closeEachConnection: closesEachConnection("small") });
+    assert.equal(keepAlive.at(-1), "https://127.0.0.1:9443/");
+    assert.ok(!keepAlive.includes("Connection: close"));
+    assert.equal(wrkArguments({ ...base, tls: false, closeEachConnection: false }).at(-1), "http://127.0.0.1:9443/");
+    assert.equal(closesEachConnection("1mb"), false);
+  });
+
+  test("the full-handshake shim drops the kept session on a handshake's first call only", () => {
+    assert.match(FULL_HANDSHAKE_SHIM_SOURCE, /int SSL_connect\(void \*ssl\)/);
+    assert.match(FULL_HANDSHAKE_SHIM_SOURCE, /if \(in_before\(ssl\)\) set_session\(ssl, NULL\);/);
+    assert.doesNotMatch(FULL_HANDSHAKE_SHIM_SOURCE, /#include <openssl/);
+  });
+
+  test("says how many handshakes were resumed", () => {
+    assert.equal(describeResumption({ full: 1_359, resumed: 0, requests: 1_359 }), "0 of 1,359 handshakes resumed");
+    assert.equal(
+      describeResumption({ full: 681, resumed: 678, requests: 1_359 }),
+      "678 of 1,359 handshakes resumed (50%)",
+    );
+    assert.equal(describeResumption({ full: 0, resumed: 0, requests: 0 }), "0 of 0 handshakes resumed");
+  });
+
+  const small = parseWrkOutput(fixture("wrk_small_body.txt"));
+  const row = (contender: string, mode: BenchMode, body: BodyName, cpuMicrosPerRequest: number): RunSample => ({
+    contender,
+    mode,
+    body,
+    round: 1,
+    wrk: small,
+    cpuMicros: cpuMicrosPerRequest * small.requests,
+    softirqMicros: null,
+    otherLoadMicros: null,
+    log: null,
+  });
+  const samples = [
+    row("haproxy", "http", "small", 18),
+    row("haproxy", "https", "small", 33),
+    row("haproxy", "https", "small-close", 435),
+    row("ours/bun", "https", "small", 40),
+    row("ours/bun", "https", "small-close", 500),
+    row("ours/node", "https", "small", 56),
+    row("ours/node", "https", "small-close", 650),
+    row("nginx", "https", "small-close", 180),
+  ];
+
+  test("TLS rows are compared with HAProxy terminating TLS under the same load", () => {
+    const summaries = summarize(samples);
+    const ratio = (contender: string, body: BodyName) =>
+      summaries.find((summary) => summary.contender === contender && summary.mode === "https" && summary.body === body)!
+        .ratios.cpuPerRequestVsHaproxy!;
+    assert.ok(Math.abs(ratio("ours/bun", "small") - 40 / 33) < 1e-9);
+    assert.ok(Math.abs(ratio("ours/bun", "small-close") - 500 / 435) < 1e-9);
+    assert.ok(Math.abs(ratio("nginx", "small-close") - 180 / 435) < 1e-9);
+    const table = throughputTable(summaries, "small-close");
+    assert.match(table, /^16-byte responses, one connection per request \(Connection: close; over TLS one full handshake each\)/);
+    assert.match(table, /\| ours\/node +\| https +\|/);
+    assert.doesNotMatch(table, /\| http +\|/);
+  });
+
+  test("checks the TLS targets: keep-alive on every runtime, the full handshake on Bun", () => {
+    const checks = checkTargets(summarize(samples), []).filter((check) => check.mode === "https");
+    const found = (target: string, contender: string) =>
+      checks.find((check) => check.target === target && check.contender === contender);
+    const keepAlive = "TLS keep-alive CPU per request";
+    const handshake = "TLS full handshake CPU per request";
+    assert.equal(found(keepAlive, "ours/bun")!.limit, 1.3);
+    assert.equal(found(keepAlive, "ours/bun")!.status, "met");
+    assert.equal(found(keepAlive, "ours/node")!.limit, 1.6);
+    assert.equal(found(keepAlive, "ours/node")!.status, "not met");
+    assert.equal(found(keepAlive, "ours/deno")!.status, "not measured");
+    assert.equal(found(handshake, "ours/bun")!.limit, 1.0);
+    assert.equal(found(handshake, "ours/bun")!.status, "not met");
+    assert.equal(found(handshake, "ours/node"), undefined);
+    assert.equal(checks.length, 4);
   });
 });

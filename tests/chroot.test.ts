@@ -53,6 +53,7 @@ class FakeRuntime {
       chroot: true,
       reusePort: true,
       inheritableSockets: true,
+      tls: { ciphers: true, ciphersuites: true, versions: ["TLSv1.2", "TLSv1.3"] },
       ...options.info,
     };
     this.uid = options.uid ?? 0;

@@ -4,10 +4,30 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CliProcess, exchange, ROOT, startOrigin } from "./_cli_helpers.ts";
+
+const tlsFixture = (name: string): string => join(ROOT, "tests", "fixtures", "tls", name);
+/** Root lists any directory: the unreadable one is left out then. */
+const ROOT_USER = process.getuid?.() === 0;
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** A TLS frontend serving `crts`, one per line from line 4 on (crt[i] is on line 4 + i, column 3). */
+function tlsConfig(crts: readonly string[]): string {
+  return `[frontends.web]
+mode = "http"
+bind = { address = "127.0.0.1:0", crt = [
+${crts.map((crt) => `  "${crt}",`).join("\n")}
+] }
+default-backend = "app"
+
+[backends.app]
+mode = "http"
+servers = [{ name = "a", address = "10.0.0.1:80" }]
+`;
+}
 
 function tempDirectory(): { path: string; file: (name: string, text: string) => string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), "proxy-config-"));
@@ -141,13 +161,73 @@ servers = [{ name = "a", address = "10.0.0.1:80", wieght = 2 }]
     }
   });
 
+  test("proxy check reads every certificate: each broken one is an error at its crt entry naming its file, exit 1", async () => {
+    const directory = tempDirectory();
+    try {
+      const broken = directory.file(
+        "broken.pem",
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n" + readFileSync(tlsFixture("client.key"), "utf8"),
+      );
+      const notPem = directory.file("not.pem", "hello\n");
+      // A certificate without a key in it and no "<file>.key" beside it.
+      const noKey = directory.file("no-key.pem", readFileSync(tlsFixture("cn-only.pem"), "utf8"));
+      const missingDirectory = join(directory.path, "nowhere") + "/";
+      // Unreadable: a directory only its owner may list, when the check does not run as root.
+      const locked = join(directory.path, "locked");
+      mkdirSync(locked, 0o000);
+      const crts = [broken, notPem, tlsFixture("mismatch.pem"), noKey, missingDirectory, ...(ROOT_USER ? [] : [locked])];
+      const file = directory.file("tls.toml", tlsConfig(crts));
+      const check = new CliProcess(["check", "-f", file]);
+      assert.equal(await check.waitExit(), 1);
+      const at = (index: number) => `${escapeRegExp(file)}:${4 + index}:3: frontends\\.web\\.bind\\.crt\\[${index}\\]: `;
+      assert.match(check.stderr, new RegExp(`Configuration has ${crts.length} errors`));
+      assert.match(check.stderr, new RegExp(`${at(0)}Certificate "${escapeRegExp(broken)}": Cannot read the certificate: `));
+      assert.match(check.stderr, new RegExp(`${at(1)}Certificate file "${escapeRegExp(notPem)}" holds no certificate`));
+      assert.match(check.stderr, new RegExp(`${at(2)}Certificate "${escapeRegExp(tlsFixture("mismatch.pem"))}": The private key does not belong to the certificate "CN=not-in-san\\.test"`));
+      assert.match(check.stderr, new RegExp(`${at(3)}No private key for "${escapeRegExp(noKey)}": put it in the same file or in "${escapeRegExp(noKey)}\\.key"`));
+      assert.match(check.stderr, new RegExp(`${at(4)}Cannot read certificate "${escapeRegExp(missingDirectory)}": no such file or directory`));
+      if (!ROOT_USER) assert.match(check.stderr, new RegExp(`${at(5)}Certificate directory "${escapeRegExp(locked)}": cannot list the directory|${at(5)}Cannot read certificate "${escapeRegExp(locked)}": cannot list the directory`));
+      assert.equal(check.stdout, "");
+    } finally {
+      chmodSync(join(directory.path, "locked"), 0o700);
+      directory.remove();
+    }
+  });
+
+  test("proxy check warns about an expired certificate, naming it and its date, and exits 0", async () => {
+    const directory = tempDirectory();
+    try {
+      const file = directory.file("expired.toml", tlsConfig([tlsFixture("default.pem"), tlsFixture("expired.pem")]));
+      const check = new CliProcess(["check", "-f", file]);
+      assert.equal(await check.waitExit(), 0, check.stderr);
+      assert.match(
+        check.stderr,
+        new RegExp(`${escapeRegExp(file)}:5:3: warning: frontends\\.web\\.bind\\.crt\\[1\\]: Certificate "${escapeRegExp(tlsFixture("expired.pem"))}" \\(/CN=expired\\.test\\) expired on 2021-01-01`),
+      );
+      assert.equal(check.stdout, `Configuration is valid: 1 frontend, 1 backend, 1 server (${file})\n`);
+    } finally {
+      directory.remove();
+    }
+  });
+
   test("every example in examples/ passes proxy check", async () => {
     const files = readdirSync(join(ROOT, "examples")).filter((name) => name.endsWith(".toml"));
     assert.ok(files.length >= 3);
-    for (const name of files) {
-      const check = new CliProcess(["check", "-f", join("examples", name)]);
-      assert.equal(await check.waitExit(), 0, check.stderr);
-      assert.match(check.stdout, /^Configuration is valid: /);
+    const directory = tempDirectory();
+    try {
+      for (const name of files) {
+        // Certificates the examples name in /etc/proxy/certs/ are the test certificates (a copy of
+        // the example says so: paths of errorfiles stay relative to the repository's root).
+        const text = readFileSync(join(ROOT, "examples", name), "utf8");
+        const file = text.includes("/etc/proxy/certs/")
+          ? directory.file(name, text.replaceAll("/etc/proxy/certs/", `${join(ROOT, "tests", "fixtures", "tls", "dir")}/`))
+          : join("examples", name);
+        const check = new CliProcess(["check", "-f", file]);
+        assert.equal(await check.waitExit(), 0, check.stderr);
+        assert.match(check.stdout, /^Configuration is valid: /);
+      }
+    } finally {
+      directory.remove();
     }
   });
 

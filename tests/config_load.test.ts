@@ -13,6 +13,8 @@ import { ConfigFileError, formatConfigIssue, loadConfigFiles, loadConfigSources 
 import type { ConfigIssue } from "../src/config/load.ts";
 import { DEFAULTS } from "../src/config/types.ts";
 import { errorFilePaths } from "../src/config/validate.ts";
+import type { TlsValidation } from "../src/config/validate.ts";
+import { currentRuntime } from "../src/runtime/detect.ts";
 import { parseDuration } from "../src/config/duration.ts";
 import { closestMatch } from "../src/config/did_you_mean.ts";
 
@@ -63,13 +65,15 @@ describe("defaults and inheritance", () => {
     assert.equal(frontend.mode, "tcp");
     assert.equal(frontend.maxconn, DEFAULTS.frontendMaxconn);
     assert.equal(frontend.backlog, DEFAULTS.backlog);
-    assert.deepEqual(frontend.binds, [{ text: ":8080", host: "0.0.0.0", port: 8080, reusePort: true }]);
+    assert.deepEqual(frontend.binds, [{ text: ":8080", host: "0.0.0.0", port: 8080, reusePort: true, tls: null }]);
     assert.deepEqual(frontend.timeouts, {
       client: DEFAULTS.timeoutClient,
       httpRequest: DEFAULTS.timeoutHttpRequest,
       httpKeepAlive: DEFAULTS.timeoutHttpKeepAlive,
+      inspectDelay: DEFAULTS.timeoutInspectDelay,
     });
     assert.deepEqual(frontend.routes, []);
+    assert.deepEqual(frontend.sniRoutes, []);
     assert.deepEqual(frontend.http, http);
     const backend = config.backends[0]!;
     assert.equal(backend.balance, "roundrobin");
@@ -97,6 +101,7 @@ describe("defaults and inheritance", () => {
       disabled: false,
       slowstart: 0,
       check: null,
+      tls: null,
     });
     assert.ok(Object.isFrozen(config.frontends) && Object.isFrozen(backend.timeouts));
   });
@@ -119,6 +124,7 @@ client = "2m"
 server = "3h"
 http-request = "4s"
 http-keep-alive = 5000
+inspect-delay = "7s"
 queue = "6s"
 tunnel = "1d"
 [frontends.a]
@@ -130,7 +136,7 @@ default-backend = "y"
 maxconn = 5
 backlog = 6
 reuseport = false
-timeout = { client = "100ms" }
+timeout = { client = "100ms", inspect-delay = "8s" }
 [backends.x]
 servers = [{ name = "s", address = "h:1", weight = 256, maxconn = 9, backup = true }]
 [backends.y]
@@ -146,11 +152,11 @@ servers = []
     const [a, b] = config.frontends;
     assert.equal(a!.maxconn, 77);
     assert.equal(a!.backlog, 64);
-    assert.deepEqual(a!.timeouts, { client: 120_000, httpRequest: 4_000, httpKeepAlive: 5_000 });
+    assert.deepEqual(a!.timeouts, { client: 120_000, httpRequest: 4_000, httpKeepAlive: 5_000, inspectDelay: 7_000 });
     assert.equal(b!.maxconn, 5);
     assert.equal(b!.backlog, 6);
     assert.equal(b!.binds[0]!.reusePort, false);
-    assert.deepEqual(b!.timeouts, { client: 100, httpRequest: 4_000, httpKeepAlive: 5_000 });
+    assert.deepEqual(b!.timeouts, { client: 100, httpRequest: 4_000, httpKeepAlive: 5_000, inspectDelay: 8_000 });
     const [x, y] = config.backends;
     assert.deepEqual([x!.balance, x!.retries, x!.redispatch, x!.allBackups], ["leastconn", 1, false, true]);
     assert.deepEqual(x!.timeouts, { connect: 1_000, server: 10_800_000, queue: 6_000, tunnel: 86_400_000 });
@@ -529,6 +535,10 @@ servers = [{ name = "b", address = "10.0.0.2:80" }]
       methods: null,
       headers: null,
       sources: null,
+      tls: null,
+      sni: null,
+      alpn: null,
+      clientCert: null,
     });
     const condition = second!.condition;
     assert.deepEqual([condition.paths, condition.methods, condition.hosts], [["/status", "/version"], ["GET"], null]);
@@ -545,15 +555,16 @@ servers = [{ name = "b", address = "10.0.0.2:80" }]
   test("default-backend is optional for an http frontend with routes (unmatched requests get a 503)", () => {
     const { config } = load(ROUTED.replace(`default-backend = "app"\n`, ""));
     assert.equal(config.frontends[0]!.defaultBackend, "");
-    assert.deepEqual(errorsOf(ROUTED.replace(`default-backend = "app"\n`, `mode = "tcp"\n`)), [
-      `5:2 frontends.web: Frontend "web" has no "default-backend": name the backend that gets its connections`,
-      `9:3 frontends.web.routes: "routes" need http mode: frontend "web" is in tcp mode, where every connection goes to its default-backend`,
+    // In tcp mode routes match the ClientHello's server name: request matchers are refused.
+    assert.deepEqual(errorsOf(ROUTED.replace(`default-backend = "app"\n`, `mode = "tcp"\n`)).slice(0, 2), [
+      `11:1 frontends.web.routes[0].host: "host" needs http mode: in tcp-mode frontend "web" a route matches the server name of the TLS ClientHello (sni)`,
+      `12:1 frontends.web.routes[0].path-prefix: "path-prefix" needs http mode: in tcp-mode frontend "web" a route matches the server name of the TLS ClientHello (sni)`,
     ]);
   });
 
   test("a route without a matcher, unknown or tcp backends, bad matchers", () => {
     assert.deepEqual(errorsOf(ROUTED.replace(`host = ["API.example.com", "*.api.example.com", "[2001:DB8::1]"]\npath-prefix = "/api/"\n`, "")), [
-      `9:3 frontends.web.routes[0]: Route has no matcher: it would take every request, hiding default-backend and the routes after it; give at least one of host, path, path-prefix, path-regex, method, header, source (or make "api" the default-backend)`,
+      `9:3 frontends.web.routes[0]: Route has no matcher: it would take every request, hiding default-backend and the routes after it; give at least one of host, path, path-prefix, path-regex, method, header, source, tls, sni, alpn, client-cert (or make "api" the default-backend)`,
     ]);
     assert.deepEqual(errorsOf(ROUTED.replace(`backend = "api"\nhost`, `backend = "apii"\nhost`)), [
       `10:11 frontends.web.routes[0].backend: Backend "apii" does not exist: did you mean "api"?`,
@@ -744,9 +755,9 @@ http-response = [{ action = "deny" }, { action = "return" }]`)), [
   { action = "deny", if = { host = "a b" } },
 ]`)), [
       `8:44 frontends.web.http-request[0].unless: Give "if" or "unless", not both`,
-      `9:27 frontends.web.http-request[1].if: Empty condition: give at least one of host, path, path-prefix, path-regex, method, header, source (without "if", the rule always applies)`,
+      `9:27 frontends.web.http-request[1].if: Empty condition: give at least one of host, path, path-prefix, path-regex, method, header, source, tls, sni, alpn, client-cert (without "if", the rule always applies)`,
       `10:31 frontends.web.http-request[2].unless: Expected a condition such as { path-prefix = "/admin/" }, found "internal"`,
-      `11:27 frontends.web.http-request[3].if: Empty condition: give at least one of host, path, path-prefix, path-regex, method, header, source (without "if", the rule always applies)`,
+      `11:27 frontends.web.http-request[3].if: Empty condition: give at least one of host, path, path-prefix, path-regex, method, header, source, tls, sni, alpn, client-cert (without "if", the rule always applies)`,
       `11:29 frontends.web.http-request[3].if.paht: Unknown key "paht": did you mean "path"?`,
       `12:36 frontends.web.http-request[4].if.host: Invalid host "a b": expected a host name such as "example.com", "*.example.com" (any subdomain of example.com) or "192.0.2.1"`,
     ]);
@@ -908,6 +919,23 @@ describe("several files", () => {
   });
 });
 
+const runtime = currentRuntime();
+const TEST_CERTIFICATE = readFileSync(new URL("./fixtures/tls/default.pem", import.meta.url), "utf8");
+const TEST_CA = readFileSync(new URL("./fixtures/tls/ca.pem", import.meta.url), "utf8");
+
+/**
+ * Certificates for documented configurations: every `crt` the text names is the test certificate
+ * (a directory holds it once), every `ca-file` the test CA.
+ */
+function stubTls(): TlsValidation {
+  return {
+    file: (path) => path.endsWith("/") ? { entries: [`${path}site.pem`] } : { text: /ca[^/]*\.pem$/.test(path) ? TEST_CA : TEST_CERTIFICATE },
+    inspectCertificate: (chain, key) => runtime.inspectCertificate(chain, key),
+    support: runtime.info.tls,
+    now: Date.parse("2026-12-07T00:00:00Z"),
+  };
+}
+
 /** A valid errorfile for the status named in `path` (docs name their pages "…/503.http"). */
 function stubErrorFiles(text: string): Map<string, string> {
   const pages = new Map<string, string>();
@@ -926,7 +954,7 @@ describe("documented configurations", () => {
       const complete = blocks.filter((block) => block.includes("[frontends."));
       assert.ok(complete.length >= 1, `${document} has no complete TOML example`);
       for (const block of complete) {
-        const { config } = loadConfigSources([{ name: document, text: block }], { errorFiles: stubErrorFiles(block) });
+        const { config } = loadConfigSources([{ name: document, text: block }], { errorFiles: stubErrorFiles(block), tls: stubTls() });
         assert.ok(config.frontends.length > 0);
       }
     });
@@ -938,9 +966,106 @@ describe("documented configurations", () => {
     assert.ok(files.length >= 3);
     // Errorfile paths are relative to the current directory: the examples expect the repository's root.
     const readFromRoot = (path: string) => readFile(path.startsWith("/") ? path : new URL(`../${path}`, import.meta.url), "utf8");
+    const tls = {
+      listDirectory: (path: string) => runtime.listDirectory(path.startsWith("/") ? path : fileURLToPath(new URL(`../${path}`, import.meta.url))),
+      inspectCertificate: (chain: string, key: string) => runtime.inspectCertificate(chain, key),
+      support: runtime.info.tls,
+      now: () => Date.parse("2026-12-07T00:00:00Z"),
+    };
     for (const file of files) {
-      const loaded = await loadConfigFiles([`examples/${file}`], readFromRoot);
+      const pathKind = (path: string) => runtime.pathKind(path.startsWith("/") ? path : fileURLToPath(new URL(`../${path}`, import.meta.url)));
+      const loaded = await loadConfigFiles([`examples/${file}`], readFromRoot, pathKind, tls);
       assert.deepEqual(loaded.warnings, [], file);
     }
+  });
+});
+
+describe("tcp-mode SNI routes", () => {
+  const SNI = `
+[frontends.edge]
+bind = ":443"
+default-backend = "fallback"
+routes = [
+  { sni = "WWW.Example.com", backend = "exact" },
+  { sni = ["*.Example.com", "example.org"], backend = "wild" },
+]
+
+[backends.exact]
+servers = [{ name = "a", address = "10.0.0.1:443" }]
+
+[backends.wild]
+servers = [{ name = "b", address = "10.0.0.2:443" }]
+
+[backends.fallback]
+servers = [{ name = "c", address = "10.0.0.3:443" }]
+`;
+
+  test("names in lower case, in order; the inspect delay's default and inheritance", () => {
+    const { config, warnings } = load(SNI);
+    assert.deepEqual(warnings, []);
+    const edge = config.frontends[0]!;
+    assert.deepEqual(edge.sniRoutes, [
+      { backend: "exact", names: ["www.example.com"] },
+      { backend: "wild", names: ["*.example.com", "example.org"] },
+    ]);
+    assert.deepEqual(edge.routes, []);
+    assert.equal(edge.timeouts.inspectDelay, 5_000);
+    assert.ok(Object.isFrozen(edge.sniRoutes) && Object.isFrozen(edge.sniRoutes[1]) && Object.isFrozen(edge.sniRoutes[1]!.names));
+    assert.equal(load(`[defaults]\ntimeout = { inspect-delay = "2s" }\n` + SNI).config.frontends[0]!.timeouts.inspectDelay, 2_000);
+    const own = load(SNI.replace(`bind = ":443"`, `bind = ":443"\ntimeout = { inspect-delay = "300ms" }`)).config.frontends[0]!;
+    assert.equal(own.timeouts.inspectDelay, 300);
+  });
+
+  test("default-backend is optional: a connection no route takes is closed", () => {
+    const { config } = load(SNI.replace(`default-backend = "fallback"\n`, ""));
+    assert.equal(config.frontends[0]!.defaultBackend, "");
+    assert.equal(config.frontends[0]!.sniRoutes.length, 2);
+    // An empty array is no routes: the default-backend is needed again.
+    assert.deepEqual(errorsOf(MINIMAL.replace(`default-backend = "app"\n`, "routes = []\n")), [
+      `2:2 frontends.web: Frontend "web" has no "default-backend": name the backend that gets its connections`,
+    ]);
+  });
+
+  test("a tcp frontend's routes may lead to tcp or http backends, as its default-backend may", () => {
+    const { config } = load(SNI.replace(`[backends.wild]\n`, `[backends.wild]\nmode = "http"\n`));
+    assert.equal(config.frontends[0]!.sniRoutes[1]!.backend, "wild");
+  });
+
+  test("errors at their positions: names, keys, backends, the inspect delay", () => {
+    const routes = (text: string) => SNI.replace(/routes = \[[^\]]*\][^\]]*\]\n/, `routes = [\n${text}\n]\n`);
+    assert.deepEqual(errorsOf(routes(`  { sni = ["exa mple.com", "192.0.2.1", "[2001:db8::1]", "example.com:443", "*", "example.com.", ""], backend = "exact" },`)), [
+      `6:12 frontends.edge.routes[0].sni[0]: Invalid sni "exa mple.com": expected a host name such as "example.com" or "*.example.com" (any subdomain of example.com)`,
+      `6:28 frontends.edge.routes[0].sni[1]: Invalid sni "192.0.2.1": TLS clients send no server name for an IP address, and none with a port (RFC 6066 3)`,
+      `6:41 frontends.edge.routes[0].sni[2]: Invalid sni "[2001:db8::1]": TLS clients send no server name for an IP address, and none with a port (RFC 6066 3)`,
+      `6:58 frontends.edge.routes[0].sni[3]: Invalid sni "example.com:443": TLS clients send no server name for an IP address, and none with a port (RFC 6066 3)`,
+      `6:77 frontends.edge.routes[0].sni[4]: Invalid sni "*": expected a host name such as "example.com" or "*.example.com" (any subdomain of example.com)`,
+      `6:82 frontends.edge.routes[0].sni[5]: Invalid sni "example.com.": expected a host name such as "example.com" or "*.example.com" (any subdomain of example.com)`,
+      `6:98 frontends.edge.routes[0].sni[6]: Expected a non-empty string, found an empty string`,
+    ]);
+    assert.deepEqual(errorsOf(routes(`  { backend = "exact" },\n  { sni = "a.example.com" },\n  { sni = [], backend = "exact" },\n  { snii = "x.example.com", backend = "exact" },\n  "exact",`)), [
+      `6:3 frontends.edge.routes[0]: Route has no "sni": in a tcp-mode frontend a route picks connections by the server name a TLS client asks for, e.g. { backend = "www", sni = ["www.example.com", "*.example.com"] }`,
+      `7:3 frontends.edge.routes[1]: Missing "backend": name the backend this route leads to`,
+      `8:11 frontends.edge.routes[2].sni: Expected a string or a non-empty array of strings such as "www.example.com" or ["example.com", "*.example.com"], found an empty array`,
+      `9:3 frontends.edge.routes[3]: Route has no "sni": in a tcp-mode frontend a route picks connections by the server name a TLS client asks for, e.g. { backend = "www", sni = ["www.example.com", "*.example.com"] }`,
+      `9:5 frontends.edge.routes[3].snii: Unknown key "snii": did you mean "sni"?`,
+      `10:3 frontends.edge.routes[4]: Expected a route such as { backend = "www", sni = ["www.example.com", "*.example.com"] }, found "exact"`,
+    ]);
+    assert.deepEqual(errorsOf(routes(`  { sni = "a.example.com", backend = "exakt", path-prefix = "/" },`)), [
+      `6:38 frontends.edge.routes[0].backend: Backend "exakt" does not exist: did you mean "exact"?`,
+      `6:47 frontends.edge.routes[0].path-prefix: "path-prefix" needs http mode: in tcp-mode frontend "edge" a route matches the server name of the TLS ClientHello (sni)`,
+    ]);
+    assert.deepEqual(errorsOf(SNI.replace(`routes = [`, `timeout = { inspect-delay = 0 }\nroutes = [`)), [
+      `5:29 frontends.edge.timeout.inspect-delay: Expected a duration of at least 1ms, found 0`,
+    ]);
+    assert.deepEqual(errorsOf(SNI.replace(/routes = \[[^\]]*\][^\]]*\]\n/, `routes = { sni = "a.example.com" }\n`)), [
+      `5:10 frontends.edge.routes: Expected an array of routes such as [{ backend = "www", sni = "www.example.com" }], found a table`,
+    ]);
+  });
+
+  test("a name already routed by an earlier route gets a warning", () => {
+    const text = SNI.replace(`"example.org"]`, `"example.org", "www.example.com"]`);
+    assert.deepEqual(warningsOf(text), [
+      `7:44 frontends.edge.routes[1].sni[2]: Server name "www.example.com" is already routed by routes[0]: this entry never matches`,
+    ]);
   });
 });

@@ -115,7 +115,7 @@ describe("headers added to a request", () => {
     const rules = combineForwardedHeaders({ forwardFor: XFF, forwardedProto: true, forwardedHost: true }, OFF);
     const request = parse("GET / HTTP/1.1\r\nHost: example.test\r\nX-Forwarded-For: 198.51.100.1\r\nAccept: */*\r\n\r\n");
     const out: string[] = [];
-    const added = forwardedHeaders(rules, request, forwardForValue(rules, "::ffff:127.0.0.1"), request.host, out);
+    const added = forwardedHeaders(rules, request, forwardForValue(rules, "::ffff:127.0.0.1"), request.host, false, out);
     assert.equal(added, out);
     assert.deepEqual(out, ["X-Forwarded-For", "127.0.0.1", "X-Forwarded-Proto", "http", "X-Forwarded-Host", "example.test"]);
     assert.equal(
@@ -129,17 +129,17 @@ describe("headers added to a request", () => {
     const rules = combineForwardedHeaders({ ...OFF, forwardFor: { except: cidr("127.0.0.0/8"), header: "X-Real-Client", ifNone: true } }, OFF);
     const out: string[] = ["stale"];
     const withHeader = parse("GET / HTTP/1.1\r\nHost: a\r\nx-real-client: 1.2.3.4\r\n\r\n");
-    assert.equal(forwardedHeaders(rules, withHeader, "192.0.2.1", withHeader.host, out), undefined);
+    assert.equal(forwardedHeaders(rules, withHeader, "192.0.2.1", withHeader.host, false, out), undefined);
     assert.deepEqual(out, []);
     const without = parse("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
-    assert.deepEqual(forwardedHeaders(rules, without, "192.0.2.1", without.host, out), ["X-Real-Client", "192.0.2.1"]);
+    assert.deepEqual(forwardedHeaders(rules, without, "192.0.2.1", without.host, false, out), ["X-Real-Client", "192.0.2.1"]);
     assert.equal(forwardForValue(rules, "127.0.0.1"), null);
-    assert.equal(forwardedHeaders(rules, without, forwardForValue(rules, "127.0.0.1"), without.host, out), undefined);
+    assert.equal(forwardedHeaders(rules, without, forwardForValue(rules, "127.0.0.1"), without.host, false, out), undefined);
   });
 
   test("no X-Forwarded-Host without a Host", () => {
     const rules = combineForwardedHeaders({ ...OFF, forwardedHost: true }, OFF);
     const request = parse("GET / HTTP/1.0\r\n\r\n");
-    assert.equal(forwardedHeaders(rules, request, null, request.host, []), undefined);
+    assert.equal(forwardedHeaders(rules, request, null, request.host, false, []), undefined);
   });
 });

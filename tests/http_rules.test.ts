@@ -45,6 +45,10 @@ const EMPTY: ConditionConfig = Object.freeze({
   methods: null,
   headers: null,
   sources: null,
+  tls: null,
+  sni: null,
+  alpn: null,
+  clientCert: null,
 });
 
 function condition(fields: Partial<ConditionConfig>): ConditionConfig {

@@ -61,6 +61,7 @@ class FakeConnection implements Connection {
   local: NetAddr;
   open: boolean;
   owner: unknown = undefined;
+  tls = undefined;
   bufferedAmount = 0;
   closed = false;
 

@@ -23,6 +23,13 @@ function exampleRecord(overrides: Partial<LogRecord> = {}): LogRecord {
     acceptDate: EXAMPLE_DATE,
     requestDate: EXAMPLE_DATE,
     frontendName: "http-in",
+    tlsVersion: "",
+    tlsCipher: "",
+    tlsServerName: "",
+    tlsAlpn: "",
+    tlsPeerCertificate: "none",
+    tlsPeerError: "",
+    tlsPeerSubject: "",
     backendName: "static",
     serverName: "srv1",
     serverAddress: "10.0.2.1",
@@ -198,8 +205,8 @@ test("malformed formats are refused with the column of the mistake", () => {
     ["%{Q}r", 2, /^Unknown log format flag "Q" at column 2/],
     ["%{+Q,}r", 5, /^Unknown log format flag "" at column 5/],
     ["abc %", 4, /^Unexpected "%" at the end of the log format at column 4/],
-    ["%ci %[src] x", 4, /^Sample expressions %\[\.\.\.\] are not supported: "%\[src\]" at column 4$/],
-    ["%{+Q}[src", 0, /^Sample expressions %\[\.\.\.\] are not supported: "%\{\+Q\}\[src" at column 0$/],
+    ["%ci %[src] x", 4, /^Sample expressions %\[\.\.\.\] are not supported: "%\[src\]" at column 4 \(only the TLS fetches/],
+    ["%{+Q}[src", 0, /^Sample expressions %\[\.\.\.\] are not supported: "%\{\+Q\}\[src" at column 0 \(only the TLS fetches/],
     ["100% done", 3, /^Expected a log variable name after "%" at column 3, found " "/],
     ["%{+Q}", 0, /^Expected a log variable name after "%" at column 0, found the end of the format/],
     ["%o %ci", 0, /^Unknown log variable "%o" at column 0$/],
@@ -353,4 +360,17 @@ test("resolveLogFormat knows tcplog, httplog and json, and compiles anything els
   assert.equal(resolveLogFormat("httplog", UTC)(record), compileLogFormat(HTTPLOG_FORMAT, UTC)(record));
   assert.equal(resolveLogFormat("json"), formatJsonLog);
   assert.equal(resolveLogFormat("%ci %ST")(record), "10.0.1.2 200");
+});
+
+test("the TLS fields: %ft's ~, %sslv, %sslc and HAProxy's TLS sample fetches written alone", () => {
+  const format = compileLogFormat("%ft %sslv %sslc %[ssl_fc] %[ssl_fc_sni] %[ssl_fc_alpn] %[ssl_c_used] %[ssl_c_verify] %{+Q}[ssl_c_s_dn]");
+  assert.equal(format(exampleRecord()), `http-in - - 0 - - 0 0 ""`);
+  const secure = exampleRecord({
+    tlsVersion: "TLSv1.3", tlsCipher: "TLS_AES_128_GCM_SHA256", tlsServerName: "www.example.test", tlsAlpn: "http/1.1",
+    tlsPeerCertificate: "invalid", tlsPeerError: "CERT_HAS_EXPIRED", tlsPeerSubject: "/CN=client one",
+  });
+  assert.equal(format(secure), `http-in~ TLSv1.3 TLS_AES_128_GCM_SHA256 1 www.example.test http/1.1 1 10 "/CN=client one"`);
+  assert.equal(compileLogFormat("%[ssl_c_verify]")(exampleRecord({ tlsVersion: "TLSv1.3", tlsPeerCertificate: "valid" })), "0");
+  assert.throws(() => compileLogFormat("%[ssl_fc_sni,lower]"), /Sample expressions %\[\.\.\.\] are not supported: "%\[ssl_fc_sni,lower\]" at column 0 \(only the TLS fetches ssl_fc, /);
+  assert.throws(() => compileLogFormat("%[src]"), /not supported: "%\[src\]"/);
 });

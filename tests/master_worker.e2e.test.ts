@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { pendingConnection, waitUntil } from "./_cli_helpers.ts";
 import { httpOrigin } from "./_http_helpers.ts";
 import { detectRuntimeName } from "../src/runtime/detect.ts";
-import { alive, freePort, listeningSocketHolders, MasterProcess } from "./_process_helpers.ts";
+import { alive, freePort, listeningSocketHolders, MasterProcess, MIGRATE_REQ } from "./_process_helpers.ts";
 
 const RUNTIME = detectRuntimeName();
 
@@ -109,15 +109,6 @@ async function oldStoppedListening(master: MasterProcess, pids: readonly number[
 
 /** O_NONBLOCK in a descriptor's open flags (Linux). */
 const O_NONBLOCK = 0o4000;
-
-/** Linux's net.ipv4.tcp_migrate_req: at 0 (its default) a closing listener resets its queue. */
-const MIGRATE_REQ = (() => {
-  try {
-    return readFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "utf8").trim();
-  } catch {
-    return "unknown";
-  }
-})();
 
 /**
  * Connections made while no worker accepts: far below the frontends' backlog (4,096), and enough

@@ -23,7 +23,7 @@ import {
   sameToken,
 } from "../src/lifecycle/control_channel.ts";
 import type { Frame } from "../src/lifecycle/control_channel.ts";
-import { configFromSetup, parseWorkerSetup, readConfig } from "../src/lifecycle/config_handover.ts";
+import { certificateFilesRead, configFromSetup, newTicketKeys, parseWorkerSetup, readConfig, ticketKeyBytes } from "../src/lifecycle/config_handover.ts";
 import type { WorkerSetup } from "../src/lifecycle/config_handover.ts";
 import { verbosityOfArgs, workerLogger, workerPrefix } from "../src/lifecycle/worker_logger.ts";
 import { checkJail, chooseJailProbe, FALLBACK_JAIL_PROBE } from "../src/lifecycle/jail_check.ts";
@@ -293,6 +293,7 @@ function setupOf(read: Awaited<ReturnType<typeof readConfig>>, noReusePort = fal
     jailProbe: "/etc/passwd",
     verbosity: "verbose",
     listeners: null,
+    tlsTicketKeys: newTicketKeys(),
   })));
 }
 
@@ -327,7 +328,7 @@ workers = 2
 servers = [{ name = "b", address = "127.0.0.1:9002" }]
 `,
       );
-      const read = await readConfig([base, override], null, false, (path) => readFile(path, "utf8"));
+      const read = await readConfig([base, override], null, false, { readTextFile: (path) => readFile(path, "utf8") });
       assert.equal(read.handover.kind, "files");
       if (read.handover.kind !== "files") return;
       assert.deepEqual(read.handover.sources.map((source) => source.name), [base, override]);
@@ -359,7 +360,7 @@ default-backend = "b"
 servers = [{ name = "s", address = "127.0.0.1:9001" }]
 `,
       );
-      const read = await readConfig([file], null, true, (path) => readFile(path, "utf8"));
+      const read = await readConfig([file], null, true, { readTextFile: (path) => readFile(path, "utf8") });
       assert.equal(read.config.frontends[0]!.binds[0]!.reusePort, false);
       assert.equal(configFromSetup(setupOf(read, true)).frontends[0]!.binds[0]!.reusePort, false);
     } finally {
@@ -375,7 +376,7 @@ servers = [{ name = "s", address = "127.0.0.1:9001" }]
         `[frontends.f]\nbind = "127.0.0.1:8080"\ndefault-backend = "missing"\n`,
       );
       await assert.rejects(
-        readConfig([file], null, false, (path) => readFile(path, "utf8")),
+        readConfig([file], null, false, { readTextFile: (path) => readFile(path, "utf8") }),
         (error: unknown) => error instanceof ConfigFileError && error.message.includes(`${file}:3:`),
       );
     } finally {
@@ -391,21 +392,34 @@ servers = [{ name = "s", address = "127.0.0.1:9001" }]
       reusePort: false,
       log: [],
     };
-    const read = await readConfig([], options, true, () => Promise.reject(new Error("no file is read")));
-    assert.deepEqual(read.handover, { kind: "quick-start", options });
+    const read = await readConfig([], options, true, { readTextFile: () => Promise.reject(new Error("no file is read")) });
+    assert.deepEqual(read.handover, { kind: "quick-start", options, tlsFiles: [] });
     assert.deepEqual(configFromSetup(setupOf(read, true)), read.config);
     assert.equal(read.config.backends[0]!.servers.length, 2);
   });
 
+  test("TLS session ticket keys: 48 random bytes, the same bytes on the worker's side", () => {
+    const keys = newTicketKeys();
+    assert.notEqual(keys, newTicketKeys());
+    const setup = parseWorkerSetup(JSON.parse(JSON.stringify({
+      config: { kind: "quick-start", options: { bind: ["a"], backend: ["b"] }, tlsFiles: [] },
+      noReusePort: false, identity: null, hostname: "h", jailProbe: null, verbosity: "normal", listeners: null, tlsTicketKeys: keys,
+    })));
+    const bytes = ticketKeyBytes(setup);
+    assert.equal(bytes.length, 48);
+    assert.equal(btoa(String.fromCharCode(...bytes)), keys);
+  });
+
   test("a malformed setup is refused", () => {
     const good = {
-      config: { kind: "quick-start", options: { bind: ["a"], backend: ["b"] } },
+      config: { kind: "quick-start", options: { bind: ["a"], backend: ["b"] }, tlsFiles: [] },
       noReusePort: false,
       identity: null,
       hostname: "h",
       jailProbe: null,
       verbosity: "normal",
       listeners: null,
+      tlsTicketKeys: newTicketKeys(),
     };
     assert.equal(parseWorkerSetup(good).identity, null);
     const listeners = [{ frontend: "web", bind: 0, fd: 3, host: "127.0.0.1", port: 8080 }];
@@ -423,7 +437,11 @@ servers = [{ name = "s", address = "127.0.0.1:9001" }]
       { ...good, config: { kind: "files", sources: [{ name: "a", text: "" }], errorFiles: [["a"]] } },
       { ...good, config: { kind: "quick-start", options: { bind: "a", backend: ["b"] } } },
       { ...good, config: { kind: "other" } },
+      { ...good, config: { kind: "quick-start", options: { bind: ["a"], backend: ["b"] } } },
+      { ...good, config: { kind: "quick-start", options: { bind: ["a"], backend: ["b"] }, tlsFiles: [["a.pem", { text: 1 }]] } },
       { ...good, listeners: undefined },
+      { ...good, tlsTicketKeys: undefined },
+      { ...good, tlsTicketKeys: "c2hvcnQ=" },
       { ...good, listeners: socket },
       { ...good, listeners: [{ ...socket, fd: 2 }] },
       { ...good, listeners: [{ ...socket, bind: -1 }] },
@@ -675,6 +693,18 @@ describe("jail self-check", () => {
       FALLBACK_JAIL_PROBE,
     );
     assert.equal(await chooseJailProbe([], readable([])), null);
+  });
+
+  test("with certificates, the probe is the first certificate file the master read: a key is what the jail must keep", async () => {
+    const readable = scriptedRuntime({ fileAccess: () => Promise.resolve("readable") });
+    assert.equal(await chooseJailProbe(["/etc/p.toml"], readable, ["/etc/site.pem", "/etc/ca.pem"]), "/etc/site.pem");
+    const handover = {
+      kind: "files",
+      sources: [{ name: "/etc/p.toml", text: "" }],
+      errorFiles: [],
+      tlsFiles: [["/etc/gone.pem", { error: "no such file", missing: true }], ["/etc/certs", { entries: ["/etc/certs/a.pem"] }], ["/etc/certs/a.pem", { text: "" }]],
+    } as const;
+    assert.deepEqual(certificateFilesRead(handover), ["/etc/certs/a.pem"]);
   });
 });
 

@@ -24,6 +24,7 @@ function runtimeWith(info: Partial<RuntimeInfo>): Runtime {
     chroot: true,
     reusePort: true,
     inheritableSockets: true,
+    tls: { ciphers: true, ciphersuites: false, versions: ["TLSv1.2", "TLSv1.3"] },
   };
   return { info: { ...base, ...info } } as Runtime;
 }
@@ -42,7 +43,8 @@ test("a stamped build names its commit, date, target and compiler", () => {
     ]);
     assert.match(lines[0]!, /^proxy \d+\.\d+\.\d+/);
     assert.ok(lines.includes("poller: epoll"));
-    assert.ok(lines.includes("features: +reuseport -tls +privilege-drop -permission-jail +chroot"));
+    assert.ok(lines.includes("features: +reuseport +tls +privilege-drop -permission-jail +chroot"));
+    assert.ok(lines.includes('  tls: binds terminate TLS (node:tls): TLSv1.2, TLSv1.3; "ciphers" can be set'));
     assert.ok(lines.includes("  permission-jail: Bun has no permission model: -W workers run with the master's rights"));
     assert.ok(lines.includes(
       '  chroot: "chroot" is applied after binding, standalone and in -W workers: chroot(2) through bun:ffi',
@@ -57,13 +59,13 @@ test("the features follow the runtime: Windows without reuseport or privilege dr
     runtimeWith({ os: "win32", arch: "x64", reusePort: false, identity: false, chroot: false }),
   );
   assert.ok(windows.includes("poller: IOCP"));
-  assert.ok(windows.includes("features: -reuseport -tls -privilege-drop -permission-jail -chroot"));
+  assert.ok(windows.includes("features: -reuseport +tls -privilege-drop -permission-jail -chroot"));
   assert.ok(windows.includes("  privilege-drop: user and group cannot be changed here"));
   assert.ok(windows.includes("  chroot: chroot(2) is called through FFI on Linux only, not on win32"));
   const sea = detailedVersionLines(
     runtimeWith({ name: "node", jail: "node-permission-model", compiled: true, chroot: false }),
   );
-  assert.ok(sea.includes("features: +reuseport -tls +privilege-drop +permission-jail -chroot"));
+  assert.ok(sea.includes("features: +reuseport +tls +privilege-drop +permission-jail -chroot"));
   assert.ok(sea.includes("  permission-jail: -W workers run under Node's permission model: no file access"));
   assert.ok(sea.includes(
     '  chroot: Node has no FFI: with "chroot", -W workers are jailed by the permission model instead, ' +
@@ -90,7 +92,7 @@ test("run from source, -vv says so; a stray argument is a usage error", async ()
   assert.equal(source.exitCode, 0, source.stderr);
   assert.match(source.stdout, /^commit: unknown \(run from source\)$/m);
   assert.match(source.stdout, /^target: \S+-\S+ \(run from source\)$/m);
-  assert.match(source.stdout, /^features: [+-]reuseport -tls [+-]privilege-drop [+-]permission-jail [+-]chroot$/m);
+  assert.match(source.stdout, /^features: [+-]reuseport \+tls [+-]privilege-drop [+-]permission-jail [+-]chroot$/m);
   const haproxyStyle = new CliProcess(["-vv"]);
   await haproxyStyle.waitExit();
   assert.equal(haproxyStyle.stdout, source.stdout);

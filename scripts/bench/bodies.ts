@@ -12,4 +12,9 @@ export const SMALL_BODY = "0123456789abcdef";
 export const LARGE_BODY_BYTES = 1024 * 1024;
 
 /** The request path for each body. */
-export const BODY_PATHS: Readonly<Record<BodyName, string>> = { small: "/", "1mb": "/1mb" };
+export const BODY_PATHS: Readonly<Record<BodyName, string>> = { small: "/", "1mb": "/1mb", "small-close": "/" };
+
+/** Whether every request of this load comes on a new connection (wrk sends `Connection: close`). */
+export function closesEachConnection(body: BodyName): boolean {
+  return body === "small-close";
+}

@@ -106,14 +106,20 @@ ${backends.map((backend) => `        server ${backend};`).join("\n")}
 
 /**
  * nginx as an http-mode contender: upstream keep-alive, HTTP/1.1 to the origins. Responses are
- * buffered in memory only (proxy_max_temp_file_size 0): a 1 MiB body must not go to disk.
+ * buffered in memory only (proxy_max_temp_file_size 0): a 1 MiB body must not go to disk. With
+ * `certificatePath` (a PEM with the chain and its key) it terminates TLS, at nginx's defaults
+ * otherwise (session tickets on, no session cache), as HAProxy and ours do.
  */
 export function nginxHttpProxyConfig(
   paths: NginxPaths,
   port: number,
   backends: readonly string[],
   limits: ConnectionLimits,
+  certificatePath: string | null = null,
 ): string {
+  const tlsLines = certificatePath === null
+    ? ""
+    : `\n        ssl_certificate ${certificatePath};\n        ssl_certificate_key ${certificatePath};`;
   return `${nginxPreamble(paths, limits, null)}
 http {
     access_log off;
@@ -127,7 +133,7 @@ ${backends.map((backend) => `        server ${backend};`).join("\n")}
         keepalive_timeout 600s;
     }
     server {
-        listen 127.0.0.1:${port} backlog=4096;
+        listen 127.0.0.1:${port}${certificatePath === null ? "" : " ssl"} backlog=4096;${tlsLines}
         location / {
             proxy_pass http://origins;
             proxy_http_version 1.1;
@@ -142,7 +148,8 @@ ${backends.map((backend) => `        server ${backend};`).join("\n")}
 /**
  * HAProxy with one thread, round robin over both origins, in tcp or http mode. With `logPort`, it
  * sends one httplog line per request to 127.0.0.1:logPort over UDP (`log ... local0`, `option
- * httplog`), as a deployment logging to a local syslog daemon would.
+ * httplog`), as a deployment logging to a local syslog daemon would. With `certificatePath` (a PEM
+ * with the chain and its key) the bind terminates TLS (`ssl crt`) at HAProxy's defaults.
  */
 export function haproxyConfig(
   mode: "tcp" | "http",
@@ -150,6 +157,7 @@ export function haproxyConfig(
   backends: readonly string[],
   limits: ConnectionLimits,
   logPort: number | null = null,
+  certificatePath: string | null = null,
 ): string {
   // HAProxy needs two descriptors per connection and refuses a maxconn the file limit cannot hold.
   const maxConnections = Math.min(limits.clientConnections + 1_000, Math.floor((limits.fileLimit - 128) / 2));
@@ -182,7 +190,7 @@ export function haproxyConfig(
     ...httpLines,
     "",
     "frontend bench",
-    `    bind 127.0.0.1:${port}`,
+    `    bind 127.0.0.1:${port}${certificatePath === null ? "" : ` ssl crt ${certificatePath}`}`,
     "    default_backend origins",
     "",
     "backend origins",

@@ -1,6 +1,7 @@
 /**
- * The proxies under test: ours on each runtime (and the compiled binary), HAProxy and nginx, and
- * ours and HAProxy once more with traffic logging on ("ours/node+log", "haproxy+log").
+ * The proxies under test: ours on each runtime (and the compiled binary), HAProxy and nginx, in
+ * tcp mode, http mode and http mode behind their own TLS termination ("https"), and ours and
+ * HAProxy once more with traffic logging on ("ours/node+log", "haproxy+log").
  * What is not installed is reported with the command that would install it, never skipped
  * silently.
  *
@@ -9,6 +10,7 @@
 
 import { spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { BODY_PATHS, SMALL_BODY } from "./bodies.ts";
 import type { ConnectionLimits } from "./configs.ts";
@@ -17,8 +19,8 @@ import { LOGGING_SUFFIX } from "./report.ts";
 import type { ProcessRegistry, TrackedProcess } from "./processes.ts";
 import { firstOutputLine, freePort, hasCommand, waitUntilListening } from "./processes.ts";
 
-/** The proxy modes a contender can be run in. */
-export type ProxyMode = "tcp" | "http";
+/** The proxy modes a contender can be run in; "https" is http mode on a bind that terminates TLS. */
+export type ProxyMode = "tcp" | "http" | "https";
 
 /** The command line that starts one contender in one mode. */
 type Launch = { command: string; args: string[]; env?: Record<string, string | undefined> };
@@ -43,6 +45,8 @@ export type ContenderSetup = {
   proxyEnv: Record<string, string>;
   /** The UDP port of the log receiver on 127.0.0.1; null when no logging contender runs. */
   logPort: number | null;
+  /** PEM file (chain and key) every contender serves in https mode; null when no https row runs. */
+  certificatePath: string | null;
 };
 
 /** A contender listening and forwarding. */
@@ -77,21 +81,41 @@ function nginxStreamModule(nginxPath: string): { loadPath: string | null; missin
 
 /**
  * Our proxy's quick-start flags; with `logPort`, `--log udp://127.0.0.1:PORT` on top: one httplog
- * line per request (HAProxy's default local header, local0) to the log receiver, and nothing else changed.
+ * line per request (HAProxy's default local header, local0) to the log receiver, and nothing else
+ * changed. https mode is http mode with `--cert`, which makes the bind terminate TLS.
  */
 export function ourFlags(
   mode: ProxyMode,
   port: number,
   backends: readonly string[],
   logPort: number | null = null,
+  certificatePath: string | null = null,
 ): string[] {
-  const flags = ["--bind", `127.0.0.1:${port}`, "--backend", backends.join(","), "--mode", mode];
+  const flags = [
+    "--bind",
+    `127.0.0.1:${port}`,
+    "--backend",
+    backends.join(","),
+    "--mode",
+    mode === "https" ? "http" : mode,
+  ];
+  if (mode === "https") {
+    if (certificatePath === null) throw new Error("https mode needs a certificate");
+    flags.push("--cert", certificatePath);
+  }
   return logPort === null ? flags : [...flags, "--log", `udp://127.0.0.1:${logPort}`];
 }
 
 function requireLogPort(setup: ContenderSetup): number {
   if (setup.logPort === null) throw new Error("A logging contender needs the log receiver's port");
   return setup.logPort;
+}
+
+/** The certificate of an https contender; null in the other modes. */
+function certificateFor(mode: ProxyMode, setup: ContenderSetup): string | null {
+  if (mode !== "https") return null;
+  if (setup.certificatePath === null) throw new Error("An https contender needs the benchmark's certificate");
+  return setup.certificatePath;
 }
 
 /** Finds every contender this machine can run. */
@@ -122,10 +146,10 @@ export function discoverContenders(projectRoot: string): Discovery {
         name: `ours/${runtime.name}`,
         isOurs: true,
         logging: false,
-        modes: ["tcp", "http"],
+        modes: ["tcp", "http", "https"],
         launch: (mode, port, backends, setup) => ({
           command: runtime.binary,
-          args: [...runtime.prefix, entry, ...ourFlags(mode, port, backends)],
+          args: [...runtime.prefix, entry, ...ourFlags(mode, port, backends, null, certificateFor(mode, setup))],
           env: withProxyEnv(setup),
         }),
       });
@@ -149,10 +173,10 @@ export function discoverContenders(projectRoot: string): Discovery {
       name: "ours/binary",
       isOurs: true,
       logging: false,
-      modes: ["tcp", "http"],
+      modes: ["tcp", "http", "https"],
       launch: (mode, port, backends, setup) => ({
         command: compiled,
-        args: ourFlags(mode, port, backends),
+        args: ourFlags(mode, port, backends, null, certificateFor(mode, setup)),
         env: withProxyEnv(setup),
       }),
     });
@@ -165,10 +189,20 @@ export function discoverContenders(projectRoot: string): Discovery {
       name: "haproxy",
       isOurs: false,
       logging: false,
-      modes: ["tcp", "http"],
+      modes: ["tcp", "http", "https"],
       launch: (mode, port, backends, setup) => {
         const configPath = join(setup.directory, `haproxy-${mode}-${port}.cfg`);
-        writeFileSync(configPath, haproxyConfig(mode, port, backends, setup.limits));
+        writeFileSync(
+          configPath,
+          haproxyConfig(
+            mode === "https" ? "http" : mode,
+            port,
+            backends,
+            setup.limits,
+            null,
+            certificateFor(mode, setup),
+          ),
+        );
         return { command: "haproxy", args: ["-db", "-f", configPath] };
       },
     });
@@ -179,7 +213,7 @@ export function discoverContenders(projectRoot: string): Discovery {
       modes: ["http"],
       launch: (mode, port, backends, setup) => {
         const configPath = join(setup.directory, `haproxy-${mode}-log-${port}.cfg`);
-        writeFileSync(configPath, haproxyConfig(mode, port, backends, setup.limits, requireLogPort(setup)));
+        writeFileSync(configPath, haproxyConfig("http", port, backends, setup.limits, requireLogPort(setup)));
         return { command: "haproxy", args: ["-db", "-f", configPath] };
       },
     });
@@ -189,7 +223,7 @@ export function discoverContenders(projectRoot: string): Discovery {
 
   if (hasCommand("nginx")) {
     const stream = nginxStreamModule("nginx");
-    const modes: ProxyMode[] = stream.missing ? ["http"] : ["tcp", "http"];
+    const modes: ProxyMode[] = stream.missing ? ["http", "https"] : ["tcp", "http", "https"];
     if (stream.missing) {
       skipped.push("nginx tcp: skipped (stream module not found: apt-get install -y libnginx-mod-stream)");
     }
@@ -206,7 +240,7 @@ export function discoverContenders(projectRoot: string): Discovery {
           configPath,
           mode === "tcp"
             ? nginxStreamConfig(paths, port, backends, stream.loadPath, setup.limits)
-            : nginxHttpProxyConfig(paths, port, backends, setup.limits),
+            : nginxHttpProxyConfig(paths, port, backends, setup.limits, certificateFor(mode, setup)),
         );
         return {
           command: "nginx",
@@ -250,13 +284,13 @@ export async function startContender(
   } catch (error) {
     await setup.registry.stop(tracked);
     const line = tracked.exitDescription !== null ? firstOutputLine(tracked) : (error as Error).message;
-    const reason = spec.isOurs && mode === "http" && tracked.exitDescription !== null
-      ? `http mode not available: ${line}`
+    const reason = spec.isOurs && mode !== "tcp" && tracked.exitDescription !== null
+      ? `${mode === "https" ? "TLS termination" : "http mode"} not available: ${line}`
       : `failed to start: ${line}`;
     return { unavailable: reason };
   }
   try {
-    await checkForwarding(port);
+    await checkForwarding(port, mode === "https");
   } catch (error) {
     await setup.registry.stop(tracked);
     return { unavailable: `does not forward a request: ${(error as Error).message}` };
@@ -264,12 +298,34 @@ export async function startContender(
   return { name: spec.name, mode, port, process: tracked };
 }
 
-async function checkForwarding(port: number): Promise<void> {
-  const response = await fetch(`http://127.0.0.1:${port}${BODY_PATHS.small}`, {
-    signal: AbortSignal.timeout(5_000),
-  });
-  const text = await response.text();
-  if (response.status !== 200 || text !== SMALL_BODY) {
-    throw new Error(`GET / answered ${response.status} "${text.slice(0, 60)}"`);
+async function checkForwarding(port: number, tls: boolean): Promise<void> {
+  const { status, text } = tls ? await getOverTls(port, BODY_PATHS.small) : await getPlain(port, BODY_PATHS.small);
+  if (status !== 200 || text !== SMALL_BODY) {
+    throw new Error(`GET / answered ${status} "${text.slice(0, 60)}"`);
   }
+}
+
+async function getPlain(port: number, path: string): Promise<{ status: number; text: string }> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5_000) });
+  return { status: response.status, text: await response.text() };
+}
+
+/** GET over TLS with node:https: fetch has no portable way to accept the benchmark's own certificate. */
+function getOverTls(port: number, path: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    // The benchmark's certificate is self-issued; what is checked here is that TLS and forwarding work.
+    const request = httpsRequest(
+      { host: "127.0.0.1", port, path, rejectUnauthorized: false, agent: false, timeout: 5_000 },
+      (response) => {
+        let text = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk: string) => text += chunk);
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, text }));
+        response.on("error", reject);
+      },
+    );
+    request.on("timeout", () => request.destroy(new Error("no answer within 5 s")));
+    request.on("error", reject);
+    request.end();
+  });
 }

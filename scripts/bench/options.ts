@@ -4,6 +4,11 @@
  * @module
  */
 
+import type { ProxyMode } from "./contenders.ts";
+
+/** Every proxy mode the benchmark knows, in the order rows are run and printed. */
+export const ALL_MODES: readonly ProxyMode[] = ["tcp", "http", "https"];
+
 /** Everything one benchmark run is parameterised by. */
 export type BenchOptions = {
   quick: boolean;
@@ -17,6 +22,8 @@ export type BenchOptions = {
   proxyEnv: Record<string, string>;
   /** Contender names to run (e.g. "ours/node", "haproxy"); empty runs all. */
   only: string[];
+  /** Proxy modes to run; "origin direct" runs with tcp or http, the memory scenario with those too. */
+  modes: ProxyMode[];
   pinCpus: boolean;
   keepTemp: boolean;
   help: boolean;
@@ -49,6 +56,9 @@ request over UDP to a receiver the benchmark runs).
   --proxy-env KEY=VALUE   environment for our proxy processes (repeatable)
   --only NAMES            comma-separated contenders to run, e.g. ours/node,haproxy; the logging
                           ones are ours/node+log, ours/bun+log, ours/deno+log, haproxy+log
+  --modes LIST            comma-separated proxy modes: tcp, http, https (TLS termination, keep-alive
+                          and one full handshake per request); default all. --modes https runs
+                          the TLS rows only
   --no-pin                do not pin processes to CPUs with taskset
   --keep-temp             keep the temporary directory (configs, logs) for inspection
   --help                  this text
@@ -61,6 +71,23 @@ function positiveInteger(option: string, text: string, allowZero: boolean): numb
     throw new Error(`Invalid ${option} "${text}": expected ${expected}`);
   }
   return value;
+}
+
+function commaList(text: string): string[] {
+  return text.split(",").map((name) => name.trim()).filter((name) => name !== "");
+}
+
+function parseModes(text: string | undefined): ProxyMode[] {
+  if (text === undefined) return [...ALL_MODES];
+  const names = commaList(text);
+  if (names.length === 0) throw new Error(`Invalid --modes "${text}": expected one or more of ${ALL_MODES.join(", ")}`);
+  for (const name of names) {
+    if (!(ALL_MODES as readonly string[]).includes(name)) {
+      throw new Error(`Invalid --modes "${name}": expected one of ${ALL_MODES.join(", ")}`);
+    }
+  }
+  // In the usual order whatever the order given, each once.
+  return ALL_MODES.filter((mode) => names.includes(mode));
 }
 
 /** Parses `argv` (without the runtime and script); throws on anything it does not know. */
@@ -81,6 +108,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     "--json",
     "--proxy-env",
     "--only",
+    "--modes",
   ]);
 
   for (let index = 0; index < argv.length; index++) {
@@ -136,7 +164,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     idleConnections: integer("--idle-connections", defaults.idleConnections, true),
     jsonPath: given.get("--json") ?? null,
     proxyEnv,
-    only: (given.get("--only") ?? "").split(",").map((name) => name.trim()).filter((name) => name !== ""),
+    only: commaList(given.get("--only") ?? ""),
+    modes: parseModes(given.get("--modes")),
     pinCpus,
     keepTemp,
     help,

@@ -11,11 +11,18 @@
 import type { WrkResult } from "./wrk_output.ts";
 import { totalSocketErrors } from "./wrk_output.ts";
 
-/** How traffic reaches the origin: through a proxy in tcp or http mode, or directly. */
-export type BenchMode = "tcp" | "http" | "direct";
+/**
+ * How traffic reaches the origin: through a proxy in tcp or http mode, in http mode behind the
+ * proxy's own TLS termination ("https"), or directly.
+ */
+export type BenchMode = "tcp" | "http" | "https" | "direct";
 
-/** Which response the run asked for. */
-export type BodyName = "small" | "1mb";
+/**
+ * What each request of a run is: the response asked for ("small", "1mb") on keep-alive
+ * connections, or the small one on a new connection per request ("small-close", wrk sending
+ * `Connection: close`: over TLS, one full handshake per request).
+ */
+export type BodyName = "small" | "1mb" | "small-close";
 
 /** The name of the row every contender is compared with, per mode. */
 export const HAPROXY_CONTENDER = "haproxy";

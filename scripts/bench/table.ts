@@ -58,6 +58,7 @@ export function formatMegabytes(bytes: number): string {
 const BODY_TITLES: Readonly<Record<BodyName, string>> = {
   small: "16-byte responses",
   "1mb": "1 MB responses",
+  "small-close": "16-byte responses, one connection per request (Connection: close; over TLS one full handshake each)",
 };
 
 /** The throughput table for one response body. */

@@ -16,6 +16,12 @@ import { parseWrkOutput } from "./wrk_output.ts";
 export type WrkRequest = {
   port: number;
   path: string;
+  /** Speak HTTPS (wrk only: the built-in load generator has no TLS); default false. */
+  tls?: boolean;
+  /** Send `Connection: close`: one connection (over TLS one handshake) per request; default false. */
+  closeEachConnection?: boolean;
+  /** A shared object for LD_PRELOAD (see tls_client.ts); default none. */
+  preloadPath?: string | null;
   durationSeconds: number;
   connections: number;
   cpuList: string | null;
@@ -30,7 +36,8 @@ const WRK_TIMEOUT = "5s";
 /** Slack beyond the run's duration before wrk is considered hung and stopped. */
 const HANG_MARGIN_MS = 30_000;
 
-function wrkArguments(request: WrkRequest): string[] {
+/** wrk's command line for one run. */
+export function wrkArguments(request: Omit<WrkRequest, "cpuList" | "builtinRuntimePath" | "preloadPath">): string[] {
   return [
     "-t",
     String(WRK_THREADS),
@@ -41,7 +48,8 @@ function wrkArguments(request: WrkRequest): string[] {
     "--timeout",
     WRK_TIMEOUT,
     "--latency",
-    `http://127.0.0.1:${request.port}${request.path}`,
+    ...(request.closeEachConnection === true ? ["-H", "Connection: close"] : []),
+    `${request.tls === true ? "https" : "http"}://127.0.0.1:${request.port}${request.path}`,
   ];
 }
 
@@ -62,13 +70,18 @@ export async function runWrk(
   request: WrkRequest,
 ): Promise<{ text: string; result: WrkResult }> {
   const useWrk = request.builtinRuntimePath === null;
+  const preloadPath = request.preloadPath ?? null;
   const name = useWrk ? "wrk" : "built-in load generator";
+  if (!useWrk && (request.tls === true || request.closeEachConnection === true)) {
+    throw new Error("The built-in load generator speaks neither TLS nor Connection: close");
+  }
   const { stdout, stderr, exit } = await runToCompletion(registry, {
     name,
     command: request.builtinRuntimePath ?? "wrk",
     args: useWrk ? wrkArguments(request) : builtinArguments(request),
     cpuList: request.cpuList,
     raiseFileLimit: false,
+    env: preloadPath === null ? undefined : { ...process.env, LD_PRELOAD: preloadPath },
   }, request.durationSeconds * 1_000 + HANG_MARGIN_MS);
   const text = stdout + stderr;
   try {

@@ -15,7 +15,7 @@ import type { QuickStartOptions } from "../config/quick_start.ts";
 import { runStandalone } from "../lifecycle/standalone.ts";
 import { runMaster } from "../lifecycle/master.ts";
 import { DEFAULT_PROCESS_OPTIONS } from "../lifecycle/process_options.ts";
-import { readConfig } from "../lifecycle/config_handover.ts";
+import { configReadIo, readConfig } from "../lifecycle/config_handover.ts";
 import type { ConfigHandover } from "../lifecycle/config_handover.ts";
 import type { FinishOldProcesses, ProcessOptions } from "../lifecycle/process_options.ts";
 import { COMMON_ARGS, listOf, parseStrict } from "./args.ts";
@@ -65,11 +65,15 @@ export const RUN_ARGS = {
     type: "string",
     description: "Log target(s) for traffic lines and operator messages: stdout, stderr, udp://HOST[:PORT], tcp://HOST[:PORT] (comma-separated or repeated)",
   },
+  cert: {
+    type: "string",
+    description: "Serve TLS on every --bind address with this certificate: a PEM file (chain and key) or a directory of them (comma-separated or repeated; the first is the default)",
+  },
   ...COMMON_ARGS,
 } as const satisfies ArgsDef;
 
 /** Flags that describe the proxy on the command line, which a configuration file replaces. */
-const QUICK_START_FLAGS = ["bind", "backend", "mode", "balance", "log"] as const;
+const QUICK_START_FLAGS = ["bind", "backend", "mode", "balance", "log", "cert"] as const;
 
 /** A configuration and where it came from. */
 export interface ConfigChoice {
@@ -101,13 +105,7 @@ export async function configFromArgs(rawArgs: string[], runtime: Runtime): Promi
         `Options ${given.map((flag) => `--${flag}`).join(", ")} cannot be combined with -f: describe the proxy in the configuration file`,
       );
     }
-    const read = await readConfig(
-      files,
-      null,
-      process.noReusePort,
-      (path) => runtime.readTextFile(path),
-      (path) => runtime.pathKind(path),
-    );
+    const read = await readConfig(files, null, process.noReusePort, configReadIo(runtime));
     return { ...read, files, checkOnly, quickStart: null, process };
   }
   if (checkOnly && args.bind === undefined && args.backend === undefined) {
@@ -120,8 +118,9 @@ export async function configFromArgs(rawArgs: string[], runtime: Runtime): Promi
     balance: args.balance === undefined ? undefined : String(args.balance),
     reusePort: !process.noReusePort,
     log: listOf(args.log),
+    cert: listOf(args.cert),
   };
-  const read = await readConfig([], quickStart, process.noReusePort, (path) => runtime.readTextFile(path));
+  const read = await readConfig([], quickStart, process.noReusePort, configReadIo(runtime));
   return { ...read, files: [], checkOnly, quickStart, process };
 }
 

@@ -75,6 +75,14 @@ function chrootDetail(info: RuntimeInfo): string {
   return "chroot(2) cannot be called here";
 }
 
+/** What TLS termination honours here: node:tls on every runtime, with its TLS library's limits (config.md, bind with TLS). */
+function tlsDetail(info: RuntimeInfo): string {
+  const versions = info.tls.versions.map((version) => (version === "TLSv1" ? "TLSv1.0" : version)).join(", ");
+  const lists = [info.tls.ciphers ? '"ciphers"' : "", info.tls.ciphersuites ? '"ciphersuites"' : ""].filter((list) => list !== "");
+  const choice = lists.length === 0 ? "no cipher list can be chosen" : `${lists.join(" and ")} can be set`;
+  return `binds terminate TLS (node:tls): ${versions}; ${choice}`;
+}
+
 /** The features `version -vv` lists, from what the runtime reports of this machine. */
 export function buildFeatures(info: RuntimeInfo): Feature[] {
   return [
@@ -85,11 +93,7 @@ export function buildFeatures(info: RuntimeInfo): Feature[] {
         ? "SO_REUSEPORT listeners: reloads bind beside the old process"
         : "no SO_REUSEPORT here: a reload pauses the old process while it binds",
     },
-    {
-      name: "tls",
-      present: false,
-      detail: "TLS is not terminated: forward it in tcp mode",
-    },
+    { name: "tls", present: true, detail: tlsDetail(info) },
     {
       name: "privilege-drop",
       present: info.identity,

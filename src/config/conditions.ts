@@ -12,16 +12,21 @@ import { HEADER_NAME, pathProblem, readHeaderName } from "./http_syntax.ts";
 import { describe, isTable } from "./reader.ts";
 import type { ConfigPath, Reader, Table } from "./reader.ts";
 import type { ConditionConfig, HeaderMatcherConfig, RuleGuardConfig } from "./types.ts";
+import type { PeerCertificateState } from "../runtime/types.ts";
 
 /** Matchers of a route and of an `if` / `unless` condition. */
-export const MATCHER_KEYS = ["host", "path", "path-prefix", "path-regex", "method", "header", "source"] as const;
+export const MATCHER_KEYS = [
+  "host", "path", "path-prefix", "path-regex", "method", "header", "source", "tls", "sni", "alpn", "client-cert",
+] as const;
+const CLIENT_CERT_STATES: readonly PeerCertificateState[] = ["none", "valid", "invalid"];
 const HEADER_MATCHER_KEYS = ["name", "present", "equals", "regex"] as const;
 
 /** A method is a token too (RFC 9110 9.1). */
 const TOKEN = HEADER_NAME;
 
 const HOST_LABEL = "[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?";
-const HOST_NAME = new RegExp(`^(?:\\*\\.)?${HOST_LABEL}(?:\\.${HOST_LABEL})*$`);
+/** A host name in lower case, optionally "*." and a host name (any subdomain of it). */
+export const HOST_NAME = new RegExp(`^(?:\\*\\.)?${HOST_LABEL}(?:\\.${HOST_LABEL})*$`);
 
 /**
  * A `host` entry as requests are compared with it (lower case; an IPv6 address without brackets,
@@ -45,14 +50,28 @@ function parseHost(text: string): { readonly host: string } | { readonly problem
 /** Reads the matchers of a route or a condition (the table's keys are already checked); null keys: not given. */
 export function readCondition(reader: Reader, path: ConfigPath, table: Table): { condition: ConditionConfig; matchers: number } {
   const matchers = MATCHER_KEYS.filter((key) => table[key] !== undefined).length;
-  let hosts: string[] | null = null;
-  const hostList = reader.stringList([...path, "host"], table.host, `"example.com" or ["example.com", "*.example.com"]`);
-  if (hostList !== undefined) {
-    hosts = [];
-    for (const { text, path: at } of hostList) {
+  const readHosts = (key: "host" | "sni"): string[] | null => {
+    const list = reader.stringList([...path, key], table[key], `"example.com" or ["example.com", "*.example.com"]`);
+    if (list === undefined) return null;
+    const result: string[] = [];
+    for (const { text, path: at } of list) {
       const parsed = parseHost(text);
-      if ("problem" in parsed) reader.error(at, `Invalid host "${text}": ${parsed.problem}`);
-      else hosts.push(parsed.host);
+      if ("problem" in parsed) reader.error(at, `Invalid ${key} "${text}": ${parsed.problem}`);
+      else result.push(parsed.host);
+    }
+    return result;
+  };
+  const hosts = readHosts("host");
+  const sni = readHosts("sni");
+  const alpnList = reader.stringList([...path, "alpn"], table.alpn, `"http/1.1" or ["h2", "http/1.1"]`);
+  const alpn = alpnList === undefined ? null : alpnList.map(({ text }) => text);
+  let clientCert: PeerCertificateState[] | null = null;
+  const certList = reader.stringList([...path, "client-cert"], table["client-cert"], `"valid" or ["none", "invalid"]`);
+  if (certList !== undefined) {
+    clientCert = [];
+    for (const { text, path: at } of certList) {
+      const state = reader.oneOf(at, text, CLIENT_CERT_STATES);
+      if (state !== undefined) clientCert.push(state);
     }
   }
   const paths = (key: "path" | "path-prefix"): string[] | null => {
@@ -105,6 +124,10 @@ export function readCondition(reader: Reader, path: ConfigPath, table: Table): {
       methods: freeze(methods),
       headers: freeze(headers),
       sources: freeze(sources),
+      tls: reader.boolean([...path, "tls"], table.tls) ?? null,
+      sni: freeze(sni),
+      alpn: freeze(alpn),
+      clientCert: freeze(clientCert),
     }),
     matchers,
   };

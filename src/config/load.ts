@@ -15,8 +15,11 @@ import { parse, TomlError } from "smol-toml";
 import { ConfigError } from "./errors.ts";
 import { formatTomlPath, locateTomlKeys } from "./toml_positions.ts";
 import type { TomlPositions } from "./toml_positions.ts";
-import { chrootPath, errorFilePaths, validateConfigDocument } from "./validate.ts";
-import type { ConfigPath, ErrorFileText, PathCheck, ValidationIssue, ValidationOptions } from "./validate.ts";
+import { chrootPath, errorFilePaths, tlsFilePaths, validateConfigDocument } from "./validate.ts";
+import type { ConfigPath, ErrorFileText, PathCheck, TlsFileRead, TlsValidation, ValidationIssue, ValidationOptions } from "./validate.ts";
+import { hasPrivateKey, isCertificateFileName } from "./pem.ts";
+import { SYSTEM_CA } from "./server_tls.ts";
+import type { CertificateInfo, TlsSupport } from "../runtime/types.ts";
 import type { Config } from "./types.ts";
 
 /** One configuration text and the name it is reported under (usually its path). */
@@ -32,6 +35,89 @@ export interface LoadSourcesOptions {
    * configuration naming an errorfile is refused (loadConfigFiles reads them itself).
    */
   readonly errorFiles?: ReadonlyMap<string, string>;
+  /** Certificates and CA files, read by the master (`readTlsFiles`), and the runtime to check them. */
+  readonly tls?: TlsValidation;
+}
+
+/** What reading certificates needs from the runtime. */
+export interface TlsIo {
+  readonly listDirectory: (path: string) => Promise<string[]>;
+  readonly inspectCertificate: (chain: string, key: string) => CertificateInfo;
+  readonly support: TlsSupport;
+  readonly now: () => number;
+}
+
+/** A TlsValidation over files already read. */
+export function tlsValidation(files: ReadonlyMap<string, TlsFileRead>, io: Omit<TlsIo, "listDirectory">): TlsValidation {
+  return {
+    file: (path) => files.get(path) ?? { error: "it was not read" },
+    inspectCertificate: io.inspectCertificate,
+    support: io.support,
+    now: io.now(),
+  };
+}
+
+/**
+ * Reads every `crt` and `ca-file` the document names: a directory's certificate files in name
+ * order (HAProxy's), each file's `<file>.key` when it holds no key. The result is what a -W master
+ * hands its workers, which never read them.
+ */
+export async function readTlsFiles(
+  document: unknown,
+  readTextFile: (path: string) => Promise<string>,
+  pathKind: PathKindOf | undefined,
+  listDirectory: (path: string) => Promise<string[]>,
+): Promise<Map<string, TlsFileRead>> {
+  const files = new Map<string, TlsFileRead>();
+  const readFile = async (path: string): Promise<void> => {
+    try {
+      const text = await readTextFile(path);
+      files.set(path, { text });
+      if (!hasPrivateKey(text)) {
+        try {
+          files.set(`${path}.key`, { text: await readTextFile(`${path}.key`) });
+        } catch (error) {
+          files.set(`${path}.key`, { error: readFailure(error), missing: isNotFound(error) });
+        }
+      }
+    } catch (error) {
+      files.set(path, { error: readFailure(error), missing: isNotFound(error) });
+    }
+  };
+  for (const path of tlsFilePaths(document)) {
+    if (path === SYSTEM_CA) {
+      files.set(path, await readSystemCa(readTextFile));
+      continue;
+    }
+    let kind: string | undefined;
+    try {
+      kind = pathKind === undefined ? undefined : await pathKind(path);
+    } catch (error) {
+      files.set(path, { error: readFailure(error) });
+      continue;
+    }
+    if (kind === "directory") {
+      try {
+        const base = path.endsWith("/") ? path : `${path}/`;
+        const names = (await listDirectory(path)).filter(isCertificateFileName).sort();
+        const entries: string[] = [];
+        for (const name of names) {
+          const entry = base + name;
+          if (pathKind !== undefined && await pathKind(entry) !== "file") continue;
+          entries.push(entry);
+          await readFile(entry);
+        }
+        files.set(path, { entries });
+      } catch (error) {
+        files.set(path, { error: `cannot list the directory: ${readFailure(error)}` });
+      }
+    } else if (kind === "missing") {
+      files.set(path, { error: "no such file or directory", missing: true });
+    } else {
+      await readFile(path);
+    }
+  }
+  return files;
 }
 
 /** An issue placed in its source. */
@@ -54,7 +140,8 @@ export interface LoadedConfig {
 
 /** `file:line:col: path: message`, the form editors and CI logs can jump to. */
 export function formatConfigIssue(issue: ConfigIssue): string {
-  const place = `${issue.file}:${issue.line}:${issue.column}`;
+  // Line 0: an issue of a command-line flag (the quick start), which has no position.
+  const place = issue.line === 0 ? issue.file : `${issue.file}:${issue.line}:${issue.column}`;
   const prefix = issue.severity === "warning" ? "warning: " : "";
   return issue.path === "" ? `${place}: ${prefix}${issue.message}` : `${place}: ${prefix}${issue.path}: ${issue.message}`;
 }
@@ -192,6 +279,7 @@ export function loadConfigSources(sources: readonly ConfigSource[], options: Loa
       const text = texts.get(path);
       return text === undefined ? { error: "it is not among the errorFiles given to loadConfigSources" } : { text };
     },
+    tls: options.tls,
   });
 }
 
@@ -199,14 +287,38 @@ export function loadConfigSources(sources: readonly ConfigSource[], options: Loa
 export type PathKindOf = (path: string) => Promise<Exclude<PathCheck, { readonly error: string }>>;
 
 /**
- * Reads and loads configuration files, in order, with `readTextFile`, and the errorfiles they name;
- * with `pathKind`, the `chroot` directory is checked to be one.
+ * Where systems keep their CA bundle (Debian, Ubuntu and Alpine; Fedora and RHEL; macOS, OpenBSD
+ * and Alpine's other name), as Go's crypto/x509 looks for it: `ca-file = "@system-ca"` is the first found.
+ */
+const SYSTEM_CA_FILES = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"];
+
+async function readSystemCa(readTextFile: (path: string) => Promise<string>): Promise<TlsFileRead> {
+  for (const candidate of SYSTEM_CA_FILES) {
+    try {
+      return { text: await readTextFile(candidate) };
+    } catch {
+      // The next place.
+    }
+  }
+  return { error: `no system CA bundle found (looked for ${SYSTEM_CA_FILES.join(", ")})`, missing: true };
+}
+
+/** A loaded configuration with the certificate files it read. */
+export interface LoadedConfigFiles extends LoadedConfig {
+  readonly tlsFiles: ReadonlyMap<string, TlsFileRead>;
+}
+
+/**
+ * Reads and loads configuration files, in order, with `readTextFile`, and the errorfiles and
+ * certificates they name (certificates only with `tls`); with `pathKind`, the `chroot` directory
+ * is checked to be one.
  */
 export async function loadConfigFiles(
   paths: readonly string[],
   readTextFile: (path: string) => Promise<string>,
   pathKind?: PathKindOf,
-): Promise<LoadedConfig> {
+  tls?: TlsIo,
+): Promise<LoadedConfigFiles> {
   const sources: ConfigSource[] = [];
   for (const path of paths) {
     let text: string;
@@ -235,10 +347,13 @@ export async function loadConfigFiles(
       chrootCheck = { error: readFailure(error) };
     }
   }
-  return validateSources(sources, parsed, {
+  const tlsFiles = tls === undefined ? new Map<string, TlsFileRead>() : await readTlsFiles(parsed.merged, readTextFile, pathKind, tls.listDirectory);
+  const loaded = validateSources(sources, parsed, {
     errorFile: (path) => errorFiles.get(path) ?? { error: "it was not read" },
     pathCheck: chrootCheck === undefined ? undefined : () => chrootCheck,
+    tls: tls === undefined ? undefined : tlsValidation(tlsFiles, tls),
   });
+  return { ...loaded, tlsFiles };
 }
 
 /** Path of an issue as text (for callers that only have a ConfigPath). */

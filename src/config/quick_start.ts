@@ -10,7 +10,7 @@ import { splitList } from "./address.ts";
 import { ConfigError } from "./errors.ts";
 import type { Config } from "./types.ts";
 import { validateConfigDocument } from "./validate.ts";
-import type { ConfigPath } from "./validate.ts";
+import type { ConfigPath, TlsValidation } from "./validate.ts";
 
 /** The quick-start flags, as given on the command line. */
 export interface QuickStartOptions {
@@ -23,6 +23,8 @@ export interface QuickStartOptions {
   readonly reusePort?: boolean;
   /** Log targets (`stdout`, `udp://host[:port]`...): operator messages and the frontend's traffic lines. */
   readonly log?: readonly string[];
+  /** Certificate files or directories (`--cert`): every --bind address then serves HTTPS (or TLS in tcp mode). */
+  readonly cert?: readonly string[];
 }
 
 /** The mode when --mode is not given. */
@@ -36,11 +38,13 @@ export function quickStartDocument(options: QuickStartOptions): Record<string, u
   // http is the quick start's default: `proxy --bind :80 --backend a,b` is a web load balancer.
   const mode = { mode: options.mode ?? QUICK_START_MODE };
   const log = (options.log ?? []).flatMap(splitList);
+  const certs = (options.cert ?? []).flatMap(splitList);
+  const binds = options.bind.flatMap(splitList);
   return {
     ...(log.length === 0 ? {} : { global: { log } }),
     frontends: {
       [QUICK_START_NAME]: {
-        bind: options.bind.flatMap(splitList),
+        bind: certs.length === 0 ? binds : binds.map((address) => ({ address, crt: certs })),
         "default-backend": QUICK_START_NAME,
         reuseport: options.reusePort ?? true,
         ...(log.length === 0 ? {} : { log: "global" }),
@@ -59,29 +63,47 @@ export function quickStartDocument(options: QuickStartOptions): Record<string, u
 
 /** The flag a key path of the quick-start document came from. */
 function flagOf(path: ConfigPath): string {
-  const [section, , key] = path;
+  const [section, , key, , bindKey] = path;
   if (section === "global") return "--log";
+  if (bindKey === "crt") return "--cert";
   if (key === "mode") return "--mode";
   if (section === "frontends") return "--bind";
   if (key === "balance") return "--balance";
   return "--backend";
 }
 
-/** Builds and validates the quick-start Config; throws ConfigError naming the flag at fault. */
-export function buildQuickStartConfig(options: QuickStartOptions): Config {
+/** The quick-start Config and its warnings (a certificate near its expiry), each with the flag it came from. */
+export interface QuickStartLoaded {
+  readonly config: Config;
+  readonly warnings: readonly { readonly flag: string; readonly message: string }[];
+}
+
+/**
+ * Builds and validates the quick-start Config; throws ConfigError naming the flag at fault. With
+ * --cert, `tls` has the certificate files (read with `readTlsFiles` from `quickStartDocument`).
+ */
+export function loadQuickStart(options: QuickStartOptions, tls?: TlsValidation): QuickStartLoaded {
   if (options.bind.flatMap(splitList).length === 0) {
     throw new ConfigError("CONFIG_MISSING", "--bind", "Missing --bind: give at least one address to listen on, e.g. --bind :8080");
   }
   if (options.backend.flatMap(splitList).length === 0) {
     throw new ConfigError("CONFIG_MISSING", "--backend", "Missing --backend: give at least one server, e.g. --backend 127.0.0.1:8081,127.0.0.1:8082");
   }
-  const result = validateConfigDocument(quickStartDocument(options));
+  const result = validateConfigDocument(quickStartDocument(options), { tls });
   const errors = result.issues.filter((issue) => issue.severity === "error");
   if (result.config === undefined || errors.length > 0) {
     const flag = flagOf(errors[0]!.path);
-    // The frontend and the backend both get --mode: say a wrong mode once.
+    // The frontend and the backend both get --mode, every bind gets --cert: say each problem once.
     const messages = [...new Set(errors.map((issue) => `${issue.message} (in ${flagOf(issue.path)})`))];
     throw new ConfigError(errors[0]!.message.startsWith("Mode") ? "CONFIG_UNSUPPORTED" : "CONFIG_INVALID_VALUE", flag, messages.join("\n"));
   }
-  return result.config;
+  const seen = new Set<string>();
+  const warnings = result.issues.filter((issue) => issue.severity === "warning" && !seen.has(issue.message) && seen.add(issue.message) !== undefined)
+    .map((issue) => ({ flag: flagOf(issue.path), message: issue.message }));
+  return { config: result.config, warnings };
+}
+
+/** The quick-start Config (see `loadQuickStart`). */
+export function buildQuickStartConfig(options: QuickStartOptions, tls?: TlsValidation): Config {
+  return loadQuickStart(options, tls).config;
 }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { CertificateInfo, TlsSupport } from "../runtime/types.ts";
 import { closestMatch } from "./did_you_mean.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
 import { DEFAULTS } from "./types.ts";
@@ -30,6 +31,24 @@ export type ErrorFileText = { readonly text: string } | { readonly error: string
 /** What is at a path (links followed), or why the loader could not look. */
 export type PathCheck = "directory" | "file" | "other" | "missing" | { readonly error: string };
 
+/** A `crt` or `ca-file` path as the loader found it: a file's text, a directory's certificate files (full paths, in load order), or why not. */
+export type TlsFileRead =
+  | { readonly text: string }
+  | { readonly entries: readonly string[] }
+  | { readonly error: string; readonly missing?: boolean };
+
+/** What TLS settings need from outside the document: the files, and the runtime to read certificates. */
+export interface TlsValidation {
+  /** A path `tlsFilePaths` named (or an entry of a directory, or `<crt>.key`), as the loader read it. */
+  readonly file: (path: string) => TlsFileRead;
+  /** Reads a certificate and checks its key (`Runtime.inspectCertificate`); throws a TlsError. */
+  readonly inspectCertificate: (chain: string, key: string) => CertificateInfo;
+  /** What the runtime honours; settings it would ignore are refused. */
+  readonly support: TlsSupport;
+  /** Now, milliseconds since the epoch: certificates past or near their expiry are warned about. */
+  readonly now: number;
+}
+
 /** What the validation needs from outside the document. */
 export interface ValidationOptions {
   /**
@@ -44,6 +63,8 @@ export interface ValidationOptions {
    * the master checked; a document validated without a file system).
    */
   readonly pathCheck?: (path: string) => PathCheck;
+  /** Absent: a configuration with a TLS bind is refused (nothing to read certificates with). */
+  readonly tls?: TlsValidation;
 }
 
 export type Table = Record<string, unknown>;
@@ -80,12 +101,14 @@ export class Reader {
   readonly issues: ValidationIssue[] = [];
   readonly errorFile: ValidationOptions["errorFile"];
   readonly pathCheck: ValidationOptions["pathCheck"];
+  readonly tls: ValidationOptions["tls"];
   /** tune.bufsize, once [global] is read: an errorfile must fit in one buffer. */
   bufsize: number = DEFAULTS.tuneBufsize;
 
   constructor(options: ValidationOptions) {
     this.errorFile = options.errorFile;
     this.pathCheck = options.pathCheck;
+    this.tls = options.tls;
   }
 
   error(path: ConfigPath, message: string, at: "key" | "value" = "value"): void {

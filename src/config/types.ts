@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { PeerCertificateState, PeerVerify, TlsVersion } from "../runtime/types.ts";
 import type { BalanceAlgorithmName, BalanceHashKeyConfig } from "../core/balance/types.ts";
 import type { Cidr } from "../core/cidr.ts";
 import type { LogTargetSpec } from "../log/log_target.ts";
@@ -116,6 +117,14 @@ export interface ConditionConfig {
   readonly headers: readonly HeaderMatcherConfig[] | null;
   /** Client address in one of these networks. */
   readonly sources: readonly Cidr[] | null;
+  /** The client came over TLS (true) or not (false). */
+  readonly tls: boolean | null;
+  /** The SNI name the client sent, as `hosts` matches a host ("*.example.com" for its subdomains). */
+  readonly sni: readonly string[] | null;
+  /** The ALPN protocol agreed equal to an entry. */
+  readonly alpn: readonly string[] | null;
+  /** The client certificate's state equal to an entry ("none", "valid", "invalid"). */
+  readonly clientCert: readonly PeerCertificateState[] | null;
 }
 
 /** A rule's guard: `if = {...}` (negate false) or `unless = {...}` (negate true). */
@@ -128,6 +137,16 @@ export interface RuleGuardConfig {
 export interface RouteConfig {
   readonly backend: string;
   readonly condition: ConditionConfig;
+}
+
+/**
+ * A tcp-mode route by the server name a TLS client asks for in its ClientHello, read without
+ * terminating TLS (HAProxy's `use_backend NAME if { req_ssl_sni -i NAME }`).
+ */
+export interface SniRouteConfig {
+  readonly backend: string;
+  /** Lower case; "*.example.com" matches any name ending in ".example.com" (one label or more before it). */
+  readonly names: readonly string[];
 }
 
 /** Redirect codes `redirect` accepts. */
@@ -197,6 +216,45 @@ export interface BindConfig {
   readonly port: number;
   /** SO_REUSEPORT, so a new process can bind beside the old one during a reload. */
   readonly reusePort: boolean;
+  /** TLS terminated on this address (HAProxy's `bind ... ssl crt ...`); null: plain TCP. */
+  readonly tls: BindTlsConfig | null;
+}
+
+/** One certificate a TLS bind serves, read and checked at load time. */
+export interface CertificateConfig {
+  /** The file it came from (the `crt` entry, or a file of a `crt` directory). */
+  readonly path: string;
+  /** PEM: the leaf certificate, then its chain. */
+  readonly chain: string;
+  /** PEM private key. */
+  readonly key: string;
+  /** Names SNI picks it by: its DNS subject alternative names, else its CN (lower case, `*.` kept). */
+  readonly names: readonly string[];
+  readonly subject: string;
+  /** Expiry, milliseconds since the epoch. */
+  readonly notAfter: number;
+}
+
+/** TLS settings of a bind. */
+export interface BindTlsConfig {
+  /** In load order: the first is the default. */
+  readonly certificates: readonly CertificateConfig[];
+  /** Refuse a handshake whose SNI name (or its absence) matches no certificate. */
+  readonly strictSni: boolean;
+  /** ALPN protocols offered, in order of preference. */
+  readonly alpn: readonly string[];
+  readonly minVersion: TlsVersion;
+  /** null: the highest the runtime speaks. */
+  readonly maxVersion: TlsVersion | null;
+  /** OpenSSL cipher list for TLS 1.2 and below; null: the runtime's default. */
+  readonly ciphers: string | null;
+  /** TLS 1.3 suites; null: the runtime's default. */
+  readonly ciphersuites: string | null;
+  /** Client certificates: not asked, asked, or demanded. */
+  readonly verify: PeerVerify;
+  /** PEM CA certificates client certificates are verified against; null with `verify = "none"` only. */
+  readonly ca: string | null;
+  readonly caFile: string | null;
 }
 
 /** Timeouts of a frontend, in milliseconds; 0 disables one. */
@@ -207,6 +265,11 @@ export interface FrontendTimeouts {
   readonly httpRequest: number;
   /** http mode: wait for the next request on a kept-alive connection. */
   readonly httpKeepAlive: number;
+  /**
+   * tcp mode with SNI routes: how long the TLS ClientHello may take to arrive whole before the
+   * session is routed without a server name (HAProxy's `tcp-request inspect-delay`); never 0.
+   */
+  readonly inspectDelay: number;
 }
 
 /** `forwardfor`: the X-Forwarded-For header added to each request (HAProxy's `option forwardfor`). */
@@ -233,7 +296,10 @@ export interface FrontendConfig {
   readonly name: string;
   readonly mode: ProxyMode;
   readonly binds: readonly BindConfig[];
-  /** "" only for an http frontend with routes and no default: a request no route takes gets a 503. */
+  /**
+   * "" only for a frontend with routes and no default: in http mode a request no route takes gets
+   * a 503, in tcp mode a connection no SNI route takes is closed.
+   */
   readonly defaultBackend: string;
   /** Concurrent connections; beyond it, new ones wait unread until a slot frees. */
   readonly maxconn: number;
@@ -244,6 +310,11 @@ export interface FrontendConfig {
   readonly forwarded: ForwardedHeadersConfig;
   /** http mode: tried in order before `defaultBackend`. */
   readonly routes: readonly RouteConfig[];
+  /**
+   * tcp mode: tried in order on the ClientHello's server name; when none matches, or no name can
+   * be read, `defaultBackend` (closed when "").
+   */
+  readonly sniRoutes: readonly SniRouteConfig[];
   readonly http: HttpSectionConfig;
   readonly log: FrontendLogConfig;
 }
@@ -338,6 +409,28 @@ export interface ServerConfig {
   readonly slowstart: number;
   /** Health checking of this server (the backend's, merged with the server's own); null: none. */
   readonly check: HealthCheckConfig | null;
+  /** TLS towards the server (its own `tls`, else its backend's); null: plain TCP. */
+  readonly tls: ServerTlsConfig | null;
+}
+
+/** TLS towards a server (HAProxy's `ssl` on a server line). */
+export interface ServerTlsConfig {
+  /** Verify the certificate (chain and name); false only with `verify = "none"`. */
+  readonly verify: boolean;
+  /** PEM CA certificates; null: the runtime's bundled roots. */
+  readonly ca: string | null;
+  readonly caFile: string | null;
+  /** A fixed SNI name; null: the address's host name (none for an IP address), or the request's Host with `sniFromHost`. */
+  readonly sni: string | null;
+  /** `sni = "req.hdr(host)"`: each connection sends the request's Host (http mode). */
+  readonly sniFromHost: boolean;
+  /** The name the certificate must be for; null: the SNI name, else the address's host. */
+  readonly verifyHost: string | null;
+  /** A client certificate for servers that ask for one. */
+  readonly certificate: { readonly chain: string; readonly key: string } | null;
+  readonly crt: string | null;
+  readonly alpn: readonly string[];
+  readonly minVersion: TlsVersion;
 }
 
 /** A pool of servers and how to use them. */
@@ -379,6 +472,11 @@ export const DEFAULTS = Object.freeze({
   timeoutServer: 30_000,
   timeoutHttpRequest: 10_000,
   timeoutHttpKeepAlive: 10_000,
+  /**
+   * A ClientHello comes in the first round trip: 5 s covers slow mobile links, the value HAProxy's
+   * documentation uses in its SNI examples.
+   */
+  timeoutInspectDelay: 5_000,
   /** Unset in HAProxy: the client and server timeouts keep applying to tunnels. */
   timeoutTunnel: 0,
   /** HAProxy's check defaults: `inter 2s`, `rise 2`, `fall 3`. */

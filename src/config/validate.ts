@@ -30,10 +30,13 @@ import { DEFAULT_HTTP_SECTION, HTTP_SECTION_KEYS, readHttpSection, warnNoEffectI
 import { LOG_KEYS, readDefaultsLog, readFrontendLog, readGlobalLog, warnUnusedDefaultsLogFormat } from "./log_setting.ts";
 import type { DefaultsLog, GlobalLog } from "./log_setting.ts";
 import { describe, isTable, Reader } from "./reader.ts";
-import type { ConfigPath, ValidationIssue, ValidationOptions } from "./reader.ts";
+import { BIND_KEYS, readBindTls } from "./tls_bind.ts";
+import type { ConfigPath, Table, ValidationIssue, ValidationOptions } from "./reader.ts";
 import { formatTomlPath } from "./toml_positions.ts";
 import { readTune } from "./tune.ts";
+import { readServerTls } from "./server_tls.ts";
 import { readProcessSettings } from "./process_settings.ts";
+import { readSniRoutes } from "./sni_routes.ts";
 import { DEFAULTS } from "./types.ts";
 import type {
   BackendConfig,
@@ -47,11 +50,14 @@ import type {
   ProxyMode,
   RouteConfig,
   ServerConfig,
+  ServerTlsConfig,
+  SniRouteConfig,
 } from "./types.ts";
 
 export { errorFilePaths } from "./errorfiles.ts";
 export { chrootPath } from "./process_settings.ts";
-export type { ConfigPath, ErrorFileText, PathCheck, ValidationIssue, ValidationOptions } from "./reader.ts";
+export { tlsFilePaths } from "./tls_bind.ts";
+export type { ConfigPath, ErrorFileText, PathCheck, TlsFileRead, TlsValidation, ValidationIssue, ValidationOptions } from "./reader.ts";
 
 /** The outcome: a Config when there is no error, and every issue found. */
 export interface ValidationResult {
@@ -83,12 +89,12 @@ const FRONTEND_KEYS = [
   ...LOG_KEYS, ...FORWARDED_KEYS, ...HTTP_SECTION_KEYS,
 ] as const;
 const BACKEND_KEYS = [
-  "mode", "balance", "retries", "redispatch", "allbackups", "servers", "check", "slowstart", "timeout", "http-reuse",
+  "tls", "mode", "balance", "retries", "redispatch", "allbackups", "servers", "check", "slowstart", "timeout", "http-reuse",
   ...FORWARDED_KEYS, ...HTTP_SECTION_KEYS,
 ] as const;
-const SERVER_KEYS = ["name", "address", "weight", "maxconn", "maxqueue", "backup", "disabled", "slowstart", "check"] as const;
+const SERVER_KEYS = ["name", "address", "weight", "maxconn", "maxqueue", "backup", "disabled", "slowstart", "check", "tls"] as const;
 const ROUTE_KEYS = ["backend", ...MATCHER_KEYS] as const;
-const FRONTEND_TIMEOUTS = ["client", "http-request", "http-keep-alive"] as const;
+const FRONTEND_TIMEOUTS = ["client", "http-request", "http-keep-alive", "inspect-delay"] as const;
 const BACKEND_TIMEOUTS = ["connect", "server", "queue", "tunnel"] as const;
 const ALL_TIMEOUTS = [...FRONTEND_TIMEOUTS, ...BACKEND_TIMEOUTS] as const;
 type TimeoutKey = (typeof ALL_TIMEOUTS)[number];
@@ -138,7 +144,8 @@ function readTimeouts(
   const timeouts = { ...inherited };
   if (table === undefined) return timeouts;
   for (const key of allowed) {
-    const ms = reader.duration([...path, key], table[key]);
+    // An inspect delay of 0 would route every connection before its hello arrives.
+    const ms = reader.duration([...path, key], table[key], key === "inspect-delay" ? 1 : 0);
     if (ms !== undefined) timeouts[key] = ms;
   }
   return timeouts;
@@ -175,6 +182,7 @@ function readDefaults(reader: Reader, value: unknown, globalLog: GlobalLog): Inh
       server: DEFAULTS.timeoutServer,
       "http-request": DEFAULTS.timeoutHttpRequest,
       "http-keep-alive": DEFAULTS.timeoutHttpKeepAlive,
+      "inspect-delay": DEFAULTS.timeoutInspectDelay,
       queue: undefined,
       tunnel: DEFAULTS.timeoutTunnel,
     }),
@@ -208,32 +216,48 @@ function readBinds(reader: Reader, path: ConfigPath, value: unknown, reusePort: 
     reader.error(path, `Missing "bind": give at least one address to listen on, e.g. bind = ":80"`);
     return [];
   }
-  const list = typeof value === "string" ? [value] : value;
+  const single = typeof value === "string" || isTable(value);
+  const list = single ? [value] : value;
   if (!Array.isArray(list) || list.length === 0) {
-    reader.error(path, `Expected an address or a non-empty array of addresses, found ${describe(value)}`);
+    reader.error(path, `Expected an address, a bind table or a non-empty array of them, found ${describe(value)}`);
     return [];
   }
   const binds: BindConfig[] = [];
-  list.forEach((text: unknown, index) => {
-    const itemPath = typeof value === "string" ? path : [...path, index];
+  list.forEach((item: unknown, index) => {
+    const itemPath = single ? path : [...path, index];
+    let text = item;
+    let table: Table | undefined;
+    if (isTable(item)) {
+      table = reader.table(itemPath, item, BIND_KEYS);
+      text = item.address;
+      if (text === undefined) {
+        reader.error(itemPath, `Missing "address" in the bind table: where to listen, e.g. address = ":443"`);
+        return;
+      }
+    }
+    const addressPath = table === undefined ? itemPath : [...itemPath, "address"];
     if (typeof text !== "string") {
-      reader.error(itemPath, `Expected an address such as ":80" or "127.0.0.1:8080", found ${describe(text)}`);
+      reader.error(addressPath, `Expected an address such as ":80" or "127.0.0.1:8080", or a table with "address" and TLS settings, found ${describe(text)}`);
       return;
     }
+    const tls = table === undefined ? null : readBindTls(reader, itemPath, table);
     try {
       const address = parseBindAddress(text);
-      const bind = Object.freeze({ text, host: address.host, port: address.port, reusePort });
+      const bind = Object.freeze({ text, host: address.host, port: address.port, reusePort, tls });
       binds.push(bind);
-      places.push({ bind, path: itemPath });
+      places.push({ bind, path: addressPath });
     } catch (error) {
       if (!(error instanceof AddressError)) throw error;
-      reader.error(itemPath, error.message);
+      reader.error(addressPath, error.message);
     }
   });
   return binds;
 }
 
-/** `routes`: an array of { backend, matchers... }, tried in order. */
+/**
+ * `routes`: an array of { backend, matchers... } in http mode, of { backend, sni } in tcp mode,
+ * tried in order.
+ */
 function readRoutes(
   reader: Reader,
   path: ConfigPath,
@@ -241,14 +265,18 @@ function readRoutes(
   frontend: string,
   mode: ProxyMode,
   references: BackendReference[],
-): RouteConfig[] {
-  if (value === undefined) return [];
+): { routes: RouteConfig[]; sniRoutes: SniRouteConfig[] } {
+  if (value === undefined) return { routes: [], sniRoutes: [] };
   if (!Array.isArray(value)) {
-    reader.error(path, `Expected an array of routes such as [{ backend = "api", path-prefix = "/api/" }], found ${describe(value)}`);
-    return [];
+    const example = mode === "tcp" ? `{ backend = "www", sni = "www.example.com" }` : `{ backend = "api", path-prefix = "/api/" }`;
+    reader.error(path, `Expected an array of routes such as [${example}], found ${describe(value)}`);
+    return { routes: [], sniRoutes: [] };
   }
-  if (mode === "tcp" && value.length > 0) {
-    reader.error(path, `"routes" need http mode: frontend "${frontend}" is in tcp mode, where every connection goes to its default-backend`);
+  if (mode === "tcp") {
+    const sniReferences: Array<{ backend: string; path: ConfigPath }> = [];
+    const sniRoutes = readSniRoutes(reader, path, value, frontend, sniReferences);
+    for (const { backend, path: at } of sniReferences) references.push({ frontend, mode, backend, path: at, kind: "route" });
+    return { routes: [], sniRoutes };
   }
   const routes: RouteConfig[] = [];
   value.forEach((item: unknown, index) => {
@@ -272,7 +300,7 @@ function readRoutes(
     references.push({ frontend, mode, backend, path: [...routePath, "backend"], kind: "route" });
     routes.push(Object.freeze({ backend, condition }));
   });
-  return routes;
+  return { routes, sniRoutes: [] };
 }
 
 function readFrontend(
@@ -291,9 +319,10 @@ function readFrontend(
   const defaultBackend = reader.string([...path, "default-backend"], table["default-backend"]);
   const timeouts = readTimeouts(reader, [...path, "timeout"], table.timeout, FRONTEND_TIMEOUTS, inherited.timeouts);
   const mode = readMode(reader, [...path, "mode"], table.mode) ?? inherited.mode;
-  const routes = readRoutes(reader, [...path, "routes"], table.routes, name, mode, references);
-  // As HAProxy without default_backend: requests that no route takes get a 503.
-  const routed = mode === "http" && Array.isArray(table.routes) && table.routes.length > 0;
+  const { routes, sniRoutes } = readRoutes(reader, [...path, "routes"], table.routes, name, mode, references);
+  // As HAProxy without default_backend: requests that no route takes get a 503 (http mode), or
+  // connections are closed (tcp mode).
+  const routed = Array.isArray(table.routes) && table.routes.length > 0;
   if (table["default-backend"] === undefined && !routed) {
     reader.error(path, `Frontend "${name}" has no "default-backend": name the backend that gets its connections`);
   }
@@ -314,9 +343,11 @@ function readFrontend(
       client: timeouts.client,
       httpRequest: timeouts["http-request"],
       httpKeepAlive: timeouts["http-keep-alive"],
+      inspectDelay: timeouts["inspect-delay"],
     }),
     forwarded,
     routes: Object.freeze(routes),
+    sniRoutes: Object.freeze(sniRoutes),
     http,
     log,
   });
@@ -329,6 +360,8 @@ interface ServerDefaults {
   readonly mode: ProxyMode;
   readonly check: CheckLayer;
   readonly slowstart: number;
+  /** The backend's `tls`, the default of its servers. */
+  readonly tls: ServerTlsConfig | null;
   /** Inherited settings already reported for this backend, to say each once. */
   readonly reported: Set<string>;
 }
@@ -367,7 +400,17 @@ function readServer(reader: Reader, path: ConfigPath, value: unknown, index: num
     disabled: reader.boolean([...path, "disabled"], table.disabled) ?? false,
     slowstart: reader.duration([...path, "slowstart"], table.slowstart) ?? defaults.slowstart,
     check,
+    tls: serverTls(reader, [...path, "tls"], table.tls, defaults),
   });
+}
+
+/** A server's `tls`; SNI from the request's Host needs a request (http mode). */
+function serverTls(reader: Reader, path: ConfigPath, value: unknown, defaults: ServerDefaults): ServerTlsConfig | null {
+  const tls = readServerTls(reader, path, value, defaults.tls);
+  if (tls !== null && tls.sniFromHost && defaults.mode === "tcp") {
+    reader.error(value === undefined ? [...defaults.backendPath, "tls"] : path, `sni = "req.hdr(host)" needs http mode: backend "${defaults.backendName}" is in tcp mode, where there is no request; give a fixed name`);
+  }
+  return tls;
 }
 
 function readBackend(reader: Reader, name: string, value: unknown, inherited: Inherited): BackendConfig | undefined {
@@ -382,6 +425,7 @@ function readBackend(reader: Reader, name: string, value: unknown, inherited: In
     mode,
     check: readCheck(reader, [...path, "check"], table.check, inherited.check),
     slowstart: reader.duration([...path, "slowstart"], table.slowstart) ?? inherited.slowstart,
+    tls: readServerTls(reader, [...path, "tls"], table.tls, null),
     reported: new Set(),
   };
   const servers: ServerConfig[] = [];
@@ -466,7 +510,7 @@ function checkReferences(
         `Backend "${reference.backend}" does not exist` +
           (suggestion !== undefined ? `: did you mean "${suggestion}"?` : backends.length > 0 ? `: defined are ${[...backendsByName.keys()].map((n) => `"${n}"`).join(", ")}` : ""),
       );
-    } else if (backend.mode === "tcp" && reference.kind === "route") {
+    } else if (backend.mode === "tcp" && reference.kind === "route" && reference.mode === "http") {
       reader.error(reference.path, `Backend "${backend.name}" is in tcp mode: a route leads requests to an http backend`);
     } else if (backend.mode === "tcp" && reference.mode === "http") {
       reader.error(reference.path, `Frontend "${reference.frontend}" is in http mode but backend "${backend.name}" is in tcp mode`);

@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { TlsClientOptions } from "../runtime/types.ts";
+import type { Logger } from "./logger.ts";
 import type { CheckCounter } from "./health/check_counter.ts";
 import { SlotQueue } from "./server_slot.ts";
 
@@ -28,6 +30,10 @@ export interface ServerSpec {
   readonly backup: boolean;
   /** Starts in maintenance (default false). */
   readonly disabled?: boolean;
+  /** TLS towards the server; undefined: plain TCP. */
+  readonly tls?: TlsClientOptions;
+  /** http mode: each connection sends the request's Host as its SNI name (and verifies it). */
+  readonly tlsSniFromHost?: boolean;
   /** Weight and maxconn ramp-up after coming back up, ms; 0: none (default 0). */
   readonly slowstart?: number;
 }
@@ -103,8 +109,18 @@ export class Server {
    * server was last marked down): what {@link RefusalWatcher} judges.
    */
   refusedInRow = 0;
+  /** TLS towards the server (undefined: plain TCP), as every connection to it is dialled. */
+  readonly tls: TlsClientOptions | undefined;
+  readonly tlsSniFromHost: boolean;
+  /**
+   * TLS failures (a certificate refused, a failed handshake) since the last connection that
+   * succeeded: the sessions log the first of a run, not every request that meets it.
+   */
+  tlsFailuresInRow = 0;
 
   constructor(spec: ServerSpec, index: number) {
+    this.tls = spec.tls;
+    this.tlsSniFromHost = spec.tlsSniFromHost ?? false;
     this.name = spec.name;
     this.host = spec.host;
     this.port = spec.port;
@@ -128,6 +144,8 @@ export class Server {
     this.connectFailures++;
     this.observer?.connectFailed();
     if (timedOut) return;
+    const code = (error as { code?: unknown } | undefined)?.code;
+    if (code === "ECERTVERIFY" || code === "ETLSHANDSHAKE") this.tlsFailuresInRow++;
     this.refusedInRow++;
     this.refusalWatcher?.connectRefused(this.refusedInRow, error);
   }
@@ -135,6 +153,7 @@ export class Server {
   /** A connection attempt succeeded: the run of refusals, if any, is over. */
   connected(): void {
     this.refusedInRow = 0;
+    this.tlsFailuresInRow = 0;
     this.observer?.connected();
   }
 
@@ -172,4 +191,13 @@ export class Server {
     if (this.counter !== null) return this.counter.describe();
     return this.up ? "UP" : "DOWN";
   }
+}
+
+/**
+ * Logs the first TLS failure of a run towards a server (a refused certificate, a failed handshake):
+ * the request still gets its retries and its 503, and the operator learns why once, not per request.
+ */
+export function warnTlsFailure(logger: Logger, backendName: string, server: Server, error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  logger.warn(`Server "${backendName}/${server.name}": ${message}; until it succeeds, further TLS failures are not logged`);
 }

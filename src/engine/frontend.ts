@@ -11,18 +11,21 @@
  * @module
  */
 
-import type { Connection, ConnectionHandler, Listener, NetAddr, Runtime } from "../runtime/types.ts";
+import type { Connection, ConnectionHandler, Listener, NetAddr, Runtime, TlsServerOptions } from "../runtime/types.ts";
 import type { NetError } from "../runtime/net_error.ts";
 import type { Backend } from "../core/backend.ts";
 import type { Logger } from "../core/logger.ts";
 import type { TimerWheel } from "../core/timer_wheel.ts";
 import { Pool } from "../core/pool.ts";
 import { TcpSession } from "../tcp/session.ts";
+import type { SniRouter } from "../tcp/sni_router.ts";
 import { HttpSession } from "../http/session.ts";
 import type { HttpSessionHost } from "../http/session.ts";
 import type { HttpFrontendPolicy } from "../http/policy.ts";
 import { ServerPool } from "../http/server_pool.ts";
-import type { BindConfig, FrontendConfig } from "../config/types.ts";
+import type { BindConfig, BindTlsConfig, FrontendConfig } from "../config/types.ts";
+import { SniSelector } from "../tls/sni_selector.ts";
+import { formatConnectionError } from "../log/log_format.ts";
 import { DEFAULTS } from "../config/types.ts";
 import type { TrafficLog } from "../log/traffic_log.ts";
 
@@ -82,8 +85,13 @@ export class Frontend implements HttpSessionHost {
   readonly runtime: Runtime;
   readonly wheel: TimerWheel;
   readonly logger: Logger;
-  /** tcp mode: where every connection goes. http mode routes each request (see `httpPolicy`). */
+  /**
+   * tcp mode: where every connection goes, or with SNI routes where those no route takes go (null:
+   * they are closed). http mode routes each request (see `httpPolicy`).
+   */
   readonly backend: Backend | null;
+  /** tcp mode with SNI routes: picks each connection's backend by its ClientHello's server name. */
+  readonly sniRouter: SniRouter<Backend> | null;
   /** Idle server connections for http sessions (shared by the frontends of a proxy). */
   readonly serverPool: ServerPool;
   /** Set once the proxy waits for its sessions to end (graceful stop): http sessions close after their response. */
@@ -94,6 +102,10 @@ export class Frontend implements HttpSessionHost {
   totalSessions = 0;
   /** Connections closed because even the parking queue was full. */
   rejectedConnections = 0;
+  /** TLS handshakes that failed on this frontend's binds. */
+  failedHandshakes = 0;
+  /** Session ticket keys shared with the other processes serving these binds (see TlsServerOptions). */
+  tlsTicketKeys: Uint8Array | undefined = undefined;
   /** http mode: rules, router, pages and limits of the sessions (null in tcp mode). */
   readonly httpPolicy: HttpFrontendPolicy | null;
   /** Where the sessions' traffic lines go; null: no traffic log. */
@@ -104,6 +116,8 @@ export class Frontend implements HttpSessionHost {
   private readonly pool: Pool<Session>;
   private readonly parked: Connection[] = [];
   private listeners: Listener[] = [];
+  /** TLS listeners closed since the last `whenIdle`, whose handshakes a graceful stop waits for. */
+  private handshaking: Listener[] = [];
   /** The addresses of the first successful bind, one per `config.binds` entry (null before). */
   private firstAddresses: NetAddr[] | null = null;
   private idleWaiters: Array<() => void> = [];
@@ -123,7 +137,9 @@ export class Frontend implements HttpSessionHost {
     trafficLog: TrafficLog | null = null,
     inherited: InheritedListeners | null = null,
     bufferSize: number = DEFAULTS.tuneBufsize,
+    sniRouter: SniRouter<Backend> | null = null,
   ) {
+    this.sniRouter = sniRouter;
     this.inherited = inherited;
     this.bufferSize = bufferSize;
     this.httpPolicy = httpPolicy;
@@ -141,7 +157,7 @@ export class Frontend implements HttpSessionHost {
       if (httpPolicy === null) throw new Error(`Frontend "${config.name}" is in http mode but has no http policy`);
       this.pool = new Pool<Session>(() => new HttpSession(this, httpPolicy), SESSION_POOL_CAPACITY);
     } else {
-      if (backend === null) throw new Error(`Frontend "${config.name}" is in tcp mode but has no backend`);
+      if (backend === null && sniRouter === null) throw new Error(`Frontend "${config.name}" is in tcp mode but has no backend`);
       this.pool = new Pool<Session>(() => new TcpSession(this), SESSION_POOL_CAPACITY);
     }
   }
@@ -176,7 +192,7 @@ export class Frontend implements HttpSessionHost {
         const before = first?.[index];
         const inherited = this.inherited?.take(this.name, index) ?? null;
         const port = bind.port === 0 && before !== undefined ? before.port : bind.port;
-        bound.push(await this.listen(bind, before?.address ?? bind.host, port, inherited));
+        bound.push(await this.listen(bind, before?.address ?? bind.host, port, inherited, index));
       }
     } catch (error) {
       await Promise.all(bound.map((listener) => listener.close()));
@@ -190,6 +206,7 @@ export class Frontend implements HttpSessionHost {
   async unbind(): Promise<void> {
     const listeners = this.listeners;
     this.listeners = [];
+    this.handshaking.push(...listeners.filter((listener) => listener.handshakesDone !== undefined));
     await Promise.all(listeners.map((listener) => listener.close()));
   }
 
@@ -200,15 +217,56 @@ export class Frontend implements HttpSessionHost {
    * stop for a whole `timeout http-keep-alive`).
    */
   whenIdle(): Promise<void> {
-    if (this.activeSessions === 0 && this.parked.length === 0) return Promise.resolve();
-    if (!this.draining) {
-      this.draining = true;
-      for (const session of [...this.httpSessions]) session.drain();
+    const closed = this.handshaking.splice(0);
+    if (closed.length > 0) {
+      // Connections a closed TLS listener accepted may still be in their handshake: each becomes a
+      // session (which drains at once) or fails; only then is the frontend idle or not.
+      this.drain();
+      return Promise.all(closed.map((listener) => listener.handshakesDone!())).then(() => this.whenIdle());
     }
+    if (this.activeSessions === 0 && this.parked.length === 0) {
+      this.draining = false;
+      return Promise.resolve();
+    }
+    this.drain();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private listen(bind: BindConfig, host: string, port: number, inherited: InheritedListener | null): Promise<Listener> {
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    for (const session of [...this.httpSessions]) session.drain();
+  }
+
+  /** The runtime's TLS options for a bind; a failed handshake is logged as HAProxy does, once. */
+  private tlsOptions(tls: BindTlsConfig, bindIndex: number): TlsServerOptions {
+    const sni = new SniSelector(tls.certificates.map((certificate) => certificate.names), tls.strictSni);
+    return {
+      certificates: tls.certificates.map((certificate) => ({ chain: certificate.chain, key: certificate.key })),
+      selectCertificate: (name) => sni.select(name),
+      alpn: tls.alpn,
+      minVersion: tls.minVersion,
+      ...(tls.maxVersion === null ? {} : { maxVersion: tls.maxVersion }),
+      ...(tls.ciphers === null ? {} : { ciphers: tls.ciphers }),
+      ...(tls.ciphersuites === null ? {} : { ciphersuites: tls.ciphersuites }),
+      verify: tls.verify,
+      ...(tls.ca === null ? {} : { ca: tls.ca }),
+      ...(this.tlsTicketKeys === undefined ? {} : { ticketKeys: this.tlsTicketKeys }),
+      // HAProxy bounds the handshake by `timeout client`.
+      handshakeTimeout: this.config.timeouts.client,
+      onHandshakeFailure: (failure) => {
+        this.failedHandshakes++;
+        const line = formatConnectionError(
+          failure.remote.address, failure.remote.port, this.runtime.wallClock(), this.name, String(bindIndex + 1),
+          `SSL handshake failure (${failure.reason})`,
+        );
+        if (this.trafficLog !== null) this.trafficLog.writeLine(line, true);
+        else this.logger.debug(line);
+      },
+    };
+  }
+
+  private listen(bind: BindConfig, host: string, port: number, inherited: InheritedListener | null, bindIndex: number): Promise<Listener> {
     return this.runtime.listen(
       {
         host: inherited?.host ?? host,
@@ -220,6 +278,7 @@ export class Frontend implements HttpSessionHost {
         ipv6Only: bind.host === "::",
         bufferSize: this.bufferSize,
         ...(inherited === null ? {} : { fd: inherited.fd }),
+        ...(bind.tls === null ? {} : { tls: this.tlsOptions(bind.tls, bindIndex) }),
       },
       (conn) => this.accept(conn),
       (error: NetError) => this.logger.error(`Frontend "${this.name}": ${error.message}`),
@@ -255,6 +314,8 @@ export class Frontend implements HttpSessionHost {
       this.httpSessions.add(session);
       session.start(conn, this.config.timeouts);
       if (this.draining) session.drain();
+    } else if (this.sniRouter !== null) {
+      session.inspect(conn, this.sniRouter, this.config.timeouts.inspectDelay, this.config.timeouts.client);
     } else {
       session.start(conn, this.backend!, this.config.timeouts.client);
     }

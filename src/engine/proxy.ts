@@ -5,6 +5,9 @@
  * @module
  */
 
+import type { TlsClientOptions } from "../runtime/types.ts";
+import type { ServerTlsConfig } from "../config/types.ts";
+import { serverTlsNames } from "../config/server_tls.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { NetError } from "../runtime/net_error.ts";
 import { Backend } from "../core/backend.ts";
@@ -20,6 +23,7 @@ import { TcpConnectProbe } from "../tcp/connect_probe.ts";
 import { HttpCheckProbe } from "../http/check_probe.ts";
 import { ServerPool } from "../http/server_pool.ts";
 import { buildHttpFrontendPolicy } from "../http/policy.ts";
+import { SniRouter } from "../tcp/sni_router.ts";
 import { Frontend } from "./frontend.ts";
 import type { InheritedListeners, ProcessLimit } from "./frontend.ts";
 import { LogTargets } from "./log_targets.ts";
@@ -49,8 +53,14 @@ export class Proxy {
 
   /** Listening sockets handed down by a -W master, adopted instead of bound; null: bind them all. */
   private readonly inherited: InheritedListeners | null;
+  private readonly tlsTicketKeys: Uint8Array | undefined;
 
-  constructor(config: Config, runtime: Runtime, logger: Logger, inherited: InheritedListeners | null = null) {
+  /**
+   * `tlsTicketKeys`: session ticket keys shared with the other processes serving the same binds
+   * (a -W master hands its workers the same keys, generation after generation).
+   */
+  constructor(config: Config, runtime: Runtime, logger: Logger, inherited: InheritedListeners | null = null, tlsTicketKeys?: Uint8Array) {
+    this.tlsTicketKeys = tlsTicketKeys;
     this.inherited = inherited;
     this.config = config;
     this.runtime = runtime;
@@ -122,11 +132,18 @@ export class Proxy {
         const policy = buildHttpFrontendPolicy(frontendConfig, byName, this.config.global.tune);
         return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, policy, trafficLog, this.inherited, bufsize);
       }
-      if (backend === null) {
-        throw new Error(`Frontend "${frontendConfig.name}" uses unknown backend "${frontendConfig.defaultBackend}"`);
-      }
-      return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, null, trafficLog, this.inherited, bufsize);
+      const known = (name: string): Backend => {
+        const found = backends.get(name);
+        if (found === undefined) throw new Error(`Frontend "${frontendConfig.name}" uses unknown backend "${name}"`);
+        return found;
+      };
+      const fallback = frontendConfig.defaultBackend === "" ? null : known(frontendConfig.defaultBackend);
+      const sniRouter = frontendConfig.sniRoutes.length === 0
+        ? null
+        : new SniRouter(frontendConfig.sniRoutes.map((route) => ({ names: route.names, target: known(route.backend) })), fallback);
+      return new Frontend(frontendConfig, fallback, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, null, trafficLog, this.inherited, bufsize, sniRouter);
     });
+    for (const frontend of this.frontends) frontend.tlsTicketKeys = this.tlsTicketKeys;
   }
 
   /**
@@ -231,17 +248,34 @@ export class Proxy {
         }
         // The validator requires a check port when the server has none.
         const port = check.port ?? server.port!;
-        checks.push(new ServerCheck(backend, server, check, this.probe(check, host, port), this.wheel, this.runtime, this.logger));
+        // As HAProxy's `ssl` implies `check-ssl` when the check goes to the server itself.
+        const ownAddress = check.address === null && (check.port === null || check.port === server.port);
+        const tls = ownAddress ? server.tls : undefined;
+        checks.push(new ServerCheck(backend, server, check, this.probe(check, host, port, tls), this.wheel, this.runtime, this.logger));
       }
     }
     return checks;
   }
 
-  private probe(check: HealthCheckConfig, host: string, port: number): HealthProbe {
+  private probe(check: HealthCheckConfig, host: string, port: number, tls: TlsClientOptions | undefined): HealthProbe {
     return check.http !== null && check.type === "http"
-      ? new HttpCheckProbe(this.runtime, host, port, check.http)
-      : new TcpConnectProbe(this.runtime, host, port);
+      ? new HttpCheckProbe(this.runtime, host, port, check.http, tls)
+      : new TcpConnectProbe(this.runtime, host, port, tls);
   }
+}
+
+/** The runtime's options for TLS towards a server (names from `serverTlsNames`). */
+export function serverTlsOptions(tls: ServerTlsConfig, addressHost: string): TlsClientOptions {
+  const { serverName, verifyName } = serverTlsNames(tls, addressHost);
+  return Object.freeze({
+    serverName,
+    verify: tls.verify,
+    verifyName,
+    ...(tls.ca === null ? {} : { ca: tls.ca }),
+    ...(tls.certificate === null ? {} : { certificate: tls.certificate }),
+    alpn: tls.alpn,
+    minVersion: tls.minVersion,
+  });
 }
 
 /** A running backend from its configuration, with each server's resolved address (`hosts[i]` for `config.servers[i]`). */
@@ -260,6 +294,7 @@ export function buildBackend(
     backup: server.backup,
     disabled: server.disabled,
     slowstart: server.slowstart,
+    ...(server.tls === null ? {} : { tls: serverTlsOptions(server.tls, server.host), tlsSniFromHost: server.tls.sniFromHost }),
   }));
   return new Backend({
     name: config.name,

@@ -14,6 +14,7 @@
  * @module
  */
 
+import type { TlsClientOptions } from "../runtime/types.ts";
 import type { Connection, ConnectionHandler, Runtime } from "../runtime/types.ts";
 import type { NetError } from "../runtime/net_error.ts";
 import type { HttpCheckConfig, StatusRangeConfig } from "../config/types.ts";
@@ -69,7 +70,11 @@ export class HttpCheckProbe implements HealthProbe {
   readonly expectBodyBytes: Uint8Array | null;
   #spare: ResponseReader | undefined = undefined;
 
-  constructor(runtime: Runtime, host: string, port: number, check: HttpCheckConfig) {
+  /** The server's TLS, when the check goes to its own address (HAProxy's check-ssl, implied by ssl). */
+  readonly tls: TlsClientOptions | undefined;
+
+  constructor(runtime: Runtime, host: string, port: number, check: HttpCheckConfig, tls?: TlsClientOptions) {
+    this.tls = tls;
     this.runtime = runtime;
     this.host = host;
     this.port = port;
@@ -158,7 +163,11 @@ class HttpCheckRun implements ProbeRun, ConnectionHandler {
     const probe = this.#probe;
     this.#starting = true;
     try {
-      const conn = probe.runtime.connect({ host: probe.host, port: probe.port, noDelay: true }, this);
+      const tls = probe.tls;
+      const conn = probe.runtime.connect(
+        tls === undefined ? { host: probe.host, port: probe.port, noDelay: true } : { host: probe.host, port: probe.port, noDelay: true, tls },
+        this,
+      );
       // A runtime that opened or failed synchronously may have finished the run already.
       if (this.#state === STATE_FINISHED) destroyQuietly(conn);
       else if (this.#conn === undefined) this.#conn = conn;

@@ -11,6 +11,9 @@
  *   HAProxy's `path` fetch finds nothing in them.
  * - method: exact, case-sensitive. headers: see HeaderMatcherConfig; values are compared whole,
  *   never split on commas. sources: the client address in one of the networks.
+ * - tls: the client connection is TLS (or not). sni: the name the client sent in its handshake,
+ *   compared as `host` is (a connection without SNI matches no entry). alpn: the protocol agreed.
+ *   client-cert: "none" (none asked or sent), "valid", "invalid" (sent, not verified).
  *
  * The path and host derived from a head are memoized on the strings they come from, so several
  * conditions tested on one request derive them once, and a rule that rewrites the target or the
@@ -23,6 +26,7 @@ import { cidrContains } from "../core/cidr.ts";
 import type { Cidr } from "../core/cidr.ts";
 import type { ConditionConfig, HeaderMatcherConfig, RuleGuardConfig } from "../config/types.ts";
 import type { HttpHead } from "./head_parser.ts";
+import type { TlsFacts } from "../runtime/types.ts";
 
 const SLASH = 0x2f;
 const QUESTION = 0x3f;
@@ -202,7 +206,13 @@ export class RequestCondition {
   readonly hostSuffixes: readonly string[] | null;
   readonly headers: readonly HeaderTest[] | null;
   readonly sources: readonly Cidr[] | null;
+  readonly tls: boolean | null;
+  readonly sni: readonly string[] | null;
+  readonly sniSuffixes: readonly string[] | null;
+  readonly alpn: readonly string[] | null;
+  readonly clientCert: readonly string[] | null;
   readonly #testsPath: boolean;
+  readonly #testsTls: boolean;
 
   constructor(config: ConditionConfig) {
     this.methods = config.methods === null ? null : [...config.methods];
@@ -226,10 +236,17 @@ export class RequestCondition {
     }
     this.headers = config.headers === null ? null : config.headers.map((header) => new HeaderTest(header));
     this.sources = config.sources === null ? null : [...config.sources];
+    this.tls = config.tls;
+    this.sni = config.sni === null ? null : config.sni.filter((name) => !name.startsWith("*."));
+    this.sniSuffixes = config.sni === null ? null : config.sni.filter((name) => name.startsWith("*.")).map((name) => name.slice(1));
+    this.alpn = config.alpn === null ? null : [...config.alpn];
+    this.clientCert = config.clientCert === null ? null : [...config.clientCert];
+    this.#testsTls = this.tls !== null || this.sni !== null || this.alpn !== null || this.clientCert !== null;
   }
 
-  /** Whether the request matches every matcher given. */
-  matches(head: HttpHead, clientAddress: string): boolean {
+  /** Whether the request matches every matcher given; `tls`: the client connection's handshake, undefined on a plain one. */
+  matches(head: HttpHead, clientAddress: string, tls: TlsFacts | undefined = undefined): boolean {
+    if (this.#testsTls && !this.#tlsMatches(tls)) return false;
     const methods = this.methods;
     if (methods !== null && !includes(methods, head.method)) return false;
     if (this.#testsPath && !this.#pathMatches(head)) return false;
@@ -270,18 +287,28 @@ export class RequestCondition {
     return this.pathRegex === null || this.pathRegex.test(path);
   }
 
+  #tlsMatches(tls: TlsFacts | undefined): boolean {
+    if (this.tls !== null && (tls !== undefined) !== this.tls) return false;
+    if (this.sni !== null && !(tls !== undefined && tls.serverName !== "" && nameMatches(tls.serverName, this.sni, this.sniSuffixes!))) return false;
+    if (this.alpn !== null && !(tls !== undefined && includes(this.alpn, tls.alpn))) return false;
+    return this.clientCert === null || includes(this.clientCert, tls === undefined ? "none" : tls.peerCertificate);
+  }
+
   #hostMatches(head: HttpHead): boolean {
     const host = requestHost(head);
-    if (host === undefined) return false;
-    if (includes(this.hosts!, host)) return true;
-    const suffixes = this.hostSuffixes!;
-    for (let i = 0; i < suffixes.length; i++) {
-      const suffix = suffixes[i]!;
-      // The suffix starts with ".", so a longer host ending in it has a non-empty label before it.
-      if (host.length > suffix.length && host.endsWith(suffix)) return true;
-    }
-    return false;
+    return host !== undefined && nameMatches(host, this.hosts!, this.hostSuffixes!);
   }
+}
+
+/** `name` is one of `exact`, or ends in one of `suffixes` (".example.com") after a non-empty label. */
+function nameMatches(name: string, exact: readonly string[], suffixes: readonly string[]): boolean {
+  if (includes(exact, name)) return true;
+  for (let i = 0; i < suffixes.length; i++) {
+    const suffix = suffixes[i]!;
+    // The suffix starts with ".", so a longer name ending in it has a non-empty label before it.
+    if (name.length > suffix.length && name.endsWith(suffix)) return true;
+  }
+  return false;
 }
 
 function includes(list: readonly string[], value: string): boolean {
@@ -305,9 +332,9 @@ export class RuleGuard {
   }
 
   /** Whether the guarded rule applies to this request. */
-  applies(head: HttpHead, clientAddress: string): boolean {
+  applies(head: HttpHead, clientAddress: string, tls: TlsFacts | undefined = undefined): boolean {
     const condition = this.condition;
-    return condition === null || condition.matches(head, clientAddress) !== this.negate;
+    return condition === null || condition.matches(head, clientAddress, tls) !== this.negate;
   }
 }
 

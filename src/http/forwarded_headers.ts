@@ -98,13 +98,15 @@ function hasHeader(head: HttpHead, lowerName: string): boolean {
 /**
  * Fills `out` (cleared first) with the headers to add to `request`, flat [name, value, ...], and
  * returns it, or undefined when there are none. `forValue` comes from {@link forwardForValue}.
- * `requestHost` is the request's Host (undefined: no X-Forwarded-Host).
+ * `requestHost` is the request's Host (undefined: no X-Forwarded-Host); `secure`: the client came
+ * over TLS (`X-Forwarded-Proto: https`).
  */
 export function forwardedHeaders(
   rules: ForwardedHeaderRules,
   request: HttpHead,
   forValue: string | null,
   requestHost: string | undefined,
+  secure: boolean,
   out: string[],
 ): string[] | undefined {
   out.length = 0;
@@ -112,7 +114,7 @@ export function forwardedHeaders(
   if (forwardFor !== null && forValue !== null && !(forwardFor.ifNone && hasHeader(request, forwardFor.lowerHeader))) {
     out.push(forwardFor.header, forValue);
   }
-  if (rules.proto) out.push("X-Forwarded-Proto", "http");
+  if (rules.proto) out.push("X-Forwarded-Proto", secure ? "https" : "http");
   if (rules.host && requestHost !== undefined && requestHost !== "") out.push("X-Forwarded-Host", requestHost);
   return out.length === 0 ? undefined : out;
 }

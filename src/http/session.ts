@@ -55,6 +55,10 @@
  * @module
  */
 
+import type { TlsClientOptions } from "../runtime/types.ts";
+import { isIpLiteral } from "../config/address.ts";
+import { warnTlsFailure } from "../core/server.ts";
+import { requestHost } from "./conditions.ts";
 import type { Connection, ConnectionHandler } from "../runtime/types.ts";
 import type { NetError } from "../runtime/net_error.ts";
 import type { Backend } from "../core/backend.ts";
@@ -501,13 +505,13 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.response.reset(request.method);
     const address = this.clientAddress;
     if (!policy.requestRules.isEmpty) {
-      const verdict = policy.requestRules.apply(request, address);
+      const verdict = policy.requestRules.apply(request, address, this.client?.tls);
       if (verdict !== null) {
         this.answerVerdict(verdict);
         return;
       }
     }
-    const route = policy.router.pick(request, address);
+    const route = policy.router.pick(request, address, this.client?.tls);
     if (route === null) {
       this.host.logger.debug(`No backend for ${request.method} ${request.target} from ${address}`);
       this.terminate("S" + PHASE_LETTER_CONNECT);
@@ -517,7 +521,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.route = route;
     if (route.clientClose) this.closeAfter = true;
     if (!route.requestRules.isEmpty) {
-      const verdict = route.requestRules.apply(request, address);
+      const verdict = route.requestRules.apply(request, address, this.client?.tls);
       if (verdict !== null) {
         this.answerVerdict(verdict);
         return;
@@ -619,7 +623,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       this.forwardFor = forwarded.forwardFor === null ? null : forwardForValue(forwarded, this.clientAddress);
       options.dropHeaders = replacedForwardedHeaders(forwarded);
     }
-    forwardedHeaders(forwarded, request, this.forwardFor, request.host, added);
+    forwardedHeaders(forwarded, request, this.forwardFor, request.host, this.client?.tls !== undefined, added);
     // RFC 9110 7.8: an upgrade is offered only in HTTP/1.1, and is only sensible without a body
     // (the body would have to be read before the protocol switch). h2c never passes (serialize.ts).
     this.upgrading = request.version === "1.1" && request.connectionUpgrade && request.upgrade !== undefined &&
@@ -721,6 +725,12 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       }
     }
     if (idle === null && mayReuse) idle = this.host.serverPool.take(server);
+    // A connection made for another Host's SNI name does not serve this one (HAProxy marks such
+    // connections with their SNI and reuses them only for the same name).
+    if (idle !== null && server.tlsSniFromHost && idle.tls?.serverName !== sniFromHost(this.request)) {
+      idle.destroy();
+      idle = null;
+    }
     if (idle !== null) {
       this.reused = true;
       this.server = idle;
@@ -735,10 +745,20 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     if (this.connectStartedAt < 0) this.connectStartedAt = this.logClock();
     this.phase = PHASE_CONNECTING;
     this.armTimer(this.backend!.connectTimeout);
+    const port = server.port ?? this.client!.local.port;
+    const tls = server.tls;
     this.server = this.host.runtime.connect(
-      { host: server.host, port: server.port ?? this.client!.local.port, noDelay: true, bufferSize: this.policy.bufferBytes },
+      tls === undefined
+        ? { host: server.host, port, noDelay: true, bufferSize: this.policy.bufferBytes }
+        : { host: server.host, port, noDelay: true, bufferSize: this.policy.bufferBytes, tls: server.tlsSniFromHost ? this.tlsForHost(tls) : tls },
       this,
     );
+  }
+
+  /** `sni = "req.hdr(host)"`: the request's host is sent as SNI and is the name the certificate must be for. */
+  private tlsForHost(tls: TlsClientOptions): TlsClientOptions {
+    const name = requestHost(this.request) ?? "";
+    return { ...tls, serverName: sniFromHost(this.request), verifyName: name === "" ? tls.verifyName : name };
   }
 
   /** The server connection is ready: send the request head and whatever body is held. */
@@ -797,6 +817,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     const backend = this.backend!;
     failed.connectFailed(this.connectTimedOut, error);
     this.host.logger.debug(`Connection to server "${backend.name}/${failed.name}" failed: ${error?.message ?? "timed out"}`);
+    if (failed.tlsFailuresInRow === 1) warnTlsFailure(this.host.logger, backend.name, failed, error);
     if (this.client === null) {
       this.finish();
       return;
@@ -946,8 +967,9 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   /** The backend's, then the frontend's http-response rules (HAProxy's order). */
   private applyResponseRules(): void {
     const route = this.route!;
-    if (!route.responseRules.isEmpty) route.responseRules.apply(this.response, this.request, this.clientAddress);
-    if (!this.policy.responseRules.isEmpty) this.policy.responseRules.apply(this.response, this.request, this.clientAddress);
+    const tls = this.client?.tls;
+    if (!route.responseRules.isEmpty) route.responseRules.apply(this.response, this.request, this.clientAddress, tls);
+    if (!this.policy.responseRules.isEmpty) this.policy.responseRules.apply(this.response, this.request, this.clientAddress, tls);
   }
 
   private beginResponse(): void {
@@ -1531,4 +1553,10 @@ function writeJoined(conn: Connection, head: Uint8Array, part: Uint8Array): bool
   joined.set(head, 0);
   joined.set(part, head.length);
   return conn.write(joined);
+}
+
+/** The SNI name of a request's Host: none for an IP address (RFC 6066 3) or no Host. */
+function sniFromHost(request: HeadParser): string {
+  const name = requestHost(request) ?? "";
+  return isIpLiteral(name) ? "" : name;
 }

@@ -10,10 +10,12 @@
  */
 
 import type { Config } from "../config/types.ts";
+import type { Runtime } from "../runtime/types.ts";
 import type { ConfigIssue, ConfigSource } from "../config/load.ts";
-import { loadConfigFiles, loadConfigSources } from "../config/load.ts";
-import type { PathKindOf } from "../config/load.ts";
-import { buildQuickStartConfig } from "../config/quick_start.ts";
+import { loadConfigFiles, loadConfigSources, readTlsFiles, tlsValidation } from "../config/load.ts";
+import type { PathKindOf, TlsIo } from "../config/load.ts";
+import type { TlsFileRead } from "../config/validate.ts";
+import { buildQuickStartConfig, loadQuickStart, quickStartDocument } from "../config/quick_start.ts";
 import type { QuickStartOptions } from "../config/quick_start.ts";
 import type { Identity } from "./privileges.ts";
 import { disableReusePort } from "./process_options.ts";
@@ -30,8 +32,23 @@ export type ConfigHandover =
     readonly sources: readonly ConfigSource[];
     /** Errorfile texts by their path as written in the configuration. */
     readonly errorFiles: readonly (readonly [string, string])[];
+    /** Certificates, keys and CA files as the master read them (`readTlsFiles`). */
+    readonly tlsFiles: readonly (readonly [string, TlsFileRead])[];
   }
-  | { readonly kind: "quick-start"; readonly options: QuickStartOptions };
+  | {
+    readonly kind: "quick-start";
+    readonly options: QuickStartOptions;
+    readonly tlsFiles: readonly (readonly [string, TlsFileRead])[];
+  };
+
+/** What reading the configuration needs from the runtime. */
+export interface ConfigReadIo {
+  readonly readTextFile: (path: string) => Promise<string>;
+  /** Absent: the `chroot` directory and certificate directories are not looked at. */
+  readonly pathKind?: PathKindOf;
+  /** Absent: a configuration with certificates is refused. */
+  readonly tls?: TlsIo;
+}
 
 /** Everything a worker gets from its master before it builds its proxy. */
 export interface WorkerSetup {
@@ -51,6 +68,11 @@ export interface WorkerSetup {
    * where the master cannot hand sockets down (the worker binds its own, SO_REUSEPORT).
    */
   readonly listeners: readonly InheritedSocketSetup[] | null;
+  /**
+   * The master's TLS session ticket keys (48 bytes, base64), the same for every worker of every
+   * generation, so that a client resumes its session on any of them and after a reload.
+   */
+  readonly tlsTicketKeys: string;
 }
 
 /** A configuration read by the master, with what to hand over. */
@@ -60,49 +82,77 @@ export interface ReadConfig {
   readonly warnings: readonly ConfigIssue[];
 }
 
+/** The runtime's file reading and certificate checks, for `readConfig`. */
+export function configReadIo(runtime: Runtime): ConfigReadIo {
+  return {
+    readTextFile: (path) => runtime.readTextFile(path),
+    pathKind: (path) => runtime.pathKind(path),
+    tls: {
+      listDirectory: (path) => runtime.listDirectory(path),
+      inspectCertificate: (chain, key) => runtime.inspectCertificate(chain, key),
+      support: runtime.info.tls,
+      now: () => runtime.wallClock(),
+    },
+  };
+}
+
 /**
  * Reads and validates the configuration as the master does at start and on every reload, keeping
- * every text read (the files and the errorfiles they name) for the workers; with `pathKind`, the
- * `chroot` directory is checked to be one.
+ * every text read (the files, the errorfiles and the certificates they name) for the workers; with
+ * `pathKind`, the `chroot` directory is checked to be one.
  */
 export async function readConfig(
   files: readonly string[],
   quickStart: QuickStartOptions | null,
   noReusePort: boolean,
-  readTextFile: (path: string) => Promise<string>,
-  pathKind?: PathKindOf,
+  io: ConfigReadIo,
 ): Promise<ReadConfig> {
   if (files.length === 0) {
     if (quickStart === null) {
       throw new LifecycleError("LIFECYCLE_WORKER", "No configuration: neither files nor quick-start flags");
     }
+    const tlsFiles = io.tls === undefined || (quickStart.cert ?? []).length === 0
+      ? new Map<string, TlsFileRead>()
+      : await readTlsFiles(quickStartDocument(quickStart), io.readTextFile, io.pathKind, io.tls.listDirectory);
+    const loaded = loadQuickStart(quickStart, io.tls === undefined ? undefined : tlsValidation(tlsFiles, io.tls));
     return {
-      handover: { kind: "quick-start", options: quickStart },
-      config: buildQuickStartConfig(quickStart),
-      warnings: [],
+      handover: { kind: "quick-start", options: quickStart, tlsFiles: [...tlsFiles] },
+      config: loaded.config,
+      warnings: loaded.warnings.map(({ flag, message }) => ({ file: flag, line: 0, column: 0, path: "", message, severity: "warning" })),
     };
   }
   const texts = new Map<string, string>();
   const loaded = await loadConfigFiles(files, async (path) => {
-    const text = await readTextFile(path);
+    const text = await io.readTextFile(path);
     texts.set(path, text);
     return text;
-  }, pathKind);
+  }, io.pathKind, io.tls);
   const configFiles = new Set(files);
   const handover: ConfigHandover = {
     kind: "files",
     sources: files.map((name) => ({ name, text: texts.get(name)! })),
-    errorFiles: [...texts].filter(([path]) => !configFiles.has(path)),
+    errorFiles: [...texts].filter(([path]) => !configFiles.has(path) && !loaded.tlsFiles.has(path)),
+    tlsFiles: [...loaded.tlsFiles],
   };
   const config = noReusePort ? disableReusePort(loaded.config) : loaded.config;
   return { handover, config, warnings: loaded.warnings };
 }
 
-/** Builds the Config from what the master handed over, without touching the file system. */
-export function configFromSetup(setup: WorkerSetup): Config {
+/** The certificate, key and CA files the master read for a handover, in the order it read them. */
+export function certificateFilesRead(handover: ConfigHandover): string[] {
+  return handover.tlsFiles.filter(([, read]) => "text" in read).map(([path]) => path);
+}
+
+/**
+ * Builds the Config from what the master handed over, without touching the file system; `tls`
+ * checks the certificates handed over (the runtime reads them, no file is opened).
+ */
+export function configFromSetup(setup: WorkerSetup, tls?: Omit<TlsIo, "listDirectory">): Config {
   const handover = setup.config;
-  if (handover.kind === "quick-start") return buildQuickStartConfig(handover.options);
-  const loaded = loadConfigSources(handover.sources, { errorFiles: new Map(handover.errorFiles) });
+  const tlsFiles = new Map(handover.tlsFiles);
+  const validation = tls === undefined ? undefined : tlsValidation(tlsFiles, tls);
+  if (handover.kind === "quick-start") return buildQuickStartConfig(handover.options, validation);
+  const loaded = loadConfigSources(handover.sources, { errorFiles: new Map(handover.errorFiles), tls: validation });
   return setup.noReusePort ? disableReusePort(loaded.config) : loaded.config;
 }
 
@@ -144,6 +194,7 @@ function parseHandover(value: unknown): ConfigHandover {
       kind: "files",
       sources: sources.map((source) => ({ name: source.name as string, text: source.text as string })),
       errorFiles: errorFiles.map((entry) => [entry[0] as string, entry[1] as string] as const),
+      tlsFiles: parseTlsFiles(value.tlsFiles),
     };
   }
   if (value.kind === "quick-start") {
@@ -153,7 +204,8 @@ function parseHandover(value: unknown): ConfigHandover {
       !optionalString(options.mode) ||
       !optionalString(options.balance) ||
       !(options.reusePort === undefined || typeof options.reusePort === "boolean") ||
-      !(options.log === undefined || isStringList(options.log))
+      !(options.log === undefined || isStringList(options.log)) ||
+      !(options.cert === undefined || isStringList(options.cert))
     ) {
       throw invalid("config.options are not quick-start flags");
     }
@@ -166,10 +218,44 @@ function parseHandover(value: unknown): ConfigHandover {
         balance: options.balance as string | undefined,
         reusePort: options.reusePort as boolean | undefined,
         log: options.log as string[] | undefined,
+        cert: options.cert as string[] | undefined,
       },
+      tlsFiles: parseTlsFiles(value.tlsFiles),
     };
   }
   throw invalid(`unknown config kind ${JSON.stringify(value.kind)}`);
+}
+
+function isTlsFileRead(value: unknown): value is TlsFileRead {
+  if (!isRecord(value)) return false;
+  if (typeof value.text === "string") return true;
+  if (isStringList(value.entries)) return true;
+  return typeof value.error === "string" && (value.missing === undefined || typeof value.missing === "boolean");
+}
+
+function parseTlsFiles(value: unknown): (readonly [string, TlsFileRead])[] {
+  if (!Array.isArray(value) || !value.every((entry) => Array.isArray(entry) && entry.length === 2 && typeof entry[0] === "string" && isTlsFileRead(entry[1]))) {
+    throw invalid("config.tlsFiles is not a list of [path, file]");
+  }
+  return value.map((entry) => [entry[0] as string, entry[1] as TlsFileRead] as const);
+}
+
+function parseTicketKeys(value: unknown): string {
+  if (typeof value !== "string" || !/^[A-Za-z0-9+/]{64}$/.test(value)) throw invalid("tlsTicketKeys is not 48 bytes in base64");
+  return value;
+}
+
+/** 48 random bytes of TLS session ticket keys, in base64 for the setup. */
+export function newTicketKeys(): string {
+  const keys = crypto.getRandomValues(new Uint8Array(48));
+  let binary = "";
+  for (const byte of keys) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+/** The setup's ticket keys as bytes. */
+export function ticketKeyBytes(setup: WorkerSetup): Uint8Array {
+  return Uint8Array.from(atob(setup.tlsTicketKeys), (character) => character.charCodeAt(0));
 }
 
 function isId(value: unknown): value is number {
@@ -199,5 +285,6 @@ export function parseWorkerSetup(value: unknown): WorkerSetup {
     jailProbe: value.jailProbe,
     verbosity: value.verbosity,
     listeners: parseInheritedSockets(value.listeners),
+    tlsTicketKeys: parseTicketKeys(value.tlsTicketKeys),
   };
 }

@@ -17,12 +17,18 @@ export const FALLBACK_JAIL_PROBE = "/etc/passwd";
 export type JailCheckOutcome = FileAccess | "no-jail" | "no-probe";
 
 /**
- * Picks the file a worker should fail to read: the first configuration file, else
- * {@link FALLBACK_JAIL_PROBE}, whichever the master can read itself (so "readable" in the worker
- * means the jail let it through, not that the file moved); null when neither is readable.
+ * Picks the file a worker should fail to read: the first certificate file (a private key is what
+ * the jail keeps most from a compromised worker, which gets its certificates from the master),
+ * else the first configuration file, else {@link FALLBACK_JAIL_PROBE}, whichever the master can
+ * read itself (so "readable" in the worker means the jail let it through, not that the file
+ * moved); null when none is readable.
  */
-export async function chooseJailProbe(files: readonly string[], runtime: Runtime): Promise<string | null> {
-  for (const path of [...files.slice(0, 1), FALLBACK_JAIL_PROBE]) {
+export async function chooseJailProbe(
+  files: readonly string[],
+  runtime: Runtime,
+  certificateFiles: readonly string[] = [],
+): Promise<string | null> {
+  for (const path of [...certificateFiles.slice(0, 1), ...files.slice(0, 1), FALLBACK_JAIL_PROBE]) {
     if (await runtime.fileAccess(path) === "readable") return path;
   }
   return null;

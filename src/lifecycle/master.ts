@@ -52,7 +52,7 @@ import {
   sameToken,
 } from "./control_channel.ts";
 import type { Frame } from "./control_channel.ts";
-import { readConfig } from "./config_handover.ts";
+import { certificateFilesRead, configReadIo, newTicketKeys, readConfig } from "./config_handover.ts";
 import type { ConfigHandover, ReadConfig, WorkerSetup } from "./config_handover.ts";
 import { MASTER_VARIABLE, WORKER_COMMAND } from "./worker_command.ts";
 import { verbosityOfArgs } from "./worker_logger.ts";
@@ -246,6 +246,8 @@ class Master {
   /** The listening sockets handed to the workers; null where the runtime cannot (workers bind their own). */
   private readonly listeners: MasterListeners | null;
   private readonly channels = new Set<ControlChannel>();
+  /** TLS session ticket keys, made once: every worker of every generation gets the same. */
+  private readonly ticketKeys = newTicketKeys();
   private pendingHellos = 0;
   /** Workers that have not said hello yet, by token. */
   private readonly awaitingHello = new Map<string, WorkerProcess>();
@@ -355,13 +357,7 @@ class Master {
    */
   private async plan(read?: ReadConfig): Promise<Plan> {
     const { files, quickStart, process } = this.start;
-    read ??= await readConfig(
-      files,
-      quickStart,
-      process.noReusePort,
-      (path) => this.runtime.readTextFile(path),
-      (path) => this.runtime.pathKind(path),
-    );
+    read ??= await readConfig(files, quickStart, process.noReusePort, configReadIo(this.runtime));
     const global = read.config.global;
     checkCpuMap(global, this.runtime);
     const workers = workerCount(global, this.runtime);
@@ -372,8 +368,9 @@ class Master {
       noReusePort: process.noReusePort,
       identity,
       hostname: this.runtime.hostname(),
-      jailProbe: await chooseJailProbe(files, this.runtime),
+      jailProbe: await chooseJailProbe(files, this.runtime, certificateFilesRead(read.handover)),
       verbosity: verbosityOfArgs(this.runtime.args()),
+      tlsTicketKeys: this.ticketKeys,
     };
     return { read, workers, identity, chroot, setup };
   }

@@ -97,9 +97,9 @@ export function announceListening(proxy: Proxy, logger: Logger): void {
   for (const frontend of proxy.frontends) {
     const addresses = frontend.boundAddresses.map((address) => formatHostPort(address.address, address.port));
     const backend = frontend.backend;
-    const routes = frontend.config.routes.length;
+    const routes = frontend.config.routes.length + frontend.config.sniRoutes.length;
     const target = [
-      ...(routes > 0 ? [`${routes} route(s)`] : []),
+      ...(routes > 0 ? [`${routes} ${frontend.config.mode === "tcp" ? "SNI " : ""}route(s)`] : []),
       ...(backend !== null ? [`backend "${backend.name}": ${backend.servers.length} server(s)`] : []),
     ].join(", default ");
     logger.info(`Frontend "${frontend.name}" (${frontend.config.mode}) listening on ${addresses.join(", ")}, ${target}`);

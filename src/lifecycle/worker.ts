@@ -23,7 +23,7 @@ import {
   parseMasterAddress,
 } from "./control_channel.ts";
 import type { Frame, MasterAddress } from "./control_channel.ts";
-import { configFromSetup, parseWorkerSetup } from "./config_handover.ts";
+import { configFromSetup, configReadIo, parseWorkerSetup, ticketKeyBytes } from "./config_handover.ts";
 import { inheritedListeners } from "./listener_handover.ts";
 import type { WorkerSetup } from "./config_handover.ts";
 import { MASTER_VARIABLE, WORKER_COMMAND } from "./worker_command.ts";
@@ -173,9 +173,9 @@ export async function runWorker(runtime: Runtime): Promise<number> {
   let config: Config;
   let proxy: Proxy;
   try {
-    config = configFromSetup(setup);
+    config = configFromSetup(setup, configReadIo(runtime).tls);
     // The master's sockets, adopted instead of bound (see listener_handover.ts).
-    proxy = new Proxy(config, workerRuntime, logger, inheritedListeners(setup.listeners, config));
+    proxy = new Proxy(config, workerRuntime, logger, inheritedListeners(setup.listeners, config), ticketKeyBytes(setup));
     await bindWithHandover(
       proxy,
       { pidfile: null, finish: null, masterWorker: false, noReusePort: setup.noReusePort },

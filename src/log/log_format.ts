@@ -16,7 +16,8 @@
  *   HAProxy); a flag that does not apply to a variable is ignored, as in HAProxy;
  * - control characters never reach the line: they become `#XX` (HAProxy's header-capture
  *   encoding), so a request target carrying CR/LF cannot split a line or forge another one;
- * - `%[sample]` expressions and `%o` are refused.
+ * - `%[sample]` expressions are refused, but for the TLS fetches of `SAMPLE_FETCHES` written
+ *   alone (no converter); `%o` is refused.
  *
  * `formatJsonLog` is the structured alternative: one JSON object per line.
  *
@@ -137,6 +138,55 @@ function millisecondDateWriter(get: (record: LogRecord) => number, utc: boolean)
     }
     return cachedText + pad3(time - second * 1000);
   };
+}
+
+/**
+ * OpenSSL's X509_V_ERR_* numbers of the verification errors node:tls names, for %[ssl_c_verify]
+ * (HAProxy prints the number); any other error is 1, X509_V_ERR_UNSPECIFIED.
+ */
+const X509_VERIFY_CODES: Readonly<Record<string, number>> = {
+  UNABLE_TO_GET_ISSUER_CERT: 2,
+  CERT_SIGNATURE_FAILURE: 7,
+  CERT_NOT_YET_VALID: 9,
+  CERT_HAS_EXPIRED: 10,
+  DEPTH_ZERO_SELF_SIGNED_CERT: 18,
+  SELF_SIGNED_CERT_IN_CHAIN: 19,
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 20,
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 21,
+  CERT_CHAIN_TOO_LONG: 22,
+  CERT_REVOKED: 23,
+  INVALID_CA: 24,
+  INVALID_PURPOSE: 26,
+  CERT_UNTRUSTED: 27,
+  CERT_REJECTED: 28,
+};
+
+function verifyCode(record: LogRecord): number {
+  if (record.tlsPeerCertificate !== "invalid") return 0;
+  return X509_VERIFY_CODES[record.tlsPeerError] ?? 1;
+}
+
+/** HAProxy's TLS sample fetches a log format may name alone, `%[ssl_fc_sni]`. */
+const SAMPLE_FETCHES: Readonly<Record<string, (flags: Flags) => Writer>> = {
+  ssl_fc: (flags) => numberWriter((r) => (r.tlsVersion === "" ? 0 : 1), flags),
+  ssl_fc_protocol: (flags) => textWriter((r) => r.tlsVersion, flags, CONTROL_ESCAPES, "-"),
+  ssl_fc_cipher: (flags) => textWriter((r) => r.tlsCipher, flags, CONTROL_ESCAPES, "-"),
+  ssl_fc_sni: (flags) => textWriter((r) => r.tlsServerName, flags, CONTROL_ESCAPES, "-"),
+  ssl_fc_alpn: (flags) => textWriter((r) => r.tlsAlpn, flags, CONTROL_ESCAPES, "-"),
+  ssl_c_used: (flags) => numberWriter((r) => (r.tlsPeerCertificate === "none" ? 0 : 1), flags),
+  ssl_c_verify: (flags) => numberWriter(verifyCode, flags),
+  ssl_c_s_dn: (flags) => textWriter((r) => r.tlsPeerSubject, flags, CONTROL_ESCAPES, "-"),
+};
+
+/**
+ * HAProxy's line for a connection that never became a session (its `error-log-format` in 2.6):
+ * `127.0.0.1:40710 [07/Dec/2026:17:50:01.250] https/1: SSL handshake failure`, the bind by its
+ * position in the frontend (HAProxy numbers them from 1 unless named).
+ */
+export function formatConnectionError(clientAddress: string, clientPort: number, acceptMs: number, frontend: string, bind: string, reason: string): string {
+  const second = Math.floor(acceptMs / 1000);
+  const address = clientAddress.includes(":") ? `[${clientAddress}]` : clientAddress;
+  return `${address}:${clientPort} [${secondText(second, false)}.${pad3(Math.floor(acceptMs) - second * 1000)}] ${frontend}/${bind}: ${reason}`;
 }
 
 /** %T: "dd/Mmm/yyyy:HH:MM:SS +0000", always GMT as HAProxy's `%T`. */
@@ -262,7 +312,10 @@ const VARIABLES: Record<string, Factory> = {
   T: () => gmtDateWriter(),
   Ts: (flags) => numberWriter((r) => Math.floor(r.acceptDate / 1000), flags),
   f: (flags) => textWriter((r) => r.frontendName, flags, CONTROL_ESCAPES, "-"),
-  ft: (flags) => textWriter((r) => r.frontendName, flags, CONTROL_ESCAPES, "-"),
+  // HAProxy marks a frontend connection with TLS by a "~" after the name.
+  ft: (flags) => textWriter((r) => r.tlsVersion === "" ? r.frontendName : r.frontendName + "~", flags, CONTROL_ESCAPES, "-"),
+  sslv: (flags) => textWriter((r) => r.tlsVersion, flags, CONTROL_ESCAPES, "-"),
+  sslc: (flags) => textWriter((r) => r.tlsCipher, flags, CONTROL_ESCAPES, "-"),
   // HAProxy logs the frontend as the backend until one is chosen.
   b: (flags) =>
     textWriter((r) => r.backendName === "" ? r.frontendName : r.backendName, flags, CONTROL_ESCAPES, "-"),
@@ -395,11 +448,20 @@ function parse(format: string, options: LogFormatOptions): { literals: string[];
     if (format[nameStart] === "[") {
       const close = format.indexOf("]", nameStart);
       const expression = format.slice(percent, close < 0 ? length : close + 1);
-      throw new LogFormatError(
-        format,
-        percent,
-        `Sample expressions %[...] are not supported: "${expression}" at column ${percent}`,
-      );
+      const fetch = close < 0 ? "" : format.slice(nameStart + 1, close);
+      if (!Object.hasOwn(SAMPLE_FETCHES, fetch)) {
+        throw new LogFormatError(
+          format,
+          percent,
+          `Sample expressions %[...] are not supported: "${expression}" at column ${percent}` +
+            ` (only the TLS fetches ${Object.keys(SAMPLE_FETCHES).join(", ")}, without converters)`,
+        );
+      }
+      literals.push(literal);
+      writers.push(SAMPLE_FETCHES[fetch]!(flags));
+      literal = "";
+      i = close + 1;
+      continue;
     }
     let nameEnd = nameStart;
     while (nameEnd < length && isLetter(format.charCodeAt(nameEnd))) nameEnd++;

@@ -23,6 +23,16 @@ export interface LogRecord {
   requestDate: number;
   /** %f, %ft: the frontend's name. */
   frontendName: string;
+  /** %sslv, %sslc: the client connection's TLS version and cipher ("" on a plain connection; %ft then has no "~"). */
+  tlsVersion: string;
+  tlsCipher: string;
+  /** %[ssl_fc_sni], %[ssl_fc_alpn]: the SNI name and ALPN protocol of the client connection ("" without). */
+  tlsServerName: string;
+  tlsAlpn: string;
+  /** %[ssl_c_used], %[ssl_c_verify], %[ssl_c_s_dn]: the client certificate's state, its verification error (OpenSSL's name, "" when verified) and subject. */
+  tlsPeerCertificate: "none" | "valid" | "invalid";
+  tlsPeerError: string;
+  tlsPeerSubject: string;
   /** %b: the backend's name ("" before one was chosen: printed as the frontend's name, as HAProxy). */
   backendName: string;
   /** %s: the server's name; null when no server was reached (printed "<NOSRV>"). */
@@ -88,6 +98,13 @@ export function createLogRecord(): LogRecord {
     acceptDate: 0,
     requestDate: 0,
     frontendName: "",
+    tlsVersion: "",
+    tlsCipher: "",
+    tlsServerName: "",
+    tlsAlpn: "",
+    tlsPeerCertificate: "none",
+    tlsPeerError: "",
+    tlsPeerSubject: "",
     backendName: "",
     serverName: null,
     serverAddress: "",

@@ -37,6 +37,13 @@ export class TrafficLog {
     this.separateErrors = options.separateErrors;
   }
 
+  /** Hands an already formatted line to every target; `error` lines go out at "err" with log-separate-errors. */
+  writeLine(line: string, error: boolean): void {
+    const severity = this.separateErrors && error ? ERR : INFO;
+    const sinks = this.sinks;
+    for (let i = 0; i < sinks.length; i++) sinks[i]!.push(severity, line);
+  }
+
   /** Formats `record` once and hands the line to every target. */
   write(record: LogRecord): void {
     if (this.dontLogNull && record.bytesUploaded === 0) return;

@@ -64,6 +64,7 @@ import type {
   Listener,
   ListenOptions,
   NetAddr,
+  TlsFacts,
 } from "./types.ts";
 import type { NetError } from "./net_error.ts";
 import { addressOf, NOOP_HANDLER, UNKNOWN_ADDRESS } from "./_addresses.ts";
@@ -164,6 +165,8 @@ export class BunNativeConnection implements Connection {
   local: NetAddr;
   open: boolean;
   owner: unknown = undefined;
+  /** Plain TCP here. */
+  tls: TlsFacts | undefined = undefined;
   /** "host:port" this connection dialled, for error messages; empty for accepted ones. */
   readonly target: string;
   /** STATE_OPEN, STATE_CLOSING or STATE_CLOSED. */

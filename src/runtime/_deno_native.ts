@@ -45,7 +45,7 @@
  * @module
  */
 
-import type { ConnectionHandler, ConnectOptions, Connection, Listener, ListenOptions, NetAddr } from "./types.ts";
+import type { ConnectionHandler, ConnectOptions, Connection, Listener, ListenOptions, NetAddr, TlsFacts } from "./types.ts";
 import { addressOf, NOOP_HANDLER, UNKNOWN_ADDRESS } from "./_addresses.ts";
 import { formatHostPort, NetError, toNetError } from "./net_error.ts";
 
@@ -138,6 +138,8 @@ export class DenoNativeConnection implements Connection {
   local: NetAddr;
   open: boolean;
   owner: unknown = undefined;
+  /** Plain TCP here. */
+  tls: TlsFacts | undefined = undefined;
   /** The error delivered with close. */
   error: NetError | undefined = undefined;
   /** "host:port" this connection dialled, for error messages; empty for accepted ones. */

@@ -38,6 +38,7 @@ import type {
   Listener,
   ListenOptions,
   NetAddr,
+  TlsFacts,
 } from "./types.ts";
 import { addressOf, NOOP_HANDLER, UNKNOWN_ADDRESS } from "./_addresses.ts";
 import { adoptionError, formatHostPort, NetError, toNetError } from "./net_error.ts";
@@ -55,6 +56,8 @@ export class NodeNetConnection implements Connection {
   local: NetAddr;
   open: boolean;
   owner: unknown = undefined;
+  /** Plain TCP here: `_node_tls.ts` sets it on the TLS sockets it wraps. */
+  tls: TlsFacts | undefined = undefined;
   /** The first socket error, delivered with close. */
   error: NetError | undefined = undefined;
   /** "host:port" this connection dialled, for error messages; empty for accepted ones. */
@@ -62,8 +65,11 @@ export class NodeNetConnection implements Connection {
   paused = false;
   /** The peer's FIN came while paused: `onEnd` waits for `resume()`. */
   endPending = false;
+  /** A dialled TLS connection's first error was read for what TLS says (`_node_tls.ts`). */
+  tlsErrorSeen = false;
 
-  constructor(socket: net.Socket, handler: ConnectionHandler, accepted: boolean, target: string) {
+  /** `openEvent`: the socket's event that opens a dialled connection ("secureConnect" for TLS). */
+  constructor(socket: net.Socket, handler: ConnectionHandler, accepted: boolean, target: string, openEvent = "connect") {
     this.socket = socket;
     this.handler = handler;
     this.open = accepted;
@@ -81,7 +87,7 @@ export class NodeNetConnection implements Connection {
     socket.on("end", onSocketEnd);
     socket.on("error", onSocketError);
     socket.on("close", onSocketClose);
-    if (!accepted) socket.on("connect", onSocketConnect);
+    if (!accepted) socket.on(openEvent, onSocketConnect);
   }
 
   setHandler(handler: ConnectionHandler): void {
@@ -209,7 +215,7 @@ function onSocketClose(this: net.Socket): void {
  * Deno's `createServer` ignores `highWaterMark`: its accepted sockets keep 64 KiB. The mark lives in
  * the stream's state (Node's streams, which Deno ports), read at every `write`.
  */
-function applyWriteHighWaterMark(socket: net.Socket, bufferSize: number): void {
+export function applyWriteHighWaterMark(socket: net.Socket, bufferSize: number): void {
   const state = (socket as unknown as { _writableState?: { highWaterMark: number } })._writableState;
   if (state !== undefined && typeof state.highWaterMark === "number") state.highWaterMark = bufferSize;
 }
@@ -261,13 +267,22 @@ export function listenNodeNet(
   onAccept: (conn: Connection) => void,
   onError: (error: NetError) => void,
 ): Promise<Listener> {
-  const target = formatHostPort(options.host, options.port);
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false, highWaterMark: options.bufferSize });
   const bufferSize = options.bufferSize;
   server.on("connection", (socket: net.Socket) => {
     if (bufferSize !== undefined && socket.writableHighWaterMark !== bufferSize) applyWriteHighWaterMark(socket, bufferSize);
     onAccept(new NodeNetConnection(socket, NOOP_HANDLER, true, ""));
   });
+  return startListening(server, options, onError);
+}
+
+/**
+ * Binds `server` as `options` say, or adopts `options.fd` (libuv opens the descriptor and calls
+ * listen(2) on it; closing the server closes that descriptor only); errors after binding go to
+ * `onError`. Shared by the plain and the TLS listeners, which are both node:net servers.
+ */
+export function startListening(server: net.Server, options: ListenOptions, onError: (error: NetError) => void): Promise<Listener> {
+  const target = formatHostPort(options.host, options.port);
   return new Promise<Listener>((resolve, reject) => {
     const onBindError = (error: Error) => {
       server.close();

@@ -39,6 +39,8 @@ import type {
 import { startChild } from "./_spawn.ts";
 import { connectNodeNet, listenNodeNet, lookupNodeDns } from "./_node_net.ts";
 import { connectNodeDgram } from "./_node_dgram.ts";
+import { inspectCertificateNode, withNodeTls, withNodeTlsConnect } from "./_node_tls.ts";
+import { listDirectoryNode } from "./_directory.ts";
 import { OutputWriter } from "./_output_writer.ts";
 
 /** Subscribes through process.on; returns the unsubscribe function. */
@@ -228,11 +230,13 @@ export interface NodeProcessSpecifics {
 export function createNodeProcessRuntime(info: RuntimeInfo, specifics: NodeProcessSpecifics): Runtime {
   return {
     info,
-    listen: listenNodeNet,
+    listen: withNodeTls(listenNodeNet),
     bindInheritable: specifics.bindInheritable,
-    connect: connectNodeNet,
+    connect: withNodeTlsConnect(connectNodeNet),
     connectDatagram: connectNodeDgram,
     lookup: lookupNodeDns,
+    inspectCertificate: inspectCertificateNode,
+    listDirectory: listDirectoryNode,
     now: () => performance.now(),
     wallClock: () => Date.now(),
     setTimer: setTimerNode,

@@ -44,6 +44,7 @@ import { readdirSync } from "node:fs";
 import type { ChildProcess, Runtime, SocketApi, SpawnSelfOptions } from "./types.ts";
 import { createNodeProcessRuntime, identitySupportedNode } from "./_node_process.ts";
 import { connectBunNative, listenBunNative } from "./_bun_native.ts";
+import { BUN_TLS_SUPPORT, withNodeTls, withNodeTlsConnect } from "./_node_tls.ts";
 import { startChild } from "./_spawn.ts";
 import { chrootWith } from "./_chroot.ts";
 import { chrootUnsupported } from "./chroot_error.ts";
@@ -100,6 +101,7 @@ export function createBunRuntime(socketApi: SocketApi): Runtime {
     identity: identitySupportedNode(),
     chroot: linux,
     inheritableSockets,
+    tls: BUN_TLS_SUPPORT,
   }, {
     bindInheritable(options) {
       if (!inheritableSockets) {
@@ -127,7 +129,7 @@ export function createBunRuntime(socketApi: SocketApi): Runtime {
     },
   });
   if (socketApi === "node:net") return runtime;
-  return { ...runtime, listen: listenBunNative, connect: connectBunNative };
+  return { ...runtime, listen: withNodeTls(listenBunNative), connect: withNodeTlsConnect(connectBunNative) };
 }
 
 /** Bun's own flags that must not reach a child: file watching and the debugger. */

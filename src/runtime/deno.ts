@@ -89,6 +89,8 @@ import type { OutputStreamName, Runtime, SignalName, SocketApi, TimerHandle } fr
 import { connectNodeNet, listenNodeNet, lookupNodeDns } from "./_node_net.ts";
 import { connectDenoNative, denoNativeReusePortAvailable, listenDenoNative } from "./_deno_native.ts";
 import { connectNodeDgram } from "./_node_dgram.ts";
+import { DENO_TLS_SUPPORT, inspectCertificateNode, withNodeTls, withNodeTlsConnect } from "./_node_tls.ts";
+import { listDirectoryNode } from "./_directory.ts";
 import { OutputWriter } from "./_output_writer.ts";
 import { startChild } from "./_spawn.ts";
 import {
@@ -233,14 +235,19 @@ export function createDenoRuntime(socketApi: SocketApi): Runtime {
       // Native listeners need --unstable-net for it; node:net sets it as Node does, on Linux.
       reusePort: deno.build.os === "linux" && (!native || denoNativeReusePortAvailable()),
       inheritableSockets: inheritableSocketsAvailableDeno(),
+      tls: DENO_TLS_SUPPORT,
     },
     // Deno.listen cannot adopt a descriptor (it ignores `fd`): inherited sockets are node:net's.
-    listen: native ? (options, onAccept, onError) =>
-      (options.fd === undefined ? listenDenoNative : listenNodeNet)(options, onAccept, onError) : listenNodeNet,
+    listen: withNodeTls(
+      native ? (options, onAccept, onError) =>
+        (options.fd === undefined ? listenDenoNative : listenNodeNet)(options, onAccept, onError) : listenNodeNet,
+    ),
     bindInheritable: bindInheritableDeno,
-    connect: native ? connectDenoNative : connectNodeNet,
+    connect: withNodeTlsConnect(native ? connectDenoNative : connectNodeNet),
     connectDatagram: connectNodeDgram,
     lookup: lookupNodeDns,
+    inspectCertificate: inspectCertificateNode,
+    listDirectory: listDirectoryNode,
     now: () => performance.now(),
     wallClock: () => Date.now(),
     setTimer(ms: number, callback: () => void, unref: boolean): TimerHandle {

@@ -16,6 +16,10 @@ export type NetErrorCode =
   | "ENETUNREACH"
   | "ENOTFOUND"
   | "EPIPE"
+  /** The TLS handshake failed (a protocol or version mismatch, an alert from the peer). */
+  | "ETLSHANDSHAKE"
+  /** The peer's certificate failed verification (unknown issuer, expired, wrong name). */
+  | "ECERTVERIFY"
   | "EIO";
 
 const KNOWN_CODES: ReadonlySet<string> = new Set<NetErrorCode>([
@@ -29,6 +33,8 @@ const KNOWN_CODES: ReadonlySet<string> = new Set<NetErrorCode>([
   "ENETUNREACH",
   "ENOTFOUND",
   "EPIPE",
+  "ETLSHANDSHAKE",
+  "ECERTVERIFY",
   "EIO",
 ]);
 
@@ -43,6 +49,8 @@ const DESCRIPTIONS: Record<NetErrorCode, string> = {
   ENETUNREACH: "network unreachable",
   ENOTFOUND: "host not found",
   EPIPE: "broken pipe",
+  ETLSHANDSHAKE: "TLS handshake failed",
+  ECERTVERIFY: "certificate verification failed",
   EIO: "input/output error",
 };
 

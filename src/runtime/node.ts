@@ -41,6 +41,7 @@ import { startChild } from "./_spawn.ts";
 import { nodeJailFlags } from "./_node_jail.ts";
 import { createNodeProcessRuntime, identitySupportedNode } from "./_node_process.ts";
 import { chrootUnsupported } from "./chroot_error.ts";
+import { NODE_TLS_SUPPORT } from "./_node_tls.ts";
 import { bindWithNodeHandle, descriptorsOf, nodeServerHandleFactory } from "./_inheritable_socket.ts";
 
 /** Builds the Node runtime. */
@@ -63,6 +64,7 @@ export function createNodeRuntime(): Runtime {
     identity: identitySupportedNode(),
     chroot: false,
     inheritableSockets,
+    tls: NODE_TLS_SUPPORT,
   }, {
     bindInheritable(options) {
       if (!inheritableSockets) {

@@ -76,6 +76,99 @@ export interface Connection {
   readonly open: boolean;
   /** A slot for the owner of the connection (the session that handles it). */
   owner: unknown;
+  /**
+   * What the TLS handshake settled, on a connection accepted on a TLS listener or dialled with
+   * `tls` (set before the accept callback or `onOpen`); undefined on a plain connection.
+   */
+  readonly tls: TlsFacts | undefined;
+}
+
+/** TLS protocol versions, as OpenSSL names them. */
+export type TlsVersion = "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3";
+
+/** What a TLS listener asks of its clients' certificates (HAProxy's `verify`). */
+export type PeerVerify = "none" | "optional" | "required";
+
+/**
+ * The state of the peer's certificate: "none" (none asked, or none sent), "valid" (verified against
+ * the CA file), "invalid" (sent but not verified; `peerError` says why).
+ */
+export type PeerCertificateState = "none" | "valid" | "invalid";
+
+/** What a TLS handshake settled. */
+export interface TlsFacts {
+  /** "TLSv1.2", "TLSv1.3". */
+  readonly version: string;
+  /** The cipher's OpenSSL name ("TLS_AES_128_GCM_SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256"). */
+  readonly cipher: string;
+  /** The SNI name the client sent (lower case), "" without. */
+  readonly serverName: string;
+  /** The ALPN protocol agreed, "" without. */
+  readonly alpn: string;
+  readonly peerCertificate: PeerCertificateState;
+  /** The peer certificate's subject, OpenSSL's one-line form ("/CN=client/O=Example"), "" without. */
+  readonly peerSubject: string;
+  /** Why the peer certificate was not verified (OpenSSL's code, "CERT_HAS_EXPIRED"), "" otherwise. */
+  readonly peerError: string;
+  /** The session was resumed (no full handshake). */
+  readonly resumed: boolean;
+}
+
+/** A certificate chain (the leaf first) and its private key, PEM. */
+export interface TlsKeyPair {
+  readonly chain: string;
+  readonly key: string;
+}
+
+/** A handshake that failed on a TLS listener, for the log. */
+export interface TlsHandshakeFailure {
+  readonly remote: NetAddr;
+  readonly local: NetAddr;
+  /** Why, in a few words ("wrong version number", "no certificate for the name sent"). */
+  readonly reason: string;
+}
+
+/** TLS on a listener: each accepted connection is handed over once its handshake is done. */
+export interface TlsServerOptions {
+  /** At least one; `certificates[0]` is the default. */
+  readonly certificates: readonly TlsKeyPair[];
+  /**
+   * Picks the certificate for the SNI name the client sent (lower case, no trailing dot): an index
+   * in `certificates`, or -1 to refuse the handshake. Called with "" when no name was sent.
+   */
+  readonly selectCertificate: (serverName: string) => number;
+  /** ALPN protocols offered, in order of preference; empty: no ALPN. */
+  readonly alpn: readonly string[];
+  readonly minVersion: TlsVersion;
+  /** undefined: the highest the runtime has. */
+  readonly maxVersion?: TlsVersion;
+  /** OpenSSL cipher list for TLS 1.2 and below; undefined: the runtime's default. */
+  readonly ciphers?: string;
+  /** TLS 1.3 cipher suites, colon-separated; undefined: the runtime's default. */
+  readonly ciphersuites?: string;
+  readonly verify: PeerVerify;
+  /** CA certificates (PEM) client certificates are verified against; needed unless `verify` is "none". */
+  readonly ca?: string;
+  /**
+   * 48 bytes of session ticket keys shared by the processes that serve this listener, so that a
+   * session resumes on any of them (a -W master's workers, across reloads); undefined: the
+   * runtime's own per process. Honoured by Node; Bun keeps its own, Deno resumes no session.
+   */
+  readonly ticketKeys?: Uint8Array;
+  /** A handshake not done within this many milliseconds is dropped (HAProxy: `timeout client`); 0: none. */
+  readonly handshakeTimeout: number;
+  /** Called once per failed handshake; the connection is already closed. */
+  readonly onHandshakeFailure: (failure: TlsHandshakeFailure) => void;
+}
+
+/** What a certificate holds, for configuration checks and SNI. */
+export interface CertificateInfo {
+  /** DNS names of the subject alternative names, else the subject's CN; lower case, "*." kept. */
+  readonly names: readonly string[];
+  /** The subject, OpenSSL's one-line form. */
+  readonly subject: string;
+  /** Expiry, milliseconds since the epoch. */
+  readonly notAfter: number;
 }
 
 /**
@@ -102,6 +195,8 @@ export interface ListenOptions extends BufferSizeOption {
   readonly reusePort: boolean;
   /** For "::": accept IPv6 only (true) or IPv4-mapped too (false). */
   readonly ipv6Only?: boolean;
+  /** Terminates TLS on every accepted connection; undefined: plain TCP. */
+  readonly tls?: TlsServerOptions;
   /**
    * Adopts this inherited descriptor instead of binding: a socket bound by a parent process
    * ({@link Runtime.bindInheritable}, passed with {@link SpawnSelfOptions.sockets}). It is made to
@@ -120,6 +215,12 @@ export interface Listener {
   readonly address: NetAddr;
   /** Stops listening. Established connections are not touched. */
   close(): Promise<void>;
+  /**
+   * TLS listeners: resolves once no connection accepted here is still in its handshake (each has
+   * been handed to `onAccept` or has failed), at once when none is. A graceful stop waits for it
+   * after `close()`: such a connection was accepted, and cutting it is a lost request.
+   */
+  handshakesDone?(): Promise<void>;
 }
 
 /**
@@ -140,6 +241,28 @@ export interface ConnectOptions extends BufferSizeOption {
   readonly host: string;
   readonly port: number;
   readonly noDelay: boolean;
+  /** TLS towards the peer: `onOpen` comes once the handshake is done (and verified); undefined: plain TCP. */
+  readonly tls?: TlsClientOptions;
+}
+
+/** TLS on an outgoing connection (to a server). */
+export interface TlsClientOptions {
+  /** The SNI name sent; "" sends none. */
+  readonly serverName: string;
+  /**
+   * Verify the server's certificate chain against `ca` (or the runtime's bundled roots) and its
+   * name against `verifyName`: a failure closes the connection with a NetError "ECERTVERIFY".
+   */
+  readonly verify: boolean;
+  /** The name (or IP address) the certificate must be for; "" checks the chain only. */
+  readonly verifyName: string;
+  /** PEM CA certificates; undefined: the runtime's bundled root store. */
+  readonly ca?: string;
+  /** A client certificate (chain) and its key, PEM, for servers that ask for one. */
+  readonly certificate?: TlsKeyPair;
+  /** ALPN protocols offered; empty: none. */
+  readonly alpn: readonly string[];
+  readonly minVersion: TlsVersion;
 }
 
 /** What {@link Runtime.connectDatagram} dials. `host` must be an IP address: resolve names first with `lookup`. */
@@ -266,6 +389,16 @@ export type RuntimeName = "node" | "bun" | "deno";
 /** The socket implementation under the contract: node:net (all runtimes) or the runtime's own. */
 export type SocketApi = "node:net" | "native";
 
+/** What a runtime's TLS lets the configuration set (checked by `proxy check`, never ignored). */
+export interface TlsSupport {
+  /** `ciphers` (TLS 1.2 and below) is honoured. */
+  readonly ciphers: boolean;
+  /** `ciphersuites` (TLS 1.3) is honoured. */
+  readonly ciphersuites: boolean;
+  /** The versions the runtime can speak, lowest first. */
+  readonly versions: readonly TlsVersion[];
+}
+
 /** Facts about the runtime and machine, for `proxy version`. */
 export interface RuntimeInfo {
   readonly name: RuntimeName;
@@ -297,6 +430,8 @@ export interface RuntimeInfo {
    * Linux through FFI (Deno with --allow-ffi).
    */
   readonly inheritableSockets: boolean;
+  /** What TLS settings take effect here. */
+  readonly tls: TlsSupport;
 }
 
 /** Everything the proxy needs from the machine. */
@@ -329,6 +464,13 @@ export interface Runtime {
   connectDatagram(options: DatagramOptions, handler: DatagramHandler): Promise<DatagramSocket>;
   /** Resolves a host name to its addresses (IP literals come back as they are). */
   lookup(host: string): Promise<string[]>;
+  /**
+   * Reads a certificate (the first of `chain`) and checks that `key` is its private key. Throws a
+   * TlsError ("TLS_CERTIFICATE_INVALID", "TLS_KEY_INVALID", "TLS_KEY_MISMATCH") saying why not.
+   */
+  inspectCertificate(chain: string, key: string): CertificateInfo;
+  /** The names of the entries of a directory (not sorted); rejects with an Error saying why not. */
+  listDirectory(path: string): Promise<string[]>;
   /** Monotonic milliseconds, fractional. */
   now(): number;
   /** Wall-clock milliseconds since the epoch. */

@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { TlsClientOptions } from "../runtime/types.ts";
 import type { Connection, ConnectionHandler, Runtime } from "../runtime/types.ts";
 import type { NetError } from "../runtime/net_error.ts";
 import { CHECK_STATUS, connectProblem } from "../core/health/probe.ts";
@@ -28,17 +29,20 @@ export class TcpConnectProbe implements HealthProbe {
   readonly runtime: Runtime;
   readonly host: string;
   readonly port: number;
+  /** The server's TLS, when the check goes to its own address (HAProxy's check-ssl, implied by ssl). */
+  readonly tls: TlsClientOptions | undefined;
 
-  constructor(runtime: Runtime, host: string, port: number) {
+  constructor(runtime: Runtime, host: string, port: number, tls?: TlsClientOptions) {
     this.runtime = runtime;
     this.host = host;
     this.port = port;
+    this.tls = tls;
   }
 
   /** Dials the server; see {@link HealthProbe.start}. */
   start(done: (result: ProbeResult) => void): ProbeRun {
     const run = new TcpConnectRun(done);
-    run.begin(this.runtime, this.host, this.port);
+    run.begin(this.runtime, this.host, this.port, this.tls);
     return run;
   }
 }
@@ -62,10 +66,10 @@ class TcpConnectRun implements ProbeRun, ConnectionHandler {
     return this.#connected;
   }
 
-  begin(runtime: Runtime, host: string, port: number): void {
+  begin(runtime: Runtime, host: string, port: number, tls: TlsClientOptions | undefined): void {
     this.#starting = true;
     try {
-      const conn = runtime.connect({ host, port, noDelay: true }, this);
+      const conn = runtime.connect(tls === undefined ? { host, port, noDelay: true } : { host, port, noDelay: true, tls }, this);
       // A runtime that opened or failed synchronously already finished the run.
       if (this.#finished) destroyQuietly(conn);
       else this.#conn = conn;

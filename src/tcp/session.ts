@@ -12,6 +12,11 @@
  * Backend.redispatchTarget); on the same server after a turn-around delay when the attempt failed
  * with an error, at once when it timed out.
  *
+ * With SNI routes the backend is picked by the server name of the TLS ClientHello (HAProxy's
+ * `req.ssl_sni` with `tcp-request inspect-delay`): the session first reads the client's bytes,
+ * keeping every chunk as it came to forward it untouched, until the hello reader decides or the
+ * inspect delay (the session's one wheel entry) expires; then it connects as any other session.
+ *
  * A session holds a slot on its server for its whole life (the server's maxconn counts sessions);
  * when every server is full it waits in a queue (see core/backend.ts) for at most `timeout queue`,
  * then is closed, as HAProxy closes a tcp session it could not serve.
@@ -19,6 +24,7 @@
  * @module
  */
 
+import { warnTlsFailure } from "../core/server.ts";
 import type { Connection, ConnectionHandler } from "../runtime/types.ts";
 import type { NetError } from "../runtime/net_error.ts";
 import type { Backend } from "../core/backend.ts";
@@ -30,6 +36,8 @@ import { SLOT_QUEUED, SLOT_TAKEN } from "../core/backend.ts";
 import type { WheelTimer } from "../core/timer_wheel.ts";
 import type { TrafficLog } from "../log/traffic_log.ts";
 import type { SessionHost } from "./session_host.ts";
+import type { SniRouter } from "./sni_router.ts";
+import { ClientHelloReader, HELLO_INCOMPLETE, HELLO_SNI } from "../tls/client_hello.ts";
 import { createLogRecord } from "../log/record.ts";
 import type { LogRecord } from "../log/record.ts";
 import {
@@ -38,6 +46,7 @@ import {
   PHASE_LETTER_CONNECT,
   PHASE_LETTER_DATA,
   PHASE_LETTER_QUEUE,
+  PHASE_LETTER_REQUEST,
   recordQueuePosition,
   startRecord,
 } from "./session_log.ts";
@@ -48,6 +57,8 @@ const PHASE_TURNAROUND = 2;
 const PHASE_ESTABLISHED = 3;
 const PHASE_CLOSING = 4;
 const PHASE_QUEUED = 5;
+/** Reading the ClientHello to pick the backend by SNI. */
+const PHASE_INSPECTING = 6;
 
 
 /** One proxied TCP connection. Pooled: `start` begins a session, and it returns itself to its host at the end. */
@@ -58,6 +69,10 @@ export class TcpSession implements ConnectionHandler, SlotUser {
   private client: Connection | null = null;
   private server: Connection | null = null;
   private backend: Backend | null = null;
+  /** While inspecting: the frontend's SNI routes, and the reader of the hello (kept with the pooled session). */
+  private router: SniRouter<Backend> | null = null;
+  private hello: ClientHelloReader | null = null;
+  private inspectDelay = 0;
   private phase = PHASE_IDLE;
   private retriesLeft = 0;
   private pending: Uint8Array[] = [];
@@ -93,10 +108,29 @@ export class TcpSession implements ConnectionHandler, SlotUser {
 
   /** Takes over an accepted client connection and starts connecting to a server of `backend`. */
   start(client: Connection, backend: Backend, clientTimeout: number): void {
+    this.accept(client, clientTimeout);
+    this.route(backend);
+  }
+
+  /**
+   * Takes over an accepted client connection and reads its TLS ClientHello for at most
+   * `inspectDelay` ms, then connects to the backend `router` picks for its server name.
+   */
+  inspect(client: Connection, router: SniRouter<Backend>, inspectDelay: number, clientTimeout: number): void {
+    this.accept(client, clientTimeout);
+    this.router = router;
+    this.inspectDelay = inspectDelay;
+    this.phase = PHASE_INSPECTING;
+    // The cap is one buffer, as HAProxy inspects what fits in tune.bufsize.
+    if (this.hello === null || this.hello.limit !== this.host.bufferSize) this.hello = new ClientHelloReader(this.host.bufferSize);
+    else this.hello.reset();
+    this.timer.arm(inspectDelay);
+    // A connection parked beyond maxconn comes paused, and the hello must be read now.
+    client.resume();
+  }
+
+  private accept(client: Connection, clientTimeout: number): void {
     this.client = client;
-    this.backend = backend;
-    this.phase = PHASE_CONNECTING;
-    this.retriesLeft = backend.retries;
     this.clientTimeout = clientTimeout;
     const record = this.record;
     this.acceptedAt = this.logClock();
@@ -105,10 +139,19 @@ export class TcpSession implements ConnectionHandler, SlotUser {
       record.requestDate = record.acceptDate;
       startRecord(record, this.host, client);
     }
-    // HAProxy: once both sides are connected, `timeout tunnel` supersedes client and server.
-    this.idleTimeout = backend.tunnelTimeout > 0 ? backend.tunnelTimeout : minPositive(clientTimeout, backend.serverTimeout);
     client.setHandler(this);
     client.setNoDelay(true);
+  }
+
+  /** Takes a slot on `backend` (or queues for one) and connects. */
+  private route(backend: Backend): void {
+    const client = this.client!;
+    const record = this.record;
+    this.backend = backend;
+    this.phase = PHASE_CONNECTING;
+    this.retriesLeft = backend.retries;
+    // HAProxy: once both sides are connected, `timeout tunnel` supersedes client and server.
+    this.idleTimeout = backend.tunnelTimeout > 0 ? backend.tunnelTimeout : minPositive(this.clientTimeout, backend.serverTimeout);
     backend.activeConnections++;
     backend.totalConnections++;
     const outcome = backend.takeSlot(this.slot, this.host.wheel.now);
@@ -117,7 +160,8 @@ export class TcpSession implements ConnectionHandler, SlotUser {
       this.connect();
     } else if (outcome === SLOT_QUEUED) {
       this.phase = PHASE_QUEUED;
-      this.queuedAt = this.acceptedAt;
+      // Routed at accept unless the hello was inspected first: no second clock read then.
+      this.queuedAt = this.inspectDelay === 0 ? this.acceptedAt : this.logClock();
       recordQueuePosition(record, backend, this.slot);
       if (backend.queueTimeout > 0) this.timer.arm(backend.queueTimeout);
     } else {
@@ -161,6 +205,8 @@ export class TcpSession implements ConnectionHandler, SlotUser {
   /** The second letter of a termination state for the current phase. */
   private phaseLetter(): string {
     switch (this.phase) {
+      case PHASE_INSPECTING:
+        return PHASE_LETTER_REQUEST;
       case PHASE_QUEUED:
         return PHASE_LETTER_QUEUE;
       case PHASE_CONNECTING:
@@ -216,8 +262,13 @@ export class TcpSession implements ConnectionHandler, SlotUser {
       } else if (this.phase !== PHASE_CLOSING) {
         this.pending.push(chunk);
         this.pendingBytes += chunk.length;
-        // Held while the server connection is being made, up to one buffer (HAProxy's tune.bufsize).
-        if (this.pendingBytes >= this.host.bufferSize) conn.pause();
+        if (this.phase === PHASE_INSPECTING) {
+          // The reader gives up at one buffer, so what is held while inspecting stays bounded too.
+          if (this.hello!.feed(chunk) !== HELLO_INCOMPLETE) this.routeByHello(null);
+        } else if (this.pendingBytes >= this.host.bufferSize) {
+          // Held while the server connection is being made, up to one buffer (HAProxy's tune.bufsize).
+          conn.pause();
+        }
       }
     } else {
       this.bytesFromServer += chunk.length;
@@ -240,6 +291,8 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     if (conn === this.client) {
       this.clientEnded = true;
       if (this.phase === PHASE_ESTABLISHED) this.server?.end();
+      // As HAProxy evaluates its rules one last time when the client shuts its side: no more bytes will come.
+      else if (this.phase === PHASE_INSPECTING) this.routeByHello("the client shut its side before its ClientHello was complete");
     } else if (conn === this.server) {
       this.serverEnded = true;
       this.client?.end();
@@ -274,6 +327,29 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     if (this.clientClosed && (this.serverClosed || this.server === null)) this.finish();
   }
 
+  /**
+   * Routes by the hello once it is read or will not be (`unfinished`: why not): the server name's
+   * route, else the default backend, else the connection is closed (HAProxy without a
+   * default_backend). Bytes read so far stay pending and go to the server first.
+   */
+  private routeByHello(unfinished: string | null): void {
+    const hello = this.hello!;
+    const serverName = unfinished === null && hello.status === HELLO_SNI ? hello.serverName : "";
+    const backend = this.router!.pick(serverName);
+    this.router = null;
+    this.timer.disarm();
+    if (backend === null) {
+      const why = unfinished ?? (serverName !== "" ? `no route for server name "${serverName}"` : hello.problem);
+      this.host.logger.debug(`Frontend "${this.host.name}" closes the connection from ${this.clientAddress}: ${why}, and it has no default-backend`);
+      this.terminate("P" + PHASE_LETTER_REQUEST);
+      this.abort();
+      return;
+    }
+    this.route(backend);
+    // What was read with the hello may already fill the buffer held for the server (a hello plus early data).
+    if (this.phase !== PHASE_CLOSING && this.pendingBytes >= this.host.bufferSize) this.client?.pause();
+  }
+
   private connect(): void {
     const server = this.target!;
     const client = this.client!;
@@ -286,8 +362,12 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     const connectTimeout = this.backend!.connectTimeout;
     if (connectTimeout > 0) this.timer.arm(connectTimeout);
     else this.timer.disarm();
+    const port = server.port ?? client.local.port;
+    const tls = server.tls;
     this.server = this.host.runtime.connect(
-      { host: server.host, port: server.port ?? client.local.port, noDelay: true, bufferSize: this.host.bufferSize },
+      tls === undefined
+        ? { host: server.host, port, noDelay: true, bufferSize: this.host.bufferSize }
+        : { host: server.host, port, noDelay: true, bufferSize: this.host.bufferSize, tls },
       this,
     );
   }
@@ -298,6 +378,7 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     this.host.logger.debug(
       `Connection to server "${this.backend!.name}/${failed.name}" failed: ${error?.message ?? "closed"}`,
     );
+    if (failed.tlsFailuresInRow === 1) warnTlsFailure(this.host.logger, this.backend!.name, failed, error);
     if (this.client === null) {
       this.finish();
       return;
@@ -328,6 +409,9 @@ export class TcpSession implements ConnectionHandler, SlotUser {
 
   private onTimer(): void {
     switch (this.phase) {
+      case PHASE_INSPECTING:
+        this.routeByHello(`the ClientHello was not complete within the inspect delay (${this.inspectDelay} ms)`);
+        return;
       case PHASE_CONNECTING: {
         const attempt = this.server;
         this.server = null;
@@ -399,6 +483,8 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     this.client = null;
     this.server = null;
     this.backend = null;
+    this.router = null;
+    this.inspectDelay = 0;
     this.pending = [];
     this.pendingBytes = 0;
     this.clientEnded = false;

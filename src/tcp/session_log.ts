@@ -36,6 +36,28 @@ export function startRecord(record: LogRecord, host: SessionHost, client: Connec
   record.frontendAddress = client.local.address;
   record.frontendPort = client.local.port;
   record.frontendName = host.name;
+  const tls = client.tls;
+  if (tls === undefined) {
+    if (record.tlsVersion !== "") clearTlsFacts(record);
+    return;
+  }
+  record.tlsVersion = tls.version;
+  record.tlsCipher = tls.cipher;
+  record.tlsServerName = tls.serverName;
+  record.tlsAlpn = tls.alpn;
+  record.tlsPeerCertificate = tls.peerCertificate;
+  record.tlsPeerError = tls.peerError;
+  record.tlsPeerSubject = tls.peerSubject;
+}
+
+function clearTlsFacts(record: LogRecord): void {
+  record.tlsVersion = "";
+  record.tlsCipher = "";
+  record.tlsServerName = "";
+  record.tlsAlpn = "";
+  record.tlsPeerCertificate = "none";
+  record.tlsPeerError = "";
+  record.tlsPeerSubject = "";
 }
 
 /** The counts and the termination state, taken when the line is written. */

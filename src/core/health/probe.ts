@@ -10,6 +10,8 @@ export const CHECK_STATUS = Object.freeze({
   layer4Passed: "Layer4 check passed",
   layer4Timeout: "Layer4 timeout",
   layer4Problem: "Layer4 connection problem",
+  /** HAProxy's L6RSP: the TLS handshake failed or the certificate was refused. */
+  layer6InvalidResponse: "Layer6 invalid response",
   layer7Passed: "Layer7 check passed",
   layer7Timeout: "Layer7 timeout",
   layer7WrongStatus: "Layer7 wrong status",
@@ -73,7 +75,9 @@ export function describeConnectError(code: string | undefined, message: string):
  * the socket's error, undefined for a close without one.
  */
 export function connectProblem(error: unknown): ProbeResult {
-  return { passed: false, status: CHECK_STATUS.layer4Problem, code: null, info: errorInfo(error) };
+  const code = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
+  const tls = code === "ECERTVERIFY" || code === "ETLSHANDSHAKE";
+  return { passed: false, status: tls ? CHECK_STATUS.layer6InvalidResponse : CHECK_STATUS.layer4Problem, code: null, info: errorInfo(error) };
 }
 
 /** The detail of any error met while checking: the system's wording for socket errors. */
