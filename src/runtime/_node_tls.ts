@@ -315,8 +315,8 @@ function discard(): void {}
 
 /**
  * The first bytes of a connection on a TLS listener. A TLS record (0x16, a handshake) goes to the
- * TLS server, the bytes put back for it to read (node:tls takes what is buffered on the socket, on
- * Node, Bun and Deno alike). An upper-case letter is a plain-text HTTP request: answered with a
+ * TLS server, the bytes put back for it to read (node:tls on Node and Bun reads what is buffered
+ * on the socket first; Deno's does not, see `firstBytesCanBeReturned`). An upper-case letter is a plain-text HTTP request: answered with a
  * 400 in plain text, as nginx does, since the client could read no TLS alert; anything else is
  * closed. Both are logged as failed handshakes.
  */
