@@ -102,6 +102,7 @@ describe("defaults and inheritance", () => {
       slowstart: 0,
       check: null,
       tls: null,
+      sendProxy: { version: 0, ssl: false, sslCn: false, check: undefined },
     });
     assert.ok(Object.isFrozen(config.frontends) && Object.isFrozen(backend.timeouts));
   });

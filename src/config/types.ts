@@ -411,6 +411,20 @@ export interface ServerConfig {
   readonly check: HealthCheckConfig | null;
   /** TLS towards the server (its own `tls`, else its backend's); null: plain TCP. */
   readonly tls: ServerTlsConfig | null;
+  /** The PROXY protocol header sent first on each connection (its own keys, else its backend's). */
+  readonly sendProxy: SendProxyConfig;
+}
+
+/** PROXY protocol towards a server (HAProxy's `send-proxy`, `send-proxy-v2[-ssl[-cn]]`, `check-send-proxy`). */
+export interface SendProxyConfig {
+  /** 0: no header; 1: the v1 text line; 2: the v2 binary header. */
+  readonly version: 0 | 1 | 2;
+  /** v2: add the SSL TLV (whether the client came over TLS, its version). */
+  readonly ssl: boolean;
+  /** v2: add the client certificate's CN to the SSL TLV. */
+  readonly sslCn: boolean;
+  /** `check-send-proxy` as given; undefined: HAProxy's default (see `checkSendsProxy`). */
+  readonly check: boolean | undefined;
 }
 
 /** TLS towards a server (HAProxy's `ssl` on a server line). */

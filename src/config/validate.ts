@@ -35,6 +35,7 @@ import type { ConfigPath, Table, ValidationIssue, ValidationOptions } from "./re
 import { formatTomlPath } from "./toml_positions.ts";
 import { readTune } from "./tune.ts";
 import { readServerTls } from "./server_tls.ts";
+import { NO_SEND_PROXY, readSendProxy, SEND_PROXY_KEYS } from "./send_proxy.ts";
 import { readProcessSettings } from "./process_settings.ts";
 import { readSniRoutes } from "./sni_routes.ts";
 import { DEFAULTS } from "./types.ts";
@@ -50,6 +51,7 @@ import type {
   ProxyMode,
   RouteConfig,
   ServerConfig,
+  SendProxyConfig,
   ServerTlsConfig,
   SniRouteConfig,
 } from "./types.ts";
@@ -90,9 +92,11 @@ const FRONTEND_KEYS = [
 ] as const;
 const BACKEND_KEYS = [
   "tls", "mode", "balance", "retries", "redispatch", "allbackups", "servers", "check", "slowstart", "timeout", "http-reuse",
-  ...FORWARDED_KEYS, ...HTTP_SECTION_KEYS,
+  ...SEND_PROXY_KEYS, ...FORWARDED_KEYS, ...HTTP_SECTION_KEYS,
 ] as const;
-const SERVER_KEYS = ["name", "address", "weight", "maxconn", "maxqueue", "backup", "disabled", "slowstart", "check", "tls"] as const;
+const SERVER_KEYS = [
+  "name", "address", "weight", "maxconn", "maxqueue", "backup", "disabled", "slowstart", "check", "tls", ...SEND_PROXY_KEYS,
+] as const;
 const ROUTE_KEYS = ["backend", ...MATCHER_KEYS] as const;
 const FRONTEND_TIMEOUTS = ["client", "http-request", "http-keep-alive", "inspect-delay"] as const;
 const BACKEND_TIMEOUTS = ["connect", "server", "queue", "tunnel"] as const;
@@ -362,6 +366,8 @@ interface ServerDefaults {
   readonly slowstart: number;
   /** The backend's `tls`, the default of its servers. */
   readonly tls: ServerTlsConfig | null;
+  /** The backend's send-proxy keys, the default of its servers. */
+  readonly sendProxy: SendProxyConfig;
   /** Inherited settings already reported for this backend, to say each once. */
   readonly reported: Set<string>;
 }
@@ -388,6 +394,9 @@ function readServer(reader: Reader, path: ConfigPath, value: unknown, index: num
   }
   const checkLayer = readCheck(reader, [...path, "check"], table.check, defaults.check);
   const check = serverHealthCheck(reader, checkLayer, { ...defaults, path, name, port: host === "" ? undefined : port });
+  const tls = serverTls(reader, [...path, "tls"], table.tls, defaults);
+  const sendProxy = readSendProxy(reader, path, table, defaults.sendProxy);
+  checkSendProxyWithTls(reader, path, name, tls, sendProxy, sendProxy.check === true);
   return Object.freeze({
     name,
     address: addressText ?? "",
@@ -400,8 +409,24 @@ function readServer(reader: Reader, path: ConfigPath, value: unknown, index: num
     disabled: reader.boolean([...path, "disabled"], table.disabled) ?? false,
     slowstart: reader.duration([...path, "slowstart"], table.slowstart) ?? defaults.slowstart,
     check,
-    tls: serverTls(reader, [...path, "tls"], table.tls, defaults),
+    tls,
+    sendProxy,
   });
+}
+
+/**
+ * The PROXY header goes in clear before the TLS ClientHello (HAProxy's order), but the runtime's
+ * TLS client (node:tls) writes its ClientHello as soon as the socket connects, with no way to put
+ * bytes before it: refused rather than sent in the wrong place.
+ */
+function checkSendProxyWithTls(reader: Reader, path: ConfigPath, name: string, tls: ServerTlsConfig | null, sendProxy: SendProxyConfig, checkSends: boolean): void {
+  if (tls === null) return;
+  if (sendProxy.version !== 0) {
+    const key = sendProxy.version === 1 ? "send-proxy" : "send-proxy-v2";
+    reader.error(path, `Server "${name}" has both "${key}" and "tls": sending the PROXY header before a TLS handshake to a server is not supported yet; use one or the other`);
+  } else if (checkSends) {
+    reader.error(path, `Server "${name}" has both "check-send-proxy" and "tls": sending the PROXY header before a TLS handshake to a server is not supported yet`);
+  }
 }
 
 /** A server's `tls`; SNI from the request's Host needs a request (http mode). */
@@ -426,6 +451,7 @@ function readBackend(reader: Reader, name: string, value: unknown, inherited: In
     check: readCheck(reader, [...path, "check"], table.check, inherited.check),
     slowstart: reader.duration([...path, "slowstart"], table.slowstart) ?? inherited.slowstart,
     tls: readServerTls(reader, [...path, "tls"], table.tls, null),
+    sendProxy: readSendProxy(reader, path, table, NO_SEND_PROXY),
     reported: new Set(),
   };
   const servers: ServerConfig[] = [];
