@@ -36,6 +36,17 @@ export interface ServerSpec {
   readonly tlsSniFromHost?: boolean;
   /** Weight and maxconn ramp-up after coming back up, ms; 0: none (default 0). */
   readonly slowstart?: number;
+  /** The PROXY protocol header each connection to the server opens with; undefined: none. */
+  readonly proxyHeader?: ProxyHeaderSpec;
+}
+
+/** Which PROXY protocol header a server gets (HAProxy's `send-proxy`, `send-proxy-v2[-ssl[-cn]]`). */
+export interface ProxyHeaderSpec {
+  readonly version: 1 | 2;
+  /** v2: the SSL TLV. */
+  readonly ssl: boolean;
+  /** v2: the client certificate's CN in the SSL TLV. */
+  readonly sslCn: boolean;
 }
 
 /**
@@ -113,6 +124,11 @@ export class Server {
   readonly tls: TlsClientOptions | undefined;
   readonly tlsSniFromHost: boolean;
   /**
+   * The PROXY header each new connection opens with, describing its client; null: none. In http
+   * mode such a connection is private to that client unless `http-reuse always`.
+   */
+  readonly proxyHeader: ProxyHeaderSpec | null;
+  /**
    * TLS failures (a certificate refused, a failed handshake) since the last connection that
    * succeeded: the sessions log the first of a run, not every request that meets it.
    */
@@ -121,6 +137,7 @@ export class Server {
   constructor(spec: ServerSpec, index: number) {
     this.tls = spec.tls;
     this.tlsSniFromHost = spec.tlsSniFromHost ?? false;
+    this.proxyHeader = spec.proxyHeader ?? null;
     this.name = spec.name;
     this.host = spec.host;
     this.port = spec.port;

@@ -8,6 +8,7 @@
 import type { TlsClientOptions } from "../runtime/types.ts";
 import type { ServerTlsConfig } from "../config/types.ts";
 import { serverTlsNames } from "../config/server_tls.ts";
+import { checkSendsProxy } from "../config/send_proxy.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { NetError } from "../runtime/net_error.ts";
 import { Backend } from "../core/backend.ts";
@@ -251,16 +252,19 @@ export class Proxy {
         // As HAProxy's `ssl` implies `check-ssl` when the check goes to the server itself.
         const ownAddress = check.address === null && (check.port === null || check.port === server.port);
         const tls = ownAddress ? server.tls : undefined;
-        checks.push(new ServerCheck(backend, server, check, this.probe(check, host, port, tls), this.wheel, this.runtime, this.logger));
+        const sendProxy = serverConfig.sendProxy;
+        // HAProxy: v2 when the server's traffic gets v2, else v1.
+        const proxyHeader = checkSendsProxy(sendProxy, ownAddress) ? (sendProxy.version === 2 ? 2 : 1) : 0;
+        checks.push(new ServerCheck(backend, server, check, this.probe(check, host, port, tls, proxyHeader), this.wheel, this.runtime, this.logger));
       }
     }
     return checks;
   }
 
-  private probe(check: HealthCheckConfig, host: string, port: number, tls: TlsClientOptions | undefined): HealthProbe {
+  private probe(check: HealthCheckConfig, host: string, port: number, tls: TlsClientOptions | undefined, proxyHeader: 0 | 1 | 2): HealthProbe {
     return check.http !== null && check.type === "http"
-      ? new HttpCheckProbe(this.runtime, host, port, check.http, tls)
-      : new TcpConnectProbe(this.runtime, host, port, tls);
+      ? new HttpCheckProbe(this.runtime, host, port, check.http, tls, proxyHeader)
+      : new TcpConnectProbe(this.runtime, host, port, tls, proxyHeader);
   }
 }
 
@@ -295,6 +299,9 @@ export function buildBackend(
     disabled: server.disabled,
     slowstart: server.slowstart,
     ...(server.tls === null ? {} : { tls: serverTlsOptions(server.tls, server.host), tlsSniFromHost: server.tls.sniFromHost }),
+    ...(server.sendProxy.version === 0
+      ? {}
+      : { proxyHeader: Object.freeze({ version: server.sendProxy.version, ssl: server.sendProxy.ssl, sslCn: server.sendProxy.sslCn }) }),
   }));
   return new Backend({
     name: config.name,

@@ -30,6 +30,7 @@ import {
 } from "./head_parser.ts";
 import { CHUNKED_FAILED, ChunkedDecoder } from "./chunked_decoder.ts";
 import { destroyQuietly } from "../tcp/connect_probe.ts";
+import { encodeCheckProxyHeader } from "../proxy_protocol/encode.ts";
 
 /**
  * Most body bytes an http check reads when it looks for a text: HAProxy's check buffer is one
@@ -73,8 +74,12 @@ export class HttpCheckProbe implements HealthProbe {
   /** The server's TLS, when the check goes to its own address (HAProxy's check-ssl, implied by ssl). */
   readonly tls: TlsClientOptions | undefined;
 
-  constructor(runtime: Runtime, host: string, port: number, check: HttpCheckConfig, tls?: TlsClientOptions) {
+  /** The PROXY header version each check opens with (`check-send-proxy`); 0: none. */
+  readonly proxyHeader: 0 | 1 | 2;
+
+  constructor(runtime: Runtime, host: string, port: number, check: HttpCheckConfig, tls?: TlsClientOptions, proxyHeader: 0 | 1 | 2 = 0) {
     this.tls = tls;
+    this.proxyHeader = proxyHeader;
     this.runtime = runtime;
     this.host = host;
     this.port = port;
@@ -195,6 +200,8 @@ class HttpCheckRun implements ProbeRun, ConnectionHandler {
       this.#conn = conn;
       this.#state = STATE_HEAD;
       this.#reader!.head.reset(this.#probe.check.method);
+      const proxyHeader = this.#probe.proxyHeader;
+      if (proxyHeader !== 0) conn.write(encodeCheckProxyHeader(proxyHeader, conn));
       conn.write(this.#probe.request);
     } catch (error) {
       this.#failed(error);

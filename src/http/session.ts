@@ -100,6 +100,7 @@ import type { HttpBackendRoute, HttpFrontendPolicy } from "./policy.ts";
 import { renderAnswer } from "./rules.ts";
 import type { RuleVerdict } from "./rules.ts";
 import { LINGER_IDLE_MS, LINGER_OVER, LingeringClose } from "./lingering_close.ts";
+import { encodeProxyHeader } from "../proxy_protocol/encode.ts";
 
 /** A head and the body piece that came with it are joined into one write up to this size. */
 export const COALESCE_MAX_BYTES = 16_384;
@@ -314,6 +315,10 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     const now = this.logClock();
     this.record.connectTime = Math.round(now - this.connectStartedAt);
     this.establishedAt = now;
+    // The PROXY header goes before the first request head: it describes this connection's first
+    // client, and the connection stays with that client (see responseDone) unless http-reuse always.
+    const header = this.target?.proxyHeader ?? null;
+    if (header !== null && this.client !== null) conn.write(encodeProxyHeader(header, this.client));
     this.established();
     this.flushServerHead();
   }
@@ -1169,11 +1174,15 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       }
       if (this.serverReusable && this.requestState === REQUEST_DONE && server.open) {
         server.resume();
-        if (this.route!.reuse === "never" && this.closeAfter) {
+        // A connection that opened with a PROXY header speaks for its first client: HAProxy keeps
+        // it private to that client, shared only under `http-reuse always`.
+        const reuse = this.route!.reuse;
+        const isPrivate = reuse === "never" || (reuse === "safe" && this.target!.proxyHeader !== null);
+        if (isPrivate && this.closeAfter) {
           // Private to a client connection that is closing: nobody will take it.
           server.setHandler(DISCARD_HANDLER);
           server.destroy();
-        } else if (this.route!.reuse === "never") {
+        } else if (isPrivate) {
           this.privateServer = server;
           this.privateTarget = this.target;
         } else {

@@ -217,3 +217,34 @@ function groups(text: string): number[] | null {
   }
   return out;
 }
+
+/** Which header to send: what a server's send-proxy keys chose. */
+export interface ProxyHeaderChoice extends ProxyV2Options {
+  readonly version: 1 | 2;
+}
+
+/** The client side of a proxied connection, as the header describes it. */
+export interface ProxiedClient {
+  readonly remote: NetAddr;
+  readonly local: NetAddr;
+  readonly tls: TlsFacts | undefined;
+}
+
+/**
+ * The header a new server connection opens with for `client`: its address as the source, the
+ * address it reached us on as the destination, and (v2) its TLS facts.
+ */
+export function encodeProxyHeader(choice: ProxyHeaderChoice, client: ProxiedClient): Uint8Array {
+  return choice.version === 1
+    ? encodeProxyV1(client.remote, client.local)
+    : encodeProxyV2(client.remote, client.local, client.tls, choice);
+}
+
+/**
+ * The header a health check opens with (`check-send-proxy`), as HAProxy sends it on a connection
+ * it made for itself: v1 describes the check's own connection (its local address as the source),
+ * v2 is a LOCAL header, which a receiver serves with the connection's real addresses.
+ */
+export function encodeCheckProxyHeader(version: 1 | 2, check: { readonly local: NetAddr; readonly remote: NetAddr }): Uint8Array {
+  return version === 1 ? encodeProxyV1(check.local, check.remote) : encodeProxyV2Local();
+}

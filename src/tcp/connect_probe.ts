@@ -13,6 +13,7 @@
 import type { TlsClientOptions } from "../runtime/types.ts";
 import type { Connection, ConnectionHandler, Runtime } from "../runtime/types.ts";
 import type { NetError } from "../runtime/net_error.ts";
+import { encodeCheckProxyHeader } from "../proxy_protocol/encode.ts";
 import { CHECK_STATUS, connectProblem } from "../core/health/probe.ts";
 import type { HealthProbe, ProbeResult, ProbeRun } from "../core/health/probe.ts";
 
@@ -31,17 +32,20 @@ export class TcpConnectProbe implements HealthProbe {
   readonly port: number;
   /** The server's TLS, when the check goes to its own address (HAProxy's check-ssl, implied by ssl). */
   readonly tls: TlsClientOptions | undefined;
+  /** The PROXY header version each check opens with (`check-send-proxy`); 0: none. */
+  readonly proxyHeader: 0 | 1 | 2;
 
-  constructor(runtime: Runtime, host: string, port: number, tls?: TlsClientOptions) {
+  constructor(runtime: Runtime, host: string, port: number, tls?: TlsClientOptions, proxyHeader: 0 | 1 | 2 = 0) {
     this.runtime = runtime;
     this.host = host;
     this.port = port;
     this.tls = tls;
+    this.proxyHeader = proxyHeader;
   }
 
   /** Dials the server; see {@link HealthProbe.start}. */
   start(done: (result: ProbeResult) => void): ProbeRun {
-    const run = new TcpConnectRun(done);
+    const run = new TcpConnectRun(done, this.proxyHeader);
     run.begin(this.runtime, this.host, this.port, this.tls);
     return run;
   }
@@ -57,9 +61,11 @@ class TcpConnectRun implements ProbeRun, ConnectionHandler {
   #cancelled = false;
   /** Inside `start`: a result found now must wait, as `done` is never called synchronously. */
   #starting = false;
+  readonly #proxyHeader: 0 | 1 | 2;
 
-  constructor(done: (result: ProbeResult) => void) {
+  constructor(done: (result: ProbeResult) => void, proxyHeader: 0 | 1 | 2) {
     this.#done = done;
+    this.#proxyHeader = proxyHeader;
   }
 
   get connected(): boolean {
@@ -94,6 +100,9 @@ class TcpConnectRun implements ProbeRun, ConnectionHandler {
     }
     this.#connected = true;
     this.#conn = conn;
+    // A server that requires the header would log a bad connection without it. The write reaches
+    // the kernel at once (the socket's queue is empty), so the close that follows does not lose it.
+    if (this.#proxyHeader !== 0) conn.write(encodeCheckProxyHeader(this.#proxyHeader, conn));
     this.#finish(PASSED);
   }
 

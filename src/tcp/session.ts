@@ -37,6 +37,7 @@ import type { WheelTimer } from "../core/timer_wheel.ts";
 import type { TrafficLog } from "../log/traffic_log.ts";
 import type { SessionHost } from "./session_host.ts";
 import type { SniRouter } from "./sni_router.ts";
+import { encodeProxyHeader } from "../proxy_protocol/encode.ts";
 import { ClientHelloReader, HELLO_INCOMPLETE, HELLO_SNI } from "../tls/client_hello.ts";
 import { createLogRecord } from "../log/record.ts";
 import type { LogRecord } from "../log/record.ts";
@@ -243,6 +244,9 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     this.record.connectTime = Math.round(this.logClock() - this.connectStartedAt);
     this.phase = PHASE_ESTABLISHED;
     this.armIdle();
+    // The PROXY header goes before any byte of the client's (HAProxy's send-proxy).
+    const header = this.target?.proxyHeader ?? null;
+    if (header !== null && this.client !== null) conn.write(encodeProxyHeader(header, this.client));
     const pending = this.pending;
     for (let i = 0; i < pending.length; i++) conn.write(pending[i]!);
     this.pending = [];
