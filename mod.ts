@@ -68,6 +68,7 @@ export type {
   HttpCheckConfig,
   LogTargetConfig,
   ProxyMode,
+  SendProxyConfig,
   ServerConfig,
 } from "./src/config/types.ts";
 export { ConfigError } from "./src/config/errors.ts";
