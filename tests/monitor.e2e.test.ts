@@ -79,6 +79,14 @@ test("monitor-uri: 200 by the proxy itself, not forwarded nor logged; 503 under 
     assert.equal(ready.status, 200);
     assert.match(ready.body, /Service ready\./);
     assert.equal((await request(port, "/healthz?from=lb")).status, 200, "the query is not part of the path compared");
+    // Kept alive like any answer, pipelined requests included; HEAD gets the head alone.
+    const pipelined = (await exchange(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nHEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false))
+      .toString("latin1");
+    const answers = pipelined.split(/(?=HTTP\/1\.1 )/);
+    assert.equal(answers.length, 2, pipelined);
+    assert.match(answers[0]!, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n<html><body><h1>200 OK<\/h1>\nService ready\.\n<\/body><\/html>\n$/);
+    assert.doesNotMatch(answers[0]!, /Connection:/);
+    assert.match(answers[1]!, /^HTTP\/1\.1 200 OK\r\n[\s\S]*Content-Length: \d+\r\n[\s\S]*\r\n\r\n$/);
     assert.equal(a.state.served + b.state.served, 0, "a monitor request never reaches an origin");
     // Any other path is forwarded, and logged: once its line is out, a monitor line would be too.
     assert.equal((await request(port, "/healthz/deeper")).status, 200);

@@ -1304,14 +1304,15 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.resetRequestLog();
     const client = this.client!;
     this.requestHead = null;
-    if (this.closeAfter || this.requestState !== REQUEST_DONE) {
-      client.write(this.policy.errorPages.response(status, "close"));
+    const close = this.closeAfter || this.requestState !== REQUEST_DONE;
+    let answer = this.policy.errorPages.response(status, close ? "close" : this.request.version === "1.0" ? "keep-alive" : null);
+    // RFC 9110 9.3.2: the answer to HEAD is the head alone.
+    if (this.request.method === "HEAD") answer = answer.subarray(0, headLength(answer));
+    if (close) {
+      client.write(answer);
       this.closeClient();
       return;
     }
-    let answer = this.policy.errorPages.response(status, this.request.version === "1.0" ? "keep-alive" : null);
-    // RFC 9110 9.3.2: the answer to HEAD is the head alone.
-    if (this.request.method === "HEAD") answer = answer.subarray(0, headLength(answer));
     this.responseState = RESPONSE_DONE;
     if (client.write(answer)) {
       this.waitRequest(true);
