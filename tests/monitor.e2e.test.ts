@@ -10,7 +10,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as http from "node:http";
 import { exchange, sleep, waitUntil } from "./_cli_helpers.ts";
-import { httpOrigin, startWithConfig } from "./_http_helpers.ts";
+import { configFile, httpOrigin, startWithConfig } from "./_http_helpers.ts";
+import { freePort, MasterProcess } from "./_process_helpers.ts";
 
 /** Deno arms its SIGUSR1 inspector 500 ms after start (src/runtime/deno.ts): signal only processes older than that. */
 const DENO_SIGUSR1_ARMING_MS = 600;
@@ -190,3 +191,75 @@ test("a client that leaves on the first 503 of the monitor never meets a refused
     await a.close();
   }
 });
+
+/** A -W configuration with one worker and a grace, on a fixed port (the master binds it). */
+function masterConfig(port: number, origin: string): string {
+  return `
+[defaults]
+mode = "http"
+grace = "3s"
+
+[frontends.web]
+bind = "127.0.0.1:${port}"
+default-backend = "app"
+monitor-uri = "/healthz"
+
+[backends.app]
+servers = [{ name = "a", address = "${origin}" }]
+`;
+}
+
+test("-W: SIGUSR1 to the master: its worker fails the monitor for the grace while serving, then stops", async () => {
+  const a = await namedOrigin("a");
+  const port = await freePort();
+  const file = configFile(masterConfig(port, a.address));
+  const master = new MasterProcess(["-W", "-f", file.path]);
+  try {
+    await master.waitFor(/1 workers? ready/);
+    assert.equal((await request(port, "/healthz")).status, 200);
+    await sleep(Math.max(0, DENO_SIGUSR1_ARMING_MS - (Date.now() - master.startedAt)));
+    master.signalMaster("SIGUSR1");
+    await master.waitFor(/Master asked to finish: grace of 3000 ms: monitor-uri fails/);
+    assert.equal((await request(port, "/healthz")).status, 503);
+    assert.equal((await request(port, "/")).body, "a");
+    assert.equal(await master.waitAllGone(), 0);
+    assert.match(master.stderr, /Master asked to finish: stopped listening/);
+  } finally {
+    await master.stop();
+    file.remove();
+    await a.close();
+  }
+});
+
+test("-W reload: the old worker keeps its grace beside the new one, and no request meets a refused connection", async () => {
+  const a = await namedOrigin("a");
+  const port = await freePort();
+  const file = configFile(masterConfig(port, a.address));
+  const master = new MasterProcess(["-W", "-f", file.path]);
+  try {
+    await master.waitFor(/1 workers? ready/);
+    const mark = master.stderr.length;
+    master.signalMaster("SIGUSR2");
+    await master.waitFor(/Master asked to finish: grace of 3000 ms: monitor-uri fails/, mark);
+    // Until the old worker stops listening, the kernel hands connections to either generation:
+    // every one is served, the monitor answering 200 from the new worker and 503 from the old.
+    const statuses = new Set<number>();
+    const errors: string[] = [];
+    for (let round = 0; round < 2_000 && !/Master asked to finish: stopped listening/.test(master.stderr.slice(mark)); round++) {
+      const page = await request(port, "/");
+      if (page.error !== undefined) errors.push(page.error);
+      const probe = await request(port, "/healthz");
+      if (probe.error !== undefined) errors.push(probe.error);
+      else statuses.add(probe.status);
+    }
+    assert.deepEqual(errors, []);
+    assert.ok([...statuses].every((status) => status === 200 || status === 503), [...statuses].join());
+    await master.waitFor(/Worker \d \(pid \d+\) exited with code 0/, mark);
+    assert.equal((await request(port, "/healthz")).status, 200, "the new worker answers alone");
+  } finally {
+    await master.stop();
+    file.remove();
+    await a.close();
+  }
+});
+
