@@ -23,6 +23,10 @@ function recordingProxy(events: string[]): ServedProxy & { sessions: number } {
     },
     frontends: [],
     backends: [],
+    grace: 0,
+    beginStop() {
+      events.push("monitors failing");
+    },
     listen: () => Promise.resolve(),
     async stopListening() {
       events.push("closing the listeners");
@@ -63,6 +67,7 @@ test("SIGUSR1: the notice that the proxy stopped listening comes once the listen
   raise("SIGUSR1");
   assert.equal(await serving.stopped, "graceful-stop");
   assert.deepEqual(events, [
+    "monitors failing",
     "closing the listeners",
     "listeners closed",
     "SIGUSR1 received: stopped listening, finishing 1 session(s)",
@@ -77,4 +82,36 @@ test("a graceful stop asked by a -W master: the same order", async () => {
   serving.finish("Master asked to finish");
   assert.equal(await serving.stopped, "graceful-stop");
   assert.deepEqual(events.slice(-2), ["listeners closed", "Master asked to finish: stopped listening, finishing 1 session(s)"]);
+});
+
+test("SIGUSR1 with a grace: the monitors fail first, the listeners close only once the grace is over", async () => {
+  const events: string[] = [];
+  const proxy = { ...recordingProxy(events), grace: 30 };
+  const { runtime, raise } = signalRuntime();
+  const serving = serveUntilStopped(proxy, GLOBAL, runtime, recordingLogger(events));
+  raise("SIGUSR1");
+  // The grace runs on a timer: nothing is closed in the same turn.
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.deepEqual(events, [
+    "monitors failing",
+    "SIGUSR1 received: grace of 30 ms: monitor-uri fails, still listening and serving 1 session(s)",
+  ]);
+  assert.equal(await serving.stopped, "graceful-stop");
+  assert.deepEqual(events.slice(2), [
+    "closing the listeners",
+    "listeners closed",
+    "SIGUSR1 received: stopped listening, finishing 1 session(s)",
+  ]);
+});
+
+test("hard-stop-after shorter than the grace: a hard stop, still listening (the exit closes everything)", async () => {
+  const events: string[] = [];
+  const proxy = { ...recordingProxy(events), grace: 60_000 };
+  const { runtime, raise } = signalRuntime();
+  const global = { hardStopAfter: 20 } as unknown as GlobalConfig;
+  const serving = serveUntilStopped(proxy, global, runtime, recordingLogger(events));
+  raise("SIGUSR1");
+  assert.equal(await serving.stopped, "hard-stop");
+  assert.equal(events.includes("closing the listeners"), false);
+  assert.equal(events.at(-1), "hard-stop-after (20 ms) expired: cutting 1 remaining session(s)");
 });

@@ -291,6 +291,21 @@ export interface ForwardedHeadersConfig {
   readonly forwardedHost: boolean;
 }
 
+/** One `monitor-fail` condition: the monitor answers 503 while `backend` has fewer usable servers. */
+export interface MonitorFailConfig {
+  readonly backend: string;
+  /** HAProxy's `nbsrv(backend) lt minServers`: usable = up, not in maintenance or drain, weight > 0. */
+  readonly minServers: number;
+}
+
+/** An http frontend's health endpoint for the tier in front (HAProxy's `monitor-uri`, `monitor fail`). */
+export interface MonitorConfig {
+  /** A request whose path equals it is answered by the proxy itself (200, or 503 when failing), never forwarded nor logged. */
+  readonly uri: string;
+  /** Any condition met makes the answer 503. */
+  readonly fail: readonly MonitorFailConfig[];
+}
+
 /** Accepts client connections and hands them to a backend. */
 export interface FrontendConfig {
   readonly name: string;
@@ -317,6 +332,13 @@ export interface FrontendConfig {
   readonly sniRoutes: readonly SniRouteConfig[];
   readonly http: HttpSectionConfig;
   readonly log: FrontendLogConfig;
+  /** http mode: the health endpoint, or null. */
+  readonly monitor: MonitorConfig | null;
+  /**
+   * On a graceful stop, how long the frontend keeps listening and serving while its monitor answers
+   * 503, ms, before it stops listening (HAProxy's `grace`); 0: stop listening at once.
+   */
+  readonly grace: number;
 }
 
 /** Timeouts of a backend, in milliseconds; 0 disables one. */

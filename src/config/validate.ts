@@ -38,6 +38,8 @@ import { readServerTls } from "./server_tls.ts";
 import { NO_SEND_PROXY, readSendProxy, SEND_PROXY_KEYS } from "./send_proxy.ts";
 import { readProcessSettings } from "./process_settings.ts";
 import { readSniRoutes } from "./sni_routes.ts";
+import { DEFAULTS_MONITOR_KEYS, FRONTEND_MONITOR_KEYS, readDefaultsMonitor, readFrontendMonitor } from "./monitor_setting.ts";
+import type { DefaultsMonitor } from "./monitor_setting.ts";
 import { DEFAULTS } from "./types.ts";
 import type {
   BackendConfig,
@@ -84,11 +86,11 @@ const GLOBAL_KEYS = [
 const DEFAULTS_KEYS = [
   "mode", "balance", "retries", "redispatch", "allbackups", "maxconn", "backlog", "timeout", "http-reuse",
   "check", "slowstart",
-  ...LOG_KEYS, ...FORWARDED_KEYS, ...HTTP_SECTION_KEYS,
+  ...LOG_KEYS, ...FORWARDED_KEYS, ...HTTP_SECTION_KEYS, ...DEFAULTS_MONITOR_KEYS,
 ] as const;
 const FRONTEND_KEYS = [
   "bind", "default-backend", "mode", "maxconn", "backlog", "reuseport", "timeout", "routes",
-  ...LOG_KEYS, ...FORWARDED_KEYS, ...HTTP_SECTION_KEYS,
+  ...LOG_KEYS, ...FORWARDED_KEYS, ...HTTP_SECTION_KEYS, ...FRONTEND_MONITOR_KEYS,
 ] as const;
 const BACKEND_KEYS = [
   "tls", "mode", "balance", "retries", "redispatch", "allbackups", "servers", "check", "slowstart", "timeout", "http-reuse",
@@ -135,6 +137,8 @@ interface Inherited {
   slowstart: number;
   /** `log`, `log-format`, `dontlognull`, `log-separate-errors` of [defaults], and [global]'s targets. */
   log: DefaultsLog;
+  /** `monitor-uri` and `grace` of [defaults]. */
+  monitor: DefaultsMonitor;
 }
 
 function readTimeouts(
@@ -196,6 +200,7 @@ function readDefaults(reader: Reader, value: unknown, globalLog: GlobalLog): Inh
     check: readCheck(reader, ["defaults", "check"], table.check, NO_CHECK),
     slowstart: reader.duration(["defaults", "slowstart"], table.slowstart) ?? 0,
     log: readDefaultsLog(reader, table, globalLog),
+    monitor: readDefaultsMonitor(reader, table),
   };
 }
 
@@ -212,7 +217,8 @@ interface BackendReference {
   readonly mode: ProxyMode;
   readonly backend: string;
   readonly path: ConfigPath;
-  readonly kind: "default-backend" | "route";
+  /** "monitor": counted by `monitor-fail`, which any mode of backend may be. */
+  readonly kind: "default-backend" | "route" | "monitor";
 }
 
 function readBinds(reader: Reader, path: ConfigPath, value: unknown, reusePort: boolean, places: BindPlaces): BindConfig[] {
@@ -336,6 +342,9 @@ function readFrontend(
   const forwarded = readForwarded(reader, path, table, inherited.forwarded, mode);
   const http = readHttpSection(reader, path, table, inherited.http, mode, `frontend "${name}"`);
   const log = readFrontendLog(reader, path, table, inherited.log, mode, name);
+  const monitorReferences: Array<{ backend: string; path: ConfigPath }> = [];
+  const { monitor, grace } = readFrontendMonitor(reader, path, table, inherited.monitor, mode, monitorReferences);
+  for (const reference of monitorReferences) references.push({ frontend: name, mode, ...reference, kind: "monitor" });
   return Object.freeze({
     name,
     mode,
@@ -354,6 +363,8 @@ function readFrontend(
     sniRoutes: Object.freeze(sniRoutes),
     http,
     log,
+    monitor,
+    grace,
   });
 }
 
@@ -536,6 +547,8 @@ function checkReferences(
         `Backend "${reference.backend}" does not exist` +
           (suggestion !== undefined ? `: did you mean "${suggestion}"?` : backends.length > 0 ? `: defined are ${[...backendsByName.keys()].map((n) => `"${n}"`).join(", ")}` : ""),
       );
+    } else if (reference.kind === "monitor") {
+      continue;
     } else if (backend.mode === "tcp" && reference.kind === "route" && reference.mode === "http") {
       reader.error(reference.path, `Backend "${backend.name}" is in tcp mode: a route leads requests to an http backend`);
     } else if (backend.mode === "tcp" && reference.mode === "http") {

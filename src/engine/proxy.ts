@@ -180,6 +180,16 @@ export class Proxy {
     await Promise.all(this.frontends.map((frontend) => frontend.unbind()));
   }
 
+  /** The longest `grace` of the frontends, ms: a graceful stop keeps listening that long with its monitors failing. */
+  get grace(): number {
+    return Math.max(0, ...this.config.frontends.map((frontend) => frontend.grace));
+  }
+
+  /** A graceful stop began: every monitor-uri answers 503 from now on (for good). */
+  beginStop(): void {
+    for (const frontend of this.frontends) frontend.httpPolicy?.monitor?.beginStop();
+  }
+
   /** True while the listeners are bound. */
   get isListening(): boolean {
     return this.listening;

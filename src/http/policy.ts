@@ -26,6 +26,7 @@ import type { ForwardedHeaderRules } from "./forwarded_headers.ts";
 import { RequestRules, ResponseRules } from "./rules.ts";
 import { Router } from "./router.ts";
 import { ErrorPages } from "./error_pages.ts";
+import { Monitor } from "./monitor.ts";
 
 /** A backend as one frontend's requests reach it. */
 export interface HttpBackendRoute {
@@ -56,6 +57,8 @@ export interface HttpFrontendPolicy {
   readonly maxHeaderLines: number;
   /** Client bytes held while a request waits, before the client is paused (tune.bufsize). */
   readonly bufferBytes: number;
+  /** The `monitor-uri` answer, or null (none configured). */
+  readonly monitor: Monitor | null;
 }
 
 const MODE_RANK: Record<HttpConnectionMode, number> = { "http-keep-alive": 0, "http-server-close": 1, httpclose: 2 };
@@ -123,5 +126,10 @@ export function buildHttpFrontendPolicy(
     maxHeadBytes: tune.bufsize - tune.maxrewrite,
     maxHeaderLines: tune.httpMaxhdr,
     bufferBytes: tune.bufsize,
+    monitor: frontend.monitor === null ? null : new Monitor(frontend.monitor, (name) => {
+      const entry = backends.get(name);
+      if (entry === undefined) throw new Error(`Frontend "${frontend.name}" counts the servers of unknown backend "${name}"`);
+      return entry.backend;
+    }),
   });
 }

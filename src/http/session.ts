@@ -508,6 +508,12 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.responseState = RESPONSE_HEAD;
     this.responseStarted = false;
     this.response.reset(request.method);
+    // HAProxy answers the monitor before any rule: the tier in front asks about the proxy itself.
+    const monitor = policy.monitor;
+    if (monitor !== null && monitor.matches(request.target)) {
+      this.answerMonitor(monitor.status());
+      return;
+    }
     const address = this.clientAddress;
     if (!policy.requestRules.isEmpty) {
       const verdict = policy.requestRules.apply(request, address, this.client?.tls);
@@ -1297,6 +1303,35 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.armTimer(this.timeouts.client > 0 ? this.timeouts.client : LINGER_IDLE_MS);
   }
 
+  /**
+   * Answers the monitor-uri with the frontend's page for `status` (HAProxy's 200 "Service ready."
+   * or 503), keeping the connection as answerVerdict does. Never logged: HAProxy's rule, the
+   * probes of the tier in front would drown the traffic log.
+   */
+  private answerMonitor(status: number): void {
+    this.logPending = false;
+    this.resetRequestLog();
+    const client = this.client!;
+    this.requestHead = null;
+    const close = this.closeAfter || this.requestState !== REQUEST_DONE;
+    let answer = this.policy.errorPages.response(status, close ? "close" : this.request.version === "1.0" ? "keep-alive" : null);
+    // RFC 9110 9.3.2: the answer to HEAD is the head alone.
+    if (this.request.method === "HEAD") answer = answer.subarray(0, headLength(answer));
+    if (close) {
+      client.write(answer);
+      this.closeClient();
+      return;
+    }
+    this.responseState = RESPONSE_DONE;
+    if (client.write(answer)) {
+      this.waitRequest(true);
+      return;
+    }
+    // As answerVerdict: take no more requests until the client reads this answer.
+    this.phase = PHASE_ANSWERED;
+    this.armTimer(this.timeouts.client > 0 ? this.timeouts.client : LINGER_IDLE_MS);
+  }
+
   /** The request is over for its backend: its count of active requests goes down. */
   private releaseBackend(): void {
     if (this.backend !== null) {
@@ -1568,4 +1603,12 @@ function writeJoined(conn: Connection, head: Uint8Array, part: Uint8Array): bool
 function sniFromHost(request: HeadParser): string {
   const name = requestHost(request) ?? "";
   return isIpLiteral(name) ? "" : name;
+}
+
+/** Bytes up to and including the blank line that ends a generated response's head. */
+function headLength(response: Uint8Array): number {
+  for (let i = 3; i < response.length; i++) {
+    if (response[i] === 0x0a && response[i - 1] === 0x0d && response[i - 2] === 0x0a && response[i - 3] === 0x0d) return i + 1;
+  }
+  return response.length;
 }

@@ -1,9 +1,10 @@
 /**
  * How a running proxy obeys signals, as HAProxy does:
  * - SIGTERM, SIGINT: hard stop, now (the caller closes and exits, which cuts the sessions).
- * - SIGUSR1: graceful stop: stop listening at once, let established sessions finish (http
- *   keep-alive connections close after their current response), then stop; `hard-stop-after`
- *   bounds the wait.
+ * - SIGUSR1: graceful stop: after the frontends' `grace` (0 by default: none), during which every
+ *   monitor-uri answers 503 while the proxy still listens and serves, stop listening, let
+ *   established sessions finish (http keep-alive connections close after their current
+ *   response), then stop; `hard-stop-after` bounds the whole.
  * - SIGTTOU: pause: stop listening, keep serving. SIGTTIN: resume: listen again. A new process
  *   taking over an address that cannot be shared (src/lifecycle/handover.ts) pauses the old one,
  *   and resumes it when it fails to bind.
@@ -31,6 +32,10 @@ export interface ServedProxy {
   /** Resolves once no session is left; http sessions are asked to finish. */
   whenIdle(): Promise<void>;
   readonly activeSessions: number;
+  /** How long a graceful stop keeps listening while the monitors fail, ms (the longest `grace` of the frontends; 0: none). */
+  readonly grace: number;
+  /** A graceful stop began: every monitor-uri answers 503 from now on. */
+  beginStop(): void;
   readonly frontends: readonly FrontendState[];
   readonly backends: readonly BackendState[];
 }
@@ -50,34 +55,53 @@ export interface Serving {
 export type StopReason = "hard-stop" | "graceful-stop";
 
 /**
- * Stops listening and waits for the sessions to end, at most `hardStopAfter` ms (null: no bound):
- * "graceful-stop" when they all ended, "hard-stop" when the bound expired (a notice says how many
- * sessions are left to be cut; the caller closes the proxy and exits, which cuts them). The notice
- * that the proxy stopped listening (`why` opens it) comes once the listeners are closed: whoever
- * reads it may connect at once and must be refused, not reset from a closing accept queue.
+ * A graceful stop: first the grace (every monitor-uri fails while the proxy goes on listening and
+ * serving, so the balancer in front moves away before anything is refused; skipped when 0), then
+ * stop listening and wait for the sessions to end. `hardStopAfter` ms (null: no bound) bounds the
+ * whole, grace included, as HAProxy's `hard-stop-after` counts from the soft-stop: "graceful-stop"
+ * when every session ended, "hard-stop" when the bound expired (a notice says how many sessions are
+ * left to be cut; the caller closes the proxy and exits, which cuts them). The notice that the proxy
+ * stopped listening (`why` opens it) comes once the listeners are closed: whoever reads it may
+ * connect at once and must be refused, not reset from a closing accept queue.
  */
 async function finishSessions(
-  proxy: Pick<ServedProxy, "stopListening" | "whenIdle" | "activeSessions">,
+  proxy: Pick<ServedProxy, "stopListening" | "whenIdle" | "activeSessions" | "grace" | "beginStop">,
   hardStopAfter: number | null,
   runtime: Runtime,
   logger: Logger,
   why: string,
 ): Promise<StopReason> {
-  await proxy.stopListening();
-  logger.notice(`${why}: stopped listening, finishing ${proxy.activeSessions} session(s)`);
-  if (hardStopAfter === null) {
-    await proxy.whenIdle();
-    return "graceful-stop";
-  }
   let timer: unknown = null;
   // Unref'd: it must not hold an embedding program's event loop once the sessions are gone.
-  const expired = new Promise<"hard-stop">((resolve) => (timer = runtime.setTimer(hardStopAfter, () => resolve("hard-stop"), true)));
-  const outcome = await Promise.race([proxy.whenIdle().then(() => "graceful-stop" as const), expired]);
-  runtime.clearTimer(timer);
-  if (outcome === "hard-stop") {
+  const expired = hardStopAfter === null
+    ? null
+    : new Promise<"hard-stop">((resolve) => (timer = runtime.setTimer(hardStopAfter, () => resolve("hard-stop"), true)));
+  const cut = () => {
     logger.notice(`hard-stop-after (${hardStopAfter} ms) expired: cutting ${proxy.activeSessions} remaining session(s)`);
+    return "hard-stop" as const;
+  };
+  try {
+    proxy.beginStop();
+    const grace = proxy.grace;
+    if (grace > 0) {
+      logger.notice(`${why}: grace of ${grace} ms: monitor-uri fails, still listening and serving ${proxy.activeSessions} session(s)`);
+      let graceTimer: unknown = null;
+      const over = new Promise<"grace-over">((resolve) => (graceTimer = runtime.setTimer(grace, () => resolve("grace-over"), false)));
+      const outcome = await (expired === null ? over : Promise.race([over, expired]));
+      runtime.clearTimer(graceTimer);
+      if (outcome === "hard-stop") return cut();
+    }
+    await proxy.stopListening();
+    logger.notice(`${why}: stopped listening, finishing ${proxy.activeSessions} session(s)`);
+    if (expired === null) {
+      await proxy.whenIdle();
+      return "graceful-stop";
+    }
+    const outcome = await Promise.race([proxy.whenIdle().then(() => "graceful-stop" as const), expired]);
+    return outcome === "hard-stop" ? cut() : outcome;
+  } finally {
+    if (timer !== null) runtime.clearTimer(timer);
   }
-  return outcome;
 }
 
 /**
