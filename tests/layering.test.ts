@@ -10,7 +10,7 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const MACHINE_FREE_LAYERS = ["src/core", "src/tcp", "src/http", "src/tls", "src/log", "src/engine", "src/config", "src/lifecycle"];
+const MACHINE_FREE_LAYERS = ["src/core", "src/tcp", "src/http", "src/tls", "src/log", "src/engine", "src/config", "src/lifecycle", "src/proxy_protocol"];
 
 function sourceFiles(directory: string): string[] {
   let entries: string[];
