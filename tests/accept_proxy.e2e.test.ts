@@ -192,6 +192,9 @@ servers = [{ name = "a", address = "${hashA.address}" }, { name = "b", address =
     const truncated = await exchange(proxied, v1Header("PROXY TCP4 192.0.2.1"));
     assert.equal(truncated.length, 0);
     await waitUntil(() => proxy.stdout.includes("web/1: Truncated PROXY protocol header received"), "the truncated header's line");
+    // Closed before any byte.
+    assert.equal((await exchange(proxied, "")).length, 0);
+    await waitUntil(() => proxy.stdout.includes("web/1: Connection closed while waiting for PROXY protocol header"), "the empty connection's line");
 
     // Slower than timeout client (1 s): closed and logged, while a good client is served meanwhile.
     const slow = writeAndWaitClose(proxied, v2Header({ addresses: ipv4Block([1, 2, 3, 4], [5, 6, 7, 8], 1, 2) }).subarray(0, 20));

@@ -176,7 +176,8 @@ test("truncated headers: the end of the connection says truncated, or empty befo
     assert.equal(errorCode(parser.end()), "truncated");
   }
   assert.equal(errorCode(new ProxyHeaderParser().end()), "empty");
-  assert.equal(errorCode(new ProxyHeaderParser().end(true)), "timeout");
+  assert.equal(errorCode(new ProxyHeaderParser().end("timeout")), "timeout");
+  assert.equal(errorCode(new ProxyHeaderParser().end("error")), "abort");
 });
 
 test("no header: an HTTP request or TLS ClientHello is refused at its first byte", () => {

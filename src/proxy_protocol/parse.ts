@@ -102,10 +102,10 @@ export interface ProxyHeader {
  * Why a header was refused, HAProxy's connection error codes (CO_ER_PRX_*): `not-header` nothing
  * like either signature, `bad-header` a header that breaks the format, `bad-protocol` a family or
  * transport we cannot take, `too-long` a v2 length beyond the limit, `truncated` the connection
- * ended inside the header, `empty` it ended before any byte, `timeout` the header took longer
- * than `timeout client`.
+ * ended inside the header, `empty` it ended before any byte, `abort` it failed (a reset) before
+ * the header was complete, `timeout` the header took longer than `timeout client`.
  */
-export type ProxyHeaderErrorCode = "not-header" | "bad-header" | "bad-protocol" | "too-long" | "truncated" | "empty" | "timeout";
+export type ProxyHeaderErrorCode = "not-header" | "bad-header" | "bad-protocol" | "too-long" | "truncated" | "empty" | "abort" | "timeout";
 
 /** The log text of each refusal: HAProxy's, word for word (its conn_err_code_str). */
 export const PROXY_HEADER_ERROR_TEXT: Readonly<Record<ProxyHeaderErrorCode, string>> = Object.freeze({
@@ -116,6 +116,7 @@ export const PROXY_HEADER_ERROR_TEXT: Readonly<Record<ProxyHeaderErrorCode, stri
   "too-long": "Received an invalid PROXY protocol header",
   truncated: "Truncated PROXY protocol header received",
   empty: "Connection closed while waiting for PROXY protocol header",
+  abort: "Connection error while waiting for PROXY protocol header",
   timeout: "Timeout while waiting for PROXY protocol header",
 });
 
@@ -167,10 +168,14 @@ export class ProxyHeaderParser {
     return result;
   }
 
-  /** The connection ended (or timed out: `timeout`) before a header was complete: the error to log. */
-  end(timedOut = false): ProxyParseResult {
+  /**
+   * The connection ended before a header was complete (`closed`: a FIN or a close, `error`: a
+   * socket error, `timeout`: `timeout client` passed): the error to log.
+   */
+  end(how: "closed" | "error" | "timeout" = "closed"): ProxyParseResult {
     this.#done = true;
-    if (timedOut) return failure("timeout", "No complete header within timeout client");
+    if (how === "timeout") return failure("timeout", "No complete header within timeout client");
+    if (how === "error") return failure("abort", `A socket error after ${this.#have} bytes of the header`);
     return this.#have === 0 ? failure("empty", "Closed before any byte") : failure("truncated", `Closed after ${this.#have} bytes of the header`);
   }
 

@@ -136,7 +136,7 @@ export class ProxyHeaderReader implements ConnectionHandler {
     this.#parser = new ProxyHeaderParser(maxV2Length);
     this.#acceptMs = acceptMs;
     this.#bindIndex = bindIndex;
-    this.#timer = host.wheel.create(() => this.#settle(this.#parser.end(true)));
+    this.#timer = host.wheel.create(() => this.#settle(this.#parser.end("timeout")));
     socket.setHandler(this);
     if (timeoutMs > 0) this.#timer.arm(timeoutMs);
   }
@@ -151,8 +151,8 @@ export class ProxyHeaderReader implements ConnectionHandler {
   onEnd(): void {
     if (!this.#finished) this.#settle(this.#parser.end());
   }
-  onClose(): void {
-    if (!this.#finished) this.#settle(this.#parser.end());
+  onClose(_socket: Connection, error: NetError | undefined): void {
+    if (!this.#finished) this.#settle(this.#parser.end(error === undefined ? "closed" : "error"));
   }
 
   #settle(result: ProxyParseResult): void {
