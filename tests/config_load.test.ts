@@ -65,7 +65,7 @@ describe("defaults and inheritance", () => {
     assert.equal(frontend.mode, "tcp");
     assert.equal(frontend.maxconn, DEFAULTS.frontendMaxconn);
     assert.equal(frontend.backlog, DEFAULTS.backlog);
-    assert.deepEqual(frontend.binds, [{ text: ":8080", host: "0.0.0.0", port: 8080, reusePort: true, tls: null }]);
+    assert.deepEqual(frontend.binds, [{ text: ":8080", host: "0.0.0.0", port: 8080, reusePort: true, tls: null, acceptProxy: false }]);
     assert.deepEqual(frontend.timeouts, {
       client: DEFAULTS.timeoutClient,
       httpRequest: DEFAULTS.timeoutHttpRequest,

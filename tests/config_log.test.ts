@@ -424,7 +424,7 @@ describe("log-format", () => {
     assert.deepEqual(
       errorsOf(document("", `log-format = "%ci %[src]"\n[frontends.b]\nbind = ":1"\ndefault-backend = "app"\nlog-format = "%{+Z}r"\n[frontends.c]\nbind = ":2"\ndefault-backend = "app"\nlog-format = "100%"\n[frontends.d]\nbind = ":3"\ndefault-backend = "app"\nlog-format = "%{+Q r"\n[frontends.e]\nbind = ":4"\ndefault-backend = "app"\nlog-format = "% ci"`)),
       [
-        `5:14 frontends.web.log-format: Invalid log-format at column 5: sample expressions %[...] are not supported: "%[src]" (only the TLS fetches ssl_fc, ssl_fc_protocol, ssl_fc_cipher, ssl_fc_sni, ssl_fc_alpn, ssl_c_used, ssl_c_verify, ssl_c_s_dn, without converters)`,
+        `5:14 frontends.web.log-format: Invalid log-format at column 5: sample expressions %[...] are not supported: "%[src]" (only the TLS and PROXY-header fetches ssl_fc, ssl_fc_protocol, ssl_fc_cipher, ssl_fc_sni, ssl_fc_alpn, ssl_c_used, ssl_c_verify, ssl_c_s_dn, fc_pp_authority, fc_pp_unique_id, fc_pp_tlv(ALPN), fc_pp_tlv(AUTHORITY), fc_pp_tlv(UNIQUE_ID), fc_pp_tlv(SSL_VERSION), fc_pp_tlv(SSL_CN), fc_pp_tlv(SSL_CIPHER), without converters)`,
         `9:14 frontends.b.log-format: Invalid log-format at column 3: unknown log format flag "+Z" (expected +Q, +E, +X or their - forms)`,
         `13:14 frontends.c.log-format: Invalid log-format at column 4: unexpected "%" at the end of the log format (write "%%" for a literal %)`,
         `17:14 frontends.d.log-format: Invalid log-format at column 1: unterminated "%{": the flags need a closing "}"`,

@@ -28,6 +28,7 @@ function exampleRecord(overrides: Partial<LogRecord> = {}): LogRecord {
     tlsServerName: "",
     tlsAlpn: "",
     tlsPeerCertificate: "none",
+    proxied: null,
     tlsPeerError: "",
     tlsPeerSubject: "",
     backendName: "static",
@@ -205,8 +206,8 @@ test("malformed formats are refused with the column of the mistake", () => {
     ["%{Q}r", 2, /^Unknown log format flag "Q" at column 2/],
     ["%{+Q,}r", 5, /^Unknown log format flag "" at column 5/],
     ["abc %", 4, /^Unexpected "%" at the end of the log format at column 4/],
-    ["%ci %[src] x", 4, /^Sample expressions %\[\.\.\.\] are not supported: "%\[src\]" at column 4 \(only the TLS fetches/],
-    ["%{+Q}[src", 0, /^Sample expressions %\[\.\.\.\] are not supported: "%\{\+Q\}\[src" at column 0 \(only the TLS fetches/],
+    ["%ci %[src] x", 4, /^Sample expressions %\[\.\.\.\] are not supported: "%\[src\]" at column 4 \(only the TLS and PROXY-header fetches/],
+    ["%{+Q}[src", 0, /^Sample expressions %\[\.\.\.\] are not supported: "%\{\+Q\}\[src" at column 0 \(only the TLS and PROXY-header fetches/],
     ["100% done", 3, /^Expected a log variable name after "%" at column 3, found " "/],
     ["%{+Q}", 0, /^Expected a log variable name after "%" at column 0, found the end of the format/],
     ["%o %ci", 0, /^Unknown log variable "%o" at column 0$/],
@@ -371,6 +372,6 @@ test("the TLS fields: %ft's ~, %sslv, %sslc and HAProxy's TLS sample fetches wri
   });
   assert.equal(format(secure), `http-in~ TLSv1.3 TLS_AES_128_GCM_SHA256 1 www.example.test http/1.1 1 10 "/CN=client one"`);
   assert.equal(compileLogFormat("%[ssl_c_verify]")(exampleRecord({ tlsVersion: "TLSv1.3", tlsPeerCertificate: "valid" })), "0");
-  assert.throws(() => compileLogFormat("%[ssl_fc_sni,lower]"), /Sample expressions %\[\.\.\.\] are not supported: "%\[ssl_fc_sni,lower\]" at column 0 \(only the TLS fetches ssl_fc, /);
+  assert.throws(() => compileLogFormat("%[ssl_fc_sni,lower]"), /Sample expressions %\[\.\.\.\] are not supported: "%\[ssl_fc_sni,lower\]" at column 0 \(only the TLS and PROXY-header fetches ssl_fc, /);
   assert.throws(() => compileLogFormat("%[src]"), /not supported: "%\[src\]"/);
 });

@@ -151,7 +151,7 @@ describe("TLS binds in the configuration", () => {
       `frontends.web.bind[0].max-version: "max-version" "TLSv1.2" is below "min-version" (TLSv1.3)`,
       `frontends.web.bind[0].verify: verify = "required" needs "ca-file": the CA certificates client certificates are checked against`,
       `frontends.web.bind[1]: TLS settings ("alpn") need "crt": the certificate file(s) or directory to serve`,
-      `frontends.web.bind[2].bogus: Unknown key "bogus": expected one of address, crt, strict-sni, alpn, min-version, max-version, ciphers, ciphersuites, verify, ca-file`,
+      `frontends.web.bind[2].bogus: Unknown key "bogus": expected one of address, accept-proxy, crt, strict-sni, alpn, min-version, max-version, ciphers, ciphersuites, verify, ca-file`,
       `frontends.web.bind[2].verify: Expected one of "none", "optional", "required", found "sometimes"`,
       `frontends.web.bind[2].ca-file: Cannot read CA file "F/default.pem.key": no such file or directory`,
       `frontends.web.bind[3]: Missing "address" in the bind table: where to listen, e.g. address = ":443"`,

@@ -20,9 +20,9 @@ import { describe, isTable } from "./reader.ts";
 import type { ConfigPath, Reader, Table, TlsValidation } from "./reader.ts";
 import type { BindTlsConfig, CertificateConfig } from "./types.ts";
 
-/** Keys of a bind table; all but `address` are TLS settings. */
+/** Keys of a bind table; all but `address` and `accept-proxy` are TLS settings. */
 export const BIND_KEYS = [
-  "address", "crt", "strict-sni", "alpn", "min-version", "max-version", "ciphers", "ciphersuites", "verify", "ca-file",
+  "address", "accept-proxy", "crt", "strict-sni", "alpn", "min-version", "max-version", "ciphers", "ciphersuites", "verify", "ca-file",
 ] as const;
 
 /** `min-version` and `max-version` as HAProxy writes them (`ssl-min-ver TLSv1.2`). */
@@ -175,7 +175,7 @@ function readCipherList(reader: Reader, path: ConfigPath, value: unknown, honour
  * bind written as a table).
  */
 export function readBindTls(reader: Reader, path: ConfigPath, table: Table): BindTlsConfig | null {
-  const tlsKeys = BIND_KEYS.filter((key) => key !== "address" && table[key] !== undefined);
+  const tlsKeys = BIND_KEYS.filter((key) => key !== "address" && key !== "accept-proxy" && table[key] !== undefined);
   if (tlsKeys.length === 0) return null;
   if (table.crt === undefined) {
     reader.error(path, `TLS settings (${tlsKeys.map((key) => `"${key}"`).join(", ")}) need "crt": the certificate file(s) or directory to serve`);

@@ -218,6 +218,11 @@ export interface BindConfig {
   readonly reusePort: boolean;
   /** TLS terminated on this address (HAProxy's `bind ... ssl crt ...`); null: plain TCP. */
   readonly tls: BindTlsConfig | null;
+  /**
+   * `accept-proxy`: every connection starts with a PROXY protocol header whose addresses replace
+   * the socket's. Absent (binds built by hand) means false: a plain bind never reads a header.
+   */
+  readonly acceptProxy?: boolean;
 }
 
 /** One certificate a TLS bind serves, read and checked at load time. */

@@ -251,9 +251,15 @@ function readBinds(reader: Reader, path: ConfigPath, value: unknown, reusePort: 
       return;
     }
     const tls = table === undefined ? null : readBindTls(reader, itemPath, table);
+    const acceptProxy = table === undefined ? false : reader.boolean([...itemPath, "accept-proxy"], table["accept-proxy"]) ?? false;
+    if (acceptProxy && table?.crt !== undefined) {
+      // node:tls takes the socket from its first byte; reading the header before the ClientHello
+      // needs the TLS listener to hand over its first bytes, which it does not yet.
+      reader.error([...itemPath, "accept-proxy"], `"accept-proxy" is not supported on a TLS bind (with "crt") yet: put it on a plain bind, or terminate TLS in front`);
+    }
     try {
       const address = parseBindAddress(text);
-      const bind = Object.freeze({ text, host: address.host, port: address.port, reusePort, tls });
+      const bind = Object.freeze({ text, host: address.host, port: address.port, reusePort, tls, acceptProxy });
       binds.push(bind);
       places.push({ bind, path: addressPath });
     } catch (error) {

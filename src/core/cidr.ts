@@ -18,7 +18,7 @@ export interface Cidr {
 }
 
 /** Writes the 4 bytes of an IPv4 address at `at`; false if invalid. */
-function parseIpv4(text: string, out: Uint8Array, at: number): boolean {
+export function parseIpv4(text: string, out: Uint8Array, at: number): boolean {
   let part = 0;
   let digits = 0;
   let index = 0;
@@ -43,7 +43,7 @@ function parseIpv4(text: string, out: Uint8Array, at: number): boolean {
 }
 
 /** Writes the 16 bytes of an IPv6 address (embedded IPv4 allowed at the end); false if invalid. */
-function parseIpv6(text: string, out: Uint8Array): boolean {
+export function parseIpv6(text: string, out: Uint8Array): boolean {
   if (text.length < 2) return false;
   const groups: number[] = [];
   let gap = -1;

@@ -28,6 +28,10 @@ import { SniSelector } from "../tls/sni_selector.ts";
 import { formatConnectionError } from "../log/log_format.ts";
 import { DEFAULTS } from "../config/types.ts";
 import type { TrafficLog } from "../log/traffic_log.ts";
+import { ProxiedConnection, ProxyHeaderReader } from "../proxy_protocol/proxied_connection.ts";
+import type { ProxyHeaderHost } from "../proxy_protocol/proxied_connection.ts";
+import { PROXY_HEADER_ERROR_TEXT, V2_PREAMBLE_LENGTH } from "../proxy_protocol/parse.ts";
+import type { ProxyHeaderErrorCode } from "../proxy_protocol/parse.ts";
 
 /** Idle session objects kept for reuse per frontend. */
 export const SESSION_POOL_CAPACITY = 1_024;
@@ -79,7 +83,7 @@ export interface InheritedListeners {
 type Session = TcpSession | HttpSession;
 
 /** Runs the listeners and sessions of one frontend. */
-export class Frontend implements HttpSessionHost {
+export class Frontend implements HttpSessionHost, ProxyHeaderHost {
   readonly name: string;
   readonly config: FrontendConfig;
   readonly runtime: Runtime;
@@ -104,6 +108,10 @@ export class Frontend implements HttpSessionHost {
   rejectedConnections = 0;
   /** TLS handshakes that failed on this frontend's binds. */
   failedHandshakes = 0;
+  /** Connections of accept-proxy binds closed for a missing, bad or late PROXY header. */
+  failedProxyHeaders = 0;
+  /** Connections of accept-proxy binds still reading their PROXY header. */
+  readingProxyHeaders = 0;
   /** Session ticket keys shared with the other processes serving these binds (see TlsServerOptions). */
   tlsTicketKeys: Uint8Array | undefined = undefined;
   /** http mode: rules, router, pages and limits of the sessions (null in tcp mode). */
@@ -224,7 +232,9 @@ export class Frontend implements HttpSessionHost {
       this.drain();
       return Promise.all(closed.map((listener) => listener.handshakesDone!())).then(() => this.whenIdle());
     }
-    if (this.activeSessions === 0 && this.parked.length === 0) {
+    // A connection still reading its PROXY header becomes a session (which drains) or fails,
+    // within `timeout client`: a graceful stop waits for it as for a handshake.
+    if (this.activeSessions === 0 && this.parked.length === 0 && this.readingProxyHeaders === 0) {
       this.draining = false;
       return Promise.resolve();
     }
@@ -280,9 +290,39 @@ export class Frontend implements HttpSessionHost {
         ...(inherited === null ? {} : { fd: inherited.fd }),
         ...(bind.tls === null ? {} : { tls: this.tlsOptions(bind.tls, bindIndex) }),
       },
-      (conn) => this.accept(conn),
+      bind.acceptProxy === true ? (conn) => this.readProxyHeader(conn, bindIndex) : (conn) => this.accept(conn),
       (error: NetError) => this.logger.error(`Frontend "${this.name}": ${error.message}`),
     );
+  }
+
+  /**
+   * accept-proxy: the header comes first, before the connection counts against `maxconn` (it is
+   * bounded by `timeout client` instead, as HAProxy bounds its embryonic connections).
+   */
+  private readProxyHeader(conn: Connection, bindIndex: number): void {
+    this.readingProxyHeaders++;
+    // The header must fit in one buffer (tune.bufsize), as in HAProxy (proxy_protocol/parse.ts).
+    new ProxyHeaderReader(this, conn, this.config.timeouts.client, this.bufferSize - V2_PREAMBLE_LENGTH, this.runtime.wallClock(), bindIndex);
+  }
+
+  /** @internal The PROXY header is read: the connection goes on as any accepted one. */
+  proxyHeaderRead(conn: ProxiedConnection): void {
+    this.readingProxyHeaders--;
+    this.accept(conn);
+    // Refused (the parking queue full): a graceful stop may have waited for this header only.
+    this.notifyIdle();
+  }
+
+  /** @internal A missing, bad or late PROXY header: logged as HAProxy logs embryonic connections. */
+  proxyHeaderFailed(socket: Connection, code: ProxyHeaderErrorCode, acceptMs: number, bindIndex: number): void {
+    this.readingProxyHeaders--;
+    this.failedProxyHeaders++;
+    this.notifyIdle();
+    const line = formatConnectionError(
+      socket.remote.address, socket.remote.port, acceptMs, this.name, String(bindIndex + 1), PROXY_HEADER_ERROR_TEXT[code],
+    );
+    if (this.trafficLog !== null) this.trafficLog.writeLine(line, true);
+    else this.logger.debug(line);
   }
 
   private accept(conn: Connection): void {
@@ -310,6 +350,14 @@ export class Frontend implements HttpSessionHost {
     this.totalSessions++;
     this.limit.active++;
     const session = this.pool.acquire();
+    this.startOn(session, conn);
+    // accept-proxy: the bytes that came after the header, as if they had just been read.
+    const pending = conn instanceof ProxiedConnection ? conn.takePending() : null;
+    if (pending !== null && conn.open) session.onData(conn, pending);
+    return session;
+  }
+
+  private startOn(session: Session, conn: Connection): void {
     if (session instanceof HttpSession) {
       this.httpSessions.add(session);
       session.start(conn, this.config.timeouts);
@@ -319,7 +367,6 @@ export class Frontend implements HttpSessionHost {
     } else {
       session.start(conn, this.backend!, this.config.timeouts.client);
     }
-    return session;
   }
 
   /** Starts parked connections while there are free slots. */
@@ -356,7 +403,7 @@ export class Frontend implements HttpSessionHost {
   }
 
   private notifyIdle(): void {
-    if (this.activeSessions !== 0 || this.parked.length !== 0 || this.idleWaiters.length === 0) return;
+    if (this.activeSessions !== 0 || this.parked.length !== 0 || this.readingProxyHeaders !== 0 || this.idleWaiters.length === 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     // Idle again: sessions that start from now on (if still listening) keep their connections.

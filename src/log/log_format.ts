@@ -16,8 +16,8 @@
  *   HAProxy); a flag that does not apply to a variable is ignored, as in HAProxy;
  * - control characters never reach the line: they become `#XX` (HAProxy's header-capture
  *   encoding), so a request target carrying CR/LF cannot split a line or forge another one;
- * - `%[sample]` expressions are refused, but for the TLS fetches of `SAMPLE_FETCHES` written
- *   alone (no converter); `%o` is refused.
+ * - `%[sample]` expressions are refused, but for the TLS and PROXY-header fetches of
+ *   `SAMPLE_FETCHES` written alone (no converter); `%o` is refused.
  *
  * `formatJsonLog` is the structured alternative: one JSON object per line.
  *
@@ -166,7 +166,7 @@ function verifyCode(record: LogRecord): number {
   return X509_VERIFY_CODES[record.tlsPeerError] ?? 1;
 }
 
-/** HAProxy's TLS sample fetches a log format may name alone, `%[ssl_fc_sni]`. */
+/** HAProxy's TLS and PROXY-header sample fetches a log format may name alone, `%[ssl_fc_sni]`. */
 const SAMPLE_FETCHES: Readonly<Record<string, (flags: Flags) => Writer>> = {
   ssl_fc: (flags) => numberWriter((r) => (r.tlsVersion === "" ? 0 : 1), flags),
   ssl_fc_protocol: (flags) => textWriter((r) => r.tlsVersion, flags, CONTROL_ESCAPES, "-"),
@@ -176,6 +176,16 @@ const SAMPLE_FETCHES: Readonly<Record<string, (flags: Flags) => Writer>> = {
   ssl_c_used: (flags) => numberWriter((r) => (r.tlsPeerCertificate === "none" ? 0 : 1), flags),
   ssl_c_verify: (flags) => numberWriter(verifyCode, flags),
   ssl_c_s_dn: (flags) => textWriter((r) => r.tlsPeerSubject, flags, CONTROL_ESCAPES, "-"),
+  // The PROXY header of an accept-proxy bind: HAProxy's fetches, fc_pp_tlv with the TLV names it
+  // takes written out, since arguments are not parsed here.
+  fc_pp_authority: (flags) => textWriter((r) => r.proxied?.authority ?? "", flags, CONTROL_ESCAPES, "-"),
+  fc_pp_unique_id: (flags) => textWriter((r) => r.proxied?.uniqueId ?? "", flags, CONTROL_ESCAPES, "-"),
+  "fc_pp_tlv(ALPN)": (flags) => textWriter((r) => r.proxied?.alpn ?? "", flags, CONTROL_ESCAPES, "-"),
+  "fc_pp_tlv(AUTHORITY)": (flags) => textWriter((r) => r.proxied?.authority ?? "", flags, CONTROL_ESCAPES, "-"),
+  "fc_pp_tlv(UNIQUE_ID)": (flags) => textWriter((r) => r.proxied?.uniqueId ?? "", flags, CONTROL_ESCAPES, "-"),
+  "fc_pp_tlv(SSL_VERSION)": (flags) => textWriter((r) => r.proxied?.ssl?.version ?? "", flags, CONTROL_ESCAPES, "-"),
+  "fc_pp_tlv(SSL_CN)": (flags) => textWriter((r) => r.proxied?.ssl?.commonName ?? "", flags, CONTROL_ESCAPES, "-"),
+  "fc_pp_tlv(SSL_CIPHER)": (flags) => textWriter((r) => r.proxied?.ssl?.cipher ?? "", flags, CONTROL_ESCAPES, "-"),
 };
 
 /**
@@ -454,7 +464,7 @@ function parse(format: string, options: LogFormatOptions): { literals: string[];
           format,
           percent,
           `Sample expressions %[...] are not supported: "${expression}" at column ${percent}` +
-            ` (only the TLS fetches ${Object.keys(SAMPLE_FETCHES).join(", ")}, without converters)`,
+            ` (only the TLS and PROXY-header fetches ${Object.keys(SAMPLE_FETCHES).join(", ")}, without converters)`,
         );
       }
       literals.push(literal);

@@ -9,6 +9,8 @@
  * @module
  */
 
+import type { ProxyHeader } from "../proxy_protocol/parse.ts";
+
 /** One session's or request's facts for its log line. */
 export interface LogRecord {
   /** %ci, %cp: the client's address and port. */
@@ -33,6 +35,8 @@ export interface LogRecord {
   tlsPeerCertificate: "none" | "valid" | "invalid";
   tlsPeerError: string;
   tlsPeerSubject: string;
+  /** %[fc_pp_authority], %[fc_pp_unique_id], %[fc_pp_tlv(...)]: the client connection's PROXY header (accept-proxy), null without. */
+  proxied: ProxyHeader | null;
   /** %b: the backend's name ("" before one was chosen: printed as the frontend's name, as HAProxy). */
   backendName: string;
   /** %s: the server's name; null when no server was reached (printed "<NOSRV>"). */
@@ -105,6 +109,7 @@ export function createLogRecord(): LogRecord {
     tlsPeerCertificate: "none",
     tlsPeerError: "",
     tlsPeerSubject: "",
+    proxied: null,
     backendName: "",
     serverName: null,
     serverAddress: "",

@@ -11,6 +11,7 @@
  * @module
  */
 
+import type { ProxyHeader } from "../proxy_protocol/parse.ts";
 import type { NetError } from "./net_error.ts";
 
 /** An address as seen on a socket. `family` is 4 or 6. */
@@ -81,6 +82,12 @@ export interface Connection {
    * `tls` (set before the accept callback or `onOpen`); undefined on a plain connection.
    */
   readonly tls: TlsFacts | undefined;
+  /**
+   * The PROXY protocol header the connection began with, on an `accept-proxy` bind (set by the
+   * engine's wrapper, `src/proxy_protocol/proxied_connection.ts`, never by a runtime module);
+   * `remote` and `local` are then its addresses. Undefined elsewhere.
+   */
+  readonly proxied?: ProxyHeader | undefined;
 }
 
 /** TLS protocol versions, as OpenSSL names them. */

@@ -36,6 +36,7 @@ export function startRecord(record: LogRecord, host: SessionHost, client: Connec
   record.frontendAddress = client.local.address;
   record.frontendPort = client.local.port;
   record.frontendName = host.name;
+  record.proxied = client.proxied ?? null;
   const tls = client.tls;
   if (tls === undefined) {
     if (record.tlsVersion !== "") clearTlsFacts(record);
