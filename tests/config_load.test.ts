@@ -540,6 +540,7 @@ servers = [{ name = "b", address = "10.0.0.2:80" }]
       sni: null,
       alpn: null,
       clientCert: null,
+      ppAuthority: null,
     });
     const condition = second!.condition;
     assert.deepEqual([condition.paths, condition.methods, condition.hosts], [["/status", "/version"], ["GET"], null]);
@@ -565,7 +566,7 @@ servers = [{ name = "b", address = "10.0.0.2:80" }]
 
   test("a route without a matcher, unknown or tcp backends, bad matchers", () => {
     assert.deepEqual(errorsOf(ROUTED.replace(`host = ["API.example.com", "*.api.example.com", "[2001:DB8::1]"]\npath-prefix = "/api/"\n`, "")), [
-      `9:3 frontends.web.routes[0]: Route has no matcher: it would take every request, hiding default-backend and the routes after it; give at least one of host, path, path-prefix, path-regex, method, header, source, tls, sni, alpn, client-cert (or make "api" the default-backend)`,
+      `9:3 frontends.web.routes[0]: Route has no matcher: it would take every request, hiding default-backend and the routes after it; give at least one of host, path, path-prefix, path-regex, method, header, source, tls, sni, alpn, client-cert, pp-authority (or make "api" the default-backend)`,
     ]);
     assert.deepEqual(errorsOf(ROUTED.replace(`backend = "api"\nhost`, `backend = "apii"\nhost`)), [
       `10:11 frontends.web.routes[0].backend: Backend "apii" does not exist: did you mean "api"?`,
@@ -756,9 +757,9 @@ http-response = [{ action = "deny" }, { action = "return" }]`)), [
   { action = "deny", if = { host = "a b" } },
 ]`)), [
       `8:44 frontends.web.http-request[0].unless: Give "if" or "unless", not both`,
-      `9:27 frontends.web.http-request[1].if: Empty condition: give at least one of host, path, path-prefix, path-regex, method, header, source, tls, sni, alpn, client-cert (without "if", the rule always applies)`,
+      `9:27 frontends.web.http-request[1].if: Empty condition: give at least one of host, path, path-prefix, path-regex, method, header, source, tls, sni, alpn, client-cert, pp-authority (without "if", the rule always applies)`,
       `10:31 frontends.web.http-request[2].unless: Expected a condition such as { path-prefix = "/admin/" }, found "internal"`,
-      `11:27 frontends.web.http-request[3].if: Empty condition: give at least one of host, path, path-prefix, path-regex, method, header, source, tls, sni, alpn, client-cert (without "if", the rule always applies)`,
+      `11:27 frontends.web.http-request[3].if: Empty condition: give at least one of host, path, path-prefix, path-regex, method, header, source, tls, sni, alpn, client-cert, pp-authority (without "if", the rule always applies)`,
       `11:29 frontends.web.http-request[3].if.paht: Unknown key "paht": did you mean "path"?`,
       `12:36 frontends.web.http-request[4].if.host: Invalid host "a b": expected a host name such as "example.com", "*.example.com" (any subdomain of example.com) or "192.0.2.1"`,
     ]);

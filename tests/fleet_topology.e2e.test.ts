@@ -2,7 +2,7 @@
  * The seed's topology, end to end with two processes of ours: a TLS-terminating proxy in tcp mode
  * (the SSL farm) sends PROXY v2 to an http-mode balancer with `accept-proxy`, which balances over
  * two origins. The origins see the real client's address in X-Forwarded-For, the balancer's log
- * names it, and it knows the client came over TLS from the header's TLVs (the authority).
+ * names it, and it routes by the header's TLVs (the authority: the SNI name the client sent).
  */
 
 import { test } from "node:test";
@@ -67,7 +67,7 @@ test("TLS farm in tcp mode -> PROXY v2 -> http balancer with accept-proxy -> two
     seen.push(`${name} ${request.headers["x-forwarded-for"]}`);
     response.end(`${name} xff=${request.headers["x-forwarded-for"]}`);
   };
-  const [one, two] = await Promise.all([httpOrigin(answer("one")), httpOrigin(answer("two"))]);
+  const [one, two, fallback] = await Promise.all([httpOrigin(answer("one")), httpOrigin(answer("two")), httpOrigin(answer("fallback"))]);
   let balancer: Awaited<ReturnType<typeof start>> | undefined;
   let farm: Awaited<ReturnType<typeof start>> | undefined;
   try {
@@ -75,7 +75,9 @@ test("TLS farm in tcp mode -> PROXY v2 -> http balancer with accept-proxy -> two
 [frontends.balancer]
 mode = "http"
 bind = { address = "127.0.0.1:0", accept-proxy = true }
-default-backend = "app"
+# The farm's clients asked for default.test (the header's authority): they go to app.
+default-backend = "fallback"
+routes = [{ pp-authority = "default.test", backend = "app" }]
 forwardfor = true
 log = "stdout"
 log-format = "%ci:%cp %b/%s %ST %[fc_pp_authority]"
@@ -84,6 +86,10 @@ log-format = "%ci:%cp %b/%s %ST %[fc_pp_authority]"
 mode = "http"
 balance = "roundrobin"
 servers = [{ name = "one", address = "${one.address}" }, { name = "two", address = "${two.address}" }]
+
+[backends.fallback]
+mode = "http"
+servers = [{ name = "f", address = "${fallback.address}" }]
 `);
     farm = await start("tls", "tcp", `
 [frontends.tls]
@@ -113,6 +119,6 @@ servers = [{ name = "b1", address = "127.0.0.1:${balancer.port}", send-proxy-v2 
     farm?.remove();
     await balancer?.proxy.stop();
     balancer?.remove();
-    await Promise.all([one.close(), two.close()]);
+    await Promise.all([one.close(), two.close(), fallback.close()]);
   }
 });

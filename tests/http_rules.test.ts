@@ -49,6 +49,7 @@ const EMPTY: ConditionConfig = Object.freeze({
   sni: null,
   alpn: null,
   clientCert: null,
+  ppAuthority: null,
 });
 
 function condition(fields: Partial<ConditionConfig>): ConditionConfig {

@@ -17,6 +17,7 @@ import type { PeerCertificateState } from "../runtime/types.ts";
 /** Matchers of a route and of an `if` / `unless` condition. */
 export const MATCHER_KEYS = [
   "host", "path", "path-prefix", "path-regex", "method", "header", "source", "tls", "sni", "alpn", "client-cert",
+  "pp-authority",
 ] as const;
 const CLIENT_CERT_STATES: readonly PeerCertificateState[] = ["none", "valid", "invalid"];
 const HEADER_MATCHER_KEYS = ["name", "present", "equals", "regex"] as const;
@@ -50,7 +51,7 @@ function parseHost(text: string): { readonly host: string } | { readonly problem
 /** Reads the matchers of a route or a condition (the table's keys are already checked); null keys: not given. */
 export function readCondition(reader: Reader, path: ConfigPath, table: Table): { condition: ConditionConfig; matchers: number } {
   const matchers = MATCHER_KEYS.filter((key) => table[key] !== undefined).length;
-  const readHosts = (key: "host" | "sni"): string[] | null => {
+  const readHosts = (key: "host" | "sni" | "pp-authority"): string[] | null => {
     const list = reader.stringList([...path, key], table[key], `"example.com" or ["example.com", "*.example.com"]`);
     if (list === undefined) return null;
     const result: string[] = [];
@@ -63,6 +64,7 @@ export function readCondition(reader: Reader, path: ConfigPath, table: Table): {
   };
   const hosts = readHosts("host");
   const sni = readHosts("sni");
+  const ppAuthority = readHosts("pp-authority");
   const alpnList = reader.stringList([...path, "alpn"], table.alpn, `"http/1.1" or ["h2", "http/1.1"]`);
   const alpn = alpnList === undefined ? null : alpnList.map(({ text }) => text);
   let clientCert: PeerCertificateState[] | null = null;
@@ -128,6 +130,7 @@ export function readCondition(reader: Reader, path: ConfigPath, table: Table): {
       sni: freeze(sni),
       alpn: freeze(alpn),
       clientCert: freeze(clientCert),
+      ppAuthority: freeze(ppAuthority),
     }),
     matchers,
   };

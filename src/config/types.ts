@@ -125,6 +125,8 @@ export interface ConditionConfig {
   readonly alpn: readonly string[] | null;
   /** The client certificate's state equal to an entry ("none", "valid", "invalid"). */
   readonly clientCert: readonly PeerCertificateState[] | null;
+  /** The AUTHORITY of the connection's PROXY v2 header (an `accept-proxy` bind) equal to an entry, compared as `hosts`. */
+  readonly ppAuthority: readonly string[] | null;
 }
 
 /** A rule's guard: `if = {...}` (negate false) or `unless = {...}` (negate true). */

@@ -14,6 +14,8 @@
  * - tls: the client connection is TLS (or not). sni: the name the client sent in its handshake,
  *   compared as `host` is (a connection without SNI matches no entry). alpn: the protocol agreed.
  *   client-cert: "none" (none asked or sent), "valid", "invalid" (sent, not verified).
+ * - pp-authority: the AUTHORITY TLV of the connection's PROXY v2 header (an accept-proxy bind),
+ *   compared as `host` is; a connection without one matches no entry.
  *
  * The path and host derived from a head are memoized on the strings they come from, so several
  * conditions tested on one request derive them once, and a rule that rewrites the target or the
@@ -26,7 +28,10 @@ import { cidrContains } from "../core/cidr.ts";
 import type { Cidr } from "../core/cidr.ts";
 import type { ConditionConfig, HeaderMatcherConfig, RuleGuardConfig } from "../config/types.ts";
 import type { HttpHead } from "./head_parser.ts";
-import type { TlsFacts } from "../runtime/types.ts";
+import type { Connection } from "../runtime/types.ts";
+
+/** What conditions read of the client connection: its TLS handshake and its PROXY header. */
+export type ConditionClient = Pick<Connection, "tls" | "proxied">;
 
 const SLASH = 0x2f;
 const QUESTION = 0x3f;
@@ -211,6 +216,8 @@ export class RequestCondition {
   readonly sniSuffixes: readonly string[] | null;
   readonly alpn: readonly string[] | null;
   readonly clientCert: readonly string[] | null;
+  readonly ppAuthority: readonly string[] | null;
+  readonly ppAuthoritySuffixes: readonly string[] | null;
   readonly #testsPath: boolean;
   readonly #testsTls: boolean;
 
@@ -241,12 +248,15 @@ export class RequestCondition {
     this.sniSuffixes = config.sni === null ? null : config.sni.filter((name) => name.startsWith("*.")).map((name) => name.slice(1));
     this.alpn = config.alpn === null ? null : [...config.alpn];
     this.clientCert = config.clientCert === null ? null : [...config.clientCert];
-    this.#testsTls = this.tls !== null || this.sni !== null || this.alpn !== null || this.clientCert !== null;
+    this.ppAuthority = config.ppAuthority === null ? null : config.ppAuthority.filter((name) => !name.startsWith("*."));
+    this.ppAuthoritySuffixes = config.ppAuthority === null ? null : config.ppAuthority.filter((name) => name.startsWith("*.")).map((name) => name.slice(1));
+    this.#testsTls = this.tls !== null || this.sni !== null || this.alpn !== null || this.clientCert !== null ||
+      this.ppAuthority !== null;
   }
 
   /** Whether the request matches every matcher given; `tls`: the client connection's handshake, undefined on a plain one. */
-  matches(head: HttpHead, clientAddress: string, tls: TlsFacts | undefined = undefined): boolean {
-    if (this.#testsTls && !this.#tlsMatches(tls)) return false;
+  matches(head: HttpHead, clientAddress: string, client: ConditionClient | undefined = undefined): boolean {
+    if (this.#testsTls && !this.#connectionMatches(client)) return false;
     const methods = this.methods;
     if (methods !== null && !includes(methods, head.method)) return false;
     if (this.#testsPath && !this.#pathMatches(head)) return false;
@@ -287,7 +297,12 @@ export class RequestCondition {
     return this.pathRegex === null || this.pathRegex.test(path);
   }
 
-  #tlsMatches(tls: TlsFacts | undefined): boolean {
+  #connectionMatches(client: ConditionClient | undefined): boolean {
+    const tls = client?.tls;
+    if (this.ppAuthority !== null) {
+      const authority = client?.proxied?.authority.toLowerCase() ?? "";
+      if (authority === "" || !nameMatches(authority, this.ppAuthority, this.ppAuthoritySuffixes!)) return false;
+    }
     if (this.tls !== null && (tls !== undefined) !== this.tls) return false;
     if (this.sni !== null && !(tls !== undefined && tls.serverName !== "" && nameMatches(tls.serverName, this.sni, this.sniSuffixes!))) return false;
     if (this.alpn !== null && !(tls !== undefined && includes(this.alpn, tls.alpn))) return false;
@@ -332,9 +347,9 @@ export class RuleGuard {
   }
 
   /** Whether the guarded rule applies to this request. */
-  applies(head: HttpHead, clientAddress: string, tls: TlsFacts | undefined = undefined): boolean {
+  applies(head: HttpHead, clientAddress: string, client: ConditionClient | undefined = undefined): boolean {
     const condition = this.condition;
-    return condition === null || condition.matches(head, clientAddress, tls) !== this.negate;
+    return condition === null || condition.matches(head, clientAddress, client) !== this.negate;
   }
 }
 

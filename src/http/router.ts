@@ -6,7 +6,7 @@
  */
 
 import { compileCondition } from "./conditions.ts";
-import type { TlsFacts } from "../runtime/types.ts";
+import type { ConditionClient } from "./conditions.ts";
 import type { RequestCondition } from "./conditions.ts";
 import type { ConditionConfig } from "../config/types.ts";
 import type { HttpHead } from "./head_parser.ts";
@@ -36,10 +36,10 @@ export class Router<T> {
   }
 
   /** The first matching route's target, else the fallback. */
-  pick(head: HttpHead, clientAddress: string, tls: TlsFacts | undefined = undefined): T | null {
+  pick(head: HttpHead, clientAddress: string, client: ConditionClient | undefined = undefined): T | null {
     const conditions = this.#conditions;
     for (let i = 0; i < conditions.length; i++) {
-      if (conditions[i]!.matches(head, clientAddress, tls)) return this.#targets[i]!;
+      if (conditions[i]!.matches(head, clientAddress, client)) return this.#targets[i]!;
     }
     return this.fallback;
   }

@@ -19,9 +19,8 @@
  * @module
  */
 
-import type { TlsFacts } from "../runtime/types.ts";
 import { compileGuard, hostHeader, targetParts } from "./conditions.ts";
-import type { RuleGuard } from "./conditions.ts";
+import type { ConditionClient, RuleGuard } from "./conditions.ts";
 import type { HttpRequestRuleConfig, HttpResponseRuleConfig } from "../config/types.ts";
 import type { HeadParser, HttpHead } from "./head_parser.ts";
 
@@ -188,11 +187,11 @@ export class RequestRules {
   }
 
   /** Runs the rules in order on the request head (mutating it); the verdict of the first stopping rule, or null. */
-  apply(head: HeadParser, clientAddress: string, tls: TlsFacts | undefined = undefined): RuleVerdict {
+  apply(head: HeadParser, clientAddress: string, client: ConditionClient | undefined = undefined): RuleVerdict {
     const rules = this.#rules;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
-      if (!rule.guard.applies(head, clientAddress, tls)) continue;
+      if (!rule.guard.applies(head, clientAddress, client)) continue;
       switch (rule.op) {
         case OP_SET_HEADER:
           head.setHeader(rule.name, rule.value, rule.lowerName);
@@ -247,11 +246,11 @@ export class ResponseRules {
   }
 
   /** Runs the rules on the response head; guards test `request`, the request it answers. */
-  apply(response: HeadParser, request: HttpHead, clientAddress: string, tls: TlsFacts | undefined = undefined): void {
+  apply(response: HeadParser, request: HttpHead, clientAddress: string, client: ConditionClient | undefined = undefined): void {
     const rules = this.#rules;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
-      if (!rule.guard.applies(request, clientAddress, tls)) continue;
+      if (!rule.guard.applies(request, clientAddress, client)) continue;
       if (rule.op === OP_SET_HEADER) response.setHeader(rule.name, rule.value, rule.lowerName);
       else if (rule.op === OP_ADD_HEADER) response.addHeader(rule.name, rule.value, rule.lowerName);
       else response.deleteHeader(rule.lowerName);

@@ -516,13 +516,13 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     }
     const address = this.clientAddress;
     if (!policy.requestRules.isEmpty) {
-      const verdict = policy.requestRules.apply(request, address, this.client?.tls);
+      const verdict = policy.requestRules.apply(request, address, this.client ?? undefined);
       if (verdict !== null) {
         this.answerVerdict(verdict);
         return;
       }
     }
-    const route = policy.router.pick(request, address, this.client?.tls);
+    const route = policy.router.pick(request, address, this.client ?? undefined);
     if (route === null) {
       this.host.logger.debug(`No backend for ${request.method} ${request.target} from ${address}`);
       this.terminate("S" + PHASE_LETTER_CONNECT);
@@ -532,7 +532,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.route = route;
     if (route.clientClose) this.closeAfter = true;
     if (!route.requestRules.isEmpty) {
-      const verdict = route.requestRules.apply(request, address, this.client?.tls);
+      const verdict = route.requestRules.apply(request, address, this.client ?? undefined);
       if (verdict !== null) {
         this.answerVerdict(verdict);
         return;
@@ -978,9 +978,9 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   /** The backend's, then the frontend's http-response rules (HAProxy's order). */
   private applyResponseRules(): void {
     const route = this.route!;
-    const tls = this.client?.tls;
-    if (!route.responseRules.isEmpty) route.responseRules.apply(this.response, this.request, this.clientAddress, tls);
-    if (!this.policy.responseRules.isEmpty) this.policy.responseRules.apply(this.response, this.request, this.clientAddress, tls);
+    const client = this.client ?? undefined;
+    if (!route.responseRules.isEmpty) route.responseRules.apply(this.response, this.request, this.clientAddress, client);
+    if (!this.policy.responseRules.isEmpty) this.policy.responseRules.apply(this.response, this.request, this.clientAddress, client);
   }
 
   private beginResponse(): void {
