@@ -20,6 +20,7 @@ import { CliProcess, deadPort, exchange, ROOT, sleep, waitUntil } from "./_cli_h
 import { httpOrigin } from "./_http_helpers.ts";
 import { alive, MasterProcess, MIGRATE_REQ } from "./_process_helpers.ts";
 import { detectRuntimeName } from "../src/runtime/detect.ts";
+import { tcpSockets } from "./_tcp_queues.ts";
 
 const RUNTIME = detectRuntimeName();
 const FIXTURES = join(ROOT, "tests", "fixtures", "tls");
@@ -204,9 +205,21 @@ function servedCertificate(port: number): Promise<string> {
 }
 
 /**
+ * Resolves once the proxy listening on `port` has accepted the connection from `fromPort` and read
+ * what it was sent: its side of the connection is listed with nothing left in its receive queue.
+ * Until then the connection may still wait in the accept queue, where a listener's close resets it.
+ */
+async function readByProxy(port: number, fromPort: number): Promise<void> {
+  await waitUntil(
+    () => tcpSockets().some((socket) => socket.localPort === port && socket.remotePort === fromPort && socket.receiveQueue === 0),
+    `the proxy to accept and read the connection from port ${fromPort}`,
+  );
+}
+
+/**
  * A TCP relay to `port` that passes the client's first `head` bytes (a part of its ClientHello) and
- * holds the rest until `release()`: the proxy has accepted the connection and is in its handshake
- * for as long as the test needs.
+ * holds the rest until `release()`: once `forwarded` resolves, the proxy has accepted the connection
+ * and read those bytes, and is in its handshake for as long as the test needs.
  */
 async function gatedRelay(port: number, head: number): Promise<{ port: number; forwarded: Promise<void>; release: () => void; close: () => void }> {
   const sockets = new Set<net.Socket>();
@@ -229,7 +242,7 @@ async function gatedRelay(port: number, head: number): Promise<{ port: number; f
       if (room > 0) {
         passed += Math.min(room, chunk.length);
         target.write(chunk.subarray(0, room), () => {
-          if (passed >= head) forwarded();
+          if (passed >= head) void readByProxy(port, target.localPort!).then(forwarded);
         });
       }
       if (chunk.length > room) held.push(chunk.subarray(room));
