@@ -13,7 +13,7 @@
  * @module
  */
 
-import { listHasToken } from "./head_parser.ts";
+import { listHasToken } from "./framing.ts";
 import type { HttpHead } from "./head_parser.ts";
 
 /** How a head is rebuilt. */
