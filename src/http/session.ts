@@ -81,6 +81,7 @@ import {
   startRecord,
 } from "../tcp/session_log.ts";
 import { createLogRecord } from "../log/record.ts";
+import { countOutcome, createSessionOutcome } from "../core/counters.ts";
 import type { LogRecord } from "../log/record.ts";
 import {
   BODY_CHUNKED,
@@ -230,6 +231,12 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   private logPending = false;
   /** Wall clock minus monotonic clock at accept: turns monotonic times into dates without another clock read. */
   private wallOffset = 0;
+  /** How the current request ended, refilled for the stats counters at each end. */
+  private readonly outcome = createSessionOutcome();
+  /** The current request's status came from its server (not from the proxy). */
+  private statusFromServer = false;
+  /** A rule denied the current request. */
+  private denied = false;
   /**
    * Monotonic times of the current request: its stream began (accept, or the end of the previous
    * response), its first byte, queued, first connection attempt, connection ready; -1: not yet.
@@ -435,6 +442,9 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       if (this.requestStartedAt < 0) {
         this.requestStartedAt = this.logClock();
         this.logPending = true;
+        const counters = this.host.counters;
+        counters.requestsTotal++;
+        counters.requestRate.add(this.host.wheel.now);
       }
       const end = this.request.feed(chunk, offset);
       if (end === HEAD_INCOMPLETE) {
@@ -541,8 +551,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     const backend = route.backend;
     this.backend = backend;
     this.logBackend = backend;
-    backend.activeConnections++;
-    backend.totalConnections++;
+    backend.sessionStarted();
     this.requestHead = this.rebuildRequest(route);
     if (this.requestHead.length > policy.bufferBytes) {
       // HAProxy's strict rewriting: a head that no longer fits the buffer after the headers added
@@ -583,12 +592,9 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.answerAndClose(503);
   }
 
-  /**
-   * Monotonic now for the log's timers, or 0 when the frontend logs no traffic: a clock read costs
-   * 40 to 90 ns and a request takes several, which a proxy without logs should not pay.
-   */
+  /** Monotonic now for the timers, or 0 when nothing shows them (see SessionHost.timed). */
   private logClock(): number {
-    return this.host.trafficLog === null ? 0 : this.host.runtime.now();
+    return this.host.timed ? this.host.runtime.now() : 0;
   }
 
   /** Keeps the first abnormal end's termination state. */
@@ -900,6 +906,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.target?.observer?.responseStatus(response.status);
     this.record.responseTime = Math.round(this.logClock() - this.establishedAt);
     this.record.status = response.status;
+    this.statusFromServer = true;
     if (response.status === 101) {
       if (this.upgrading) {
         this.beginTunnel(chunk, end);
@@ -1248,6 +1255,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.dropServer();
     this.releaseBackend();
     this.record.status = status;
+    this.statusFromServer = false;
     const client = this.client;
     if (client === null) {
       this.finish();
@@ -1269,6 +1277,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     if (verdict.kind === "deny") {
       this.host.logger.debug(`Request ${this.request.method} ${this.request.target} from ${this.clientAddress} denied`);
       this.terminate("P" + PHASE_LETTER_REQUEST);
+      this.denied = true;
       this.answerAndClose(verdict.status);
       return;
     }
@@ -1310,6 +1319,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
    */
   private answerMonitor(status: number): void {
     this.logPending = false;
+    this.host.counters.intercepted++;
     this.resetRequestLog();
     const client = this.client!;
     this.requestHead = null;
@@ -1531,6 +1541,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   private logRequest(): void {
     if (!this.logPending) return;
     this.logPending = false;
+    this.count();
     const log = this.host.trafficLog;
     if (log !== null) {
       const record = this.record;
@@ -1554,6 +1565,32 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.resetRequestLog();
   }
 
+  /** Counts the request on its frontend, backend and server (core/counters.ts). */
+  private count(): void {
+    const outcome = this.outcome;
+    const record = this.record;
+    const backend = this.logBackend;
+    const timed = this.host.timed;
+    const now = timed ? this.host.runtime.now() : 0;
+    outcome.status = record.status;
+    outcome.statusFromServer = this.statusFromServer;
+    const termination = this.termination;
+    outcome.termination = termination;
+    outcome.denied = this.denied;
+    // HAProxy's intercepted requests: answered by the proxy itself ("LR"), no server involved.
+    outcome.intercepted = termination !== null && termination[0] === "L";
+    outcome.bytesIn = this.bytesIn;
+    outcome.bytesOut = this.bytesOut;
+    outcome.retries = backend === null ? 0 : backend.retries - this.retriesLeft;
+    outcome.redispatched = record.redispatched;
+    outcome.queueTime = !timed ? -1 : record.queueTime >= 0 ? record.queueTime : this.queuedAt >= 0 ? Math.round(now - this.queuedAt) : -1;
+    outcome.connectTime = timed ? record.connectTime : -1;
+    outcome.responseTime = timed ? record.responseTime : -1;
+    outcome.totalTime = timed && this.requestStartedAt >= 0 ? Math.round(now - this.streamStartedAt) : -1;
+    const server = this.lastServer;
+    countOutcome(this.host.counters, backend === null ? null : backend.counters, server === null ? null : server.counters, outcome, true);
+  }
+
   /** Readies the record and the timers for the next request on this connection. */
   private resetRequestLog(): void {
     const record = this.record;
@@ -1566,6 +1603,8 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.logBackend = null;
     this.lastServer = null;
     this.termination = null;
+    this.statusFromServer = false;
+    this.denied = false;
     record.requestTime = -1;
     record.queueTime = -1;
     record.connectTime = -1;
