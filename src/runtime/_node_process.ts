@@ -38,6 +38,7 @@ import type {
 } from "./types.ts";
 import { startChild } from "./_spawn.ts";
 import { connectNodeNet, listenNodeNet, lookupNodeDns } from "./_node_net.ts";
+import { connectUnixNodeNet, listenUnixNodeNet } from "./_node_unix.ts";
 import { connectNodeDgram } from "./_node_dgram.ts";
 import { inspectCertificateNode, withNodeTls, withNodeTlsConnect } from "./_node_tls.ts";
 import { listDirectoryNode } from "./_directory.ts";
@@ -233,6 +234,8 @@ export function createNodeProcessRuntime(info: RuntimeInfo, specifics: NodeProce
     listen: withNodeTls(listenNodeNet),
     bindInheritable: specifics.bindInheritable,
     connect: withNodeTlsConnect(connectNodeNet),
+    listenUnix: listenUnixNodeNet,
+    connectUnix: connectUnixNodeNet,
     connectDatagram: connectNodeDgram,
     lookup: lookupNodeDns,
     inspectCertificate: inspectCertificateNode,

@@ -16,6 +16,8 @@
  *   the close handler synchronously; a partial write re-arms reading and undoes `pause()`; uSockets
  *   reads on for a few rounds after `pause()` in the same wakeup; every connect failure is
  *   ECONNREFUSED; Nagle is off on every socket; no listen backlog and no accept errors in JS.
+ * - UNIX sockets (`listenUnix`, `connectUnix`: the runtime API) are node:net's with either socket
+ *   API (`_node_unix.ts`): a few commands a minute need no native path.
  * - Datagram sockets (node:dgram, `_node_dgram.ts`), `writeOutput` (node:fs `write`, which Bun runs
  *   off the JS thread) and `hostname` are the same with either socket API.
  * - The `Bun` global is only touched inside functions, so this module loads on every runtime.

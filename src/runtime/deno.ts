@@ -87,6 +87,7 @@
 
 import type { OutputStreamName, Runtime, SignalName, SocketApi, TimerHandle } from "./types.ts";
 import { connectNodeNet, listenNodeNet, lookupNodeDns } from "./_node_net.ts";
+import { connectUnixNodeNet, listenUnixNodeNet } from "./_node_unix.ts";
 import { connectDenoNative, denoNativeReusePortAvailable, listenDenoNative } from "./_deno_native.ts";
 import { connectNodeDgram } from "./_node_dgram.ts";
 import { DENO_TLS_SUPPORT, inspectCertificateNode, withNodeTls, withNodeTlsConnect } from "./_node_tls.ts";
@@ -244,6 +245,9 @@ export function createDenoRuntime(socketApi: SocketApi): Runtime {
     ),
     bindInheritable: bindInheritableDeno,
     connect: withNodeTlsConnect(native ? connectDenoNative : connectNodeNet),
+    // The runtime API's socket: a few commands a minute, node:net with either socket API.
+    listenUnix: listenUnixNodeNet,
+    connectUnix: connectUnixNodeNet,
     connectDatagram: connectNodeDgram,
     lookup: lookupNodeDns,
     inspectCertificate: inspectCertificateNode,

@@ -16,6 +16,10 @@ export type NetErrorCode =
   | "ENETUNREACH"
   | "ENOTFOUND"
   | "EPIPE"
+  /** A UNIX socket path where nothing is (connecting to a socket file that does not exist). */
+  | "ENOENT"
+  /** A UNIX socket path longer than the system's limit (107 bytes on Linux). */
+  | "ENAMETOOLONG"
   /** The TLS handshake failed (a protocol or version mismatch, an alert from the peer). */
   | "ETLSHANDSHAKE"
   /** The peer's certificate failed verification (unknown issuer, expired, wrong name). */
@@ -33,6 +37,8 @@ const KNOWN_CODES: ReadonlySet<string> = new Set<NetErrorCode>([
   "ENETUNREACH",
   "ENOTFOUND",
   "EPIPE",
+  "ENOENT",
+  "ENAMETOOLONG",
   "ETLSHANDSHAKE",
   "ECERTVERIFY",
   "EIO",
@@ -49,6 +55,8 @@ const DESCRIPTIONS: Record<NetErrorCode, string> = {
   ENETUNREACH: "network unreachable",
   ENOTFOUND: "host not found",
   EPIPE: "broken pipe",
+  ENOENT: "no such file or directory",
+  ENAMETOOLONG: "path too long for a UNIX socket",
   ETLSHANDSHAKE: "TLS handshake failed",
   ECERTVERIFY: "certificate verification failed",
   EIO: "input/output error",

@@ -231,6 +231,38 @@ export interface Listener {
 }
 
 /**
+ * What {@link Runtime.listenUnix} binds: a UNIX stream socket at a path of the file system, HAProxy's
+ * `stats socket /path mode 600`.
+ */
+export interface UnixListenOptions {
+  /** Where the socket file goes (at most 107 bytes on Linux, with room for `.PID.tmp`). */
+  readonly path: string;
+  /** Permission bits of the socket file (0o600: its owner only); set before it appears at `path`. */
+  readonly mode: number;
+  /** Kernel accept queue length. */
+  readonly backlog: number;
+  /**
+   * What to do about a socket a live process answers on at `path`: replace it (true: this process
+   * takes over from the one it replaces, a -sf reload), or refuse with EADDRINUSE (false). A socket
+   * file nobody answers on (left by a process that died) is replaced either way; anything at `path`
+   * that is not a socket is never touched (EADDRINUSE).
+   */
+  readonly takeOver: boolean;
+}
+
+/** A listening UNIX socket. */
+export interface UnixListener {
+  /** The path it listens at. */
+  readonly path: string;
+  /**
+   * Stops listening (established connections are not touched) and removes the socket file when it
+   * is still this listener's: not when another process has replaced it since (a reload), nor when
+   * the path leads elsewhere now (a chroot, or a directory this user may no longer write).
+   */
+  close(): Promise<void>;
+}
+
+/**
  * A TCP socket bound by this process for its children ({@link Runtime.bindInheritable}): bound, not
  * listening, never accepted from here. A child started with it ({@link SpawnSelfOptions.sockets})
  * adopts it with `listen({ fd })`; the first to do so makes it listen, and it keeps listening,
@@ -464,6 +496,24 @@ export interface Runtime {
   bindInheritable(options: ListenOptions): Promise<InheritableSocket>;
   /** Starts an outgoing connection; `handler.onOpen` or `handler.onClose(conn, error)` follows. */
   connect(options: ConnectOptions, handler: ConnectionHandler): Connection;
+  /**
+   * Listens on a UNIX stream socket ({@link UnixListenOptions}): bound under a temporary name beside
+   * `path` (`path.PID.tmp`), given its mode, then renamed to `path`, so the socket never appears
+   * with other permissions and a socket at `path` is replaced in one step. Accepted connections
+   * are the contract's `Connection` (their `remote` and `local` are empty: port 0). Rejects with a
+   * NetError: EADDRINUSE (a live socket and no `takeOver`, or a file that is not a socket),
+   * ENAMETOOLONG, EACCES, ENOENT (no such directory)...
+   */
+  listenUnix(
+    options: UnixListenOptions,
+    onAccept: (conn: Connection) => void,
+    onError: (error: NetError) => void,
+  ): Promise<UnixListener>;
+  /**
+   * Connects to the UNIX stream socket at `path`; `handler.onOpen` or `handler.onClose(conn, error)`
+   * follows (ENOENT: no socket there, ECONNREFUSED: nobody listens, EACCES: not allowed).
+   */
+  connectUnix(path: string, handler: ConnectionHandler): Connection;
   /**
    * Opens a UDP socket connected to `options` (the family follows the address). Rejects with a
    * NetError when the socket cannot be made.
