@@ -17,6 +17,7 @@ import { verbosityOfArgs } from "../lifecycle/worker_logger.ts";
 import { DEMO_ARGS, demoCommand } from "./demo_command.ts";
 import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, exitCodeFor, UsageError } from "./exit_codes.ts";
 import { RUN_ARGS, runCommand } from "./run_command.ts";
+import { CTL_ARGS, ctlCommand } from "./ctl_command.ts";
 import { detailedVersionLines, versionLines } from "./version_command.ts";
 
 const demoDefinition = defineCommand({
@@ -29,6 +30,11 @@ const checkDefinition = defineCommand({
   args: RUN_ARGS,
 });
 
+const ctlDefinition = defineCommand({
+  meta: { name: "ctl", description: "Send a command to a running proxy's runtime API (stats-socket) and print the answer" },
+  args: CTL_ARGS,
+});
+
 const versionDefinition = defineCommand({
   meta: { name: "version", description: "Print version, runtime, platform and event poller (-vv: build and features too)" },
   args: COMMON_ARGS,
@@ -37,7 +43,7 @@ const versionDefinition = defineCommand({
 const mainDefinition = defineCommand({
   meta: { name: "proxy", version: VERSION, description: "A load balancer and reverse proxy in the spirit of HAProxy" },
   args: RUN_ARGS,
-  subCommands: { check: checkDefinition, demo: demoDefinition, version: versionDefinition },
+  subCommands: { check: checkDefinition, ctl: ctlDefinition, demo: demoDefinition, version: versionDefinition },
 });
 
 function wantsHelp(argv: readonly string[]): boolean {
@@ -55,6 +61,12 @@ function versionCommand(args: readonly string[], runtime: Runtime): number {
   parseStrict(args.filter((arg) => arg !== "-vv"), COMMON_ARGS);
   runtime.writeStdout((detailed ? detailedVersionLines(runtime) : versionLines(runtime)).join("\n") + "\n");
   return EXIT_OK;
+}
+
+/** The arguments of `proxy ctl` before its first word that is not an option. */
+function ctlOptions(args: readonly string[]): readonly string[] {
+  const first = args.findIndex((arg) => !arg.startsWith("-"));
+  return first === -1 ? args : args.slice(0, first);
 }
 
 /** Runs the command line `argv` (without program name) and resolves with the exit code. */
@@ -76,6 +88,13 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
           return EXIT_OK;
         }
         return await runCommand([...rest, "--check"], runtime, logger);
+      case "ctl":
+        // Help only among the options before the command: `proxy ctl help` asks the proxy for its commands.
+        if (wantsHelp(ctlOptions(rest))) {
+          runtime.writeStdout(await usage(ctlDefinition, mainDefinition as unknown as CommandDef<ArgsDef>));
+          return EXIT_OK;
+        }
+        return await ctlCommand(rest, runtime);
       case "version":
         if (wantsHelp(rest)) {
           runtime.writeStdout(await usage(versionDefinition, mainDefinition as unknown as CommandDef<ArgsDef>));
@@ -97,7 +116,7 @@ export async function runCli(argv: string[], runtime: Runtime): Promise<number> 
       return EXIT_OK;
     }
     if (command !== undefined && !command.startsWith("-")) {
-      throw new UsageError(`Unknown command "${command}": expected check, demo or version, or options (see --help)`);
+      throw new UsageError(`Unknown command "${command}": expected check, ctl, demo or version, or options (see --help)`);
     }
     return await runCommand(argv, runtime, logger);
   } catch (error) {

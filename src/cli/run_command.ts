@@ -69,11 +69,15 @@ export const RUN_ARGS = {
     type: "string",
     description: "Serve TLS on every --bind address with this certificate: a PEM file (chain and key) or a directory of them (comma-separated or repeated; the first is the default)",
   },
+  "stats-socket": {
+    type: "string",
+    description: "Serve the runtime API (HAProxy's stats socket) at level admin on this UNIX socket path, mode 0600; steer the proxy with `proxy ctl --socket PATH`",
+  },
   ...COMMON_ARGS,
 } as const satisfies ArgsDef;
 
 /** Flags that describe the proxy on the command line, which a configuration file replaces. */
-const QUICK_START_FLAGS = ["bind", "backend", "mode", "balance", "log", "cert"] as const;
+const QUICK_START_FLAGS = ["bind", "backend", "mode", "balance", "log", "cert", "stats-socket"] as const;
 
 /** A configuration and where it came from. */
 export interface ConfigChoice {
@@ -119,6 +123,7 @@ export async function configFromArgs(rawArgs: string[], runtime: Runtime): Promi
     reusePort: !process.noReusePort,
     log: listOf(args.log),
     cert: listOf(args.cert),
+    ...(args["stats-socket"] === undefined ? {} : { statsSocket: String(args["stats-socket"]) }),
   };
   const read = await readConfig([], quickStart, process.noReusePort, configReadIo(runtime));
   return { ...read, files: [], checkOnly, quickStart, process };

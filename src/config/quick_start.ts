@@ -25,7 +25,16 @@ export interface QuickStartOptions {
   readonly log?: readonly string[];
   /** Certificate files or directories (`--cert`): every --bind address then serves HTTPS (or TLS in tcp mode). */
   readonly cert?: readonly string[];
+  /**
+   * `--stats-socket PATH`: the runtime API on a UNIX socket (mode 0600) at level "admin", so that
+   * whoever started the proxy can steer it with `proxy ctl` (a configuration file's default level
+   * is HAProxy's, "operator").
+   */
+  readonly statsSocket?: string;
 }
+
+/** The level of the quick start's `--stats-socket`: its 0600 socket is its owner's alone. */
+export const QUICK_START_STATS_LEVEL = "admin";
 
 /** The mode when --mode is not given. */
 export const QUICK_START_MODE = "http";
@@ -40,8 +49,11 @@ export function quickStartDocument(options: QuickStartOptions): Record<string, u
   const log = (options.log ?? []).flatMap(splitList);
   const certs = (options.cert ?? []).flatMap(splitList);
   const binds = options.bind.flatMap(splitList);
+  const global: Record<string, unknown> = {};
+  if (log.length > 0) global.log = log;
+  if (options.statsSocket !== undefined) global["stats-socket"] = { path: options.statsSocket, level: QUICK_START_STATS_LEVEL };
   return {
-    ...(log.length === 0 ? {} : { global: { log } }),
+    ...(Object.keys(global).length === 0 ? {} : { global }),
     frontends: {
       [QUICK_START_NAME]: {
         bind: certs.length === 0 ? binds : binds.map((address) => ({ address, crt: certs })),
@@ -63,8 +75,8 @@ export function quickStartDocument(options: QuickStartOptions): Record<string, u
 
 /** The flag a key path of the quick-start document came from. */
 function flagOf(path: ConfigPath): string {
-  const [section, , key, , bindKey] = path;
-  if (section === "global") return "--log";
+  const [section, globalKey, key, , bindKey] = path;
+  if (section === "global") return globalKey === "stats-socket" ? "--stats-socket" : "--log";
   if (bindKey === "crt") return "--cert";
   if (key === "mode") return "--mode";
   if (section === "frontends") return "--bind";

@@ -9,6 +9,7 @@ import type { PeerCertificateState, PeerVerify, TlsVersion } from "../runtime/ty
 import type { BalanceAlgorithmName, BalanceHashKeyConfig } from "../core/balance/types.ts";
 import type { Cidr } from "../core/cidr.ts";
 import type { LogTargetSpec } from "../log/log_target.ts";
+import type { AccessLevel } from "../control/types.ts";
 
 /** One `log` destination (see src/log/log_target.ts). */
 export type LogTargetConfig = LogTargetSpec;
@@ -51,6 +52,36 @@ export interface GlobalConfig {
    * `chroot`), an absolute path; null: no chroot.
    */
   readonly chroot: string | null;
+  /** The runtime API's sockets (HAProxy's `stats socket`); empty: none. */
+  readonly statsSockets: readonly StatsSocketConfig[];
+}
+
+/** One socket of the runtime API, `stats-socket` in [global] (HAProxy's `stats socket`). */
+export type StatsSocketConfig = StatsUnixSocketConfig | StatsTcpSocketConfig;
+
+/** What every runtime API socket has. */
+interface StatsSocketCommon {
+  /** What its connections may do. */
+  readonly level: AccessLevel;
+  /** An idle connection is closed after this, ms (HAProxy's `stats timeout`). */
+  readonly timeout: number;
+}
+
+/** The runtime API on a UNIX socket. */
+export interface StatsUnixSocketConfig extends StatsSocketCommon {
+  readonly kind: "unix";
+  readonly path: string;
+  /** Permission bits of the socket file (0o600 by default). */
+  readonly mode: number;
+}
+
+/** The runtime API on a TCP address (never at level "admin" without `expose-admin`). */
+export interface StatsTcpSocketConfig extends StatsSocketCommon {
+  readonly kind: "tcp";
+  /** As written. */
+  readonly text: string;
+  readonly host: string;
+  readonly port: number;
 }
 
 /** `cpu-map`: "auto" (worker N on core N-1, wrapping) or explicit core sets. */
@@ -537,6 +568,10 @@ export const DEFAULTS = Object.freeze({
   checkExpectStatus: Object.freeze([Object.freeze({ min: 200, max: 399 })]) as readonly StatusRangeConfig[],
   /** HAProxy's default name for `option forwardfor`. */
   forwardForHeader: "X-Forwarded-For",
+  /** HAProxy's `stats socket ... mode`: the socket's owner only. */
+  statsSocketMode: 0o600,
+  /** HAProxy's `stats timeout` default. */
+  statsSocketTimeout: 10_000,
   /** HAProxy's tune.bufsize, tune.maxrewrite and tune.http.maxhdr. */
   tuneBufsize: 16_384,
   tuneMaxrewrite: 1_024,

@@ -37,6 +37,8 @@ import { readTune } from "./tune.ts";
 import { readServerTls } from "./server_tls.ts";
 import { NO_SEND_PROXY, readSendProxy, SEND_PROXY_KEYS } from "./send_proxy.ts";
 import { readProcessSettings } from "./process_settings.ts";
+import { readStatsSockets } from "./stats_socket.ts";
+import type { LocatedStatsSocket } from "./stats_socket.ts";
 import { readSniRoutes } from "./sni_routes.ts";
 import { DEFAULTS_MONITOR_KEYS, FRONTEND_MONITOR_KEYS, readDefaultsMonitor, readFrontendMonitor } from "./monitor_setting.ts";
 import type { DefaultsMonitor } from "./monitor_setting.ts";
@@ -81,7 +83,7 @@ const NAME = /^[A-Za-z0-9_.:-]+$/;
 
 const TOP_KEYS = ["global", "defaults", "frontends", "backends"] as const;
 const GLOBAL_KEYS = [
-  "maxconn", "pidfile", "workers", "user", "group", "chroot", "cpu-map", "hard-stop-after", "log", "tune",
+  "maxconn", "pidfile", "workers", "user", "group", "chroot", "cpu-map", "hard-stop-after", "log", "tune", "stats-socket",
 ] as const;
 const DEFAULTS_KEYS = [
   "mode", "balance", "retries", "redispatch", "allbackups", "maxconn", "backlog", "timeout", "http-reuse",
@@ -159,8 +161,9 @@ function readTimeouts(
   return timeouts;
 }
 
-function readGlobal(reader: Reader, value: unknown): { config: GlobalConfig; log: GlobalLog } {
+function readGlobal(reader: Reader, value: unknown): { config: GlobalConfig; log: GlobalLog; statsSockets: LocatedStatsSocket[] } {
   const table = reader.table(["global"], value, GLOBAL_KEYS) ?? {};
+  const statsSockets = readStatsSockets(reader, table["stats-socket"]);
   const tune = readTune(reader, table.tune);
   reader.bufsize = tune.bufsize;
   const log = readGlobalLog(reader, table.log);
@@ -170,8 +173,9 @@ function readGlobal(reader: Reader, value: unknown): { config: GlobalConfig; log
     tune,
     log: log.targets,
     ...readProcessSettings(reader, table),
+    statsSockets: Object.freeze(statsSockets.map((socket) => socket.config)),
   };
-  return { config, log };
+  return { config, log, statsSockets };
 }
 
 function readDefaults(reader: Reader, value: unknown, globalLog: GlobalLog): Inherited {
@@ -563,6 +567,24 @@ function checkReferences(
   }
 }
 
+/** A runtime API address must not be a frontend's bind, nor a path or address used twice by the API. */
+function checkStatsSocketAddresses(reader: Reader, sockets: readonly LocatedStatsSocket[], places: BindPlaces): void {
+  const seen = new Map<string, ConfigPath>();
+  for (const { config: socket, path } of sockets) {
+    const key = socket.kind === "unix" ? `unix|${socket.path}` : `${socket.host}|${socket.port}`;
+    const what = socket.kind === "unix" ? `Socket path "${socket.path}"` : `Address "${socket.text}"`;
+    const owner = seen.get(key);
+    if (owner !== undefined && !(socket.kind === "tcp" && socket.port === 0)) {
+      reader.error(path, `${what} is used twice by the runtime API: also at ${formatTomlPath(owner)}`);
+      continue;
+    }
+    seen.set(key, path);
+    if (socket.kind !== "tcp" || socket.port === 0) continue;
+    const bind = places.find((place) => place.bind.host === socket.host && place.bind.port === socket.port);
+    if (bind !== undefined) reader.error(path, `Address "${socket.text}" is bound twice: also at ${formatTomlPath(bind.path)}`);
+  }
+}
+
 /** Validates a raw document into a frozen Config, collecting every issue. */
 export function validateConfigDocument(document: unknown, options: ValidationOptions = {}): ValidationResult {
   const reader = new Reader(options);
@@ -584,6 +606,7 @@ export function validateConfigDocument(document: unknown, options: ValidationOpt
     reader.error(["frontends"], `No frontend is defined: nothing would listen (add a [frontends.NAME] table)`);
   }
   checkReferences(reader, backends, places, references);
+  checkStatsSocketAddresses(reader, global.statsSockets, places);
   const config = reader.failed
     ? undefined
     : Object.freeze({ global: Object.freeze(global.config), frontends: Object.freeze(frontends), backends: Object.freeze(backends) });

@@ -365,6 +365,51 @@ export class Backend {
     }
   }
 
+  /**
+   * Sets the weight asked for `server` (the runtime API's `set weight`): the balancers are told, a
+   * server that can no longer take traffic (weight 0) has its queue dispatched again, one that can
+   * again takes the requests waiting. During a slow start the ramp applies to the new weight.
+   */
+  setWeight(server: Server, weight: number): void {
+    if (server.configuredWeight === weight) return;
+    const wasUsable = server.isUsable();
+    server.configuredWeight = weight;
+    server.weight = this.dynamicWeights ? weight * server.rampFraction : weight;
+    if (wasUsable && !server.isUsable()) {
+      const requeued = this.serverLeft(server);
+      this.logger.notice(`Server "${this.name}/${server.name}" is entering DRAIN (weight 0). ${requeued} requeued.`);
+      this.reportIfEmpty();
+      return;
+    }
+    this.serversChanged();
+    this.dequeueTo(server);
+  }
+
+  /**
+   * Sets `server`'s maxconn (the runtime API's `set maxconn server`; 0: no limit). Sessions over a
+   * lowered limit finish as they are; a raised one goes at once to the requests waiting for the
+   * server or for the backend.
+   */
+  setMaxconn(server: Server, maxconn: number): void {
+    server.maxconn = maxconn;
+    this.dequeueTo(server);
+  }
+
+  /**
+   * Closes every session holding a slot on `server` now (the runtime API's `shutdown sessions
+   * server`): they end with HAProxy's termination state "K" (killed by an operator). Returns how many.
+   */
+  shutdownServerSessions(server: Server): number {
+    const count = server.holders.length;
+    this.shutdownSessions(server, "K");
+    return count;
+  }
+
+  /** Whether the balancers read weights live (a slow start ramps them), as opposed to building tables from them. */
+  get dynamicWeights(): boolean {
+    return this.activeBalancer.dynamicWeights;
+  }
+
   /** Stops the slow-start timers (the proxy is closing). */
   close(): void {
     for (const timer of this.rampTimers.values()) timer.disarm();
@@ -498,10 +543,6 @@ export class Backend {
 
   private reportIfEmpty(): void {
     if (this.usableActive === 0 && this.usableBackup === 0) this.logger.emerg(`Backend "${this.name}" has no server available!`);
-  }
-
-  private get dynamicWeights(): boolean {
-    return this.activeBalancer.dynamicWeights;
   }
 
   private startRamp(server: Server): void {

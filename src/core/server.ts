@@ -82,15 +82,23 @@ export class Server {
   /** Position in the backend, from 0: declaration order. */
   readonly index: number;
   readonly backup: boolean;
-  /** Concurrent sessions (http: requests) at most; 0 for no limit. */
-  readonly maxconn: number;
+  /**
+   * Concurrent sessions (http: requests) at most; 0 for no limit. Changed at run time only through
+   * `Backend.setMaxconn`, which hands the new room to the requests waiting.
+   */
+  maxconn: number;
   /** Requests waiting in {@link queue} at most; 0 for no limit. */
   readonly maxqueue: number;
   /** Ramp-up time after the server comes back, ms (0: none). */
   readonly slowstart: number;
-  /** The weight as configured. */
-  readonly configuredWeight: number;
-  /** Current weight: the configured one, ramped during a slow start (0 takes the server out of balancing). */
+  /** The weight of the configuration (HAProxy's iweight): what `set weight 50%` is a share of. */
+  readonly initialWeight: number;
+  /**
+   * The weight asked for (HAProxy's uweight): the configuration's, until the runtime API sets
+   * another through `Backend.setWeight`, which tells the balancers. 0 drains the server.
+   */
+  configuredWeight: number;
+  /** Current weight: `configuredWeight`, ramped during a slow start (0 takes the server out of balancing). */
   weight: number;
   /** Operational state: false when health checks (or traffic) marked it down. */
   up = true;
@@ -160,6 +168,7 @@ export class Server {
     this.maxqueue = spec.maxqueue ?? 0;
     this.slowstart = spec.slowstart ?? 0;
     this.maintenance = spec.disabled ?? false;
+    this.initialWeight = spec.weight;
     this.configuredWeight = spec.weight;
     this.weight = spec.weight;
   }

@@ -22,13 +22,14 @@ export interface SlotUser extends BalanceContext {
   /**
    * The server the slot is on was taken out: close now. `cause` is the termination-state letter
    * HAProxy logs: "D" the server went down (`shutdown-sessions`), "U" an active server came back
-   * up and this backup's sessions are closed (`shutdown-backup-sessions`).
+   * up and this backup's sessions are closed (`shutdown-backup-sessions`), "K" an operator killed
+   * them (the runtime API's `shutdown sessions server`).
    */
   shutdownByServer(cause: ShutdownCause): void;
 }
 
 /** Why {@link SlotUser.shutdownByServer} closes a session. */
-export type ShutdownCause = "D" | "U";
+export type ShutdownCause = "D" | "U" | "K";
 
 /** Not in any list. */
 export const SLOT_FREE = 0;

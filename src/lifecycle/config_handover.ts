@@ -205,7 +205,8 @@ function parseHandover(value: unknown): ConfigHandover {
       !optionalString(options.balance) ||
       !(options.reusePort === undefined || typeof options.reusePort === "boolean") ||
       !(options.log === undefined || isStringList(options.log)) ||
-      !(options.cert === undefined || isStringList(options.cert))
+      !(options.cert === undefined || isStringList(options.cert)) ||
+      !optionalString(options.statsSocket)
     ) {
       throw invalid("config.options are not quick-start flags");
     }
@@ -219,6 +220,7 @@ function parseHandover(value: unknown): ConfigHandover {
         reusePort: options.reusePort as boolean | undefined,
         log: options.log as string[] | undefined,
         cert: options.cert as string[] | undefined,
+        ...(options.statsSocket === undefined ? {} : { statsSocket: options.statsSocket as string }),
       },
       tlsFiles: parseTlsFiles(value.tlsFiles),
     };

@@ -3,8 +3,10 @@
  * signal. Workers of a master run the same sequence (`worker.ts`).
  *
  * The order is HAProxy's: read every account and file needed first, pin cores, bind (taking over
- * from the -sf/-st processes), write the pid file, chroot, tell the old processes to finish, drop
- * privileges, serve.
+ * from the -sf/-st processes), write the pid file, open the runtime API's sockets (`stats-socket`:
+ * its directory is usually root's, and a chrooted process could not reach it), chroot, tell the
+ * old processes to finish, drop privileges, serve. The runtime API's sockets close with the
+ * listeners when a graceful stop begins to drain.
  *
  * @module
  */
@@ -21,7 +23,10 @@ import { enterChroot, planChroot, reportChroot } from "./chroot.ts";
 import { chooseJailProbe } from "./jail_check.ts";
 import { bindWithHandover, finishOldProcesses, resumeOldProcesses } from "./handover.ts";
 import { serveUntilStopped } from "./process_signals.ts";
+import type { ServedProxy } from "./process_signals.ts";
 import type { ProcessOptions } from "./process_options.ts";
+import { proxyCommandExecutor, RuntimeApiServer } from "../engine/runtime_api_server.ts";
+import { statsReaderFor } from "../engine/runtime_api_stats.ts";
 
 /** Exit code of a proxy that stopped as asked. */
 const EXIT_STOPPED = 0;
@@ -49,21 +54,33 @@ export async function runStandalone(
   const handover = await bindWithHandover(proxy, options, runtime);
   // From here on operator messages also reach the [global] log targets.
   logger = proxy.logger;
+  let api: RuntimeApiServer | null = null;
   try {
     // Before the privilege drop: the pid file usually lives where only root may write (/run).
     const pidfile = options.pidfile ?? config.global.pidfile;
     if (pidfile !== null) await writePidFile(pidfile, runtime);
+    // The same holds for the runtime API's socket; a -sf reload replaces the old process's.
+    if (config.global.statsSockets.length > 0) {
+      api = await RuntimeApiServer.open(
+        config.global.statsSockets,
+        runtime,
+        proxyCommandExecutor(proxy, statsReaderFor(proxy)),
+        logger,
+        options.finish !== null,
+      );
+    }
     // HAProxy's place for it: every file read or written, the old processes not yet told to finish,
     // so a chroot that fails resumes them; still root, which chroot(2) needs.
     if (chroot !== null) enterChroot(chroot, runtime, logger);
   } catch (error) {
+    await api?.close();
     await proxy.close();
     resumeOldProcesses(handover.paused, runtime, logger);
     throw error;
   }
   // Signal handlers before the "listening" lines: whoever waits for them may signal at once (an
   // unhandled SIGTTOU would stop the process), and before the old processes are told to finish.
-  const serving = serveUntilStopped(proxy, config.global, runtime, logger);
+  const serving = serveUntilStopped(api === null ? proxy : withRuntimeApi(proxy, api), config.global, runtime, logger);
   // SIGUSR2's default action would kill the process: an operator used to -W's reload signal must
   // not take a standalone proxy down with it.
   runtime.onSignal(
@@ -80,16 +97,52 @@ export async function runStandalone(
   try {
     applyIdentity(identity, runtime, logger);
   } catch (error) {
+    await api?.close();
     await proxy.close();
     throw error;
   }
   announceListening(proxy, logger);
+  api?.announce();
   if (chroot !== null) await reportChroot(chroot, jailProbe, runtime, logger);
   onListening?.(proxy);
   const reason = await serving.stopped;
   logger.notice(reason === "graceful-stop" ? "Proxy stopped: every session finished" : "Proxy stopped");
+  await api?.close();
   await proxy.close();
   return EXIT_STOPPED;
+}
+
+/**
+ * The proxy as the signal handlers see it, with the runtime API's sockets closing with the
+ * listeners once a graceful stop drains (HAProxy stops its CLI listeners with the others); a pause
+ * (SIGTTOU) keeps them: the paused process can still be looked at.
+ */
+function withRuntimeApi(proxy: Proxy, api: RuntimeApiServer): ServedProxy {
+  let stopping = false;
+  return {
+    listen: () => proxy.listen(),
+    async stopListening() {
+      await proxy.stopListening();
+      if (stopping) await api.close();
+    },
+    whenIdle: () => proxy.whenIdle(),
+    get activeSessions() {
+      return proxy.activeSessions;
+    },
+    get grace() {
+      return proxy.grace;
+    },
+    beginStop() {
+      stopping = true;
+      proxy.beginStop();
+    },
+    get frontends() {
+      return proxy.frontends;
+    },
+    get backends() {
+      return proxy.backends;
+    },
+  };
 }
 
 /** One line per frontend: where it listens and where it sends traffic. */

@@ -75,7 +75,12 @@ export class ServerCheck implements TrafficObserver, RefusalWatcher {
   private consecutiveErrors = 0;
   private lastError = "";
   private hurried = false;
+  /** Not checking: not started, stopped with the proxy, or paused by the operator. */
   private stopped = true;
+  /** Between `start` and `stop` (the proxy's life). */
+  private started = false;
+  /** Paused by the operator (`disable health`) until `enable`. */
+  private disabled = false;
 
   constructor(
     backend: Backend,
@@ -101,12 +106,44 @@ export class ServerCheck implements TrafficObserver, RefusalWatcher {
 
   /** Starts checking; the first check runs after `firstDelayMs` (the spread over the interval). */
   start(firstDelayMs: number): void {
+    this.started = true;
+    if (this.disabled) return;
     this.stopped = false;
     this.timer.arm(firstDelayMs > 0 ? firstDelayMs : 0);
   }
 
   /** Stops checking; a probe in progress is cancelled. */
   stop(): void {
+    this.started = false;
+    this.halt();
+  }
+
+  /**
+   * Pauses the checks (the runtime API's `disable health`): no probe runs, a probe in progress is
+   * cancelled, and refused connections of traffic no longer count; the server keeps the state it
+   * has (up stays up, down stays down) until `enable`.
+   */
+  disable(): void {
+    if (this.disabled) return;
+    this.disabled = true;
+    this.halt();
+  }
+
+  /** Resumes paused checks (`enable health`): the next runs an interval later, from the counter as it was. */
+  enable(): void {
+    if (!this.disabled) return;
+    this.disabled = false;
+    if (!this.started) return;
+    this.stopped = false;
+    this.timer.arm(this.spec.interval);
+  }
+
+  /** False while paused by the operator (`disable health`). */
+  get enabled(): boolean {
+    return !this.disabled;
+  }
+
+  private halt(): void {
     this.stopped = true;
     this.timer.disarm();
     const run = this.run;
@@ -145,6 +182,7 @@ export class ServerCheck implements TrafficObserver, RefusalWatcher {
   }
 
   private trafficError(what: string): void {
+    if (this.stopped) return;
     this.lastError = what;
     if (++this.consecutiveErrors < this.spec.errorLimit) return;
     this.consecutiveErrors = 0;
