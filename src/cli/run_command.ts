@@ -73,11 +73,19 @@ export const RUN_ARGS = {
     type: "string",
     description: "Serve the runtime API (HAProxy's stats socket) at level admin on this UNIX socket path, mode 0600; steer the proxy with `proxy ctl --socket PATH`",
   },
+  stats: {
+    type: "string",
+    description: "Serve the stats page at / and /stats (CSV at /stats;csv, JSON at /stats;json) and Prometheus metrics at /metrics on this address",
+  },
+  "stats-auth": {
+    type: "string",
+    description: "Ask for this user:password on the --stats listener (basic auth; repeat for several users)",
+  },
   ...COMMON_ARGS,
 } as const satisfies ArgsDef;
 
 /** Flags that describe the proxy on the command line, which a configuration file replaces. */
-const QUICK_START_FLAGS = ["bind", "backend", "mode", "balance", "log", "cert", "stats-socket"] as const;
+const QUICK_START_FLAGS = ["bind", "backend", "mode", "balance", "log", "cert", "stats", "stats-auth", "stats-socket"] as const;
 
 /** A configuration and where it came from. */
 export interface ConfigChoice {
@@ -124,6 +132,8 @@ export async function configFromArgs(rawArgs: string[], runtime: Runtime): Promi
     log: listOf(args.log),
     cert: listOf(args.cert),
     ...(args["stats-socket"] === undefined ? {} : { statsSocket: String(args["stats-socket"]) }),
+    stats: listOf(args.stats),
+    statsAuth: listOf(args["stats-auth"]),
   };
   const read = await readConfig([], quickStart, process.noReusePort, configReadIo(runtime));
   return { ...read, files: [], checkOnly, quickStart, process };

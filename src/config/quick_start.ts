@@ -31,7 +31,14 @@ export interface QuickStartOptions {
    * is HAProxy's, "operator").
    */
   readonly statsSocket?: string;
+  /** `--stats ADDR`: a listener serving the stats page at / and /stats, its CSV and JSON, and /metrics. */
+  readonly stats?: readonly string[];
+  /** `--stats-auth user:password`: the stats listener asks for one of these (basic auth). */
+  readonly statsAuth?: readonly string[];
 }
+
+/** The name of the frontend `--stats` builds. */
+export const QUICK_START_STATS_NAME = "stats";
 
 /** The level of the quick start's `--stats-socket`: its 0600 socket is its owner's alone. */
 export const QUICK_START_STATS_LEVEL = "admin";
@@ -52,6 +59,18 @@ export function quickStartDocument(options: QuickStartOptions): Record<string, u
   const global: Record<string, unknown> = {};
   if (log.length > 0) global.log = log;
   if (options.statsSocket !== undefined) global["stats-socket"] = { path: options.statsSocket, level: QUICK_START_STATS_LEVEL };
+  const statsBinds = (options.stats ?? []).flatMap(splitList);
+  const statsAuth = options.statsAuth ?? [];
+  const statsFrontend = statsBinds.length === 0 ? {} : {
+    [QUICK_START_STATS_NAME]: {
+      bind: statsBinds,
+      mode: "http",
+      reuseport: options.reusePort ?? true,
+      "stats-uri": ["/stats", "/"],
+      "metrics-uri": "/metrics",
+      ...(statsAuth.length === 0 ? {} : { "stats-auth": statsAuth }),
+    },
+  };
   return {
     ...(Object.keys(global).length === 0 ? {} : { global }),
     frontends: {
@@ -62,6 +81,7 @@ export function quickStartDocument(options: QuickStartOptions): Record<string, u
         ...(log.length === 0 ? {} : { log: "global" }),
         ...mode,
       },
+      ...statsFrontend,
     },
     backends: {
       [QUICK_START_NAME]: {
@@ -78,6 +98,7 @@ function flagOf(path: ConfigPath): string {
   const [section, globalKey, key, , bindKey] = path;
   if (section === "global") return globalKey === "stats-socket" ? "--stats-socket" : "--log";
   if (bindKey === "crt") return "--cert";
+  if (section === "frontends" && path[1] === QUICK_START_STATS_NAME) return key === "stats-auth" ? "--stats-auth" : "--stats";
   if (key === "mode") return "--mode";
   if (section === "frontends") return "--bind";
   if (key === "balance") return "--balance";

@@ -122,12 +122,15 @@ export class RuntimeApi {
     if (this.stats === null) return statsUnavailable();
     const parsed = parseShowStat(args);
     if ("refusal" in parsed) return parsed.refusal;
+    const write = parsed.json ? this.stats.json : this.stats.csv;
+    if (write === undefined) {
+      return errorAnswer(`The stats ${parsed.json ? "JSON" : "CSV"} is not available in this build yet: 'show info' and 'show servers state' are.`);
+    }
     const snapshot = this.stats.snapshot();
     const narrowed = narrowSnapshot(snapshot, parsed);
     if ("refusal" in narrowed) return narrowed.refusal;
     const options = { rows: parsed.rows, showAddresses: levelAllows(level, "operator") };
-    const text = parsed.json ? this.stats.json(narrowed.snapshot, options) : this.stats.csv(narrowed.snapshot, options);
-    return { kind: "text", text };
+    return { kind: "text", text: write(narrowed.snapshot, options) };
   }
 
   private showServersState(args: readonly string[]): Answer {

@@ -167,8 +167,11 @@ export interface StatsFormatOptions {
  */
 export interface StatsReader {
   snapshot(): StatsSnapshot;
-  /** HAProxy's CSV: the "# pxname,svname,..." header, one line per row, ending with a newline. */
-  csv(snapshot: StatsSnapshot, options: StatsFormatOptions): string;
-  /** HAProxy's `show stat json`, ending with a newline. */
-  json(snapshot: StatsSnapshot, options: StatsFormatOptions): string;
+  /**
+   * HAProxy's CSV: the "# pxname,svname,..." header, one line per row, ending with a newline.
+   * Absent while no CSV writer is wired (`show stat` then says so).
+   */
+  readonly csv?: (snapshot: StatsSnapshot, options: StatsFormatOptions) => string;
+  /** HAProxy's `show stat json`, ending with a newline; absent as `csv`. */
+  readonly json?: (snapshot: StatsSnapshot, options: StatsFormatOptions) => string;
 }

@@ -143,7 +143,7 @@ export class TrafficCounters {
     if (length > this.queueMax) this.queueMax = length;
   }
 
-  /** One response of `status` (an http status; -1 or anything else counts as "other"). */
+  /** One response of `status` (an http status; one outside 100-599 counts as "other"). */
   response(status: number): void {
     if (status >= 200 && status < 300) this.responses2xx++;
     else if (status >= 300 && status < 400) this.responses3xx++;
@@ -217,7 +217,7 @@ export function countOutcome(
 ): void {
   frontend.bytesIn += outcome.bytesIn;
   frontend.bytesOut += outcome.bytesOut;
-  if (http) frontend.response(outcome.status);
+  if (http && outcome.status > 0) frontend.response(outcome.status);
   if (outcome.denied) frontend.deniedRequests++;
   if (outcome.intercepted) frontend.intercepted++;
   const termination = outcome.termination;
@@ -226,7 +226,8 @@ export function countOutcome(
   if (termination !== null) {
     who = termination[0]!;
     phase = termination[1]!;
-    if (phase === "R" && (who === "C" || who === "c" || (who === "P" && !outcome.denied))) frontend.requestErrors++;
+    // A connection closed before sending anything (a keep-alive end, a probe) is no request at all.
+    if (phase === "R" && (((who === "C" || who === "c") && outcome.bytesIn > 0) || (who === "P" && !outcome.denied))) frontend.requestErrors++;
   }
   if (backend !== null) countOnBackendSide(backend, outcome, http, who, phase);
   if (server !== null) countOnBackendSide(server, outcome, http, who, phase);
@@ -236,7 +237,7 @@ export function countOutcome(
 function countOnBackendSide(counters: TrafficCounters, outcome: SessionOutcome, http: boolean, who: string, phase: string): void {
   counters.bytesIn += outcome.bytesIn;
   counters.bytesOut += outcome.bytesOut;
-  if (http && outcome.statusFromServer) counters.response(outcome.status);
+  if (http && outcome.statusFromServer && outcome.status > 0) counters.response(outcome.status);
   counters.retries += outcome.retries;
   if (outcome.redispatched) counters.redispatches++;
   if (outcome.queueTime >= 0) counters.queueTime.add(outcome.queueTime);

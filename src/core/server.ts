@@ -181,6 +181,7 @@ export class Server {
    */
   connectFailed(timedOut: boolean, error: unknown): void {
     this.connectFailures++;
+    this.counters.connectionsOpened++;
     this.observer?.connectFailed();
     if (timedOut) return;
     const code = (error as { code?: unknown } | undefined)?.code;
@@ -191,6 +192,7 @@ export class Server {
 
   /** A connection attempt succeeded: the run of refusals, if any, is over. */
   connected(): void {
+    this.counters.connectionsOpened++;
     this.refusedInRow = 0;
     this.tlsFailuresInRow = 0;
     this.observer?.connected();

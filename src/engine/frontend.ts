@@ -184,6 +184,11 @@ export class Frontend implements HttpSessionHost, ProxyHeaderHost {
     return this.listeners.map((listener) => listener.address);
   }
 
+  /** Its listeners are bound (not paused, not stopping). */
+  get isListening(): boolean {
+    return this.listeners.length > 0;
+  }
+
   /** Sessions running in every frontend of the process. */
   get processSessions(): number {
     return this.limit.active;

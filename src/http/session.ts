@@ -532,6 +532,14 @@ export class HttpSession implements ConnectionHandler, SlotUser {
         return;
       }
     }
+    // After the rules, as HAProxy's `stats uri`: they may deny or redirect stats requests too.
+    if (policy.stats !== null) {
+      const answer = policy.stats.answer(request, address);
+      if (answer !== null) {
+        this.answerVerdict(answer);
+        return;
+      }
+    }
     const route = policy.router.pick(request, address, this.client ?? undefined);
     if (route === null) {
       this.host.logger.debug(`No backend for ${request.method} ${request.target} from ${address}`);

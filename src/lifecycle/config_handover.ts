@@ -206,6 +206,8 @@ function parseHandover(value: unknown): ConfigHandover {
       !(options.reusePort === undefined || typeof options.reusePort === "boolean") ||
       !(options.log === undefined || isStringList(options.log)) ||
       !(options.cert === undefined || isStringList(options.cert)) ||
+      !(options.stats === undefined || isStringList(options.stats)) ||
+      !(options.statsAuth === undefined || isStringList(options.statsAuth)) ||
       !optionalString(options.statsSocket)
     ) {
       throw invalid("config.options are not quick-start flags");
@@ -221,6 +223,8 @@ function parseHandover(value: unknown): ConfigHandover {
         log: options.log as string[] | undefined,
         cert: options.cert as string[] | undefined,
         ...(options.statsSocket === undefined ? {} : { statsSocket: options.statsSocket as string }),
+        stats: options.stats as string[] | undefined,
+        statsAuth: options.statsAuth as string[] | undefined,
       },
       tlsFiles: parseTlsFiles(value.tlsFiles),
     };

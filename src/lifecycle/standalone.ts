@@ -55,6 +55,8 @@ export async function runStandalone(
   // From here on operator messages also reach the [global] log targets.
   logger = proxy.logger;
   let api: RuntimeApiServer | null = null;
+  // Set when a graceful stop begins: show info's "Stopping", and the API's sockets close with the listeners.
+  const stop = { begun: false };
   try {
     // Before the privilege drop: the pid file usually lives where only root may write (/run).
     const pidfile = options.pidfile ?? config.global.pidfile;
@@ -64,7 +66,7 @@ export async function runStandalone(
       api = await RuntimeApiServer.open(
         config.global.statsSockets,
         runtime,
-        proxyCommandExecutor(proxy, statsReaderFor(proxy)),
+        proxyCommandExecutor(proxy, statsReaderFor(proxy, runtime, () => stop.begun)),
         logger,
         options.finish !== null,
       );
@@ -80,7 +82,7 @@ export async function runStandalone(
   }
   // Signal handlers before the "listening" lines: whoever waits for them may signal at once (an
   // unhandled SIGTTOU would stop the process), and before the old processes are told to finish.
-  const serving = serveUntilStopped(api === null ? proxy : withRuntimeApi(proxy, api), config.global, runtime, logger);
+  const serving = serveUntilStopped(api === null ? proxy : withRuntimeApi(proxy, api, stop), config.global, runtime, logger);
   // SIGUSR2's default action would kill the process: an operator used to -W's reload signal must
   // not take a standalone proxy down with it.
   runtime.onSignal(
@@ -117,13 +119,12 @@ export async function runStandalone(
  * listeners once a graceful stop drains (HAProxy stops its CLI listeners with the others); a pause
  * (SIGTTOU) keeps them: the paused process can still be looked at.
  */
-function withRuntimeApi(proxy: Proxy, api: RuntimeApiServer): ServedProxy {
-  let stopping = false;
+function withRuntimeApi(proxy: Proxy, api: RuntimeApiServer, stop: { begun: boolean }): ServedProxy {
   return {
     listen: () => proxy.listen(),
     async stopListening() {
       await proxy.stopListening();
-      if (stopping) await api.close();
+      if (stop.begun) await api.close();
     },
     whenIdle: () => proxy.whenIdle(),
     get activeSessions() {
@@ -133,7 +134,7 @@ function withRuntimeApi(proxy: Proxy, api: RuntimeApiServer): ServedProxy {
       return proxy.grace;
     },
     beginStop() {
-      stopping = true;
+      stop.begun = true;
       proxy.beginStop();
     },
     get frontends() {
