@@ -59,6 +59,7 @@ const PROMPT_USAGE = "Usage: prompt [n|i|p]: n single command, i interactive, p 
 
 /** Formats an answer for the wire, with the severity prefix `output` asks for; no trailing empty line. */
 export function formatAnswer(answer: Answer, output: SeverityOutput): string {
+  if (answer.kind === "processes") return answer.parts.map((part) => `${part.label}\n${formatAnswer(part.answer, output)}`).join("");
   if (answer.kind === "text") return answer.text === "" || answer.text.endsWith("\n") ? answer.text : `${answer.text}\n`;
   const prefix = output === "number"
     ? `[${answer.severity}]: `

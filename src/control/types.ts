@@ -53,7 +53,17 @@ export type SeverityOutput = "none" | "number" | "string";
  */
 export type Answer =
   | { readonly kind: "text"; readonly text: string }
-  | { readonly kind: "message"; readonly severity: number; readonly text: string };
+  | { readonly kind: "message"; readonly severity: number; readonly text: string }
+  | { readonly kind: "processes"; readonly parts: readonly ProcessAnswer[] };
+
+/**
+ * One process's answer within a -W master's (HAProxy's master CLI): `label` ("@1 (pid 1234)") is
+ * printed on its own line before it.
+ */
+export interface ProcessAnswer {
+  readonly label: string;
+  readonly answer: Answer;
+}
 
 /** The empty answer of a change that succeeded. */
 export const NO_ANSWER: Answer = Object.freeze({ kind: "text", text: "" });
@@ -65,6 +75,7 @@ export function errorAnswer(text: string): Answer {
 
 /** True for an answer that reports a failure. */
 export function isError(answer: Answer): boolean {
+  if (answer.kind === "processes") return answer.parts.some((part) => isError(part.answer));
   return answer.kind === "message" && answer.severity <= SEVERITY_ERR;
 }
 

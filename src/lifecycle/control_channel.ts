@@ -18,7 +18,12 @@
  * master → worker  {"type":"setup","worker":2,"generation":1,"setup":{…}}   (config_handover.ts)
  * worker → master  {"type":"ready"}  or  {"type":"failed","message":"Cannot bind …"}
  * master → worker  {"type":"finish"}   (later: finish the sessions and exit; a reload, or SIGUSR1)
+ * master → worker  {"type":"command","id":7,"words":["show","servers","state"],"level":"admin"}
+ * worker → master  {"type":"answer","id":7,"answer":{"kind":"text","text":"1\n# be_id ..."}}
  * ```
+ * The last two carry the runtime API: the master listens on the `stats-socket` and asks each
+ * worker (master_runtime_api.ts); a worker's answer frame may be larger than its other frames
+ * (`MAX_WORKER_ANSWER_FRAME_BYTES`, allowed once the worker has said hello).
  * The channel stays open as long as both live: when it closes, the master is gone and the worker
  * finishes its sessions and exits, as HAProxy's workers do.
  *
@@ -28,9 +33,13 @@
 import type { Connection, ConnectionHandler } from "../runtime/types.ts";
 import type { NetError } from "../runtime/net_error.ts";
 import { LifecycleError } from "./errors.ts";
+import { ACCESS_LEVELS } from "../control/types.ts";
+import type { AccessLevel, Answer } from "../control/types.ts";
 
 /** Largest frame a worker may send: hello, ready, failed (a failure message is cut to fit). */
 export const MAX_WORKER_FRAME_BYTES = 64 * 1024;
+/** Largest frame a worker may send once it said hello: a runtime API answer (`show stat` of a large configuration). */
+export const MAX_WORKER_ANSWER_FRAME_BYTES = 16 * 1024 * 1024;
 /** Largest frame the master may send: the setup frame carries every config file and errorfile text. */
 export const MAX_MASTER_FRAME_BYTES = 32 * 1024 * 1024;
 /** Longest failure message a worker sends; the rest is cut with a marker. */
@@ -57,8 +66,15 @@ export interface FailedFrame {
   readonly message: string;
 }
 
+/** The answer to a runtime API command the master sent (`id` is the command's). */
+export interface AnswerFrame {
+  readonly type: "answer";
+  readonly id: number;
+  readonly answer: Answer;
+}
+
 /** What a worker sends. */
-export type WorkerFrame = HelloFrame | ReadyFrame | FailedFrame;
+export type WorkerFrame = HelloFrame | ReadyFrame | FailedFrame | AnswerFrame;
 
 const NEWLINE = 0x0a;
 const ENCODER = new TextEncoder();
@@ -74,7 +90,8 @@ function protocolError(message: string): LifecycleError {
 
 /** Splits a byte stream into frames, holding at most `maxFrameBytes` of an unfinished line. */
 export class FrameDecoder {
-  readonly maxFrameBytes: number;
+  /** Raised once the peer is trusted (`ControlChannel.allowFrames`). */
+  maxFrameBytes: number;
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   // fatal: bytes that are not UTF-8 are a broken peer, not text to patch up with U+FFFD.
@@ -170,8 +187,46 @@ export function parseWorkerFrame(frame: Frame): WorkerFrame {
     case "failed":
       if (typeof frame.message !== "string") break;
       return { type: "failed", message: frame.message };
+    case "answer": {
+      const answer = parseAnswer(frame.answer);
+      if (!Number.isSafeInteger(frame.id) || answer === null) break;
+      return { type: "answer", id: frame.id as number, answer };
+    }
   }
   throw protocolError(`Unexpected control frame "${frame.type}" from a worker`);
+}
+
+/** A runtime API answer as a frame carries it, or null when it is not one. */
+export function parseAnswer(value: unknown): Answer | null {
+  if (typeof value !== "object" || value === null) return null;
+  const { kind, text, severity } = value as { kind?: unknown; text?: unknown; severity?: unknown };
+  if (typeof text !== "string") return null;
+  if (kind === "text") return { kind, text };
+  if (kind === "message" && Number.isInteger(severity) && (severity as number) >= 0 && (severity as number) <= 7) {
+    return { kind, severity: severity as number, text };
+  }
+  return null;
+}
+
+/** A runtime API command the master sends a worker. */
+export interface CommandFrame {
+  readonly type: "command";
+  readonly id: number;
+  readonly words: readonly string[];
+  readonly level: AccessLevel;
+}
+
+/** Reads a command frame from the master; throws a LifecycleError when it is not one. */
+export function parseCommandFrame(frame: Frame): CommandFrame {
+  const words = frame.words;
+  if (
+    frame.type === "command" && Number.isSafeInteger(frame.id) && Array.isArray(words) && words.length > 0 &&
+    words.every((word) => typeof word === "string") && typeof frame.level === "string" &&
+    (ACCESS_LEVELS as readonly string[]).includes(frame.level)
+  ) {
+    return { type: "command", id: frame.id as number, words: words as string[], level: frame.level as AccessLevel };
+  }
+  throw protocolError(`Invalid control frame "${frame.type}" from the master`);
 }
 
 /** `message` cut to {@link MAX_FAILURE_MESSAGE_CHARS}, so a failure always fits in a frame. */
@@ -246,6 +301,11 @@ export class ControlChannel implements ConnectionHandler {
     this.connection = connection;
     connection.setHandler(this);
     connection.setNoDelay(true);
+  }
+
+  /** Raises the size a frame from the peer may have (a worker that said hello may answer commands at length). */
+  allowFrames(maxBytes: number): void {
+    if (maxBytes > this.decoder.maxFrameBytes) this.decoder.maxFrameBytes = maxBytes;
   }
 
   /** True until the channel closed. */

@@ -22,7 +22,9 @@
  *   now: a bind error fails the reload) and starts a new generation of workers beside the old one,
  *   and only once all of them listen are the old ones told to finish; a new generation that fails
  *   is stopped and the old one keeps serving;
- * - restarts a worker of the current generation that dies unexpectedly, with a backoff.
+ * - restarts a worker of the current generation that dies unexpectedly, with a backoff;
+ * - listens on the runtime API's sockets (`stats-socket`) and asks the workers of the current
+ *   generation each command, answering with what each says (master_runtime_api.ts).
  *
  * @module
  */
@@ -46,6 +48,7 @@ import { LifecycleError } from "./errors.ts";
 import {
   ControlChannel,
   formatMasterAddress,
+  MAX_WORKER_ANSWER_FRAME_BYTES,
   MAX_WORKER_FRAME_BYTES,
   parseWorkerFrame,
   randomToken,
@@ -67,6 +70,9 @@ import { inheritedSocketSetup, MasterListeners } from "./listener_handover.ts";
 import type { GenerationSockets } from "./listener_handover.ts";
 import { chooseJailProbe } from "./jail_check.ts";
 import { SystemdNotifier } from "./systemd_notify.ts";
+import { MasterCommandExecutor, WorkerRequests } from "./master_runtime_api.ts";
+import type { ApiWorker } from "./master_runtime_api.ts";
+import { RuntimeApiServer } from "../engine/runtime_api_server.ts";
 
 /** What the master starts from: the first configuration, and where to read it again on reload. */
 export interface MasterStart {
@@ -170,6 +176,8 @@ class WorkerProcess {
   /** Told to stop (or to finish): its exit is expected. */
   stopRequested = false;
   channel: ControlChannel | null = null;
+  /** Its runtime API commands in flight, once it said hello. */
+  requests: WorkerRequests | null = null;
   readyAt = 0;
   /** Why it could not start, as it reported. */
   failure: string | null = null;
@@ -243,6 +251,8 @@ class Master {
   private readonly logger: Logger;
   private readonly notifier: SystemdNotifier;
   private listener: Listener | null = null;
+  /** The runtime API's sockets (`stats-socket`), or null. */
+  private api: RuntimeApiServer | null = null;
   /** The listening sockets handed to the workers; null where the runtime cannot (workers bind their own). */
   private readonly listeners: MasterListeners | null;
   private readonly channels = new Set<ControlChannel>();
@@ -304,6 +314,7 @@ class Master {
     // processes paused to free an address listen again.
     const undo = async (error: unknown): Promise<never> => {
       if (generation !== null) await this.stopGeneration(generation);
+      await this.closeApi();
       this.listeners?.closeAll();
       resumeOldProcesses(handover.paused, this.runtime, this.logger);
       await this.closeControl();
@@ -318,6 +329,13 @@ class Master {
           handover = await bindTakingOver(async () => {
             sockets = await listeners.bindFor(plan.read.config);
           }, this.start.process.finish, this.runtime, this.logger);
+        }
+        // Before the workers: a socket path in use fails the start before anything runs. A -sf
+        // start replaces the old process's socket.
+        const statsSockets = plan.read.config.global.statsSockets;
+        if (statsSockets.length > 0) {
+          const executor = new MasterCommandExecutor(() => this.apiWorkers());
+          this.api = await RuntimeApiServer.open(statsSockets, this.runtime, executor, this.logger, this.start.process.finish !== null);
         }
         generation = this.spawnGeneration(plan, sockets);
         await this.whenReady(generation);
@@ -338,12 +356,14 @@ class Master {
           Math.round(this.runtime.now() - startedAt)
         } ms`,
       );
+      this.api?.announce();
       finishOldProcesses(this.start.process.finish, this.runtime, this.logger);
       this.notifier.ready();
       if (this.reloadPending !== null) this.reload(this.reloadPending.signal, this.reloadPending.reread);
     }
     await this.stopped;
     if (this.killTimer !== null) this.runtime.clearTimer(this.killTimer);
+    await this.closeApi();
     this.listeners?.closeAll();
     await this.closeControl();
     await this.notifier.flush();
@@ -516,6 +536,7 @@ class Master {
       onClose: (reason) => {
         greet();
         this.channels.delete(channel);
+        worker?.requests?.closed();
         if (worker !== null && reason !== undefined && worker.state !== "exited") {
           this.logger.debug(`${worker.label}: control channel closed: ${reason}`);
         }
@@ -542,6 +563,9 @@ class Master {
       }
       this.awaitingHello.delete(owner.token);
       owner.channel = channel;
+      // A worker that proved its token may answer the runtime API at length.
+      channel.allowFrames(MAX_WORKER_ANSWER_FRAME_BYTES);
+      owner.requests = new WorkerRequests(channel, this.runtime);
       channel.send({
         type: "setup",
         worker: owner.number,
@@ -550,7 +574,9 @@ class Master {
       });
       return owner;
     }
-    if (frame.type === "ready") {
+    if (frame.type === "answer") {
+      worker.requests?.answered(frame.id, frame.answer);
+    } else if (frame.type === "ready") {
       worker.markReady(this.runtime.now());
       const restarted = this.current === worker.generation;
       this.logger.info(
@@ -642,6 +668,8 @@ class Master {
       }
     }
     this.resolveStopRequested();
+    // The runtime API closes with the listeners, as a standalone process's does.
+    void this.closeApi();
     if (mode === "hard") {
       this.killTimer = this.runtime.setTimer(STOP_TIMEOUT_MS, () => {
         for (const worker of this.live) {
@@ -746,6 +774,9 @@ class Master {
     try {
       const plan = reread ? await this.plan() : old.plan;
       if (reread) for (const warning of plan.read.warnings) this.logger.warn(formatConfigIssue(warning));
+      if (reread && JSON.stringify(plan.read.config.global.statsSockets) !== JSON.stringify(old.plan.read.config.global.statsSockets)) {
+        this.logger.warn("stats-socket changed: the master keeps the runtime API's sockets it opened at start until it is restarted");
+      }
       if (this.stopping !== null) return;
       // New addresses are bound before anything starts: a bind error fails the reload here.
       const sockets = this.listeners === null ? null : await this.listeners.bindFor(plan.read.config);
@@ -797,6 +828,25 @@ class Master {
       return;
     }
     worker.kill("SIGTERM", this.runtime);
+  }
+
+  /** The workers the runtime API asks: the current generation's, serving, in number order. */
+  private apiWorkers(): ApiWorker[] {
+    if (this.stopping !== null || this.current === null) return [];
+    return this.current.live
+      .filter((worker) => worker.state === "ready" && !worker.stopRequested && worker.requests !== null)
+      .sort((a, b) => a.number - b.number)
+      .map((worker) => ({
+        number: worker.number,
+        pid: worker.child.pid,
+        ask: (words, level) => worker.requests!.ask(words, level),
+      }));
+  }
+
+  private async closeApi(): Promise<void> {
+    const api = this.api;
+    this.api = null;
+    await api?.close();
   }
 
   private async closeControl(): Promise<void> {

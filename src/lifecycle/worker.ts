@@ -4,7 +4,9 @@
  * master bound and handed down (listener_handover.ts; where the runtime cannot, it binds beside
  * its siblings, SO_REUSEPORT), chroots (`chroot`), drops privileges, checks its jail, tells the
  * master it is ready, and serves until a stop signal, or until its master is gone (the channel
- * closed), when it finishes its sessions and exits, as HAProxy's workers do.
+ * closed), when it finishes its sessions and exits, as HAProxy's workers do. Meanwhile it answers
+ * the runtime API commands its master sends (master_runtime_api.ts) with the same interpreter a
+ * standalone process runs on its own socket.
  *
  * Loaded by the entry point only (never through the CLI): nothing it imports may read environment
  * variables or files at import time.
@@ -20,9 +22,10 @@ import {
   ControlChannel,
   failureMessage,
   MAX_MASTER_FRAME_BYTES,
+  parseCommandFrame,
   parseMasterAddress,
 } from "./control_channel.ts";
-import type { Frame, MasterAddress } from "./control_channel.ts";
+import type { CommandFrame, Frame, MasterAddress } from "./control_channel.ts";
 import { configFromSetup, configReadIo, parseWorkerSetup, ticketKeyBytes } from "./config_handover.ts";
 import { inheritedListeners } from "./listener_handover.ts";
 import type { WorkerSetup } from "./config_handover.ts";
@@ -35,6 +38,11 @@ import { announceListening } from "./standalone.ts";
 import { checkJail } from "./jail_check.ts";
 import { enterWorkerChroot, reportChroot } from "./chroot.ts";
 import { LifecycleError } from "./errors.ts";
+import type { CommandExecutor } from "../control/cli_session.ts";
+import { errorAnswer } from "../control/types.ts";
+import type { Answer } from "../control/types.ts";
+import { proxyCommandExecutor } from "../engine/runtime_api_server.ts";
+import { statsReaderFor } from "../engine/runtime_api_stats.ts";
 
 /** Exit code of a worker that stopped as asked (or because its master is gone). */
 const EXIT_STOPPED = 0;
@@ -81,6 +89,8 @@ class MasterLink {
   readonly gone: Promise<string | undefined>;
   /** Settles when the master asks this worker to finish its sessions and exit (a reload, or SIGUSR1 at the master). */
   readonly finish: Promise<void>;
+  /** Answers the master's runtime API commands once the worker serves; null before. */
+  commands: CommandExecutor | null = null;
   private setupReceived = false;
 
   constructor(runtime: Runtime, address: MasterAddress) {
@@ -107,7 +117,12 @@ class MasterLink {
     this.channel = new ControlChannel(MAX_MASTER_FRAME_BYTES, {
       onFrame: (frame) => {
         if (this.setupReceived) {
-          // After the setup the master only ever says "finish"; anything else is a master we do not understand: hang up.
+          // After the setup the master says "finish" or sends runtime API commands; anything else
+          // is a master we do not understand: hang up.
+          if (frame.type === "command") {
+            this.answer(parseCommandFrame(frame));
+            return;
+          }
           if (frame.type !== "finish") {
             throw new LifecycleError(
               "LIFECYCLE_WORKER",
@@ -137,6 +152,19 @@ class MasterLink {
     this.channel.opened.then(() =>
       this.channel.send({ type: "hello", token: address.token, pid: runtime.pid })
     );
+  }
+
+  /** Runs one of the master's runtime API commands and sends the answer back. */
+  private answer(command: CommandFrame): void {
+    const commands = this.commands;
+    const send = (answer: Answer) => this.channel.send({ type: "answer", id: command.id, answer });
+    if (commands === null) {
+      send(errorAnswer("This worker is not serving yet."));
+      return;
+    }
+    Promise.resolve()
+      .then(() => commands.execute(command.words, command.level))
+      .then(send, (error: unknown) => send(errorAnswer(`Internal error: ${error instanceof Error ? error.message : String(error)}`)));
   }
 }
 
@@ -201,6 +229,8 @@ export async function runWorker(runtime: Runtime): Promise<number> {
   runtime.onSignal("SIGUSR2", () => logger.debug("SIGUSR2 ignored: the master reloads"));
   // Signal handlers first, "ready" second: the master may forward SIGTTOU or SIGTERM at once.
   const serving = serveUntilStopped(proxy, config.global, runtime, logger);
+  // The runtime API's commands come from the master (it listens on the stats-socket).
+  link.commands = proxyCommandExecutor(proxy, statsReaderFor(proxy, runtime));
   link.channel.send({ type: "ready" });
   // Not a signal: Node's permission model swallows SIGUSR1 (it is the inspector's), so a jailed Node
   // worker would never see one. Losing the master (crashed, or killed with SIGKILL: nobody will
