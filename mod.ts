@@ -70,6 +70,7 @@ export type {
   ProxyMode,
   SendProxyConfig,
   ServerConfig,
+  StatsSocketConfig,
 } from "./src/config/types.ts";
 export { ConfigError } from "./src/config/errors.ts";
 export { ConfigFileError, formatConfigIssue, loadConfigSources } from "./src/config/load.ts";
@@ -105,6 +106,8 @@ export type {
   SignalName,
   SpawnOptions,
   SpawnSelfOptions,
+  UnixListener,
+  UnixListenOptions,
 } from "./src/runtime/types.ts";
 export { LifecycleError } from "./src/lifecycle/errors.ts";
 export type { LifecycleErrorCode } from "./src/lifecycle/errors.ts";
@@ -117,3 +120,11 @@ export type { LogRecord } from "./src/log/record.ts";
 export { SyslogFramer } from "./src/log/syslog_format.ts";
 export type { SyslogFormat, SyslogHeaderOptions } from "./src/log/syslog_format.ts";
 export { VERSION } from "./src/version.ts";
+export { RuntimeApi } from "./src/control/runtime_api.ts";
+export { ProxyControlTarget } from "./src/engine/runtime_api_target.ts";
+export { RuntimeApiServer } from "./src/engine/runtime_api_server.ts";
+export { askRuntimeApi } from "./src/control/client.ts";
+export type { ControlAddress, ControlAnswer } from "./src/control/client.ts";
+export { ControlError } from "./src/control/errors.ts";
+export type { ControlErrorCode } from "./src/control/errors.ts";
+export type { AccessLevel, Answer, ControlTarget, StatsReader } from "./src/control/types.ts";

@@ -9,10 +9,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as net from "node:net";
-import { existsSync, lstatSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CliProcess, startOrigin, waitUntil } from "./_cli_helpers.ts";
+import { detectRuntimeName } from "../src/runtime/detect.ts";
 
 /** A tcp origin answering each chunk with "NAME:chunk", so the client knows which server it reached. */
 async function namedOrigin(name: string) {
@@ -118,7 +119,7 @@ interface Rig {
   close(): Promise<void>;
 }
 
-/** Two named origins behind a tcp frontend, and the runtime API at `socket`. */
+/** Two named origins behind a tcp frontend, and the runtime API at `socket` (SOCKET in `global` stands for its path). */
 async function rig(options: { global?: string; backend?: string; server?: string; args?: readonly string[] } = {}): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), "proxy-api-"));
   const socket = join(dir, "api.sock");
@@ -126,7 +127,7 @@ async function rig(options: { global?: string; backend?: string; server?: string
   const file = join(dir, "proxy.toml");
   writeFileSync(
     file,
-    `[global]\n${options.global ?? `stats-socket = { path = "${socket}", level = "admin" }`}\n\n` +
+    `[global]\n${(options.global ?? `stats-socket = { path = "SOCKET", level = "admin" }`).replaceAll("SOCKET", socket)}\n\n` +
       `[frontends.web]\nbind = "127.0.0.1:0"\ndefault-backend = "app"\nmode = "tcp"\n\n` +
       `[backends.app]\nmode = "tcp"\n${options.backend ?? ""}\n` +
       `servers = [\n${origins.map((origin) => `  { name = "${origin.name}", address = "${origin.address}"${options.server ?? ""} },`).join("\n")}\n]\n`,
@@ -356,6 +357,40 @@ test("a stale socket file is replaced, a live one refused; the socket goes at a 
     }
   } finally {
     await api.close();
+  }
+});
+
+/** Why a chrooted run cannot happen here, or null: Linux, root, and FFI (a standalone Node process refuses chroot). */
+function chrootSkipReason(): string | null {
+  if (process.platform !== "linux") return "Linux only: chroot(2) through FFI";
+  if (process.getuid?.() !== 0) return "needs root: only root (or CAP_SYS_CHROOT) may chroot";
+  if (detectRuntimeName() === "node") return "Node has no FFI: a standalone Node process refuses chroot";
+  return null;
+}
+
+test("chroot and user: the socket opened before both works after them; its file stays at exit and the next start replaces it", { skip: chrootSkipReason() ?? false }, async () => {
+  const jail = mkdtempSync(join(tmpdir(), "proxy-api-jail-"));
+  chmodSync(jail, 0o755);
+  const api = await rig({ global: `chroot = "${jail}"\nuser = "nobody"\nstats-socket = { path = "SOCKET", level = "admin" }` });
+  try {
+    assert.equal(readlinkSync(`/proc/${api.proxy.pid}/root`), jail);
+    await api.proxy.waitFor(/Running as uid 65534/);
+    assert.equal(await ask(api.socket, "set server app/a state drain\n"), "\n");
+    assert.equal((await serverStates(api.socket)).get("a")![ADMIN_STATE], "8");
+    for (let i = 0; i < 3; i++) assert.equal(await whoAnswers(api.port), "b");
+    api.proxy.sendSignal("SIGUSR1");
+    assert.equal(await api.proxy.waitExit(), 0);
+    assert.ok(lstatSync(api.socket).isSocket(), "a chrooted process cannot remove its socket file: it stays, as HAProxy's");
+    const next = new CliProcess(["-f", join(api.dir, "proxy.toml")]);
+    try {
+      await next.waitFor(/Runtime API listening on UNIX socket/);
+      assert.equal(await ask(api.socket, "show backend\n"), "# name\napp\n\n");
+    } finally {
+      await next.stop();
+    }
+  } finally {
+    await api.close();
+    rmSync(jail, { recursive: true, force: true });
   }
 });
 

@@ -17,7 +17,7 @@
  */
 
 import type { BackendStats, ServerStats, StatsSnapshot } from "../stats/snapshot.ts";
-import { COMMANDS, findCommand, PERMISSION_DENIED, unknownCommandMessage } from "./commands.ts";
+import { findCommand, PERMISSION_DENIED, unknownCommandMessage } from "./commands.ts";
 import type { CommandSpec } from "./commands.ts";
 import { quoteWords } from "./command_line.ts";
 import { serversStateText } from "./server_state.ts";
@@ -339,6 +339,3 @@ function narrowSnapshot(snapshot: StatsSnapshot, request: ShowStatRequest): { re
   }
   return { snapshot: { ...snapshot, frontends, backends } };
 }
-
-/** Every command the interpreter runs (the table less what the session handles). */
-export const INTERPRETED_COMMANDS: readonly CommandSpec[] = COMMANDS.filter((spec) => spec.words.join(" ") !== "set severity-output");

@@ -58,11 +58,6 @@ export function proxyCommandExecutor(proxy: ControlledProxy, stats: StatsReader 
   return new RuntimeApi(new ProxyControlTarget(proxy), stats);
 }
 
-/** Where a socket of the configuration listens, as written for messages. */
-export function describeStatsSocket(config: StatsSocketConfig): string {
-  return config.kind === "unix" ? config.path : formatHostPort(config.host, config.port);
-}
-
 /** The open runtime API sockets of a process. */
 export class RuntimeApiServer {
   private readonly sockets: OpenSocket[];
