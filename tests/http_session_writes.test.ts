@@ -7,6 +7,7 @@
  * exactly how many sends a message took and what each one carried.
  */
 
+import { TrafficCounters } from "../src/core/counters.ts";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { COALESCE_MAX_BYTES, HttpSession } from "../src/http/session.ts";
@@ -237,6 +238,8 @@ class FakeHost implements HttpSessionHost {
   readonly bufferSize = 16_384;
   readonly activeSessions = 1;
   readonly processSessions = 1;
+  readonly counters = new TrafficCounters();
+  readonly timed = true;
 
   constructor() {
     const clock = new FakeClock(1_000);

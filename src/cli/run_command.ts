@@ -69,11 +69,19 @@ export const RUN_ARGS = {
     type: "string",
     description: "Serve TLS on every --bind address with this certificate: a PEM file (chain and key) or a directory of them (comma-separated or repeated; the first is the default)",
   },
+  stats: {
+    type: "string",
+    description: "Serve the stats page at / and /stats (CSV at /stats;csv, JSON at /stats;json) and Prometheus metrics at /metrics on this address",
+  },
+  "stats-auth": {
+    type: "string",
+    description: "Ask for this user:password on the --stats listener (basic auth; repeat for several users)",
+  },
   ...COMMON_ARGS,
 } as const satisfies ArgsDef;
 
 /** Flags that describe the proxy on the command line, which a configuration file replaces. */
-const QUICK_START_FLAGS = ["bind", "backend", "mode", "balance", "log", "cert"] as const;
+const QUICK_START_FLAGS = ["bind", "backend", "mode", "balance", "log", "cert", "stats", "stats-auth"] as const;
 
 /** A configuration and where it came from. */
 export interface ConfigChoice {
@@ -119,6 +127,8 @@ export async function configFromArgs(rawArgs: string[], runtime: Runtime): Promi
     reusePort: !process.noReusePort,
     log: listOf(args.log),
     cert: listOf(args.cert),
+    stats: listOf(args.stats),
+    statsAuth: listOf(args["stats-auth"]),
   };
   const read = await readConfig([], quickStart, process.noReusePort, configReadIo(runtime));
   return { ...read, files: [], checkOnly, quickStart, process };

@@ -25,7 +25,14 @@ export interface QuickStartOptions {
   readonly log?: readonly string[];
   /** Certificate files or directories (`--cert`): every --bind address then serves HTTPS (or TLS in tcp mode). */
   readonly cert?: readonly string[];
+  /** `--stats ADDR`: a listener serving the stats page at / and /stats, its CSV and JSON, and /metrics. */
+  readonly stats?: readonly string[];
+  /** `--stats-auth user:password`: the stats listener asks for one of these (basic auth). */
+  readonly statsAuth?: readonly string[];
 }
+
+/** The name of the frontend `--stats` builds. */
+export const QUICK_START_STATS_NAME = "stats";
 
 /** The mode when --mode is not given. */
 export const QUICK_START_MODE = "http";
@@ -40,6 +47,18 @@ export function quickStartDocument(options: QuickStartOptions): Record<string, u
   const log = (options.log ?? []).flatMap(splitList);
   const certs = (options.cert ?? []).flatMap(splitList);
   const binds = options.bind.flatMap(splitList);
+  const statsBinds = (options.stats ?? []).flatMap(splitList);
+  const statsAuth = options.statsAuth ?? [];
+  const statsFrontend = statsBinds.length === 0 ? {} : {
+    [QUICK_START_STATS_NAME]: {
+      bind: statsBinds,
+      mode: "http",
+      reuseport: options.reusePort ?? true,
+      "stats-uri": ["/stats", "/"],
+      "metrics-uri": "/metrics",
+      ...(statsAuth.length === 0 ? {} : { "stats-auth": statsAuth }),
+    },
+  };
   return {
     ...(log.length === 0 ? {} : { global: { log } }),
     frontends: {
@@ -50,6 +69,7 @@ export function quickStartDocument(options: QuickStartOptions): Record<string, u
         ...(log.length === 0 ? {} : { log: "global" }),
         ...mode,
       },
+      ...statsFrontend,
     },
     backends: {
       [QUICK_START_NAME]: {
@@ -66,6 +86,7 @@ function flagOf(path: ConfigPath): string {
   const [section, , key, , bindKey] = path;
   if (section === "global") return "--log";
   if (bindKey === "crt") return "--cert";
+  if (section === "frontends" && path[1] === QUICK_START_STATS_NAME) return key === "stats-auth" ? "--stats-auth" : "--stats";
   if (key === "mode") return "--mode";
   if (section === "frontends") return "--bind";
   if (key === "balance") return "--balance";

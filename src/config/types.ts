@@ -313,6 +313,22 @@ export interface MonitorConfig {
   readonly fail: readonly MonitorFailConfig[];
 }
 
+/** An http frontend's stats service (HAProxy's `stats uri`, `stats auth`, `stats refresh`) and Prometheus endpoint. */
+export interface StatsConfig {
+  /** The page's paths (the first is the one the page links from); `;csv` and `;json` after one give the CSV and the JSON. Empty: no page. */
+  readonly uris: readonly string[];
+  /** Prometheus text exposition at this path, null: none. */
+  readonly metricsUri: string | null;
+  /** The page reloads itself this often, ms; 0: never. */
+  readonly refresh: number;
+  /** Basic-auth realm. */
+  readonly realm: string;
+  /** "user:password" pairs, any of which opens the stats; empty: no authentication. */
+  readonly credentials: readonly string[];
+  /** Source networks that may read the stats (others get a 403); null: any. */
+  readonly allow: readonly Cidr[] | null;
+}
+
 /** Accepts client connections and hands them to a backend. */
 export interface FrontendConfig {
   readonly name: string;
@@ -341,6 +357,8 @@ export interface FrontendConfig {
   readonly log: FrontendLogConfig;
   /** http mode: the health endpoint, or null. */
   readonly monitor: MonitorConfig | null;
+  /** http mode: the stats page and metrics, or null. */
+  readonly stats: StatsConfig | null;
   /**
    * On a graceful stop, how long the frontend keeps listening and serving while its monitor answers
    * 503, ms, before it stops listening (HAProxy's `grace`); 0: stop listening at once.

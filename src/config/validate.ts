@@ -17,6 +17,7 @@
  * @module
  */
 
+import { FRONTEND_STATS_KEYS, readFrontendStats } from "./stats_setting.ts";
 import { DEFAULT_WEIGHT, MAX_WEIGHT } from "../core/server.ts";
 import { AddressError, parseBindAddress, parseServerAddress } from "./address.ts";
 import { readBalance } from "./balance_setting.ts";
@@ -90,7 +91,7 @@ const DEFAULTS_KEYS = [
 ] as const;
 const FRONTEND_KEYS = [
   "bind", "default-backend", "mode", "maxconn", "backlog", "reuseport", "timeout", "routes",
-  ...LOG_KEYS, ...FORWARDED_KEYS, ...HTTP_SECTION_KEYS, ...FRONTEND_MONITOR_KEYS,
+  ...LOG_KEYS, ...FORWARDED_KEYS, ...HTTP_SECTION_KEYS, ...FRONTEND_MONITOR_KEYS, ...FRONTEND_STATS_KEYS,
 ] as const;
 const BACKEND_KEYS = [
   "tls", "mode", "balance", "retries", "redispatch", "allbackups", "servers", "check", "slowstart", "timeout", "http-reuse",
@@ -339,7 +340,9 @@ function readFrontend(
   // As HAProxy without default_backend: requests that no route takes get a 503 (http mode), or
   // connections are closed (tcp mode).
   const routed = Array.isArray(table.routes) && table.routes.length > 0;
-  if (table["default-backend"] === undefined && !routed) {
+  const stats = readFrontendStats(reader, path, table, mode);
+  // A frontend that only serves its stats (HAProxy's `listen stats`) needs no backend.
+  if (table["default-backend"] === undefined && !routed && stats === null) {
     reader.error(path, `Frontend "${name}" has no "default-backend": name the backend that gets its connections`);
   }
   if (defaultBackend !== undefined) {
@@ -370,6 +373,7 @@ function readFrontend(
     http,
     log,
     monitor,
+    stats,
     grace,
   });
 }

@@ -28,6 +28,7 @@ import type { ServerSpec } from "./server.ts";
 import { SLOT_FREE, SLOT_HOLDING, SLOT_WAITING, SlotQueue } from "./server_slot.ts";
 import type { ServerSlot, ShutdownCause } from "./server_slot.ts";
 import type { TimerWheel, WheelTimer } from "./timer_wheel.ts";
+import { TrafficCounters } from "./counters.ts";
 
 /** What a backend is made from (resolved addresses, validated values). */
 export interface BackendSpec {
@@ -90,6 +91,14 @@ export class Backend {
   usableActive = 0;
   /** Backup servers usable now. */
   usableBackup = 0;
+  /** Traffic counters for the stats (see counters.ts). */
+  readonly counters = new TrafficCounters();
+  /** When the backend last went from having a usable server to none or back, monotonic ms [lastchg]. */
+  lastChangeAt = 0;
+  /** Time without a usable server, ms, over the periods that ended [downtime]. */
+  downtimeEnded = 0;
+  /** When the current period without a usable server began, monotonic ms; -1 while one is usable. */
+  downSince = -1;
   private readonly activeBalancer: Balancer;
   private readonly backupBalancer: Balancer | null;
   private readonly backupServers: readonly Server[];
@@ -122,6 +131,27 @@ export class Backend {
       ? createBalancer(spec.balance, this.backupServers, undefined, hashKey)
       : null;
     this.countUsable();
+    const now = this.now();
+    for (const server of this.servers) server.stateChanged(now);
+    this.lastChangeAt = now;
+    if (this.usableActive + this.usableBackup === 0) this.downSince = now;
+  }
+
+  /** The monotonic clock of the stats (the timer wheel's coarse time; 0 without one, in unit tests). */
+  now(): number {
+    return this.wheel === null ? 0 : this.wheel.now;
+  }
+
+  /** A session (http: a request) starts using this backend. */
+  sessionStarted(): void {
+    this.activeConnections++;
+    this.totalConnections++;
+    this.counters.sessionStarted(this.activeConnections, this.now());
+  }
+
+  /** Time without a usable server up to `nowMs`, ms [downtime]. */
+  downtime(nowMs: number): number {
+    return this.downtimeEnded + (this.downSince >= 0 ? nowMs - this.downSince : 0);
   }
 
   /**
@@ -275,6 +305,8 @@ export class Backend {
     if (!server.up) return;
     server.up = false;
     server.refusedInRow = 0;
+    server.downTransitions++;
+    server.stateChanged(this.now());
     this.stopRamp(server);
     const active = server.activeConnections;
     const requeued = this.serverLeft(server);
@@ -290,6 +322,7 @@ export class Backend {
   markUp(server: Server, why: string, shutdownBackupSessions: boolean): void {
     if (server.up) return;
     server.up = true;
+    server.stateChanged(this.now());
     this.serverReturned(server);
     if (shutdownBackupSessions && !server.backup) {
       for (const backup of this.backupServers) this.shutdownSessions(backup, "U");
@@ -304,6 +337,7 @@ export class Backend {
   setMaintenance(server: Server, on: boolean): void {
     if (server.maintenance === on) return;
     server.maintenance = on;
+    server.stateChanged(this.now());
     if (on) {
       this.stopRamp(server);
       const requeued = this.serverLeft(server);
@@ -319,6 +353,7 @@ export class Backend {
   setDrain(server: Server, on: boolean): void {
     if (server.draining === on) return;
     server.draining = on;
+    server.stateChanged(this.now());
     if (on) {
       this.serverLeft(server);
       this.logger.notice(`Server "${this.name}/${server.name}" is entering DRAIN.`);
@@ -345,8 +380,18 @@ export class Backend {
       if (server.backup) backup++;
       else active++;
     }
+    const wasUsable = this.usableActive + this.usableBackup > 0;
     this.usableActive = active;
     this.usableBackup = backup;
+    const usable = active + backup > 0;
+    if (usable === wasUsable) return;
+    const now = this.now();
+    this.lastChangeAt = now;
+    if (!usable) this.downSince = now;
+    else if (this.downSince >= 0) {
+      this.downtimeEnded += now - this.downSince;
+      this.downSince = -1;
+    }
   }
 
   private firstUsableBackup(): Server | null {
@@ -361,6 +406,7 @@ export class Backend {
     server.holders.push(slot);
     server.activeConnections++;
     server.totalConnections++;
+    server.counters.sessionStarted(server.activeConnections, this.now());
   }
 
   private enqueue(slot: ServerSlot, queue: SlotQueue, server: Server | null, now: number): void {
@@ -369,6 +415,7 @@ export class Backend {
     slot.queue = queue;
     slot.queuedAt = now;
     queue.push(slot);
+    (server === null ? this.counters : server.counters).queued(queue.length);
   }
 
   /** Whether requests from the backend's queue may go to `server` (backups only while no active is usable). */

@@ -8,6 +8,7 @@ import type { TlsClientOptions } from "../runtime/types.ts";
 import type { Logger } from "./logger.ts";
 import type { CheckCounter } from "./health/check_counter.ts";
 import { SlotQueue } from "./server_slot.ts";
+import { TrafficCounters } from "./counters.ts";
 
 /** Highest weight a server can have, as in HAProxy. */
 export const MAX_WEIGHT = 256;
@@ -133,6 +134,18 @@ export class Server {
    * succeeded: the sessions log the first of a run, not every request that meets it.
    */
   tlsFailuresInRow = 0;
+  /** Traffic counters for the stats (see counters.ts). */
+  readonly counters = new TrafficCounters();
+  /** Checks that failed while the server was up [chkfail]. */
+  checkFailures = 0;
+  /** Times the server went from up to down [chkdown]. */
+  downTransitions = 0;
+  /** When the state (up, down, maintenance, drain) last changed, monotonic ms [lastchg]. */
+  lastChangeAt = 0;
+  /** Time spent down or in maintenance, ms, over the periods that ended [downtime]. */
+  downtimeEnded = 0;
+  /** When the current down period began, monotonic ms; -1 while up. */
+  downSince = -1;
 
   constructor(spec: ServerSpec, index: number) {
     this.tls = spec.tls;
@@ -159,6 +172,7 @@ export class Server {
    */
   connectFailed(timedOut: boolean, error: unknown): void {
     this.connectFailures++;
+    this.counters.connectionsOpened++;
     this.observer?.connectFailed();
     if (timedOut) return;
     const code = (error as { code?: unknown } | undefined)?.code;
@@ -169,6 +183,7 @@ export class Server {
 
   /** A connection attempt succeeded: the run of refusals, if any, is over. */
   connected(): void {
+    this.counters.connectionsOpened++;
     this.refusedInRow = 0;
     this.tlsFailuresInRow = 0;
     this.observer?.connected();
@@ -199,6 +214,22 @@ export class Server {
   /** Whether a request may still join its own queue (below `maxqueue`). */
   queueHasRoom(): boolean {
     return this.maxqueue === 0 || this.queue.length < this.maxqueue;
+  }
+
+  /** The state changed at `nowMs`: starts or ends a down period (down or in maintenance). */
+  stateChanged(nowMs: number): void {
+    this.lastChangeAt = nowMs;
+    const stopped = !this.up || this.maintenance;
+    if (stopped && this.downSince < 0) this.downSince = nowMs;
+    else if (!stopped && this.downSince >= 0) {
+      this.downtimeEnded += nowMs - this.downSince;
+      this.downSince = -1;
+    }
+  }
+
+  /** Time spent down or in maintenance up to `nowMs`, ms [downtime]. */
+  downtime(nowMs: number): number {
+    return this.downtimeEnded + (this.downSince >= 0 ? nowMs - this.downSince : 0);
   }
 
   /** HAProxy's state words: MAINT, DRAIN, UP, DOWN, with a change in progress ("UP 2/3", "DOWN 1/2"). */

@@ -32,6 +32,7 @@ import { ProxiedConnection, ProxyHeaderReader } from "../proxy_protocol/proxied_
 import type { ProxyHeaderHost } from "../proxy_protocol/proxied_connection.ts";
 import { PROXY_HEADER_ERROR_TEXT, V2_PREAMBLE_LENGTH } from "../proxy_protocol/parse.ts";
 import type { ProxyHeaderErrorCode } from "../proxy_protocol/parse.ts";
+import { TrafficCounters } from "../core/counters.ts";
 
 /** Idle session objects kept for reuse per frontend. */
 export const SESSION_POOL_CAPACITY = 1_024;
@@ -112,6 +113,13 @@ export class Frontend implements HttpSessionHost, ProxyHeaderHost {
   failedProxyHeaders = 0;
   /** Connections of accept-proxy binds still reading their PROXY header. */
   readingProxyHeaders = 0;
+  /** Stats counters of the frontend (core/counters.ts). */
+  readonly counters = new TrafficCounters();
+  /**
+   * Sessions read the clock for their timers (SessionHost.timed): with a traffic log, or once the
+   * proxy shows stats (the proxy sets it).
+   */
+  timed: boolean;
   /** Session ticket keys shared with the other processes serving these binds (see TlsServerOptions). */
   tlsTicketKeys: Uint8Array | undefined = undefined;
   /** http mode: rules, router, pages and limits of the sessions (null in tcp mode). */
@@ -152,6 +160,7 @@ export class Frontend implements HttpSessionHost, ProxyHeaderHost {
     this.bufferSize = bufferSize;
     this.httpPolicy = httpPolicy;
     this.trafficLog = trafficLog;
+    this.timed = trafficLog !== null;
     this.name = config.name;
     this.config = config;
     this.backend = backend;
@@ -173,6 +182,11 @@ export class Frontend implements HttpSessionHost, ProxyHeaderHost {
   /** The addresses actually bound (real ports when 0 was asked). */
   get boundAddresses(): readonly Listener["address"][] {
     return this.listeners.map((listener) => listener.address);
+  }
+
+  /** Its listeners are bound (not paused, not stopping). */
+  get isListening(): boolean {
+    return this.listeners.length > 0;
   }
 
   /** Sessions running in every frontend of the process. */
@@ -332,6 +346,7 @@ export class Frontend implements HttpSessionHost, ProxyHeaderHost {
     }
     if (this.parked.length >= this.config.backlog) {
       this.rejectedConnections++;
+      this.counters.deniedConnections++;
       conn.destroy();
       return;
     }
@@ -349,6 +364,7 @@ export class Frontend implements HttpSessionHost, ProxyHeaderHost {
     this.activeSessions++;
     this.totalSessions++;
     this.limit.active++;
+    this.counters.sessionStarted(this.activeSessions, this.wheel.now);
     const session = this.pool.acquire();
     this.startOn(session, conn);
     // accept-proxy: the bytes that came after the header, as if they had just been read.

@@ -27,6 +27,8 @@ import { RequestRules, ResponseRules } from "./rules.ts";
 import { Router } from "./router.ts";
 import { ErrorPages } from "./error_pages.ts";
 import { Monitor } from "./monitor.ts";
+import { StatsService } from "./stats_service.ts";
+import type { StatsRenderers, StatsSource } from "./stats_service.ts";
 
 /** A backend as one frontend's requests reach it. */
 export interface HttpBackendRoute {
@@ -59,6 +61,14 @@ export interface HttpFrontendPolicy {
   readonly bufferBytes: number;
   /** The `monitor-uri` answer, or null (none configured). */
   readonly monitor: Monitor | null;
+  /** The stats page and metrics (`stats-uri`, `metrics-uri`), or null (none configured). */
+  readonly stats: StatsService | null;
+}
+
+/** What a frontend's stats service reads and how it renders it (null: the proxy shows no stats). */
+export interface StatsServices {
+  readonly source: StatsSource;
+  readonly renderers: StatsRenderers;
 }
 
 const MODE_RANK: Record<HttpConnectionMode, number> = { "http-keep-alive": 0, "http-server-close": 1, httpclose: 2 };
@@ -89,6 +99,7 @@ export function buildHttpFrontendPolicy(
   frontend: FrontendConfig,
   backends: ReadonlyMap<string, { readonly backend: Backend; readonly config: BackendConfig }>,
   tune: TuneConfig,
+  stats: StatsServices | null = null,
 ): HttpFrontendPolicy {
   const pageCache = new Map<readonly ErrorFileConfig[], ErrorPages>();
   const frontendPages = new ErrorPages(frontend.http.errorFiles);
@@ -131,5 +142,6 @@ export function buildHttpFrontendPolicy(
       if (entry === undefined) throw new Error(`Frontend "${frontend.name}" counts the servers of unknown backend "${name}"`);
       return entry.backend;
     }),
+    stats: frontend.stats === null || stats === null ? null : new StatsService(frontend.stats, stats.source, stats.renderers),
   });
 }

@@ -533,9 +533,9 @@ export class ServerConnector implements ConnectionHandler, SlotUser {
     this.connect(false);
   }
 
-  /** Monotonic now for the log's timers, or 0 when the frontend logs no traffic (as the session's). */
+  /** Monotonic now for the timers, or 0 when nothing shows them (as the session's, see SessionHost.timed). */
   private logClock(): number {
-    return this.host.trafficLog === null ? 0 : this.host.runtime.now();
+    return this.host.timed ? this.host.runtime.now() : 0;
   }
 
   private armTimer(ms: number): void {

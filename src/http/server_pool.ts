@@ -56,6 +56,11 @@ export class ServerPool implements ConnectionHandler {
     return this.count;
   }
 
+  /** Idle connections to `server` now (stats). */
+  idleCount(server: Server): number {
+    return this.lists.get(server)?.conns.length ?? 0;
+  }
+
   /** The most recently idled connection to `server`, or null. The caller must set its handler. */
   take(server: Server): Connection | null {
     const list = this.lists.get(server);
@@ -65,7 +70,10 @@ export class ServerPool implements ConnectionHandler {
       list.since.pop();
       this.count--;
       conn.owner = undefined;
-      if (conn.open) return conn;
+      if (conn.open) {
+        server.counters.connectionsReused++;
+        return conn;
+      }
     }
     return null;
   }

@@ -64,6 +64,7 @@ import {
   startRecord,
 } from "../tcp/session_log.ts";
 import { createLogRecord } from "../log/record.ts";
+import { countOutcome, createSessionOutcome } from "../core/counters.ts";
 import type { LogRecord } from "../log/record.ts";
 import {
   BODY_CHUNKED,
@@ -207,6 +208,12 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   private logPending = false;
   /** Wall clock minus monotonic clock at accept: turns monotonic times into dates without another clock read. */
   private wallOffset = 0;
+  /** How the current request ended, refilled for the stats counters at each end. */
+  private readonly outcome = createSessionOutcome();
+  /** The current request's status came from its server (not from the proxy). */
+  private statusFromServer = false;
+  /** A rule denied the current request. */
+  private denied = false;
   /**
    * Monotonic times of the current request: its stream began (accept, or the end of the previous
    * response), its first byte, connection ready; -1: not yet. (The queue's and the connection
@@ -417,6 +424,9 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       if (this.requestStartedAt < 0) {
         this.requestStartedAt = this.logClock();
         this.logPending = true;
+        const counters = this.host.counters;
+        counters.requestsTotal++;
+        counters.requestRate.add(this.host.wheel.now);
       }
       const end = this.request.feed(chunk, offset);
       if (end === HEAD_INCOMPLETE) {
@@ -502,6 +512,14 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
         return;
       }
     }
+    // After the rules, as HAProxy's `stats uri`: they may deny or redirect stats requests too.
+    if (policy.stats !== null) {
+      const answer = policy.stats.answer(request, address);
+      if (answer !== null) {
+        this.answerVerdict(answer);
+        return;
+      }
+    }
     const route = policy.router.pick(request, address, this.client ?? undefined);
     if (route === null) {
       this.host.logger.debug(`No backend for ${request.method} ${request.target} from ${address}`);
@@ -521,8 +539,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     const backend = route.backend;
     this.backend = backend;
     this.logBackend = backend;
-    backend.activeConnections++;
-    backend.totalConnections++;
+    backend.sessionStarted();
     this.requestHead = this.rebuildRequest(route);
     if (this.requestHead.length > policy.bufferBytes) {
       // HAProxy's strict rewriting: a head that no longer fits the buffer after the headers added
@@ -536,12 +553,9 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.connector.assign(route, this.requests === 1);
   }
 
-  /**
-   * Monotonic now for the log's timers, or 0 when the frontend logs no traffic: a clock read costs
-   * 40 to 90 ns and a request takes several, which a proxy without logs should not pay.
-   */
+  /** Monotonic now for the timers, or 0 when nothing shows them (see SessionHost.timed). */
   private logClock(): number {
-    return this.host.trafficLog === null ? 0 : this.host.runtime.now();
+    return this.host.timed ? this.host.runtime.now() : 0;
   }
 
   /** Keeps the first abnormal end's termination state. */
@@ -744,6 +758,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.target?.observer?.responseStatus(response.status);
     this.record.responseTime = Math.round(this.logClock() - this.establishedAt);
     this.record.status = response.status;
+    this.statusFromServer = true;
     if (response.status === 101) {
       if (this.upgrading) {
         this.beginTunnel(chunk, end);
@@ -1034,6 +1049,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.dropServer();
     this.releaseBackend();
     this.record.status = status;
+    this.statusFromServer = false;
     const client = this.client;
     if (client === null) {
       this.finish();
@@ -1055,6 +1071,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     if (verdict.kind === "deny") {
       this.host.logger.debug(`Request ${this.request.method} ${this.request.target} from ${this.clientAddress} denied`);
       this.terminate("P" + PHASE_LETTER_REQUEST);
+      this.denied = true;
       this.answerAndClose(verdict.status);
       return;
     }
@@ -1096,6 +1113,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
    */
   private answerMonitor(status: number): void {
     this.logPending = false;
+    this.host.counters.intercepted++;
     this.resetRequestLog();
     const client = this.client!;
     this.requestHead = null;
@@ -1280,6 +1298,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   private logRequest(): void {
     if (!this.logPending) return;
     this.logPending = false;
+    this.count();
     const log = this.host.trafficLog;
     if (log !== null) {
       const record = this.record;
@@ -1304,6 +1323,33 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.resetRequestLog();
   }
 
+  /** Counts the request on its frontend, backend and server (core/counters.ts). */
+  private count(): void {
+    const outcome = this.outcome;
+    const record = this.record;
+    const backend = this.logBackend;
+    const timed = this.host.timed;
+    const now = timed ? this.host.runtime.now() : 0;
+    outcome.status = record.status;
+    outcome.statusFromServer = this.statusFromServer;
+    const termination = this.termination;
+    outcome.termination = termination;
+    outcome.denied = this.denied;
+    // HAProxy's intercepted requests: answered by the proxy itself ("LR"), no server involved.
+    outcome.intercepted = termination !== null && termination[0] === "L";
+    outcome.bytesIn = this.bytesIn;
+    outcome.bytesOut = this.bytesOut;
+    const connector = this.connector;
+    outcome.retries = backend === null ? 0 : backend.retries - connector.retriesLeft;
+    outcome.redispatched = record.redispatched;
+    outcome.queueTime = !timed ? -1 : record.queueTime >= 0 ? record.queueTime : connector.queuedAt >= 0 ? Math.round(now - connector.queuedAt) : -1;
+    outcome.connectTime = timed ? record.connectTime : -1;
+    outcome.responseTime = timed ? record.responseTime : -1;
+    outcome.totalTime = timed && this.requestStartedAt >= 0 ? Math.round(now - this.streamStartedAt) : -1;
+    const server = connector.lastServer;
+    countOutcome(this.host.counters, backend === null ? null : backend.counters, server === null ? null : server.counters, outcome, true);
+  }
+
   /** Readies the record and the timers for the next request on this connection. */
   private resetRequestLog(): void {
     const record = this.record;
@@ -1314,6 +1360,8 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.logBackend = null;
     this.connector.resetLogFacts();
     this.termination = null;
+    this.statusFromServer = false;
+    this.denied = false;
     record.requestTime = -1;
     record.queueTime = -1;
     record.connectTime = -1;

@@ -205,7 +205,9 @@ function parseHandover(value: unknown): ConfigHandover {
       !optionalString(options.balance) ||
       !(options.reusePort === undefined || typeof options.reusePort === "boolean") ||
       !(options.log === undefined || isStringList(options.log)) ||
-      !(options.cert === undefined || isStringList(options.cert))
+      !(options.cert === undefined || isStringList(options.cert)) ||
+      !(options.stats === undefined || isStringList(options.stats)) ||
+      !(options.statsAuth === undefined || isStringList(options.statsAuth))
     ) {
       throw invalid("config.options are not quick-start flags");
     }
@@ -219,6 +221,8 @@ function parseHandover(value: unknown): ConfigHandover {
         reusePort: options.reusePort as boolean | undefined,
         log: options.log as string[] | undefined,
         cert: options.cert as string[] | undefined,
+        stats: options.stats as string[] | undefined,
+        statsAuth: options.statsAuth as string[] | undefined,
       },
       tlsFiles: parseTlsFiles(value.tlsFiles),
     };

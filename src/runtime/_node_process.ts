@@ -37,6 +37,7 @@ import type {
   TimerHandle,
 } from "./types.ts";
 import { startChild } from "./_spawn.ts";
+import { resourceUsageNode } from "./_resource_usage.ts";
 import { connectNodeNet, listenNodeNet, lookupNodeDns } from "./_node_net.ts";
 import { connectNodeDgram } from "./_node_dgram.ts";
 import { inspectCertificateNode, withNodeTls, withNodeTlsConnect } from "./_node_tls.ts";
@@ -252,6 +253,7 @@ export function createNodeProcessRuntime(info: RuntimeInfo, specifics: NodeProce
     writeStderr: writeStderrNode,
     writeOutput: writeOutputNode,
     hostname: () => hostname(),
+    resourceUsage: resourceUsageNode,
     onUncaughtError: onUncaughtErrorNode,
     exit: (code) => process.exit(code),
     spawnSelf: specifics.spawnSelf,

@@ -91,6 +91,7 @@ import { connectDenoNative, denoNativeReusePortAvailable, listenDenoNative } fro
 import { connectNodeDgram } from "./_node_dgram.ts";
 import { DENO_TLS_SUPPORT, inspectCertificateNode, withNodeTls, withNodeTlsConnect } from "./_node_tls.ts";
 import { listDirectoryNode } from "./_directory.ts";
+import { resourceUsageNode } from "./_resource_usage.ts";
 import { OutputWriter } from "./_output_writer.ts";
 import { startChild } from "./_spawn.ts";
 import {
@@ -291,6 +292,8 @@ export function createDenoRuntime(socketApi: SocketApi): Runtime {
       }
       return "localhost";
     },
+    // node:process reports Deno's figures too, with no permission needed.
+    resourceUsage: resourceUsageNode,
     onUncaughtError(callback: (error: unknown) => void): void {
       globalThis.addEventListener("error", (event: Event) => {
         event.preventDefault();

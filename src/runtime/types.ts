@@ -387,6 +387,16 @@ export type JailKind = "deno-permissions" | "node-permission-model" | "none";
 /** What a read attempt found, for the jail self-check. */
 export type FileAccess = "denied" | "readable" | "failed";
 
+/** What {@link Runtime.resourceUsage} reports. */
+export interface ResourceUsage {
+  /** Resident set size, bytes. */
+  readonly rss: number;
+  /** JavaScript heap in use, bytes. */
+  readonly heapUsed: number;
+  /** CPU time (user + system) since the process started, microseconds. */
+  readonly cpuMicros: number;
+}
+
 /** What is at a path (symbolic links followed): "missing" when nothing is. */
 export type PathKind = "directory" | "file" | "other" | "missing";
 
@@ -510,6 +520,8 @@ export interface Runtime {
   writeOutput(stream: OutputStreamName, bytes: Uint8Array, done: (error: Error | undefined) => void): void;
   /** The machine's host name, for log headers. */
   hostname(): string;
+  /** Memory and CPU time used by this process so far, for the stats (zeros where the runtime cannot tell). */
+  resourceUsage(): ResourceUsage;
   /** Runs `callback` for any error that escaped every handler, instead of dying. */
   onUncaughtError(callback: (error: unknown) => void): void;
   /** Ends the process now. */

@@ -40,6 +40,7 @@ import type { SniRouter } from "./sni_router.ts";
 import { encodeProxyHeader } from "../proxy_protocol/encode.ts";
 import { ClientHelloReader, HELLO_INCOMPLETE, HELLO_SNI } from "../tls/client_hello.ts";
 import { createLogRecord } from "../log/record.ts";
+import { countOutcome, createSessionOutcome } from "../core/counters.ts";
 import type { LogRecord } from "../log/record.ts";
 import {
   fillServer,
@@ -76,6 +77,8 @@ export class TcpSession implements ConnectionHandler, SlotUser {
   private inspectDelay = 0;
   private phase = PHASE_IDLE;
   private retriesLeft = 0;
+  /** How the session ended, refilled for the stats counters at each end. */
+  private readonly outcome = createSessionOutcome();
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   private clientEnded = false;
@@ -153,8 +156,7 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     this.retriesLeft = backend.retries;
     // HAProxy: once both sides are connected, `timeout tunnel` supersedes client and server.
     this.idleTimeout = backend.tunnelTimeout > 0 ? backend.tunnelTimeout : minPositive(this.clientTimeout, backend.serverTimeout);
-    backend.activeConnections++;
-    backend.totalConnections++;
+    backend.sessionStarted();
     const outcome = backend.takeSlot(this.slot, this.host.wheel.now);
     if (outcome === SLOT_TAKEN) {
       record.queueTime = 0;
@@ -193,9 +195,9 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     this.abort();
   }
 
-  /** Monotonic now for the log's timers, or 0 when the frontend logs no traffic (no clock read to pay). */
+  /** Monotonic now for the timers, or 0 when nothing shows them (no clock read to pay, see SessionHost.timed). */
   private logClock(): number {
-    return this.host.trafficLog === null ? 0 : this.host.runtime.now();
+    return this.host.timed ? this.host.runtime.now() : 0;
   }
 
   /** Keeps the first abnormal end's termination state. */
@@ -476,6 +478,7 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     if (this.phase === PHASE_IDLE) return;
     this.timer.disarm();
     const backend = this.backend;
+    this.count();
     const log = this.host.trafficLog;
     if (log !== null) this.writeLog(log);
     if (backend !== null) {
@@ -508,6 +511,24 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     record.backendQueue = 0;
     record.redispatched = false;
     this.host.sessionEnded(this);
+  }
+
+  /** Counts the session on its frontend, backend and server (core/counters.ts). */
+  private count(): void {
+    const outcome = this.outcome;
+    const record = this.record;
+    const backend = this.backend;
+    const timed = this.host.timed;
+    const now = timed ? this.host.runtime.now() : 0;
+    outcome.termination = this.termination;
+    outcome.bytesIn = this.bytesFromClient;
+    outcome.bytesOut = this.bytesFromServer;
+    outcome.retries = backend === null ? 0 : backend.retries - this.retriesLeft;
+    outcome.redispatched = record.redispatched;
+    outcome.queueTime = !timed ? -1 : record.queueTime >= 0 ? record.queueTime : this.queuedAt >= 0 ? Math.round(now - this.queuedAt) : -1;
+    outcome.connectTime = timed ? record.connectTime : -1;
+    outcome.totalTime = timed ? Math.round(now - this.acceptedAt) : -1;
+    countOutcome(this.host.counters, backend === null ? null : backend.counters, this.lastServer === null ? null : this.lastServer.counters, outcome, false);
   }
 
   /** The session's line, taken before it lets go of its slot (the counts include it, as HAProxy's). */

@@ -20,6 +20,19 @@ export const CHECK_STATUS = Object.freeze({
   healthAnalyze: "Health analyze",
 });
 
+/** HAProxy's short check status for each of {@link CHECK_STATUS}, as its CSV and runtime API print them. */
+export const CHECK_STATUS_CODE: Readonly<Record<string, string>> = Object.freeze({
+  [CHECK_STATUS.layer4Passed]: "L4OK",
+  [CHECK_STATUS.layer4Timeout]: "L4TOUT",
+  [CHECK_STATUS.layer4Problem]: "L4CON",
+  [CHECK_STATUS.layer6InvalidResponse]: "L6RSP",
+  [CHECK_STATUS.layer7Passed]: "L7OK",
+  [CHECK_STATUS.layer7Timeout]: "L7TOUT",
+  [CHECK_STATUS.layer7WrongStatus]: "L7STS",
+  [CHECK_STATUS.layer7InvalidResponse]: "L7RSP",
+  [CHECK_STATUS.healthAnalyze]: "HANA",
+});
+
 /** What one check found. */
 export interface ProbeResult {
   readonly passed: boolean;

@@ -64,6 +64,8 @@ export class ServerCheck implements TrafficObserver, RefusalWatcher {
   checks = 0;
   /** The last result, for the server's state dump; null before the first. */
   lastResult: ProbeResult | null = null;
+  /** How long the last check took, ms; -1 before the first. */
+  lastDuration = -1;
   private readonly backend: Backend;
   private readonly spec: ServerCheckSpec;
   private readonly probe: HealthProbe;
@@ -117,6 +119,11 @@ export class ServerCheck implements TrafficObserver, RefusalWatcher {
   /** The steady interval, ms (for spreading first checks). */
   get interval(): number {
     return this.spec.interval;
+  }
+
+  /** Checks are scheduled (started and not stopped). */
+  get enabled(): boolean {
+    return !this.stopped;
   }
 
   /** Whether a probe is in progress. */
@@ -225,6 +232,8 @@ export class ServerCheck implements TrafficObserver, RefusalWatcher {
     this.checks++;
     this.lastResult = result;
     const duration = Math.max(0, Math.round(this.clock.now() - this.startedAt));
+    this.lastDuration = duration;
+    if (!result.passed && this.server.up) this.server.checkFailures++;
     let why = `reason: ${result.status}`;
     if (result.code !== null) why += `, code: ${result.code}`;
     if (result.info !== null && result.info !== "") why += `, info: "${result.info}"`;
