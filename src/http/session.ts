@@ -208,6 +208,8 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   private logPending = false;
   /** Wall clock minus monotonic clock at accept: turns monotonic times into dates without another clock read. */
   private wallOffset = 0;
+  /** beginRequest is running: a server connection ready now waits for parseRequest to send the head. */
+  private beginning = false;
   /** How the current request ended, refilled for the stats counters at each end. */
   private readonly outcome = createSessionOutcome();
   /** The current request's status came from its server (not from the proxy). */
@@ -344,9 +346,10 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.establishedAt = at;
     this.established();
     // An opened connection sends the head now unless body bytes held meanwhile took it along. A
-    // connection taken idle is ready synchronously, from beginRequest while the client's chunk is
-    // parsed: its head waits for the body bytes of that chunk, and parseRequest sends it.
-    if (!this.connector.reused) this.flushServerHead();
+    // connection taken idle while beginRequest runs is ready synchronously, as the client's chunk
+    // is parsed: its head waits for the body bytes of that chunk, and parseRequest sends it. One
+    // taken idle later (a queued request granted its slot) sends it now.
+    if (!this.connector.reused || !this.beginning) this.flushServerHead();
   }
 
   /** No server for this request: a 503, logged with the connector's termination state. */
@@ -442,7 +445,9 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
         return;
       }
       this.bytesIn += end - offset;
+      this.beginning = true;
       this.beginRequest();
+      this.beginning = false;
       if (this.phase === PHASE_REQUEST) {
         // Answered by a rule and kept alive: the next request may follow in the same chunk.
         offset = end;
