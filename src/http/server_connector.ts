@@ -124,6 +124,7 @@ export class ServerConnector implements ConnectionHandler, SlotUser {
   /** The current connection came from the idle pool (or was this client's private one). */
   private isReused = false;
   private remainingRetries = 0;
+  private retriesMade = 0;
   /** The last connection attempt timed out (sC rather than SC). */
   private connectTimedOut = false;
   /** http-reuse never (or a PROXY header under safe): this client's idle server connection and its server. */
@@ -179,6 +180,11 @@ export class ServerConnector implements ConnectionHandler, SlotUser {
   /** Retries the current request still has (the backend's `retries` when it began). */
   get retriesLeft(): number {
     return this.remainingRetries;
+  }
+
+  /** Retries the current request made (0 for one that never reached a server: %rc, the stats' wretr). */
+  get retries(): number {
+    return this.retriesMade;
   }
 
   /** When the current request entered a queue (log clock), -1 if it did not. */
@@ -373,6 +379,7 @@ export class ServerConnector implements ConnectionHandler, SlotUser {
 
   /** Forgets the current request's log facts (its line is written, or will not be). */
   resetLogFacts(): void {
+    this.retriesMade = 0;
     this.queueEnteredAt = -1;
     this.connectStartedAt = -1;
     this.lastTried = null;
@@ -498,6 +505,7 @@ export class ServerConnector implements ConnectionHandler, SlotUser {
       return;
     }
     this.remainingRetries--;
+    this.retriesMade++;
     if (backend.redispatchSlot(this.slot, this.remainingRetries) !== null) {
       this.record.redispatched = true;
       this.connect(false);
@@ -523,6 +531,7 @@ export class ServerConnector implements ConnectionHandler, SlotUser {
     const backend = this.backend!;
     const failed = this.target!;
     this.remainingRetries--;
+    this.retriesMade++;
     const other = backend.pickServer(this, failed);
     if (other !== null && other !== failed && other.hasFreeSlot()) {
       backend.moveSlot(this.slot, other);

@@ -1320,7 +1320,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       if (record.queueTime < 0 && connector.queuedAt >= 0) record.queueTime = Math.round(now - connector.queuedAt);
       record.bytesRead = this.bytesOut;
       record.bytesUploaded = this.bytesIn;
-      record.retries = backend === null ? 0 : backend.retries - connector.retriesLeft;
+      record.retries = connector.retries;
       fillServer(record, connector.lastServer, record.frontendPort);
       finishRecord(record, this.host, backend, connector.lastServer, this.termination);
       log.write(record);
@@ -1345,7 +1345,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     outcome.bytesIn = this.bytesIn;
     outcome.bytesOut = this.bytesOut;
     const connector = this.connector;
-    outcome.retries = backend === null ? 0 : backend.retries - connector.retriesLeft;
+    outcome.retries = connector.retries;
     outcome.redispatched = record.redispatched;
     outcome.queueTime = !timed ? -1 : record.queueTime >= 0 ? record.queueTime : connector.queuedAt >= 0 ? Math.round(now - connector.queuedAt) : -1;
     outcome.connectTime = timed ? record.connectTime : -1;
