@@ -59,6 +59,14 @@ test("answers the page, its ;csv and ;json forms and the metrics; any other targ
   assert.equal(snapshots(), 6);
 });
 
+test("a page path that is not a prefix of the metrics path does not hide it", () => {
+  const { stats, calls } = service({ uris: ["/stats"], metricsUri: "/metrics" });
+  assert.equal(stats.answer(request("/metrics"), "127.0.0.1")!.status, 200);
+  assert.equal(stats.answer(request("/stats;csv"), "127.0.0.1")!.status, 200);
+  assert.equal(stats.answer(request("/"), "127.0.0.1"), null);
+  assert.deepEqual(calls, ["prometheus", "csv"]);
+});
+
 test("only GET and HEAD read", () => {
   const { stats } = service();
   const answer = stats.answer(request("/stats", "POST"), "127.0.0.1")!;

@@ -174,6 +174,13 @@ test("the socket is 0600; proxy ctl shows the servers' state, answers errors wit
     assert.match(unreachable.stderr, new RegExp(`Cannot connect to the runtime API at "${nowhere.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}": no such file or directory`));
     // Raw: each command's answer ends with an empty line; a change answers nothing.
     assert.equal(await ask(api.socket, "set server app/a state ready;show backend\n"), "\n# name\napp\n\n");
+    // show info and show stat read the proxy's snapshots.
+    const info = (await ask(api.socket, "show info\n")).split("\n");
+    assert.ok(info.includes("Name: proxy") && info.includes(`Pid: ${api.proxy.pid}`), info.join("\n"));
+    const csv = (await ask(api.socket, "show stat -1 4 -1\n")).trim().split("\n");
+    assert.match(csv[0]!, /^# pxname,svname,qcur,/);
+    assert.deepEqual(csv.slice(1).map((line) => line.split(",").slice(0, 2).join(",")), ["app,a", "app,b"]);
+    assert.ok(csv[1]!.includes(api.origins[0]!.address), "addresses shown at level admin");
   } finally {
     await api.close();
   }
@@ -319,6 +326,9 @@ test("levels: a read-only TCP address refuses changes with 'Permission denied'; 
     assert.deepEqual([denied.code, denied.stdout], [1, "Permission denied\n"]);
     const read = await ctl(["--address", address, "show backend"]);
     assert.deepEqual([read.code, read.stdout], [0, "# name\napp\n"]);
+    const stat = await ctl(["--address", address, "show stat -1 4 -1"]);
+    assert.equal(stat.code, 0);
+    assert.ok(!stat.stdout.includes(api.origins[0]!.address), "no server address at level user");
     assert.equal(await ask(socket, "set server app/a state drain\n"), "\n");
     assert.equal((await serverStates(socket)).get("a")![ADMIN_STATE], "8");
   } finally {
@@ -355,6 +365,23 @@ test("a stale socket file is replaced, a live one refused; the socket goes at a 
     } finally {
       await next.stop();
     }
+  } finally {
+    await api.close();
+  }
+});
+
+test("a graceful stop closes the runtime API with the listeners, while the open sessions finish", async () => {
+  const api = await rig();
+  try {
+    const held = await client(api.port);
+    assert.match(await held.say("x"), /^[ab]:x$/);
+    api.proxy.sendSignal("SIGUSR1");
+    await api.proxy.waitFor(/stopped listening, finishing 1 session\(s\)/);
+    await waitUntil(() => !existsSync(api.socket), "the socket file to go");
+    await assert.rejects(ask(api.socket, "show backend\n"), (error: NodeJS.ErrnoException) => error.code === "ENOENT");
+    assert.match(await held.say("y"), /^[ab]:y$/, "the session goes on");
+    held.close();
+    assert.equal(await api.proxy.waitExit(), 0);
   } finally {
     await api.close();
   }

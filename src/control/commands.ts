@@ -43,7 +43,7 @@ export const COMMANDS: readonly CommandSpec[] = Object.freeze([
   command("show backend", "list backends in the current running config", "user", 2),
   command("show info", "report information about the running process", "user", 2),
   command("show servers state [<backend>]", "dump volatile server information (all or for a single backend)", "user", 3),
-  command("show stat [<iid> <type> <sid>] [json|up|no-maint]*", "report counters for each proxy and server (CSV)", "user", 2),
+  command("show stat [<iid> <type> <sid>] [typed|json|up|no-maint]*", "report counters for each proxy and server", "user", 2),
   command("shutdown sessions server <bk>/<srv>", "kill the sessions on a server", "admin", 3),
 ]);
 

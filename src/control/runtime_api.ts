@@ -8,6 +8,9 @@
  * server.", "Require 'backend/server'.", "Permission denied", the weight and maxconn parse errors.
  * A change that succeeds answers nothing, as HAProxy's do.
  *
+ * `show stat` is the stats module's (src/stats/show_stat.ts), on a snapshot from the injected
+ * {@link StatsReader}; `show info` is written here from the same snapshot.
+ *
  * Departures from HAProxy, each because our model can: `set weight` takes any weight with every
  * algorithm (HAProxy's static ones only 0% and 100%: our balancers rebuild their tables when told);
  * `set maxconn server` refuses a negative value (HAProxy takes it); extra words after a command are
@@ -16,14 +19,14 @@
  * @module
  */
 
-import type { BackendStats, ServerStats, StatsSnapshot } from "../stats/snapshot.ts";
+import { formatShowStat, parseShowStat } from "../stats/show_stat.ts";
 import { findCommand, PERMISSION_DENIED, unknownCommandMessage } from "./commands.ts";
 import type { CommandSpec } from "./commands.ts";
 import { quoteWords } from "./command_line.ts";
 import { serversStateText } from "./server_state.ts";
 import { showInfoText } from "./show_info.ts";
 import { errorAnswer, levelAllows, NO_ANSWER } from "./types.ts";
-import type { AccessLevel, AdminState, Answer, ControlServer, ControlTarget, StatsReader, StatsRows } from "./types.ts";
+import type { AccessLevel, AdminState, Answer, ControlServer, ControlTarget, StatsReader } from "./types.ts";
 
 /** Highest weight, HAProxy's. */
 export const MAX_API_WEIGHT = 256;
@@ -118,19 +121,17 @@ export class RuntimeApi {
     return { kind: "text", text: showInfoText(this.stats.snapshot().info) };
   }
 
+  /**
+   * HAProxy 2.6's `show stat` (src/stats/show_stat.ts: the CSV, `typed`, `json`, the iid/type/sid
+   * filter, `up`, `no-maint`), with the addresses and algorithms shown from level operator up,
+   * as HAProxy's STAT_F_SHLGNDS.
+   */
   private showStat(args: readonly string[], level: AccessLevel): Answer {
     if (this.stats === null) return statsUnavailable();
-    const parsed = parseShowStat(args);
-    if ("refusal" in parsed) return parsed.refusal;
-    const write = parsed.json ? this.stats.json : this.stats.csv;
-    if (write === undefined) {
-      return errorAnswer(`The stats ${parsed.json ? "JSON" : "CSV"} is not available in this build yet: 'show info' and 'show servers state' are.`);
-    }
     const snapshot = this.stats.snapshot();
-    const narrowed = narrowSnapshot(snapshot, parsed);
-    if ("refusal" in narrowed) return narrowed.refusal;
-    const options = { rows: parsed.rows, showAddresses: levelAllows(level, "operator") };
-    return { kind: "text", text: write(narrowed.snapshot, options) };
+    const parsed = parseShowStat(args, snapshot);
+    if (!parsed.ok) return errorAnswer(parsed.error);
+    return { kind: "text", text: formatShowStat(snapshot, { ...parsed.request, showLegends: levelAllows(level, "operator") }) };
   }
 
   private showServersState(args: readonly string[]): Answer {
@@ -261,81 +262,4 @@ export function parseMaxconn(text: string | undefined): number | string {
     return `Maxconn can only be between 0 (no limit) and ${MAX_API_MAXCONN} inclusive.`;
   }
   return parsed.value;
-}
-
-/** What `show stat` was asked for. */
-interface ShowStatRequest {
-  /** A proxy id or name; null: every proxy (HAProxy's -1). */
-  readonly proxy: string | null;
-  readonly rows: StatsRows;
-  /** A server id; null: every server. */
-  readonly serverId: number | null;
-  readonly json: boolean;
-  /** `up`: servers not up are left out; `no-maint`: servers in maintenance are. */
-  readonly upOnly: boolean;
-  readonly noMaint: boolean;
-}
-
-const SHOW_STAT_OPTIONS = ["json", "up", "no-maint", "typed", "desc"];
-
-/** Reads `show stat [{<iid>|<proxy>} <type> <sid>] [json|up|no-maint]*`. */
-function parseShowStat(args: readonly string[]): ShowStatRequest | { readonly refusal: Answer } {
-  let rest = args;
-  let proxy: string | null = null;
-  let rows: StatsRows = { frontends: true, backends: true, servers: true };
-  let serverId: number | null = null;
-  if (args.length >= 3 && !SHOW_STAT_OPTIONS.includes(args[0]!)) {
-    const [iid, type, sid] = args as [string, string, string];
-    proxy = iid === "-1" ? null : iid;
-    const mask = /^-?\d+$/.test(type) ? Number(type) : NaN;
-    if (!(mask === -1 || (mask >= 0 && mask <= 7))) {
-      return { refusal: errorAnswer(`Invalid type '${type}': expected -1 (all) or a sum of 1 (frontends), 2 (backends) and 4 (servers).`) };
-    }
-    const bits = mask === -1 ? 7 : mask;
-    rows = { frontends: (bits & 1) !== 0, backends: (bits & 2) !== 0, servers: (bits & 4) !== 0 };
-    const server = /^-?\d+$/.test(sid) ? Number(sid) : NaN;
-    if (!(server === -1 || server >= 1)) return { refusal: errorAnswer(`Invalid server id '${sid}': expected -1 (all) or a server's id.`) };
-    serverId = server === -1 ? null : server;
-    rest = args.slice(3);
-  }
-  let json = false;
-  let upOnly = false;
-  let noMaint = false;
-  for (const option of rest) {
-    if (option === "json") json = true;
-    else if (option === "up") upOnly = true;
-    else if (option === "no-maint") noMaint = true;
-    else if (option === "typed" || option === "desc") {
-      return { refusal: errorAnswer(`Unsupported option '${option}' for 'show stat': the CSV and 'json' are available.`) };
-    } else {
-      return { refusal: errorAnswer(`Unknown option '${option}' for 'show stat': expected json, up or no-maint.`) };
-    }
-  }
-  return { proxy, rows, serverId, json, upOnly, noMaint };
-}
-
-/**
- * The snapshot narrowed to what `request` asks: the proxies named (by name, both the frontend and
- * the backend when they share it, as a HAProxy `listen`; or by iid), the server asked for, servers
- * not up (`up`) or in maintenance (`no-maint`) left out.
- */
-function narrowSnapshot(snapshot: StatsSnapshot, request: ShowStatRequest): { readonly snapshot: StatsSnapshot } | { readonly refusal: Answer } {
-  let frontends = snapshot.frontends;
-  let backends = snapshot.backends;
-  if (request.proxy !== null) {
-    const proxy = request.proxy;
-    const id = /^\d+$/.test(proxy) ? Number(proxy) : NaN;
-    const wanted = (item: { readonly name: string; readonly id: number }) => Number.isNaN(id) ? item.name === proxy : item.id === id;
-    frontends = frontends.filter(wanted);
-    backends = backends.filter(wanted);
-    if (frontends.length === 0 && backends.length === 0) return { refusal: errorAnswer("No such proxy.") };
-  }
-  const keep = (server: ServerStats) =>
-    (request.serverId === null || server.id === request.serverId) &&
-    !(request.upOnly && (server.status.startsWith("DOWN") || server.status === "MAINT")) &&
-    !(request.noMaint && server.status === "MAINT");
-  if (request.serverId !== null || request.upOnly || request.noMaint) {
-    backends = backends.map((backend): BackendStats => ({ ...backend, servers: backend.servers.filter(keep) }));
-  }
-  return { snapshot: { ...snapshot, frontends, backends } };
 }

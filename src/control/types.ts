@@ -154,35 +154,11 @@ export interface ControlTarget {
   backend(name: string): ControlBackend | undefined;
 }
 
-/** Which rows of `show stat` are printed (HAProxy's type mask: 1 frontends, 2 backends, 4 servers). */
-export interface StatsRows {
-  readonly frontends: boolean;
-  readonly backends: boolean;
-  readonly servers: boolean;
-}
-
-/** How `show stat` prints a snapshot. */
-export interface StatsFormatOptions {
-  /** The rows asked for; the snapshot is already narrowed to the proxies and server asked for. */
-  readonly rows: StatsRows;
-  /**
-   * Server addresses are shown ([addr]): from level "operator" up, as HAProxy's STAT_F_SHLGNDS;
-   * at level "user" the column stays empty.
-   */
-  readonly showAddresses: boolean;
-}
-
 /**
- * Where `show info` and `show stat` get their numbers: a snapshot of the running proxy and
- * HAProxy's CSV and JSON of it. Injected, so the interpreter is tested with a hand-made snapshot.
+ * Where `show info` and `show stat` get their numbers: a snapshot of the running proxy (the
+ * engine's `Proxy.snapshot`, `StatsCollector`). Injected, so the interpreter is tested with a
+ * hand-made snapshot; the rows and formats of `show stat` are the stats module's.
  */
 export interface StatsReader {
   snapshot(): StatsSnapshot;
-  /**
-   * HAProxy's CSV: the "# pxname,svname,..." header, one line per row, ending with a newline.
-   * Absent while no CSV writer is wired (`show stat` then says so).
-   */
-  readonly csv?: (snapshot: StatsSnapshot, options: StatsFormatOptions) => string;
-  /** HAProxy's `show stat json`, ending with a newline; absent as `csv`. */
-  readonly json?: (snapshot: StatsSnapshot, options: StatsFormatOptions) => string;
 }

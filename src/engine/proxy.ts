@@ -28,6 +28,10 @@ import { SniRouter } from "../tcp/sni_router.ts";
 import { Frontend } from "./frontend.ts";
 import type { InheritedListeners, ProcessLimit } from "./frontend.ts";
 import { LogTargets } from "./log_targets.ts";
+import { StatsCollector } from "./stats_snapshot.ts";
+import type { StatsServices } from "../http/policy.ts";
+import type { StatsSnapshot } from "../stats/snapshot.ts";
+import { STATS_RENDERERS } from "../stats/renderers.ts";
 
 /** A proxy built from a Config: call `start` (or `prepare`, then `listen`) to serve. */
 export class Proxy {
@@ -47,6 +51,10 @@ export class Proxy {
   backends: readonly Backend[] = [];
   /** The health checks of every checked server, running once started. */
   checks: readonly ServerCheck[] = [];
+  /** Takes the snapshots the stats readers show. */
+  readonly stats: StatsCollector;
+  /** A graceful stop began (`beginStop`). */
+  private stopping = false;
   private readonly limit: ProcessLimit;
   private listening = false;
   private prepared = false;
@@ -70,6 +78,7 @@ export class Proxy {
       logger.error(`Timer callback failed: ${error instanceof Error ? error.message : String(error)}`);
     });
     this.serverPool = new ServerPool(this.wheel, () => runtime.now());
+    this.stats = new StatsCollector(runtime);
     const proxy = this;
     this.limit = {
       maxconn: config.global.maxconn,
@@ -126,11 +135,13 @@ export class Proxy {
     this.checks = await this.buildChecks();
     const byName = new Map(this.config.backends.map((config) => [config.name, { backend: backends.get(config.name)!, config }]));
     const bufsize = this.config.global.tune.bufsize;
+    const statsShown = this.showsStats;
+    const statsServices: StatsServices | null = statsShown ? { source: { snapshot: () => this.snapshot() }, renderers: STATS_RENDERERS } : null;
     this.frontends = this.config.frontends.map((frontendConfig) => {
       const backend = backends.get(frontendConfig.defaultBackend) ?? null;
       const trafficLog = logTargets.trafficLog(frontendConfig);
       if (frontendConfig.mode === "http") {
-        const policy = buildHttpFrontendPolicy(frontendConfig, byName, this.config.global.tune);
+        const policy = buildHttpFrontendPolicy(frontendConfig, byName, this.config.global.tune, statsServices);
         return new Frontend(frontendConfig, backend, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, policy, trafficLog, this.inherited, bufsize);
       }
       const known = (name: string): Backend => {
@@ -144,7 +155,21 @@ export class Proxy {
         : new SniRouter(frontendConfig.sniRoutes.map((route) => ({ names: route.names, target: known(route.backend) })), fallback);
       return new Frontend(frontendConfig, fallback, this.runtime, this.wheel, this.logger, this.limit, this.serverPool, null, trafficLog, this.inherited, bufsize, sniRouter);
     });
-    for (const frontend of this.frontends) frontend.tlsTicketKeys = this.tlsTicketKeys;
+    for (const frontend of this.frontends) {
+      frontend.tlsTicketKeys = this.tlsTicketKeys;
+      // The time averages need every session's timers once anything shows them.
+      if (statsShown) frontend.timed = true;
+    }
+  }
+
+  /** Something shows the counters: a frontend's stats page or metrics, or the runtime API (`show stat`). */
+  get showsStats(): boolean {
+    return this.config.global.statsSockets.length > 0 || this.config.frontends.some((frontend) => frontend.stats !== null);
+  }
+
+  /** The counters and states now, for the stats readers. */
+  snapshot(): StatsSnapshot {
+    return this.stats.snapshot(this, this.stopping);
   }
 
   /**
@@ -187,6 +212,7 @@ export class Proxy {
 
   /** A graceful stop began: every monitor-uri answers 503 from now on (for good). */
   beginStop(): void {
+    this.stopping = true;
     for (const frontend of this.frontends) frontend.httpPolicy?.monitor?.beginStop();
   }
 

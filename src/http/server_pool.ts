@@ -11,7 +11,7 @@
  *   keep-alive timeout would close them while a request is on its way. One timer on the wheel
  *   sweeps the whole pool; no timer per connection.
  *
- * Which request may take which connection is the session's decision (see session.ts).
+ * Which request may take which connection is decided by the session's server side (server_connector.ts).
  *
  * @module
  */

@@ -30,45 +30,29 @@
  * `http-no-delay` keeps TCP_NODELAY on throughout; the head still leaves with the body bytes that
  * are already there, since joining them delays nothing.
  *
- * Server connections follow `http-reuse`: with "safe" (HAProxy's default) a client's first
- * request always gets a fresh connection, later requests may take an idle one from the pool of
- * the server picked for them; "always" lets every request take one; "never" keeps a connection
- * private to its client connection, reused only by that client's next request to the same server.
- *
- * Each request takes a slot on its server (the server's maxconn counts requests in progress, not
- * connections); when every server is full it waits in a queue (core/backend.ts) for at most
- * `timeout queue`, then gets a 503.
- *
- * Retries follow tcp mode for connection failures (`retries`, redispatch at once, the turn-around
- * delay only before an attempt on the same server); a reused connection that closes before any
- * byte of the response, while the request body was not consumed, is retried once on a fresh
- * connection (the server may have closed it just as the request left). A fresh connection that
- * fails the same way (closed or reset before any response byte, no body byte consumed) counts as a
- * failed attempt and the request is sent to another server, as HAProxy's `retry-on
- * empty-response`. Both only for idempotent methods (RFC 9112 9.3.1: a non-idempotent request
- * must not be retried automatically); others get a 502.
+ * The server side of each request (its slot or place in a queue, the server connection, fresh or
+ * idle under `http-reuse`, retries and redispatch) is the session's {@link ServerConnector}
+ * (server_connector.ts), which is also the server connection's handler and passes the events of a
+ * ready connection on to the session. The session decides what only the exchange knows: whether
+ * a connection is still in step to be reused, and whether a request whose connection closed
+ * before any response byte may be sent again (nothing of its body consumed, and an idempotent
+ * method: RFC 9112 9.3.1, a non-idempotent request must not be retried automatically; others get
+ * a 502).
  *
  * One timer entry per session on the wheel: `timeout http-request` while a request head arrives,
- * `timeout http-keep-alive` between requests, the connect timeout while connecting, `timeout
- * server` while waiting for the response head, min(client, server) while bodies flow.
+ * `timeout http-keep-alive` between requests, `timeout queue`, the connect timeout and the
+ * turn-around while the connector works (it arms the same entry), `timeout server` while waiting
+ * for the response head, min(client, server) while bodies flow.
  *
  * @module
  */
 
-import type { TlsClientOptions } from "../runtime/types.ts";
-import { isIpLiteral } from "../config/address.ts";
-import { warnTlsFailure } from "../core/server.ts";
-import { requestHost } from "./conditions.ts";
 import type { Connection, ConnectionHandler } from "../runtime/types.ts";
 import type { NetError } from "../runtime/net_error.ts";
 import type { Backend } from "../core/backend.ts";
-import { DISCARD_HANDLER } from "../core/discard_handler.ts";
 import type { Server } from "../core/server.ts";
-import { SLOT_HOLDING, SLOT_WAITING, ServerSlot } from "../core/server_slot.ts";
-import type { ShutdownCause, SlotUser } from "../core/server_slot.ts";
-import { SLOT_QUEUED, SLOT_TAKEN } from "../core/backend.ts";
+import type { ShutdownCause } from "../core/server_slot.ts";
 import type { WheelTimer } from "../core/timer_wheel.ts";
-import type { SessionHost } from "../tcp/session_host.ts";
 import {
   fillServer,
   finishRecord,
@@ -76,7 +60,6 @@ import {
   PHASE_LETTER_DATA,
   PHASE_LETTER_HEADERS,
   PHASE_LETTER_QUEUE,
-  recordQueuePosition,
   PHASE_LETTER_REQUEST,
   startRecord,
 } from "../tcp/session_log.ts";
@@ -94,14 +77,14 @@ import {
 } from "./head_parser.ts";
 import { CHUNKED_FAILED, ChunkedDecoder } from "./chunked_decoder.ts";
 import { serializeHead, withoutH2c } from "./serialize.ts";
-import type { ServerPool } from "./server_pool.ts";
+import { ServerConnector } from "./server_connector.ts";
+import type { ServerConnectorHost, ServerConnectorUser } from "./server_connector.ts";
 import { forwardedHeaders, forwardForValue, replacedForwardedHeaders } from "./forwarded_headers.ts";
 import type { SerializeOptions } from "./serialize.ts";
 import type { HttpBackendRoute, HttpFrontendPolicy } from "./policy.ts";
 import { renderAnswer } from "./rules.ts";
 import type { RuleVerdict } from "./rules.ts";
 import { LINGER_IDLE_MS, LINGER_OVER, LingeringClose } from "./lingering_close.ts";
-import { encodeProxyHeader } from "../proxy_protocol/encode.ts";
 
 /** A head and the body piece that came with it are joined into one write up to this size. */
 export const COALESCE_MAX_BYTES = 16_384;
@@ -115,10 +98,8 @@ export const COALESCE_MAX_BYTES = 16_384;
  */
 const DRAIN_IDLE_GRACE_MS = 100;
 
-/** What an http session needs from its frontend. */
-export interface HttpSessionHost extends SessionHost {
-  /** Idle server connections shared by the sessions. */
-  readonly serverPool: ServerPool;
+/** What an http session needs from its frontend (the idle server connections through {@link ServerConnectorHost}). */
+export interface HttpSessionHost extends ServerConnectorHost {
   /** The proxy is stopping: close each client connection after its current response (HAProxy's soft-stop). */
   readonly draining: boolean;
 }
@@ -133,8 +114,12 @@ export interface HttpClientTimeouts {
 const PHASE_IDLE = 0;
 /** Waiting for (or reading) a request head. */
 const PHASE_REQUEST = 1;
+/**
+ * The request is the connector's until its server connection is ready: queued, connecting, or in
+ * a retry's turn-around (the connector knows which). Set before the request is handed over; a
+ * connection ready at once moves on to PHASE_EXCHANGE before the hand-over returns.
+ */
 const PHASE_CONNECTING = 2;
-const PHASE_TURNAROUND = 3;
 /** Connected to the server: the request body and the response flow. */
 const PHASE_EXCHANGE = 4;
 /** Our last response is sent and our side half-closed: the client's bytes are read and dropped until it closes (lingering_close.ts). */
@@ -143,8 +128,6 @@ const PHASE_CLOSING = 5;
 const PHASE_TUNNEL = 6;
 /** A rule's answer is written but the client's buffer is full: waiting for it to drain before the next request. */
 const PHASE_ANSWERED = 7;
-/** Waiting in a queue for a server slot. */
-const PHASE_QUEUED = 8;
 
 /** RFC 9110 9.2.2: methods whose repetition has the effect of one request, safe to retry. */
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
@@ -164,18 +147,18 @@ const UPGRADE_RESPONSE_OPTIONS: SerializeOptions = Object.freeze({ keepUpgrade: 
 
 
 /** One client connection in http mode. Pooled: `start` begins a session, and it returns itself to its host at the end. */
-export class HttpSession implements ConnectionHandler, SlotUser {
+export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   private readonly host: HttpSessionHost;
   private readonly policy: HttpFrontendPolicy;
   private readonly timer: WheelTimer;
-  private readonly slot: ServerSlot;
+  /** The server side of each request: slot, queue, server connection, retries. */
+  private readonly connector: ServerConnector;
   private readonly request: HeadParser;
   private readonly response: HeadParser;
   private readonly requestChunks = new ChunkedDecoder({ kind: "request" });
   private readonly responseChunks = new ChunkedDecoder({ kind: "response" });
   private readonly linger = new LingeringClose();
   private client: Connection | null = null;
-  private server: Connection | null = null;
   /** The backend of the current request, and the route that led to it. */
   private backend: Backend | null = null;
   private route: HttpBackendRoute | null = null;
@@ -190,11 +173,8 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   private requestBodySent = false;
   /** Some response bytes came from the server. */
   private responseStarted = false;
-  /** The current server connection came from the idle pool. */
-  private reused = false;
-  /** The current server connection may go back to the pool once the exchange is over. */
+  /** The current server connection is still in step: it may go back to the pool once the exchange is over. */
   private serverReusable = true;
-  private retriesLeft = 0;
   /** Close the client connection after the current response. */
   private closeAfter = false;
   private held: Uint8Array[] = [];
@@ -220,9 +200,6 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   /** TCP_NODELAY is off on the server (request body) or the client (response body) connection. */
   private serverCorked = false;
   private clientCorked = false;
-  /** http-reuse never: this client's idle server connection and its server. */
-  private privateServer: Connection | null = null;
-  private privateTarget: Server | null = null;
   /** Requests whose exchange began on this connection. */
   requests = 0;
   /** The current request's log line facts (httplog: one line per request). */
@@ -231,6 +208,8 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   private logPending = false;
   /** Wall clock minus monotonic clock at accept: turns monotonic times into dates without another clock read. */
   private wallOffset = 0;
+  /** beginRequest is running: a server connection ready now waits for parseRequest to send the head. */
+  private beginning = false;
   /** How the current request ended, refilled for the stats counters at each end. */
   private readonly outcome = createSessionOutcome();
   /** The current request's status came from its server (not from the proxy). */
@@ -239,21 +218,17 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   private denied = false;
   /**
    * Monotonic times of the current request: its stream began (accept, or the end of the previous
-   * response), its first byte, queued, first connection attempt, connection ready; -1: not yet.
+   * response), its first byte, connection ready; -1: not yet. (The queue's and the connection
+   * attempts' are the connector's.)
    */
   private streamStartedAt = 0;
   private requestStartedAt = -1;
-  private queuedAt = -1;
-  private connectStartedAt = -1;
   private establishedAt = -1;
   /** Bytes of the current request read from the client, and of its answer written to it. */
   private bytesIn = 0;
   private bytesOut = 0;
-  /** The backend and the server the current request went to, kept for its line after they are let go. */
+  /** The backend the current request went to, kept for its line after it is let go (the server: the connector's lastServer). */
   private logBackend: Backend | null = null;
-  private lastServer: Server | null = null;
-  /** The last connection attempt timed out (sC rather than SC). */
-  private connectTimedOut = false;
   /** HAProxy's termination state (two letters) of the first abnormal event; null: normal so far. */
   private termination: string | null = null;
 
@@ -265,7 +240,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.request = new HeadParser("request", limits);
     this.response = new HeadParser("response", limits);
     this.timer = host.wheel.create(() => this.onTimer());
-    this.slot = new ServerSlot(this);
+    this.connector = new ServerConnector(host, this, this.timer, this.record, this.request, policy.bufferBytes);
   }
 
   /** Takes over an accepted client connection and waits for its first request. */
@@ -298,7 +273,17 @@ export class HttpSession implements ConnectionHandler, SlotUser {
 
   /** The server whose slot the current request holds (null while queued or without one). */
   private get target(): Server | null {
-    return this.slot.state === SLOT_HOLDING ? this.slot.server : null;
+    return this.connector.target;
+  }
+
+  /** The current request's server connection (the connector's), null while there is none. */
+  private get server(): Connection | null {
+    return this.connector.connection;
+  }
+
+  /** The client connection, for the connector (the server port taken from it, the PROXY header). */
+  get clientConnection(): Connection | null {
+    return this.client;
   }
 
   /** The client's address, for balancing by source. */
@@ -316,71 +301,73 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     return this.request.headerValue(lowerName);
   }
 
-  onOpen(conn: Connection): void {
-    if (conn !== this.server) return;
-    this.target?.connected();
-    const now = this.logClock();
-    this.record.connectTime = Math.round(now - this.connectStartedAt);
-    this.establishedAt = now;
-    // The PROXY header goes before the first request head: it describes this connection's first
-    // client, and the connection stays with that client (see responseDone) unless http-reuse always.
-    const header = this.target?.proxyHeader ?? null;
-    if (header !== null && this.client !== null) conn.write(encodeProxyHeader(header, this.client));
-    this.established();
-    this.flushServerHead();
-  }
+  // ---- the client connection's events (the session is its handler; the connector is the server connection's) ----
+
+  /** Accepted connections are open already: only dialled ones report an open, and the connector dials. */
+  onOpen(): void {}
 
   onData(conn: Connection, chunk: Uint8Array): void {
-    if (conn === this.client) {
-      if (this.phase === PHASE_TUNNEL) this.tunnelFromClient(chunk);
-      else this.clientData(chunk, 0);
-    } else if (conn === this.server) {
-      if (this.phase === PHASE_TUNNEL) this.tunnelFromServer(chunk);
-      else this.serverData(chunk, 0);
-    } else if (conn === this.privateServer) {
-      // An idle connection has nothing to say: bytes now would be out of step with any request.
-      this.dropPrivateServer();
-    }
+    if (conn !== this.client) return;
+    if (this.phase === PHASE_TUNNEL) this.tunnelFromClient(chunk);
+    else this.clientData(chunk, 0);
   }
 
   onDrain(conn: Connection): void {
-    if (conn === this.client) {
-      if (this.phase === PHASE_ANSWERED) {
-        this.waitRequest(true);
-        return;
-      }
-      if (this.responseState === RESPONSE_BODY || this.phase === PHASE_TUNNEL) this.server?.resume();
-    } else if (conn === this.server) {
-      if ((this.requestState === REQUEST_BODY && this.phase === PHASE_EXCHANGE) || this.phase === PHASE_TUNNEL) this.client?.resume();
+    if (conn !== this.client) return;
+    if (this.phase === PHASE_ANSWERED) {
+      this.waitRequest(true);
+      return;
     }
+    if (this.responseState === RESPONSE_BODY || this.phase === PHASE_TUNNEL) this.server?.resume();
   }
 
   onEnd(conn: Connection): void {
     // Runtimes may report a FIN after the connection was let go (Bun): identity checks first.
     if (conn === this.client) this.clientEnd();
-    else if (conn === this.server) this.serverEnd();
-    else if (conn === this.privateServer) this.dropPrivateServer();
   }
 
   onClose(conn: Connection, error: NetError | undefined): void {
-    if (conn === this.client) {
-      this.client = null;
-      const cleanTunnelEnd = this.phase === PHASE_TUNNEL && error === undefined && this.clientEnded;
-      if (!cleanTunnelEnd && this.phase !== PHASE_CLOSING) this.terminate("C" + this.phaseLetter());
-      if (cleanTunnelEnd && this.server !== null) {
-        // A clean half-close: the server may still be sending its last bytes to nobody; wait for its end.
-        return;
-      }
-      this.dropServer();
-      this.finish();
-    } else if (conn === this.server) {
-      this.server = null;
-      this.serverClosed(error);
-    } else if (conn === this.privateServer) {
-      this.privateServer = null;
-      this.privateTarget = null;
+    if (conn !== this.client) return;
+    this.client = null;
+    const cleanTunnelEnd = this.phase === PHASE_TUNNEL && error === undefined && this.clientEnded;
+    if (!cleanTunnelEnd && this.phase !== PHASE_CLOSING) this.terminate("C" + this.phaseLetter());
+    if (cleanTunnelEnd && this.server !== null) {
+      // A clean half-close: the server may still be sending its last bytes to nobody; wait for its end.
+      return;
     }
+    this.dropServer();
+    this.finish();
   }
+
+  // ---- what the connector reports (ServerConnectorUser) ----
+
+  /** The server connection is ready: the request head leaves (see established). */
+  serverReady(at: number): void {
+    this.establishedAt = at;
+    this.established();
+    // An opened connection sends the head now unless body bytes held meanwhile took it along. A
+    // connection taken idle while beginRequest runs is ready synchronously, as the client's chunk
+    // is parsed: its head waits for the body bytes of that chunk, and parseRequest sends it. One
+    // taken idle later (a queued request granted its slot) sends it now.
+    if (!this.connector.reused || !this.beginning) this.flushServerHead();
+  }
+
+  /** No server for this request: a 503, logged with the connector's termination state. */
+  serverUnavailable(termination: string): void {
+    this.terminate(termination);
+    this.answerAndClose(503);
+  }
+
+  onServerData(chunk: Uint8Array): void {
+    if (this.phase === PHASE_TUNNEL) this.tunnelFromServer(chunk);
+    else this.serverData(chunk, 0);
+  }
+
+  onServerDrain(): void {
+    if ((this.requestState === REQUEST_BODY && this.phase === PHASE_EXCHANGE) || this.phase === PHASE_TUNNEL) this.client?.resume();
+  }
+
+  // (onServerEnd and onServerClose are with the exchange, below.)
 
   // ---- client side ----
 
@@ -394,8 +381,6 @@ export class HttpSession implements ConnectionHandler, SlotUser {
         else this.hold(chunk, offset);
         return;
       case PHASE_CONNECTING:
-      case PHASE_TURNAROUND:
-      case PHASE_QUEUED:
       case PHASE_ANSWERED:
         this.hold(chunk, offset);
         return;
@@ -460,7 +445,9 @@ export class HttpSession implements ConnectionHandler, SlotUser {
         return;
       }
       this.bytesIn += end - offset;
+      this.beginning = true;
       this.beginRequest();
+      this.beginning = false;
       if (this.phase === PHASE_REQUEST) {
         // Answered by a rule and kept alive: the next request may follow in the same chunk.
         offset = end;
@@ -485,8 +472,6 @@ export class HttpSession implements ConnectionHandler, SlotUser {
         this.closeClient();
         return;
       case PHASE_CONNECTING:
-      case PHASE_TURNAROUND:
-      case PHASE_QUEUED:
       case PHASE_EXCHANGE:
         if (this.requestState === REQUEST_BODY) {
           // The body was cut short: the server would wait for the rest forever.
@@ -569,35 +554,8 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       this.answerAndClose(500);
       return;
     }
-    this.retriesLeft = backend.retries;
-    const outcome = backend.takeSlot(this.slot, this.host.wheel.now);
-    if (outcome === SLOT_TAKEN) {
-      record.queueTime = 0;
-      this.connect(this.mayReuse(route));
-    } else if (outcome === SLOT_QUEUED) {
-      this.phase = PHASE_QUEUED;
-      this.queuedAt = this.logClock();
-      recordQueuePosition(record, backend, this.slot);
-      this.armTimer(backend.queueTimeout);
-    } else {
-      this.host.logger.debug(`Backend "${backend.name}" has no server available for ${address}`);
-      this.terminate("S" + PHASE_LETTER_CONNECT);
-      this.answerAndClose(503);
-    }
-  }
-
-  /** A slot freed up for this queued request. */
-  slotGranted(_server: Server): void {
-    if (this.phase !== PHASE_QUEUED) return;
-    this.record.queueTime = Math.round(this.logClock() - this.queuedAt);
-    this.connect(this.mayReuse(this.route!));
-  }
-
-  /** The last server went down while this request was queued. */
-  slotRefused(): void {
-    if (this.phase !== PHASE_QUEUED) return;
-    this.terminate("S" + PHASE_LETTER_QUEUE);
-    this.answerAndClose(503);
+    this.phase = PHASE_CONNECTING;
+    this.connector.assign(route, this.requests === 1);
   }
 
   /** Monotonic now for the timers, or 0 when nothing shows them (see SessionHost.timed). */
@@ -615,11 +573,8 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     switch (this.phase) {
       case PHASE_REQUEST:
         return PHASE_LETTER_REQUEST;
-      case PHASE_QUEUED:
-        return PHASE_LETTER_QUEUE;
       case PHASE_CONNECTING:
-      case PHASE_TURNAROUND:
-        return PHASE_LETTER_CONNECT;
+        return this.connector.waitingInQueue ? PHASE_LETTER_QUEUE : PHASE_LETTER_CONNECT;
       case PHASE_EXCHANGE:
         return this.responseState === RESPONSE_HEAD && this.requestState === REQUEST_DONE
           ? PHASE_LETTER_HEADERS
@@ -657,20 +612,6 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     if (this.upgrading) added.push("Connection", "upgrade");
     else if (route.serverClose) added.push("Connection", "close");
     return serializeHead(request, options);
-  }
-
-  /** Whether the request may ride an idle connection opened for someone else (HAProxy's http-reuse). */
-  private mayReuse(route: HttpBackendRoute): boolean {
-    switch (route.reuse) {
-      case "always":
-        return true;
-      case "safe":
-        // The first request of a connection never rides an idle connection opened for someone
-        // else; a later request may, as its client has shown it speaks HTTP properly.
-        return this.requests > 1;
-      default:
-        return false;
-    }
   }
 
   private forwardRequestBody(chunk: Uint8Array, offset: number): void {
@@ -723,72 +664,13 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     }
   }
 
-  // ---- server side ----
-
-  /** The request no longer needs its server: the slot (or the place in a queue) is given up. */
-  private unassign(): void {
-    const slot = this.slot;
-    if (slot.state === SLOT_HOLDING) this.backend!.releaseSlot(slot);
-    else if (slot.state === SLOT_WAITING) this.backend!.cancelWait(slot);
-  }
-
-  private connect(mayReuse: boolean): void {
-    const server = this.target!;
-    this.lastServer = server;
-    this.connectTimedOut = false;
-    this.serverReusable = true;
-    this.serverEnded = false;
-    let idle: Connection | null = null;
-    if (this.privateServer !== null) {
-      // This client's own idle connection: taken when the request goes to the same server.
-      if (this.privateTarget === server && this.privateServer.open) {
-        idle = this.privateServer;
-        this.privateServer = null;
-        this.privateTarget = null;
-      } else {
-        this.dropPrivateServer();
-      }
-    }
-    if (idle === null && mayReuse) idle = this.host.serverPool.take(server);
-    // A connection made for another Host's SNI name does not serve this one (HAProxy marks such
-    // connections with their SNI and reuses them only for the same name).
-    if (idle !== null && server.tlsSniFromHost && idle.tls?.serverName !== sniFromHost(this.request)) {
-      idle.destroy();
-      idle = null;
-    }
-    if (idle !== null) {
-      this.reused = true;
-      this.server = idle;
-      idle.setHandler(this);
-      // HAProxy logs a connect time of 0 for a connection it reused.
-      if (this.connectStartedAt < 0) this.record.connectTime = 0;
-      this.establishedAt = this.logClock();
-      this.established();
-      return;
-    }
-    this.reused = false;
-    if (this.connectStartedAt < 0) this.connectStartedAt = this.logClock();
-    this.phase = PHASE_CONNECTING;
-    this.armTimer(this.backend!.connectTimeout);
-    const port = server.port ?? this.client!.local.port;
-    const tls = server.tls;
-    this.server = this.host.runtime.connect(
-      tls === undefined
-        ? { host: server.host, port, noDelay: true, bufferSize: this.policy.bufferBytes }
-        : { host: server.host, port, noDelay: true, bufferSize: this.policy.bufferBytes, tls: server.tlsSniFromHost ? this.tlsForHost(tls) : tls },
-      this,
-    );
-  }
-
-  /** `sni = "req.hdr(host)"`: the request's host is sent as SNI and is the name the certificate must be for. */
-  private tlsForHost(tls: TlsClientOptions): TlsClientOptions {
-    const name = requestHost(this.request) ?? "";
-    return { ...tls, serverName: sniFromHost(this.request), verifyName: name === "" ? tls.verifyName : name };
-  }
+  // ---- the exchange with the server ----
 
   /** The server connection is ready: send the request head and whatever body is held. */
   private established(): void {
     this.phase = PHASE_EXCHANGE;
+    this.serverReusable = true;
+    this.serverEnded = false;
     this.serverPushedBack = false;
     this.armTimer(this.requestState === REQUEST_DONE ? this.backend!.serverTimeout : this.bodyTimeout());
     // Sent with the first body piece, or alone by flushServerHead.
@@ -835,39 +717,6 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     if (head === null) return true;
     this.clientHead = null;
     return this.client === null || this.client.write(head);
-  }
-
-  private connectFailed(error: NetError | undefined): void {
-    const failed = this.target!;
-    const backend = this.backend!;
-    failed.connectFailed(this.connectTimedOut, error);
-    this.host.logger.debug(`Connection to server "${backend.name}/${failed.name}" failed: ${error?.message ?? "timed out"}`);
-    if (failed.tlsFailuresInRow === 1) warnTlsFailure(this.host.logger, backend.name, failed, error);
-    if (this.client === null) {
-      this.finish();
-      return;
-    }
-    if (this.retriesLeft <= 0) {
-      this.host.logger.info(`Backend "${backend.name}": no server reachable for ${this.clientAddress}`);
-      this.terminate((this.connectTimedOut ? "s" : "S") + PHASE_LETTER_CONNECT);
-      this.answerAndClose(503);
-      return;
-    }
-    this.retriesLeft--;
-    if (backend.redispatchSlot(this.slot, this.retriesLeft) !== null) {
-      this.record.redispatched = true;
-      this.connect(false);
-      return;
-    }
-    // The same server again: after an error, not before the turn-around (it would most likely
-    // fail the same way); after a timeout, at once.
-    const delay = backend.retryTurnaround(this.connectTimedOut);
-    if (delay === 0) {
-      this.connect(false);
-      return;
-    }
-    this.phase = PHASE_TURNAROUND;
-    this.armTimer(delay);
   }
 
   private serverData(chunk: Uint8Array, offset: number): void {
@@ -1078,7 +927,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     }
   }
 
-  private serverEnd(): void {
+  onServerEnd(): void {
     this.serverEnded = true;
     if (this.phase === PHASE_TUNNEL) {
       if (this.client !== null) {
@@ -1096,24 +945,16 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       return;
     }
     // A FIN anywhere else ends the exchange as a close would.
-    const server = this.server;
-    if (server === null) return;
-    this.server = null;
-    server.setHandler(DISCARD_HANDLER);
-    server.destroy();
-    this.serverClosed(undefined);
+    if (this.connector.closeConnection()) this.onServerClose(undefined);
   }
 
-  /** The server connection is gone (`this.server` already cleared). */
-  private serverClosed(error: NetError | undefined): void {
+  /** The server connection is gone (the connector's already cleared; failed attempts stay with the connector). */
+  onServerClose(error: NetError | undefined): void {
     switch (this.phase) {
-      case PHASE_CONNECTING:
-        this.connectFailed(error);
-        return;
       case PHASE_EXCHANGE:
         break;
       case PHASE_TUNNEL:
-        this.unassign();
+        this.connector.unassign();
         if (this.client === null) this.finish();
         else if (error !== undefined || !this.serverEnded) {
           this.terminate("S" + PHASE_LETTER_DATA);
@@ -1129,18 +970,9 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       // RFC 9112 9.3.1: a non-idempotent request is never sent again, as the server may have acted on it.
       const replayable = !this.responseStarted && !this.requestBodySent && this.client !== null &&
         IDEMPOTENT_METHODS.has(this.request.method);
-      if (replayable && this.reused) {
-        // An idle connection the server closed as we reused it: send the request again, once,
-        // on a fresh connection to the same server.
-        this.host.logger.debug(`Reused connection to "${this.backend!.name}/${this.target!.name}" closed before the response: retrying on a new one`);
-        this.connect(false);
-        return;
-      }
-      this.target?.observer?.responseFailed();
-      if (replayable && this.retriesLeft > 0) {
-        this.retryElsewhere(error);
-        return;
-      }
+      // Sent again, the request waits for its new connection as it did for the first.
+      this.phase = PHASE_CONNECTING;
+      if (this.connector.retryEmptyResponse(replayable, error)) return;
       this.host.logger.debug(`Server "${this.backend!.name}/${this.target?.name}" closed before its response: ${error?.message ?? "closed"}`);
       this.terminate("S" + PHASE_LETTER_HEADERS);
       this.answerAndClose(502);
@@ -1158,29 +990,9 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     }
   }
 
-  /**
-   * A fresh connection closed before any response byte and nothing of the body was sent: the
-   * request goes again, to another server when one has room (HAProxy's `retry-on empty-response`
-   * with redispatch), else to the same one.
-   */
-  private retryElsewhere(error: NetError | undefined): void {
-    const backend = this.backend!;
-    const failed = this.target!;
-    this.retriesLeft--;
-    const other = backend.pickServer(this, failed);
-    if (other !== null && other !== failed && other.hasFreeSlot()) {
-      backend.moveSlot(this.slot, other);
-    }
-    this.host.logger.debug(
-      `Server "${backend.name}/${failed.name}" closed before its response (${error?.message ?? "closed"}): retrying on "${this.target!.name}"`,
-    );
-    this.connect(false);
-  }
-
   /** The response is complete: the server connection goes back to the pool, the client waits for its next request. */
   private responseDone(): void {
     const server = this.server;
-    this.server = null;
     // A head whose body ended in its own chunk; backpressure no longer matters between requests.
     this.flushClientHead();
     if (this.clientCorked) {
@@ -1188,33 +1000,12 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       this.client?.setNoDelay(true);
     }
     this.logRequest();
-    if (server !== null) {
-      if (this.serverCorked) {
-        this.serverCorked = false;
-        server.setNoDelay(true);
-      }
-      if (this.serverReusable && this.requestState === REQUEST_DONE && server.open) {
-        server.resume();
-        // A connection that opened with a PROXY header speaks for its first client: HAProxy keeps
-        // it private to that client, shared only under `http-reuse always`.
-        const reuse = this.route!.reuse;
-        const isPrivate = reuse === "never" || (reuse === "safe" && this.target!.proxyHeader !== null);
-        if (isPrivate && this.closeAfter) {
-          // Private to a client connection that is closing: nobody will take it.
-          server.setHandler(DISCARD_HANDLER);
-          server.destroy();
-        } else if (isPrivate) {
-          this.privateServer = server;
-          this.privateTarget = this.target;
-        } else {
-          this.host.serverPool.release(this.target!, server);
-        }
-      } else {
-        server.setHandler(DISCARD_HANDLER);
-        server.destroy();
-      }
+    if (server !== null && this.serverCorked) {
+      this.serverCorked = false;
+      server.setNoDelay(true);
     }
-    this.unassign();
+    // After the line: it counts the server's connections with this request's slot still held.
+    this.connector.release(this.serverReusable && this.requestState === REQUEST_DONE, this.closeAfter);
     this.releaseBackend();
     if (this.client === null) {
       this.finish();
@@ -1360,17 +1151,6 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     this.upgrading = false;
   }
 
-  /** Closes this client's idle private connection (http-reuse never). */
-  private dropPrivateServer(): void {
-    const idle = this.privateServer;
-    this.privateServer = null;
-    this.privateTarget = null;
-    if (idle !== null) {
-      idle.setHandler(DISCARD_HANDLER);
-      idle.destroy();
-    }
-  }
-
   /**
    * Half-closes the client once everything is sent, then reads and drops what it still sends
    * until it closes, within the bounds of a lingering close (lingering_close.ts).
@@ -1391,15 +1171,9 @@ export class HttpSession implements ConnectionHandler, SlotUser {
 
   /** Lets go of the server connection, if any, without waiting for its close. */
   private dropServer(): void {
-    const server = this.server;
     this.serverHead = null;
     this.serverCorked = false;
-    if (server !== null) {
-      this.server = null;
-      server.setHandler(DISCARD_HANDLER);
-      server.destroy();
-    }
-    this.unassign();
+    this.connector.drop();
   }
 
   /** Closes both sides now. */
@@ -1425,30 +1199,10 @@ export class HttpSession implements ConnectionHandler, SlotUser {
           this.answerAndClose(408);
         }
         return;
-      case PHASE_CONNECTING: {
-        const attempt = this.server;
-        this.server = null;
-        if (attempt !== null) {
-          attempt.setHandler(DISCARD_HANDLER);
-          attempt.destroy();
-        }
-        this.connectTimedOut = true;
-        this.connectFailed(undefined);
+      case PHASE_CONNECTING:
+        // `timeout queue`, `timeout connect` or the turn-around: the connector's.
+        this.connector.timedOut();
         return;
-      }
-      case PHASE_TURNAROUND:
-        // A server marked down during the turn-around is left for another one.
-        this.backend!.retargetSlot(this.slot);
-        this.connect(false);
-        return;
-      case PHASE_QUEUED: {
-        const backend = this.backend!;
-        backend.queueTimedOut(this.slot);
-        this.host.logger.debug(`Request from ${this.clientAddress} waited over ${backend.queueTimeout} ms in the queue of backend "${backend.name}"`);
-        this.terminate("s" + PHASE_LETTER_QUEUE);
-        this.answerAndClose(503);
-        return;
-      }
       case PHASE_EXCHANGE:
         if (this.responseState === RESPONSE_HEAD) {
           // Before the response: the client was too slow with its body (408), or the server
@@ -1519,7 +1273,7 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       this.logRequest();
     }
     this.dropServer();
-    this.dropPrivateServer();
+    this.connector.dropPrivateConnection();
     this.releaseBackend();
     this.phase = PHASE_IDLE;
     this.client = null;
@@ -1561,13 +1315,14 @@ export class HttpSession implements ConnectionHandler, SlotUser {
       record.idleTime = requestStartedAt < 0 ? -1 : Math.round(requestStartedAt - this.streamStartedAt);
       record.activeTime = requestStartedAt < 0 ? -1 : Math.round(now - requestStartedAt);
       record.totalTime = Math.round(now - this.streamStartedAt);
+      const connector = this.connector;
       // Still queued, or left the queue without a slot: the time waited so far (HAProxy's Tw on sQ).
-      if (record.queueTime < 0 && this.queuedAt >= 0) record.queueTime = Math.round(now - this.queuedAt);
+      if (record.queueTime < 0 && connector.queuedAt >= 0) record.queueTime = Math.round(now - connector.queuedAt);
       record.bytesRead = this.bytesOut;
       record.bytesUploaded = this.bytesIn;
-      record.retries = backend === null ? 0 : backend.retries - this.retriesLeft;
-      fillServer(record, this.lastServer, record.frontendPort);
-      finishRecord(record, this.host, backend, this.lastServer, this.termination);
+      record.retries = connector.retries;
+      fillServer(record, connector.lastServer, record.frontendPort);
+      finishRecord(record, this.host, backend, connector.lastServer, this.termination);
       log.write(record);
     }
     this.resetRequestLog();
@@ -1589,13 +1344,14 @@ export class HttpSession implements ConnectionHandler, SlotUser {
     outcome.intercepted = termination !== null && termination[0] === "L";
     outcome.bytesIn = this.bytesIn;
     outcome.bytesOut = this.bytesOut;
-    outcome.retries = backend === null ? 0 : backend.retries - this.retriesLeft;
+    const connector = this.connector;
+    outcome.retries = connector.retries;
     outcome.redispatched = record.redispatched;
-    outcome.queueTime = !timed ? -1 : record.queueTime >= 0 ? record.queueTime : this.queuedAt >= 0 ? Math.round(now - this.queuedAt) : -1;
+    outcome.queueTime = !timed ? -1 : record.queueTime >= 0 ? record.queueTime : connector.queuedAt >= 0 ? Math.round(now - connector.queuedAt) : -1;
     outcome.connectTime = timed ? record.connectTime : -1;
     outcome.responseTime = timed ? record.responseTime : -1;
     outcome.totalTime = timed && this.requestStartedAt >= 0 ? Math.round(now - this.streamStartedAt) : -1;
-    const server = this.lastServer;
+    const server = connector.lastServer;
     countOutcome(this.host.counters, backend === null ? null : backend.counters, server === null ? null : server.counters, outcome, true);
   }
 
@@ -1603,13 +1359,11 @@ export class HttpSession implements ConnectionHandler, SlotUser {
   private resetRequestLog(): void {
     const record = this.record;
     this.requestStartedAt = -1;
-    this.queuedAt = -1;
-    this.connectStartedAt = -1;
     this.establishedAt = -1;
     this.bytesIn = 0;
     this.bytesOut = 0;
     this.logBackend = null;
-    this.lastServer = null;
+    this.connector.resetLogFacts();
     this.termination = null;
     this.statusFromServer = false;
     this.denied = false;
@@ -1644,12 +1398,6 @@ function writeJoined(conn: Connection, head: Uint8Array, part: Uint8Array): bool
   joined.set(head, 0);
   joined.set(part, head.length);
   return conn.write(joined);
-}
-
-/** The SNI name of a request's Host: none for an IP address (RFC 6066 3) or no Host. */
-function sniFromHost(request: HeadParser): string {
-  const name = requestHost(request) ?? "";
-  return isIpLiteral(name) ? "" : name;
 }
 
 /** Bytes up to and including the blank line that ends a generated response's head. */

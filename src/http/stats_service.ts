@@ -59,15 +59,14 @@ export class StatsService {
   readonly #config: StatsConfig;
   readonly #source: StatsSource;
   readonly #renderers: StatsRenderers;
-  /** The shortest configured path: a target without it is none of ours. */
-  readonly #shortest: string;
+  /** Every configured path: a target that contains none of them is none of ours. */
+  readonly #paths: readonly string[];
 
   constructor(config: StatsConfig, source: StatsSource, renderers: StatsRenderers) {
     this.#config = config;
     this.#source = source;
     this.#renderers = renderers;
-    const paths = config.metricsUri === null ? [...config.uris] : [...config.uris, config.metricsUri];
-    this.#shortest = paths.reduce((shortest, path) => (path.length < shortest.length ? path : shortest));
+    this.#paths = config.metricsUri === null ? [...config.uris] : [...config.uris, config.metricsUri];
   }
 
   /**
@@ -77,7 +76,7 @@ export class StatsService {
   answer(request: StatsRequest, clientAddress: string): RuleAnswer | null {
     const target = request.target;
     // Most targets are not ours: skip the parse for them.
-    if (!target.includes(this.#shortest)) return null;
+    if (!this.#paths.some((path) => target.includes(path))) return null;
     const config = this.#config;
     const path = targetParts(target).path;
     if (path === null) return null;

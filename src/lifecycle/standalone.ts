@@ -55,7 +55,7 @@ export async function runStandalone(
   // From here on operator messages also reach the [global] log targets.
   logger = proxy.logger;
   let api: RuntimeApiServer | null = null;
-  // Set when a graceful stop begins: show info's "Stopping", and the API's sockets close with the listeners.
+  // Set when a graceful stop begins: the runtime API's sockets then close with the listeners.
   const stop = { begun: false };
   try {
     // Before the privilege drop: the pid file usually lives where only root may write (/run).
@@ -66,7 +66,7 @@ export async function runStandalone(
       api = await RuntimeApiServer.open(
         config.global.statsSockets,
         runtime,
-        proxyCommandExecutor(proxy, statsReaderFor(proxy, runtime, () => stop.begun)),
+        proxyCommandExecutor(proxy, statsReaderFor(proxy)),
         logger,
         options.finish !== null,
       );

@@ -230,7 +230,7 @@ export async function runWorker(runtime: Runtime): Promise<number> {
   // Signal handlers first, "ready" second: the master may forward SIGTTOU or SIGTERM at once.
   const serving = serveUntilStopped(proxy, config.global, runtime, logger);
   // The runtime API's commands come from the master (it listens on the stats-socket).
-  link.commands = proxyCommandExecutor(proxy, statsReaderFor(proxy, runtime));
+  link.commands = proxyCommandExecutor(proxy, statsReaderFor(proxy));
   link.channel.send({ type: "ready" });
   // Not a signal: Node's permission model swallows SIGUSR1 (it is the inspector's), so a jailed Node
   // worker would never see one. Losing the master (crashed, or killed with SIGKILL: nobody will

@@ -194,7 +194,7 @@ export interface ServerStats extends TrafficStats, TimeStats {
   readonly selectedTotal: number;
   /** The health check, null when the server is not checked. */
   readonly check: CheckStats | null;
-  /** Idle keep-alive connections to it in the pool [idle_conn_cur]. */
+  /** Idle keep-alive connections to it in the pool, ready for reuse [srv_icur]. */
   readonly idleConnections: number;
 }
 
