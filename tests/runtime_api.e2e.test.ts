@@ -158,7 +158,7 @@ test("the socket is 0600; proxy ctl shows the servers' state, answers errors wit
     assert.equal(state.code, 0, state.stderr);
     const lines = state.stdout.split("\n");
     assert.equal(lines[0], "1");
-    assert.match(lines[2]!, /^2 app 1 a 127\.0\.0\.1 2 0 1 1 \d+ 0 0 0 0 0 0 0 - \d+ - 0 0 - - 0$/);
+    assert.match(lines[2]!, /^2 app 1 a 127\.0\.0\.1 2 0 1 1 \d+ 0 0 0 0 0 0 0 - \d+ - 0 0 - - 0 0 0$/);
     assert.match(lines[3]!, /^2 app 2 b 127\.0\.0\.1 2 0 1 1 /);
     assert.equal(lines.length, 5, "no trailing empty line");
     const backends = await ctl(["--socket", api.socket, "show", "backend"]);

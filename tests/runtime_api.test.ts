@@ -87,6 +87,8 @@ function stateRow(name: string, userWeight: number, initialWeight: number): Serv
     useTls: false,
     checkPort: 0,
     checkAddress: "-",
+    maxconn: 20,
+    initialMaxconn: 10,
   };
 }
 
@@ -389,15 +391,17 @@ describe("server commands", () => {
 });
 
 describe("show commands", () => {
-  test("show servers state: version 1, HAProxy's field names, a line per server; one backend; unknown backend", () => {
+  test("show servers state: version 1, HAProxy's field names and our two after them, a line per server; one backend; unknown backend", () => {
     const { run } = rig();
     const all = text(run("show servers state", "user"));
     const lines = all.split("\n");
     assert.equal(lines[0], "1");
     assert.equal(lines[1], `# ${SERVER_STATE_FIELDS.join(" ")}`);
-    assert.equal(SERVER_STATE_FIELDS.length, 25);
-    assert.equal(lines[2], "3 app 1 a 10.0.0.1 2 0 10 10 7 15 3 4 6 0 0 0 - 8080 - 0 0 - - 0");
-    assert.equal(lines[2]!.split(" ").length, 25);
+    assert.equal(SERVER_STATE_FIELDS.length, 27);
+    assert.deepEqual(SERVER_STATE_FIELDS.slice(25), ["srv_umaxconn", "srv_imaxconn"]);
+    assert.equal(SERVER_STATE_FIELDS[24], "srv_agent_port", "HAProxy's 25 first, in its order");
+    assert.equal(lines[2], "3 app 1 a 10.0.0.1 2 0 10 10 7 15 3 4 6 0 0 0 - 8080 - 0 0 - - 0 20 10");
+    assert.equal(lines[2]!.split(" ").length, 27);
     assert.equal(lines.length, 5, "two servers and the final newline");
     assert.equal(text(run("show servers state app")), all);
     assert.equal(text(run("show servers state other")), `1\n# ${SERVER_STATE_FIELDS.join(" ")}\n`);
@@ -405,7 +409,7 @@ describe("show commands", () => {
     assert.equal(error(run("show servers state app other")), "Too many arguments for 'show servers state': 'other' is not expected.");
     assert.equal(serversStateText([]), `1\n# ${SERVER_STATE_FIELDS.join(" ")}\n`);
     assert.equal(serverStateLine({ ...stateRow("a", 0, 3), useTls: true, fqdn: "web1.internal", checkPort: 9000, checkAddress: "10.0.0.9" }),
-      "3 app 1 a 10.0.0.1 2 0 0 3 7 15 3 4 6 0 0 0 web1.internal 8080 - 1 9000 10.0.0.9 - 0");
+      "3 app 1 a 10.0.0.1 2 0 0 3 7 15 3 4 6 0 0 0 web1.internal 8080 - 1 9000 10.0.0.9 - 0 20 10");
   });
 
   test("show backend", () => {

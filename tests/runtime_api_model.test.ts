@@ -275,8 +275,8 @@ test("the engine's target: server states, weights, maxconn, checks and sessions 
   const run = (line: string) => api.execute(line.split(" "), "admin");
   clock.advance(2_500);
   const [a, b] = app.servers;
-  assert.equal(serverStateLine(target.backend("app")!.server("a")!.state()), "2 app 1 a 10.0.0.1 2 0 4 4 2 6 3 3 6 0 0 0 - 8080 - 0 9000 - - 0");
-  assert.equal(serverStateLine(target.backend("app")!.server("b")!.state()), "2 app 2 b 10.0.0.2 2 0 1 1 2 0 0 0 0 0 0 0 web2.internal 8081 - 0 0 - - 0");
+  assert.equal(serverStateLine(target.backend("app")!.server("a")!.state()), "2 app 1 a 10.0.0.1 2 0 4 4 2 6 3 3 6 0 0 0 - 8080 - 0 9000 - - 0 0 0");
+  assert.equal(serverStateLine(target.backend("app")!.server("b")!.state()), "2 app 2 b 10.0.0.2 2 0 1 1 2 0 0 0 0 0 0 0 web2.internal 8081 - 0 0 - - 0 0 0");
 
   run("set server app/a state drain");
   assert.deepEqual([a!.draining, a!.maintenance], [true, false]);

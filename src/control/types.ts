@@ -95,7 +95,7 @@ export interface ServerStateRow {
   readonly address: string;
   /** 0 stopped (down), 1 starting (slow start), 2 running, 3 stopping. */
   readonly opState: number;
-  /** Flags: 0x01 forced maintenance, 0x08 forced drain. */
+  /** Flags: 0x01 forced maintenance, 0x04 `disabled` in the configuration, 0x08 forced drain. */
   readonly adminState: number;
   /** Weight asked for (HAProxy's uweight) and the configuration's (iweight). */
   readonly userWeight: number;
@@ -117,6 +117,9 @@ export interface ServerStateRow {
   readonly checkPort: number;
   /** The check's own address, "-" when it checks the server's. */
   readonly checkAddress: string;
+  /** Our fields after HAProxy's: the maxconn in effect (the runtime API may have set it) and the configuration's; 0: no limit. */
+  readonly maxconn: number;
+  readonly initialMaxconn: number;
 }
 
 /** A server as the runtime API sees it: what it reads and what it changes. */

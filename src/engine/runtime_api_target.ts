@@ -21,6 +21,7 @@ import {
   CHECK_STATUS_INITIALIZING,
   CHECK_STATUS_NUMBERS,
   CHECK_STATUS_UNKNOWN,
+  SERVER_ADMIN_CONFIG_MAINT,
   SERVER_ADMIN_FORCED_DRAIN,
   SERVER_ADMIN_FORCED_MAINT,
   SERVER_OP_RUNNING,
@@ -39,7 +40,7 @@ export interface ControlledProxy {
 }
 
 /** An IPv4 or IPv6 literal (no name to report as the server's FQDN). */
-function isIpLiteral(host: string): boolean {
+export function isIpLiteral(host: string): boolean {
   return /^\d{1,3}(?:\.\d{1,3}){3}$/.test(host) || host.includes(":");
 }
 
@@ -127,7 +128,8 @@ class TargetServer implements ControlServer {
       serverName: server.name,
       address: server.host,
       opState: !server.up ? SERVER_OP_STOPPED : server.rampFraction < 1 ? SERVER_OP_STARTING : SERVER_OP_RUNNING,
-      adminState: (server.maintenance ? SERVER_ADMIN_FORCED_MAINT : 0) | (server.draining ? SERVER_ADMIN_FORCED_DRAIN : 0),
+      adminState: (server.maintenance ? SERVER_ADMIN_FORCED_MAINT : 0) | (this.config?.disabled === true ? SERVER_ADMIN_CONFIG_MAINT : 0) |
+        (server.draining ? SERVER_ADMIN_FORCED_DRAIN : 0),
       userWeight: server.configuredWeight,
       initialWeight: server.initialWeight,
       secondsSinceChange: Math.max(0, Math.floor((backend.now() - server.lastChangeAt) / 1_000)),
@@ -146,6 +148,8 @@ class TargetServer implements ControlServer {
       useTls: server.tls !== undefined,
       checkPort: checkConfig?.port ?? 0,
       checkAddress: checkConfig?.address ?? "-",
+      maxconn: server.maxconn,
+      initialMaxconn: this.config?.maxconn ?? server.maxconn,
     };
   }
 }
