@@ -128,3 +128,7 @@ export type { ControlAddress, ControlAnswer } from "./src/control/client.ts";
 export { ControlError } from "./src/control/errors.ts";
 export type { ControlErrorCode } from "./src/control/errors.ts";
 export type { AccessLevel, Answer, ControlTarget, StatsReader } from "./src/control/types.ts";
+export { parseServerState, serversStateText } from "./src/control/server_state.ts";
+export type { ParsedServerState, SavedServerState, ServerStateIssue } from "./src/control/server_state.ts";
+export { applyServerState } from "./src/engine/server_state_apply.ts";
+export type { ServerStateOutcome, StatefulProxy } from "./src/engine/server_state_apply.ts";

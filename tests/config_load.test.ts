@@ -60,6 +60,7 @@ describe("defaults and inheritance", () => {
       cpuMap: null,
       chroot: null,
       statsSockets: [],
+      serverStateFile: null,
     });
     const http = { httpRequestRules: [], httpResponseRules: [], errorFiles: [], connectionMode: "http-keep-alive", httpNoDelay: false };
     const frontend = config.frontends[0]!;
@@ -150,7 +151,8 @@ timeout = { connect = "2s", tunnel = "0" }
 servers = []
 `);
     assert.deepEqual(config.global, { maxconn: 900, pidfile: "/tmp/proxy.pid", tune: { bufsize: 16_384, maxrewrite: 1_024, httpMaxhdr: 101 }, log: [],
-      hardStopAfter: null, workers: 1, user: null, group: null, cpuMap: null, chroot: null, statsSockets: [] });
+      hardStopAfter: null, workers: 1, user: null, group: null, cpuMap: null, chroot: null, statsSockets: [],
+      serverStateFile: null });
     const [a, b] = config.frontends;
     assert.equal(a!.maxconn, 77);
     assert.equal(a!.backlog, 64);

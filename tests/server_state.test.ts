@@ -5,7 +5,8 @@
  * against the configuration's `disabled`, weights, maxconn, paused checks, the operational state
  * and its checks afterwards; servers, backends and addresses that changed). Each "generation" is
  * the real model built from a configuration document, with the runtime API's target over it, so
- * the text applied is what the old generation's `show servers state` printed.
+ * the text applied is what the old generation's `show servers state` printed. And where the text
+ * comes from: the -sf process's runtime API, the server-state-file, a -W worker, each bounded.
  */
 
 import { describe, test } from "node:test";
@@ -24,6 +25,16 @@ import { applyServerState } from "../src/engine/server_state_apply.ts";
 import type { StatefulProxy } from "../src/engine/server_state_apply.ts";
 import { parseServerState, SERVER_STATE_FIELDS } from "../src/control/server_state.ts";
 import type { Answer } from "../src/control/types.ts";
+import type { Connection, ConnectionHandler } from "../src/runtime/types.ts";
+import { NetError } from "../src/runtime/net_error.ts";
+import type { GlobalConfig } from "../src/config/types.ts";
+import {
+  askWorker,
+  readServerStateFile,
+  SERVER_STATE_ANSWER_TIMEOUT_MS,
+  standaloneServerState,
+} from "../src/lifecycle/server_state_handover.ts";
+import { MasterCommandExecutor } from "../src/lifecycle/master_runtime_api.ts";
 import { ManualClock } from "./_runtime_helpers.ts";
 
 class RecordingLogger implements Logger {
@@ -449,5 +460,134 @@ describe("applying a server state to a new generation", () => {
     assert.deepEqual(applyServerState(next.proxy, text, "HAProxy's file"), { applied: 2, skipped: 0, malformed: 0 });
     assert.equal(next.server("app/a").maintenance, true);
     assert.deepEqual([next.server("app/d").configuredWeight, next.server("app/d").maxconn], [4, 10]);
+  });
+});
+
+/** A connection to a fake runtime API: answers `reply` (or stays silent, or is refused). */
+function fakeApiRuntime(replies: Record<string, string | "silent" | "refused">, files: Record<string, string> = {}) {
+  const clock = new ManualClock(0);
+  const asked: string[] = [];
+  const runtime = {
+    setTimer: (ms: number, callback: () => void) => clock.setTimer(ms, callback),
+    clearTimer: (handle: unknown) => clock.clearTimer(handle),
+    lookup: () => Promise.resolve(["127.0.0.1"]),
+    connect: () => {
+      throw new Error("no TCP here");
+    },
+    connectUnix(path: string, handler: ConnectionHandler): Connection {
+      const reply = replies[path] ?? "refused";
+      const connection = {
+        write(bytes: Uint8Array) {
+          asked.push(`${path}: ${new TextDecoder().decode(bytes)}`);
+          if (reply === "silent" || reply === "refused") return true;
+          queueMicrotask(() => {
+            handler.onData(connection, new TextEncoder().encode(`\n${reply}\n`));
+            handler.onClose(connection, undefined);
+          });
+          return true;
+        },
+        end() {},
+        destroy() {},
+      } as unknown as Connection;
+      queueMicrotask(() => {
+        if (reply === "refused") handler.onClose(connection, new NetError("ECONNREFUSED", `Cannot connect to "${path}": connection refused`));
+        else handler.onOpen(connection);
+      });
+      return connection;
+    },
+    readTextFile(path: string): Promise<string> {
+      if (path in files) return Promise.resolve(files[path]!);
+      const error = new Error(`No such file: "${path}"`) as Error & { code: string };
+      error.code = path.includes("secret") ? "EACCES" : "ENOENT";
+      return Promise.reject(error);
+    },
+  };
+  return { runtime, clock, asked };
+}
+
+function globalWith(sockets: string[], serverStateFile: string | null): GlobalConfig {
+  return {
+    statsSockets: sockets.map((path) => ({ kind: "unix", path, mode: 0o600, level: "user", timeout: 10_000 })),
+    serverStateFile,
+  } as unknown as GlobalConfig;
+}
+
+const STATE = "1\n# be_id be_name ...\n3 app 1 a 10.0.0.1 2 1 1 1 0 6 3 4 6 0 0 0 - 80 - 0 0 - - 0 0 0\n";
+
+describe("where the state comes from", () => {
+  test("-sf with a stats-socket: the old process's answer to show servers state, asked on the sockets in order", async () => {
+    const { runtime, asked } = fakeApiRuntime({ "/run/b.sock": STATE });
+    const logger = new RecordingLogger();
+    const state = await standaloneServerState(globalWith(["/run/a.sock", "/run/b.sock"], "/var/lib/state"), true, runtime, logger);
+    assert.deepEqual(state, { text: STATE, source: `the old process's runtime API at "/run/b.sock"` });
+    assert.deepEqual(asked, ["/run/b.sock: set severity-output number;show servers state\n"]);
+    assert.deepEqual(logger.lines, []);
+  });
+
+  test("no old process answers: the server-state-file; a silent one is waited for a bounded time only", async () => {
+    const { runtime } = fakeApiRuntime({}, { "/var/lib/state": STATE });
+    const logger = new RecordingLogger();
+    const state = await standaloneServerState(globalWith(["/run/a.sock"], "/var/lib/state"), true, runtime, logger);
+    assert.deepEqual(state, { text: STATE, source: 'the server-state-file "/var/lib/state"' });
+    assert.deepEqual(logger.lines, [
+      'notice: No server state from the old process: Cannot connect to the runtime API at "/run/a.sock": connection refused',
+    ]);
+
+    const silent = fakeApiRuntime({ "/run/a.sock": "silent" }, { "/var/lib/state": STATE });
+    const waiting = standaloneServerState(globalWith(["/run/a.sock"], "/var/lib/state"), true, silent.runtime, logger);
+    // The command is written (the fake is driven by microtasks only), then the process stays silent.
+    for (let turns = 0; silent.asked.length === 0 && turns < 1_000; turns++) await Promise.resolve();
+    assert.equal(silent.asked.length, 1);
+    silent.clock.advance(SERVER_STATE_ANSWER_TIMEOUT_MS);
+    assert.equal((await waiting)?.source, 'the server-state-file "/var/lib/state"');
+    assert.equal(logger.lines.at(-1), `warn: No server state from the old process: The runtime API at "/run/a.sock" did not answer within ${SERVER_STATE_ANSWER_TIMEOUT_MS} ms`);
+  });
+
+  test("a plain start reads the file only; a missing file is a notice, an unreadable one a warning; neither: nothing", async () => {
+    const { runtime, asked } = fakeApiRuntime({ "/run/a.sock": STATE });
+    const logger = new RecordingLogger();
+    assert.equal(await standaloneServerState(globalWith(["/run/a.sock"], "/nowhere"), false, runtime, logger), null);
+    assert.deepEqual(asked, [], "without -sf nobody is asked");
+    assert.deepEqual(logger.lines, ['notice: No server-state-file at "/nowhere": the servers start from the configuration']);
+    assert.equal(await readServerStateFile("/secret", runtime, logger), null);
+    assert.equal(logger.lines.at(-1), 'warn: Cannot read the server-state-file "/secret": No such file: "/secret"; the servers start from the configuration');
+    assert.equal(await standaloneServerState(globalWith([], null), false, runtime, logger), null);
+    assert.equal(await standaloneServerState(globalWith([], null), true, runtime, logger), null);
+    assert.match(logger.lines.at(-1)!, /^info: Neither a stats-socket nor a server-state-file/);
+  });
+
+  test("-W: one worker asked over its channel, bounded; an error answer or silence is a warning and null", async () => {
+    const clock = new ManualClock(0);
+    const timers = { setTimer: (ms: number, callback: () => void) => clock.setTimer(ms, callback), clearTimer: (handle: unknown) => clock.clearTimer(handle) };
+    const logger = new RecordingLogger();
+    const asked: string[] = [];
+    const worker = (answer: Answer | null) => ({
+      number: 2,
+      pid: 4242,
+      ask: (words: readonly string[], level: string) => {
+        asked.push(`${words.join(" ")} (${level})`);
+        return answer === null ? new Promise<Answer>(() => {}) : Promise.resolve(answer);
+      },
+    });
+    assert.deepEqual(await askWorker(worker({ kind: "text", text: STATE }), 3, timers, logger), { text: STATE, source: "worker 2 (pid 4242) of generation 3" });
+    assert.deepEqual(asked, ["show servers state (user)"]);
+    assert.equal(await askWorker(worker({ kind: "message", severity: 3, text: "This worker is not serving yet." }), 3, timers, logger), null);
+    assert.equal(logger.lines.at(-1), "warn: No server state from worker 2 (pid 4242) of generation 3: This worker is not serving yet.");
+    const silent = askWorker(worker(null), 3, timers, logger, 500);
+    clock.advance(500);
+    assert.equal(await silent, null);
+    assert.equal(logger.lines.at(-1), "warn: No server state from worker 2 (pid 4242) of generation 3 within 500 ms");
+  });
+
+  test("-W: the master's executor says when a change went through it (admin commands), not for reads or refusals", async () => {
+    let changes = 0;
+    const worker = { number: 1, pid: 7, ask: () => Promise.resolve<Answer>({ kind: "text", text: "" }) };
+    const executor = new MasterCommandExecutor(() => [worker], () => changes++);
+    await executor.execute(["show", "servers", "state"], "admin");
+    await executor.execute(["set", "server", "app/a", "state", "maint"], "operator");
+    assert.equal(changes, 0);
+    await executor.execute(["set", "server", "app/a", "state", "maint"], "admin");
+    await executor.execute(["@1", "disable", "health", "app/a"], "admin");
+    assert.equal(changes, 2);
   });
 });

@@ -54,6 +54,11 @@ export interface GlobalConfig {
   readonly chroot: string | null;
   /** The runtime API's sockets (HAProxy's `stats socket`); empty: none. */
   readonly statsSockets: readonly StatsSocketConfig[];
+  /**
+   * A `show servers state` text to start the servers from when no old process hands its state over
+   * (HAProxy's `server-state-file` with `load-server-state-from-file global`); null: none.
+   */
+  readonly serverStateFile: string | null;
 }
 
 /** One socket of the runtime API, `stats-socket` in [global] (HAProxy's `stats socket`). */

@@ -85,6 +85,7 @@ const NAME = /^[A-Za-z0-9_.:-]+$/;
 const TOP_KEYS = ["global", "defaults", "frontends", "backends"] as const;
 const GLOBAL_KEYS = [
   "maxconn", "pidfile", "workers", "user", "group", "chroot", "cpu-map", "hard-stop-after", "log", "tune", "stats-socket",
+  "server-state-file",
 ] as const;
 const DEFAULTS_KEYS = [
   "mode", "balance", "retries", "redispatch", "allbackups", "maxconn", "backlog", "timeout", "http-reuse",
@@ -175,6 +176,7 @@ function readGlobal(reader: Reader, value: unknown): { config: GlobalConfig; log
     log: log.targets,
     ...readProcessSettings(reader, table),
     statsSockets: Object.freeze(statsSockets.map((socket) => socket.config)),
+    serverStateFile: reader.string(["global", "server-state-file"], table["server-state-file"]) ?? null,
   };
   return { config, log, statsSockets };
 }

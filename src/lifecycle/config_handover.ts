@@ -22,6 +22,7 @@ import { disableReusePort } from "./process_options.ts";
 import { LifecycleError } from "./errors.ts";
 import type { Verbosity } from "./worker_logger.ts";
 import { parseInheritedSockets } from "./listener_handover.ts";
+import type { HandedServerState } from "./server_state_handover.ts";
 import type { InheritedSocketSetup } from "./listener_handover.ts";
 
 /** The configuration as handed over: file texts, or the quick-start flags. */
@@ -73,6 +74,11 @@ export interface WorkerSetup {
    * generation, so that a client resumes its session on any of them and after a reload.
    */
   readonly tlsTicketKeys: string;
+  /**
+   * The server states to start from (server_state_handover.ts: the previous generation's, or the
+   * `server-state-file` the master read), applied once the proxy is built and before it serves; null: none.
+   */
+  readonly serverState: HandedServerState | null;
 }
 
 /** A configuration read by the master, with what to hand over. */
@@ -292,5 +298,14 @@ export function parseWorkerSetup(value: unknown): WorkerSetup {
     verbosity: value.verbosity,
     listeners: parseInheritedSockets(value.listeners),
     tlsTicketKeys: parseTicketKeys(value.tlsTicketKeys),
+    serverState: parseServerStateHandover(value.serverState),
   };
+}
+
+function parseServerStateHandover(value: unknown): HandedServerState | null {
+  if (value === null || value === undefined) return null;
+  if (!isRecord(value) || typeof value.text !== "string" || typeof value.source !== "string") {
+    throw invalid("serverState is neither null nor {text, source}");
+  }
+  return { text: value.text, source: value.source };
 }

@@ -45,11 +45,19 @@ export interface Handover {
  * rethrown: the NetError of `prepare` or of the bind, or a LifecycleError("LIFECYCLE_HANDOVER")
  * naming the address when the old processes were paused and resumed in vain. Usable from a -W
  * worker too (`finish` null): it then only prepares and binds. Messages go to `proxy.logger`, the
- * proxy's logger teed to the [global] log targets once prepared.
+ * proxy's logger teed to the [global] log targets once prepared. `beforeBind` runs between the two
+ * (the server state of a reload is applied there); its failure fails the start as theirs do.
  */
-export async function bindWithHandover(proxy: Proxy, options: ProcessOptions, runtime: Runtime): Promise<Handover> {
+export async function bindWithHandover(
+  proxy: Proxy,
+  options: ProcessOptions,
+  runtime: Runtime,
+  beforeBind?: () => Promise<void>,
+): Promise<Handover> {
   await proxy.prepare();
   try {
+    // Built, not yet serving nor checking: where a reload's server state is applied.
+    await beforeBind?.();
     // `proxy.logger` rather than the caller's: once prepared it also reaches the [global] log targets.
     return await bindTakingOver(() => proxy.listen(), options.finish, runtime, proxy.logger);
   } catch (error) {

@@ -24,7 +24,11 @@
  *   is stopped and the old one keeps serving;
  * - restarts a worker of the current generation that dies unexpectedly, with a backoff;
  * - listens on the runtime API's sockets (`stats-socket`) and asks the workers of the current
- *   generation each command, answering with what each says (master_runtime_api.ts).
+ *   generation each command, answering with what each says (master_runtime_api.ts);
+ * - hands each generation the server states to start from (server_state_handover.ts): at start
+ *   the -sf/-st process's or the `server-state-file`'s, at a reload those of a serving worker of
+ *   the generation it replaces, which it also asks after each change made through the runtime
+ *   API (a restarted worker starts from that).
  *
  * @module
  */
@@ -73,6 +77,8 @@ import { SystemdNotifier } from "./systemd_notify.ts";
 import { MasterCommandExecutor, WorkerRequests } from "./master_runtime_api.ts";
 import type { ApiWorker } from "./master_runtime_api.ts";
 import { RuntimeApiServer } from "../engine/runtime_api_server.ts";
+import { askWorker, readServerStateFile, standaloneServerState } from "./server_state_handover.ts";
+import type { HandedServerState } from "./server_state_handover.ts";
 
 /** What the master starts from: the first configuration, and where to read it again on reload. */
 export interface MasterStart {
@@ -126,8 +132,8 @@ interface Plan {
   readonly identity: Identity | null;
   /** The workers' `chroot`, checked by `planChroot`. */
   readonly chroot: string | null;
-  /** The setup of its workers but their sockets, which each generation gets from `MasterListeners`. */
-  readonly setup: Omit<WorkerSetup, "listeners">;
+  /** The setup of its workers but their sockets (each generation's, from `MasterListeners`) and server states. */
+  readonly setup: Omit<WorkerSetup, "listeners" | "serverState">;
 }
 
 /** One start (or reload) of the workers, numbered from 1. */
@@ -142,18 +148,24 @@ class Generation {
   readonly restarts = new Map<number, TimerHandle>();
   /** Next restart delay by worker number. */
   readonly delays = new Map<number, number>();
+  /**
+   * The server states its workers start from: those it was started with, then those a worker of
+   * its own gave after each change through the runtime API (a restarted worker gets the latest).
+   */
+  serverState: HandedServerState | null;
 
-  constructor(id: number, plan: Plan, sockets: GenerationSockets | null) {
+  constructor(id: number, plan: Plan, sockets: GenerationSockets | null, serverState: HandedServerState | null) {
     this.id = id;
     this.plan = plan;
     this.sockets = sockets;
+    this.serverState = serverState;
     this.slots = new Array(plan.workers).fill(null);
   }
 
-  /** What `worker` is sent: the plan's setup, and which of its descriptors are the sockets. */
+  /** What `worker` is sent: the plan's setup, which of its descriptors are the sockets, the server states. */
   setupOf(worker: WorkerProcess): WorkerSetup {
     const listeners = this.sockets === null ? null : inheritedSocketSetup(this.sockets, worker.child.inherited);
-    return { ...this.plan.setup, listeners };
+    return { ...this.plan.setup, listeners, serverState: this.serverState };
   }
 
   /** The processes of this generation that have not exited. */
@@ -330,14 +342,16 @@ class Master {
             sockets = await listeners.bindFor(plan.read.config);
           }, this.start.process.finish, this.runtime, this.logger);
         }
+        // Asked on the -sf/-st process's socket before ours replaces it.
+        const serverState = await standaloneServerState(plan.read.config.global, this.start.process.finish !== null, this.runtime, this.logger);
         // Before the workers: a socket path in use fails the start before anything runs. A -sf
         // start replaces the old process's socket.
         const statsSockets = plan.read.config.global.statsSockets;
         if (statsSockets.length > 0) {
-          const executor = new MasterCommandExecutor(() => this.apiWorkers());
+          const executor = new MasterCommandExecutor(() => this.apiWorkers(), () => this.changedThroughApi());
           this.api = await RuntimeApiServer.open(statsSockets, this.runtime, executor, this.logger, this.start.process.finish !== null);
         }
-        generation = this.spawnGeneration(plan, sockets);
+        generation = this.spawnGeneration(plan, sockets, serverState);
         await this.whenReady(generation);
       }
     } catch (error) {
@@ -383,7 +397,7 @@ class Master {
     const workers = workerCount(global, this.runtime);
     const identity = await resolveIdentity(global, this.runtime);
     const chroot = await planChroot(global, this.runtime, "master");
-    const setup: Omit<WorkerSetup, "listeners"> = {
+    const setup: Omit<WorkerSetup, "listeners" | "serverState"> = {
       config: read.handover,
       noReusePort: process.noReusePort,
       identity,
@@ -407,8 +421,8 @@ class Master {
     runtime.onSignal("SIGTTIN", () => this.resume());
   }
 
-  private spawnGeneration(plan: Plan, sockets: GenerationSockets | null): Generation {
-    const generation = new Generation(++this.generations, plan, sockets);
+  private spawnGeneration(plan: Plan, sockets: GenerationSockets | null, serverState: HandedServerState | null): Generation {
+    const generation = new Generation(++this.generations, plan, sockets, serverState);
     try {
       for (let number = 1; number <= plan.workers; number++) this.spawnWorker(generation, number);
     } catch (error) {
@@ -624,6 +638,8 @@ class Master {
     generation.delays.set(number, next);
     generation.slots[number - 1] = null;
     this.logger.alert(`${what}: restarting in ${delay} ms`);
+    // The restarted worker starts from its siblings' server states, when one is serving.
+    void this.refreshState(generation);
     generation.restarts.set(
       number,
       this.runtime.setTimer(delay, () => {
@@ -781,7 +797,9 @@ class Master {
       // New addresses are bound before anything starts: a bind error fails the reload here.
       const sockets = this.listeners === null ? null : await this.listeners.bindFor(plan.read.config);
       if (this.stopping !== null) return;
-      generation = this.spawnGeneration(plan, sockets);
+      const serverState = await this.reloadState(old, plan);
+      if (this.stopping !== null) return;
+      generation = this.spawnGeneration(plan, sockets, serverState);
       await this.whenReady(generation);
       if (this.stopping !== null) return;
       this.current = generation;
@@ -841,6 +859,40 @@ class Master {
         pid: worker.child.pid,
         ask: (words, level) => worker.requests!.ask(words, level),
       }));
+  }
+
+  /**
+   * The server states a reload's new generation starts from: a serving worker of `old`'s (every
+   * change through the runtime API reached all of them, so any one has the admin states), else
+   * those the master last saw, else the `server-state-file`'s.
+   */
+  private async reloadState(old: Generation, plan: Plan): Promise<HandedServerState | null> {
+    const live = await this.refreshState(old);
+    if (live !== null) return live;
+    const seen = old.serverState;
+    if (seen !== null) {
+      this.logger.warn(`Starting generation ${this.generations + 1} from the server state of ${seen.source}, the last the master saw`);
+      return seen;
+    }
+    const file = plan.read.config.global.serverStateFile;
+    return file === null ? null : await readServerStateFile(file, this.runtime, this.logger);
+  }
+
+  /** Asks the first serving worker of `generation` for its server states and keeps them; null when none answers. */
+  private async refreshState(generation: Generation): Promise<HandedServerState | null> {
+    const worker = generation.live
+      .filter((candidate) => candidate.state === "ready" && !candidate.stopRequested && candidate.requests !== null)
+      .sort((a, b) => a.number - b.number)[0];
+    if (worker === undefined) return null;
+    const asked = { number: worker.number, pid: worker.child.pid, ask: worker.requests!.ask.bind(worker.requests!) };
+    const state = await askWorker(asked, generation.id, this.runtime, this.logger);
+    if (state !== null) generation.serverState = state;
+    return state;
+  }
+
+  /** A change went through the runtime API: the master keeps the states it made, for a worker restarted later. */
+  private changedThroughApi(): void {
+    if (this.stopping === null && this.current !== null) void this.refreshState(this.current);
   }
 
   private async closeApi(): Promise<void> {

@@ -37,10 +37,15 @@ export interface ApiWorker {
 /** The master's executor: checks a command, asks the workers, gathers their answers. */
 export class MasterCommandExecutor implements CommandExecutor {
   private readonly workers: () => readonly ApiWorker[];
+  private readonly changed: (() => void) | undefined;
 
-  /** `workers`: the workers serving now (the current generation's, ready), in number order. */
-  constructor(workers: () => readonly ApiWorker[]) {
+  /**
+   * `workers`: the workers serving now (the current generation's, ready), in number order.
+   * `changed`: told once a change (a command of level admin) was answered by the workers asked.
+   */
+  constructor(workers: () => readonly ApiWorker[], changed?: () => void) {
     this.workers = workers;
+    this.changed = changed;
   }
 
   async execute(words: readonly string[], level: AccessLevel): Promise<Answer> {
@@ -59,6 +64,7 @@ export class MasterCommandExecutor implements CommandExecutor {
     const workers = chosen ?? [...this.workers()];
     if (workers.length === 0) return errorAnswer("No worker is serving: nothing can answer now.");
     const answers = await Promise.all(workers.map((worker) => worker.ask(command, level)));
+    if (resolved.spec.level === "admin") this.changed?.();
     if (chosen !== null) return answers[0]!;
     const parts: ProcessAnswer[] = workers.map((worker, index) => ({ label: `@${worker.number} (pid ${worker.pid})`, answer: answers[index]! }));
     return { kind: "processes", parts };

@@ -2,8 +2,10 @@
  * One process serving on its own (no -W master): the start-up sequence and the run until a stop
  * signal. Workers of a master run the same sequence (`worker.ts`).
  *
- * The order is HAProxy's: read every account and file needed first, pin cores, bind (taking over
- * from the -sf/-st processes), write the pid file, open the runtime API's sockets (`stats-socket`:
+ * The order is HAProxy's: read every account and file needed first, pin cores, build the proxy and
+ * give its servers the state of the process it replaces (server_state_handover.ts: the -sf/-st
+ * process's runtime API, else the `server-state-file`), bind (taking over from the -sf/-st
+ * processes), write the pid file, open the runtime API's sockets (`stats-socket`:
  * its directory is usually root's, and a chrooted process could not reach it), chroot, tell the
  * old processes to finish, drop privileges, serve. The runtime API's sockets close with the
  * listeners when a graceful stop begins to drain.
@@ -27,6 +29,8 @@ import type { ServedProxy } from "./process_signals.ts";
 import type { ProcessOptions } from "./process_options.ts";
 import { proxyCommandExecutor, RuntimeApiServer } from "../engine/runtime_api_server.ts";
 import { statsReaderFor } from "../engine/runtime_api_stats.ts";
+import { applyServerState } from "../engine/server_state_apply.ts";
+import { standaloneServerState } from "./server_state_handover.ts";
 
 /** Exit code of a proxy that stopped as asked. */
 const EXIT_STOPPED = 0;
@@ -51,7 +55,12 @@ export async function runStandalone(
   // Before binding: threads the runtime starts later inherit the set.
   pinStandalone(config.global, runtime, logger);
   const proxy = new Proxy(config, runtime, logger);
-  const handover = await bindWithHandover(proxy, options, runtime);
+  // The old process's server states (asked on its stats-socket before ours replaces it), else the
+  // server-state-file's, applied before the first connection and the first check.
+  const handover = await bindWithHandover(proxy, options, runtime, async () => {
+    const state = await standaloneServerState(config.global, options.finish !== null, runtime, proxy.logger);
+    if (state !== null) applyServerState(proxy, state.text, state.source);
+  });
   // From here on operator messages also reach the [global] log targets.
   logger = proxy.logger;
   let api: RuntimeApiServer | null = null;

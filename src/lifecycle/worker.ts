@@ -43,6 +43,7 @@ import { errorAnswer } from "../control/types.ts";
 import type { Answer } from "../control/types.ts";
 import { proxyCommandExecutor } from "../engine/runtime_api_server.ts";
 import { statsReaderFor } from "../engine/runtime_api_stats.ts";
+import { applyServerState } from "../engine/server_state_apply.ts";
 
 /** Exit code of a worker that stopped as asked (or because its master is gone). */
 const EXIT_STOPPED = 0;
@@ -204,10 +205,15 @@ export async function runWorker(runtime: Runtime): Promise<number> {
     config = configFromSetup(setup, configReadIo(runtime).tls);
     // The master's sockets, adopted instead of bound (see listener_handover.ts).
     proxy = new Proxy(config, workerRuntime, logger, inheritedListeners(setup.listeners, config), ticketKeyBytes(setup));
+    const state = setup.serverState;
     await bindWithHandover(
       proxy,
       { pidfile: null, finish: null, masterWorker: false, noReusePort: setup.noReusePort },
       workerRuntime,
+      // The states the master handed over, before the first connection and the first check.
+      async () => {
+        if (state !== null) applyServerState(proxy, state.text, state.source);
+      },
     );
   } catch (error) {
     return await reportFailure(link, error, runtime, logger);
