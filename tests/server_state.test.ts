@@ -591,3 +591,21 @@ describe("where the state comes from", () => {
     assert.equal(changes, 2);
   });
 });
+
+describe("server-state-file in [global]", () => {
+  test("a path, none by default; an empty string or another type is an error at the key", () => {
+    const backends = { app: { servers: [{ name: "a", address: "10.0.0.1:80" }] } };
+    const frontends = { web: { bind: "127.0.0.1:0", "default-backend": "app" } };
+    const load = (global: Record<string, unknown>) => validateConfigDocument({ global, frontends, backends });
+    assert.equal(load({}).config!.global.serverStateFile, null);
+    assert.equal(load({ "server-state-file": "/var/lib/proxy/servers.state" }).config!.global.serverStateFile, "/var/lib/proxy/servers.state");
+    assert.equal(load({ "server-state-file": "servers.state" }).config!.global.serverStateFile, "servers.state");
+    for (const [value, found] of [["", "an empty string"], [3, "3"]] as const) {
+      const { config, issues } = load({ "server-state-file": value });
+      assert.equal(config, undefined);
+      assert.deepEqual(issues.map((issue) => [issue.path.join("."), issue.message]), [
+        ["global.server-state-file", `Expected a non-empty string, found ${found}`],
+      ]);
+    }
+  });
+});
