@@ -30,9 +30,9 @@ import { NetError } from "../src/runtime/net_error.ts";
 import type { GlobalConfig } from "../src/config/types.ts";
 import {
   askWorker,
+  initialServerState,
   readServerStateFile,
   SERVER_STATE_ANSWER_TIMEOUT_MS,
-  standaloneServerState,
 } from "../src/lifecycle/server_state_handover.ts";
 import { MasterCommandExecutor } from "../src/lifecycle/master_runtime_api.ts";
 import { ManualClock } from "./_runtime_helpers.ts";
@@ -518,7 +518,7 @@ describe("where the state comes from", () => {
   test("-sf with a stats-socket: the old process's answer to show servers state, asked on the sockets in order", async () => {
     const { runtime, asked } = fakeApiRuntime({ "/run/b.sock": STATE });
     const logger = new RecordingLogger();
-    const state = await standaloneServerState(globalWith(["/run/a.sock", "/run/b.sock"], "/var/lib/state"), true, runtime, logger);
+    const state = await initialServerState(globalWith(["/run/a.sock", "/run/b.sock"], "/var/lib/state"), true, runtime, logger);
     assert.deepEqual(state, { text: STATE, source: `the old process's runtime API at "/run/b.sock"` });
     assert.deepEqual(asked, ["/run/b.sock: set severity-output number;show servers state\n"]);
     assert.deepEqual(logger.lines, []);
@@ -527,14 +527,14 @@ describe("where the state comes from", () => {
   test("no old process answers: the server-state-file; a silent one is waited for a bounded time only", async () => {
     const { runtime } = fakeApiRuntime({}, { "/var/lib/state": STATE });
     const logger = new RecordingLogger();
-    const state = await standaloneServerState(globalWith(["/run/a.sock"], "/var/lib/state"), true, runtime, logger);
+    const state = await initialServerState(globalWith(["/run/a.sock"], "/var/lib/state"), true, runtime, logger);
     assert.deepEqual(state, { text: STATE, source: 'the server-state-file "/var/lib/state"' });
     assert.deepEqual(logger.lines, [
       'notice: No server state from the old process: Cannot connect to the runtime API at "/run/a.sock": connection refused',
     ]);
 
     const silent = fakeApiRuntime({ "/run/a.sock": "silent" }, { "/var/lib/state": STATE });
-    const waiting = standaloneServerState(globalWith(["/run/a.sock"], "/var/lib/state"), true, silent.runtime, logger);
+    const waiting = initialServerState(globalWith(["/run/a.sock"], "/var/lib/state"), true, silent.runtime, logger);
     // The command is written (the fake is driven by microtasks only), then the process stays silent.
     for (let turns = 0; silent.asked.length === 0 && turns < 1_000; turns++) await Promise.resolve();
     assert.equal(silent.asked.length, 1);
@@ -546,13 +546,13 @@ describe("where the state comes from", () => {
   test("a plain start reads the file only; a missing file is a notice, an unreadable one a warning; neither: nothing", async () => {
     const { runtime, asked } = fakeApiRuntime({ "/run/a.sock": STATE });
     const logger = new RecordingLogger();
-    assert.equal(await standaloneServerState(globalWith(["/run/a.sock"], "/nowhere"), false, runtime, logger), null);
+    assert.equal(await initialServerState(globalWith(["/run/a.sock"], "/nowhere"), false, runtime, logger), null);
     assert.deepEqual(asked, [], "without -sf nobody is asked");
     assert.deepEqual(logger.lines, ['notice: No server-state-file at "/nowhere": the servers start from the configuration']);
     assert.equal(await readServerStateFile("/secret", runtime, logger), null);
     assert.equal(logger.lines.at(-1), 'warn: Cannot read the server-state-file "/secret": No such file: "/secret"; the servers start from the configuration');
-    assert.equal(await standaloneServerState(globalWith([], null), false, runtime, logger), null);
-    assert.equal(await standaloneServerState(globalWith([], null), true, runtime, logger), null);
+    assert.equal(await initialServerState(globalWith([], null), false, runtime, logger), null);
+    assert.equal(await initialServerState(globalWith([], null), true, runtime, logger), null);
     assert.match(logger.lines.at(-1)!, /^info: Neither a stats-socket nor a server-state-file/);
   });
 

@@ -77,7 +77,7 @@ import { SystemdNotifier } from "./systemd_notify.ts";
 import { MasterCommandExecutor, WorkerRequests } from "./master_runtime_api.ts";
 import type { ApiWorker } from "./master_runtime_api.ts";
 import { RuntimeApiServer } from "../engine/runtime_api_server.ts";
-import { askWorker, readServerStateFile, standaloneServerState } from "./server_state_handover.ts";
+import { askWorker, initialServerState, readServerStateFile } from "./server_state_handover.ts";
 import type { HandedServerState } from "./server_state_handover.ts";
 
 /** What the master starts from: the first configuration, and where to read it again on reload. */
@@ -343,7 +343,7 @@ class Master {
           }, this.start.process.finish, this.runtime, this.logger);
         }
         // Asked on the -sf/-st process's socket before ours replaces it.
-        const serverState = await standaloneServerState(plan.read.config.global, this.start.process.finish !== null, this.runtime, this.logger);
+        const serverState = await initialServerState(plan.read.config.global, this.start.process.finish !== null, this.runtime, this.logger);
         // Before the workers: a socket path in use fails the start before anything runs. A -sf
         // start replaces the old process's socket.
         const statsSockets = plan.read.config.global.statsSockets;

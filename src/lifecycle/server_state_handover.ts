@@ -103,10 +103,11 @@ export async function readServerStateFile(path: string, runtime: Pick<Runtime, "
 }
 
 /**
- * A standalone process's state at start: with -sf/-st (`finishing`) and a `stats-socket`, the old
- * process's; else, or when it does not answer, the `server-state-file`'s; null when neither.
+ * The state at start, of a standalone process or of a -W master's first generation: with -sf/-st
+ * (`finishing`) and a `stats-socket`, the old process's; else, or when it does not answer, the
+ * `server-state-file`'s; null when neither.
  */
-export async function standaloneServerState(
+export async function initialServerState(
   global: GlobalConfig,
   finishing: boolean,
   runtime: StateRuntime,

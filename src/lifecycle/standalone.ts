@@ -30,7 +30,7 @@ import type { ProcessOptions } from "./process_options.ts";
 import { proxyCommandExecutor, RuntimeApiServer } from "../engine/runtime_api_server.ts";
 import { statsReaderFor } from "../engine/runtime_api_stats.ts";
 import { applyServerState } from "../engine/server_state_apply.ts";
-import { standaloneServerState } from "./server_state_handover.ts";
+import { initialServerState } from "./server_state_handover.ts";
 
 /** Exit code of a proxy that stopped as asked. */
 const EXIT_STOPPED = 0;
@@ -58,7 +58,7 @@ export async function runStandalone(
   // The old process's server states (asked on its stats-socket before ours replaces it), else the
   // server-state-file's, applied before the first connection and the first check.
   const handover = await bindWithHandover(proxy, options, runtime, async () => {
-    const state = await standaloneServerState(config.global, options.finish !== null, runtime, proxy.logger);
+    const state = await initialServerState(config.global, options.finish !== null, runtime, proxy.logger);
     if (state !== null) applyServerState(proxy, state.text, state.source);
   });
   // From here on operator messages also reach the [global] log targets.
