@@ -277,3 +277,63 @@ test("stats: --stats serves the page at / and /stats, the CSV, the JSON and /met
     await origin.close();
   }
 });
+
+test("stats with -W: two workers' counters summed on either worker's page; the runtime API shows each worker's own", async () => {
+  const origin = await httpOrigin((_req, res) => res.end("ok"));
+  const dir = configFile("");
+  const socket = dir.path.replace(/proxy\.toml$/, "api.sock");
+  const file = configFile(`
+[global]
+workers = 2
+stats-socket = { path = "${socket}", level = "admin" }
+
+[frontends.web]
+mode = "http"
+bind = "127.0.0.1:0"
+default-backend = "app"
+
+[frontends.stats]
+mode = "http"
+bind = "127.0.0.1:0"
+stats-uri = "/stats"
+
+[backends.app]
+mode = "http"
+servers = [{ name = "a", address = "${origin.address}" }]
+`);
+  const proxy = new CliProcess(["-W", "-f", file.path]);
+  try {
+    const webPort = Number((await proxy.waitFor(/Frontend "web" \(http\) listening on 127\.0\.0\.1:(\d+)/))[1]);
+    const statsPort = Number((await proxy.waitFor(/Frontend "stats" \(http\) listening on 127\.0\.0\.1:(\d+)/))[1]);
+    await proxy.waitFor(/2 workers ready in/);
+    const requests = 20;
+    for (let i = 0; i < requests; i++) assert.equal((await rawRequest(webPort, get(`/${i}`))).status, 200);
+    // Each worker's figures reach the other within a second: poll until the page shows them all.
+    let snapshot = await readJson(statsPort);
+    const deadline = Date.now() + 20_000;
+    while ((frontend(snapshot, "web").sessionsTotal !== requests || snapshot.info.processes !== 2) && Date.now() < deadline) {
+      snapshot = await readJson(statsPort);
+    }
+    assert.equal(snapshot.info.processes, 2);
+    assert.equal(frontend(snapshot, "web").sessionsTotal, requests);
+    assert.equal(backend(snapshot, "app").sessionsTotal, requests);
+    assert.equal(backend(snapshot, "app").servers[0]!.responses["2xx"], requests);
+    // The master's socket answers per worker: their own counts add up to the page's.
+    const ctl = new CliProcess(["ctl", "--socket", socket, "show stat"]);
+    assert.equal(await ctl.waitExit(), 0, ctl.stderr);
+    const parts = ctl.stdout.split(/^@\d \(pid \d+\)$/m).filter((part) => part.trim() !== "");
+    assert.equal(parts.length, 2, ctl.stdout);
+    let sum = 0;
+    for (const part of parts) {
+      const rows = readCsv(part.trim().replace(/^# /, ""));
+      const web = rows.find((cells) => cells[0] === "web" && cells[1] === "FRONTEND")!;
+      sum += Number(web[rows[0]!.indexOf("stot")]);
+    }
+    assert.equal(sum, requests);
+  } finally {
+    await proxy.stop();
+    file.remove();
+    dir.remove();
+    await origin.close();
+  }
+});
