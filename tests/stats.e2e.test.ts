@@ -7,34 +7,13 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import * as net from "node:net";
 import { CliProcess, deadPort } from "./_cli_helpers.ts";
-import { configFile, httpOrigin } from "./_http_helpers.ts";
+import { configFile, getRequest, httpOrigin, rawRequest } from "./_http_helpers.ts";
 import { parsePrometheusText } from "./helpers/prometheus_text_parser.ts";
 import { readCsv } from "./helpers/csv_reader.ts";
 import type { BackendStats, FrontendStats, StatsSnapshot } from "../src/stats/snapshot.ts";
 
-/** One request on its own connection, raw: the exact bytes sent and received, and the status. */
-function rawRequest(port: number, request: string): Promise<{ sent: number; received: number; status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, "127.0.0.1");
-    const chunks: Buffer[] = [];
-    socket.setTimeout(20_000, () => socket.destroy(new Error(`No answer to ${JSON.stringify(request.split("\r\n")[0])}`)));
-    socket.on("connect", () => socket.write(request));
-    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
-    socket.on("error", reject);
-    socket.on("close", () => {
-      const response = Buffer.concat(chunks);
-      const text = response.toString("latin1");
-      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
-      resolve({ sent: Buffer.byteLength(request), received: response.length, status, body: text.slice(text.indexOf("\r\n\r\n") + 4) });
-    });
-  });
-}
-
-function get(path: string, extra = ""): string {
-  return `GET ${path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n${extra}\r\n`;
-}
+const get = getRequest;
 
 async function readJson(port: number, path = "/stats;json", extra = ""): Promise<StatsSnapshot> {
   const answer = await rawRequest(port, get(path, extra));
