@@ -121,3 +121,26 @@ export async function startWithConfig(text: string): Promise<{ proxy: CliProcess
     throw error;
   }
 }
+
+/** One request on its own connection, raw: the exact bytes sent and received, the status and the body. */
+export function rawRequest(port: number, request: string): Promise<{ sent: number; received: number; status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1");
+    const chunks: Buffer[] = [];
+    socket.setTimeout(20_000, () => socket.destroy(new Error(`No answer to ${JSON.stringify(request.split("\r\n")[0])}`)));
+    socket.on("connect", () => socket.write(request));
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.on("error", reject);
+    socket.on("close", () => {
+      const response = Buffer.concat(chunks);
+      const text = response.toString("latin1");
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+      resolve({ sent: Buffer.byteLength(request), received: response.length, status, body: text.slice(text.indexOf("\r\n\r\n") + 4) });
+    });
+  });
+}
+
+/** A GET request closing its connection, for {@link rawRequest}. */
+export function getRequest(path: string, extra = ""): string {
+  return `GET ${path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n${extra}\r\n`;
+}

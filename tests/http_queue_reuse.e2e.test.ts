@@ -5,23 +5,12 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import * as net from "node:net";
 import { CliProcess } from "./_cli_helpers.ts";
-import { configFile, httpOrigin } from "./_http_helpers.ts";
+import { configFile, getRequest, httpOrigin, rawRequest } from "./_http_helpers.ts";
 
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, "127.0.0.1");
-    const chunks: Buffer[] = [];
-    socket.setTimeout(30_000, () => socket.destroy(new Error(`No answer to ${path}`)));
-    socket.on("connect", () => socket.write(`GET ${path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n`));
-    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
-    socket.on("error", reject);
-    socket.on("close", () => {
-      const text = Buffer.concat(chunks).toString("latin1");
-      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), body: text.slice(text.indexOf("\r\n\r\n") + 4) });
-    });
-  });
+async function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  const { status, body } = await rawRequest(port, getRequest(path));
+  return { status, body };
 }
 
 test("a queued request granted a slot with a pooled connection sends its head at once", async () => {

@@ -7,34 +7,13 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import * as net from "node:net";
 import { CliProcess, deadPort } from "./_cli_helpers.ts";
-import { configFile, httpOrigin } from "./_http_helpers.ts";
+import { configFile, getRequest, httpOrigin, rawRequest } from "./_http_helpers.ts";
 import { parsePrometheusText } from "./helpers/prometheus_text_parser.ts";
 import { readCsv } from "./helpers/csv_reader.ts";
 import type { BackendStats, FrontendStats, StatsSnapshot } from "../src/stats/snapshot.ts";
 
-/** One request on its own connection, raw: the exact bytes sent and received, and the status. */
-function rawRequest(port: number, request: string): Promise<{ sent: number; received: number; status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, "127.0.0.1");
-    const chunks: Buffer[] = [];
-    socket.setTimeout(20_000, () => socket.destroy(new Error(`No answer to ${JSON.stringify(request.split("\r\n")[0])}`)));
-    socket.on("connect", () => socket.write(request));
-    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
-    socket.on("error", reject);
-    socket.on("close", () => {
-      const response = Buffer.concat(chunks);
-      const text = response.toString("latin1");
-      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
-      resolve({ sent: Buffer.byteLength(request), received: response.length, status, body: text.slice(text.indexOf("\r\n\r\n") + 4) });
-    });
-  });
-}
-
-function get(path: string, extra = ""): string {
-  return `GET ${path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n${extra}\r\n`;
-}
+const get = getRequest;
 
 async function readJson(port: number, path = "/stats;json", extra = ""): Promise<StatsSnapshot> {
   const answer = await rawRequest(port, get(path, extra));
@@ -274,6 +253,66 @@ test("stats: --stats serves the page at / and /stats, the CSV, the JSON and /met
     assert.ok(parsePrometheusText(metrics.body).has("haproxy_frontend_current_sessions"));
   } finally {
     await proxy.stop();
+    await origin.close();
+  }
+});
+
+test("stats with -W: two workers' counters summed on either worker's page; the runtime API shows each worker's own", async () => {
+  const origin = await httpOrigin((_req, res) => res.end("ok"));
+  const dir = configFile("");
+  const socket = dir.path.replace(/proxy\.toml$/, "api.sock");
+  const file = configFile(`
+[global]
+workers = 2
+stats-socket = { path = "${socket}", level = "admin" }
+
+[frontends.web]
+mode = "http"
+bind = "127.0.0.1:0"
+default-backend = "app"
+
+[frontends.stats]
+mode = "http"
+bind = "127.0.0.1:0"
+stats-uri = "/stats"
+
+[backends.app]
+mode = "http"
+servers = [{ name = "a", address = "${origin.address}" }]
+`);
+  const proxy = new CliProcess(["-W", "-f", file.path]);
+  try {
+    const webPort = Number((await proxy.waitFor(/Frontend "web" \(http\) listening on 127\.0\.0\.1:(\d+)/))[1]);
+    const statsPort = Number((await proxy.waitFor(/Frontend "stats" \(http\) listening on 127\.0\.0\.1:(\d+)/))[1]);
+    await proxy.waitFor(/2 workers ready in/);
+    const requests = 20;
+    for (let i = 0; i < requests; i++) assert.equal((await rawRequest(webPort, get(`/${i}`))).status, 200);
+    // Each worker's figures reach the other within a second: poll until the page shows them all.
+    let snapshot = await readJson(statsPort);
+    const deadline = Date.now() + 20_000;
+    while ((frontend(snapshot, "web").sessionsTotal !== requests || snapshot.info.processes !== 2) && Date.now() < deadline) {
+      snapshot = await readJson(statsPort);
+    }
+    assert.equal(snapshot.info.processes, 2);
+    assert.equal(frontend(snapshot, "web").sessionsTotal, requests);
+    assert.equal(backend(snapshot, "app").sessionsTotal, requests);
+    assert.equal(backend(snapshot, "app").servers[0]!.responses["2xx"], requests);
+    // The master's socket answers per worker: their own counts add up to the page's.
+    const ctl = new CliProcess(["ctl", "--socket", socket, "show stat"]);
+    assert.equal(await ctl.waitExit(), 0, ctl.stderr);
+    const parts = ctl.stdout.split(/^@\d \(pid \d+\)$/m).filter((part) => part.trim() !== "");
+    assert.equal(parts.length, 2, ctl.stdout);
+    let sum = 0;
+    for (const part of parts) {
+      const rows = readCsv(part.trim().replace(/^# /, ""));
+      const web = rows.find((cells) => cells[0] === "web" && cells[1] === "FRONTEND")!;
+      sum += Number(web[rows[0]!.indexOf("stot")]);
+    }
+    assert.equal(sum, requests);
+  } finally {
+    await proxy.stop();
+    file.remove();
+    dir.remove();
     await origin.close();
   }
 });

@@ -29,6 +29,7 @@ import { Frontend } from "./frontend.ts";
 import type { InheritedListeners, ProcessLimit } from "./frontend.ts";
 import { LogTargets } from "./log_targets.ts";
 import { StatsCollector } from "./stats_snapshot.ts";
+import type { PeerStats } from "./peer_stats.ts";
 import type { StatsServices } from "../http/policy.ts";
 import type { StatsSnapshot } from "../stats/snapshot.ts";
 import { STATS_RENDERERS } from "../stats/renderers.ts";
@@ -55,6 +56,8 @@ export class Proxy {
   readonly stats: StatsCollector;
   /** A graceful stop began (`beginStop`). */
   private stopping = false;
+  /** A -W worker's peers' counters: its stats pages then show the whole proxy (null: this process is the whole proxy). */
+  peers: PeerStats | null = null;
   private readonly limit: ProcessLimit;
   private listening = false;
   private prepared = false;
@@ -136,7 +139,7 @@ export class Proxy {
     const byName = new Map(this.config.backends.map((config) => [config.name, { backend: backends.get(config.name)!, config }]));
     const bufsize = this.config.global.tune.bufsize;
     const statsShown = this.showsStats;
-    const statsServices: StatsServices | null = statsShown ? { source: { snapshot: () => this.snapshot() }, renderers: STATS_RENDERERS } : null;
+    const statsServices: StatsServices | null = statsShown ? { source: { snapshot: () => this.wholeSnapshot() }, renderers: STATS_RENDERERS } : null;
     this.frontends = this.config.frontends.map((frontendConfig) => {
       const backend = backends.get(frontendConfig.defaultBackend) ?? null;
       const trafficLog = logTargets.trafficLog(frontendConfig);
@@ -170,6 +173,12 @@ export class Proxy {
   /** The counters and states now, for the stats readers. */
   snapshot(): StatsSnapshot {
     return this.stats.snapshot(this, this.stopping);
+  }
+
+  /** This process's snapshot merged with its peers' (a -W worker's, see peer_stats.ts): what the stats pages show. */
+  wholeSnapshot(): StatsSnapshot {
+    const own = this.snapshot();
+    return this.peers === null ? own : this.peers.merged(own, this.runtime.now());
   }
 
   /**

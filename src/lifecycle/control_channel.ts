@@ -20,10 +20,14 @@
  * master → worker  {"type":"finish"}   (later: finish the sessions and exit; a reload, or SIGUSR1)
  * master → worker  {"type":"command","id":7,"words":["show","servers","state"],"level":"admin"}
  * worker → master  {"type":"answer","id":7,"answer":{"kind":"text","text":"1\n# be_id ..."}}
+ * worker → master  {"type":"stats","snapshot":{…}}              (every second, when stats are shown)
+ * master → worker  {"type":"peer-stats","worker":2,"snapshot":{…}}
  * ```
- * The last two carry the runtime API: the master listens on the `stats-socket` and asks each
- * worker (master_runtime_api.ts); a worker's answer frame may be larger than its other frames
- * (`MAX_WORKER_ANSWER_FRAME_BYTES`, allowed once the worker has said hello).
+ * `command` and `answer` carry the runtime API: the master listens on the `stats-socket` and asks
+ * each worker (master_runtime_api.ts); a worker's answer and stats frames may be larger than its
+ * other frames (`MAX_WORKER_ANSWER_FRAME_BYTES`, allowed once the worker has said hello). `stats`
+ * and `peer-stats` let each worker's stats pages show the whole proxy (src/engine/peer_stats.ts):
+ * the master passes a worker's snapshot to the other workers of its generation.
  * The channel stays open as long as both live: when it closes, the master is gone and the worker
  * finishes its sessions and exits, as HAProxy's workers do.
  *
@@ -35,6 +39,7 @@ import type { NetError } from "../runtime/net_error.ts";
 import { LifecycleError } from "./errors.ts";
 import { ACCESS_LEVELS } from "../control/types.ts";
 import type { AccessLevel, Answer } from "../control/types.ts";
+import type { StatsSnapshot } from "../stats/snapshot.ts";
 
 /** Largest frame a worker may send: hello, ready, failed (a failure message is cut to fit). */
 export const MAX_WORKER_FRAME_BYTES = 64 * 1024;
@@ -74,7 +79,20 @@ export interface AnswerFrame {
 }
 
 /** What a worker sends. */
-export type WorkerFrame = HelloFrame | ReadyFrame | FailedFrame | AnswerFrame;
+/** A worker's counters, for the other workers' stats pages (src/engine/peer_stats.ts). */
+export interface StatsFrame {
+  readonly type: "stats";
+  readonly snapshot: StatsSnapshot;
+}
+
+/** Another worker's counters, passed on by the master. */
+export interface PeerStatsFrame {
+  readonly type: "peer-stats";
+  readonly worker: number;
+  readonly snapshot: StatsSnapshot;
+}
+
+export type WorkerFrame = HelloFrame | ReadyFrame | FailedFrame | AnswerFrame | StatsFrame;
 
 const NEWLINE = 0x0a;
 const ENCODER = new TextEncoder();
@@ -192,8 +210,30 @@ export function parseWorkerFrame(frame: Frame): WorkerFrame {
       if (!Number.isSafeInteger(frame.id) || answer === null) break;
       return { type: "answer", id: frame.id as number, answer };
     }
+    case "stats":
+      if (!isSnapshot(frame.snapshot)) break;
+      return { type: "stats", snapshot: frame.snapshot };
   }
   throw protocolError(`Unexpected control frame "${frame.type}" from a worker`);
+}
+
+/**
+ * The shape of a stats snapshot as a frame carries it: an object with `info`, `frontends` and
+ * `backends`. Its fields are not checked one by one: it comes from a worker that proved its token,
+ * and the merge that reads it falls back to the worker's own figures if it cannot.
+ */
+function isSnapshot(value: unknown): value is StatsSnapshot {
+  if (typeof value !== "object" || value === null) return false;
+  const { info, frontends, backends } = value as { info?: unknown; frontends?: unknown; backends?: unknown };
+  return typeof info === "object" && info !== null && Array.isArray(frontends) && Array.isArray(backends);
+}
+
+/** Reads a peer-stats frame from the master; throws a LifecycleError when it is not one. */
+export function parsePeerStatsFrame(frame: Frame): PeerStatsFrame {
+  if (frame.type === "peer-stats" && Number.isSafeInteger(frame.worker) && isSnapshot(frame.snapshot)) {
+    return { type: "peer-stats", worker: frame.worker as number, snapshot: frame.snapshot };
+  }
+  throw protocolError(`Invalid control frame "${frame.type}" from the master`);
 }
 
 /** A runtime API answer as a frame carries it, or null when it is not one. */

@@ -33,6 +33,7 @@
  * @module
  */
 
+import type { StatsSnapshot } from "../stats/snapshot.ts";
 import type {
   ChildExit,
   ChildProcess,
@@ -590,6 +591,8 @@ class Master {
     }
     if (frame.type === "answer") {
       worker.requests?.answered(frame.id, frame.answer);
+    } else if (frame.type === "stats") {
+      this.shareStats(worker, frame.snapshot);
     } else if (frame.type === "ready") {
       worker.markReady(this.runtime.now());
       const restarted = this.current === worker.generation;
@@ -609,6 +612,14 @@ class Master {
       throw new LifecycleError("LIFECYCLE_WORKER", `${worker.label} said hello twice`);
     }
     return worker;
+  }
+
+  /** Passes a worker's counters to the other ready workers of its generation (src/engine/peer_stats.ts). */
+  private shareStats(from: WorkerProcess, snapshot: StatsSnapshot): void {
+    for (const peer of from.generation.slots) {
+      if (peer === null || peer === from || peer.state !== "ready" || peer.channel === null) continue;
+      peer.channel.send({ type: "peer-stats", worker: from.number, snapshot });
+    }
   }
 
   private exited(worker: WorkerProcess, exit: ChildExit): void {

@@ -23,6 +23,7 @@ import {
   failureMessage,
   MAX_MASTER_FRAME_BYTES,
   parseCommandFrame,
+  parsePeerStatsFrame,
   parseMasterAddress,
 } from "./control_channel.ts";
 import type { CommandFrame, Frame, MasterAddress } from "./control_channel.ts";
@@ -38,6 +39,7 @@ import { announceListening } from "./standalone.ts";
 import { checkJail } from "./jail_check.ts";
 import { enterWorkerChroot, reportChroot } from "./chroot.ts";
 import { LifecycleError } from "./errors.ts";
+import { PeerStats, STATS_SHARE_INTERVAL_MS } from "../engine/peer_stats.ts";
 import type { CommandExecutor } from "../control/cli_session.ts";
 import { errorAnswer } from "../control/types.ts";
 import type { Answer } from "../control/types.ts";
@@ -92,6 +94,8 @@ class MasterLink {
   readonly finish: Promise<void>;
   /** Answers the master's runtime API commands once the worker serves; null before. */
   commands: CommandExecutor | null = null;
+  /** Keeps the other workers' counters the master passes on; null while this worker shows no stats. */
+  peers: PeerStats | null = null;
   private setupReceived = false;
 
   constructor(runtime: Runtime, address: MasterAddress) {
@@ -122,6 +126,11 @@ class MasterLink {
           // is a master we do not understand: hang up.
           if (frame.type === "command") {
             this.answer(parseCommandFrame(frame));
+            return;
+          }
+          if (frame.type === "peer-stats") {
+            const peer = parsePeerStatsFrame(frame);
+            this.peers?.received(peer.worker, peer.snapshot, runtime.now());
             return;
           }
           if (frame.type !== "finish") {
@@ -238,16 +247,39 @@ export async function runWorker(runtime: Runtime): Promise<number> {
   // The runtime API's commands come from the master (it listens on the stats-socket).
   link.commands = proxyCommandExecutor(proxy, statsReaderFor(proxy));
   link.channel.send({ type: "ready" });
+  const stopSharing = proxy.showsStats ? shareStats(proxy, link, frame.worker, runtime) : () => {};
   // Not a signal: Node's permission model swallows SIGUSR1 (it is the inspector's), so a jailed Node
   // worker would never see one. Losing the master (crashed, or killed with SIGKILL: nobody will
   // restart, reload or stop this worker any more) finishes too, as HAProxy's workers do.
   void link.finish.then(() => serving.finish("Master asked to finish"));
   void link.gone.then((why) => serving.finish(`Master gone${why === undefined ? "" : ` (${why})`}`));
   const reason = await serving.stopped;
+  stopSharing();
   logger.notice(reason === "graceful-stop" ? "Worker stopped: every session finished" : "Worker stopped");
   link.channel.close();
   await proxy.close();
   return EXIT_STOPPED;
+}
+
+/**
+ * Shows the whole proxy on this worker's stats pages: its snapshot goes to the master every
+ * STATS_SHARE_INTERVAL_MS (the master passes it to the other workers), and theirs come back
+ * (src/engine/peer_stats.ts). Returns what stops it.
+ */
+function shareStats(proxy: Proxy, link: MasterLink, worker: number, runtime: Runtime): () => void {
+  const peers = new PeerStats(worker);
+  proxy.peers = peers;
+  link.peers = peers;
+  let timer: unknown = null;
+  const send = () => {
+    link.channel.send({ type: "stats", snapshot: proxy.snapshot() });
+    timer = runtime.setTimer(STATS_SHARE_INTERVAL_MS, send, true);
+  };
+  send();
+  return () => {
+    if (timer !== null) runtime.clearTimer(timer);
+    timer = null;
+  };
 }
 
 /** Sends the failure to the master (which prints it), waits a moment for it to leave, and gives the exit code. */

@@ -3,7 +3,7 @@
  *
  * - {@link formatStatsJson}, the stats page's `;json`: the snapshot itself (snapshot.ts), named
  *   fields in our units, servers inside their backend. Stable and readable by people and by jq,
- *   and what a -W master gathers from its workers to merge them.
+ *   and what -W workers pass each other (through the master) to merge them.
  * - {@link formatShowStatJson}, the runtime API's `show stat json`: HAProxy's typed JSON (its
  *   management guide, "show stat json"), an array of rows, each an array of field objects with the
  *   field's position and name, its tags and its typed value, for the tools written against

@@ -24,7 +24,7 @@
  * - Seconds since the last session: the most recent of any worker (-1 if none had one).
  * - Process: processes summed (each snapshot says how many it holds), memory summed, idle
  *   percent averaged, stopping if any worker stops; name, version, runtime and pid come from the
- *   first snapshot (a master sets its own pid and uptime over them), uptime is the longest and the
+ *   first snapshot (the answering worker puts its own first), uptime is the longest and the
  *   start the earliest.
  *
  * Objects are matched by name (servers by name within their backend); an object only some
