@@ -5,17 +5,19 @@
  * reload (the new process asks the old one on its stats-socket, before taking the socket over,
  * and prefers that to the server-state-file), after a -W SIGUSR2 reload (the master asks a worker
  * and hands the state to the new workers), and from a `server-state-file` written with `proxy ctl`
- * (read at a plain start, and by a -W master for its workers). Tcp origins say who answered.
+ * (read at a plain start, before a chroot, and by a -W master for its workers); a -W worker that
+ * crashed or is silent at a reload. Tcp origins say who answered.
  */
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as net from "node:net";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CliProcess, deadPort, startOrigin } from "./_cli_helpers.ts";
 import { MasterProcess } from "./_process_helpers.ts";
+import { detectRuntimeName } from "../src/runtime/detect.ts";
 
 /** A tcp origin answering each chunk with "NAME:chunk". */
 async function namedOrigin(name: string) {
@@ -272,5 +274,46 @@ test("-W: a worker that does not answer at a reload is waited for a bounded time
     if (stopped !== null) process.kill(stopped, "SIGCONT");
     await master.stop();
     await rig.close();
+  }
+});
+
+/** Why a chrooted standalone run cannot happen here, or null: Linux, root, and FFI (Node refuses chroot). */
+function chrootSkipReason(): string | null {
+  if (process.platform !== "linux") return "Linux only: chroot(2) through FFI";
+  if (process.getuid?.() !== 0) return "needs root: only root (or CAP_SYS_CHROOT) may chroot";
+  if (detectRuntimeName() === "node") return "Node has no FFI: a standalone Node process refuses chroot";
+  return null;
+}
+
+test("chroot: the server-state-file is read before the chroot, then a -sf reload asks the chrooted old process", { skip: chrootSkipReason() ?? false }, async () => {
+  const jail = mkdtempSync(join(tmpdir(), "proxy-state-jail-"));
+  chmodSync(jail, 0o755);
+  const rig = await farm(`chroot = "${jail}"\nuser = "nobody"\nserver-state-file = "STATE"`);
+  let first: CliProcess | undefined;
+  let second: CliProcess | undefined;
+  try {
+    writeFileSync(
+      rig.stateFile,
+      "1\n# names\n" + rig.origins.map((origin, index) =>
+        `2 app ${index + 1} ${origin.name} 127.0.0.1 2 ${origin.name === "a" ? 1 : 0} ${origin.name === "b" ? 5 : 10} 10 0 0 0 0 0 0 0 0 - ${
+          origin.address.split(":")[1]
+        } - 0 0 - - 0 0 0`
+      ).join("\n") + "\n",
+    );
+    first = await standalone(["-f", rig.file]);
+    assert.match(first.stderr, /Server state from the server-state-file ".*servers\.state": 3 server\(s\) restored/);
+    await first.waitFor(/Running as uid 65534/);
+    assertCarried(await ctl(rig.socket, "show servers state"), "read before the chroot");
+    await ctl(rig.socket, "set server app/c state drain");
+    second = await standalone(["-f", rig.file, "-sf", String(first.pid)]);
+    assert.match(second.stderr, /Server "app\/c": drain carried over from the old process's runtime API/);
+    assert.equal(await first.waitExit(), 0);
+    const lines = servers(await ctl(rig.socket, "show servers state"));
+    assert.deepEqual(["a", "b", "c"].map((name) => lines.get(name)![ADMIN_STATE]), ["1", "0", "8"]);
+  } finally {
+    await first?.stop();
+    await second?.stop();
+    await rig.close();
+    rmSync(jail, { recursive: true, force: true });
   }
 });
