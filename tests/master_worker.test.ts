@@ -34,7 +34,7 @@ import {
   RESTART_DELAY_MIN_MS,
   RESTART_STABLE_MS,
   restartBackoff,
-} from "../src/lifecycle/master.ts";
+} from "../src/lifecycle/worker_generation.ts";
 import { ConfigFileError } from "../src/config/load.ts";
 import { currentRuntime } from "../src/runtime/detect.ts";
 import type {
