@@ -107,8 +107,11 @@ export async function startProxy(args: readonly string[]): Promise<{ proxy: CliP
   }
 }
 
-/** A loopback origin server; `onConnection` gets each socket (allowHalfOpen, as a real server may be). */
-export async function startOrigin(onConnection: (socket: net.Socket) => void): Promise<{
+/**
+ * A loopback origin server; `onConnection` gets each socket (allowHalfOpen, as a real server may be).
+ * `endOnEnd` false: the test ends its sockets itself (a TLS server over the socket does).
+ */
+export async function startOrigin(onConnection: (socket: net.Socket) => void, endOnEnd = true): Promise<{
   server: net.Server;
   port: number;
   address: string;
@@ -124,9 +127,11 @@ export async function startOrigin(onConnection: (socket: net.Socket) => void): P
     socket.on("close", () => sockets.delete(socket));
     onConnection(socket);
     // Like most servers, close our side once the client has closed its own, unless the test did.
-    socket.on("end", () => {
-      if (!socket.writableEnded) socket.end();
-    });
+    if (endOnEnd) {
+      socket.on("end", () => {
+        if (!socket.writableEnded) socket.end();
+      });
+    }
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as net.AddressInfo).port;

@@ -53,7 +53,7 @@ class FakeRuntime {
       chroot: true,
       reusePort: true,
       inheritableSockets: true,
-      tls: { ciphers: true, ciphersuites: true, versions: ["TLSv1.2", "TLSv1.3"] },
+      tls: { ciphers: true, ciphersuites: true, versions: ["TLSv1.2", "TLSv1.3"], readBeforeHandshake: true, writeBeforeHandshake: true },
       ...options.info,
     };
     this.uid = options.uid ?? 0;

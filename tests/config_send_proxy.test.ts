@@ -1,7 +1,7 @@
 /**
  * send-proxy keys in configuration files: on a backend for its servers and on a server, the v1/v2
- * conflict, the server's choice replacing its backend's, check-send-proxy, and the refusal beside
- * server TLS.
+ * conflict, the server's choice replacing its backend's, check-send-proxy, and server TLS beside
+ * them.
  */
 
 import { test } from "node:test";
@@ -68,11 +68,12 @@ test("v1 and v2 together are refused at the key, and a value must be a boolean",
   assert.equal(errorsOf(`send-proxy = "yes"\nservers = [{ name = "a", address = "127.0.0.1:80" }]`).length, 1);
 });
 
-test("send-proxy beside server tls is refused with the reason", () => {
-  const errors = errorsOf(`servers = [{ name = "a", address = "127.0.0.1:443", tls = { verify = "none" }, send-proxy-v2 = true }]`);
-  assert.equal(errors.length, 1);
-  assert.match(errors[0]!, /Server "a" has both "send-proxy-v2" and "tls": sending the PROXY header before a TLS handshake/);
-  assert.equal(errorsOf(`tls = { verify = "none" }\ncheck-send-proxy = true\nservers = [{ name = "a", address = "127.0.0.1:443" }]`).length, 1);
+test("send-proxy beside server tls is kept: the header goes before the handshake (a runtime that cannot is refused by tls_config.test.ts)", () => {
+  const [server] = backend(`servers = [{ name = "a", address = "127.0.0.1:443", tls = { verify = "none" }, send-proxy-v2 = true }]`).servers;
+  assert.equal(server!.sendProxy.version, 2);
+  assert.notEqual(server!.tls, null);
+  const [checked] = backend(`tls = { verify = "none" }\ncheck-send-proxy = true\nservers = [{ name = "a", address = "127.0.0.1:443" }]`).servers;
+  assert.equal(checked!.sendProxy.check, true);
 });
 
 test("checks send the header when told, else when the server's traffic does and the check goes to the server", () => {

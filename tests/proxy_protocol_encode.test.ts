@@ -4,7 +4,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { addressBytes, commonName, encodeProxyV1, encodeProxyV2, encodeProxyV2Local } from "../src/proxy_protocol/encode.ts";
+import { addressBytes, commonName, encodeCheckProxyHeader, encodeProxyV1, encodeProxyV2, encodeProxyV2Local } from "../src/proxy_protocol/encode.ts";
 import type { NetAddr, TlsFacts } from "../src/runtime/types.ts";
 
 const SIGNATURE = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
@@ -101,6 +101,14 @@ test("v2: the SSL TLV of a plain client says no SSL and a non-zero verify; no CN
 test("v2: without ssl, no SSL TLV even for a TLS client", () => {
   const bytes = encodeProxyV2(v4("10.0.0.1", 1), v4("10.0.0.2", 2), TLS, { ssl: false, sslCn: false });
   assert.deepEqual(tlvs(bytes, 28).map(([type]) => type), [0x01, 0x02]);
+});
+
+test("a check's header: v1 with the check connection's addresses, or UNKNOWN before it is made (towards TLS); v2 always LOCAL", () => {
+  const check = { local: v4("10.0.0.5", 40000), remote: v4("10.0.0.11", 443) };
+  assert.equal(text(encodeCheckProxyHeader(1, check)), "PROXY TCP4 10.0.0.5 10.0.0.11 40000 443\r\n");
+  assert.equal(text(encodeCheckProxyHeader(1, null)), "PROXY UNKNOWN\r\n");
+  assert.deepEqual([...encodeCheckProxyHeader(2, check)], [...encodeProxyV2Local()]);
+  assert.deepEqual([...encodeCheckProxyHeader(2, null)], [...encodeProxyV2Local()]);
 });
 
 test("addresses as bytes: IPv4, IPv6 with ::, embedded IPv4, zones; nonsense refused", () => {

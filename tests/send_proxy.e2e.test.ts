@@ -2,7 +2,9 @@
  * send-proxy end to end, through the CLI: an origin that decodes the PROXY header byte by byte
  * (v1 and v2, TLVs included) from tcp and http mode, a TLS client with a certificate on a TLS bind
  * for the SSL and CN TLVs, the http reuse rule (a connection that carried a header stays with its
- * client unless http-reuse always), and check-send-proxy.
+ * client unless http-reuse always), and check-send-proxy; and towards TLS servers, the header in
+ * clear before the handshake (HAProxy's `send-proxy` beside `ssl`), for traffic and checks, or
+ * `proxy check`'s refusal where the runtime cannot send it (`RuntimeInfo.tls.writeBeforeHandshake`).
  */
 
 import { describe, test } from "node:test";
@@ -13,6 +15,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CliProcess, ROOT, startOrigin, waitUntil } from "./_cli_helpers.ts";
 import { configFile } from "./_http_helpers.ts";
+import { serveTlsAfter } from "./_tls_helpers.ts";
+import { currentRuntime } from "../src/runtime/detect.ts";
+
+const WRITES_BEFORE_HANDSHAKE = currentRuntime().info.tls.writeBeforeHandshake;
 
 const FIXTURES = join(ROOT, "tests", "fixtures", "tls");
 const fixture = (name: string): string => join(FIXTURES, name);
@@ -20,6 +26,9 @@ const CA = readFileSync(fixture("ca.pem"), "utf8");
 const CLIENT_CERT = readFileSync(fixture("client.crt"), "utf8");
 const CLIENT_KEY = readFileSync(fixture("client.key"), "utf8");
 const TLS_BIND = `{ address = "127.0.0.1:0", crt = ${JSON.stringify(fixture("default.pem"))}, verify = "optional", ca-file = ${JSON.stringify(fixture("ca.pem"))}, alpn = ["http/1.1"] }`;
+/** What a TLS origin serves, and the server `tls` table that verifies it. */
+const ORIGIN_PEM = readFileSync(fixture("default.pem"), "utf8");
+const SERVER_TLS = `{ ca-file = ${JSON.stringify(fixture("ca.pem"))}, sni = "default.test" }`;
 
 /** A PROXY header as the origin decoded it. */
 interface Decoded {
@@ -112,19 +121,25 @@ interface SeenConnection {
   requests: number;
   /** What came after the header (tcp mode). */
   data: string;
+  /** A TLS origin: the SNI name and ALPN protocol of the handshake that followed the header. */
+  tls: { servername: string; alpn: string } | null;
 }
 
 /**
  * An origin that decodes the header of each connection, then answers: in tcp mode "ok <bytes>"
- * for what followed, once the client ends; in http mode 200 "ok" to each request head.
+ * for what followed, once the client ends; in http mode 200 "ok" to each request head. With
+ * `tlsAfterHeader`, what follows the header is a TLS handshake (as default.test), and the answers
+ * go over TLS.
  */
-async function proxyOrigin(mode: "tcp" | "http") {
+async function proxyOrigin(mode: "tcp" | "http", tlsAfterHeader = false) {
   const seen: SeenConnection[] = [];
+  const secureContext = tlsAfterHeader ? tls.createSecureContext({ cert: ORIGIN_PEM, key: ORIGIN_PEM }) : undefined;
   const origin = await startOrigin((socket) => {
-    const connection: SeenConnection = { header: null, requests: 0, data: "" };
+    const connection: SeenConnection = { header: null, requests: 0, data: "", tls: null };
     seen.push(connection);
     let buffered = Buffer.alloc(0);
-    socket.on("data", (chunk: Buffer) => {
+    let stream: net.Socket = socket;
+    const onData = (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
       if (connection.header === null) {
         let decoded: ReturnType<typeof decode>;
@@ -138,6 +153,17 @@ async function proxyOrigin(mode: "tcp" | "http") {
         if (decoded === null) return;
         connection.header = decoded.header;
         buffered = buffered.subarray(decoded.length);
+        if (secureContext !== undefined) {
+          socket.off("data", onData);
+          const secure = serveTlsAfter(socket, buffered, { secureContext, ALPNProtocols: ["http/1.1"] });
+          buffered = Buffer.alloc(0);
+          stream = secure;
+          secure.on("secure", () => (connection.tls = { servername: String(secure.servername || ""), alpn: String(secure.alpnProtocol || "") }));
+          secure.on("error", () => {});
+          secure.on("data", onData);
+          secure.on("end", () => (mode === "tcp" ? secure.end(`ok ${connection.data}`) : secure.end()));
+          return;
+        }
       }
       if (mode === "tcp") {
         connection.data += buffered.toString("latin1");
@@ -149,11 +175,15 @@ async function proxyOrigin(mode: "tcp" | "http") {
         if (end < 0) break;
         buffered = buffered.subarray(end + 4);
         connection.requests++;
-        socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        stream.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
       }
-    });
-    if (mode === "tcp") socket.on("end", () => socket.end(`ok ${connection.data}`));
-  });
+    };
+    socket.on("data", onData);
+    if (!tlsAfterHeader) {
+      if (mode === "tcp") socket.on("end", () => socket.end(`ok ${connection.data}`));
+      else socket.on("end", () => socket.end());
+    }
+  }, false);
   return { ...origin, seen };
 }
 
@@ -426,6 +456,154 @@ servers = [
       remove();
       await v2.close();
       await v1.close();
+    }
+  });
+});
+
+describe("send-proxy towards TLS servers: the header in clear, then the handshake", () => {
+  const skip = !WRITES_BEFORE_HANDSHAKE && "the runtime refuses it: see the check-time test";
+
+  test("tcp mode, v1: the header, then a verified handshake, then the client's bytes", { skip }, async () => {
+    const origin = await proxyOrigin("tcp", true);
+    let started: Awaited<ReturnType<typeof startConfig>> | undefined;
+    try {
+      started = await startConfig(`
+[frontends.web]
+mode = "tcp"
+bind = "127.0.0.1:0"
+default-backend = "app"
+
+[backends.app]
+mode = "tcp"
+servers = [{ name = "a", address = "${origin.address}", send-proxy = true, tls = ${SERVER_TLS} }]
+`, "tcp");
+      const port = started.ports[0]!;
+      const answer = await new Promise<{ text: string; localPort: number }>((resolve, reject) => {
+        let localPort = 0;
+        const socket = net.connect(port, "127.0.0.1", () => {
+          localPort = socket.localPort!;
+          socket.end("hello over tls");
+        });
+        let text = "";
+        socket.on("data", (chunk: Buffer) => (text += chunk.toString()));
+        socket.on("error", reject);
+        socket.on("end", () => resolve({ text, localPort }));
+      });
+      assert.equal(answer.text, "ok hello over tls");
+      assert.equal(origin.seen.length, 1);
+      const seen = origin.seen[0]!;
+      assert.deepEqual(
+        [seen.header!.version, seen.header!.command, seen.header!.source, seen.header!.destination, seen.header!.sourcePort, seen.header!.destinationPort],
+        [1, "TCP4", "127.0.0.1", "127.0.0.1", answer.localPort, port],
+      );
+      assert.deepEqual(seen.tls, { servername: "default.test", alpn: "http/1.1" });
+    } finally {
+      await started?.proxy.stop();
+      started?.remove();
+      await origin.close();
+    }
+  });
+
+  test("http mode, v2 with the SSL TLV from a TLS bind to a TLS server; a header-carrying connection stays with its client", { skip }, async () => {
+    const origin = await proxyOrigin("http", true);
+    let started: Awaited<ReturnType<typeof startConfig>> | undefined;
+    try {
+      started = await startConfig(`
+[frontends.web]
+mode = "http"
+bind = ["127.0.0.1:0", ${TLS_BIND}]
+default-backend = "app"
+
+[backends.app]
+mode = "http"
+servers = [{ name = "a", address = "${origin.address}", send-proxy-v2-ssl-cn = true, tls = ${SERVER_TLS} }]
+`, "http");
+      const [plainPort, tlsPort] = started.ports as [number, number];
+      const { answer, localPort } = await tlsClient(tlsPort, (socket) => socket.write("GET / HTTP/1.1\r\nHost: test\r\n\r\n"), (text) => text.endsWith("\r\n\r\nok"));
+      assert.match(answer, /^HTTP\/1\.1 200/);
+      const first = origin.seen[0]!;
+      assert.deepEqual([first.header!.version, first.header!.command, first.header!.sourcePort, first.header!.destinationPort], [2, "PROXY", localPort, tlsPort]);
+      assert.equal(first.header!.tlvs.get(0x02)?.toString(), "default.test");
+      const ssl = decodeSsl(first.header!.tlvs.get(0x20)!);
+      assert.deepEqual([ssl.client, ssl.verify, ssl.sub.get(0x21), ssl.sub.get(0x22)], [0x07, 0, "TLSv1.3", "client one"]);
+      assert.deepEqual(first.tls, { servername: "default.test", alpn: "http/1.1" });
+      // Another client, on the plain bind: a connection of its own, with its own header, over TLS.
+      const plain = await plainGets(plainPort, 2);
+      assert.equal(origin.seen.length, 2, "the first client's connection was not reused");
+      const second = origin.seen[1]!;
+      assert.deepEqual([second.header!.command, second.header!.sourcePort, second.header!.destinationPort, second.requests], ["PROXY", plain.localPort, plainPort, 2]);
+      assert.deepEqual(second.tls, { servername: "default.test", alpn: "http/1.1" });
+    } finally {
+      await started?.proxy.stop();
+      started?.remove();
+      await origin.close();
+    }
+  });
+
+  test("check-send-proxy over TLS: a tcp check sends v2 LOCAL, an http check v1 UNKNOWN (its addresses are not known before the handshake), each then completes its handshake", { skip }, async () => {
+    const v2 = await proxyOrigin("tcp", true);
+    const v1 = await proxyOrigin("http", true);
+    let started: Awaited<ReturnType<typeof startConfig>> | undefined;
+    try {
+      started = await startConfig(`
+[frontends.web]
+mode = "http"
+bind = "127.0.0.1:0"
+default-backend = "v1"
+
+[backends.v2]
+mode = "http"
+check = { interval = "100ms", timeout = "5s" }
+servers = [{ name = "v2", address = "${v2.address}", send-proxy-v2 = true, tls = ${SERVER_TLS} }]
+
+[backends.v1]
+mode = "http"
+check = { type = "http", path = "/health", interval = "100ms", timeout = "5s" }
+servers = [{ name = "v1", address = "${v1.address}", check-send-proxy = true, tls = ${SERVER_TLS} }]
+`, "http");
+      // A tcp check passes once its handshake is done and the certificate verified (the origin may
+      // see the connection close before the client's last handshake message).
+      await waitUntil(
+        () => /Health check for server "v2\/v2" succeeded, reason: Layer4 check passed/.test(started!.proxy.stderr) && v1.seen.some((c) => c.requests > 0),
+        "a check on each server, through its handshake",
+      );
+      const local = v2.seen.find((c) => c.header !== null)!;
+      assert.deepEqual([local.header!.version, local.header!.command, local.header!.family, local.header!.tlvs.size], [2, "LOCAL", 0, 0]);
+      const line = v1.seen.find((c) => c.requests > 0)!;
+      assert.deepEqual([line.header!.version, line.header!.command], [1, "UNKNOWN"]);
+      assert.deepEqual(line.tls, { servername: "default.test", alpn: "http/1.1" });
+      assert.equal(started.proxy.running, true);
+    } finally {
+      await started?.proxy.stop();
+      started?.remove();
+      await v2.close();
+      await v1.close();
+    }
+  });
+
+  test("proxy check accepts send-proxy beside a server's tls where the runtime sends the header before the handshake, and refuses it elsewhere", async () => {
+    const file = configFile(`
+[frontends.web]
+mode = "tcp"
+bind = "127.0.0.1:0"
+default-backend = "app"
+
+[backends.app]
+mode = "tcp"
+servers = [{ name = "a", address = "127.0.0.1:1", send-proxy-v2 = true, tls = { verify = "none" } }]
+`);
+    const proxy = new CliProcess(["check", "-f", file.path]);
+    try {
+      const code = await proxy.waitExit();
+      if (WRITES_BEFORE_HANDSHAKE) {
+        assert.equal(code, 0, proxy.stderr);
+      } else {
+        assert.notEqual(code, 0);
+        assert.match(proxy.stderr, /Server "a" has both "send-proxy-v2" and "tls", which cannot be honoured together on this runtime/);
+      }
+    } finally {
+      await proxy.stop();
+      file.remove();
     }
   });
 });

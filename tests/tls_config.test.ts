@@ -24,7 +24,13 @@ import type { TlsSupport } from "../src/runtime/types.ts";
 const runtime = currentRuntime();
 const FIXTURES = join(ROOT, "tests", "fixtures", "tls");
 const fixture = (name: string): string => join(FIXTURES, name);
-const ALL_SUPPORTED: TlsSupport = { ciphers: true, ciphersuites: true, versions: ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"] };
+const ALL_SUPPORTED: TlsSupport = {
+  ciphers: true,
+  ciphersuites: true,
+  versions: ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"],
+  readBeforeHandshake: true,
+  writeBeforeHandshake: true,
+};
 /** 2026-12-07: the fixtures' far expiry is in 2126, expired.pem's was in 2021. */
 const NOW = Date.parse("2026-12-07T12:00:00Z");
 
@@ -159,7 +165,7 @@ describe("TLS binds in the configuration", () => {
   });
 
   test("a setting the runtime would ignore is refused at check time, never silently dropped", async () => {
-    const none: TlsSupport = { ciphers: false, ciphersuites: false, versions: ["TLSv1.2", "TLSv1.3"] };
+    const none: TlsSupport = { ciphers: false, ciphersuites: false, versions: ["TLSv1.2", "TLSv1.3"], readBeforeHandshake: true, writeBeforeHandshake: true };
     const errors = await errorsOf(
       frontendWith(`{ address = ":443", crt = "${fixture("default.pem")}", ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256", ciphersuites = "TLS_AES_128_GCM_SHA256", min-version = "TLSv1.1" }`),
       tlsIo(none),
@@ -173,6 +179,35 @@ describe("TLS binds in the configuration", () => {
       tlsIo(ALL_SUPPORTED),
     );
     assert.equal(accepted.config.frontends[0]!.binds[0]!.tls!.ciphers, "ECDHE-ECDSA-AES128-GCM-SHA256");
+  });
+
+  test("the PROXY protocol before a handshake: accepted where the runtime reads and writes it, refused at check time where it cannot", async () => {
+    const document = `[frontends.web]
+mode = "http"
+bind = [{ address = ":443", crt = "${fixture("default.pem")}", accept-proxy = true }, { address = ":80", accept-proxy = true }]
+default-backend = "app"
+
+[backends.app]
+mode = "http"
+check = { interval = "2s" }
+servers = [
+  { name = "a", address = "127.0.0.1:8443", tls = { verify = "none" }, send-proxy-v2 = true },
+  { name = "b", address = "127.0.0.1:8444", tls = { verify = "none" }, check-send-proxy = true },
+]
+`;
+    const accepted = await check(document, tlsIo(ALL_SUPPORTED));
+    assert.deepEqual(accepted.config.frontends[0]!.binds.map((bind) => [bind.tls !== null, bind.acceptProxy]), [[true, true], [false, true]]);
+    const neither: TlsSupport = { ...ALL_SUPPORTED, readBeforeHandshake: false, writeBeforeHandshake: false };
+    const errors = (await errorsOf(document, tlsIo(neither))).map((error) => error.replace(/^\d+:\d+: /, ""));
+    assert.deepEqual(errors, [
+      `frontends.web.bind[0].accept-proxy: "accept-proxy" cannot be honoured on a TLS bind (with "crt") on this runtime (its TLS listener cannot read the PROXY header before the handshake): put it on a plain bind, terminate TLS in front, or run the proxy on a runtime that honours it (docs/config.md)`,
+      `backends.app.servers[0]: Server "a" has both "send-proxy-v2" and "tls", which cannot be honoured together on this runtime (this runtime's TLS client cannot send the PROXY header before its handshake): use one or the other, or run the proxy on a runtime that honours it (docs/config.md)`,
+      `backends.app.servers[1]: Server "b" has both "check-send-proxy" and "tls", which cannot be honoured together on this runtime (this runtime's TLS client cannot send the PROXY header before its handshake): use one or the other, or run the proxy on a runtime that honours it (docs/config.md)`,
+    ]);
+    // The runtime running this test: what it says it honours is what `proxy check` accepts.
+    const here = runtime.info.tls;
+    if (here.readBeforeHandshake && here.writeBeforeHandshake) await check(document);
+    else assert.ok((await errorsOf(document)).length > 0);
   });
 
   test("without certificate access (a document checked without the runtime), a TLS bind is refused", () => {

@@ -24,7 +24,7 @@ function runtimeWith(info: Partial<RuntimeInfo>): Runtime {
     chroot: true,
     reusePort: true,
     inheritableSockets: true,
-    tls: { ciphers: true, ciphersuites: false, versions: ["TLSv1.2", "TLSv1.3"] },
+    tls: { ciphers: true, ciphersuites: false, versions: ["TLSv1.2", "TLSv1.3"], readBeforeHandshake: true, writeBeforeHandshake: true },
   };
   return { info: { ...base, ...info } } as Runtime;
 }

@@ -259,10 +259,12 @@ function readBinds(reader: Reader, path: ConfigPath, value: unknown, reusePort: 
     }
     const tls = table === undefined ? null : readBindTls(reader, itemPath, table);
     const acceptProxy = table === undefined ? false : reader.boolean([...itemPath, "accept-proxy"], table["accept-proxy"]) ?? false;
-    if (acceptProxy && table?.crt !== undefined) {
-      // node:tls takes the socket from its first byte; reading the header before the ClientHello
-      // needs the TLS listener to hand over its first bytes, which it does not yet.
-      reader.error([...itemPath, "accept-proxy"], `"accept-proxy" is not supported on a TLS bind (with "crt") yet: put it on a plain bind, or terminate TLS in front`);
+    if (acceptProxy && table?.crt !== undefined && reader.tls?.support.readBeforeHandshake === false) {
+      // The header comes in clear before the ClientHello: the runtime's TLS listener must let it be read first.
+      reader.error(
+        [...itemPath, "accept-proxy"],
+        `"accept-proxy" cannot be honoured on a TLS bind (with "crt") on this runtime (its TLS listener cannot read the PROXY header before the handshake): put it on a plain bind, terminate TLS in front, or run the proxy on a runtime that honours it (docs/config.md)`,
+      );
     }
     try {
       const address = parseBindAddress(text);
@@ -442,17 +444,18 @@ function readServer(reader: Reader, path: ConfigPath, value: unknown, index: num
 }
 
 /**
- * The PROXY header goes in clear before the TLS ClientHello (HAProxy's order), but the runtime's
- * TLS client (node:tls) writes its ClientHello as soon as the socket connects, with no way to put
- * bytes before it: refused rather than sent in the wrong place.
+ * The PROXY header goes in clear before the TLS ClientHello (HAProxy's order): refused where the
+ * runtime's TLS client cannot put bytes before its hello (`TlsSupport.writeBeforeHandshake`),
+ * rather than sent in the wrong place. Unknown without the runtime (a document checked alone).
  */
 function checkSendProxyWithTls(reader: Reader, path: ConfigPath, name: string, tls: ServerTlsConfig | null, sendProxy: SendProxyConfig, checkSends: boolean): void {
-  if (tls === null) return;
+  if (tls === null || reader.tls?.support.writeBeforeHandshake !== false) return;
+  const why = "this runtime's TLS client cannot send the PROXY header before its handshake";
   if (sendProxy.version !== 0) {
     const key = sendProxy.version === 1 ? "send-proxy" : "send-proxy-v2";
-    reader.error(path, `Server "${name}" has both "${key}" and "tls": sending the PROXY header before a TLS handshake to a server is not supported yet; use one or the other`);
+    reader.error(path, `Server "${name}" has both "${key}" and "tls", which cannot be honoured together on this runtime (${why}): use one or the other, or run the proxy on a runtime that honours it (docs/config.md)`);
   } else if (checkSends) {
-    reader.error(path, `Server "${name}" has both "check-send-proxy" and "tls": sending the PROXY header before a TLS handshake to a server is not supported yet`);
+    reader.error(path, `Server "${name}" has both "check-send-proxy" and "tls", which cannot be honoured together on this runtime (${why}): use one or the other, or run the proxy on a runtime that honours it (docs/config.md)`);
   }
 }
 

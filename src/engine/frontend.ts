@@ -11,7 +11,16 @@
  * @module
  */
 
-import type { Connection, ConnectionHandler, Listener, NetAddr, Runtime, TlsServerOptions } from "../runtime/types.ts";
+import type {
+  Connection,
+  ConnectionHandler,
+  Listener,
+  NetAddr,
+  Runtime,
+  TlsHandshakeFailure,
+  TlsHandshakeStarter,
+  TlsServerOptions,
+} from "../runtime/types.ts";
 import type { NetError } from "../runtime/net_error.ts";
 import type { Backend } from "../core/backend.ts";
 import type { Logger } from "../core/logger.ts";
@@ -111,7 +120,7 @@ export class Frontend implements HttpSessionHost, ProxyHeaderHost {
   failedHandshakes = 0;
   /** Connections of accept-proxy binds closed for a missing, bad or late PROXY header. */
   failedProxyHeaders = 0;
-  /** Connections of accept-proxy binds still reading their PROXY header. */
+  /** Connections of accept-proxy binds still reading their PROXY header (on a TLS bind, or in the handshake after it). */
   readingProxyHeaders = 0;
   /** Stats counters of the frontend (core/counters.ts). */
   readonly counters = new TrafficCounters();
@@ -262,8 +271,11 @@ export class Frontend implements HttpSessionHost, ProxyHeaderHost {
     for (const session of [...this.httpSessions]) session.drain();
   }
 
-  /** The runtime's TLS options for a bind; a failed handshake is logged as HAProxy does, once. */
-  private tlsOptions(tls: BindTlsConfig, bindIndex: number): TlsServerOptions {
+  /**
+   * The runtime's TLS options for a bind; a failed handshake is logged as HAProxy does, once. With
+   * `accept-proxy`, each connection's PROXY header is read before the handshake (the prelude).
+   */
+  private tlsOptions(tls: BindTlsConfig, bindIndex: number, acceptProxy: boolean): TlsServerOptions {
     const sni = new SniSelector(tls.certificates.map((certificate) => certificate.names), tls.strictSni);
     return {
       certificates: tls.certificates.map((certificate) => ({ chain: certificate.chain, key: certificate.key })),
@@ -278,16 +290,20 @@ export class Frontend implements HttpSessionHost, ProxyHeaderHost {
       ...(this.tlsTicketKeys === undefined ? {} : { ticketKeys: this.tlsTicketKeys }),
       // HAProxy bounds the handshake by `timeout client`.
       handshakeTimeout: this.config.timeouts.client,
-      onHandshakeFailure: (failure) => {
-        this.failedHandshakes++;
-        const line = formatConnectionError(
-          failure.remote.address, failure.remote.port, this.runtime.wallClock(), this.name, String(bindIndex + 1),
-          `SSL handshake failure (${failure.reason})`,
-        );
-        if (this.trafficLog !== null) this.trafficLog.writeLine(line, true);
-        else this.logger.debug(line);
-      },
+      onHandshakeFailure: (failure) => this.handshakeFailed(failure, bindIndex),
+      ...(acceptProxy ? { prelude: { readPrelude: (conn, handshake) => this.readProxyHeader(conn, bindIndex, handshake) } } : {}),
     };
+  }
+
+  /** A failed TLS handshake on bind `bindIndex`: counted, and logged as HAProxy does. */
+  private handshakeFailed(failure: TlsHandshakeFailure, bindIndex: number): void {
+    this.failedHandshakes++;
+    const line = formatConnectionError(
+      failure.remote.address, failure.remote.port, this.runtime.wallClock(), this.name, String(bindIndex + 1),
+      `SSL handshake failure (${failure.reason})`,
+    );
+    if (this.trafficLog !== null) this.trafficLog.writeLine(line, true);
+    else this.logger.debug(line);
   }
 
   private listen(bind: BindConfig, host: string, port: number, inherited: InheritedListener | null, bindIndex: number): Promise<Listener> {
@@ -302,9 +318,10 @@ export class Frontend implements HttpSessionHost, ProxyHeaderHost {
         ipv6Only: bind.host === "::",
         bufferSize: this.bufferSize,
         ...(inherited === null ? {} : { fd: inherited.fd }),
-        ...(bind.tls === null ? {} : { tls: this.tlsOptions(bind.tls, bindIndex) }),
+        ...(bind.tls === null ? {} : { tls: this.tlsOptions(bind.tls, bindIndex, bind.acceptProxy === true) }),
       },
-      bind.acceptProxy === true ? (conn) => this.readProxyHeader(conn, bindIndex) : (conn) => this.accept(conn),
+      // A TLS bind's header is read through its TLS options (`prelude`), before the handshake.
+      bind.acceptProxy === true && bind.tls === null ? (conn) => this.readProxyHeader(conn, bindIndex) : (conn) => this.accept(conn),
       (error: NetError) => this.logger.error(`Frontend "${this.name}": ${error.message}`),
     );
   }
@@ -313,10 +330,10 @@ export class Frontend implements HttpSessionHost, ProxyHeaderHost {
    * accept-proxy: the header comes first, before the connection counts against `maxconn` (it is
    * bounded by `timeout client` instead, as HAProxy bounds its embryonic connections).
    */
-  private readProxyHeader(conn: Connection, bindIndex: number): void {
+  private readProxyHeader(conn: Connection, bindIndex: number, handshake: TlsHandshakeStarter | null = null): void {
     this.readingProxyHeaders++;
     // The header must fit in one buffer (tune.bufsize), as in HAProxy (proxy_protocol/parse.ts).
-    new ProxyHeaderReader(this, conn, this.config.timeouts.client, this.bufferSize - V2_PREAMBLE_LENGTH, this.runtime.wallClock(), bindIndex);
+    new ProxyHeaderReader(this, conn, this.config.timeouts.client, this.bufferSize - V2_PREAMBLE_LENGTH, this.runtime.wallClock(), bindIndex, handshake);
   }
 
   /** @internal The PROXY header is read: the connection goes on as any accepted one. */
@@ -325,6 +342,13 @@ export class Frontend implements HttpSessionHost, ProxyHeaderHost {
     this.accept(conn);
     // Refused (the parking queue full): a graceful stop may have waited for this header only.
     this.notifyIdle();
+  }
+
+  /** @internal A TLS bind: the handshake after a PROXY header failed, logged with the header's client. */
+  proxiedHandshakeFailed(failure: TlsHandshakeFailure, bindIndex: number): void {
+    this.readingProxyHeaders--;
+    this.notifyIdle();
+    this.handshakeFailed(failure, bindIndex);
   }
 
   /** @internal A missing, bad or late PROXY header: logged as HAProxy logs embryonic connections. */

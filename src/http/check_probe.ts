@@ -169,8 +169,10 @@ class HttpCheckRun implements ProbeRun, ConnectionHandler {
     this.#starting = true;
     try {
       const tls = probe.tls;
+      // Towards a TLS server the header goes before the handshake (the connection's preface).
+      const preface = tls === undefined || probe.proxyHeader === 0 ? undefined : encodeCheckProxyHeader(probe.proxyHeader, null);
       const conn = probe.runtime.connect(
-        tls === undefined ? { host: probe.host, port: probe.port, noDelay: true } : { host: probe.host, port: probe.port, noDelay: true, tls },
+        tls === undefined ? { host: probe.host, port: probe.port, noDelay: true } : { host: probe.host, port: probe.port, noDelay: true, tls, preface },
         this,
       );
       // A runtime that opened or failed synchronously may have finished the run already.
@@ -201,7 +203,7 @@ class HttpCheckRun implements ProbeRun, ConnectionHandler {
       this.#state = STATE_HEAD;
       this.#reader!.head.reset(this.#probe.check.method);
       const proxyHeader = this.#probe.proxyHeader;
-      if (proxyHeader !== 0) conn.write(encodeCheckProxyHeader(proxyHeader, conn));
+      if (proxyHeader !== 0 && conn.tls === undefined) conn.write(encodeCheckProxyHeader(proxyHeader, conn));
       conn.write(this.#probe.request);
     } catch (error) {
       this.#failed(error);

@@ -397,7 +397,8 @@ export class ServerConnector implements ConnectionHandler, SlotUser {
     // client, and the connection stays with that client (see release) unless http-reuse always.
     const header = server?.proxyHeader ?? null;
     const client = this.user.clientConnection;
-    if (header !== null && client !== null) conn.write(encodeProxyHeader(header, client));
+    // Towards a TLS server it went before the handshake (the connection's preface).
+    if (header !== null && client !== null && conn.tls === undefined) conn.write(encodeProxyHeader(header, client));
     this.state = STATE_READY;
     this.user.serverReady(now);
   }
@@ -478,10 +479,18 @@ export class ServerConnector implements ConnectionHandler, SlotUser {
     this.armTimer(this.backend!.connectTimeout);
     const port = server.port ?? this.user.clientConnection!.local.port;
     const tls = server.tls;
+    const header = server.proxyHeader;
     this.conn = this.host.runtime.connect(
       tls === undefined
         ? { host: server.host, port, noDelay: true, bufferSize: this.bufferBytes }
-        : { host: server.host, port, noDelay: true, bufferSize: this.bufferBytes, tls: server.tlsSniFromHost ? this.tlsForHost(tls) : tls },
+        : {
+          host: server.host,
+          port,
+          noDelay: true,
+          bufferSize: this.bufferBytes,
+          tls: server.tlsSniFromHost ? this.tlsForHost(tls) : tls,
+          preface: header === null ? undefined : encodeProxyHeader(header, this.user.clientConnection!),
+        },
       this,
     );
   }

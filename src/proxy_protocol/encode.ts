@@ -243,8 +243,11 @@ export function encodeProxyHeader(choice: ProxyHeaderChoice, client: ProxiedClie
 /**
  * The header a health check opens with (`check-send-proxy`), as HAProxy sends it on a connection
  * it made for itself: v1 describes the check's own connection (its local address as the source),
- * v2 is a LOCAL header, which a receiver serves with the connection's real addresses.
+ * v2 is a LOCAL header, which a receiver serves with the connection's real addresses. `check`
+ * null: the header is built before the connection is made (towards a TLS server it precedes the
+ * handshake), so v1 says UNKNOWN, which a receiver serves with the real addresses too.
  */
-export function encodeCheckProxyHeader(version: 1 | 2, check: { readonly local: NetAddr; readonly remote: NetAddr }): Uint8Array {
-  return version === 1 ? encodeProxyV1(check.local, check.remote) : encodeProxyV2Local();
+export function encodeCheckProxyHeader(version: 1 | 2, check: { readonly local: NetAddr; readonly remote: NetAddr } | null): Uint8Array {
+  if (version === 2) return encodeProxyV2Local();
+  return check === null ? encodeProxyV1(null, null) : encodeProxyV1(check.local, check.remote);
 }

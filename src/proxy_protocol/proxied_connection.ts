@@ -10,10 +10,24 @@
  * session tells its two sockets apart by identity): one extra call per event, no closure and no
  * promise per chunk, and only on accept-proxy binds.
  *
+ * On a TLS bind the header comes in clear before the ClientHello: the listener hands each plain
+ * connection to the reader first (the runtime's `TlsServerOptions.prelude`), the reader gives the
+ * bytes after the header back to TLS (`TlsHandshakeStarter`), and once the handshake is done the
+ * wrapper is put around the TLS connection, which carries both the header (`proxied`) and the
+ * handshake's facts (`tls`).
+ *
  * @module
  */
 
-import type { Connection, ConnectionHandler, NetAddr, TlsFacts } from "../runtime/types.ts";
+import type {
+  Connection,
+  ConnectionHandler,
+  NetAddr,
+  TlsFacts,
+  TlsHandshakeFailure,
+  TlsHandshakeStarter,
+  TlsHandshakeTarget,
+} from "../runtime/types.ts";
 import type { NetError } from "../runtime/net_error.ts";
 import type { TimerWheel, WheelTimer } from "../core/timer_wheel.ts";
 import { ProxyHeaderParser } from "./parse.ts";
@@ -114,28 +128,52 @@ export interface ProxyHeaderHost {
    * destroyed; `acceptMs` is when it was accepted (wall clock), `bindIndex` which bind took it.
    */
   proxyHeaderFailed(socket: Connection, code: ProxyHeaderErrorCode, acceptMs: number, bindIndex: number): void;
+  /**
+   * A TLS bind: the header was read, then the TLS handshake failed; the connection is closed.
+   * `failure` names the header's client (as every later step would have).
+   */
+  proxiedHandshakeFailed(failure: TlsHandshakeFailure, bindIndex: number): void;
 }
+
+const NO_BYTES = new Uint8Array(0);
 
 /**
  * Reads one connection's PROXY header, then hands the connection on wrapped. Allocated per
- * accepted connection on an accept-proxy bind, and dropped once the header is read.
+ * accepted connection on an accept-proxy bind, and dropped once the header is read (on a TLS bind,
+ * once the handshake that follows it is over: it is where the handshake ends).
  */
-export class ProxyHeaderReader implements ConnectionHandler {
+export class ProxyHeaderReader implements ConnectionHandler, TlsHandshakeTarget {
   readonly #host: ProxyHeaderHost;
   readonly #socket: Connection;
   readonly #parser: ProxyHeaderParser;
   readonly #timer: WheelTimer;
   readonly #acceptMs: number;
   readonly #bindIndex: number;
+  /** A TLS bind: what starts the handshake once the header is read; null on a plain bind. */
+  readonly #handshake: TlsHandshakeStarter | null;
+  /** The header, kept for the TLS connection that follows it. */
+  #header: ProxyHeader | null = null;
   #finished = false;
 
-  /** Starts reading: takes the socket's events, and arms `timeoutMs` (0: no limit). */
-  constructor(host: ProxyHeaderHost, socket: Connection, timeoutMs: number, maxV2Length: number, acceptMs: number, bindIndex: number) {
+  /**
+   * Starts reading: takes the socket's events, and arms `timeoutMs` (0: no limit). `handshake`: the
+   * socket is a TLS bind's, plain until the header is read, then handed back to TLS.
+   */
+  constructor(
+    host: ProxyHeaderHost,
+    socket: Connection,
+    timeoutMs: number,
+    maxV2Length: number,
+    acceptMs: number,
+    bindIndex: number,
+    handshake: TlsHandshakeStarter | null = null,
+  ) {
     this.#host = host;
     this.#socket = socket;
     this.#parser = new ProxyHeaderParser(maxV2Length);
     this.#acceptMs = acceptMs;
     this.#bindIndex = bindIndex;
+    this.#handshake = handshake;
     this.#timer = host.wheel.create(() => this.#settle(this.#parser.end("timeout")));
     socket.setHandler(this);
     if (timeoutMs > 0) this.#timer.arm(timeoutMs);
@@ -160,6 +198,11 @@ export class ProxyHeaderReader implements ConnectionHandler {
     this.#finished = true;
     this.#timer.disarm();
     if (result.kind === "header") {
+      if (this.#handshake !== null) {
+        this.#header = result.header;
+        this.#handshake.start(this.#socket, result.rest, this);
+        return;
+      }
       this.#host.proxyHeaderRead(new ProxiedConnection(this.#socket, result.header, result.rest));
       return;
     }
@@ -168,5 +211,19 @@ export class ProxyHeaderReader implements ConnectionHandler {
       this.#socket.destroy();
       this.#host.proxyHeaderFailed(this.#socket, result.code, this.#acceptMs, this.#bindIndex);
     }
+  }
+
+  /** @internal TLS bind: the handshake after the header is done. */
+  tlsAccepted(conn: Connection): void {
+    this.#host.proxyHeaderRead(new ProxiedConnection(conn, this.#header!, NO_BYTES));
+  }
+
+  /** @internal TLS bind: the handshake after the header failed. */
+  tlsFailed(failure: TlsHandshakeFailure): void {
+    const header = this.#header!;
+    this.#host.proxiedHandshakeFailed(
+      { remote: header.source ?? failure.remote, local: header.destination ?? failure.local, reason: failure.reason },
+      this.#bindIndex,
+    );
   }
 }

@@ -125,6 +125,24 @@ export class NodeNetConnection implements Connection {
   setNoDelay(noDelay: boolean): void {
     this.socket.setNoDelay(noDelay);
   }
+
+  /**
+   * Gives the socket up, open: its events no longer reach this connection, which reports nothing
+   * more (no `onClose`). `_node_tls.ts` hands an accepted socket to TLS this way once the clear
+   * bytes before its handshake are read.
+   */
+  release(): net.Socket {
+    const socket = this.socket;
+    socket.off("data", onSocketData);
+    socket.off("drain", onSocketDrain);
+    socket.off("end", onSocketEnd);
+    socket.off("error", onSocketError);
+    socket.off("close", onSocketClose);
+    (socket as OwnedSocket)[CONNECTION] = undefined;
+    this.open = false;
+    this.handler = NOOP_HANDLER;
+    return socket;
+  }
 }
 
 /** Dialled sockets read through `onread` (see the module notes): not on Bun, whose callback gets no socket. */

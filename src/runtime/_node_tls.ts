@@ -23,6 +23,20 @@
  *   connection ends its handshake with `secureConnection` or `tlsClientError` on all three (tried:
  *   success, reset, garbage, handshake timeout, FIN before the hello); its TCP socket's close is
  *   the fallback.
+ * - Clear bytes before the handshake (`TlsServerOptions.prelude`, accept-proxy): the listener is
+ *   node:net's on every runtime then, and the owner's reader reads each connection as a plain one.
+ *   What it read past its prelude goes back to node:tls as above on Node and Bun. Deno's node:tls
+ *   takes a socket that was read from out of order (seen: a ClientHello that follows the PROXY
+ *   header byte by byte failed every time, even with nothing put back), so there the socket is
+ *   wrapped in a Duplex stream (`PreludeStream`) that node:tls reads through its JS stream
+ *   adapter: in order, at the cost of a stream event per chunk. Bun's node:tls over such a stream
+ *   drops bytes (a 1 MB echo came back short), hence the two ways. A TLS socket over a stream
+ *   knows no addresses and cannot set Nagle: both come from the TCP socket.
+ * - Clear bytes before the ClientHello (`ConnectOptions.preface`, send-proxy): the TCP socket is
+ *   dialled with node:net, the bytes written to it at once (queued until it connects), and node:tls
+ *   started over it (`tls.connect({ socket })`), which writes its hello after what was queued
+ *   (tried on all three, with the server checking the order byte for byte). Errors of the TCP
+ *   socket (refused, reset) reach the TLS socket with their codes.
  *
  * @module
  */
@@ -30,6 +44,7 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { createPrivateKey, X509Certificate } from "node:crypto";
+import { Duplex } from "node:stream";
 import type {
   CertificateInfo,
   Connection,
@@ -41,6 +56,8 @@ import type {
   NetAddr,
   PeerCertificateState,
   TlsFacts,
+  TlsHandshakeStarter,
+  TlsHandshakeTarget,
   TlsServerOptions,
   TlsSupport,
 } from "./types.ts";
@@ -55,21 +72,28 @@ import { TlsError } from "./tls_error.ts";
  * OpenSSL's default security level whatever `min-version` says. Bun (BoringSSL): TLS 1.2 ciphers,
  * not TLS 1.3 suites, which BoringSSL does not let be chosen; TLS 1.1 and 1.0 still speak. Deno
  * (rustls): neither cipher list (its node:tls takes them without a word), and no TLS below 1.2.
+ * Clear bytes before the handshake, read and written, on all three (see the module notes).
  */
 export const NODE_TLS_SUPPORT: TlsSupport = Object.freeze({
   ciphers: true,
   ciphersuites: true,
   versions: Object.freeze(["TLSv1.2", "TLSv1.3"] as const),
+  readBeforeHandshake: true,
+  writeBeforeHandshake: true,
 });
 export const BUN_TLS_SUPPORT: TlsSupport = Object.freeze({
   ciphers: true,
   ciphersuites: false,
   versions: Object.freeze(["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"] as const),
+  readBeforeHandshake: true,
+  writeBeforeHandshake: true,
 });
 export const DENO_TLS_SUPPORT: TlsSupport = Object.freeze({
   ciphers: false,
   ciphersuites: false,
   versions: Object.freeze(["TLSv1.2", "TLSv1.3"] as const),
+  readBeforeHandshake: true,
+  writeBeforeHandshake: true,
 });
 
 type ConnectFunction = (options: ConnectOptions, handler: ConnectionHandler) => Connection;
@@ -129,7 +153,8 @@ const TLS_CONNECTION = Symbol("proxy.tlsConnection");
 /**
  * Dials with node:tls: `onOpen` once the handshake is done and the certificate verified. A
  * verification failure closes with a NetError "ECERTVERIFY", another handshake failure with
- * "ETLSHANDSHAKE", both naming the target and the reason.
+ * "ETLSHANDSHAKE", both naming the target and the reason. With a `preface`, the TCP socket is
+ * node:net's and the preface its first write (see the module notes).
  */
 export function connectNodeTls(options: ConnectOptions, tlsOptions: TlsClientOptions, handler: ConnectionHandler): Connection {
   // `allowHalfOpen` reaches the TLS socket (Node's tls.connect passes it on; @types/node omits it).
@@ -150,6 +175,13 @@ export function connectNodeTls(options: ConnectOptions, tlsOptions: TlsClientOpt
   // node:tls checks the name it dialled (an IP address here) or the SNI name: check ours instead.
   const verifyName = tlsOptions.verifyName;
   connectOptions.checkServerIdentity = (_host, certificate) => verifyName === "" ? undefined : tls.checkServerIdentity(verifyName, certificate);
+  const preface = options.preface;
+  if (preface !== undefined) {
+    const raw = net.connect({ host: options.host, port: options.port, allowHalfOpen: true, noDelay: options.noDelay });
+    // Queued until the socket connects, ahead of the ClientHello node:tls writes then.
+    raw.write(preface);
+    connectOptions.socket = raw;
+  }
   const socket = tls.connect(connectOptions);
   socket.setNoDelay(options.noDelay);
   if (options.bufferSize !== undefined) applyWriteHighWaterMark(socket, options.bufferSize);
@@ -257,6 +289,11 @@ class Handshakes {
     this.remove(`${address}:${port}`);
   }
 
+  /** The TCP socket from `address`:`port` still in its handshake, if any. */
+  socketAt(address: string | undefined, port: number | undefined): object | undefined {
+    return this.pending.get(`${address}:${port}`);
+  }
+
   whenDone(): Promise<void> {
     if (this.pending.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
@@ -294,11 +331,34 @@ interface TlsEntry {
   readonly options: TlsServerOptions;
 }
 
+/** A TCP socket of a TLS listener, read on accept. */
+interface EntryState {
+  readonly entry: TlsEntry;
+  readonly remote: NetAddr;
+  readonly local: NetAddr;
+  /** As the socket gave them: the key of its handshake in `Handshakes`. */
+  readonly rawAddress: string | undefined;
+  readonly rawPort: number | undefined;
+  /** After a prelude: where the handshake ends, instead of the listener's callbacks. */
+  target: TlsHandshakeTarget | undefined;
+  /** `target` was told the outcome (once). */
+  settled: boolean;
+}
+
 const ENTRY = Symbol("proxy.tlsEntry");
-/** `rawAddress`/`rawPort` as the socket gave them: the key of its handshake in `Handshakes`. */
-type EntrySocket = net.Socket & {
-  [ENTRY]?: { entry: TlsEntry; remote: NetAddr; local: NetAddr; rawAddress: string | undefined; rawPort: number | undefined };
-};
+type EntrySocket = net.Socket & { [ENTRY]?: EntryState };
+
+/** A failed handshake, told to the prelude's target or else the listener (once per target). */
+function handshakeFailed(state: EntryState, reason: string): void {
+  const failure = { remote: state.remote, local: state.local, reason };
+  if (state.target === undefined) {
+    state.entry.options.onHandshakeFailure(failure);
+    return;
+  }
+  if (state.settled) return;
+  state.settled = true;
+  state.target.tlsFailed(failure);
+}
 
 /** nginx's answer to plain HTTP on a TLS port (its 497, sent as a 400), in plain text. */
 const PLAIN_HTTP_ANSWER = new TextEncoder().encode(
@@ -322,33 +382,213 @@ function discard(): void {}
  */
 function onFirstBytes(this: net.Socket, chunk: Uint8Array): void {
   const socket = this as EntrySocket;
-  const { entry, remote, local } = socket[ENTRY]!;
+  const state = socket[ENTRY]!;
   socket.setTimeout(0);
+  socket.off("end", onEndBeforeHello);
   const first = chunk[0]!;
   if (first === 0x16) {
     socket.pause();
     socket.off("error", ignoreError);
     socket.unshift(chunk);
-    entry.tlsServer.emit("connection", socket);
+    state.entry.tlsServer.emit("connection", socket);
     return;
   }
   const plainHttp = first >= 0x41 && first <= 0x5a;
-  entry.options.onHandshakeFailure({ remote, local, reason: plainHttp ? "plain HTTP request on a TLS port" : "not a TLS record" });
+  handshakeFailed(state, plainHttp ? "plain HTTP request on a TLS port" : "not a TLS record");
   if (!plainHttp) {
     socket.destroy();
     return;
   }
   // Read on and drop the rest of the request: closing with unread bytes would reset the answer.
   socket.on("data", discard);
+  socket.resume();
   socket.end(PLAIN_HTTP_ANSWER);
   socket.setTimeout(PLAIN_ANSWER_LINGER_MS, onLingerOver);
 }
 
 /** No byte within the handshake timeout (`timeout client`): dropped, and logged as HAProxy does. */
 function onSilentClient(this: net.Socket): void {
-  const state = (this as EntrySocket)[ENTRY]!;
-  state.entry.options.onHandshakeFailure({ remote: state.remote, local: state.local, reason: "handshake timeout" });
+  handshakeFailed((this as EntrySocket)[ENTRY]!, "handshake timeout");
   this.destroy();
+}
+
+/**
+ * The client closed after its prelude, before any byte of a hello: the listening socket allows
+ * half-open connections, so nothing else would end it before the handshake timeout. (Deno's TLS
+ * over a PreludeStream does not notice such a FIN either; the handshake timeout ends it there.)
+ */
+function onEndBeforeHello(this: net.Socket): void {
+  handshakeFailed((this as EntrySocket)[ENTRY]!, "connection closed");
+  this.destroy();
+}
+
+/** The bytes read past a prelude, looked at as the first bytes (a turn later: see TlsHandshakeStarter). */
+function onFirstBytesAfterPrelude(socket: net.Socket, rest: Uint8Array): void {
+  if (!socket.destroyed) onFirstBytes.call(socket, rest);
+}
+
+/**
+ * The TCP socket of a connection that had a prelude closed: its handshake failed, unless told
+ * otherwise. A turn later: Deno's node:tls closes the socket before it reports why the handshake
+ * failed (`tlsClientError`), and that reason is the one to log.
+ */
+function onPreludeSocketClose(this: net.Socket): void {
+  setImmediate(handshakeFailed, (this as EntrySocket)[ENTRY]!, "connection closed");
+}
+
+/** Deno: TLS over a stream of the socket, a turn after the prelude (see the module notes). */
+function startOverStream(socket: net.Socket, rest: Uint8Array): void {
+  if (socket.destroyed) return;
+  const state = (socket as EntrySocket)[ENTRY]!;
+  state.entry.tlsServer.emit("connection", new PreludeStream(socket, state, rest));
+}
+
+/** Hands the connections whose prelude was read to TLS (one per listener with a prelude). */
+class PreludeHandshakes implements TlsHandshakeStarter {
+  readonly #handshakeTimeout: number;
+  constructor(handshakeTimeout: number) {
+    this.#handshakeTimeout = handshakeTimeout;
+  }
+
+  start(conn: Connection, rest: Uint8Array, target: TlsHandshakeTarget): void {
+    const socket = (conn as NodeNetConnection).release();
+    const state = (socket as EntrySocket)[ENTRY]!;
+    state.target = target;
+    socket.pause();
+    socket.on("error", ignoreError);
+    socket.once("close", onPreludeSocketClose);
+    if (!firstBytesCanBeReturned()) {
+      process.nextTick(startOverStream, socket, rest);
+    } else if (rest.length > 0) {
+      process.nextTick(onFirstBytesAfterPrelude, socket, rest);
+    } else {
+      if (this.#handshakeTimeout > 0) socket.setTimeout(this.#handshakeTimeout, onSilentClient);
+      socket.once("data", onFirstBytes);
+      socket.once("end", onEndBeforeHello);
+      socket.resume();
+    }
+  }
+}
+
+const PRELUDE_STREAM = Symbol("proxy.preludeStream");
+type StreamSocket = net.Socket & { [PRELUDE_STREAM]?: PreludeStream };
+
+/**
+ * A TCP socket as a plain Duplex, the bytes read past its prelude first: what Deno's node:tls
+ * reads a connection through once something was read from it (see the module notes). Reading
+ * follows the stream's demand (the socket paused while node:tls has not taken what it has); a write
+ * is done once the socket takes it without pushing back, else at its next `drain`.
+ */
+class PreludeStream extends Duplex {
+  readonly socket: net.Socket;
+  readonly state: EntryState;
+  #writeDone: ((error?: Error | null) => void) | null = null;
+
+  constructor(socket: net.Socket, state: EntryState, rest: Uint8Array) {
+    super({ allowHalfOpen: true });
+    this.socket = socket;
+    this.state = state;
+    (socket as StreamSocket)[PRELUDE_STREAM] = this;
+    socket.on("data", onStreamSocketData);
+    socket.on("end", onStreamSocketEnd);
+    socket.on("drain", onStreamSocketDrain);
+    socket.on("error", onStreamSocketError);
+    socket.on("close", onStreamSocketClose);
+    if (rest.length > 0) this.push(rest);
+  }
+
+  override _read(): void {
+    this.socket.resume();
+  }
+
+  override _write(chunk: Uint8Array, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    if (this.socket.write(chunk)) done();
+    else this.#writeDone = done;
+  }
+
+  override _final(done: (error?: Error | null) => void): void {
+    this.socket.end();
+    done();
+  }
+
+  override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
+    this.socket.destroy();
+    done(error);
+  }
+
+  /** @internal The socket took the write it had pushed back on. */
+  drained(): void {
+    const done = this.#writeDone;
+    this.#writeDone = null;
+    done?.();
+  }
+}
+
+function onStreamSocketData(this: net.Socket, chunk: Uint8Array): void {
+  if (!(this as StreamSocket)[PRELUDE_STREAM]!.push(chunk)) this.pause();
+}
+
+function onStreamSocketEnd(this: net.Socket): void {
+  (this as StreamSocket)[PRELUDE_STREAM]!.push(null);
+}
+
+function onStreamSocketDrain(this: net.Socket): void {
+  (this as StreamSocket)[PRELUDE_STREAM]!.drained();
+}
+
+function onStreamSocketError(this: net.Socket, error: Error): void {
+  (this as StreamSocket)[PRELUDE_STREAM]!.destroy(error);
+}
+
+function onStreamSocketClose(this: net.Socket): void {
+  (this as StreamSocket)[PRELUDE_STREAM]!.destroy();
+}
+
+/** A TLS connection over a PreludeStream: Nagle is the TCP socket's. */
+class StreamTlsConnection extends NodeNetConnection {
+  readonly tcp: net.Socket;
+  constructor(socket: tls.TLSSocket, tcp: net.Socket) {
+    super(socket, NOOP_HANDLER, true, "");
+    this.tcp = tcp;
+  }
+
+  override setNoDelay(noDelay: boolean): void {
+    this.tcp.setNoDelay(noDelay);
+  }
+}
+
+/**
+ * The TCP socket's state of a TLS socket (or of what node:tls reported a failure on) on a listener
+ * with a prelude: Node's TLS socket leads back to its TCP socket (`_parent`); Deno's is over a
+ * PreludeStream (see `streamOf`); Bun's is found by the peer's address.
+ */
+function preludeStateOf(socket: object, handshakes: Handshakes): EntryState | undefined {
+  if (socket instanceof PreludeStream) return socket.state;
+  const parent = (socket as { _parent?: unknown })._parent;
+  if (parent instanceof net.Socket && (parent as EntrySocket)[ENTRY] !== undefined) return (parent as EntrySocket)[ENTRY];
+  const stream = streamOf(socket);
+  if (stream !== undefined) return stream.state;
+  const own = (socket as EntrySocket)[ENTRY];
+  if (own !== undefined) return own;
+  const tcp = handshakes.socketAt((socket as net.Socket).remoteAddress, (socket as net.Socket).remotePort);
+  return tcp === undefined ? undefined : (tcp as EntrySocket)[ENTRY];
+}
+
+type WrapOwner = { _parentWrap?: { stream?: unknown } | null } | null | undefined;
+
+/**
+ * Deno: the PreludeStream a TLS socket reads through. Its TLS handle keeps the JS stream adapter
+ * as `_parentWrap`, which keeps the stream as `stream`; the socket drops the handle (`ssl`) once
+ * closed, before it reports a failed handshake, but still holds it under a symbol of its own.
+ */
+function streamOf(socket: object): PreludeStream | undefined {
+  const viaSsl = (socket as { ssl?: WrapOwner }).ssl?._parentWrap?.stream;
+  if (viaSsl instanceof PreludeStream) return viaSsl;
+  for (const key of Object.getOwnPropertySymbols(socket)) {
+    const stream = ((socket as Record<symbol, unknown>)[key] as WrapOwner)?._parentWrap?.stream;
+    if (stream instanceof PreludeStream) return stream;
+  }
+  return undefined;
 }
 
 function onLingerOver(this: net.Socket): void {
@@ -400,26 +640,62 @@ export function listenNodeTls(
   const tlsServer = tls.createServer(serverOptions);
   const bufferSize = options.bufferSize;
   const handshakes = new Handshakes();
+  const prelude = tlsOptions.prelude;
   tlsServer.on("secureConnection", (socket: tls.TLSSocket) => {
+    if (prelude !== undefined) {
+      preludeHandshakeDone(socket, preludeStateOf(socket, handshakes));
+      return;
+    }
     handshakes.ended(socket.remoteAddress, socket.remotePort);
     if (bufferSize !== undefined) applyWriteHighWaterMark(socket, bufferSize);
     const conn = new NodeNetConnection(socket, NOOP_HANDLER, true, "");
     conn.tls = tlsFactsOf(socket, verifyPeer);
     onAccept(conn);
   });
+  const preludeHandshakeDone = (socket: tls.TLSSocket, state: EntryState | undefined): void => {
+    // Not found (a runtime that changed how its TLS socket leads back): closed, and the TCP
+    // socket's close tells the target.
+    if (state === undefined || state.target === undefined || state.settled) {
+      socket.destroy();
+      return;
+    }
+    handshakes.ended(state.rawAddress, state.rawPort);
+    if (bufferSize !== undefined) applyWriteHighWaterMark(socket, bufferSize);
+    const stream = (socket as tls.TLSSocket & { _parent?: unknown })._parent instanceof net.Socket ? undefined : streamOf(socket);
+    const conn = stream === undefined ? new NodeNetConnection(socket, NOOP_HANDLER, true, "") : new StreamTlsConnection(socket, stream.socket);
+    conn.tls = tlsFactsOf(socket, verifyPeer);
+    conn.remote = state.remote;
+    conn.local = state.local;
+    state.settled = true;
+    state.target.tlsAccepted(conn);
+  };
   tlsServer.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
     // The TLS socket may have lost its addresses (Deno, or Node once destroyed); its TCP socket,
     // or the socket itself, had them read on accept.
     const parent = (socket as tls.TLSSocket & { _parent?: net.Socket | null })._parent;
-    const remembered = (socket as EntrySocket)[ENTRY] ?? (parent as EntrySocket | null | undefined)?.[ENTRY];
+    const remembered = prelude !== undefined
+      ? preludeStateOf(socket, handshakes)
+      : (socket as EntrySocket)[ENTRY] ?? (parent as EntrySocket | null | undefined)?.[ENTRY];
     const remote = remembered?.remote ?? addressOf(socket.remoteAddress, socket.remotePort);
     const local = remembered?.local ?? addressOf(socket.localAddress, socket.localPort);
     socket.destroy();
     if (remembered !== undefined) handshakes.ended(remembered.rawAddress, remembered.rawPort);
     else handshakes.ended(socket.remoteAddress, socket.remotePort);
-    tlsOptions.onHandshakeFailure({ remote, local, reason: handshakeReason(error) });
+    if (remembered !== undefined) handshakeFailed(remembered, handshakeReason(error));
+    // With a prelude only its target hears of a failure: the TCP socket's close tells it.
+    else if (prelude === undefined) tlsOptions.onHandshakeFailure({ remote, local, reason: handshakeReason(error) });
   });
   const entry: TlsEntry = { tlsServer, options: tlsOptions };
+  if (prelude !== undefined) {
+    // The owner reads each connection's prelude (and bounds it): node:net's listener on every runtime.
+    const starter = new PreludeHandshakes(tlsOptions.handshakeTimeout);
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket: net.Socket) => {
+      rememberEntry(socket, entry);
+      handshakes.started(socket);
+      prelude.readPrelude(new NodeNetConnection(socket, NOOP_HANDLER, true, ""), starter);
+    });
+    return startListening(server, options, onError).then((listening) => new NodeTlsListener(listening, handshakes));
+  }
   if (!firstBytesCanBeReturned()) {
     // Deno: the TLS server takes each connection as it comes (no plain-HTTP answer there).
     tlsServer.on("connection", (socket: net.Socket) => {
@@ -450,6 +726,8 @@ function rememberEntry(socket: net.Socket, entry: TlsEntry): void {
     local: addressOf(socket.localAddress, socket.localPort),
     rawAddress: socket.remoteAddress,
     rawPort: socket.remotePort,
+    target: undefined,
+    settled: false,
   };
 }
 

@@ -166,6 +166,46 @@ export interface TlsServerOptions {
   readonly handshakeTimeout: number;
   /** Called once per failed handshake; the connection is already closed. */
   readonly onHandshakeFailure: (failure: TlsHandshakeFailure) => void;
+  /**
+   * Reads what each connection sends in clear before its handshake (HAProxy's `accept-proxy` on an
+   * ssl bind: the PROXY header comes before the ClientHello); undefined: the handshake starts with
+   * the first byte. Only where `RuntimeInfo.tls.readBeforeHandshake`. With it, every connection of
+   * the listener goes to `prelude.readPrelude` first, and never to `onAccept`.
+   */
+  readonly prelude?: TlsPreludeReader;
+}
+
+/**
+ * Reads the clear bytes a connection on a TLS listener starts with ({@link TlsServerOptions.prelude}).
+ * The runtime knows nothing of their format: the reader decides where they end.
+ */
+export interface TlsPreludeReader {
+  /**
+   * A connection was accepted, plain (`tls` undefined): set its handler at once and read. Then
+   * either destroy it (a bad prelude: nothing more is reported about it, neither `onAccept` nor
+   * `onHandshakeFailure`), or, from within `onData` (so that no byte is read unseen past the
+   * prelude), call `handshake.start` once.
+   */
+  readPrelude(conn: Connection, handshake: TlsHandshakeStarter): void;
+}
+
+/** Starts the TLS handshake of a connection whose prelude was read. One per listener. */
+export interface TlsHandshakeStarter {
+  /**
+   * The prelude of `conn` (as given to `readPrelude`) is read: TLS takes its socket over, `rest`
+   * (the bytes read past the prelude, possibly none) first, and `conn` reports nothing more (its
+   * handler is dropped, and it must not be used). Exactly one of `target.tlsAccepted` and
+   * `target.tlsFailed` follows, never synchronously, instead of `onAccept` or `onHandshakeFailure`.
+   */
+  start(conn: Connection, rest: Uint8Array, target: TlsHandshakeTarget): void;
+}
+
+/** Where the handshake of a connection that had a prelude ends. */
+export interface TlsHandshakeTarget {
+  /** Done: the TLS connection (`tls` set; `remote` and `local` are the socket's), to handle at once. */
+  tlsAccepted(conn: Connection): void;
+  /** Failed (addresses are the socket's); the connection is already closed. */
+  tlsFailed(failure: TlsHandshakeFailure): void;
 }
 
 /** What a certificate holds, for configuration checks and SNI. */
@@ -282,6 +322,13 @@ export interface ConnectOptions extends BufferSizeOption {
   readonly noDelay: boolean;
   /** TLS towards the peer: `onOpen` comes once the handshake is done (and verified); undefined: plain TCP. */
   readonly tls?: TlsClientOptions;
+  /**
+   * With `tls`: bytes sent in clear as soon as the connection is made, before the ClientHello
+   * (HAProxy's `send-proxy` towards an ssl server: the PROXY header). Only where
+   * `RuntimeInfo.tls.writeBeforeHandshake`; ignored without `tls` (a plain connection's first
+   * `write` in `onOpen` is the same thing).
+   */
+  readonly preface?: Uint8Array;
 }
 
 /** TLS on an outgoing connection (to a server). */
@@ -446,6 +493,16 @@ export interface TlsSupport {
   readonly ciphersuites: boolean;
   /** The versions the runtime can speak, lowest first. */
   readonly versions: readonly TlsVersion[];
+  /**
+   * A TLS listener can read clear bytes before the handshake ({@link TlsServerOptions.prelude}):
+   * `accept-proxy` on a TLS bind.
+   */
+  readonly readBeforeHandshake: boolean;
+  /**
+   * A TLS connection can send clear bytes before its ClientHello ({@link ConnectOptions.preface}):
+   * `send-proxy` and `check-send-proxy` towards a server with `tls`.
+   */
+  readonly writeBeforeHandshake: boolean;
 }
 
 /** Facts about the runtime and machine, for `proxy version`. */

@@ -75,7 +75,9 @@ class TcpConnectRun implements ProbeRun, ConnectionHandler {
   begin(runtime: Runtime, host: string, port: number, tls: TlsClientOptions | undefined): void {
     this.#starting = true;
     try {
-      const conn = runtime.connect(tls === undefined ? { host, port, noDelay: true } : { host, port, noDelay: true, tls }, this);
+      // Towards a TLS server the header goes before the handshake (the connection's preface).
+      const preface = tls === undefined || this.#proxyHeader === 0 ? undefined : encodeCheckProxyHeader(this.#proxyHeader, null);
+      const conn = runtime.connect(tls === undefined ? { host, port, noDelay: true } : { host, port, noDelay: true, tls, preface }, this);
       // A runtime that opened or failed synchronously already finished the run.
       if (this.#finished) destroyQuietly(conn);
       else this.#conn = conn;
@@ -102,7 +104,7 @@ class TcpConnectRun implements ProbeRun, ConnectionHandler {
     this.#conn = conn;
     // A server that requires the header would log a bad connection without it. The write reaches
     // the kernel at once (the socket's queue is empty), so the close that follows does not lose it.
-    if (this.#proxyHeader !== 0) conn.write(encodeCheckProxyHeader(this.#proxyHeader, conn));
+    if (this.#proxyHeader !== 0 && conn.tls === undefined) conn.write(encodeCheckProxyHeader(this.#proxyHeader, conn));
     this.#finish(PASSED);
   }
 

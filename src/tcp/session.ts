@@ -246,9 +246,10 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     this.record.connectTime = Math.round(this.logClock() - this.connectStartedAt);
     this.phase = PHASE_ESTABLISHED;
     this.armIdle();
-    // The PROXY header goes before any byte of the client's (HAProxy's send-proxy).
+    // The PROXY header goes before any byte of the client's (HAProxy's send-proxy); towards a TLS
+    // server it went before the handshake (the connection's preface).
     const header = this.target?.proxyHeader ?? null;
-    if (header !== null && this.client !== null) conn.write(encodeProxyHeader(header, this.client));
+    if (header !== null && this.client !== null && conn.tls === undefined) conn.write(encodeProxyHeader(header, this.client));
     const pending = this.pending;
     for (let i = 0; i < pending.length; i++) conn.write(pending[i]!);
     this.pending = [];
@@ -370,10 +371,11 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     else this.timer.disarm();
     const port = server.port ?? client.local.port;
     const tls = server.tls;
+    const header = server.proxyHeader;
     this.server = this.host.runtime.connect(
       tls === undefined
         ? { host: server.host, port, noDelay: true, bufferSize: this.host.bufferSize }
-        : { host: server.host, port, noDelay: true, bufferSize: this.host.bufferSize, tls },
+        : { host: server.host, port, noDelay: true, bufferSize: this.host.bufferSize, tls, preface: header === null ? undefined : encodeProxyHeader(header, client) },
       this,
     );
   }
