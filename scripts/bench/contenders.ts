@@ -331,8 +331,9 @@ export async function startContender(
   } catch (error) {
     await setup.registry.stop(tracked);
     const line = tracked.exitDescription !== null ? firstOutputLine(tracked) : (error as Error).message;
+    const feature = spec.stats ? "stats" : mode === "https" ? "TLS termination" : "http mode";
     const reason = spec.isOurs && mode !== "tcp" && tracked.exitDescription !== null
-      ? `${mode === "https" ? "TLS termination" : "http mode"} not available: ${line}`
+      ? `${feature} not available: ${line}`
       : `failed to start: ${line}`;
     return { unavailable: reason };
   }
