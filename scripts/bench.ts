@@ -3,8 +3,9 @@
  * nginx, behind the same two origins, driven by wrk in interleaved rounds, in tcp mode, http mode
  * and http mode behind TLS termination (keep-alive, and one full handshake per request); and the cost of traffic
  * logging (our proxy and HAProxy with one httplog line per request sent over UDP to a receiver in
- * this process, against themselves without). See docs/performance.md for the method and `--help`
- * for the options.
+ * this process, against themselves without); and the cost of the stats (our proxy with a stats
+ * frontend that this process scrapes once a second, against itself without). See
+ * docs/performance.md for the method and `--help` for the options.
  *
  * Run with Node 24 (it strips the types): `node_modules/.bin/node scripts/bench.ts --quick`.
  *
@@ -22,6 +23,8 @@ import { discoverContenders, startContender } from "./bench/contenders.ts";
 import { startLogReceiver } from "./bench/log_receiver.ts";
 import type { LogReceiver } from "./bench/log_receiver.ts";
 import { loggingCosts, proxyReportedDrops } from "./bench/logging.ts";
+import { scrapeOnce, SCRAPE_INTERVAL_MS, startScraper, STATS_SCRAPE_PATHS } from "./bench/stats_scraper.ts";
+import { statsCostFailure, statsCosts } from "./bench/stats_cost.ts";
 import { describeMachine } from "./bench/machine.ts";
 import type { MachineInfo } from "./bench/machine.ts";
 import { childFileLimit, connectionsWithinLimit, raiseOwnFileLimit } from "./bench/file_limits.ts";
@@ -43,10 +46,10 @@ import { log, runBenchmark } from "./bench/benchmark_run.ts";
 import { hasCommand, lastErrorLines } from "./bench/processes.ts";
 import type { ProcessRegistry } from "./bench/processes.ts";
 import type { TrackedProcess } from "./bench/processes.ts";
-import type { BenchMode, BodyName, LogLineCount, RunSample } from "./bench/report.ts";
-import { ORIGIN_DIRECT_CONTENDER, otherLoadSummary, summarize } from "./bench/report.ts";
+import type { BenchMode, BodyName, LogLineCount, RunSample, ScrapeCount } from "./bench/report.ts";
+import { ORIGIN_DIRECT_CONTENDER, otherLoadSummary, STATS_SUFFIX, summarize } from "./bench/report.ts";
 import { roundOrder, slotGroups } from "./bench/rounds.ts";
-import { loggingTable, memoryTable, targetsTable, throughputTable } from "./bench/table.ts";
+import { loggingTable, memoryTable, statsCostTable, targetsTable, throughputTable } from "./bench/table.ts";
 import type { IdleMemoryResult } from "./bench/targets.ts";
 import { checkTargets } from "./bench/targets.ts";
 import { runWrk } from "./bench/wrk.ts";
@@ -72,6 +75,11 @@ const TABLE_BODIES: readonly BodyName[] = ["small", "1mb", "small-close"];
  * body, and only against a small one's per-request cost does it show.
  */
 const LOGGING_BODIES: readonly BodyName[] = ["small"];
+/**
+ * A contender showing its stats is measured on small responses only, for the same reason: the
+ * clock reads and the scrapes cost per request and per second, whatever the body.
+ */
+const STATS_BODIES: readonly BodyName[] = ["small"];
 /** After a logging run, the receiver waits until no line arrived for this long (lines in flight land)... */
 const LOG_QUIET_MS = 100;
 /** ...but no longer than this. */
@@ -105,6 +113,8 @@ type Target = {
   process: TrackedProcess;
   /** Sends traffic lines to the log receiver: they are counted for each of its runs. */
   logging: boolean;
+  /** Its stats frontend's port, scraped during each of its runs; null when it shows no stats. */
+  statsPort: number | null;
   failed: string | null;
 };
 
@@ -169,7 +179,14 @@ async function runThroughputRounds(
   // A logging target's runs follow those of the same contender without logging (see rounds.ts).
   const groups = slotGroups(
     targets,
-    (target) => target.logging ? LOGGING_BODIES : target.mode === "https" ? TLS_BODIES : BODIES,
+    (target) =>
+      target.logging
+        ? LOGGING_BODIES
+        : target.statsPort !== null
+        ? STATS_BODIES
+        : target.mode === "https"
+        ? TLS_BODIES
+        : BODIES,
   );
   const slots = groups.flat();
   // Every process this benchmark keeps running: contenders (idle or not) and both origins.
@@ -186,17 +203,26 @@ async function runThroughputRounds(
       const cpuBefore = treeCpuMicros(target.process.pid);
       const logBefore = target.logging && receiver !== null ? receiver.counts() : null;
       const closing = closesEachConnection(body);
-      const { result } = await runWrk(registry, {
-        port: target.port,
-        path: BODY_PATHS[body],
-        tls: target.mode === "https",
-        closeEachConnection: closing,
-        preloadPath: closing ? fullHandshakeShim : null,
-        durationSeconds: seconds,
-        connections: options.connections,
-        cpuList: cpu.client,
-        builtinRuntimePath,
-      });
+      // The scraper runs in this process, on the client's CPU, for as long as wrk does.
+      const scraper = target.statsPort === null ? null : startScraper(target.statsPort);
+      let scrapes: ScrapeCount | null = null;
+      let result: Awaited<ReturnType<typeof runWrk>>["result"];
+      try {
+        ({ result } = await runWrk(registry, {
+          port: target.port,
+          path: BODY_PATHS[body],
+          tls: target.mode === "https",
+          closeEachConnection: closing,
+          preloadPath: closing ? fullHandshakeShim : null,
+          durationSeconds: seconds,
+          connections: options.connections,
+          cpuList: cpu.client,
+          builtinRuntimePath,
+        }));
+      } finally {
+        // A scrape under way when wrk stops is waited for: its cost is the contender's too.
+        if (scraper !== null) scrapes = await scraper.stop();
+      }
       const cpuMicros = treeCpuMicros(target.process.pid) - cpuBefore;
       const machineAfter = cpuTimes("all");
       const oursMicros = treesCpuMicros(ourRoots) + ownCpuMicros() - oursBefore;
@@ -220,7 +246,7 @@ async function runThroughputRounds(
             : after.kernelDrops - logBefore.kernelDrops,
         };
       }
-      return { result, cpuMicros, softirqMicros, otherLoadMicros, log };
+      return { result, cpuMicros, softirqMicros, otherLoadMicros, log, scrapes };
     } finally {
       if (isDirect) repin(target.process.pid, cpu.origins);
     }
@@ -275,7 +301,7 @@ async function runThroughputRounds(
           const again = await measure(target, body, options.durationSeconds);
           if (otherLoadCores(again) < otherLoadCores(measured)) measured = again;
         }
-        const { result, cpuMicros, softirqMicros, otherLoadMicros, log: logLines } = measured;
+        const { result, cpuMicros, softirqMicros, otherLoadMicros, log: logLines, scrapes } = measured;
         samples.push({
           contender: target.contender,
           mode: target.mode,
@@ -286,6 +312,7 @@ async function runThroughputRounds(
           softirqMicros,
           otherLoadMicros,
           log: logLines,
+          stats: scrapes,
         });
         const errors = result.socketErrors.connect + result.socketErrors.read + result.socketErrors.write +
           result.socketErrors.timeout;
@@ -304,9 +331,21 @@ async function runThroughputRounds(
               (logLines.kernelDrops !== null && logLines.kernelDrops > 0
                 ? ` (${logLines.kernelDrops.toLocaleString("en-US")} lost in the kernel)`
                 : "")) +
+            (scrapes === null
+              ? ""
+              : `  ${scrapes.scrapes} scrapes${scrapes.failed > 0 ? ` (${scrapes.failed} failed)` : ""}`) +
             (errors > 0 ? `  ${errors} socket errors` : "") +
             (result.non2xxOr3xxResponses > 0 ? `  ${result.non2xxOr3xxResponses} non-2xx` : ""),
         );
+        if (scrapes !== null && (scrapes.failed > 0 || scrapes.scrapes === 0)) {
+          incidents.push(
+            `${targetLabel(target)} ${body} round ${round + 1}: ${
+              scrapes.scrapes === 0
+                ? "no stats scrape was made"
+                : `${scrapes.failed} of ${scrapes.scrapes} stats scrapes failed (first: ${scrapes.firstFailure})`
+            }`,
+          );
+        }
         if (errors > 0 || result.non2xxOr3xxResponses > 0) {
           incidents.push(
             `${targetLabel(target)} ${body} round ${round + 1}: ${errors} socket errors ` +
@@ -487,11 +526,15 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
 
   log("\nStarting contenders");
   const running: { contender: RunningContender; logging: boolean }[] = [];
+  // Our runtimes whose "+stats" contender this run was asked for: its target is reported even
+  // when it could not start (as not measured).
+  const statsAttempted: string[] = [];
   const available: { spec: ContenderSpec; mode: Exclude<ProxyMode, "https"> }[] = [];
   for (const spec of discovery.specs) {
     if (!wanted(spec.name)) continue;
     for (const mode of spec.modes) {
       if (!modes.includes(mode)) continue;
+      if (spec.stats) statsAttempted.push(spec.name.slice(0, -STATS_SUFFIX.length));
       const started = await startContender(spec, mode, origins.ports, setup);
       if ("unavailable" in started) {
         skipped.push(`${spec.name} ${mode}: skipped (${started.unavailable})`);
@@ -508,13 +551,26 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
         log(`  ${skipped.at(-1)}`);
         continue;
       }
+      // A stats contender whose first scrape fails is measured all the same: its row then says
+      // that the scrapes failed, rather than disappearing.
+      const firstScrape = started.statsPort === null ? null : await scrapeOnce(started.statsPort);
       log(
         `  ${spec.name} ${mode}: listening on 127.0.0.1:${started.port}` +
-          (spec.logging ? `, logging to udp://127.0.0.1:${setup.logPort}` : ""),
+          (spec.logging ? `, logging to udp://127.0.0.1:${setup.logPort}` : "") +
+          (firstScrape === null
+            ? ""
+            : `, stats on 127.0.0.1:${started.statsPort} (${
+              "failure" in firstScrape
+                ? `first scrape FAILED: ${firstScrape.failure}`
+                : `first scrape ${(firstScrape.bytes / 1024).toFixed(1)} kB`
+            })`),
       );
+      if (firstScrape !== null && "failure" in firstScrape) {
+        incidents.push(`${spec.name} ${mode}: the first stats scrape failed: ${firstScrape.failure}`);
+      }
       running.push({ contender: started, logging: spec.logging });
-      // The memory scenario is about idle plain connections, which logging does not change.
-      if (!spec.logging && mode !== "https") available.push({ spec, mode });
+      // The memory scenario is about idle plain connections, which logging and stats do not change.
+      if (!spec.logging && !spec.stats && mode !== "https") available.push({ spec, mode });
     }
   }
   for (const line of discovery.skipped) log(`  ${line}`);
@@ -527,6 +583,7 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
         port: origins.ports[0]!,
         process: origins.processes[0]!,
         logging: false,
+        statsPort: null,
         failed: null,
       }]
       : []),
@@ -536,6 +593,7 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
       port: contender.port,
       process: contender.process,
       logging,
+      statsPort: contender.statsPort,
       failed: null,
     })),
   ];
@@ -582,6 +640,7 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
     );
   }
 
+  const stats = statsCosts(throughput.samples);
   const summaries = summarize(throughput.samples);
   const noise = otherLoadSummary(throughput.samples);
   if (throughput.repeatedSamples > 0) {
@@ -603,7 +662,7 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
     : { results: [], incidents: [] };
   incidents.push(...memory.incidents);
   // Targets of modes this run left out would only say "not measured".
-  const checks = checkTargets(summaries, memory.results).filter((check) =>
+  const checks = checkTargets(summaries, memory.results, stats, statsAttempted).filter((check) =>
     (modes as readonly string[]).includes(check.mode)
   );
 
@@ -612,6 +671,7 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
     if (summaries.some((summary) => summary.body === body)) log(`${throughputTable(summaries, body)}\n`);
   }
   if (logging.length > 0) log(`${loggingTable(logging)}\n`);
+  if (stats.length > 0) log(`${statsCostTable(stats)}\n`);
   if (memory.results.length > 0) {
     log(`Idle connections (RSS of the proxy's process tree)\n\n${memoryTable(memory.results)}\n`);
   }
@@ -652,6 +712,11 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
         receiverPort: receiver.port,
         receiveBufferBytes: receiver.receiveBufferBytes,
         costs: logging,
+      },
+      stats: statsAttempted.length === 0 ? null : {
+        scrapeIntervalMs: SCRAPE_INTERVAL_MS,
+        scrapePaths: [STATS_SCRAPE_PATHS.metrics, STATS_SCRAPE_PATHS.csv],
+        costs: stats.map((cost) => ({ ...cost, failure: statsCostFailure(cost) })),
       },
       targets: checks,
       skipped,

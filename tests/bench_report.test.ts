@@ -127,6 +127,7 @@ describe("summaries and ratios", () => {
       // In round 3 something else kept half a core busy.
       otherLoadMicros: pinned ? (round === 3 ? 0.5 : 0.01) * wrk.durationSeconds * 1_000_000 : null,
       log: null,
+      stats: null,
     };
   }
 
@@ -280,6 +281,7 @@ describe("traffic logging cost", () => {
       softirqMicros: null,
       otherLoadMicros: null,
       log,
+      stats: null,
     };
   }
   const lines = (count: number, kernelDrops: number | null = 0): LogLineCount => ({
@@ -702,6 +704,7 @@ describe("TLS rows", () => {
     softirqMicros: null,
     otherLoadMicros: null,
     log: null,
+    stats: null,
   });
   const samples = [
     row("haproxy", "http", "small", 18),

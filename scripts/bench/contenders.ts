@@ -1,7 +1,8 @@
 /**
  * The proxies under test: ours on each runtime (and the compiled binary), HAProxy and nginx, in
- * tcp mode, http mode and http mode behind their own TLS termination ("https"), and ours and
- * HAProxy once more with traffic logging on ("ours/node+log", "haproxy+log").
+ * tcp mode, http mode and http mode behind their own TLS termination ("https"), ours and
+ * HAProxy once more with traffic logging on ("ours/node+log", "haproxy+log"), and ours once more
+ * showing its stats on a second frontend ("ours/node+stats").
  * What is not installed is reported with the command that would install it, never skipped
  * silently.
  *
@@ -15,7 +16,7 @@ import { join } from "node:path";
 import { BODY_PATHS, SMALL_BODY } from "./bodies.ts";
 import type { ConnectionLimits } from "./configs.ts";
 import { haproxyConfig, nginxForegroundArgs, nginxHttpProxyConfig, nginxStreamConfig } from "./configs.ts";
-import { LOGGING_SUFFIX } from "./report.ts";
+import { LOGGING_SUFFIX, STATS_SUFFIX } from "./report.ts";
 import type { ProcessRegistry, TrackedProcess } from "./processes.ts";
 import { firstOutputLine, freePort, hasCommand, waitUntilListening } from "./processes.ts";
 
@@ -31,8 +32,17 @@ export type ContenderSpec = {
   isOurs: boolean;
   /** Sends one traffic line per request to the log receiver (a "+log" variant). */
   logging: boolean;
+  /** Shows its stats on a second port, which the benchmark scrapes (a "+stats" variant). */
+  stats: boolean;
   modes: ProxyMode[];
-  launch: (mode: ProxyMode, port: number, backends: readonly string[], setup: ContenderSetup) => Launch;
+  /** `statsPort` is the stats frontend's port for a "+stats" variant, null for the others. */
+  launch: (
+    mode: ProxyMode,
+    port: number,
+    backends: readonly string[],
+    setup: ContenderSetup,
+    statsPort: number | null,
+  ) => Launch;
 };
 
 /** What starting a contender needs. */
@@ -54,6 +64,8 @@ export type RunningContender = {
   name: string;
   mode: ProxyMode;
   port: number;
+  /** The stats frontend's port of a "+stats" contender; null for the others. */
+  statsPort: number | null;
   process: TrackedProcess;
 };
 
@@ -82,7 +94,9 @@ function nginxStreamModule(nginxPath: string): { loadPath: string | null; missin
 /**
  * Our proxy's quick-start flags; with `logPort`, `--log udp://127.0.0.1:PORT` on top: one httplog
  * line per request (HAProxy's default local header, local0) to the log receiver, and nothing else
- * changed. https mode is http mode with `--cert`, which makes the bind terminate TLS.
+ * changed. With `statsPort`, `--stats 127.0.0.1:PORT` on top: a second http frontend ("stats") on
+ * that port with `stats-uri` and `metrics-uri`, which also makes every session of the proxy time
+ * its phases. https mode is http mode with `--cert`, which makes the bind terminate TLS.
  */
 export function ourFlags(
   mode: ProxyMode,
@@ -90,6 +104,7 @@ export function ourFlags(
   backends: readonly string[],
   logPort: number | null = null,
   certificatePath: string | null = null,
+  statsPort: number | null = null,
 ): string[] {
   const flags = [
     "--bind",
@@ -103,7 +118,14 @@ export function ourFlags(
     if (certificatePath === null) throw new Error("https mode needs a certificate");
     flags.push("--cert", certificatePath);
   }
-  return logPort === null ? flags : [...flags, "--log", `udp://127.0.0.1:${logPort}`];
+  if (logPort !== null) flags.push("--log", `udp://127.0.0.1:${logPort}`);
+  if (statsPort !== null) flags.push("--stats", `127.0.0.1:${statsPort}`);
+  return flags;
+}
+
+function requireStatsPort(statsPort: number | null): number {
+  if (statsPort === null) throw new Error("A stats contender needs a port for its stats frontend");
+  return statsPort;
 }
 
 function requireLogPort(setup: ContenderSetup): number {
@@ -146,6 +168,7 @@ export function discoverContenders(projectRoot: string): Discovery {
         name: `ours/${runtime.name}`,
         isOurs: true,
         logging: false,
+        stats: false,
         modes: ["tcp", "http", "https"],
         launch: (mode, port, backends, setup) => ({
           command: runtime.binary,
@@ -158,10 +181,29 @@ export function discoverContenders(projectRoot: string): Discovery {
         name: `ours/${runtime.name}${LOGGING_SUFFIX}`,
         isOurs: true,
         logging: true,
+        stats: false,
         modes: ["http"],
         launch: (mode, port, backends, setup) => ({
           command: runtime.binary,
           args: [...runtime.prefix, entry, ...ourFlags(mode, port, backends, requireLogPort(setup))],
+          env: withProxyEnv(setup),
+        }),
+      });
+      // The same command line plus a stats frontend on a port of its own, in http mode, where
+      // the stats' cost per request shows against a small response (issue 20).
+      specs.push({
+        name: `ours/${runtime.name}${STATS_SUFFIX}`,
+        isOurs: true,
+        logging: false,
+        stats: true,
+        modes: ["http"],
+        launch: (mode, port, backends, setup, statsPort) => ({
+          command: runtime.binary,
+          args: [
+            ...runtime.prefix,
+            entry,
+            ...ourFlags(mode, port, backends, null, null, requireStatsPort(statsPort)),
+          ],
           env: withProxyEnv(setup),
         }),
       });
@@ -173,6 +215,7 @@ export function discoverContenders(projectRoot: string): Discovery {
       name: "ours/binary",
       isOurs: true,
       logging: false,
+      stats: false,
       modes: ["tcp", "http", "https"],
       launch: (mode, port, backends, setup) => ({
         command: compiled,
@@ -189,6 +232,7 @@ export function discoverContenders(projectRoot: string): Discovery {
       name: "haproxy",
       isOurs: false,
       logging: false,
+      stats: false,
       modes: ["tcp", "http", "https"],
       launch: (mode, port, backends, setup) => {
         const configPath = join(setup.directory, `haproxy-${mode}-${port}.cfg`);
@@ -210,6 +254,7 @@ export function discoverContenders(projectRoot: string): Discovery {
       name: `haproxy${LOGGING_SUFFIX}`,
       isOurs: false,
       logging: true,
+      stats: false,
       modes: ["http"],
       launch: (mode, port, backends, setup) => {
         const configPath = join(setup.directory, `haproxy-${mode}-log-${port}.cfg`);
@@ -231,6 +276,7 @@ export function discoverContenders(projectRoot: string): Discovery {
       name: "nginx",
       isOurs: false,
       logging: false,
+      stats: false,
       modes,
       launch: (mode, port, backends, setup) => {
         const name = `nginx-${mode}-${port}`;
@@ -268,8 +314,9 @@ export async function startContender(
   setup: ContenderSetup,
 ): Promise<RunningContender | UnavailableContender> {
   const port = await freePort();
+  const statsPort = spec.stats ? await freePort() : null;
   const backends = backendPorts.map((backendPort) => `127.0.0.1:${backendPort}`);
-  const launch = spec.launch(mode, port, backends, setup);
+  const launch = spec.launch(mode, port, backends, setup, statsPort);
   const tracked = setup.registry.spawn({
     name: `${spec.name} ${mode}`,
     command: launch.command,
@@ -284,8 +331,9 @@ export async function startContender(
   } catch (error) {
     await setup.registry.stop(tracked);
     const line = tracked.exitDescription !== null ? firstOutputLine(tracked) : (error as Error).message;
+    const feature = spec.stats ? "stats" : mode === "https" ? "TLS termination" : "http mode";
     const reason = spec.isOurs && mode !== "tcp" && tracked.exitDescription !== null
-      ? `${mode === "https" ? "TLS termination" : "http mode"} not available: ${line}`
+      ? `${feature} not available: ${line}`
       : `failed to start: ${line}`;
     return { unavailable: reason };
   }
@@ -295,7 +343,7 @@ export async function startContender(
     await setup.registry.stop(tracked);
     return { unavailable: `does not forward a request: ${(error as Error).message}` };
   }
-  return { name: spec.name, mode, port, process: tracked };
+  return { name: spec.name, mode, port, statsPort, process: tracked };
 }
 
 async function checkForwarding(port: number, tls: boolean): Promise<void> {

@@ -44,7 +44,9 @@ export const USAGE = `Usage: node scripts/bench.ts [options]
 
 Compares our proxy (Node, Bun, Deno, dist/proxy) with HAProxy and nginx behind the same origins,
 and measures the cost of traffic logging (the "+log" contenders: http mode, one syslog line per
-request over UDP to a receiver the benchmark runs).
+request over UDP to a receiver the benchmark runs) and of the stats (the "+stats" contenders: http
+mode plus a stats frontend on its own port, whose /metrics and /stats;csv the benchmark GETs once
+a second while each is measured).
 
   --quick                 short run (1 s per measurement, 2,000 idle connections)
   --duration SECONDS      length of each wrk run (default ${FULL_DEFAULTS.durationSeconds})
@@ -55,7 +57,9 @@ request over UDP to a receiver the benchmark runs).
   --json FILE             also write the results as JSON
   --proxy-env KEY=VALUE   environment for our proxy processes (repeatable)
   --only NAMES            comma-separated contenders to run, e.g. ours/node,haproxy; the logging
-                          ones are ours/node+log, ours/bun+log, ours/deno+log, haproxy+log
+                          ones are ours/node+log, ours/bun+log, ours/deno+log, haproxy+log; those
+                          showing stats ours/node+stats, ours/bun+stats, ours/deno+stats (each is
+                          compared with the same name without the suffix: run both)
   --modes LIST            comma-separated proxy modes: tcp, http, https (TLS termination, keep-alive
                           and one full handshake per request); default all. --modes https runs
                           the TLS rows only

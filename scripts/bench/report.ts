@@ -1,6 +1,7 @@
 /**
  * Turns the raw samples of a benchmark run into one summary per contender, mode and body, with
- * the ratios against HAProxy in the same mode (HAProxy logging too, for a logging row) and against
+ * the ratios against HAProxy in the same mode (HAProxy logging too, for a logging row; HAProxy
+ * showing stats for a "+stats" row, which is not run, so none) and against
  * the origin served directly.
  *
  * Medians over rounds, not means: one round hit by machine noise must not move the figure.
@@ -34,11 +35,39 @@ export const ORIGIN_DIRECT_CONTENDER = "origin direct";
  */
 export const LOGGING_SUFFIX = "+log";
 
+/**
+ * Appended to a contender's name for the same contender showing its stats ("ours/node+stats"): a
+ * second http frontend with the stats page and the Prometheus metrics, scraped once a second
+ * while the contender is measured.
+ */
+export const STATS_SUFFIX = "+stats";
+/** Every suffix that names a variant of a contender measured against the contender itself. */
+export const VARIANT_SUFFIXES: readonly string[] = [LOGGING_SUFFIX, STATS_SUFFIX];
+
+function withoutSuffix(contender: string, suffix: string): string | null {
+  return contender.endsWith(suffix) && contender.length > suffix.length ? contender.slice(0, -suffix.length) : null;
+}
+
 /** "ours/node" for "ours/node+log"; null for a contender that does not log. */
 export function loggingBaseline(contender: string): string | null {
-  return contender.endsWith(LOGGING_SUFFIX) && contender.length > LOGGING_SUFFIX.length
-    ? contender.slice(0, -LOGGING_SUFFIX.length)
-    : null;
+  return withoutSuffix(contender, LOGGING_SUFFIX);
+}
+
+/** "ours/node" for "ours/node+stats"; null for a contender that shows no stats. */
+export function statsBaseline(contender: string): string | null {
+  return withoutSuffix(contender, STATS_SUFFIX);
+}
+
+/**
+ * The contender a variant is measured against and the variant's suffix: `{ baseline: "ours/node",
+ * suffix: "+stats" }` for "ours/node+stats"; null for a contender that is no variant.
+ */
+export function variantOf(contender: string): { baseline: string; suffix: string } | null {
+  for (const suffix of VARIANT_SUFFIXES) {
+    const baseline = withoutSuffix(contender, suffix);
+    if (baseline !== null) return { baseline, suffix };
+  }
+  return null;
 }
 
 /** Traffic lines counted by the receiver during one wrk run of a logging contender. */
@@ -47,6 +76,20 @@ export type LogLineCount = {
   lines: number;
   /** Datagrams the kernel dropped at the receiver meanwhile (full receive buffer); null if unknown. */
   kernelDrops: number | null;
+};
+
+/** The stats scrapes made during one wrk run of a contender that shows its stats. */
+export type ScrapeCount = {
+  /** Scrapes started: each one GETs the metrics and the CSV, one after the other. */
+  scrapes: number;
+  /** Scrapes of which a request failed (no answer in time, not 200, a body that does not parse). */
+  failed: number;
+  /** What went wrong first, for the report; null when nothing did. */
+  firstFailure: string | null;
+  /** Bytes of the bodies received (metrics and CSV), summed. */
+  bytes: number;
+  /** The slowest scrape (both requests), in milliseconds; 0 when none completed. */
+  maxMillis: number;
 };
 
 /** One wrk run against one contender, with the CPU its process tree spent meanwhile. */
@@ -66,6 +109,8 @@ export type RunSample = {
   otherLoadMicros: number | null;
   /** Lines the log receiver counted during this run; null for a contender that does not log. */
   log: LogLineCount | null;
+  /** The stats scrapes made during this run; null for a contender that shows no stats. */
+  stats: ScrapeCount | null;
 };
 
 /** Ratios of a summary against the reference rows; null where the reference was not measured. */
@@ -168,10 +213,8 @@ export function summarize(samples: readonly RunSample[]): Summary[] {
   }
 
   for (const summary of summaries) {
-    // A logging row is compared with HAProxy logging too: like with like.
-    const reference = loggingBaseline(summary.contender) === null
-      ? HAPROXY_CONTENDER
-      : `${HAPROXY_CONTENDER}${LOGGING_SUFFIX}`;
+    // A variant's row is compared with the same variant of HAProxy (logging too): like with like.
+    const reference = `${HAPROXY_CONTENDER}${variantOf(summary.contender)?.suffix ?? ""}`;
     const haproxy = summaries.find((other) =>
       other.contender === reference && other.mode === summary.mode && other.body === summary.body
     );

@@ -5,7 +5,10 @@
  * @module
  */
 
-import type { LoggingCost, RatioSpread } from "./logging.ts";
+import type { LoggingCost } from "./logging.ts";
+import type { RatioSpread } from "./on_off.ts";
+import type { StatsCost } from "./stats_cost.ts";
+import { statsCostFailure } from "./stats_cost.ts";
 import type { BodyName, Summary } from "./report.ts";
 import type { IdleMemoryResult, TargetCheck } from "./targets.ts";
 
@@ -150,6 +153,56 @@ export function loggingTable(costs: readonly LoggingCost[]): string {
     markdownTable(header, rows, new Set([3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]));
 }
 
+/** A per-round ratio with three decimals, for costs of a few percent: "1.012x (0.998-1.031)". */
+export function formatFineRatioSpread(value: RatioSpread | null): string {
+  if (value === null) return "-";
+  const median = `${value.median.toFixed(3)}x`;
+  return value.rounds === 1 ? median : `${median} (${value.min.toFixed(3)}-${value.max.toFixed(3)})`;
+}
+
+/** The stats cost table: each "+stats" contender against itself without stats. */
+export function statsCostTable(costs: readonly StatsCost[]): string {
+  const rows = costs.map((cost) => {
+    const failure = statsCostFailure(cost);
+    return [
+      cost.contender,
+      cost.mode,
+      BODY_TITLES[cost.body].replace(" responses", ""),
+      cost.requestsPerSecondOff === null ? "-" : formatCount(cost.requestsPerSecondOff),
+      formatCount(cost.requestsPerSecondOn),
+      formatRatioSpread(cost.requestsPerSecondRatio),
+      cost.cpuMicrosPerRequestOff === null || !Number.isFinite(cost.cpuMicrosPerRequestOff)
+        ? "-"
+        : cost.cpuMicrosPerRequestOff.toFixed(2),
+      Number.isFinite(cost.cpuMicrosPerRequestOn) ? cost.cpuMicrosPerRequestOn.toFixed(2) : "-",
+      formatFineRatioSpread(cost.cpuPerRequestRatio),
+      `${formatCount(cost.scrapes - cost.failedScrapes)} / ${formatCount(cost.scrapes)}`,
+      cost.bytesPerScrape === null ? "-" : formatCount(cost.bytesPerScrape),
+      cost.maxScrapeMillis === null ? "-" : cost.maxScrapeMillis.toFixed(1),
+      failure === null ? "ok" : `FAILED: ${failure}`,
+    ];
+  });
+  const header = [
+    "contender",
+    "mode",
+    "body",
+    "req/s without",
+    "req/s with",
+    "req/s with/without",
+    "CPU us/req without",
+    "CPU us/req with",
+    "CPU/req with/without",
+    "scrapes ok",
+    "bytes/scrape",
+    "slowest scrape (ms)",
+    "scrapes",
+  ];
+  return "Stats shown and scraped, vs not (a second frontend with stats-uri and metrics-uri; " +
+    "GET /metrics and /stats;csv once a second while measured; medians over rounds; " +
+    "with/without: median of per-round ratios, range over rounds in brackets)\n\n" +
+    markdownTable(header, rows, new Set([3, 4, 5, 6, 7, 8, 9, 10, 11]));
+}
+
 /** The idle-connection memory table. */
 export function memoryTable(results: readonly IdleMemoryResult[]): string {
   const rows = results.map((result) => [
@@ -169,16 +222,22 @@ export function memoryTable(results: readonly IdleMemoryResult[]): string {
 
 /** The targets table: where our proxy stands against each goal. */
 export function targetsTable(checks: readonly TargetCheck[]): string {
+  // A few percent need more decimals than the ratios against HAProxy do.
+  const decimals = (check: TargetCheck): number => check.unit === "x without stats" ? 3 : 2;
   const rows = checks.map((check) => [
     check.target,
     check.contender,
     check.mode,
-    `${check.comparison} ${check.unit === "MB" ? `${check.limit} MB` : `${check.limit.toFixed(1)}x`}`,
+    `${check.comparison} ${
+      check.unit === "MB"
+        ? `${check.limit} MB`
+        : `${check.limit.toFixed(Number.isInteger(check.limit * 10) ? 1 : 2)}x`
+    }`,
     check.measured === null
       ? "-"
       : check.unit === "MB"
       ? `${check.measured.toFixed(1)} MB`
-      : `${check.measured.toFixed(2)}x`,
+      : `${check.measured.toFixed(decimals(check))}x`,
     check.note === null ? check.status : `${check.status} (${check.note})`,
   ]);
   return markdownTable(["target", "contender", "mode", "goal", "measured", "status"], rows, new Set([4]));
