@@ -480,9 +480,11 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     if (this.phase === PHASE_IDLE) return;
     this.timer.disarm();
     const backend = this.backend;
-    this.count();
+    // One clock read for the counters and the line.
+    const now = this.logClock();
+    this.count(now);
     const log = this.host.trafficLog;
-    if (log !== null) this.writeLog(log);
+    if (log !== null) this.writeLog(log, now);
     if (backend !== null) {
       if (this.slot.state === SLOT_HOLDING) backend.releaseSlot(this.slot);
       else if (this.slot.state === SLOT_WAITING) backend.cancelWait(this.slot);
@@ -516,12 +518,11 @@ export class TcpSession implements ConnectionHandler, SlotUser {
   }
 
   /** Counts the session on its frontend, backend and server (core/counters.ts). */
-  private count(): void {
+  private count(now: number): void {
     const outcome = this.outcome;
     const record = this.record;
     const backend = this.backend;
     const timed = this.host.timed;
-    const now = timed ? this.host.runtime.now() : 0;
     outcome.termination = this.termination;
     outcome.bytesIn = this.bytesFromClient;
     outcome.bytesOut = this.bytesFromServer;
@@ -534,10 +535,9 @@ export class TcpSession implements ConnectionHandler, SlotUser {
   }
 
   /** The session's line, taken before it lets go of its slot (the counts include it, as HAProxy's). */
-  private writeLog(log: TrafficLog): void {
+  private writeLog(log: TrafficLog, now: number): void {
     const record = this.record;
     const backend = this.backend;
-    const now = this.logClock();
     record.totalTime = Math.round(now - this.acceptedAt);
     // Still queued, or left the queue without a slot: the time waited so far (HAProxy's Tw on sQ).
     if (record.queueTime < 0 && this.queuedAt >= 0) record.queueTime = Math.round(now - this.queuedAt);
