@@ -150,3 +150,14 @@ export function listHasToken(value: string, token: string): boolean {
   }
   return false;
 }
+
+/** Body framing: no body follows the head. */
+export const BODY_NONE = 0;
+/** Body framing: `contentLength` bytes follow the head. */
+export const BODY_CONTENT_LENGTH = 1;
+/** Body framing: a chunked body follows (see chunked_decoder.ts). */
+export const BODY_CHUNKED = 2;
+/** Body framing: the body runs until the server closes the connection (responses only). */
+export const BODY_UNTIL_CLOSE = 3;
+/** How the body of a message is delimited (RFC 9112 6.3). */
+export type BodyKind = 0 | 1 | 2 | 3;

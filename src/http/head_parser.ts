@@ -28,41 +28,22 @@
  * @module
  */
 
-import { latin1, quote, quoteBytes, TOKEN_CHARS, WINDOWS_1252 } from "./_bytes.ts";
+import { latin1, quoteBytes, TOKEN_CHARS, WINDOWS_1252 } from "./_bytes.ts";
 import { HttpError } from "./errors.ts";
 import type { HttpErrorCode } from "./errors.ts";
-import { checkAbsoluteTarget, replaceAuthority } from "./request_target.ts";
-import {
-  CODINGS_CHUNKED_SHIFT,
-  CODINGS_EMPTY,
-  CODINGS_INVALID,
-  CODINGS_LAST_CHUNKED,
-  CODINGS_OTHER,
-  CONTENT_LENGTH_CONFLICT,
-  CONTENT_LENGTH_INVALID,
-  collectTokens,
-  joinCodings,
-  listHasToken,
-  parseContentLength,
-  sameHost,
-  scanCodings,
-} from "./framing.ts";
+import { replaceAuthority } from "./request_target.ts";
+import { BODY_NONE } from "./framing.ts";
+import type { BodyKind } from "./framing.ts";
+import { deriveHeadFacts } from "./head_facts.ts";
 
 /** `feed` result: the head is not complete yet, every byte given was taken. */
 export const HEAD_INCOMPLETE = -1;
 /** `feed` result: the head is invalid, `error` says why and which status to answer. */
 export const HEAD_FAILED = -2;
 
-/** Body framing: no body follows the head. */
-export const BODY_NONE = 0;
-/** Body framing: `contentLength` bytes follow the head. */
-export const BODY_CONTENT_LENGTH = 1;
-/** Body framing: a chunked body follows (see chunked_decoder.ts). */
-export const BODY_CHUNKED = 2;
-/** Body framing: the body runs until the server closes the connection (responses only). */
-export const BODY_UNTIL_CLOSE = 3;
-/** How the body of a message is delimited (RFC 9112 6.3). */
-export type BodyKind = 0 | 1 | 2 | 3;
+// The body framing kinds live with the framing rules (framing.ts), which head_facts.ts applies.
+export { BODY_CHUNKED, BODY_CONTENT_LENGTH, BODY_NONE, BODY_UNTIL_CLOSE } from "./framing.ts";
+export type { BodyKind } from "./framing.ts";
 
 /** HAProxy's default head limit: tune.bufsize (16384) minus tune.maxrewrite (1024). */
 export const DEFAULT_MAX_HEAD_BYTES = 15360;
@@ -779,6 +760,26 @@ export class HeadParser implements HttpHead {
     this.target = target;
   }
 
+  /** @internal head_facts.ts: fails the head (status 400 for requests unless told, always 502 for responses). */
+  failWith(code: HttpErrorCode, message: string, requestStatus = 400): false {
+    return this.#fail(code, message, requestStatus);
+  }
+
+  /** @internal head_facts.ts: appends a header line as parsed, nothing else updated. */
+  appendLine(name: string, lowerName: string, value: string): void {
+    this.#append(name, lowerName, value);
+  }
+
+  /** @internal head_facts.ts: removes the lines named `lowerName` (all, or all but the first). */
+  removeLines(lowerName: string, keepFirst: boolean): void {
+    this.#removeHeaders(lowerName, keepFirst);
+  }
+
+  /** @internal head_facts.ts: the framing is ambiguous (RFC 9112 6.1): close after the exchange, whatever the body. */
+  markFramingConflict(): void {
+    this.#framingConflict = true;
+  }
+
   #append(name: string, lowerName: string, value: string): void {
     // Entries past headerCount are stale: overwriting them reuses the arrays' slots.
     const index = this.headerCount;
@@ -836,7 +837,8 @@ export class HeadParser implements HttpHead {
       values[line] = text.slice(marks[4 * line + 2]!, marks[4 * line + 3]!);
     }
     this.headerCount = count;
-    return this.#deriveFacts();
+    // The facts first (framing, connection, Host: head_facts.ts), then the bodiless responses.
+    return deriveHeadFacts(this) && this.#applyNoBodyRules();
   }
 
   /** The head's bytes at positions [from, to) (from the buffer, then the chunk), quoted for a message. */
@@ -892,201 +894,6 @@ export class HeadParser implements HttpHead {
   #failed(code: HttpErrorCode, message: string, requestStatus = 400): number {
     this.#fail(code, message, requestStatus);
     return HEAD_FAILED;
-  }
-
-  /** Reads the headers that decide framing and connection handling, applies RFC 9112 6, and normalises them. */
-  #deriveFacts(): boolean {
-    const isRequest = this.kind === "request";
-    const count = this.headerCount;
-    const lowerNames = this.headerLowerNames;
-    const values = this.headerValues;
-    let hostIndex = -1;
-    let hostRepeated = false;
-    let contentLength = -1;
-    let contentLengthIndex = -1;
-    let contentLengthHeaders = 0;
-    let contentLengthListed = false;
-    let transferEncodingIndex = -1;
-    let transferEncodings = 0;
-    let chunkedCount = 0;
-    let lastCodingChunked = false;
-    let otherCodings = false;
-    for (let i = 0; i < count; i++) {
-      const name = lowerNames[i]!;
-      // The length prefilter keeps most headers to one integer comparison.
-      switch (name.length) {
-        case 4:
-          if (name === "host" && isRequest) {
-            const value = values[i]!;
-            if (hostIndex < 0) {
-              hostIndex = i;
-              this.host = value;
-            } else if (sameHost(this.host!, value)) {
-              // HAProxy 2.6 forwards one Host line for several that agree (case aside).
-              hostRepeated = true;
-            } else {
-              // HAProxy answers 400 to several Host headers that disagree (RFC 9112 3.2).
-              return this.#fail("HTTP_CONFLICTING_HOST", `Host headers disagree: ${quote(this.host!)} and ${quote(value)}`);
-            }
-          }
-          break;
-        case 6:
-          if (name === "expect" && isRequest) {
-            // RFC 9110 10.1.1: a server must ignore 100-continue in an HTTP/1.0 request.
-            if (this.version === "1.1" && values[i]!.toLowerCase() === "100-continue") this.expectContinue = true;
-          }
-          break;
-        case 7:
-          if (name === "upgrade") {
-            const value = values[i]!;
-            this.upgrade = this.upgrade === undefined ? value : this.upgrade + ", " + value;
-            if (isRequest && listHasToken(value, "h2c")) this.h2cUpgrade = true;
-          }
-          break;
-        case 10:
-          if (name === "connection") {
-            collectTokens(values[i]!, this.connectionTokens);
-          }
-          break;
-        case 14:
-          if (name === "content-length") {
-            const value = values[i]!;
-            const length = parseContentLength(value);
-            if (length === CONTENT_LENGTH_INVALID) {
-              return this.#fail("HTTP_INVALID_CONTENT_LENGTH", `Content-Length ${quote(value)} is not a number`);
-            }
-            if (length === CONTENT_LENGTH_CONFLICT || (contentLength >= 0 && length !== contentLength)) {
-              // RFC 9112 6.3 point 5: differing values are unrecoverable framing errors.
-              return this.#fail("HTTP_CONFLICTING_CONTENT_LENGTH", `Content-Length ${quote(value)} conflicts with another value`);
-            }
-            contentLength = length;
-            if (contentLengthIndex < 0) contentLengthIndex = i;
-            // Without a comma the value is digits only (parseContentLength allows spaces only before one).
-            if (value.indexOf(",") >= 0) contentLengthListed = true;
-            contentLengthHeaders++;
-          } else if (name === "http2-settings") {
-            this.hasHttp2Settings = true;
-          }
-          break;
-        case 17:
-          if (name === "transfer-encoding") {
-            const value = values[i]!;
-            if (transferEncodingIndex < 0) transferEncodingIndex = i;
-            transferEncodings++;
-            const found = scanCodings(value);
-            if (found === CODINGS_INVALID) {
-              return this.#fail("HTTP_INVALID_TRANSFER_ENCODING", `Transfer-Encoding ${quote(value)} is malformed`);
-            }
-            // Only the last coding of the last non-empty header counts as "last" (RFC 9110 5.3).
-            if (found !== CODINGS_EMPTY) lastCodingChunked = (found & CODINGS_LAST_CHUNKED) !== 0;
-            if ((found & CODINGS_OTHER) !== 0) otherCodings = true;
-            chunkedCount += found >> CODINGS_CHUNKED_SHIFT;
-          }
-          break;
-      }
-    }
-
-    const tokens = this.connectionTokens;
-    for (let t = 0; t < tokens.length; t++) {
-      const token = tokens[t];
-      if (token === "close") this.connectionClose = true;
-      else if (token === "keep-alive") this.connectionKeepAlive = true;
-      else if (token === "upgrade") this.connectionUpgrade = true;
-    }
-    // RFC 9112 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive".
-    this.keepAlive = !this.connectionClose && (this.version === "1.1" || this.connectionKeepAlive);
-
-    let authority: string | null = null;
-    if (isRequest) {
-      if (this.host === undefined && this.version === "1.1") {
-        return this.#fail("HTTP_MISSING_HOST", "HTTP/1.1 request has no Host header");
-      }
-      // Not origin-form: absolute-form, unless CONNECT's authority-form or OPTIONS' "*".
-      const target = this.target;
-      if (target.charCodeAt(0) !== SLASH && target !== "*" && this.method !== "CONNECT") {
-        const checked = checkAbsoluteTarget(target);
-        if (checked.errorCode !== null) return this.#fail(checked.errorCode, checked.errorMessage);
-        this.target = checked.target;
-        authority = checked.authority;
-      }
-    } else {
-      this.interim = this.status < 200 && this.status !== 101;
-    }
-
-    let dropContentLength = false;
-    if (transferEncodings > 0) {
-      if (this.version === "1.0") {
-        // RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 means faulty framing, and the connection
-        // must be closed after the message. HAProxy still reads the body as chunked, then closes
-        // (reg-test http-messaging/http_transfer_encoding.vtc, clients c2 and c3).
-        this.#framingConflict = true;
-        this.closeAfterResponse = true;
-      }
-      if (chunkedCount > 1) {
-        return this.#fail("HTTP_CHUNKED_TWICE", "Transfer-Encoding applies chunked more than once");
-      }
-      if (contentLengthHeaders > 0) {
-        // RFC 9112 6.1 and 6.3 point 3: Transfer-Encoding overrides Content-Length, which must be
-        // removed before forwarding, and the connection closed after the response (HAProxy too).
-        dropContentLength = true;
-        this.#framingConflict = true;
-        this.closeAfterResponse = true;
-      }
-      if (lastCodingChunked) {
-        if (isRequest && otherCodings) {
-          // HAProxy answers 422 to "gzip, chunked": framed correctly, but a coding no server
-          // behind a proxy is expected to decode (RFC 9112 6.1 suggests 501).
-          return this.#fail(
-            "HTTP_UNSUPPORTED_TRANSFER_CODING",
-            "Transfer-Encoding of a request applies a coding other than chunked",
-            422,
-          );
-        }
-        this.chunked = true;
-        this.bodyKind = BODY_CHUNKED;
-      } else if (isRequest) {
-        // RFC 9112 6.3 point 4: a request whose last coding is not chunked cannot be framed.
-        return this.#fail("HTTP_CHUNKED_NOT_LAST", "Transfer-Encoding of a request does not end with chunked");
-      } else {
-        this.bodyKind = BODY_UNTIL_CLOSE;
-        this.closeAfterResponse = true;
-      }
-    } else if (contentLength >= 0) {
-      this.contentLength = contentLength;
-      this.bodyKind = contentLength > 0 ? BODY_CONTENT_LENGTH : BODY_NONE;
-    } else if (isRequest) {
-      // RFC 9112 6.3 point 6: a request without either has no body.
-      this.bodyKind = BODY_NONE;
-    } else {
-      // RFC 9112 6.3 point 8: a response without either runs until the server closes.
-      this.bodyKind = BODY_UNTIL_CLOSE;
-      this.closeAfterResponse = true;
-    }
-
-    // Normalisation: the values first (their indexes are still right), then the lines removed.
-    // None of it happens for a head with one Host, at most one plain Content-Length and at most
-    // one "Transfer-Encoding: chunked" in origin-form: the common head costs nothing here.
-    let codings = "";
-    const normaliseCodings = transferEncodings > 1 || (transferEncodings === 1 && values[transferEncodingIndex] !== "chunked");
-    if (normaliseCodings) {
-      // The coding list the proxy applies, not the client's text: empty members out, names in
-      // lower case, one line.
-      codings = joinCodings(lowerNames, values, count);
-      if (codings !== "") values[transferEncodingIndex] = codings;
-    }
-    const normaliseLength = !dropContentLength && (contentLengthHeaders > 1 || contentLengthListed);
-    if (normaliseLength) values[contentLengthIndex] = String(contentLength);
-    if (authority !== null) {
-      // RFC 9112 3.2.2: a proxy ignores the received Host and sends the target's authority.
-      this.host = authority;
-      if (hostIndex >= 0) values[hostIndex] = authority;
-      else this.#append("Host", "host", authority);
-    }
-    if (dropContentLength) this.#removeHeaders("content-length", false);
-    else if (contentLengthHeaders > 1) this.#removeHeaders("content-length", true);
-    if (normaliseCodings) this.#removeHeaders("transfer-encoding", codings !== "");
-    if (hostRepeated) this.#removeHeaders("host", true);
-    return this.#applyNoBodyRules();
   }
 
   /** RFC 9112 6.3 points 1 and 2: responses that never carry a body, whatever their headers say. */
