@@ -5,8 +5,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ConfigFileError, loadConfigSources } from "../src/config/load.ts";
-import type { ConfigIssue } from "../src/config/load.ts";
+import { issuesOf, loadText } from "./_config_helpers.ts";
 
 function config(defaults: string, frontend: string, mode = "http"): string {
   return `
@@ -28,20 +27,7 @@ servers = [{ name = "a", address = "10.0.0.3:5432" }]
 `;
 }
 
-function load(text: string) {
-  return loadConfigSources([{ name: "test.toml", text }]);
-}
-
-function issuesOf(text: string, severity: "error" | "warning"): string[] {
-  try {
-    const { warnings } = load(text);
-    if (severity === "warning") return warnings.map((w) => `${w.path}: ${w.message}`);
-  } catch (error) {
-    assert.ok(error instanceof ConfigFileError, String(error));
-    return error.issues.filter((issue: ConfigIssue) => issue.severity === severity).map((issue: ConfigIssue) => `${issue.path}: ${issue.message}`);
-  }
-  throw new Error("the configuration was accepted");
-}
+const load = loadText;
 
 test("no monitor and no grace by default", () => {
   const frontend = load(config("", "")).config.frontends[0]!;

@@ -5,8 +5,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ConfigFileError, loadConfigSources } from "../src/config/load.ts";
-import type { ConfigIssue } from "../src/config/load.ts";
+import { issuesOf, loadText } from "./_config_helpers.ts";
 import { buildQuickStartConfig } from "../src/config/quick_start.ts";
 import { ConfigError } from "../src/config/errors.ts";
 
@@ -24,20 +23,7 @@ servers = [{ name = "a", address = "10.0.0.1:80" }]
 `;
 }
 
-function load(text: string) {
-  return loadConfigSources([{ name: "test.toml", text }]);
-}
-
-function issuesOf(text: string, severity: "error" | "warning"): string[] {
-  try {
-    const { warnings } = load(text);
-    if (severity === "warning") return warnings.map((w) => `${w.path}: ${w.message}`);
-  } catch (error) {
-    assert.ok(error instanceof ConfigFileError, String(error));
-    return error.issues.filter((issue: ConfigIssue) => issue.severity === severity).map((issue: ConfigIssue) => `${issue.path}: ${issue.message}`);
-  }
-  throw new Error("the configuration was accepted");
-}
+const load = loadText;
 
 test("no stats by default", () => {
   assert.equal(load(config("")).config.frontends[0]!.stats, null);

@@ -75,8 +75,11 @@ export class StatsService {
    */
   answer(request: StatsRequest, clientAddress: string): RuleAnswer | null {
     const target = request.target;
-    // Most targets are not ours: skip the parse for them.
-    if (!this.#paths.some((path) => target.includes(path))) return null;
+    // Most targets are not ours: skip the parse for them (a loop: no closure per request).
+    const paths = this.#paths;
+    let mentioned = false;
+    for (let i = 0; i < paths.length && !mentioned; i++) mentioned = target.includes(paths[i]!);
+    if (!mentioned) return null;
     const config = this.#config;
     const path = targetParts(target).path;
     if (path === null) return null;
