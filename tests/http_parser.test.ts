@@ -674,6 +674,28 @@ test("header count limit: 101 lines pass, 102 fail", () => {
   assert.deepEqual([small.error!.code, small.error!.status], ["HTTP_TOO_MANY_HEADERS", 502]);
 });
 
+test("a head longer than the parser's first room keeps every line, also fed a byte at a time", () => {
+  let text = "GET / HTTP/1.1\r\nHost: a\r\n";
+  for (let i = 1; i < 80; i++) text += `X-Line-${i}: value ${i}\r\n`;
+  const head = bytes(text + "\r\n");
+  for (const chunkSize of [head.length, 7, 1]) {
+    const parser = new HeadParser("request");
+    let end = HEAD_INCOMPLETE;
+    for (let at = 0; at < head.length && end === HEAD_INCOMPLETE; at += chunkSize) {
+      end = parser.feed(head.subarray(at, Math.min(head.length, at + chunkSize)));
+    }
+    assert.ok(end >= 0, `chunks of ${chunkSize}`);
+    assert.equal(parser.headerCount, 80);
+    assert.equal(parser.headerValue("x-line-1"), "value 1");
+    assert.equal(parser.headerValue("x-line-24"), "value 24");
+    assert.equal(parser.headerValue("x-line-79"), "value 79");
+    // A second, short message on the grown parser.
+    parser.reset();
+    assert.ok(parser.feed(bytes("GET /b HTTP/1.1\r\nHost: b\r\n\r\n")) > 0);
+    assert.deepEqual([parser.target, parser.headerCount, parser.headerValue("host")], ["/b", 1, "b"]);
+  }
+});
+
 test("a reused parser forgets everything of the previous message", () => {
   const parser = new HeadParser("request");
   parser.feed(bytes("POST / HTTP/1.1\r\nHost: a\r\nConnection: close, X\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\nUpgrade: h2c\r\nHTTP2-Settings: x\r\nExpect: 100-continue\r\n\r\n"));

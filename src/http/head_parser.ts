@@ -49,6 +49,8 @@ export type { BodyKind } from "./framing.ts";
 export const DEFAULT_MAX_HEAD_BYTES = 15360;
 /** HAProxy's default tune.http.maxhdr: header lines allowed after the start line. */
 export const DEFAULT_MAX_HEADER_LINES = 101;
+/** Header lines a parser has room for before it grows: browsers send 10 to 20. */
+const INITIAL_HEADER_LINES = 24;
 
 /** Limits of a head parser. */
 export interface HeadParserOptions {
@@ -220,10 +222,14 @@ export class HeadParser implements HttpHead {
   #upper = false;
   /** Header lines read. */
   #lines = 0;
-  /** Per header line: name start, name end, value start, value end. */
-  readonly #marks: Int32Array;
+  /**
+   * Per header line: name start, name end, value start, value end. Sized for a common head and
+   * grown (doubling, up to the line limit) by the rare longer one: an idle keep-alive connection
+   * holds two parsers, and room for 101 lines each was 3.6 kB of its memory.
+   */
+  #marks: Int32Array;
   /** Per header line: 1 when the name has upper-case letters. */
-  readonly #upperNames: Uint8Array;
+  #upperNames: Uint8Array;
   /** A value or the reason holds bytes 0x80-0x9F, which the fast decoder maps elsewhere. */
   #exact = false;
   #requestMethod = "";
@@ -233,8 +239,9 @@ export class HeadParser implements HttpHead {
     this.kind = kind;
     this.maxHeadBytes = options.maxHeadBytes ?? DEFAULT_MAX_HEAD_BYTES;
     this.maxHeaderLines = options.maxHeaderLines ?? DEFAULT_MAX_HEADER_LINES;
-    this.#marks = new Int32Array(4 * this.maxHeaderLines);
-    this.#upperNames = new Uint8Array(this.maxHeaderLines);
+    const lines = Math.min(INITIAL_HEADER_LINES, this.maxHeaderLines);
+    this.#marks = new Int32Array(4 * lines);
+    this.#upperNames = new Uint8Array(lines);
     this.#state = kind === "request" ? S_LEADING : S_STATUS;
   }
 
@@ -309,7 +316,7 @@ export class HeadParser implements HttpHead {
     // used up): lines are the bulk of a head, and locals are what every engine keeps in registers.
     const buffered = this.#buffered;
     const buffer = this.#buffer;
-    const marks = this.#marks;
+    let marks = this.#marks;
     let lines = this.#lines;
     let lineStart = this.#lineStart;
     let nameEnd = this.#nameEnd;
@@ -549,6 +556,7 @@ export class HeadParser implements HttpHead {
             if (lines >= this.maxHeaderLines) {
               return this.#failed("HTTP_TOO_MANY_HEADERS", `Head has more than ${this.maxHeaderLines} header lines`);
             }
+            if (lines << 2 === marks.length) marks = this.#growMarks();
             lineStart = i + delta;
             upper = false;
             state = S_NAME;
@@ -778,6 +786,18 @@ export class HeadParser implements HttpHead {
   /** @internal head_facts.ts: the framing is ambiguous (RFC 9112 6.1): close after the exchange, whatever the body. */
   markFramingConflict(): void {
     this.#framingConflict = true;
+  }
+
+  /** Room for twice the header lines (at most the limit), keeping those recorded. */
+  #growMarks(): Int32Array {
+    const lines = Math.min(2 * this.#upperNames.length, this.maxHeaderLines);
+    const marks = new Int32Array(4 * lines);
+    marks.set(this.#marks);
+    const upperNames = new Uint8Array(lines);
+    upperNames.set(this.#upperNames);
+    this.#marks = marks;
+    this.#upperNames = upperNames;
+    return marks;
   }
 
   #append(name: string, lowerName: string, value: string): void {
