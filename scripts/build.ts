@@ -3,13 +3,15 @@
  * without Node, Bun or Deno installed.
  *
  * Usage: node scripts/build.ts [--target all|host|NAME] [--runtime bun|deno|node] [--outdir DIR]
- *                              [--outfile PATH]
+ *                              [--outfile PATH] [--bundle]
  *
  * - Bun (the default) cross-compiles every target of scripts/build/targets.ts from this machine into
  *   dist/proxy-<os>-<arch>[-musl][.exe], copies this machine's one to dist/proxy and writes
  *   dist/SHA256SUMS. `--target host` builds dist/proxy alone; `--target NAME` one target.
  * - `--runtime deno`: `deno compile` for the targets Deno has, into dist/deno/.
  * - `--runtime node`: a Node single executable application for this machine, dist/node/proxy.
+ * - `--runtime node --bundle`: the JavaScript bundle that Node runs in production, dist/node/proxy.cjs
+ *   (scripts/build/node_bundle.ts): no executable, no target.
  * - `--outfile` writes a single target's executable to PATH instead (tests use it).
  *
  * Exit status: 0 built, 1 a build step failed, 2 bad usage.
@@ -37,6 +39,8 @@ interface BuildOptions {
   readonly target: string;
   readonly outdir: string;
   readonly outfile: string | undefined;
+  /** Node only: the JavaScript bundle instead of an executable. */
+  readonly bundle: boolean;
 }
 
 const COMPILERS: Record<RuntimeName, string> = {
@@ -47,10 +51,15 @@ const COMPILERS: Record<RuntimeName, string> = {
 
 function parseOptions(args: readonly string[]): BuildOptions {
   const values = new Map<string, string>();
+  let bundle = false;
   for (let index = 0; index < args.length; index++) {
     const flag = args[index]!;
+    if (flag === "--bundle") {
+      bundle = true;
+      continue;
+    }
     if (!["--target", "--runtime", "--outdir", "--outfile"].includes(flag)) {
-      throw new BuildError("USAGE", `Unknown option "${flag}": expected --target, --runtime, --outdir or --outfile`);
+      throw new BuildError("USAGE", `Unknown option "${flag}": expected --target, --runtime, --outdir, --outfile or --bundle`);
     }
     const value = args[++index];
     if (value === undefined || value.startsWith("--")) throw new BuildError("USAGE", `Option "${flag}" needs a value`);
@@ -64,12 +73,15 @@ function parseOptions(args: readonly string[]): BuildOptions {
   if (runtime === "node" && target !== "host" && target !== hostTarget().name) {
     throw new BuildError("USAGE", `Cannot build "${target}" with node: a Node single executable is built for this machine only`);
   }
+  if (bundle && runtime !== "node") {
+    throw new BuildError("USAGE", `Option "--bundle" is for --runtime node: Bun and Deno run the TypeScript sources or their own executables`);
+  }
   const outfile = values.get("--outfile");
   if (outfile !== undefined && target === "all") {
     throw new BuildError("USAGE", 'Option "--outfile" needs one target: add --target host or --target NAME');
   }
   const defaultOutdir = runtime === "bun" ? join(ROOT, "dist") : join(ROOT, "dist", runtime);
-  return { runtime, target, outdir: values.get("--outdir") ?? defaultOutdir, outfile };
+  return { runtime, target, outdir: values.get("--outdir") ?? defaultOutdir, outfile, bundle };
 }
 
 /** The targets asked for, each with the file it goes to. */
@@ -117,7 +129,26 @@ function megabytes(path: string): string {
   return `${(statSync(path).size / 1024 / 1024).toFixed(1)} MiB`;
 }
 
+/** `--runtime node --bundle`: the stamped bundle, checked by running it once. */
+async function buildNodeBundle(options: BuildOptions): Promise<void> {
+  const outfile = options.outfile ?? join(options.outdir, "proxy.cjs");
+  const stamp = buildStamp(ROOT, "node-bundle", "bun build --format=cjs");
+  const entry = writeStampedEntry(ROOT, join(ROOT, "dist", ".build", "node-bundle"), stamp);
+  mkdirSync(dirname(outfile), { recursive: true });
+  const started = performance.now();
+  const { bundleForNode } = await import("./build/node_bundle.ts");
+  bundleForNode({ root: ROOT, entry, outfile, bun: join(ROOT, "node_modules", ".bin", "bun"), node: process.execPath });
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  process.stdout.write(`Built ${shown(outfile)} (${megabytes(outfile)}) in ${seconds} s\n`);
+  const result = spawnSync(process.execPath, [outfile, "version", "-vv"], { encoding: "utf8", timeout: 30_000 });
+  if (result.status !== 0) {
+    throw new BuildError("BINARY_DOES_NOT_RUN", `The built "${outfile}" does not run: ${result.stderr.trim() || `exit ${result.status ?? result.signal}`}`);
+  }
+  process.stdout.write(`${result.stdout.trimEnd().replace(/^/gm, "  ")}\n`);
+}
+
 async function build(options: BuildOptions): Promise<void> {
+  if (options.bundle) return await buildNodeBundle(options);
   const host = hostTarget();
   const jobs = plan(options);
   for (const { target, outfile } of jobs) {

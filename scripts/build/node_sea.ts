@@ -1,17 +1,16 @@
 /**
  * `--runtime node`: a Node single executable application (SEA) for this machine, the pinned Node 24
  * binary with the proxy injected into it. The steps are Node's own (nodejs.org/api/single-executable-applications):
- * 1. bundle the entry into one CommonJS script with `bun build --target=node --format=cjs`: a SEA's
- *    main script can `require` built-in modules only, and Node 24 runs it as CommonJS. The dynamic
- *    imports of src/main.ts have literal paths, so Bun inlines them; nothing is read from disk at
- *    run time (checked below: a dynamic `import()` left in the bundle fails the build);
+ * 1. bundle the entry into one CommonJS script (node_bundle.ts, the bundle Node runs in production):
+ *    a SEA's main script can `require` built-in modules only, and Node 24 runs it as CommonJS. The
+ *    dynamic imports of src/main.ts have literal paths, so Bun inlines them; nothing is read from
+ *    disk at run time (a dynamic `import()` left in the bundle fails the build);
  * 2. write the SEA configuration and have Node turn the script into a preparation blob;
  * 3. copy the Node binary behind node_modules/.bin/node and inject the blob with postject.
  *
  * @module
  */
 
-import { spawnSync } from "node:child_process";
 import {
   chmodSync,
   closeSync,
@@ -29,6 +28,7 @@ import {
 import { Buffer } from "node:buffer";
 import { dirname, join } from "node:path";
 import { BuildError } from "./build_error.ts";
+import { bundleForNode, run } from "./node_bundle.ts";
 
 /** Where the build reads its inputs and writes its outputs. */
 export interface NodeSeaOptions {
@@ -41,23 +41,6 @@ export interface NodeSeaOptions {
   /** A directory for the bundle, the SEA configuration and the blob (created when missing). */
   readonly workDir: string;
 }
-
-/**
- * The bundler's flags. CommonJS cannot hold `import.meta`, which Bun leaves in the output where it
- * cannot resolve it: `import.meta.env` (std-env, under consola, reads it after `process.env`, so it
- * is never reached on Node) and `import.meta.require` (src/runtime/bun.ts, run on Bun only) are
- * replaced. Not minified: with the code cache it measured no faster to start (63 ms against 66 ms,
- * median of 15) and stack traces in bug reports keep their names. No source map: nothing reads it.
- */
-export const SEA_BUNDLE_FLAGS: readonly string[] = [
-  "--target=node",
-  "--format=cjs",
-  "--sourcemap=none",
-  "--define",
-  "import.meta.env=undefined",
-  "--define",
-  "import.meta.require=require",
-];
 
 /**
  * The SEA configuration besides its paths. Measured from exec to listening (quick start, tcp, this
@@ -97,14 +80,7 @@ export function buildNodeSea(options: NodeSeaOptions): void {
   const config = join(options.workDir, "sea-config.json");
   const blob = join(options.workDir, "sea-prep.blob");
 
-  run("bundle the proxy for the SEA", tools.bun, [
-    "build",
-    ...SEA_BUNDLE_FLAGS,
-    options.entry,
-    "--outfile",
-    bundle,
-  ], options.root);
-  checkBundle(tools.node, bundle);
+  bundleForNode({ root: options.root, entry: options.entry, outfile: bundle, bun: tools.bun, node: tools.node });
   writeFileSync(config, `${JSON.stringify({ main: bundle, output: blob, ...SEA_CONFIG }, null, 2)}\n`);
   rmSync(blob, { force: true });
   run("make the SEA blob", tools.node, ["--experimental-sea-config", config], options.workDir);
@@ -191,31 +167,4 @@ function isNativeExecutable(path: string): boolean {
     closeSync(fd);
   }
   return head.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
-}
-
-/** Runs one step; throws BuildError with what it was doing, the command and its own words when it fails. */
-function run(doing: string, command: string, args: readonly string[], cwd: string): void {
-  const result = spawnSync(command, args, { cwd, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-  if (result.status === 0) return;
-  const output = `${result.stderr ?? ""}\n${result.stdout ?? ""}`.trim().split("\n").slice(-8).join("; ");
-  const cause = result.error?.message ?? (output || `exit ${result.status ?? result.signal}`);
-  throw new BuildError("COMPILER_FAILED", `Cannot ${doing} ("${command} ${args.join(" ")}"): ${cause}`);
-}
-
-/**
- * The bundle must parse as CommonJS (`node --check`: `import.meta` that Bun left in would not) and
- * must not load modules at run time: a SEA's `import()` and `require` reach built-in modules only.
- */
-function checkBundle(node: string, bundle: string): void {
-  run("parse the SEA bundle as CommonJS", node, ["--check", bundle], dirname(bundle));
-  const lines = readFileSync(bundle, "utf8").split("\n");
-  const index = lines.findIndex((line) => /(^|[^\w$.])import\s*\(/.test(line));
-  if (index !== -1) {
-    throw new BuildError(
-      "COMPILER_FAILED",
-      `Cannot run "${bundle}" in a SEA: line ${index + 1} loads a module at run time (${
-        lines[index]!.trim().slice(0, 120)
-      })`,
-    );
-  }
 }
