@@ -665,9 +665,8 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
     : { results: [], incidents: [] };
   incidents.push(...memory.incidents);
   // Targets of modes this run left out would only say "not measured".
-  const checks = checkTargets(summaries, memory.results, stats, statsAttempted).filter((check) =>
-    (modes as readonly string[]).includes(check.mode)
-  );
+  const checks = checkTargets(summaries, memory.results, stats, statsAttempted, options.connections)
+    .filter((check) => (modes as readonly string[]).includes(check.mode));
 
   log("");
   for (const body of TABLE_BODIES) {
