@@ -18,7 +18,11 @@ import type { ContenderSetup } from "../scripts/bench/contenders.ts";
 import { discoverContenders, startContender } from "../scripts/bench/contenders.ts";
 import { PEER_PROXIES, PEERS_BY_RUNTIME } from "../scripts/bench/peer_proxies.ts";
 import { parsePeerArguments } from "../scripts/bench/peers/_arguments.ts";
-import { fetchHeadersWithoutHopByHop, hopByHopNames, withoutHopByHop } from "../scripts/bench/peers/_hop_by_hop.ts";
+import {
+  fetchHeadersWithoutHopByHop,
+  hopByHopNames,
+  withoutHopByHop,
+} from "../scripts/bench/peers/_hop_by_hop.ts";
 import { ProcessRegistry } from "../scripts/bench/processes.ts";
 import { ROOT } from "./_cli_helpers.ts";
 
@@ -65,7 +69,10 @@ describe("peer helpers", () => {
     assert.throws(() => parsePeerArguments(["80x", "127.0.0.1:1"]), /Invalid port "80x"/);
     assert.throws(() => parsePeerArguments(["70000", "127.0.0.1:1"]), /Invalid port "70000"/);
     assert.throws(() => parsePeerArguments(["8080"]), /No backend given/);
-    assert.throws(() => parsePeerArguments(["8080", "localhost"]), /Invalid backend "localhost": expected host:port/);
+    assert.throws(
+      () => parsePeerArguments(["8080", "localhost"]),
+      /Invalid backend "localhost": expected host:port/,
+    );
   });
 });
 
@@ -106,7 +113,13 @@ describe("peer discovery", () => {
     const directory = scratch();
     const setup = setupIn(directory, new ProcessRegistry(directory));
     const launch = (name: string) =>
-      peers.find((spec) => spec.name === name)!.launch("http", 9000, ["127.0.0.1:1", "127.0.0.1:2"], setup, null);
+      peers.find((spec) => spec.name === name)!.launch(
+        "http",
+        9000,
+        ["127.0.0.1:1", "127.0.0.1:2"],
+        setup,
+        null,
+      );
     const deno = launch("peer/deno-fetch");
     assert.equal(deno.command, join(ROOT, "node_modules", ".bin", "deno"));
     assert.deepEqual(deno.args, [
@@ -134,14 +147,20 @@ describe("peer discovery", () => {
       withoutBinaries.skipped.join("\n"),
     );
     for (const peer of PEER_PROXIES) {
-      assert.ok(withoutBinaries.skipped.some((line) => line.startsWith(`${peer.name}: skipped (`)), peer.name);
+      assert.ok(
+        withoutBinaries.skipped.some((line) => line.startsWith(`${peer.name}: skipped (`)),
+        peer.name,
+      );
     }
 
     // The runtimes installed, the two npm packages not.
     const runtimesOnly = scratch();
     mkdirSync(join(runtimesOnly, "node_modules", ".bin"), { recursive: true });
     for (const runtime of ["node", "bun", "deno"]) {
-      symlinkSync(join(ROOT, "node_modules", ".bin", runtime), join(runtimesOnly, "node_modules", ".bin", runtime));
+      symlinkSync(
+        join(ROOT, "node_modules", ".bin", runtime),
+        join(runtimesOnly, "node_modules", ".bin", runtime),
+      );
     }
     const withoutPackages = discoverContenders(runtimesOnly);
     assert.deepEqual(
@@ -149,9 +168,15 @@ describe("peer discovery", () => {
       ["peer/bun-fetch", "peer/deno-fetch"],
     );
     assert.ok(
-      withoutPackages.skipped.includes('peer/http-proxy: skipped (package "http-proxy" not installed: run npm install)'),
+      withoutPackages.skipped.includes(
+        'peer/http-proxy: skipped (package "http-proxy" not installed: run npm install)',
+      ),
     );
-    assert.ok(withoutPackages.skipped.includes('peer/undici: skipped (package "undici" not installed: run npm install)'));
+    assert.ok(
+      withoutPackages.skipped.includes(
+        'peer/undici: skipped (package "undici" not installed: run npm install)',
+      ),
+    );
   });
 });
 
@@ -206,12 +231,25 @@ function send(
 ): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const outgoing = httpRequest(
-      { host: "127.0.0.1", port, method: options.method, path: options.path, headers: options.headers, agent: false },
+      {
+        host: "127.0.0.1",
+        port,
+        method: options.method,
+        path: options.path,
+        headers: options.headers,
+        agent: false,
+      },
       (response) => {
         const chunks: Buffer[] = [];
         response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("end", () =>
-          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) })
+        response.on(
+          "end",
+          () =>
+            resolve({
+              status: response.statusCode ?? 0,
+              headers: response.headers,
+              body: Buffer.concat(chunks),
+            }),
         );
         response.on("error", reject);
       },

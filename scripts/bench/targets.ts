@@ -207,10 +207,7 @@ export function peerTarget(summaries: readonly Summary[], runtime: PeerRuntime):
   if (measured !== null && cheapest !== null && ours !== undefined) {
     const others = measuredPeers.filter((peer) => peer !== cheapest)
       .map((peer) => `${peer.name} ${peer.cost.toFixed(2)}`);
-    notes.push(
-      `ours ${ours.toFixed(2)} vs ${cheapest.name} ${cheapest.cost.toFixed(2)} us/req` +
-        (others.length > 0 ? `, the cheaper (${others.join(", ")})` : ""),
-    );
+    notes.push(`ours ${ours.toFixed(2)} vs ${cheapest.name} ${cheapest.cost.toFixed(2)} us/req`, ...others);
   }
   if (missing.length > 0) notes.push(`${missing.join(", ")} not measured`);
   return {
