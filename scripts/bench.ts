@@ -4,8 +4,10 @@
  * and http mode behind TLS termination (keep-alive, and one full handshake per request); and the cost of traffic
  * logging (our proxy and HAProxy with one httplog line per request sent over UDP to a receiver in
  * this process, against themselves without); and the cost of the stats (our proxy with a stats
- * frontend that this process scrapes once a second, against itself without). See
- * docs/performance.md for the method and `--help` for the options.
+ * frontend that this process scrapes once a second, against itself without); and, in http mode,
+ * the JavaScript peers (Bun.serve + fetch, Deno.serve + fetch, http-proxy and undici on Node: what
+ * a user could write in a few lines instead). See docs/performance.md for the method and `--help`
+ * for the options.
  *
  * Run with Node 24 (it strips the types): `node_modules/.bin/node scripts/bench.ts --quick`.
  *
@@ -569,8 +571,9 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
         incidents.push(`${spec.name} ${mode}: the first stats scrape failed: ${firstScrape.failure}`);
       }
       running.push({ contender: started, logging: spec.logging });
-      // The memory scenario is about idle plain connections, which logging and stats do not change.
-      if (!spec.logging && !spec.stats && mode !== "https") available.push({ spec, mode });
+      // The memory scenario is about idle plain connections, which logging and stats do not change;
+      // the peers are compared per request (see ContenderSpec.peer).
+      if (!spec.logging && !spec.stats && !spec.peer && mode !== "https") available.push({ spec, mode });
     }
   }
   for (const line of discovery.skipped) log(`  ${line}`);
@@ -662,9 +665,8 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
     : { results: [], incidents: [] };
   incidents.push(...memory.incidents);
   // Targets of modes this run left out would only say "not measured".
-  const checks = checkTargets(summaries, memory.results, stats, statsAttempted).filter((check) =>
-    (modes as readonly string[]).includes(check.mode)
-  );
+  const checks = checkTargets(summaries, memory.results, stats, statsAttempted, options.connections)
+    .filter((check) => (modes as readonly string[]).includes(check.mode));
 
   log("");
   for (const body of TABLE_BODIES) {

@@ -2,7 +2,8 @@
  * The proxies under test: ours on each runtime (and the compiled binary), HAProxy and nginx, in
  * tcp mode, http mode and http mode behind their own TLS termination ("https"), ours and
  * HAProxy once more with traffic logging on ("ours/node+log", "haproxy+log"), and ours once more
- * showing its stats on a second frontend ("ours/node+stats").
+ * showing its stats on a second frontend ("ours/node+stats"), and the JavaScript peers in http mode
+ * ("peer/bun-fetch" and the others of peer_proxies.ts: what a user could write in a few lines).
  * What is not installed is reported with the command that would install it, never skipped
  * silently.
  *
@@ -16,6 +17,7 @@ import { join } from "node:path";
 import { BODY_PATHS, SMALL_BODY } from "./bodies.ts";
 import type { ConnectionLimits } from "./configs.ts";
 import { haproxyConfig, nginxForegroundArgs, nginxHttpProxyConfig, nginxStreamConfig } from "./configs.ts";
+import { PEER_PROXIES } from "./peer_proxies.ts";
 import { LOGGING_SUFFIX, STATS_SUFFIX } from "./report.ts";
 import type { ProcessRegistry, TrackedProcess } from "./processes.ts";
 import { firstOutputLine, freePort, hasCommand, waitUntilListening } from "./processes.ts";
@@ -34,6 +36,12 @@ export type ContenderSpec = {
   logging: boolean;
   /** Shows its stats on a second port, which the benchmark scrapes (a "+stats" variant). */
   stats: boolean;
+  /**
+   * A JavaScript peer proxy (issue 21): measured per request only, left out of the memory
+   * scenario, where the idle timeouts of node:http (5 s) and Bun.serve (10 s) would close
+   * connections while the 10,000 are being opened.
+   */
+  peer: boolean;
   modes: ProxyMode[];
   /** `statsPort` is the stats frontend's port for a "+stats" variant, null for the others. */
   launch: (
@@ -169,6 +177,7 @@ export function discoverContenders(projectRoot: string): Discovery {
         isOurs: true,
         logging: false,
         stats: false,
+        peer: false,
         modes: ["tcp", "http", "https"],
         launch: (mode, port, backends, setup) => ({
           command: runtime.binary,
@@ -182,6 +191,7 @@ export function discoverContenders(projectRoot: string): Discovery {
         isOurs: true,
         logging: true,
         stats: false,
+        peer: false,
         modes: ["http"],
         launch: (mode, port, backends, setup) => ({
           command: runtime.binary,
@@ -196,6 +206,7 @@ export function discoverContenders(projectRoot: string): Discovery {
         isOurs: true,
         logging: false,
         stats: true,
+        peer: false,
         modes: ["http"],
         launch: (mode, port, backends, setup, statsPort) => ({
           command: runtime.binary,
@@ -216,6 +227,7 @@ export function discoverContenders(projectRoot: string): Discovery {
       isOurs: true,
       logging: false,
       stats: false,
+      peer: false,
       modes: ["tcp", "http", "https"],
       launch: (mode, port, backends, setup) => ({
         command: compiled,
@@ -233,6 +245,7 @@ export function discoverContenders(projectRoot: string): Discovery {
       isOurs: false,
       logging: false,
       stats: false,
+      peer: false,
       modes: ["tcp", "http", "https"],
       launch: (mode, port, backends, setup) => {
         const configPath = join(setup.directory, `haproxy-${mode}-${port}.cfg`);
@@ -255,6 +268,7 @@ export function discoverContenders(projectRoot: string): Discovery {
       isOurs: false,
       logging: true,
       stats: false,
+      peer: false,
       modes: ["http"],
       launch: (mode, port, backends, setup) => {
         const configPath = join(setup.directory, `haproxy-${mode}-log-${port}.cfg`);
@@ -277,6 +291,7 @@ export function discoverContenders(projectRoot: string): Discovery {
       isOurs: false,
       logging: false,
       stats: false,
+      peer: false,
       modes,
       launch: (mode, port, backends, setup) => {
         const name = `nginx-${mode}-${port}`;
@@ -296,6 +311,33 @@ export function discoverContenders(projectRoot: string): Discovery {
     });
   } else {
     skipped.push("nginx: skipped (not installed: apt-get install -y nginx libnginx-mod-stream)");
+  }
+
+  for (const peer of PEER_PROXIES) {
+    const runtime = runtimes.find((candidate) => candidate.name === peer.runtime)!;
+    const missingPackage = peer.packages.find((name) =>
+      !existsSync(join(projectRoot, "node_modules", name, "package.json"))
+    );
+    if (!existsSync(runtime.binary)) {
+      skipped.push(`${peer.name}: skipped ("${runtime.binary}" not found: run npm install)`);
+    } else if (missingPackage !== undefined) {
+      skipped.push(`${peer.name}: skipped (package "${missingPackage}" not installed: run npm install)`);
+    } else {
+      const program = join(projectRoot, peer.program);
+      specs.push({
+        name: peer.name,
+        isOurs: false,
+        logging: false,
+        stats: false,
+        peer: true,
+        // http mode only: a few lines on top of the runtime's http server and client.
+        modes: ["http"],
+        launch: (_mode, port, backends) => ({
+          command: runtime.binary,
+          args: [...runtime.prefix, program, String(port), ...backends],
+        }),
+      });
+    }
   }
   return { specs, skipped };
 }

@@ -43,7 +43,8 @@ export const DEFAULT_CONNECTIONS = 64;
 export const USAGE = `Usage: node scripts/bench.ts [options]
 
 Compares our proxy (Node, Bun, Deno, dist/proxy) with HAProxy and nginx behind the same origins,
-and measures the cost of traffic logging (the "+log" contenders: http mode, one syslog line per
+and in http mode with the JavaScript peers (peer/bun-fetch, peer/deno-fetch, peer/http-proxy,
+peer/undici: a few lines on each runtime's own http server and client), and measures the cost of traffic logging (the "+log" contenders: http mode, one syslog line per
 request over UDP to a receiver the benchmark runs) and of the stats (the "+stats" contenders: http
 mode plus a stats frontend on its own port, whose /metrics and /stats;csv the benchmark GETs once
 a second while each is measured).
@@ -59,7 +60,8 @@ a second while each is measured).
   --only NAMES            comma-separated contenders to run, e.g. ours/node,haproxy; the logging
                           ones are ours/node+log, ours/bun+log, ours/deno+log, haproxy+log; those
                           showing stats ours/node+stats, ours/bun+stats, ours/deno+stats (each is
-                          compared with the same name without the suffix: run both)
+                          compared with the same name without the suffix: run both); the peers
+                          peer/bun-fetch, peer/deno-fetch, peer/http-proxy, peer/undici
   --modes LIST            comma-separated proxy modes: tcp, http, https (TLS termination, keep-alive
                           and one full handshake per request); default all. --modes https runs
                           the TLS rows only

@@ -220,6 +220,15 @@ export function memoryTable(results: readonly IdleMemoryResult[]): string {
   );
 }
 
+/** A target's goal with its unit: "at most 1.3x HAProxy", "at most 100 MB"; "-" for an informative row. */
+export function formatGoal(check: TargetCheck): string {
+  if (check.limit === null) return "-";
+  if (check.unit === "MB") return `${check.comparison} ${check.limit} MB`;
+  // "x HAProxy" reads "1.3x HAProxy": the ratio's number joins the unit's "x".
+  const limit = check.limit.toFixed(Number.isInteger(check.limit * 10) ? 1 : 2);
+  return `${check.comparison} ${limit}${check.unit}`;
+}
+
 /** The targets table: where our proxy stands against each goal. */
 export function targetsTable(checks: readonly TargetCheck[]): string {
   // A few percent need more decimals than the ratios against HAProxy do.
@@ -228,11 +237,7 @@ export function targetsTable(checks: readonly TargetCheck[]): string {
     check.target,
     check.contender,
     check.mode,
-    `${check.comparison} ${
-      check.unit === "MB"
-        ? `${check.limit} MB`
-        : `${check.limit.toFixed(Number.isInteger(check.limit * 10) ? 1 : 2)}x`
-    }`,
+    formatGoal(check),
     check.measured === null
       ? "-"
       : check.unit === "MB"
