@@ -39,6 +39,10 @@
  * method: RFC 9112 9.3.1, a non-idempotent request must not be retried automatically; others get
  * a 502).
  *
+ * The log line and the stats counts of each request are the session's {@link RequestLog}
+ * (request_log.ts): the session reports the request's milestones, bytes and first abnormal event
+ * to it, and says when the request is over.
+ *
  * One timer entry per session on the wheel: `timeout http-request` while a request head arrives,
  * `timeout http-keep-alive` between requests, `timeout queue`, the connect timeout and the
  * turn-around while the connector works (it arms the same entry), `timeout server` while waiting
@@ -54,18 +58,13 @@ import type { Server } from "../core/server.ts";
 import type { ShutdownCause } from "../core/server_slot.ts";
 import type { WheelTimer } from "../core/timer_wheel.ts";
 import {
-  fillServer,
-  finishRecord,
   PHASE_LETTER_CONNECT,
   PHASE_LETTER_DATA,
   PHASE_LETTER_HEADERS,
   PHASE_LETTER_QUEUE,
   PHASE_LETTER_REQUEST,
-  startRecord,
 } from "../tcp/session_log.ts";
 import { createLogRecord } from "../log/record.ts";
-import { countOutcome, createSessionOutcome } from "../core/counters.ts";
-import type { LogRecord } from "../log/record.ts";
 import {
   BODY_CHUNKED,
   BODY_CONTENT_LENGTH,
@@ -85,6 +84,7 @@ import type { HttpBackendRoute, HttpFrontendPolicy } from "./policy.ts";
 import { renderAnswer } from "./rules.ts";
 import type { RuleVerdict } from "./rules.ts";
 import { LINGER_IDLE_MS, LINGER_OVER, LingeringClose } from "./lingering_close.ts";
+import { RequestLog } from "./request_log.ts";
 
 /** A head and the body piece that came with it are joined into one write up to this size. */
 export const COALESCE_MAX_BYTES = 16_384;
@@ -202,35 +202,10 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   private clientCorked = false;
   /** Requests whose exchange began on this connection. */
   requests = 0;
-  /** The current request's log line facts (httplog: one line per request). */
-  private readonly record: LogRecord = createLogRecord();
-  /** A line is owed for the current request: it began (or, first on a connection, the connection did). */
-  private logPending = false;
-  /** Wall clock minus monotonic clock at accept: turns monotonic times into dates without another clock read. */
-  private wallOffset = 0;
+  /** The current request's log line and counts (httplog: one line per request). */
+  private readonly requestLog: RequestLog;
   /** beginRequest is running: a server connection ready now waits for parseRequest to send the head. */
   private beginning = false;
-  /** How the current request ended, refilled for the stats counters at each end. */
-  private readonly outcome = createSessionOutcome();
-  /** The current request's status came from its server (not from the proxy). */
-  private statusFromServer = false;
-  /** A rule denied the current request. */
-  private denied = false;
-  /**
-   * Monotonic times of the current request: its stream began (accept, or the end of the previous
-   * response), its first byte, connection ready; -1: not yet. (The queue's and the connection
-   * attempts' are the connector's.)
-   */
-  private streamStartedAt = 0;
-  private requestStartedAt = -1;
-  private establishedAt = -1;
-  /** Bytes of the current request read from the client, and of its answer written to it. */
-  private bytesIn = 0;
-  private bytesOut = 0;
-  /** The backend the current request went to, kept for its line after it is let go (the server: the connector's lastServer). */
-  private logBackend: Backend | null = null;
-  /** HAProxy's termination state (two letters) of the first abnormal event; null: normal so far. */
-  private termination: string | null = null;
 
   /** `policy`: the frontend's rules, router, pages and limits. */
   constructor(host: HttpSessionHost, policy: HttpFrontendPolicy) {
@@ -240,7 +215,10 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.request = new HeadParser("request", limits);
     this.response = new HeadParser("response", limits);
     this.timer = host.wheel.create(() => this.onTimer());
-    this.connector = new ServerConnector(host, this, this.timer, this.record, this.request, policy.bufferBytes);
+    // One record for the connector's queue and connect facts and the request log's others.
+    const record = createLogRecord();
+    this.connector = new ServerConnector(host, this, this.timer, record, this.request, policy.bufferBytes);
+    this.requestLog = new RequestLog(host, record, this.connector);
   }
 
   /** Takes over an accepted client connection and waits for its first request. */
@@ -249,14 +227,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.timeouts = timeouts;
     client.setHandler(this);
     client.setNoDelay(true);
-    this.streamStartedAt = this.logClock();
-    if (this.host.trafficLog !== null) {
-      this.wallOffset = this.host.runtime.wallClock() - this.streamStartedAt;
-      startRecord(this.record, this.host, client);
-    }
-    // The connection itself is owed a line: one that closes without a request logs "CR" (or
-    // nothing under dontlognull), as HAProxy does.
-    this.logPending = true;
+    this.requestLog.connectionStarted(client);
     this.waitRequest(false);
   }
 
@@ -330,7 +301,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     if (conn !== this.client) return;
     this.client = null;
     const cleanTunnelEnd = this.phase === PHASE_TUNNEL && error === undefined && this.clientEnded;
-    if (!cleanTunnelEnd && this.phase !== PHASE_CLOSING) this.terminate("C" + this.phaseLetter());
+    if (!cleanTunnelEnd && this.phase !== PHASE_CLOSING) this.requestLog.terminate("C" + this.phaseLetter());
     if (cleanTunnelEnd && this.server !== null) {
       // A clean half-close: the server may still be sending its last bytes to nobody; wait for its end.
       return;
@@ -343,7 +314,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
 
   /** The server connection is ready: the request head leaves (see established). */
   serverReady(at: number): void {
-    this.establishedAt = at;
+    this.requestLog.connectionReady(at);
     this.established();
     // An opened connection sends the head now unless body bytes held meanwhile took it along. A
     // connection taken idle while beginRequest runs is ready synchronously, as the client's chunk
@@ -354,7 +325,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
 
   /** No server for this request: a 503, logged with the connector's termination state. */
   serverUnavailable(termination: string): void {
-    this.terminate(termination);
+    this.requestLog.terminate(termination);
     this.answerAndClose(503);
   }
 
@@ -424,27 +395,21 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
         this.keepAliveWait = false;
         this.armTimer(this.requestHeadTimeout());
       }
-      if (this.requestStartedAt < 0) {
-        this.requestStartedAt = this.requestClock();
-        this.logPending = true;
-        const counters = this.host.counters;
-        counters.requestsTotal++;
-        counters.requestRate.add(this.host.wheel.now);
-      }
+      this.requestLog.requestSeen();
       const end = this.request.feed(chunk, offset);
       if (end === HEAD_INCOMPLETE) {
-        this.bytesIn += chunk.length - offset;
+        this.requestLog.bytesIn += chunk.length - offset;
         return;
       }
       if (end === HEAD_FAILED) {
         const error = this.request.error!;
-        this.bytesIn += chunk.length - offset;
+        this.requestLog.bytesIn += chunk.length - offset;
         this.host.logger.debug(`Invalid request from ${this.clientAddress}: ${error.message}`);
-        this.terminate("P" + PHASE_LETTER_REQUEST);
+        this.requestLog.terminate("P" + PHASE_LETTER_REQUEST);
         this.answerAndClose(error.status);
         return;
       }
-      this.bytesIn += end - offset;
+      this.requestLog.bytesIn += end - offset;
       this.beginning = true;
       this.beginRequest();
       this.beginning = false;
@@ -468,14 +433,14 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
         return;
       case PHASE_REQUEST:
         // No request in progress (or a truncated head): nothing to answer, close as HAProxy does.
-        this.terminate("C" + PHASE_LETTER_REQUEST);
+        this.requestLog.terminate("C" + PHASE_LETTER_REQUEST);
         this.closeClient();
         return;
       case PHASE_CONNECTING:
       case PHASE_EXCHANGE:
         if (this.requestState === REQUEST_BODY) {
           // The body was cut short: the server would wait for the rest forever.
-          this.terminate("C" + PHASE_LETTER_DATA);
+          this.requestLog.terminate("C" + PHASE_LETTER_DATA);
           this.abort();
           return;
         }
@@ -489,12 +454,8 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   private beginRequest(): void {
     const request = this.request;
     const policy = this.policy;
-    const record = this.record;
     this.requests++;
-    record.requestTime = Math.round(this.requestClock() - this.requestStartedAt);
-    record.method = request.method;
-    record.uri = request.target;
-    record.httpVersion = request.version === "1.1" ? "HTTP/1.1" : "HTTP/1.0";
+    this.requestLog.requestHead(request);
     this.closeAfter = !request.keepAlive || request.closeAfterResponse || this.host.draining || policy.clientClose;
     this.requestState = request.bodyKind === BODY_NONE ? REQUEST_DONE : REQUEST_BODY;
     this.requestRemaining = request.contentLength ?? 0;
@@ -528,7 +489,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     const route = policy.router.pick(request, address, this.client ?? undefined);
     if (route === null) {
       this.host.logger.debug(`No backend for ${request.method} ${request.target} from ${address}`);
-      this.terminate("S" + PHASE_LETTER_CONNECT);
+      this.requestLog.terminate("S" + PHASE_LETTER_CONNECT);
       this.answerAndClose(503);
       return;
     }
@@ -543,37 +504,19 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     }
     const backend = route.backend;
     this.backend = backend;
-    this.logBackend = backend;
+    this.requestLog.routedTo(backend);
     backend.sessionStarted();
     this.requestHead = this.rebuildRequest(route);
     if (this.requestHead.length > policy.bufferBytes) {
       // HAProxy's strict rewriting: a head that no longer fits the buffer after the headers added
       // to it (tune.maxrewrite is the room kept for them) fails the request with a 500.
       this.host.logger.debug(`Request head from ${address} grew to ${this.requestHead.length} bytes with rules, over tune.bufsize`);
-      this.terminate("P" + PHASE_LETTER_REQUEST);
+      this.requestLog.terminate("P" + PHASE_LETTER_REQUEST);
       this.answerAndClose(500);
       return;
     }
     this.phase = PHASE_CONNECTING;
     this.connector.assign(route, this.requests === 1);
-  }
-
-  /** Monotonic now for the timers, or 0 when nothing shows them (see SessionHost.timed). */
-  private logClock(): number {
-    return this.host.timed ? this.host.runtime.now() : 0;
-  }
-
-  /**
-   * Monotonic now for the request's own timers (%tr, %TR, %Ti, %Ta), which only a traffic log
-   * prints: the stats' time averages do without them, and save two clock reads per request.
-   */
-  private requestClock(): number {
-    return this.host.trafficLog !== null ? this.host.runtime.now() : 0;
-  }
-
-  /** Keeps the first abnormal end's termination state. */
-  private terminate(code: string): void {
-    if (this.termination === null) this.termination = code;
   }
 
   /** The second letter of a termination state for where the current request is. */
@@ -595,7 +538,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   /** The server was taken out with its sessions (`shutdown-sessions`, `shutdown-backup-sessions`). */
   shutdownByServer(cause: ShutdownCause): void {
     if (this.phase === PHASE_IDLE || this.phase === PHASE_CLOSING) return;
-    this.terminate(cause + this.phaseLetter());
+    this.requestLog.terminate(cause + this.phaseLetter());
     this.abort();
   }
 
@@ -640,7 +583,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       if (end === CHUNKED_FAILED) {
         const error = this.requestChunks.error!;
         this.host.logger.debug(`Invalid request body from ${this.clientAddress}: ${error.message}`);
-        this.terminate("P" + PHASE_LETTER_DATA);
+        this.requestLog.terminate("P" + PHASE_LETTER_DATA);
         this.serverReusable = false;
         if (this.responseState === RESPONSE_HEAD && !this.responseStarted) this.answerAndClose(error.status);
         else this.abort();
@@ -650,7 +593,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     }
     if (end > offset) {
       this.requestBodySent = true;
-      this.bytesIn += end - offset;
+      this.requestLog.bytesIn += end - offset;
       const part = offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end);
       this.touchTimer();
       this.serverPushedBack = !this.writeServer(server, part);
@@ -750,7 +693,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       if (end === HEAD_INCOMPLETE) return;
       if (end === HEAD_FAILED) {
         this.host.logger.debug(`Invalid response from server "${this.backend!.name}/${this.target?.name}": ${response.error!.message}`);
-        this.terminate("P" + PHASE_LETTER_HEADERS);
+        this.requestLog.terminate("P" + PHASE_LETTER_HEADERS);
         this.serverReusable = false;
         this.target?.observer?.responseFailed();
         this.answerAndClose(502);
@@ -761,7 +704,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       // take them. 100 Continue is how `Expect: 100-continue` passes through.
       if (this.request.version === "1.1") {
         const interim = serializeHead(response);
-        this.bytesOut += interim.length;
+        this.requestLog.bytesOut += interim.length;
         this.client!.write(interim);
       }
       response.reset(this.request.method);
@@ -769,9 +712,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       offset = end;
     }
     this.target?.observer?.responseStatus(response.status);
-    this.record.responseTime = Math.round(this.logClock() - this.establishedAt);
-    this.record.status = response.status;
-    this.statusFromServer = true;
+    this.requestLog.responseHead(response.status);
     if (response.status === 101) {
       if (this.upgrading) {
         this.beginTunnel(chunk, end);
@@ -779,7 +720,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       }
       // No upgrade was forwarded: a 101 answers nothing we sent.
       this.host.logger.debug(`Server "${this.backend!.name}/${this.target?.name}" switched protocols unasked`);
-      this.terminate("P" + PHASE_LETTER_HEADERS);
+      this.requestLog.terminate("P" + PHASE_LETTER_HEADERS);
       this.serverReusable = false;
       this.answerAndClose(502);
       return;
@@ -807,7 +748,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     const ms = this.tunnelTimeout();
     if (ms > 0) this.timer.arm(ms);
     else this.timer.disarm();
-    this.bytesOut += head.length + chunk.length - end;
+    this.requestLog.bytesOut += head.length + chunk.length - end;
     let flowing = end < chunk.length ? writeJoined(client, head, chunk.subarray(end)) : client.write(head);
     if (!flowing) server.pause();
     const held = this.held;
@@ -823,7 +764,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   private tunnelFromClient(chunk: Uint8Array): void {
     const server = this.server;
     if (server === null) return;
-    this.bytesIn += chunk.length;
+    this.requestLog.bytesIn += chunk.length;
     this.touchTunnel();
     if (!server.write(chunk)) this.client!.pause();
   }
@@ -831,7 +772,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   private tunnelFromServer(chunk: Uint8Array): void {
     const client = this.client;
     if (client === null) return;
-    this.bytesOut += chunk.length;
+    this.requestLog.bytesOut += chunk.length;
     this.touchTunnel();
     if (!client.write(chunk)) this.server!.pause();
   }
@@ -867,7 +808,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     if (this.closeAfter) options = CLOSE_RESPONSE_OPTIONS;
     else if (this.request.version === "1.0") options = KEEP_ALIVE_RESPONSE_OPTIONS;
     const head = serializeHead(response, options);
-    this.bytesOut += head.length;
+    this.requestLog.bytesOut += head.length;
     this.requestHead = null;
     this.responseRemaining = response.contentLength ?? 0;
     if (response.bodyKind === BODY_NONE) {
@@ -902,11 +843,11 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       end = this.responseChunks.passThrough(chunk, offset);
       if (end === CHUNKED_FAILED) {
         this.host.logger.debug(`Invalid response body from server "${this.backend!.name}/${this.target?.name}": ${this.responseChunks.error!.message}`);
-        this.terminate("P" + PHASE_LETTER_DATA);
+        this.requestLog.terminate("P" + PHASE_LETTER_DATA);
         if (this.clientHead !== null) {
           // Nothing reached the client yet: it can still be told.
           this.clientHead = null;
-          this.bytesOut = 0;
+          this.requestLog.bytesOut = 0;
           this.serverReusable = false;
           this.answerAndClose(502);
           return;
@@ -921,7 +862,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     }
     if (end > offset) {
       const part = offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end);
-      this.bytesOut += end - offset;
+      this.requestLog.bytesOut += end - offset;
       this.touchTimer();
       if (!this.writeClient(client, part)) this.server!.pause();
     }
@@ -965,7 +906,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
         this.connector.unassign();
         if (this.client === null) this.finish();
         else if (error !== undefined || !this.serverEnded) {
-          this.terminate("S" + PHASE_LETTER_DATA);
+          this.requestLog.terminate("S" + PHASE_LETTER_DATA);
           this.client.destroy();
         }
         // A clean end: the client got our FIN; it may have been paused by this server's backpressure.
@@ -982,7 +923,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       this.phase = PHASE_CONNECTING;
       if (this.connector.retryEmptyResponse(replayable, error)) return;
       this.host.logger.debug(`Server "${this.backend!.name}/${this.target?.name}" closed before its response: ${error?.message ?? "closed"}`);
-      this.terminate("S" + PHASE_LETTER_HEADERS);
+      this.requestLog.terminate("S" + PHASE_LETTER_HEADERS);
       this.answerAndClose(502);
       return;
     }
@@ -993,7 +934,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
         return;
       }
       // The response is truncated: the client must see the connection cut, not a short body.
-      this.terminate("S" + PHASE_LETTER_DATA);
+      this.requestLog.terminate("S" + PHASE_LETTER_DATA);
       this.abort();
     }
   }
@@ -1007,7 +948,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       this.clientCorked = false;
       this.client?.setNoDelay(true);
     }
-    const endedAt = this.logRequest();
+    const endedAt = this.requestLog.write();
     if (server !== null && this.serverCorked) {
       this.serverCorked = false;
       server.setNoDelay(true);
@@ -1038,8 +979,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.responseState = RESPONSE_HEAD;
     this.request.reset();
     this.keepAliveWait = keepAlive;
-    // HAProxy: the next request's stream begins where the previous one ended (its %t and %Ti).
-    if (keepAlive) this.streamStartedAt = startedAt >= 0 ? startedAt : this.logClock();
+    if (keepAlive) this.requestLog.nextStream(startedAt);
     this.armTimer(keepAlive ? this.keepAliveTimeout() : this.requestHeadTimeout());
     const client = this.client!;
     if (this.held.length > 0) {
@@ -1064,17 +1004,16 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     const pages = this.route?.errorPages ?? this.policy.errorPages;
     this.dropServer();
     this.releaseBackend();
-    this.record.status = status;
-    this.statusFromServer = false;
+    this.requestLog.answeredByProxy(status);
     const client = this.client;
     if (client === null) {
       this.finish();
       return;
     }
     const page = pages.response(status, "close");
-    this.bytesOut += page.length;
+    this.requestLog.bytesOut += page.length;
     client.write(page);
-    this.logRequest();
+    this.requestLog.write();
     this.closeClient();
   }
 
@@ -1086,8 +1025,8 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   private answerVerdict(verdict: NonNullable<RuleVerdict>): void {
     if (verdict.kind === "deny") {
       this.host.logger.debug(`Request ${this.request.method} ${this.request.target} from ${this.clientAddress} denied`);
-      this.terminate("P" + PHASE_LETTER_REQUEST);
-      this.denied = true;
+      this.requestLog.terminate("P" + PHASE_LETTER_REQUEST);
+      this.requestLog.markDenied();
       this.answerAndClose(verdict.status);
       return;
     }
@@ -1096,13 +1035,13 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.releaseBackend();
     this.requestHead = null;
     // HAProxy's "LR": answered locally, no server involved.
-    this.terminate("L" + PHASE_LETTER_REQUEST);
-    this.record.status = verdict.status;
+    this.requestLog.terminate("L" + PHASE_LETTER_REQUEST);
+    this.requestLog.answeredByProxy(verdict.status);
     if (this.closeAfter || this.requestState !== REQUEST_DONE) {
       const closing = renderAnswer(verdict, "close");
-      this.bytesOut += closing.length;
+      this.requestLog.bytesOut += closing.length;
       client.write(closing);
-      this.logRequest();
+      this.requestLog.write();
       this.closeClient();
       return;
     }
@@ -1110,8 +1049,8 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     // RFC 9110 9.3.2: the answer to HEAD is the head alone, Content-Length included.
     if (this.request.method === "HEAD") answer = answer.subarray(0, answer.length - verdict.body.length);
     this.responseState = RESPONSE_DONE;
-    this.bytesOut += answer.length;
-    this.logRequest();
+    this.requestLog.bytesOut += answer.length;
+    this.requestLog.write();
     if (client.write(answer)) {
       this.waitRequest(true);
       return;
@@ -1128,9 +1067,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
    * probes of the tier in front would drown the traffic log.
    */
   private answerMonitor(status: number): void {
-    this.logPending = false;
-    this.host.counters.intercepted++;
-    this.resetRequestLog();
+    this.requestLog.skipIntercepted();
     const client = this.client!;
     this.requestHead = null;
     const close = this.closeAfter || this.requestState !== REQUEST_DONE;
@@ -1206,7 +1143,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
         } else {
           // Slowloris: the head did not arrive within `timeout http-request`.
           this.host.logger.debug(`Request head from ${this.clientAddress} timed out`);
-          this.terminate("c" + PHASE_LETTER_REQUEST);
+          this.requestLog.terminate("c" + PHASE_LETTER_REQUEST);
           this.answerAndClose(408);
         }
         return;
@@ -1220,11 +1157,11 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
           // with its answer (504), as HAProxy reports them.
           this.serverReusable = false;
           if (this.requestState !== REQUEST_BODY) this.target?.observer?.responseFailed();
-          this.terminate(this.requestState === REQUEST_BODY ? "c" + PHASE_LETTER_DATA : "s" + PHASE_LETTER_HEADERS);
+          this.requestLog.terminate(this.requestState === REQUEST_BODY ? "c" + PHASE_LETTER_DATA : "s" + PHASE_LETTER_HEADERS);
           this.answerAndClose(this.requestState === REQUEST_BODY ? 408 : 504);
         } else {
           this.host.logger.debug(`Session from ${this.clientAddress} timed out in a response body`);
-          this.terminate(this.bodyTimeoutSide() + PHASE_LETTER_DATA);
+          this.requestLog.terminate(this.bodyTimeoutSide() + PHASE_LETTER_DATA);
           this.abort();
         }
         return;
@@ -1233,7 +1170,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
         return;
       case PHASE_TUNNEL:
         this.host.logger.debug(`Tunnel from ${this.clientAddress} timed out`);
-        this.terminate((this.backend!.tunnelTimeout > 0 ? "c" : this.bodyTimeoutSide()) + PHASE_LETTER_DATA);
+        this.requestLog.terminate((this.backend!.tunnelTimeout > 0 ? "c" : this.bodyTimeoutSide()) + PHASE_LETTER_DATA);
         this.abort();
         return;
       case PHASE_ANSWERED:
@@ -1275,14 +1212,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   private finish(): void {
     if (this.phase === PHASE_IDLE) return;
     this.timer.disarm();
-    if (this.logPending) {
-      // No answer went out for this request: a client that left, a cut response, a tunnel's end.
-      if (this.requestStartedAt < 0 || this.record.method === "") {
-        // HAProxy's "CR" with 400 for a connection closed before a whole request.
-        if (this.record.status < 0) this.record.status = 400;
-      }
-      this.logRequest();
-    }
+    this.requestLog.connectionEnded();
     this.dropServer();
     this.connector.dropPrivateConnection();
     this.releaseBackend();
@@ -1300,97 +1230,9 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.keepAliveWait = false;
     this.closeAfter = false;
     this.requests = 0;
-    this.logPending = false;
-    this.resetRequestLog();
     this.request.reset();
     this.response.reset();
     this.host.sessionEnded(this);
-  }
-
-  /**
-   * Writes the current request's line, once: when its response ends, when the proxy answers it,
-   * or when the connection ends without an answer. The frontend's counts still include it.
-   * Returns the time it took (log clock), -1 when the line was taken already.
-   */
-  private logRequest(): number {
-    if (!this.logPending) return -1;
-    this.logPending = false;
-    // One clock read for the counters, the line and the next request's start (responseDone).
-    const now = this.logClock();
-    this.count(now);
-    const log = this.host.trafficLog;
-    if (log !== null) {
-      const record = this.record;
-      const requestStartedAt = this.requestStartedAt;
-      const backend = this.logBackend;
-      record.acceptDate = this.wallOffset + this.streamStartedAt;
-      record.requestDate = requestStartedAt < 0 ? record.acceptDate : this.wallOffset + requestStartedAt;
-      record.idleTime = requestStartedAt < 0 ? -1 : Math.round(requestStartedAt - this.streamStartedAt);
-      record.activeTime = requestStartedAt < 0 ? -1 : Math.round(now - requestStartedAt);
-      record.totalTime = Math.round(now - this.streamStartedAt);
-      const connector = this.connector;
-      // Still queued, or left the queue without a slot: the time waited so far (HAProxy's Tw on sQ).
-      if (record.queueTime < 0 && connector.queuedAt >= 0) record.queueTime = Math.round(now - connector.queuedAt);
-      record.bytesRead = this.bytesOut;
-      record.bytesUploaded = this.bytesIn;
-      record.retries = connector.retries;
-      fillServer(record, connector.lastServer, record.frontendPort);
-      finishRecord(record, this.host, backend, connector.lastServer, this.termination);
-      log.write(record);
-    }
-    this.resetRequestLog();
-    return now;
-  }
-
-  /** Counts the request on its frontend, backend and server (core/counters.ts). */
-  private count(now: number): void {
-    const outcome = this.outcome;
-    const record = this.record;
-    const backend = this.logBackend;
-    const timed = this.host.timed;
-    outcome.status = record.status;
-    outcome.statusFromServer = this.statusFromServer;
-    const termination = this.termination;
-    outcome.termination = termination;
-    outcome.denied = this.denied;
-    // HAProxy's intercepted requests: answered by the proxy itself ("LR"), no server involved.
-    outcome.intercepted = termination !== null && termination[0] === "L";
-    outcome.bytesIn = this.bytesIn;
-    outcome.bytesOut = this.bytesOut;
-    const connector = this.connector;
-    outcome.retries = connector.retries;
-    outcome.redispatched = record.redispatched;
-    outcome.queueTime = !timed ? -1 : record.queueTime >= 0 ? record.queueTime : connector.queuedAt >= 0 ? Math.round(now - connector.queuedAt) : -1;
-    outcome.connectTime = timed ? record.connectTime : -1;
-    outcome.responseTime = timed ? record.responseTime : -1;
-    outcome.totalTime = timed && this.requestStartedAt >= 0 ? Math.round(now - this.streamStartedAt) : -1;
-    const server = connector.lastServer;
-    countOutcome(this.host.counters, backend === null ? null : backend.counters, server === null ? null : server.counters, outcome, true);
-  }
-
-  /** Readies the record and the timers for the next request on this connection. */
-  private resetRequestLog(): void {
-    const record = this.record;
-    this.requestStartedAt = -1;
-    this.establishedAt = -1;
-    this.bytesIn = 0;
-    this.bytesOut = 0;
-    this.logBackend = null;
-    this.connector.resetLogFacts();
-    this.termination = null;
-    this.statusFromServer = false;
-    this.denied = false;
-    record.requestTime = -1;
-    record.queueTime = -1;
-    record.connectTime = -1;
-    record.responseTime = -1;
-    record.status = -1;
-    record.redispatched = false;
-    record.serverQueue = 0;
-    record.backendQueue = 0;
-    record.method = "";
-    record.uri = "";
-    record.httpVersion = "";
   }
 }
 
