@@ -21,7 +21,7 @@
  *
  * An upgrade request (Connection: upgrade with Upgrade, no body) is forwarded with its Upgrade
  * header; a 101 answer turns the connection into a byte tunnel under `timeout tunnel`, with
- * half-close and backpressure as in tcp mode.
+ * half-close and backpressure as in tcp mode: the session's {@link HttpTunnel} (tunnel.ts).
  *
  * Writes: a head and the first piece of its body that arrived with it leave in one write (one
  * small copy costs less than a second send), and while a body is forwarded in several pieces the
@@ -75,7 +75,7 @@ import {
   HeadParser,
 } from "./head_parser.ts";
 import { CHUNKED_FAILED, ChunkedDecoder } from "./chunked_decoder.ts";
-import { serializeHead, withoutH2c } from "./serialize.ts";
+import { serializeHead } from "./serialize.ts";
 import { ServerConnector } from "./server_connector.ts";
 import type { ServerConnectorHost, ServerConnectorUser } from "./server_connector.ts";
 import { forwardedHeaders, forwardForValue, replacedForwardedHeaders } from "./forwarded_headers.ts";
@@ -85,9 +85,10 @@ import { renderAnswer } from "./rules.ts";
 import type { RuleVerdict } from "./rules.ts";
 import { LINGER_IDLE_MS, LINGER_OVER, LingeringClose } from "./lingering_close.ts";
 import { RequestLog } from "./request_log.ts";
+import { HttpTunnel, offersUpgrade } from "./tunnel.ts";
+import { writeJoined } from "./write_joined.ts";
 
-/** A head and the body piece that came with it are joined into one write up to this size. */
-export const COALESCE_MAX_BYTES = 16_384;
+export { COALESCE_MAX_BYTES } from "./write_joined.ts";
 
 /**
  * How long an idle keep-alive connection lives on once the proxy stops. A client under load sends
@@ -143,7 +144,6 @@ const RESPONSE_DONE = 2;
 const CLOSE_RESPONSE_OPTIONS: SerializeOptions = Object.freeze({ addHeaders: Object.freeze(["Connection", "close"]) });
 /** An HTTP/1.0 client kept alive must be told so (RFC 9112 9.3, appendix C.2.2). */
 const KEEP_ALIVE_RESPONSE_OPTIONS: SerializeOptions = Object.freeze({ addHeaders: Object.freeze(["Connection", "keep-alive"]) });
-const UPGRADE_RESPONSE_OPTIONS: SerializeOptions = Object.freeze({ keepUpgrade: true, addHeaders: Object.freeze(["Connection", "upgrade"]) });
 
 
 /** One client connection in http mode. Pooled: `start` begins a session, and it returns itself to its host at the end. */
@@ -191,7 +191,6 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   private readonly requestOptions: SerializeOptions = { addHeaders: this.addedHeaders, dropHeaders: undefined, keepUpgrade: false };
   /** The request asks for an upgrade and it was forwarded: a 101 opens a tunnel. */
   private upgrading = false;
-  private serverEnded = false;
   /** The last request body write to the server returned false. */
   private serverPushedBack = false;
   /** Heads waiting to leave with the first body piece (see the module notes on writes). */
@@ -204,6 +203,8 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   requests = 0;
   /** The current request's log line and counts (httplog: one line per request). */
   private readonly requestLog: RequestLog;
+  /** The bytes spliced both ways after a 101 (PHASE_TUNNEL). */
+  private readonly tunnel: HttpTunnel;
   /** beginRequest is running: a server connection ready now waits for parseRequest to send the head. */
   private beginning = false;
 
@@ -219,6 +220,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     const record = createLogRecord();
     this.connector = new ServerConnector(host, this, this.timer, record, this.request, policy.bufferBytes);
     this.requestLog = new RequestLog(host, record, this.connector);
+    this.tunnel = new HttpTunnel(this.timer, this.requestLog);
   }
 
   /** Takes over an accepted client connection and waits for its first request. */
@@ -279,7 +281,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
 
   onData(conn: Connection, chunk: Uint8Array): void {
     if (conn !== this.client) return;
-    if (this.phase === PHASE_TUNNEL) this.tunnelFromClient(chunk);
+    if (this.phase === PHASE_TUNNEL) this.tunnel.fromClient(chunk);
     else this.clientData(chunk, 0);
   }
 
@@ -289,7 +291,8 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       this.waitRequest(true);
       return;
     }
-    if (this.responseState === RESPONSE_BODY || this.phase === PHASE_TUNNEL) this.server?.resume();
+    if (this.phase === PHASE_TUNNEL) this.tunnel.clientDrained();
+    else if (this.responseState === RESPONSE_BODY) this.server?.resume();
   }
 
   onEnd(conn: Connection): void {
@@ -300,11 +303,10 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   onClose(conn: Connection, error: NetError | undefined): void {
     if (conn !== this.client) return;
     this.client = null;
-    const cleanTunnelEnd = this.phase === PHASE_TUNNEL && error === undefined && this.clientEnded;
-    if (!cleanTunnelEnd && this.phase !== PHASE_CLOSING) this.requestLog.terminate("C" + this.phaseLetter());
-    if (cleanTunnelEnd && this.server !== null) {
-      // A clean half-close: the server may still be sending its last bytes to nobody; wait for its end.
-      return;
+    if (this.phase === PHASE_TUNNEL) {
+      if (!this.tunnel.clientClosed(error)) return;
+    } else if (this.phase !== PHASE_CLOSING) {
+      this.requestLog.terminate("C" + this.phaseLetter());
     }
     this.dropServer();
     this.finish();
@@ -330,12 +332,13 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   }
 
   onServerData(chunk: Uint8Array): void {
-    if (this.phase === PHASE_TUNNEL) this.tunnelFromServer(chunk);
+    if (this.phase === PHASE_TUNNEL) this.tunnel.fromServer(chunk);
     else this.serverData(chunk, 0);
   }
 
   onServerDrain(): void {
-    if ((this.requestState === REQUEST_BODY && this.phase === PHASE_EXCHANGE) || this.phase === PHASE_TUNNEL) this.client?.resume();
+    if (this.phase === PHASE_TUNNEL) this.tunnel.serverDrained();
+    else if (this.requestState === REQUEST_BODY && this.phase === PHASE_EXCHANGE) this.client?.resume();
   }
 
   // (onServerEnd and onServerClose are with the exchange, below.)
@@ -429,7 +432,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.clientEnded = true;
     switch (this.phase) {
       case PHASE_TUNNEL:
-        this.server?.end();
+        this.tunnel.clientEnded();
         return;
       case PHASE_REQUEST:
         // No request in progress (or a truncated head): nothing to answer, close as HAProxy does.
@@ -555,10 +558,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       options.dropHeaders = replacedForwardedHeaders(forwarded);
     }
     forwardedHeaders(forwarded, request, this.forwardFor, request.host, this.client?.tls !== undefined, added);
-    // RFC 9110 7.8: an upgrade is offered only in HTTP/1.1, and is only sensible without a body
-    // (the body would have to be read before the protocol switch). h2c never passes (serialize.ts).
-    this.upgrading = request.version === "1.1" && request.connectionUpgrade && request.upgrade !== undefined &&
-      request.bodyKind === BODY_NONE && withoutH2c(request.upgrade) !== "";
+    this.upgrading = offersUpgrade(request);
     options.keepUpgrade = this.upgrading;
     if (this.upgrading) added.push("Connection", "upgrade");
     else if (route.serverClose) added.push("Connection", "close");
@@ -621,7 +621,6 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   private established(): void {
     this.phase = PHASE_EXCHANGE;
     this.serverReusable = true;
-    this.serverEnded = false;
     this.serverPushedBack = false;
     this.armTimer(this.requestState === REQUEST_DONE ? this.backend!.serverTimeout : this.bodyTimeout());
     // Sent with the first body piece, or alone by flushServerHead.
@@ -735,51 +734,18 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     if (!this.flushClientHead()) this.server?.pause();
   }
 
-  /** A 101 to a forwarded upgrade: from now on, bytes pass untouched both ways. */
+  /** A 101 to a forwarded upgrade: from now on, bytes pass untouched both ways (tunnel.ts). */
   private beginTunnel(chunk: Uint8Array, end: number): void {
-    const client = this.client!;
-    const server = this.server!;
     this.phase = PHASE_TUNNEL;
     this.serverReusable = false;
     this.closeAfter = true;
     this.requestHead = null;
     this.applyResponseRules();
-    const head = serializeHead(this.response, UPGRADE_RESPONSE_OPTIONS);
-    const ms = this.tunnelTimeout();
-    if (ms > 0) this.timer.arm(ms);
-    else this.timer.disarm();
-    this.requestLog.bytesOut += head.length + chunk.length - end;
-    let flowing = end < chunk.length ? writeJoined(client, head, chunk.subarray(end)) : client.write(head);
-    if (!flowing) server.pause();
     const held = this.held;
     this.held = [];
     this.heldBytes = 0;
-    flowing = true;
-    for (let i = 0; i < held.length; i++) flowing = server.write(held[i]!);
-    if (this.clientEnded) server.end();
-    else if (flowing) client.resume();
-    else client.pause();
-  }
-
-  private tunnelFromClient(chunk: Uint8Array): void {
-    const server = this.server;
-    if (server === null) return;
-    this.requestLog.bytesIn += chunk.length;
-    this.touchTunnel();
-    if (!server.write(chunk)) this.client!.pause();
-  }
-
-  private tunnelFromServer(chunk: Uint8Array): void {
-    const client = this.client;
-    if (client === null) return;
-    this.requestLog.bytesOut += chunk.length;
-    this.touchTunnel();
-    if (!client.write(chunk)) this.server!.pause();
-  }
-
-  private touchTunnel(): void {
-    const ms = this.tunnelTimeout();
-    if (ms > 0) this.timer.touch(ms);
+    const serverBytes = end < chunk.length ? chunk.subarray(end) : null;
+    this.tunnel.open(this.client!, this.server!, this.response, serverBytes, held, this.clientEnded, this.tunnelTimeout());
   }
 
   /** `timeout tunnel`, else what the client and server timeouts allow. */
@@ -877,11 +843,8 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   }
 
   onServerEnd(): void {
-    this.serverEnded = true;
     if (this.phase === PHASE_TUNNEL) {
-      if (this.client !== null) {
-        this.client.end();
-      } else {
+      if (this.tunnel.serverEnded()) {
         this.dropServer();
         this.finish();
       }
@@ -904,13 +867,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
         break;
       case PHASE_TUNNEL:
         this.connector.unassign();
-        if (this.client === null) this.finish();
-        else if (error !== undefined || !this.serverEnded) {
-          this.requestLog.terminate("S" + PHASE_LETTER_DATA);
-          this.client.destroy();
-        }
-        // A clean end: the client got our FIN; it may have been paused by this server's backpressure.
-        else this.client.resume();
+        if (this.tunnel.serverClosed(error)) this.finish();
         return;
       default:
         return;
@@ -1221,7 +1178,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.requestHead = null;
     this.clientHead = null;
     this.clientCorked = false;
-    this.serverEnded = false;
+    this.tunnel.clear();
     this.forwardForRoute = null;
     this.forwardFor = null;
     this.held = [];
@@ -1240,19 +1197,6 @@ function minPositive(a: number, b: number): number {
   if (a <= 0) return b;
   if (b <= 0) return a;
   return a < b ? a : b;
-}
-
-/** Writes `head` and `part` as one piece when small enough to copy, else one after the other. */
-function writeJoined(conn: Connection, head: Uint8Array, part: Uint8Array): boolean {
-  const length = head.length + part.length;
-  if (length > COALESCE_MAX_BYTES) {
-    conn.write(head);
-    return conn.write(part);
-  }
-  const joined = new Uint8Array(length);
-  joined.set(head, 0);
-  joined.set(part, head.length);
-  return conn.write(joined);
 }
 
 /** Bytes up to and including the blank line that ends a generated response's head. */
