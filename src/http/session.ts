@@ -76,7 +76,7 @@ import {
 } from "./head_parser.ts";
 import { CHUNKED_FAILED, ChunkedDecoder } from "./chunked_decoder.ts";
 import { serializeHead } from "./serialize.ts";
-import { ServerConnector } from "./server_connector.ts";
+import { NOT_READY, ServerConnector } from "./server_connector.ts";
 import type { ServerConnectorHost, ServerConnectorUser } from "./server_connector.ts";
 import { forwardedHeaders, forwardForValue, replacedForwardedHeaders } from "./forwarded_headers.ts";
 import type { SerializeOptions } from "./serialize.ts";
@@ -118,7 +118,8 @@ const PHASE_REQUEST = 1;
 /**
  * The request is the connector's until its server connection is ready: queued, connecting, or in
  * a retry's turn-around (the connector knows which). Set before the request is handed over; a
- * connection ready at once moves on to PHASE_EXCHANGE before the hand-over returns.
+ * connection ready at once (taken idle: the hand-over's answer) moves on to PHASE_EXCHANGE as soon
+ * as the hand-over returns.
  */
 const PHASE_CONNECTING = 2;
 /** Connected to the server: the request body and the response flow. */
@@ -205,8 +206,6 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   private readonly requestLog: RequestLog;
   /** The bytes spliced both ways after a 101 (PHASE_TUNNEL). */
   private readonly tunnel: HttpTunnel;
-  /** beginRequest is running: a server connection ready now waits for parseRequest to send the head. */
-  private beginning = false;
 
   /** `policy`: the frontend's rules, router, pages and limits. */
   constructor(host: HttpSessionHost, policy: HttpFrontendPolicy) {
@@ -314,15 +313,14 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
 
   // ---- what the connector reports (ServerConnectorUser) ----
 
-  /** The server connection is ready: the request head leaves (see established). */
+  /**
+   * The server connection became ready while the request waited for it (opened, or taken idle when
+   * a queued request got its slot): the head leaves now, unless body bytes held meanwhile took it
+   * along. (One ready at once is assign's answer: parseRequest sends its head.)
+   */
   serverReady(at: number): void {
-    this.requestLog.connectionReady(at);
-    this.established();
-    // An opened connection sends the head now unless body bytes held meanwhile took it along. A
-    // connection taken idle while beginRequest runs is ready synchronously, as the client's chunk
-    // is parsed: its head waits for the body bytes of that chunk, and parseRequest sends it. One
-    // taken idle later (a queued request granted its slot) sends it now.
-    if (!this.connector.reused || !this.beginning) this.flushServerHead();
+    this.established(at);
+    this.flushServerHead();
   }
 
   /** No server for this request: a 503, logged with the connector's termination state. */
@@ -413,13 +411,16 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
         return;
       }
       this.requestLog.bytesIn += end - offset;
-      this.beginning = true;
       this.beginRequest();
-      this.beginning = false;
       if (this.phase === PHASE_REQUEST) {
         // Answered by a rule and kept alive: the next request may follow in the same chunk.
         offset = end;
         continue;
+      }
+      if (this.phase === PHASE_CONNECTING) {
+        // An idle connection taken at once gets the head with the body bytes of this chunk, below.
+        const readyAt = this.connector.assign(this.route!, this.requests === 1);
+        if (readyAt !== NOT_READY) this.established(readyAt);
       }
       if (end < chunk.length) this.clientData(chunk, end);
       // A head without body bytes in this chunk leaves alone (a no-op once it has left).
@@ -453,7 +454,10 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     }
   }
 
-  /** A request head is complete: apply the rules, route it, pick a server and connect. */
+  /**
+   * A request head is complete: apply the rules and route it. Answered by the proxy, or
+   * PHASE_CONNECTING with its route for parseRequest to hand it to the connector.
+   */
   private beginRequest(): void {
     const request = this.request;
     const policy = this.policy;
@@ -519,7 +523,6 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       return;
     }
     this.phase = PHASE_CONNECTING;
-    this.connector.assign(route, this.requests === 1);
   }
 
   /** The second letter of a termination state for where the current request is. */
@@ -617,8 +620,9 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
 
   // ---- the exchange with the server ----
 
-  /** The server connection is ready: send the request head and whatever body is held. */
-  private established(): void {
+  /** The server connection is ready (log clock `at`): send the request head and whatever body is held. */
+  private established(at: number): void {
+    this.requestLog.connectionReady(at);
     this.phase = PHASE_EXCHANGE;
     this.serverReusable = true;
     this.serverPushedBack = false;
