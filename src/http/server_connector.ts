@@ -72,9 +72,11 @@ export interface ServerConnectorUser extends BalanceContext {
   /** The client's connection: its port is the server's when the server has none, its addresses go in the PROXY header. */
   readonly clientConnection: Connection | null;
   /**
-   * The connection is ready for the request head: opened, or taken idle (then synchronously:
-   * from within {@link ServerConnector.assign}, or when a queued request is granted its slot).
-   * `at`: the log clock's reading then.
+   * The connection is ready for the request head: opened, or taken idle after `assign` returned
+   * (a queued request granted its slot: synchronously, from the grant). Never from within
+   * {@link ServerConnector.assign}: a connection ready at once is its return value, so that the
+   * caller sends the head when it is done with the chunk it is reading. `at`: the log clock's
+   * reading then.
    */
   serverReady(at: number): void;
   /** No server will take this request (none usable, queue timeout, every retry failed): answer 503. `termination`: the log's state. */
@@ -88,6 +90,9 @@ export interface ServerConnectorUser extends BalanceContext {
   /** The connection closed; {@link ServerConnector.connection} is already null. */
   onServerClose(error: NetError | undefined): void;
 }
+
+/** {@link ServerConnector.assign}'s answer when no connection is ready yet. */
+export const NOT_READY = -1;
 
 /** No request, or its connection was let go. */
 const STATE_IDLE = 0;
@@ -167,11 +172,6 @@ export class ServerConnector implements ConnectionHandler, SlotUser {
     return this.slot.state === SLOT_HOLDING ? this.slot.server : null;
   }
 
-  /** The current connection was taken idle rather than opened for this request. */
-  get reused(): boolean {
-    return this.isReused;
-  }
-
   /** The request waits in a queue for a slot. */
   get waitingInQueue(): boolean {
     return this.state === STATE_QUEUED;
@@ -215,11 +215,14 @@ export class ServerConnector implements ConnectionHandler, SlotUser {
 
   /**
    * Finds a server for the request routed to `route`: a slot held at once and a connection
-   * started (or taken idle: then {@link ServerConnectorUser.serverReady} is called before this
-   * returns), a place in a queue, or {@link ServerConnectorUser.serverUnavailable}.
-   * `firstRequest`: the first request of its client connection (http-reuse safe).
+   * started or taken idle, a place in a queue, or {@link ServerConnectorUser.serverUnavailable}.
+   * `firstRequest`: the first request of its client connection (http-reuse safe). Returns the log
+   * clock's reading when an idle connection was taken: the request may be sent at once, and
+   * {@link ServerConnectorUser.serverReady} is not called for it (the caller, in the middle of a
+   * client chunk, sends the head with the body bytes that follow it). Otherwise
+   * {@link NOT_READY}: `serverReady` comes later, or `serverUnavailable`.
    */
-  assign(route: HttpBackendRoute, firstRequest: boolean): void {
+  assign(route: HttpBackendRoute, firstRequest: boolean): number {
     const backend = route.backend;
     this.backend = backend;
     this.reuse = route.reuse;
@@ -228,8 +231,9 @@ export class ServerConnector implements ConnectionHandler, SlotUser {
     const outcome = backend.takeSlot(this.slot, this.host.wheel.now);
     if (outcome === SLOT_TAKEN) {
       this.record.queueTime = 0;
-      this.connect(this.mayReuse);
-    } else if (outcome === SLOT_QUEUED) {
+      return this.takeConnection(this.mayReuse);
+    }
+    if (outcome === SLOT_QUEUED) {
       this.state = STATE_QUEUED;
       this.queueEnteredAt = this.logClock();
       recordQueuePosition(this.record, backend, this.slot);
@@ -238,6 +242,7 @@ export class ServerConnector implements ConnectionHandler, SlotUser {
       this.host.logger.debug(`Backend "${backend.name}" has no server available for ${this.user.clientAddress}`);
       this.user.serverUnavailable("S" + PHASE_LETTER_CONNECT);
     }
+    return NOT_READY;
   }
 
   /** A slot freed up for this queued request. */
@@ -441,7 +446,17 @@ export class ServerConnector implements ConnectionHandler, SlotUser {
 
   // ---- attempts ----
 
+  /** Connects for the current request; a connection taken idle is reported ready at once. */
   private connect(mayReuse: boolean): void {
+    const readyAt = this.takeConnection(mayReuse);
+    if (readyAt !== NOT_READY) this.user.serverReady(readyAt);
+  }
+
+  /**
+   * Takes an idle connection to the slot's server, returning the log clock's reading (see
+   * {@link assign}), or starts a fresh one: {@link NOT_READY}, its open is reported by onOpen.
+   */
+  private takeConnection(mayReuse: boolean): number {
     const server = this.target!;
     this.lastTried = server;
     this.connectTimedOut = false;
@@ -470,8 +485,7 @@ export class ServerConnector implements ConnectionHandler, SlotUser {
       idle.setHandler(this);
       // HAProxy logs a connect time of 0 for a connection it reused.
       if (this.connectStartedAt < 0) this.record.connectTime = 0;
-      this.user.serverReady(this.logClock());
-      return;
+      return this.logClock();
     }
     this.isReused = false;
     if (this.connectStartedAt < 0) this.connectStartedAt = this.logClock();
@@ -493,6 +507,7 @@ export class ServerConnector implements ConnectionHandler, SlotUser {
         },
       this,
     );
+    return NOT_READY;
   }
 
   /** `sni = "req.hdr(host)"`: the request's host is sent as SNI and is the name the certificate must be for. */

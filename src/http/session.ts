@@ -21,7 +21,7 @@
  *
  * An upgrade request (Connection: upgrade with Upgrade, no body) is forwarded with its Upgrade
  * header; a 101 answer turns the connection into a byte tunnel under `timeout tunnel`, with
- * half-close and backpressure as in tcp mode.
+ * half-close and backpressure as in tcp mode: the session's {@link HttpTunnel} (tunnel.ts).
  *
  * Writes: a head and the first piece of its body that arrived with it leave in one write (one
  * small copy costs less than a second send), and while a body is forwarded in several pieces the
@@ -39,6 +39,10 @@
  * method: RFC 9112 9.3.1, a non-idempotent request must not be retried automatically; others get
  * a 502).
  *
+ * The log line and the stats counts of each request are the session's {@link RequestLog}
+ * (request_log.ts): the session reports the request's milestones, bytes and first abnormal event
+ * to it, and says when the request is over.
+ *
  * One timer entry per session on the wheel: `timeout http-request` while a request head arrives,
  * `timeout http-keep-alive` between requests, `timeout queue`, the connect timeout and the
  * turn-around while the connector works (it arms the same entry), `timeout server` while waiting
@@ -54,18 +58,13 @@ import type { Server } from "../core/server.ts";
 import type { ShutdownCause } from "../core/server_slot.ts";
 import type { WheelTimer } from "../core/timer_wheel.ts";
 import {
-  fillServer,
-  finishRecord,
   PHASE_LETTER_CONNECT,
   PHASE_LETTER_DATA,
   PHASE_LETTER_HEADERS,
   PHASE_LETTER_QUEUE,
   PHASE_LETTER_REQUEST,
-  startRecord,
 } from "../tcp/session_log.ts";
 import { createLogRecord } from "../log/record.ts";
-import { countOutcome, createSessionOutcome } from "../core/counters.ts";
-import type { LogRecord } from "../log/record.ts";
 import {
   BODY_CHUNKED,
   BODY_CONTENT_LENGTH,
@@ -76,8 +75,8 @@ import {
   HeadParser,
 } from "./head_parser.ts";
 import { CHUNKED_FAILED, ChunkedDecoder } from "./chunked_decoder.ts";
-import { serializeHead, withoutH2c } from "./serialize.ts";
-import { ServerConnector } from "./server_connector.ts";
+import { serializeHead } from "./serialize.ts";
+import { NOT_READY, ServerConnector } from "./server_connector.ts";
 import type { ServerConnectorHost, ServerConnectorUser } from "./server_connector.ts";
 import { forwardedHeaders, forwardForValue, replacedForwardedHeaders } from "./forwarded_headers.ts";
 import type { SerializeOptions } from "./serialize.ts";
@@ -85,9 +84,11 @@ import type { HttpBackendRoute, HttpFrontendPolicy } from "./policy.ts";
 import { renderAnswer } from "./rules.ts";
 import type { RuleVerdict } from "./rules.ts";
 import { LINGER_IDLE_MS, LINGER_OVER, LingeringClose } from "./lingering_close.ts";
+import { RequestLog } from "./request_log.ts";
+import { HttpTunnel, offersUpgrade } from "./tunnel.ts";
+import { writeJoined } from "./write_joined.ts";
 
-/** A head and the body piece that came with it are joined into one write up to this size. */
-export const COALESCE_MAX_BYTES = 16_384;
+export { COALESCE_MAX_BYTES } from "./write_joined.ts";
 
 /**
  * How long an idle keep-alive connection lives on once the proxy stops. A client under load sends
@@ -117,7 +118,8 @@ const PHASE_REQUEST = 1;
 /**
  * The request is the connector's until its server connection is ready: queued, connecting, or in
  * a retry's turn-around (the connector knows which). Set before the request is handed over; a
- * connection ready at once moves on to PHASE_EXCHANGE before the hand-over returns.
+ * connection ready at once (taken idle: the hand-over's answer) moves on to PHASE_EXCHANGE as soon
+ * as the hand-over returns.
  */
 const PHASE_CONNECTING = 2;
 /** Connected to the server: the request body and the response flow. */
@@ -143,7 +145,6 @@ const RESPONSE_DONE = 2;
 const CLOSE_RESPONSE_OPTIONS: SerializeOptions = Object.freeze({ addHeaders: Object.freeze(["Connection", "close"]) });
 /** An HTTP/1.0 client kept alive must be told so (RFC 9112 9.3, appendix C.2.2). */
 const KEEP_ALIVE_RESPONSE_OPTIONS: SerializeOptions = Object.freeze({ addHeaders: Object.freeze(["Connection", "keep-alive"]) });
-const UPGRADE_RESPONSE_OPTIONS: SerializeOptions = Object.freeze({ keepUpgrade: true, addHeaders: Object.freeze(["Connection", "upgrade"]) });
 
 
 /** One client connection in http mode. Pooled: `start` begins a session, and it returns itself to its host at the end. */
@@ -191,7 +192,6 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   private readonly requestOptions: SerializeOptions = { addHeaders: this.addedHeaders, dropHeaders: undefined, keepUpgrade: false };
   /** The request asks for an upgrade and it was forwarded: a 101 opens a tunnel. */
   private upgrading = false;
-  private serverEnded = false;
   /** The last request body write to the server returned false. */
   private serverPushedBack = false;
   /** Heads waiting to leave with the first body piece (see the module notes on writes). */
@@ -202,35 +202,10 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   private clientCorked = false;
   /** Requests whose exchange began on this connection. */
   requests = 0;
-  /** The current request's log line facts (httplog: one line per request). */
-  private readonly record: LogRecord = createLogRecord();
-  /** A line is owed for the current request: it began (or, first on a connection, the connection did). */
-  private logPending = false;
-  /** Wall clock minus monotonic clock at accept: turns monotonic times into dates without another clock read. */
-  private wallOffset = 0;
-  /** beginRequest is running: a server connection ready now waits for parseRequest to send the head. */
-  private beginning = false;
-  /** How the current request ended, refilled for the stats counters at each end. */
-  private readonly outcome = createSessionOutcome();
-  /** The current request's status came from its server (not from the proxy). */
-  private statusFromServer = false;
-  /** A rule denied the current request. */
-  private denied = false;
-  /**
-   * Monotonic times of the current request: its stream began (accept, or the end of the previous
-   * response), its first byte, connection ready; -1: not yet. (The queue's and the connection
-   * attempts' are the connector's.)
-   */
-  private streamStartedAt = 0;
-  private requestStartedAt = -1;
-  private establishedAt = -1;
-  /** Bytes of the current request read from the client, and of its answer written to it. */
-  private bytesIn = 0;
-  private bytesOut = 0;
-  /** The backend the current request went to, kept for its line after it is let go (the server: the connector's lastServer). */
-  private logBackend: Backend | null = null;
-  /** HAProxy's termination state (two letters) of the first abnormal event; null: normal so far. */
-  private termination: string | null = null;
+  /** The current request's log line and counts (httplog: one line per request). */
+  private readonly requestLog: RequestLog;
+  /** The bytes spliced both ways after a 101 (PHASE_TUNNEL). */
+  private readonly tunnel: HttpTunnel;
 
   /** `policy`: the frontend's rules, router, pages and limits. */
   constructor(host: HttpSessionHost, policy: HttpFrontendPolicy) {
@@ -240,7 +215,11 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.request = new HeadParser("request", limits);
     this.response = new HeadParser("response", limits);
     this.timer = host.wheel.create(() => this.onTimer());
-    this.connector = new ServerConnector(host, this, this.timer, this.record, this.request, policy.bufferBytes);
+    // One record for the connector's queue and connect facts and the request log's others.
+    const record = createLogRecord();
+    this.connector = new ServerConnector(host, this, this.timer, record, this.request, policy.bufferBytes);
+    this.requestLog = new RequestLog(host, record, this.connector);
+    this.tunnel = new HttpTunnel(this.timer, this.requestLog);
   }
 
   /** Takes over an accepted client connection and waits for its first request. */
@@ -249,14 +228,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.timeouts = timeouts;
     client.setHandler(this);
     client.setNoDelay(true);
-    this.streamStartedAt = this.logClock();
-    if (this.host.trafficLog !== null) {
-      this.wallOffset = this.host.runtime.wallClock() - this.streamStartedAt;
-      startRecord(this.record, this.host, client);
-    }
-    // The connection itself is owed a line: one that closes without a request logs "CR" (or
-    // nothing under dontlognull), as HAProxy does.
-    this.logPending = true;
+    this.requestLog.connectionStarted(client);
     this.waitRequest(false);
   }
 
@@ -308,7 +280,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
 
   onData(conn: Connection, chunk: Uint8Array): void {
     if (conn !== this.client) return;
-    if (this.phase === PHASE_TUNNEL) this.tunnelFromClient(chunk);
+    if (this.phase === PHASE_TUNNEL) this.tunnel.fromClient(chunk);
     else this.clientData(chunk, 0);
   }
 
@@ -318,7 +290,8 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       this.waitRequest(true);
       return;
     }
-    if (this.responseState === RESPONSE_BODY || this.phase === PHASE_TUNNEL) this.server?.resume();
+    if (this.phase === PHASE_TUNNEL) this.tunnel.clientDrained();
+    else if (this.responseState === RESPONSE_BODY) this.server?.resume();
   }
 
   onEnd(conn: Connection): void {
@@ -329,11 +302,10 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   onClose(conn: Connection, error: NetError | undefined): void {
     if (conn !== this.client) return;
     this.client = null;
-    const cleanTunnelEnd = this.phase === PHASE_TUNNEL && error === undefined && this.clientEnded;
-    if (!cleanTunnelEnd && this.phase !== PHASE_CLOSING) this.terminate("C" + this.phaseLetter());
-    if (cleanTunnelEnd && this.server !== null) {
-      // A clean half-close: the server may still be sending its last bytes to nobody; wait for its end.
-      return;
+    if (this.phase === PHASE_TUNNEL) {
+      if (!this.tunnel.clientClosed(error)) return;
+    } else if (this.phase !== PHASE_CLOSING) {
+      this.requestLog.terminate("C" + this.phaseLetter());
     }
     this.dropServer();
     this.finish();
@@ -341,30 +313,30 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
 
   // ---- what the connector reports (ServerConnectorUser) ----
 
-  /** The server connection is ready: the request head leaves (see established). */
+  /**
+   * The server connection became ready while the request waited for it (opened, or taken idle when
+   * a queued request got its slot): the head leaves now, unless body bytes held meanwhile took it
+   * along. (One ready at once is assign's answer: parseRequest sends its head.)
+   */
   serverReady(at: number): void {
-    this.establishedAt = at;
-    this.established();
-    // An opened connection sends the head now unless body bytes held meanwhile took it along. A
-    // connection taken idle while beginRequest runs is ready synchronously, as the client's chunk
-    // is parsed: its head waits for the body bytes of that chunk, and parseRequest sends it. One
-    // taken idle later (a queued request granted its slot) sends it now.
-    if (!this.connector.reused || !this.beginning) this.flushServerHead();
+    this.established(at);
+    this.flushServerHead();
   }
 
   /** No server for this request: a 503, logged with the connector's termination state. */
   serverUnavailable(termination: string): void {
-    this.terminate(termination);
+    this.requestLog.terminate(termination);
     this.answerAndClose(503);
   }
 
   onServerData(chunk: Uint8Array): void {
-    if (this.phase === PHASE_TUNNEL) this.tunnelFromServer(chunk);
+    if (this.phase === PHASE_TUNNEL) this.tunnel.fromServer(chunk);
     else this.serverData(chunk, 0);
   }
 
   onServerDrain(): void {
-    if ((this.requestState === REQUEST_BODY && this.phase === PHASE_EXCHANGE) || this.phase === PHASE_TUNNEL) this.client?.resume();
+    if (this.phase === PHASE_TUNNEL) this.tunnel.serverDrained();
+    else if (this.requestState === REQUEST_BODY && this.phase === PHASE_EXCHANGE) this.client?.resume();
   }
 
   // (onServerEnd and onServerClose are with the exchange, below.)
@@ -424,34 +396,31 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
         this.keepAliveWait = false;
         this.armTimer(this.requestHeadTimeout());
       }
-      if (this.requestStartedAt < 0) {
-        this.requestStartedAt = this.requestClock();
-        this.logPending = true;
-        const counters = this.host.counters;
-        counters.requestsTotal++;
-        counters.requestRate.add(this.host.wheel.now);
-      }
+      this.requestLog.requestSeen();
       const end = this.request.feed(chunk, offset);
       if (end === HEAD_INCOMPLETE) {
-        this.bytesIn += chunk.length - offset;
+        this.requestLog.bytesIn += chunk.length - offset;
         return;
       }
       if (end === HEAD_FAILED) {
         const error = this.request.error!;
-        this.bytesIn += chunk.length - offset;
+        this.requestLog.bytesIn += chunk.length - offset;
         this.host.logger.debug(`Invalid request from ${this.clientAddress}: ${error.message}`);
-        this.terminate("P" + PHASE_LETTER_REQUEST);
+        this.requestLog.terminate("P" + PHASE_LETTER_REQUEST);
         this.answerAndClose(error.status);
         return;
       }
-      this.bytesIn += end - offset;
-      this.beginning = true;
+      this.requestLog.bytesIn += end - offset;
       this.beginRequest();
-      this.beginning = false;
       if (this.phase === PHASE_REQUEST) {
         // Answered by a rule and kept alive: the next request may follow in the same chunk.
         offset = end;
         continue;
+      }
+      if (this.phase === PHASE_CONNECTING) {
+        // An idle connection taken at once gets the head with the body bytes of this chunk, below.
+        const readyAt = this.connector.assign(this.route!, this.requests === 1);
+        if (readyAt !== NOT_READY) this.established(readyAt);
       }
       if (end < chunk.length) this.clientData(chunk, end);
       // A head without body bytes in this chunk leaves alone (a no-op once it has left).
@@ -464,18 +433,18 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.clientEnded = true;
     switch (this.phase) {
       case PHASE_TUNNEL:
-        this.server?.end();
+        this.tunnel.clientEnded();
         return;
       case PHASE_REQUEST:
         // No request in progress (or a truncated head): nothing to answer, close as HAProxy does.
-        this.terminate("C" + PHASE_LETTER_REQUEST);
+        this.requestLog.terminate("C" + PHASE_LETTER_REQUEST);
         this.closeClient();
         return;
       case PHASE_CONNECTING:
       case PHASE_EXCHANGE:
         if (this.requestState === REQUEST_BODY) {
           // The body was cut short: the server would wait for the rest forever.
-          this.terminate("C" + PHASE_LETTER_DATA);
+          this.requestLog.terminate("C" + PHASE_LETTER_DATA);
           this.abort();
           return;
         }
@@ -485,16 +454,15 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     }
   }
 
-  /** A request head is complete: apply the rules, route it, pick a server and connect. */
+  /**
+   * A request head is complete: apply the rules and route it. Answered by the proxy, or
+   * PHASE_CONNECTING with its route for parseRequest to hand it to the connector.
+   */
   private beginRequest(): void {
     const request = this.request;
     const policy = this.policy;
-    const record = this.record;
     this.requests++;
-    record.requestTime = Math.round(this.requestClock() - this.requestStartedAt);
-    record.method = request.method;
-    record.uri = request.target;
-    record.httpVersion = request.version === "1.1" ? "HTTP/1.1" : "HTTP/1.0";
+    this.requestLog.requestHead(request);
     this.closeAfter = !request.keepAlive || request.closeAfterResponse || this.host.draining || policy.clientClose;
     this.requestState = request.bodyKind === BODY_NONE ? REQUEST_DONE : REQUEST_BODY;
     this.requestRemaining = request.contentLength ?? 0;
@@ -528,7 +496,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     const route = policy.router.pick(request, address, this.client ?? undefined);
     if (route === null) {
       this.host.logger.debug(`No backend for ${request.method} ${request.target} from ${address}`);
-      this.terminate("S" + PHASE_LETTER_CONNECT);
+      this.requestLog.terminate("S" + PHASE_LETTER_CONNECT);
       this.answerAndClose(503);
       return;
     }
@@ -543,37 +511,18 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     }
     const backend = route.backend;
     this.backend = backend;
-    this.logBackend = backend;
+    this.requestLog.routedTo(backend);
     backend.sessionStarted();
     this.requestHead = this.rebuildRequest(route);
     if (this.requestHead.length > policy.bufferBytes) {
       // HAProxy's strict rewriting: a head that no longer fits the buffer after the headers added
       // to it (tune.maxrewrite is the room kept for them) fails the request with a 500.
       this.host.logger.debug(`Request head from ${address} grew to ${this.requestHead.length} bytes with rules, over tune.bufsize`);
-      this.terminate("P" + PHASE_LETTER_REQUEST);
+      this.requestLog.terminate("P" + PHASE_LETTER_REQUEST);
       this.answerAndClose(500);
       return;
     }
     this.phase = PHASE_CONNECTING;
-    this.connector.assign(route, this.requests === 1);
-  }
-
-  /** Monotonic now for the timers, or 0 when nothing shows them (see SessionHost.timed). */
-  private logClock(): number {
-    return this.host.timed ? this.host.runtime.now() : 0;
-  }
-
-  /**
-   * Monotonic now for the request's own timers (%tr, %TR, %Ti, %Ta), which only a traffic log
-   * prints: the stats' time averages do without them, and save two clock reads per request.
-   */
-  private requestClock(): number {
-    return this.host.trafficLog !== null ? this.host.runtime.now() : 0;
-  }
-
-  /** Keeps the first abnormal end's termination state. */
-  private terminate(code: string): void {
-    if (this.termination === null) this.termination = code;
   }
 
   /** The second letter of a termination state for where the current request is. */
@@ -595,7 +544,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   /** The server was taken out with its sessions (`shutdown-sessions`, `shutdown-backup-sessions`). */
   shutdownByServer(cause: ShutdownCause): void {
     if (this.phase === PHASE_IDLE || this.phase === PHASE_CLOSING) return;
-    this.terminate(cause + this.phaseLetter());
+    this.requestLog.terminate(cause + this.phaseLetter());
     this.abort();
   }
 
@@ -612,10 +561,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       options.dropHeaders = replacedForwardedHeaders(forwarded);
     }
     forwardedHeaders(forwarded, request, this.forwardFor, request.host, this.client?.tls !== undefined, added);
-    // RFC 9110 7.8: an upgrade is offered only in HTTP/1.1, and is only sensible without a body
-    // (the body would have to be read before the protocol switch). h2c never passes (serialize.ts).
-    this.upgrading = request.version === "1.1" && request.connectionUpgrade && request.upgrade !== undefined &&
-      request.bodyKind === BODY_NONE && withoutH2c(request.upgrade) !== "";
+    this.upgrading = offersUpgrade(request);
     options.keepUpgrade = this.upgrading;
     if (this.upgrading) added.push("Connection", "upgrade");
     else if (route.serverClose) added.push("Connection", "close");
@@ -640,7 +586,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       if (end === CHUNKED_FAILED) {
         const error = this.requestChunks.error!;
         this.host.logger.debug(`Invalid request body from ${this.clientAddress}: ${error.message}`);
-        this.terminate("P" + PHASE_LETTER_DATA);
+        this.requestLog.terminate("P" + PHASE_LETTER_DATA);
         this.serverReusable = false;
         if (this.responseState === RESPONSE_HEAD && !this.responseStarted) this.answerAndClose(error.status);
         else this.abort();
@@ -650,7 +596,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     }
     if (end > offset) {
       this.requestBodySent = true;
-      this.bytesIn += end - offset;
+      this.requestLog.bytesIn += end - offset;
       const part = offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end);
       this.touchTimer();
       this.serverPushedBack = !this.writeServer(server, part);
@@ -674,11 +620,11 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
 
   // ---- the exchange with the server ----
 
-  /** The server connection is ready: send the request head and whatever body is held. */
-  private established(): void {
+  /** The server connection is ready (log clock `at`): send the request head and whatever body is held. */
+  private established(at: number): void {
+    this.requestLog.connectionReady(at);
     this.phase = PHASE_EXCHANGE;
     this.serverReusable = true;
-    this.serverEnded = false;
     this.serverPushedBack = false;
     this.armTimer(this.requestState === REQUEST_DONE ? this.backend!.serverTimeout : this.bodyTimeout());
     // Sent with the first body piece, or alone by flushServerHead.
@@ -750,7 +696,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       if (end === HEAD_INCOMPLETE) return;
       if (end === HEAD_FAILED) {
         this.host.logger.debug(`Invalid response from server "${this.backend!.name}/${this.target?.name}": ${response.error!.message}`);
-        this.terminate("P" + PHASE_LETTER_HEADERS);
+        this.requestLog.terminate("P" + PHASE_LETTER_HEADERS);
         this.serverReusable = false;
         this.target?.observer?.responseFailed();
         this.answerAndClose(502);
@@ -761,7 +707,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       // take them. 100 Continue is how `Expect: 100-continue` passes through.
       if (this.request.version === "1.1") {
         const interim = serializeHead(response);
-        this.bytesOut += interim.length;
+        this.requestLog.bytesOut += interim.length;
         this.client!.write(interim);
       }
       response.reset(this.request.method);
@@ -769,9 +715,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       offset = end;
     }
     this.target?.observer?.responseStatus(response.status);
-    this.record.responseTime = Math.round(this.logClock() - this.establishedAt);
-    this.record.status = response.status;
-    this.statusFromServer = true;
+    this.requestLog.responseHead(response.status);
     if (response.status === 101) {
       if (this.upgrading) {
         this.beginTunnel(chunk, end);
@@ -779,7 +723,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       }
       // No upgrade was forwarded: a 101 answers nothing we sent.
       this.host.logger.debug(`Server "${this.backend!.name}/${this.target?.name}" switched protocols unasked`);
-      this.terminate("P" + PHASE_LETTER_HEADERS);
+      this.requestLog.terminate("P" + PHASE_LETTER_HEADERS);
       this.serverReusable = false;
       this.answerAndClose(502);
       return;
@@ -794,51 +738,18 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     if (!this.flushClientHead()) this.server?.pause();
   }
 
-  /** A 101 to a forwarded upgrade: from now on, bytes pass untouched both ways. */
+  /** A 101 to a forwarded upgrade: from now on, bytes pass untouched both ways (tunnel.ts). */
   private beginTunnel(chunk: Uint8Array, end: number): void {
-    const client = this.client!;
-    const server = this.server!;
     this.phase = PHASE_TUNNEL;
     this.serverReusable = false;
     this.closeAfter = true;
     this.requestHead = null;
     this.applyResponseRules();
-    const head = serializeHead(this.response, UPGRADE_RESPONSE_OPTIONS);
-    const ms = this.tunnelTimeout();
-    if (ms > 0) this.timer.arm(ms);
-    else this.timer.disarm();
-    this.bytesOut += head.length + chunk.length - end;
-    let flowing = end < chunk.length ? writeJoined(client, head, chunk.subarray(end)) : client.write(head);
-    if (!flowing) server.pause();
     const held = this.held;
     this.held = [];
     this.heldBytes = 0;
-    flowing = true;
-    for (let i = 0; i < held.length; i++) flowing = server.write(held[i]!);
-    if (this.clientEnded) server.end();
-    else if (flowing) client.resume();
-    else client.pause();
-  }
-
-  private tunnelFromClient(chunk: Uint8Array): void {
-    const server = this.server;
-    if (server === null) return;
-    this.bytesIn += chunk.length;
-    this.touchTunnel();
-    if (!server.write(chunk)) this.client!.pause();
-  }
-
-  private tunnelFromServer(chunk: Uint8Array): void {
-    const client = this.client;
-    if (client === null) return;
-    this.bytesOut += chunk.length;
-    this.touchTunnel();
-    if (!client.write(chunk)) this.server!.pause();
-  }
-
-  private touchTunnel(): void {
-    const ms = this.tunnelTimeout();
-    if (ms > 0) this.timer.touch(ms);
+    const serverBytes = end < chunk.length ? chunk.subarray(end) : null;
+    this.tunnel.open(this.client!, this.server!, this.response, serverBytes, held, this.clientEnded, this.tunnelTimeout());
   }
 
   /** `timeout tunnel`, else what the client and server timeouts allow. */
@@ -867,7 +778,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     if (this.closeAfter) options = CLOSE_RESPONSE_OPTIONS;
     else if (this.request.version === "1.0") options = KEEP_ALIVE_RESPONSE_OPTIONS;
     const head = serializeHead(response, options);
-    this.bytesOut += head.length;
+    this.requestLog.bytesOut += head.length;
     this.requestHead = null;
     this.responseRemaining = response.contentLength ?? 0;
     if (response.bodyKind === BODY_NONE) {
@@ -902,11 +813,11 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       end = this.responseChunks.passThrough(chunk, offset);
       if (end === CHUNKED_FAILED) {
         this.host.logger.debug(`Invalid response body from server "${this.backend!.name}/${this.target?.name}": ${this.responseChunks.error!.message}`);
-        this.terminate("P" + PHASE_LETTER_DATA);
+        this.requestLog.terminate("P" + PHASE_LETTER_DATA);
         if (this.clientHead !== null) {
           // Nothing reached the client yet: it can still be told.
           this.clientHead = null;
-          this.bytesOut = 0;
+          this.requestLog.bytesOut = 0;
           this.serverReusable = false;
           this.answerAndClose(502);
           return;
@@ -921,7 +832,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     }
     if (end > offset) {
       const part = offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end);
-      this.bytesOut += end - offset;
+      this.requestLog.bytesOut += end - offset;
       this.touchTimer();
       if (!this.writeClient(client, part)) this.server!.pause();
     }
@@ -936,11 +847,8 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   }
 
   onServerEnd(): void {
-    this.serverEnded = true;
     if (this.phase === PHASE_TUNNEL) {
-      if (this.client !== null) {
-        this.client.end();
-      } else {
+      if (this.tunnel.serverEnded()) {
         this.dropServer();
         this.finish();
       }
@@ -963,13 +871,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
         break;
       case PHASE_TUNNEL:
         this.connector.unassign();
-        if (this.client === null) this.finish();
-        else if (error !== undefined || !this.serverEnded) {
-          this.terminate("S" + PHASE_LETTER_DATA);
-          this.client.destroy();
-        }
-        // A clean end: the client got our FIN; it may have been paused by this server's backpressure.
-        else this.client.resume();
+        if (this.tunnel.serverClosed(error)) this.finish();
         return;
       default:
         return;
@@ -982,7 +884,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       this.phase = PHASE_CONNECTING;
       if (this.connector.retryEmptyResponse(replayable, error)) return;
       this.host.logger.debug(`Server "${this.backend!.name}/${this.target?.name}" closed before its response: ${error?.message ?? "closed"}`);
-      this.terminate("S" + PHASE_LETTER_HEADERS);
+      this.requestLog.terminate("S" + PHASE_LETTER_HEADERS);
       this.answerAndClose(502);
       return;
     }
@@ -993,7 +895,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
         return;
       }
       // The response is truncated: the client must see the connection cut, not a short body.
-      this.terminate("S" + PHASE_LETTER_DATA);
+      this.requestLog.terminate("S" + PHASE_LETTER_DATA);
       this.abort();
     }
   }
@@ -1007,7 +909,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       this.clientCorked = false;
       this.client?.setNoDelay(true);
     }
-    const endedAt = this.logRequest();
+    const endedAt = this.requestLog.write();
     if (server !== null && this.serverCorked) {
       this.serverCorked = false;
       server.setNoDelay(true);
@@ -1038,8 +940,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.responseState = RESPONSE_HEAD;
     this.request.reset();
     this.keepAliveWait = keepAlive;
-    // HAProxy: the next request's stream begins where the previous one ended (its %t and %Ti).
-    if (keepAlive) this.streamStartedAt = startedAt >= 0 ? startedAt : this.logClock();
+    if (keepAlive) this.requestLog.nextStream(startedAt);
     this.armTimer(keepAlive ? this.keepAliveTimeout() : this.requestHeadTimeout());
     const client = this.client!;
     if (this.held.length > 0) {
@@ -1064,17 +965,16 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     const pages = this.route?.errorPages ?? this.policy.errorPages;
     this.dropServer();
     this.releaseBackend();
-    this.record.status = status;
-    this.statusFromServer = false;
+    this.requestLog.answeredByProxy(status);
     const client = this.client;
     if (client === null) {
       this.finish();
       return;
     }
     const page = pages.response(status, "close");
-    this.bytesOut += page.length;
+    this.requestLog.bytesOut += page.length;
     client.write(page);
-    this.logRequest();
+    this.requestLog.write();
     this.closeClient();
   }
 
@@ -1086,8 +986,8 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   private answerVerdict(verdict: NonNullable<RuleVerdict>): void {
     if (verdict.kind === "deny") {
       this.host.logger.debug(`Request ${this.request.method} ${this.request.target} from ${this.clientAddress} denied`);
-      this.terminate("P" + PHASE_LETTER_REQUEST);
-      this.denied = true;
+      this.requestLog.terminate("P" + PHASE_LETTER_REQUEST);
+      this.requestLog.markDenied();
       this.answerAndClose(verdict.status);
       return;
     }
@@ -1096,13 +996,13 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.releaseBackend();
     this.requestHead = null;
     // HAProxy's "LR": answered locally, no server involved.
-    this.terminate("L" + PHASE_LETTER_REQUEST);
-    this.record.status = verdict.status;
+    this.requestLog.terminate("L" + PHASE_LETTER_REQUEST);
+    this.requestLog.answeredByProxy(verdict.status);
     if (this.closeAfter || this.requestState !== REQUEST_DONE) {
       const closing = renderAnswer(verdict, "close");
-      this.bytesOut += closing.length;
+      this.requestLog.bytesOut += closing.length;
       client.write(closing);
-      this.logRequest();
+      this.requestLog.write();
       this.closeClient();
       return;
     }
@@ -1110,8 +1010,8 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     // RFC 9110 9.3.2: the answer to HEAD is the head alone, Content-Length included.
     if (this.request.method === "HEAD") answer = answer.subarray(0, answer.length - verdict.body.length);
     this.responseState = RESPONSE_DONE;
-    this.bytesOut += answer.length;
-    this.logRequest();
+    this.requestLog.bytesOut += answer.length;
+    this.requestLog.write();
     if (client.write(answer)) {
       this.waitRequest(true);
       return;
@@ -1128,9 +1028,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
    * probes of the tier in front would drown the traffic log.
    */
   private answerMonitor(status: number): void {
-    this.logPending = false;
-    this.host.counters.intercepted++;
-    this.resetRequestLog();
+    this.requestLog.skipIntercepted();
     const client = this.client!;
     this.requestHead = null;
     const close = this.closeAfter || this.requestState !== REQUEST_DONE;
@@ -1206,7 +1104,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
         } else {
           // Slowloris: the head did not arrive within `timeout http-request`.
           this.host.logger.debug(`Request head from ${this.clientAddress} timed out`);
-          this.terminate("c" + PHASE_LETTER_REQUEST);
+          this.requestLog.terminate("c" + PHASE_LETTER_REQUEST);
           this.answerAndClose(408);
         }
         return;
@@ -1220,11 +1118,11 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
           // with its answer (504), as HAProxy reports them.
           this.serverReusable = false;
           if (this.requestState !== REQUEST_BODY) this.target?.observer?.responseFailed();
-          this.terminate(this.requestState === REQUEST_BODY ? "c" + PHASE_LETTER_DATA : "s" + PHASE_LETTER_HEADERS);
+          this.requestLog.terminate(this.requestState === REQUEST_BODY ? "c" + PHASE_LETTER_DATA : "s" + PHASE_LETTER_HEADERS);
           this.answerAndClose(this.requestState === REQUEST_BODY ? 408 : 504);
         } else {
           this.host.logger.debug(`Session from ${this.clientAddress} timed out in a response body`);
-          this.terminate(this.bodyTimeoutSide() + PHASE_LETTER_DATA);
+          this.requestLog.terminate(this.bodyTimeoutSide() + PHASE_LETTER_DATA);
           this.abort();
         }
         return;
@@ -1233,7 +1131,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
         return;
       case PHASE_TUNNEL:
         this.host.logger.debug(`Tunnel from ${this.clientAddress} timed out`);
-        this.terminate((this.backend!.tunnelTimeout > 0 ? "c" : this.bodyTimeoutSide()) + PHASE_LETTER_DATA);
+        this.requestLog.terminate((this.backend!.tunnelTimeout > 0 ? "c" : this.bodyTimeoutSide()) + PHASE_LETTER_DATA);
         this.abort();
         return;
       case PHASE_ANSWERED:
@@ -1275,14 +1173,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   private finish(): void {
     if (this.phase === PHASE_IDLE) return;
     this.timer.disarm();
-    if (this.logPending) {
-      // No answer went out for this request: a client that left, a cut response, a tunnel's end.
-      if (this.requestStartedAt < 0 || this.record.method === "") {
-        // HAProxy's "CR" with 400 for a connection closed before a whole request.
-        if (this.record.status < 0) this.record.status = 400;
-      }
-      this.logRequest();
-    }
+    this.requestLog.connectionEnded();
     this.dropServer();
     this.connector.dropPrivateConnection();
     this.releaseBackend();
@@ -1291,7 +1182,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.requestHead = null;
     this.clientHead = null;
     this.clientCorked = false;
-    this.serverEnded = false;
+    this.tunnel.clear();
     this.forwardForRoute = null;
     this.forwardFor = null;
     this.held = [];
@@ -1300,97 +1191,9 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.keepAliveWait = false;
     this.closeAfter = false;
     this.requests = 0;
-    this.logPending = false;
-    this.resetRequestLog();
     this.request.reset();
     this.response.reset();
     this.host.sessionEnded(this);
-  }
-
-  /**
-   * Writes the current request's line, once: when its response ends, when the proxy answers it,
-   * or when the connection ends without an answer. The frontend's counts still include it.
-   * Returns the time it took (log clock), -1 when the line was taken already.
-   */
-  private logRequest(): number {
-    if (!this.logPending) return -1;
-    this.logPending = false;
-    // One clock read for the counters, the line and the next request's start (responseDone).
-    const now = this.logClock();
-    this.count(now);
-    const log = this.host.trafficLog;
-    if (log !== null) {
-      const record = this.record;
-      const requestStartedAt = this.requestStartedAt;
-      const backend = this.logBackend;
-      record.acceptDate = this.wallOffset + this.streamStartedAt;
-      record.requestDate = requestStartedAt < 0 ? record.acceptDate : this.wallOffset + requestStartedAt;
-      record.idleTime = requestStartedAt < 0 ? -1 : Math.round(requestStartedAt - this.streamStartedAt);
-      record.activeTime = requestStartedAt < 0 ? -1 : Math.round(now - requestStartedAt);
-      record.totalTime = Math.round(now - this.streamStartedAt);
-      const connector = this.connector;
-      // Still queued, or left the queue without a slot: the time waited so far (HAProxy's Tw on sQ).
-      if (record.queueTime < 0 && connector.queuedAt >= 0) record.queueTime = Math.round(now - connector.queuedAt);
-      record.bytesRead = this.bytesOut;
-      record.bytesUploaded = this.bytesIn;
-      record.retries = connector.retries;
-      fillServer(record, connector.lastServer, record.frontendPort);
-      finishRecord(record, this.host, backend, connector.lastServer, this.termination);
-      log.write(record);
-    }
-    this.resetRequestLog();
-    return now;
-  }
-
-  /** Counts the request on its frontend, backend and server (core/counters.ts). */
-  private count(now: number): void {
-    const outcome = this.outcome;
-    const record = this.record;
-    const backend = this.logBackend;
-    const timed = this.host.timed;
-    outcome.status = record.status;
-    outcome.statusFromServer = this.statusFromServer;
-    const termination = this.termination;
-    outcome.termination = termination;
-    outcome.denied = this.denied;
-    // HAProxy's intercepted requests: answered by the proxy itself ("LR"), no server involved.
-    outcome.intercepted = termination !== null && termination[0] === "L";
-    outcome.bytesIn = this.bytesIn;
-    outcome.bytesOut = this.bytesOut;
-    const connector = this.connector;
-    outcome.retries = connector.retries;
-    outcome.redispatched = record.redispatched;
-    outcome.queueTime = !timed ? -1 : record.queueTime >= 0 ? record.queueTime : connector.queuedAt >= 0 ? Math.round(now - connector.queuedAt) : -1;
-    outcome.connectTime = timed ? record.connectTime : -1;
-    outcome.responseTime = timed ? record.responseTime : -1;
-    outcome.totalTime = timed && this.requestStartedAt >= 0 ? Math.round(now - this.streamStartedAt) : -1;
-    const server = connector.lastServer;
-    countOutcome(this.host.counters, backend === null ? null : backend.counters, server === null ? null : server.counters, outcome, true);
-  }
-
-  /** Readies the record and the timers for the next request on this connection. */
-  private resetRequestLog(): void {
-    const record = this.record;
-    this.requestStartedAt = -1;
-    this.establishedAt = -1;
-    this.bytesIn = 0;
-    this.bytesOut = 0;
-    this.logBackend = null;
-    this.connector.resetLogFacts();
-    this.termination = null;
-    this.statusFromServer = false;
-    this.denied = false;
-    record.requestTime = -1;
-    record.queueTime = -1;
-    record.connectTime = -1;
-    record.responseTime = -1;
-    record.status = -1;
-    record.redispatched = false;
-    record.serverQueue = 0;
-    record.backendQueue = 0;
-    record.method = "";
-    record.uri = "";
-    record.httpVersion = "";
   }
 }
 
@@ -1398,19 +1201,6 @@ function minPositive(a: number, b: number): number {
   if (a <= 0) return b;
   if (b <= 0) return a;
   return a < b ? a : b;
-}
-
-/** Writes `head` and `part` as one piece when small enough to copy, else one after the other. */
-function writeJoined(conn: Connection, head: Uint8Array, part: Uint8Array): boolean {
-  const length = head.length + part.length;
-  if (length > COALESCE_MAX_BYTES) {
-    conn.write(head);
-    return conn.write(part);
-  }
-  const joined = new Uint8Array(length);
-  joined.set(head, 0);
-  joined.set(part, head.length);
-  return conn.write(joined);
 }
 
 /** Bytes up to and including the blank line that ends a generated response's head. */
