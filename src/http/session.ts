@@ -156,9 +156,11 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   private readonly connector: ServerConnector;
   private readonly request: HeadParser;
   private readonly response: HeadParser;
-  private readonly requestChunks = new ChunkedDecoder({ kind: "request" });
-  private readonly responseChunks = new ChunkedDecoder({ kind: "response" });
-  private readonly linger = new LingeringClose();
+  // Made when first needed: most connections never see a chunked body or linger, and what every
+  // idle keep-alive connection holds is what 10,000 of them cost (issue 21).
+  private requestChunks: ChunkedDecoder | null = null;
+  private responseChunks: ChunkedDecoder | null = null;
+  private linger: LingeringClose | null = null;
   private client: Connection | null = null;
   /** The backend of the current request, and the route that led to it. */
   private backend: Backend | null = null;
@@ -368,12 +370,12 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
    * connection is cut.
    */
   private lingerOn(dropped: number): void {
-    const wait = this.linger.drained(dropped, this.host.wheel.now);
+    const wait = this.linger!.drained(dropped, this.host.wheel.now);
     if (wait !== LINGER_OVER) {
       this.timer.touch(wait);
       return;
     }
-    this.host.logger.debug(`Client ${this.clientAddress} still sending after its answer (${this.linger.bytes} bytes dropped): closing`);
+    this.host.logger.debug(`Client ${this.clientAddress} still sending after its answer (${this.linger!.bytes} bytes dropped): closing`);
     this.client?.destroy();
   }
 
@@ -466,7 +468,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.closeAfter = !request.keepAlive || request.closeAfterResponse || this.host.draining || policy.clientClose;
     this.requestState = request.bodyKind === BODY_NONE ? REQUEST_DONE : REQUEST_BODY;
     this.requestRemaining = request.contentLength ?? 0;
-    if (request.bodyKind === BODY_CHUNKED) this.requestChunks.reset();
+    if (request.bodyKind === BODY_CHUNKED) (this.requestChunks ??= new ChunkedDecoder({ kind: "request" })).reset();
     this.requestBodySent = false;
     this.responseState = RESPONSE_HEAD;
     this.responseStarted = false;
@@ -582,9 +584,9 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       }
       if (this.requestRemaining === 0) this.requestState = REQUEST_DONE;
     } else {
-      end = this.requestChunks.passThrough(chunk, offset);
+      end = this.requestChunks!.passThrough(chunk, offset);
       if (end === CHUNKED_FAILED) {
-        const error = this.requestChunks.error!;
+        const error = this.requestChunks!.error!;
         this.host.logger.debug(`Invalid request body from ${this.clientAddress}: ${error.message}`);
         this.requestLog.terminate("P" + PHASE_LETTER_DATA);
         this.serverReusable = false;
@@ -592,7 +594,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
         else this.abort();
         return;
       }
-      if (this.requestChunks.done) this.requestState = REQUEST_DONE;
+      if (this.requestChunks!.done) this.requestState = REQUEST_DONE;
     }
     if (end > offset) {
       this.requestBodySent = true;
@@ -787,7 +789,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       this.responseDone();
       return;
     }
-    if (response.bodyKind === BODY_CHUNKED) this.responseChunks.reset();
+    if (response.bodyKind === BODY_CHUNKED) (this.responseChunks ??= new ChunkedDecoder({ kind: "response" })).reset();
     this.responseState = RESPONSE_BODY;
     this.armTimer(this.bodyTimeout());
     // Sent with the first body piece, or alone once the chunk is processed (parseResponse).
@@ -810,9 +812,9 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       }
       done = this.responseRemaining === 0;
     } else if (kind === BODY_CHUNKED) {
-      end = this.responseChunks.passThrough(chunk, offset);
+      end = this.responseChunks!.passThrough(chunk, offset);
       if (end === CHUNKED_FAILED) {
-        this.host.logger.debug(`Invalid response body from server "${this.backend!.name}/${this.target?.name}": ${this.responseChunks.error!.message}`);
+        this.host.logger.debug(`Invalid response body from server "${this.backend!.name}/${this.target?.name}": ${this.responseChunks!.error!.message}`);
         this.requestLog.terminate("P" + PHASE_LETTER_DATA);
         if (this.clientHead !== null) {
           // Nothing reached the client yet: it can still be told.
@@ -826,7 +828,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
         this.abort();
         return;
       }
-      done = this.responseChunks.done;
+      done = this.responseChunks!.done;
     } else {
       end = chunk.length;
     }
@@ -938,7 +940,9 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.phase = PHASE_REQUEST;
     this.requestState = REQUEST_HEAD;
     this.responseState = RESPONSE_HEAD;
+    // Both parsers give their storage back (head_parser.ts): a connection between requests holds none.
     this.request.reset();
+    this.response.reset();
     this.keepAliveWait = keepAlive;
     if (keepAlive) this.requestLog.nextStream(startedAt);
     this.armTimer(keepAlive ? this.keepAliveTimeout() : this.requestHeadTimeout());
@@ -1073,7 +1077,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       this.finish();
       return;
     }
-    this.armTimer(this.linger.begin(this.host.wheel.now, this.timeouts.client));
+    this.armTimer((this.linger ??= new LingeringClose()).begin(this.host.wheel.now, this.timeouts.client));
     client.resume();
     client.end();
   }
