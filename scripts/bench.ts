@@ -6,8 +6,9 @@
  * this process, against themselves without); and the cost of the stats (our proxy with a stats
  * frontend that this process scrapes once a second, against itself without); and, in http mode,
  * the JavaScript peers (Bun.serve + fetch, Deno.serve + fetch, http-proxy and undici on Node: what
- * a user could write in a few lines instead). See docs/performance.md for the method and `--help`
- * for the options.
+ * a user could write in a few lines instead); and, in tcp and http mode, the socket-layer floors
+ * (the least work a proxy can do on the socket layer ours uses on each runtime), with ours divided
+ * by them. See docs/performance.md for the method and `--help` for the options.
  *
  * Run with Node 24 (it strips the types): `node_modules/.bin/node scripts/bench.ts --quick`.
  *
@@ -22,6 +23,7 @@ import { BODY_PATHS, closesEachConnection } from "./bench/bodies.ts";
 import type { ConnectionLimits } from "./bench/configs.ts";
 import type { ContenderSetup, ContenderSpec, ProxyMode, RunningContender } from "./bench/contenders.ts";
 import { discoverContenders, startContender } from "./bench/contenders.ts";
+import { floorComparisons, floorMemoryComparisons } from "./bench/floor_comparison.ts";
 import { startLogReceiver } from "./bench/log_receiver.ts";
 import type { LogReceiver } from "./bench/log_receiver.ts";
 import { loggingCosts, proxyReportedDrops } from "./bench/logging.ts";
@@ -51,7 +53,15 @@ import type { TrackedProcess } from "./bench/processes.ts";
 import type { BenchMode, BodyName, LogLineCount, RunSample, ScrapeCount } from "./bench/report.ts";
 import { ORIGIN_DIRECT_CONTENDER, otherLoadSummary, STATS_SUFFIX, summarize } from "./bench/report.ts";
 import { roundOrder, slotGroups } from "./bench/rounds.ts";
-import { loggingTable, memoryTable, statsCostTable, targetsTable, throughputTable } from "./bench/table.ts";
+import {
+  floorMemoryTable,
+  floorTable,
+  loggingTable,
+  memoryTable,
+  statsCostTable,
+  targetsTable,
+  throughputTable,
+} from "./bench/table.ts";
 import type { IdleMemoryResult } from "./bench/targets.ts";
 import { checkTargets } from "./bench/targets.ts";
 import { runWrk } from "./bench/wrk.ts";
@@ -668,15 +678,20 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
   const checks = checkTargets(summaries, memory.results, stats, statsAttempted, options.connections)
     .filter((check) => (modes as readonly string[]).includes(check.mode));
 
+  const floors = floorComparisons(summaries);
+  const floorMemory = floorMemoryComparisons(memory.results);
+
   log("");
   for (const body of TABLE_BODIES) {
     if (summaries.some((summary) => summary.body === body)) log(`${throughputTable(summaries, body)}\n`);
   }
+  if (floors.length > 0) log(`${floorTable(floors)}\n`);
   if (logging.length > 0) log(`${loggingTable(logging)}\n`);
   if (stats.length > 0) log(`${statsCostTable(stats)}\n`);
   if (memory.results.length > 0) {
     log(`Idle connections (RSS of the proxy's process tree)\n\n${memoryTable(memory.results)}\n`);
   }
+  if (floorMemory.length > 0) log(`${floorMemoryTable(floorMemory)}\n`);
   log(`Targets (goals of later work, not pass/fail criteria)\n\n${targetsTable(checks)}\n`);
   if (skipped.length > 0) log(`Skipped:\n${skipped.map((line) => `  ${line}`).join("\n")}\n`);
   if (notes.length > 0) log(`Notes:\n${notes.map((line) => `  ${line}`).join("\n")}\n`);
@@ -720,6 +735,7 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
         scrapePaths: [STATS_SCRAPE_PATHS.metrics, STATS_SCRAPE_PATHS.csv],
         costs: stats.map((cost) => ({ ...cost, failure: statsCostFailure(cost) })),
       },
+      floors: { cpu: floors, memory: floorMemory },
       targets: checks,
       skipped,
       notes,

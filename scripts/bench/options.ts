@@ -44,7 +44,9 @@ export const USAGE = `Usage: node scripts/bench.ts [options]
 
 Compares our proxy (Node, Bun, Deno, dist/proxy) with HAProxy and nginx behind the same origins,
 and in http mode with the JavaScript peers (peer/bun-fetch, peer/deno-fetch, peer/http-proxy,
-peer/undici: a few lines on each runtime's own http server and client), and measures the cost of traffic logging (the "+log" contenders: http mode, one syslog line per
+peer/undici: a few lines on each runtime's own http server and client) and the socket-layer floors
+(floor/node, floor/bun, floor/deno: the least work a proxy can do on the socket layer ours uses on
+that runtime, tcp and http mode), and measures the cost of traffic logging (the "+log" contenders: http mode, one syslog line per
 request over UDP to a receiver the benchmark runs) and of the stats (the "+stats" contenders: http
 mode plus a stats frontend on its own port, whose /metrics and /stats;csv the benchmark GETs once
 a second while each is measured).
@@ -61,7 +63,9 @@ a second while each is measured).
                           ones are ours/node+log, ours/bun+log, ours/deno+log, haproxy+log; those
                           showing stats ours/node+stats, ours/bun+stats, ours/deno+stats (each is
                           compared with the same name without the suffix: run both); the peers
-                          peer/bun-fetch, peer/deno-fetch, peer/http-proxy, peer/undici
+                          peer/bun-fetch, peer/deno-fetch, peer/http-proxy, peer/undici; the
+                          floors floor/node, floor/bun, floor/deno (each divides the ours/ of its
+                          runtime: run both)
   --modes LIST            comma-separated proxy modes: tcp, http, https (TLS termination, keep-alive
                           and one full handshake per request); default all. --modes https runs
                           the TLS rows only
