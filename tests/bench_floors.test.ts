@@ -1,6 +1,6 @@
 /**
  * The benchmark's socket-layer floors (floor/node, floor/bun, floor/deno): their byte scans, how
- * they are found or skipped with a line, and each floor program started
+ * they are found or skipped with a line, ours/node from a bundle, and each floor program started
  * the way the benchmark starts it, on the runtime it is for, in tcp and http mode, forwarding to
  * two raw origins in this process: bytes unchanged both ways, round robin (per connection in tcp
  * mode, per request in http mode), heads and bodies split across reads, and a 32 MiB response
@@ -127,6 +127,24 @@ describe("floor discovery", () => {
         skipped.join("\n"),
       );
     }
+  });
+
+  test("with a Node bundle, ours/node and its variants run it; Bun and Deno keep the sources", () => {
+    const bundle = join(directory, "proxy.cjs");
+    const { specs } = discoverContenders(ROOT, { nodeBundle: bundle });
+    const setup = { ...setupIn(directory, new ProcessRegistry(directory)), logPort: 514 };
+    const argsOf = (name: string) =>
+      specs.find((spec) => spec.name === name)!.launch("http", 9000, ["127.0.0.1:1"], setup, 9001).args;
+    for (const name of ["ours/node", "ours/node+log", "ours/node+stats"]) {
+      assert.equal(argsOf(name)[0], bundle, name);
+    }
+    assert.equal(argsOf("ours/bun")[0], join(ROOT, "src/main.ts"));
+    assert.deepEqual(argsOf("ours/deno").slice(0, 3), ["run", "-A", join(ROOT, "src/main.ts")]);
+    const fromSources = discoverContenders(ROOT).specs.find((spec) => spec.name === "ours/node")!;
+    assert.equal(
+      fromSources.launch("http", 9000, ["127.0.0.1:1"], setup, null).args[0],
+      join(ROOT, "src/main.ts"),
+    );
   });
 });
 

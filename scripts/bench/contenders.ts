@@ -84,6 +84,15 @@ export type RunningContender = {
 /** Which contenders can run here, and a line for each one that cannot. */
 export type Discovery = { specs: ContenderSpec[]; skipped: string[] };
 
+/** How a run starts ours where it has a choice. */
+export type DiscoveryOptions = {
+  /**
+   * The Node bundle this run built (node_bundle.ts): ours/node, ours/node+log and ours/node+stats
+   * run it instead of src/main.ts, as Node runs in production. null: from the sources.
+   */
+  nodeBundle: string | null;
+};
+
 /** Our proxy's entry point, relative to the project root. */
 export const OUR_ENTRY = "src/main.ts";
 
@@ -164,7 +173,10 @@ function certificateFor(mode: ProxyMode, setup: ContenderSetup): string | null {
 }
 
 /** Finds every contender this machine can run. */
-export function discoverContenders(projectRoot: string): Discovery {
+export function discoverContenders(
+  projectRoot: string,
+  options: DiscoveryOptions = { nodeBundle: null },
+): Discovery {
   const specs: ContenderSpec[] = [];
   const skipped: string[] = [];
   const sources = join(projectRoot, OUR_ENTRY);
@@ -176,7 +188,7 @@ export function discoverContenders(projectRoot: string): Discovery {
   const runtimes = (["node", "bun", "deno"] as const).map((name) => ({
     name,
     ...runtimeCommand(projectRoot, name),
-    entry: sources,
+    entry: name === "node" && options.nodeBundle !== null ? options.nodeBundle : sources,
   }));
   if (!existsSync(sources)) {
     skipped.push(`ours: skipped ("${OUR_ENTRY}" not found)`);
