@@ -8,14 +8,15 @@
  * the JavaScript peers (Bun.serve + fetch, Deno.serve + fetch, http-proxy and undici on Node: what
  * a user could write in a few lines instead); and, in tcp and http mode, the socket-layer floors
  * (the least work a proxy can do on the socket layer ours uses on each runtime), with ours divided
- * by them. See docs/performance.md for the method and `--help` for the options.
+ * by them. With `--profile DIR`, CPU profiles of ours under the same load and the system calls per
+ * request. See docs/performance.md for the method and `--help` for the options.
  *
  * Run with Node 24 (it strips the types): `node_modules/.bin/node scripts/bench.ts --quick`.
  *
  * @module
  */
 
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawnSync } from "node:child_process";
@@ -25,6 +26,11 @@ import type { ContenderSetup, ContenderSpec, ProxyMode, RunningContender } from 
 import { discoverContenders, OUR_ENTRY, runtimeCommand, startContender } from "./bench/contenders.ts";
 import { bundleForNode } from "./build/node_bundle.ts";
 import { floorComparisons, floorMemoryComparisons } from "./bench/floor_comparison.ts";
+import { FLOOR_PROXIES } from "./bench/floor_proxies.ts";
+import type { PeerRuntime } from "./bench/peer_proxies.ts";
+import type { NodeProfileEntry, ProfileResult } from "./bench/profiles.ts";
+import { buildProfilingBundle, PROFILED_MODES, SAMPLING_INTERVAL_MICROS, takeCpuProfiles } from "./bench/profiles.ts";
+import { countSyscalls, syscallTable } from "./bench/syscall_counts.ts";
 import { startLogReceiver } from "./bench/log_receiver.ts";
 import type { LogReceiver } from "./bench/log_receiver.ts";
 import { loggingCosts, proxyReportedDrops } from "./bench/logging.ts";
@@ -488,6 +494,169 @@ function prepareNodeBundle(projectRoot: string, directory: string, notes: string
   return outfile;
 }
 
+/** The commit measured, and whether the checkout had changes on top of it. */
+function describeCommit(projectRoot: string): string {
+  const head = spawnSync("git", ["-C", projectRoot, "rev-parse", "--short", "HEAD"], { encoding: "utf8" });
+  if (head.status !== 0) return "unknown commit";
+  const status = spawnSync("git", ["-C", projectRoot, "status", "--porcelain", "--untracked-files=no"], {
+    encoding: "utf8",
+  });
+  return `commit ${head.stdout.trim()}${status.stdout.trim() === "" ? "" : " with uncommitted changes"}`;
+}
+
+/** What --profile needs from the run. */
+type ProfileRequest = {
+  options: BenchOptions;
+  directory: string;
+  projectRoot: string;
+  setup: ContenderSetup;
+  origins: Origins;
+  cpu: CpuPlan;
+  machine: MachineInfo;
+  nodeBundle: string | null;
+  /** Contenders that ran in http mode. */
+  measuredHttp: readonly string[];
+  /** The plain ours/<runtime> contenders that ran, with their modes. */
+  measuredOurs: readonly { name: string; mode: ProxyMode }[];
+  specs: readonly ContenderSpec[];
+  wrkInstalled: boolean;
+  notes: string[];
+};
+
+/** The contenders whose system calls are counted, in this order, when they ran in http mode. */
+const SYSCALL_CONTENDERS: readonly string[] = [
+  ...FLOOR_PROXIES.flatMap((floor) => [`ours/${floor.runtime}`, floor.name]),
+  "haproxy",
+];
+
+/**
+ * --profile DIR: a CPU profile of each ours/<runtime> of the run in http and tcp mode with
+ * DIR/summary.txt, and with strace DIR/syscalls.txt (profiles.ts, syscall_counts.ts).
+ */
+async function takeProfiles(
+  request: ProfileRequest,
+): Promise<{ results: ProfileResult[]; syscallsPath: string | null; incidents: string[] }> {
+  const { options, projectRoot, machine, notes } = request;
+  const output = resolve(options.profileDirectory!);
+  const incidents: string[] = [];
+  if (!request.wrkInstalled) {
+    notes.push("--profile: no profiles taken (wrk is not installed: apt-get install -y wrk)");
+    return { results: [], syscallsPath: null, incidents };
+  }
+  mkdirSync(output, { recursive: true });
+  log(`\nProfiles and system calls, into ${output}`);
+  const runtimes = (["node", "bun", "deno"] as const satisfies readonly PeerRuntime[]).filter((runtime) =>
+    request.measuredOurs.some((entry) => entry.name === `ours/${runtime}`)
+  );
+  const modes = PROFILED_MODES.filter((mode) => request.measuredOurs.some((entry) => entry.mode === mode));
+
+  let nodeEntry: NodeProfileEntry = {
+    path: join(projectRoot, OUR_ENTRY),
+    modules: null,
+    description: `${OUR_ENTRY}, as measured (type stripping: the Node bundle was not built)`,
+  };
+  if (runtimes.includes("node") && request.nodeBundle !== null) {
+    try {
+      nodeEntry = {
+        ...buildProfilingBundle(projectRoot, join(request.directory, "proxy-profiled.cjs")),
+        description: "a twin of the measured bundle with its whitespace kept (the same code; the bundler's " +
+          "module comments attribute each function to its source file)",
+      };
+    } catch (error) {
+      nodeEntry = {
+        path: request.nodeBundle,
+        modules: null,
+        description: `the measured bundle (its twin with whitespace kept could not be built: ${
+          (error as Error).message
+        }; its functions are attributed to the bundle as a whole)`,
+      };
+    }
+  }
+
+  const results = await takeCpuProfiles({
+    directory: output,
+    projectRoot,
+    contenderSetup: request.setup,
+    originPorts: request.origins.ports,
+    runtimes,
+    modes,
+    nodeEntry,
+    durationSeconds: options.durationSeconds,
+    warmupSeconds: options.warmupSeconds,
+    connections: options.connections,
+    clientCpuList: request.cpu.client,
+  });
+  for (const result of results) {
+    if (result.failure !== null) incidents.push(`--profile ${result.contender} ${result.mode}: ${result.failure}`);
+    log(
+      `  ${`${result.contender} ${result.mode}`.padEnd(20)} ${
+        result.failure === null ? `profile saved (${result.profilePath})` : `no profile: ${result.failure}`
+      }`,
+    );
+  }
+  const header = [
+    `CPU profiles of ours under the benchmark's load (npm run bench -- --profile), ${new Date().toISOString()}, ${
+      describeCommit(projectRoot)
+    }.`,
+    `Machine: ${machine.cpuModel}, ${machine.cpus} CPUs, ${machine.kernel}; ${
+      Object.entries(machine.versions).map(([tool, version]) => `${tool} ${version}`).join("; ")
+    }.`,
+    `Each profile: one more instance of ours/<runtime>, pinned like the measured ones, ${
+      options.warmupSeconds > 0 ? `${options.warmupSeconds} s of wrk discarded, then ` : ""
+    }${options.durationSeconds} s of wrk (${options.connections} connections, GET / with a 16-byte response) ` +
+    "counted, then a graceful stop (SIGUSR1). Samples are counted, one per " +
+    `${SAMPLING_INTERVAL_MICROS / 1_000} ms of sampling, and only those inside the counted wrk run.`,
+    `Node: --cpu-prof on ${nodeEntry.description}. Bun: --cpu-prof and --cpu-prof-md (Bun's own summary, ` +
+    "<name>.md). Deno 2.9 has no --cpu-prof: --inspect=127.0.0.1:0 and the inspector's Profiler domain, " +
+    "started and stopped around the counted run. Bun samples only while JavaScript runs: its shares are " +
+    "of the JavaScript thread's busy time; V8 (Node, Deno) also samples native code, as (program).",
+  ];
+  const body = results.map((result) =>
+    result.summary ?? `${result.contender} ${result.mode}: no profile (${result.failure ?? "unknown"})`
+  );
+  writeFileSync(join(output, "summary.txt"), `${header.join("\n")}\n\n${body.join("\n\n")}\n`);
+  notes.push(`CPU profiles and their summary are in ${output} (summary.txt)`);
+
+  if (!hasCommand("strace")) {
+    notes.push("--profile: no system call counts (strace is not installed: apt-get install -y strace)");
+    return { results, syscallsPath: null, incidents };
+  }
+  const straced = SYSCALL_CONTENDERS.filter((name) => request.measuredHttp.includes(name))
+    .map((name) => request.specs.find((spec) => spec.name === name))
+    .filter((spec) => spec !== undefined);
+  const syscalls = await countSyscalls(straced, {
+    contenderSetup: request.setup,
+    originPorts: request.origins.ports,
+    directory: output,
+    durationSeconds: options.durationSeconds,
+    connections: options.connections,
+    clientCpuList: request.cpu.client,
+  });
+  incidents.push(...syscalls.incidents);
+  const syscallsPath = join(output, "syscalls.txt");
+  writeFileSync(
+    syscallsPath,
+    [
+      `System calls per request, http mode, GET / with a 16-byte response (npm run bench -- --profile), ${
+        new Date().toISOString()
+      }, ${describeCommit(projectRoot)}.`,
+      `One more instance of each contender with strace -c -f attached to all its threads for one wrk run of ${options.durationSeconds} s ` +
+      `(${options.connections} connections). strace stops the process at every call: these runs are several ` +
+      "times slower than the measured ones, and an event loop then finds fewer requests ready per wake-up, so " +
+      "epoll calls per request are higher than unstraced; reads and writes per request are what they are. " +
+      "wrk opens its connections at the start of the run, so the calls that set one up (accept4, socket, " +
+      "connect, setsockopt...) are spread over the few requests of a straced run and read high. strace's own " +
+      "tables: strace-<contender>-http.txt.",
+      "",
+      syscallTable(syscalls.runs),
+      "",
+    ].join("\n"),
+  );
+  log(`  system calls per request: ${syscallsPath}`);
+  notes.push(`system calls per request (strace -c) are in ${syscallsPath}`);
+  return { results, syscallsPath, incidents };
+}
+
 async function run(options: BenchOptions, registry: ProcessRegistry, directory: string): Promise<number> {
   const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
   const machine: MachineInfo = describeMachine(projectRoot);
@@ -663,6 +832,23 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
   incidents.push(...throughput.incidents);
   for (const { contender } of running) await registry.stop(contender.process);
   await receiver?.close();
+  const profiles = options.profileDirectory === null ? null : await takeProfiles({
+    options,
+    directory,
+    projectRoot,
+    setup,
+    origins,
+    cpu,
+    machine,
+    nodeBundle,
+    measuredHttp: running.filter(({ contender }) => contender.mode === "http").map(({ contender }) => contender.name),
+    measuredOurs: running.filter(({ contender }) => /^ours\/(node|bun|deno)$/.test(contender.name))
+      .map(({ contender }) => ({ name: contender.name, mode: contender.mode })),
+    specs: discovery.specs,
+    wrkInstalled: builtinRuntimePath === null,
+    notes,
+  });
+  incidents.push(...(profiles?.incidents ?? []));
   // Our proxy reports the lines it could not send on its stderr (on stop at the latest).
   const senderDrops = new Map<string, number | null>();
   for (const { contender, logging } of running) {
@@ -754,6 +940,7 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
         loadGenerator: builtinRuntimePath === null ? "wrk" : "built-in",
         origins: origins.kind,
         oursOnNode: nodeBundle === null ? `${OUR_ENTRY} (type stripping)` : "the Node bundle built for this run",
+        profileDirectory: options.profileDirectory,
       },
       machine,
       summaries,
@@ -776,6 +963,11 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
         costs: stats.map((cost) => ({ ...cost, failure: statsCostFailure(cost) })),
       },
       floors: { cpu: floors, memory: floorMemory },
+      profiles: profiles === null ? null : {
+        directory: options.profileDirectory,
+        cpu: profiles.results,
+        syscalls: profiles.syscallsPath,
+      },
       targets: checks,
       skipped,
       notes,

@@ -24,6 +24,11 @@ export type BenchOptions = {
   only: string[];
   /** Proxy modes to run; "origin direct" runs with tcp or http, the memory scenario with those too. */
   modes: ProxyMode[];
+  /**
+   * Where to save CPU profiles of ours under load, their summary and the syscall counts (see
+   * profiles.ts); null takes none.
+   */
+  profileDirectory: string | null;
   pinCpus: boolean;
   keepTemp: boolean;
   help: boolean;
@@ -69,6 +74,10 @@ a second while each is measured).
   --modes LIST            comma-separated proxy modes: tcp, http, https (TLS termination, keep-alive
                           and one full handshake per request); default all. --modes https runs
                           the TLS rows only
+  --profile DIR           after the rounds, profile ours/<runtime> once more in http and tcp mode
+                          (16 B, one wrk run each): CPU profiles (.cpuprofile), DIR/summary.txt
+                          (top functions, share per file), and with strace DIR/syscalls.txt
+                          (system calls per request of ours, the floors and HAProxy, http mode)
   --no-pin                do not pin processes to CPUs with taskset
   --keep-temp             keep the temporary directory (configs, logs) for inspection
   --help                  this text
@@ -119,6 +128,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     "--proxy-env",
     "--only",
     "--modes",
+    "--profile",
   ]);
 
   for (let index = 0; index < argv.length; index++) {
@@ -176,6 +186,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     proxyEnv,
     only: commaList(given.get("--only") ?? ""),
     modes: parseModes(given.get("--modes")),
+    profileDirectory: given.get("--profile") ?? null,
     pinCpus,
     keepTemp,
     help,
