@@ -608,8 +608,10 @@ async function takeProfiles(
     `${SAMPLING_INTERVAL_MICROS / 1_000} ms of sampling, and only those inside the counted wrk run.`,
     `Node: --cpu-prof on ${nodeEntry.description}. Bun: --cpu-prof and --cpu-prof-md (Bun's own summary, ` +
     "<name>.md). Deno 2.9 has no --cpu-prof: --inspect=127.0.0.1:0 and the inspector's Profiler domain, " +
-    "started and stopped around the counted run. Bun samples only while JavaScript runs: its shares are " +
-    "of the JavaScript thread's busy time; V8 (Node, Deno) also samples native code, as (program).",
+    "started and stopped around the counted run; its function names have no line numbers, as the inspector " +
+    "numbers the lines of the JavaScript Deno made of each file. Bun samples only while JavaScript runs: " +
+    "its shares are of the JavaScript thread's busy time; V8 (Node, Deno) also samples native code, as " +
+    "(program).",
   ];
   const body = results.map((result) =>
     result.summary ?? `${result.contender} ${result.mode}: no profile (${result.failure ?? "unknown"})`

@@ -104,6 +104,16 @@ describe("profile summary", () => {
     assert.equal(summary.selfByFunction[1]!.name, "feed src/http/head_parser.ts:5");
   });
 
+  test("without line numbers (Deno's are of its transpiled JavaScript) a function is named by its file", () => {
+    const summary = summarizeProfile(profileFrom(MONOTONIC_START), {
+      projectRoot: PROJECT,
+      lineNumbers: false,
+    });
+    assert.ok(summary.selfByFunction.some((entry) => entry.name === "feed src/http/head_parser.ts"));
+    assert.ok(summary.inclusiveByFunction.some((entry) => entry.name === "write node:net"));
+    assert.ok(!summary.selfByFunction.some((entry) => /:\d+$/.test(entry.name)));
+  });
+
   test("inclusive time counts a function once per sample, however deep it recurs", () => {
     const profile = profileFrom(MONOTONIC_START);
     const summary = summarizeProfile(profile, {
@@ -169,6 +179,8 @@ describe("profile summary", () => {
       ["node_modules/consola/dist/core.mjs", 1],
     ]);
     assert.equal(summary.selfByFunction[0]!.name, "onData src/http/session.ts");
+    assert.equal(summary.marksIdle, false);
+    assert.match(formatProfileSummary("bundle", summary), /^bundle: 4 samples, idle time not sampled; /);
     const layer = (name: string) => summary.byLayer.find((entry) => entry.name === name)?.samples;
     assert.equal(layer(LAYERS.ours), 2);
     assert.equal(layer(LAYERS.dependencies), 1);

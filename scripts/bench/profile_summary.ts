@@ -50,6 +50,8 @@ export type ProfileSummary = {
   samplesCounted: number;
   /** Which clock the window was matched on; "none" when no window was given. */
   clock: "monotonic" | "wall" | "none";
+  /** Whether the profiler marks its idle time at all: Bun's samples only while JavaScript runs. */
+  marksIdle: boolean;
   idleSamples: number;
   busySamples: number;
   byLayer: Share[];
@@ -120,13 +122,20 @@ function layerOf(file: string): string {
   return LAYERS.other;
 }
 
-function functionLabel(node: CpuProfileNode, file: string, bundle: BundleModules | null): string {
+function functionLabel(
+  node: CpuProfileNode,
+  file: string,
+  bundle: BundleModules | null,
+  lineNumbers: boolean,
+): string {
   const frame = node.callFrame;
   const name = frame.functionName === "" ? "(anonymous)" : frame.functionName;
   if (file.startsWith("(")) return name;
   // In a bundle the line is the bundle's, not the source's: the module names the place.
   const inBundle = bundle !== null && pathOf(frame.url) === bundle.path;
-  return inBundle || frame.lineNumber < 0 ? `${name} ${file}` : `${name} ${file}:${frame.lineNumber + 1}`;
+  return !lineNumbers || inBundle || frame.lineNumber < 0
+    ? `${name} ${file}`
+    : `${name} ${file}:${frame.lineNumber + 1}`;
 }
 
 function ranked(counts: Map<string, number>, busy: number): Share[] {
@@ -141,12 +150,22 @@ function bump(counts: Map<string, number>, key: string): void {
   counts.set(key, (counts.get(key) ?? 0) + 1);
 }
 
-/** Summarises a profile; `window` keeps the samples of the measured run only. */
+/**
+ * Summarises a profile; `window` keeps the samples of the measured run only. `lineNumbers: false`
+ * leaves lines out of the function names, for a runtime whose profile numbers the lines of the
+ * JavaScript it made of a TypeScript file rather than the file's own (Deno drops the comments).
+ */
 export function summarizeProfile(
   profile: CpuProfile,
-  options: { projectRoot: string; window?: ProfileWindow | null; bundle?: BundleModules | null },
+  options: {
+    projectRoot: string;
+    window?: ProfileWindow | null;
+    bundle?: BundleModules | null;
+    lineNumbers?: boolean;
+  },
 ): ProfileSummary {
   const bundle = options.bundle ?? null;
+  const lineNumbers = options.lineNumbers ?? true;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parentOf = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
@@ -187,7 +206,7 @@ export function summarizeProfile(
     const leafFile = file(node);
     bump(byLayer, layerOf(leafFile));
     bump(byFile, leafFile);
-    bump(selfByFunction, functionLabel(node, leafFile, bundle));
+    bump(selfByFunction, functionLabel(node, leafFile, bundle, lineNumbers));
     // Inclusive: each function once per sample, however often it recurs on the stack.
     const seen = new Set<string>();
     for (
@@ -196,7 +215,7 @@ export function summarizeProfile(
       at = byId.get(parentOf.get(at.id) ?? -1)
     ) {
       if (at.callFrame.functionName === "(root)") continue;
-      const label = functionLabel(at, file(at), bundle);
+      const label = functionLabel(at, file(at), bundle, lineNumbers);
       if (seen.has(label)) continue;
       seen.add(label);
       bump(inclusiveByFunction, label);
@@ -207,6 +226,7 @@ export function summarizeProfile(
     samplesInProfile: profile.samples.length,
     samplesCounted: counted,
     clock,
+    marksIdle: profile.nodes.some((node) => node.callFrame.functionName === IDLE),
     idleSamples: idle,
     busySamples: busy,
     byLayer: ranked(byLayer, busy),
@@ -238,7 +258,9 @@ export function formatProfileSummary(
     } in the profile; ${summary.clock} clock)`;
   const busy = summary.samplesCounted === 0
     ? "no samples"
-    : `${percent(summary.busySamples / summary.samplesCounted).trim()} busy`;
+    : summary.marksIdle
+    ? `${percent(summary.busySamples / summary.samplesCounted).trim()} busy`
+    : "idle time not sampled";
   const list = (heading: string, shares: readonly Share[], count: number): string[] => [
     `  ${heading}:`,
     ...shares.slice(0, count).map((entry) => `    ${percent(entry.share)}  ${entry.name}`),

@@ -218,6 +218,8 @@ async function profileOne(
     projectRoot: setup.projectRoot,
     window,
     bundle: runtime === "node" ? setup.nodeEntry.modules : null,
+    // Deno's inspector numbers the lines of the JavaScript Deno made of each file (comments gone).
+    lineNumbers: runtime !== "deno",
   });
   const title = `${contender} ${mode} (${name}.cpuprofile; ${rate} req/s while profiled)`;
   return { ...outcome(null, requestsPerSecond), summary: formatProfileSummary(title, summary) };
