@@ -6,22 +6,31 @@
  * this process, against themselves without); and the cost of the stats (our proxy with a stats
  * frontend that this process scrapes once a second, against itself without); and, in http mode,
  * the JavaScript peers (Bun.serve + fetch, Deno.serve + fetch, http-proxy and undici on Node: what
- * a user could write in a few lines instead). See docs/performance.md for the method and `--help`
- * for the options.
+ * a user could write in a few lines instead); and, in tcp and http mode, the socket-layer floors
+ * (the least work a proxy can do on the socket layer ours uses on each runtime), with ours divided
+ * by them. With `--profile DIR`, CPU profiles of ours under the same load and the system calls per
+ * request. See docs/performance.md for the method and `--help` for the options.
  *
  * Run with Node 24 (it strips the types): `node_modules/.bin/node scripts/bench.ts --quick`.
  *
  * @module
  */
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawnSync } from "node:child_process";
 import { BODY_PATHS, closesEachConnection } from "./bench/bodies.ts";
 import type { ConnectionLimits } from "./bench/configs.ts";
 import type { ContenderSetup, ContenderSpec, ProxyMode, RunningContender } from "./bench/contenders.ts";
-import { discoverContenders, startContender } from "./bench/contenders.ts";
+import { discoverContenders, OUR_ENTRY, runtimeCommand, startContender } from "./bench/contenders.ts";
+import { bundleForNode } from "./build/node_bundle.ts";
+import { floorComparisons, floorMemoryComparisons } from "./bench/floor_comparison.ts";
+import { FLOOR_PROXIES } from "./bench/floor_proxies.ts";
+import type { PeerRuntime } from "./bench/peer_proxies.ts";
+import type { NodeProfileEntry, ProfileResult } from "./bench/profiles.ts";
+import { buildProfilingBundle, PROFILED_MODES, SAMPLING_INTERVAL_MICROS, takeCpuProfiles } from "./bench/profiles.ts";
+import { countSyscalls, syscallTable } from "./bench/syscall_counts.ts";
 import { startLogReceiver } from "./bench/log_receiver.ts";
 import type { LogReceiver } from "./bench/log_receiver.ts";
 import { loggingCosts, proxyReportedDrops } from "./bench/logging.ts";
@@ -51,7 +60,15 @@ import type { TrackedProcess } from "./bench/processes.ts";
 import type { BenchMode, BodyName, LogLineCount, RunSample, ScrapeCount } from "./bench/report.ts";
 import { ORIGIN_DIRECT_CONTENDER, otherLoadSummary, STATS_SUFFIX, summarize } from "./bench/report.ts";
 import { roundOrder, slotGroups } from "./bench/rounds.ts";
-import { loggingTable, memoryTable, statsCostTable, targetsTable, throughputTable } from "./bench/table.ts";
+import {
+  floorMemoryTable,
+  floorTable,
+  loggingTable,
+  memoryTable,
+  statsCostTable,
+  targetsTable,
+  throughputTable,
+} from "./bench/table.ts";
 import type { IdleMemoryResult } from "./bench/targets.ts";
 import { checkTargets } from "./bench/targets.ts";
 import { runWrk } from "./bench/wrk.ts";
@@ -440,6 +457,208 @@ function plannedIdleConnections(requested: number, notes: string[]): number {
   return count;
 }
 
+/** Whether the run asks for ours on Node: "ours/node", "ours/node+log" or "ours/node+stats". */
+function runsOursOnNode(only: readonly string[]): boolean {
+  return only.length === 0 || only.some((name) => name === "ours/node" || name.startsWith("ours/node+"));
+}
+
+/**
+ * Bundles ours for Node into the run's directory, as Node runs it in production (node_bundle.ts:
+ * 59 MB of RSS at start against 108 MB from the sources); null when that fails. A note says which
+ * of the two this run measures.
+ */
+function prepareNodeBundle(projectRoot: string, directory: string, notes: string[]): string | null {
+  const outfile = join(directory, "proxy.cjs");
+  const started = performance.now();
+  try {
+    bundleForNode({
+      root: projectRoot,
+      entry: join(projectRoot, OUR_ENTRY),
+      outfile,
+      bun: runtimeCommand(projectRoot, "bun").binary,
+      node: runtimeCommand(projectRoot, "node").binary,
+    });
+  } catch (error) {
+    notes.push(
+      `the Node bundle could not be built (${(error as Error).message}): ours/node, ours/node+log and ` +
+        `ours/node+stats run ${OUR_ENTRY} (type stripping) in this run`,
+    );
+    return null;
+  }
+  notes.push(
+    `ours/node, ours/node+log and ours/node+stats run the Node bundle built for this run (bundleForNode, as ` +
+      `npm run build -- --runtime node --bundle; ${(statSync(outfile).size / 1048576).toFixed(2)} MB in ${
+        ((performance.now() - started) / 1_000).toFixed(1)
+      } s): node_modules/.bin/node <temporary directory>/proxy.cjs`,
+  );
+  return outfile;
+}
+
+/** The commit measured, and whether the checkout had changes on top of it. */
+function describeCommit(projectRoot: string): string {
+  const head = spawnSync("git", ["-C", projectRoot, "rev-parse", "--short", "HEAD"], { encoding: "utf8" });
+  if (head.status !== 0) return "unknown commit";
+  const status = spawnSync("git", ["-C", projectRoot, "status", "--porcelain", "--untracked-files=no"], {
+    encoding: "utf8",
+  });
+  return `commit ${head.stdout.trim()}${status.stdout.trim() === "" ? "" : " with uncommitted changes"}`;
+}
+
+/** What --profile needs from the run. */
+type ProfileRequest = {
+  options: BenchOptions;
+  directory: string;
+  projectRoot: string;
+  setup: ContenderSetup;
+  origins: Origins;
+  cpu: CpuPlan;
+  machine: MachineInfo;
+  nodeBundle: string | null;
+  /** Contenders that ran in http mode. */
+  measuredHttp: readonly string[];
+  /** The plain ours/<runtime> contenders that ran, with their modes. */
+  measuredOurs: readonly { name: string; mode: ProxyMode }[];
+  specs: readonly ContenderSpec[];
+  wrkInstalled: boolean;
+  notes: string[];
+};
+
+/** The contenders whose system calls are counted, in this order, when they ran in http mode. */
+const SYSCALL_CONTENDERS: readonly string[] = [
+  ...FLOOR_PROXIES.flatMap((floor) => [`ours/${floor.runtime}`, floor.name]),
+  "haproxy",
+];
+
+/**
+ * --profile DIR: a CPU profile of each ours/<runtime> of the run in http and tcp mode with
+ * DIR/summary.txt, and with strace DIR/syscalls.txt (profiles.ts, syscall_counts.ts).
+ */
+async function takeProfiles(
+  request: ProfileRequest,
+): Promise<{ results: ProfileResult[]; syscallsPath: string | null; incidents: string[] }> {
+  const { options, projectRoot, machine, notes } = request;
+  const output = resolve(options.profileDirectory!);
+  const incidents: string[] = [];
+  if (!request.wrkInstalled) {
+    notes.push("--profile: no profiles taken (wrk is not installed: apt-get install -y wrk)");
+    return { results: [], syscallsPath: null, incidents };
+  }
+  mkdirSync(output, { recursive: true });
+  log(`\nProfiles and system calls, into ${output}`);
+  const runtimes = (["node", "bun", "deno"] as const satisfies readonly PeerRuntime[]).filter((runtime) =>
+    request.measuredOurs.some((entry) => entry.name === `ours/${runtime}`)
+  );
+  const modes = PROFILED_MODES.filter((mode) => request.measuredOurs.some((entry) => entry.mode === mode));
+
+  let nodeEntry: NodeProfileEntry = {
+    path: join(projectRoot, OUR_ENTRY),
+    modules: null,
+    description: `${OUR_ENTRY}, as measured (type stripping: the Node bundle was not built)`,
+  };
+  if (runtimes.includes("node") && request.nodeBundle !== null) {
+    try {
+      nodeEntry = {
+        ...buildProfilingBundle(projectRoot, join(request.directory, "proxy-profiled.cjs")),
+        description: "a twin of the measured bundle with its whitespace kept (the same code; the bundler's " +
+          "module comments attribute each function to its source file)",
+      };
+    } catch (error) {
+      nodeEntry = {
+        path: request.nodeBundle,
+        modules: null,
+        description: `the measured bundle (its twin with whitespace kept could not be built: ${
+          (error as Error).message
+        }; its functions are attributed to the bundle as a whole)`,
+      };
+    }
+  }
+
+  const results = await takeCpuProfiles({
+    directory: output,
+    projectRoot,
+    contenderSetup: request.setup,
+    originPorts: request.origins.ports,
+    runtimes,
+    modes,
+    nodeEntry,
+    durationSeconds: options.durationSeconds,
+    warmupSeconds: options.warmupSeconds,
+    connections: options.connections,
+    clientCpuList: request.cpu.client,
+  });
+  for (const result of results) {
+    if (result.failure !== null) incidents.push(`--profile ${result.contender} ${result.mode}: ${result.failure}`);
+    log(
+      `  ${`${result.contender} ${result.mode}`.padEnd(20)} ${
+        result.failure === null ? `profile saved (${result.profilePath})` : `no profile: ${result.failure}`
+      }`,
+    );
+  }
+  const header = [
+    `CPU profiles of ours under the benchmark's load (npm run bench -- --profile), ${new Date().toISOString()}, ${
+      describeCommit(projectRoot)
+    }.`,
+    `Machine: ${machine.cpuModel}, ${machine.cpus} CPUs, ${machine.kernel}; ${
+      Object.entries(machine.versions).map(([tool, version]) => `${tool} ${version}`).join("; ")
+    }.`,
+    `Each profile: one more instance of ours/<runtime>, pinned like the measured ones, ${
+      options.warmupSeconds > 0 ? `${options.warmupSeconds} s of wrk discarded, then ` : ""
+    }${options.durationSeconds} s of wrk (${options.connections} connections, GET / with a 16-byte response) ` +
+    "counted, then a graceful stop (SIGUSR1). Samples are counted, one per " +
+    `${SAMPLING_INTERVAL_MICROS / 1_000} ms of sampling, and only those inside the counted wrk run.`,
+    `Node: --cpu-prof on ${nodeEntry.description}. Bun: --cpu-prof and --cpu-prof-md (Bun's own summary, ` +
+    "<name>.md). Deno 2.9 has no --cpu-prof: --inspect=127.0.0.1:0 and the inspector's Profiler domain, " +
+    "started and stopped around the counted run; its function names have no line numbers, as the inspector " +
+    "numbers the lines of the JavaScript Deno made of each file. Bun samples only while JavaScript runs: " +
+    "its shares are of the JavaScript thread's busy time; V8 (Node, Deno) also samples native code, as " +
+    "(program).",
+  ];
+  const body = results.map((result) =>
+    result.summary ?? `${result.contender} ${result.mode}: no profile (${result.failure ?? "unknown"})`
+  );
+  writeFileSync(join(output, "summary.txt"), `${header.join("\n")}\n\n${body.join("\n\n")}\n`);
+  notes.push(`CPU profiles and their summary are in ${output} (summary.txt)`);
+
+  if (!hasCommand("strace")) {
+    notes.push("--profile: no system call counts (strace is not installed: apt-get install -y strace)");
+    return { results, syscallsPath: null, incidents };
+  }
+  const straced = SYSCALL_CONTENDERS.filter((name) => request.measuredHttp.includes(name))
+    .map((name) => request.specs.find((spec) => spec.name === name))
+    .filter((spec) => spec !== undefined);
+  const syscalls = await countSyscalls(straced, {
+    contenderSetup: request.setup,
+    originPorts: request.origins.ports,
+    directory: output,
+    durationSeconds: options.durationSeconds,
+    connections: options.connections,
+    clientCpuList: request.cpu.client,
+  });
+  incidents.push(...syscalls.incidents);
+  const syscallsPath = join(output, "syscalls.txt");
+  writeFileSync(
+    syscallsPath,
+    [
+      `System calls per request, http mode, GET / with a 16-byte response (npm run bench -- --profile), ${
+        new Date().toISOString()
+      }, ${describeCommit(projectRoot)}.`,
+      `One more instance of each contender with strace -c -f attached to all its threads for one wrk run of ${options.durationSeconds} s ` +
+      `(${options.connections} connections). strace stops the process at every call: these runs are several ` +
+      "times slower than the measured ones, and an event loop then finds fewer requests ready per wake-up, so " +
+      "epoll calls per request are higher than unstraced; reads and writes per request are what they are. " +
+      "wrk opens its connections at the start of the run, so the calls that set one up (accept4, socket, " +
+      "connect, setsockopt...) are spread over the few requests of a straced run and read high. strace's own " +
+      "tables: strace-<contender>-http.txt.",
+      "",
+      syscallTable(syscalls.runs),
+      "",
+    ].join("\n"),
+  );
+  log(`  system calls per request: ${syscallsPath}`);
+  notes.push(`system calls per request (strace -c) are in ${syscallsPath}`);
+  return { results, syscallsPath, incidents };
+}
+
 async function run(options: BenchOptions, registry: ProcessRegistry, directory: string): Promise<number> {
   const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
   const machine: MachineInfo = describeMachine(projectRoot);
@@ -497,9 +716,10 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
     runtimePath: process.execPath,
   });
   notes.push(origins.note);
+  const nodeBundle = runsOursOnNode(options.only) ? prepareNodeBundle(projectRoot, directory, notes) : null;
   for (const note of notes) log(`Note: ${note}`);
 
-  const discovery = discoverContenders(projectRoot);
+  const discovery = discoverContenders(projectRoot, { nodeBundle });
   skipped.push(...discovery.skipped);
   const wanted = (name: string): boolean => options.only.length === 0 || options.only.includes(name);
   // The origin served directly and the logging contenders have plain http rows only.
@@ -614,6 +834,23 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
   incidents.push(...throughput.incidents);
   for (const { contender } of running) await registry.stop(contender.process);
   await receiver?.close();
+  const profiles = options.profileDirectory === null ? null : await takeProfiles({
+    options,
+    directory,
+    projectRoot,
+    setup,
+    origins,
+    cpu,
+    machine,
+    nodeBundle,
+    measuredHttp: running.filter(({ contender }) => contender.mode === "http").map(({ contender }) => contender.name),
+    measuredOurs: running.filter(({ contender }) => /^ours\/(node|bun|deno)$/.test(contender.name))
+      .map(({ contender }) => ({ name: contender.name, mode: contender.mode })),
+    specs: discovery.specs,
+    wrkInstalled: builtinRuntimePath === null,
+    notes,
+  });
+  incidents.push(...(profiles?.incidents ?? []));
   // Our proxy reports the lines it could not send on its stderr (on stop at the latest).
   const senderDrops = new Map<string, number | null>();
   for (const { contender, logging } of running) {
@@ -668,15 +905,20 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
   const checks = checkTargets(summaries, memory.results, stats, statsAttempted, options.connections)
     .filter((check) => (modes as readonly string[]).includes(check.mode));
 
+  const floors = floorComparisons(summaries);
+  const floorMemory = floorMemoryComparisons(memory.results);
+
   log("");
   for (const body of TABLE_BODIES) {
     if (summaries.some((summary) => summary.body === body)) log(`${throughputTable(summaries, body)}\n`);
   }
+  if (floors.length > 0) log(`${floorTable(floors)}\n`);
   if (logging.length > 0) log(`${loggingTable(logging)}\n`);
   if (stats.length > 0) log(`${statsCostTable(stats)}\n`);
   if (memory.results.length > 0) {
     log(`Idle connections (RSS of the proxy's process tree)\n\n${memoryTable(memory.results)}\n`);
   }
+  if (floorMemory.length > 0) log(`${floorMemoryTable(floorMemory)}\n`);
   log(`Targets (goals of later work, not pass/fail criteria)\n\n${targetsTable(checks)}\n`);
   if (skipped.length > 0) log(`Skipped:\n${skipped.map((line) => `  ${line}`).join("\n")}\n`);
   if (notes.length > 0) log(`Notes:\n${notes.map((line) => `  ${line}`).join("\n")}\n`);
@@ -699,6 +941,8 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
         pinning: cpu.description,
         loadGenerator: builtinRuntimePath === null ? "wrk" : "built-in",
         origins: origins.kind,
+        oursOnNode: nodeBundle === null ? `${OUR_ENTRY} (type stripping)` : "the Node bundle built for this run",
+        profileDirectory: options.profileDirectory,
       },
       machine,
       summaries,
@@ -719,6 +963,12 @@ async function run(options: BenchOptions, registry: ProcessRegistry, directory: 
         scrapeIntervalMs: SCRAPE_INTERVAL_MS,
         scrapePaths: [STATS_SCRAPE_PATHS.metrics, STATS_SCRAPE_PATHS.csv],
         costs: stats.map((cost) => ({ ...cost, failure: statsCostFailure(cost) })),
+      },
+      floors: { cpu: floors, memory: floorMemory },
+      profiles: profiles === null ? null : {
+        directory: options.profileDirectory,
+        cpu: profiles.results,
+        syscalls: profiles.syscallsPath,
       },
       targets: checks,
       skipped,

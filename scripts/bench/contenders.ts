@@ -3,7 +3,9 @@
  * tcp mode, http mode and http mode behind their own TLS termination ("https"), ours and
  * HAProxy once more with traffic logging on ("ours/node+log", "haproxy+log"), and ours once more
  * showing its stats on a second frontend ("ours/node+stats"), and the JavaScript peers in http mode
- * ("peer/bun-fetch" and the others of peer_proxies.ts: what a user could write in a few lines).
+ * ("peer/bun-fetch" and the others of peer_proxies.ts: what a user could write in a few lines),
+ * and the socket-layer floors in tcp and http mode ("floor/node", "floor/bun", "floor/deno" of
+ * floor_proxies.ts: the least work a proxy can do on the socket layer ours uses on that runtime).
  * What is not installed is reported with the command that would install it, never skipped
  * silently.
  *
@@ -17,7 +19,9 @@ import { join } from "node:path";
 import { BODY_PATHS, SMALL_BODY } from "./bodies.ts";
 import type { ConnectionLimits } from "./configs.ts";
 import { haproxyConfig, nginxForegroundArgs, nginxHttpProxyConfig, nginxStreamConfig } from "./configs.ts";
+import { FLOOR_PROXIES } from "./floor_proxies.ts";
 import { PEER_PROXIES } from "./peer_proxies.ts";
+import type { PeerRuntime } from "./peer_proxies.ts";
 import { LOGGING_SUFFIX, STATS_SUFFIX } from "./report.ts";
 import type { ProcessRegistry, TrackedProcess } from "./processes.ts";
 import { firstOutputLine, freePort, hasCommand, waitUntilListening } from "./processes.ts";
@@ -80,8 +84,28 @@ export type RunningContender = {
 /** Which contenders can run here, and a line for each one that cannot. */
 export type Discovery = { specs: ContenderSpec[]; skipped: string[] };
 
+/** How a run starts ours where it has a choice. */
+export type DiscoveryOptions = {
+  /**
+   * The Node bundle this run built (node_bundle.ts): ours/node, ours/node+log and ours/node+stats
+   * run it instead of src/main.ts, as Node runs in production. null: from the sources.
+   */
+  nodeBundle: string | null;
+};
+
 /** Our proxy's entry point, relative to the project root. */
 export const OUR_ENTRY = "src/main.ts";
+
+/** A runtime binary of the project's dev dependencies and the arguments that come before a script. */
+export type RuntimeCommand = { binary: string; prefix: readonly string[] };
+
+/** How each runtime runs a script of the project: `node F`, `bun F`, `deno run -A F`. */
+export function runtimeCommand(projectRoot: string, runtime: PeerRuntime): RuntimeCommand {
+  return {
+    binary: join(projectRoot, "node_modules", ".bin", runtime),
+    prefix: runtime === "deno" ? ["run", "-A"] : [],
+  };
+}
 const READY_TIMEOUT_MS = 20_000;
 
 function nginxStreamModule(nginxPath: string): { loadPath: string | null; missing: boolean } {
@@ -149,22 +173,24 @@ function certificateFor(mode: ProxyMode, setup: ContenderSetup): string | null {
 }
 
 /** Finds every contender this machine can run. */
-export function discoverContenders(projectRoot: string): Discovery {
+export function discoverContenders(
+  projectRoot: string,
+  options: DiscoveryOptions = { nodeBundle: null },
+): Discovery {
   const specs: ContenderSpec[] = [];
   const skipped: string[] = [];
-  const entry = join(projectRoot, OUR_ENTRY);
-  const bin = (name: string): string => join(projectRoot, "node_modules", ".bin", name);
+  const sources = join(projectRoot, OUR_ENTRY);
   const withProxyEnv = (setup: ContenderSetup): Record<string, string | undefined> => ({
     ...process.env,
     ...setup.proxyEnv,
   });
 
-  const runtimes: { name: string; binary: string; prefix: string[] }[] = [
-    { name: "node", binary: bin("node"), prefix: [] },
-    { name: "bun", binary: bin("bun"), prefix: [] },
-    { name: "deno", binary: bin("deno"), prefix: ["run", "-A"] },
-  ];
-  if (!existsSync(entry)) {
+  const runtimes = (["node", "bun", "deno"] as const).map((name) => ({
+    name,
+    ...runtimeCommand(projectRoot, name),
+    entry: name === "node" && options.nodeBundle !== null ? options.nodeBundle : sources,
+  }));
+  if (!existsSync(sources)) {
     skipped.push(`ours: skipped ("${OUR_ENTRY}" not found)`);
   } else {
     for (const runtime of runtimes) {
@@ -181,7 +207,7 @@ export function discoverContenders(projectRoot: string): Discovery {
         modes: ["tcp", "http", "https"],
         launch: (mode, port, backends, setup) => ({
           command: runtime.binary,
-          args: [...runtime.prefix, entry, ...ourFlags(mode, port, backends, null, certificateFor(mode, setup))],
+          args: [...runtime.prefix, runtime.entry, ...ourFlags(mode, port, backends, null, certificateFor(mode, setup))],
           env: withProxyEnv(setup),
         }),
       });
@@ -195,7 +221,7 @@ export function discoverContenders(projectRoot: string): Discovery {
         modes: ["http"],
         launch: (mode, port, backends, setup) => ({
           command: runtime.binary,
-          args: [...runtime.prefix, entry, ...ourFlags(mode, port, backends, requireLogPort(setup))],
+          args: [...runtime.prefix, runtime.entry, ...ourFlags(mode, port, backends, requireLogPort(setup))],
           env: withProxyEnv(setup),
         }),
       });
@@ -212,7 +238,7 @@ export function discoverContenders(projectRoot: string): Discovery {
           command: runtime.binary,
           args: [
             ...runtime.prefix,
-            entry,
+            runtime.entry,
             ...ourFlags(mode, port, backends, null, null, requireStatsPort(statsPort)),
           ],
           env: withProxyEnv(setup),
@@ -338,6 +364,32 @@ export function discoverContenders(projectRoot: string): Discovery {
         }),
       });
     }
+  }
+
+  for (const floor of FLOOR_PROXIES) {
+    const runtime = runtimes.find((candidate) => candidate.name === floor.runtime)!;
+    if (!existsSync(runtime.binary)) {
+      skipped.push(`${floor.name}: skipped ("${runtime.binary}" not found: run npm install)`);
+      continue;
+    }
+    specs.push({
+      name: floor.name,
+      isOurs: false,
+      logging: false,
+      stats: false,
+      peer: false,
+      // In the memory scenario too: the layer's own cost of an idle connection.
+      modes: ["tcp", "http"],
+      launch: (mode, port, backends) => ({
+        command: runtime.binary,
+        args: [
+          ...runtime.prefix,
+          join(projectRoot, mode === "tcp" ? floor.programs.tcp : floor.programs.http),
+          String(port),
+          ...backends,
+        ],
+      }),
+    });
   }
   return { specs, skipped };
 }

@@ -24,6 +24,11 @@ export type BenchOptions = {
   only: string[];
   /** Proxy modes to run; "origin direct" runs with tcp or http, the memory scenario with those too. */
   modes: ProxyMode[];
+  /**
+   * Where to save CPU profiles of ours under load, their summary and the syscall counts (see
+   * profiles.ts); null takes none.
+   */
+  profileDirectory: string | null;
   pinCpus: boolean;
   keepTemp: boolean;
   help: boolean;
@@ -44,7 +49,9 @@ export const USAGE = `Usage: node scripts/bench.ts [options]
 
 Compares our proxy (Node, Bun, Deno, dist/proxy) with HAProxy and nginx behind the same origins,
 and in http mode with the JavaScript peers (peer/bun-fetch, peer/deno-fetch, peer/http-proxy,
-peer/undici: a few lines on each runtime's own http server and client), and measures the cost of traffic logging (the "+log" contenders: http mode, one syslog line per
+peer/undici: a few lines on each runtime's own http server and client) and the socket-layer floors
+(floor/node, floor/bun, floor/deno: the least work a proxy can do on the socket layer ours uses on
+that runtime, tcp and http mode), and measures the cost of traffic logging (the "+log" contenders: http mode, one syslog line per
 request over UDP to a receiver the benchmark runs) and of the stats (the "+stats" contenders: http
 mode plus a stats frontend on its own port, whose /metrics and /stats;csv the benchmark GETs once
 a second while each is measured).
@@ -61,10 +68,16 @@ a second while each is measured).
                           ones are ours/node+log, ours/bun+log, ours/deno+log, haproxy+log; those
                           showing stats ours/node+stats, ours/bun+stats, ours/deno+stats (each is
                           compared with the same name without the suffix: run both); the peers
-                          peer/bun-fetch, peer/deno-fetch, peer/http-proxy, peer/undici
+                          peer/bun-fetch, peer/deno-fetch, peer/http-proxy, peer/undici; the
+                          floors floor/node, floor/bun, floor/deno (each divides the ours/ of its
+                          runtime: run both)
   --modes LIST            comma-separated proxy modes: tcp, http, https (TLS termination, keep-alive
                           and one full handshake per request); default all. --modes https runs
                           the TLS rows only
+  --profile DIR           after the rounds, profile ours/<runtime> once more in http and tcp mode
+                          (16 B, one wrk run each): CPU profiles (.cpuprofile), DIR/summary.txt
+                          (top functions, share per file), and with strace DIR/syscalls.txt
+                          (system calls per request of ours, the floors and HAProxy, http mode)
   --no-pin                do not pin processes to CPUs with taskset
   --keep-temp             keep the temporary directory (configs, logs) for inspection
   --help                  this text
@@ -115,6 +128,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     "--proxy-env",
     "--only",
     "--modes",
+    "--profile",
   ]);
 
   for (let index = 0; index < argv.length; index++) {
@@ -172,6 +186,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     proxyEnv,
     only: commaList(given.get("--only") ?? ""),
     modes: parseModes(given.get("--modes")),
+    profileDirectory: given.get("--profile") ?? null,
     pinCpus,
     keepTemp,
     help,

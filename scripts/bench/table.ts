@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { FloorComparison, FloorMemoryComparison } from "./floor_comparison.ts";
 import type { LoggingCost } from "./logging.ts";
 import type { RatioSpread } from "./on_off.ts";
 import type { StatsCost } from "./stats_cost.ts";
@@ -218,6 +219,63 @@ export function memoryTable(results: readonly IdleMemoryResult[]): string {
     rows,
     new Set([2, 3, 4, 5]),
   );
+}
+
+/** A CPU figure in microseconds per request with two decimals, or "-" when not measured. */
+function formatMicros(value: number | null): string {
+  return value === null ? "-" : value.toFixed(2);
+}
+
+/** Ours against the socket-layer floor of the same runtime: CPU per request, and the floor's ratio to HAProxy. */
+export function floorTable(comparisons: readonly FloorComparison[]): string {
+  const rows = comparisons.map((row) => [
+    `${row.runtime} (${row.socketLayer})`,
+    row.mode,
+    BODY_TITLES[row.body].replace(" responses", ""),
+    formatMicros(row.oursCpuMicrosPerRequest),
+    formatMicros(row.floorCpuMicrosPerRequest),
+    formatMicros(row.haproxyCpuMicrosPerRequest),
+    formatRatio(row.oursVsFloor),
+    formatRatio(row.floorVsHaproxy),
+    formatRatio(row.oursVsHaproxy),
+    row.goalVsHaproxy === null ? "-" : `at most ${row.goalVsHaproxy.toFixed(1)}x`,
+    row.verdict ?? "-",
+  ]);
+  const header = [
+    "runtime (socket layer)",
+    "mode",
+    "body",
+    "ours us/req",
+    "floor us/req",
+    "HAProxy us/req",
+    "ours vs floor",
+    "floor vs HAProxy",
+    "ours vs HAProxy",
+    "goal vs HAProxy",
+    "floor against the goal",
+  ];
+  return "Ours against the socket-layer floor (CPU per request, medians over rounds; floor/<runtime>: the least " +
+    "work a proxy can do on the socket layer ours uses on that runtime; ours vs floor: ours/<runtime> divided " +
+    "by it)\n\n" + markdownTable(header, rows, new Set([3, 4, 5, 6, 7, 8]));
+}
+
+/** Idle-connection memory of ours against the floor of the same runtime. */
+export function floorMemoryTable(rows: readonly FloorMemoryComparison[]): string {
+  const kilobytes = (bytes: number | null): string => bytes === null ? "-" : (bytes / 1024).toFixed(1);
+  const body = rows.map((row) => [
+    row.runtime,
+    row.mode,
+    kilobytes(row.oursBytesPerConnection),
+    kilobytes(row.floorBytesPerConnection),
+    row.oursBytesPerConnection === null || row.floorBytesPerConnection === null ||
+      row.floorBytesPerConnection <= 0
+      ? "-"
+      : formatRatio(row.oursBytesPerConnection / row.floorBytesPerConnection),
+  ]);
+  // RSS at start is left out: the Node floor runs from TypeScript and carries Node's type stripper.
+  return "Idle connections against the socket-layer floor (RSS growth per held connection; the http floor " +
+    "holds the client socket alone, its origin connections are shared)\n\n" +
+    markdownTable(["runtime", "mode", "ours KB/conn", "floor KB/conn", "ours vs floor"], body, new Set([2, 3, 4]));
 }
 
 /** A target's goal with its unit: "at most 1.3x HAProxy", "at most 100 MB"; "-" for an informative row. */

@@ -46,6 +46,14 @@ const TCP_CPU_LIMIT_VS_HAPROXY: Readonly<Record<string, number | undefined>> = {
   bun: 1.0,
   deno: 1.2,
 };
+
+/**
+ * Issue 21's goal for CPU per request against HAProxy's, on 16-byte responses, for a runtime in tcp
+ * or http mode; undefined for a runtime without one.
+ */
+export function cpuGoalVsHaproxy(runtime: string, mode: "tcp" | "http"): number | undefined {
+  return (mode === "tcp" ? TCP_CPU_LIMIT_VS_HAPROXY : HTTP_CPU_LIMIT_VS_HAPROXY)[runtime];
+}
 const LARGE_BODY_THROUGHPUT_FLOOR_VS_HAPROXY = 0.9;
 /** 1 MB responses in http mode: the p99 at most twice HAProxy's, on every runtime. */
 const LARGE_BODY_P99_LIMIT_VS_HAPROXY = 2;
