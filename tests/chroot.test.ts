@@ -54,6 +54,7 @@ class FakeRuntime {
       reusePort: true,
       inheritableSockets: true,
       tls: { ciphers: true, ciphersuites: true, versions: ["TLSv1.2", "TLSv1.3"], readBeforeHandshake: true, writeBeforeHandshake: true },
+      byteSlabs: false,
       ...options.info,
     };
     this.uid = options.uid ?? 0;

@@ -25,7 +25,7 @@ class FakeRuntime {
     this.info = {
       name: "bun", version: "1.4.5", os: "linux", arch: "x64", socketApi: "node:net", compiled: false, jail: "none",
       affinity: true, identity: true, chroot: false, reusePort: true, inheritableSockets: true,
-      tls: { ciphers: true, ciphersuites: true, versions: ["TLSv1.2", "TLSv1.3"], readBeforeHandshake: true, writeBeforeHandshake: true }, ...info,
+      tls: { ciphers: true, ciphersuites: true, versions: ["TLSv1.2", "TLSv1.3"], readBeforeHandshake: true, writeBeforeHandshake: true }, byteSlabs: false, ...info,
     };
   }
 

@@ -59,6 +59,7 @@ class FakeRuntime {
       name: "node", version: "24.21.0", os: "linux", arch: "x64", socketApi: "node:net", compiled: false,
       jail: "node-permission-model", affinity: false, identity: true, chroot: false, reusePort: true, inheritableSockets: true,
       tls: { ciphers: true, ciphersuites: true, versions: ["TLSv1.2", "TLSv1.3"], readBeforeHandshake: true, writeBeforeHandshake: true },
+      byteSlabs: true,
       ...options.info,
     };
     this.uid = options.uid ?? 0;

@@ -25,6 +25,7 @@ function runtimeWith(info: Partial<RuntimeInfo>): Runtime {
     reusePort: true,
     inheritableSockets: true,
     tls: { ciphers: true, ciphersuites: false, versions: ["TLSv1.2", "TLSv1.3"], readBeforeHandshake: true, writeBeforeHandshake: true },
+    byteSlabs: false,
   };
   return { info: { ...base, ...info } } as Runtime;
 }

@@ -10,6 +10,7 @@ import type { ServerTlsConfig } from "../config/types.ts";
 import { serverTlsNames } from "../config/server_tls.ts";
 import { checkSendsProxy } from "../config/send_proxy.ts";
 import type { Runtime } from "../runtime/types.ts";
+import { useByteSlabs } from "../core/byte_slab.ts";
 import { NetError } from "../runtime/net_error.ts";
 import { Backend } from "../core/backend.ts";
 import type { BackendServices } from "../core/backend.ts";
@@ -77,6 +78,7 @@ export class Proxy {
     this.config = config;
     this.runtime = runtime;
     this.logger = logger;
+    useByteSlabs(runtime.info.byteSlabs);
     this.wheel = new TimerWheel(runtime, undefined, (error) => {
       logger.error(`Timer callback failed: ${error instanceof Error ? error.message : String(error)}`);
     });

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { takeBytes } from "../core/byte_slab.ts";
 import { listHasToken } from "./framing.ts";
 import type { HttpHead } from "./head_parser.ts";
 
@@ -123,7 +124,7 @@ export function serializeHead(head: HttpHead, options: SerializeOptions = NO_OPT
   }
   length += 2;
 
-  const out = new Uint8Array(length);
+  const out = takeBytes(length);
   let at = 0;
   if (isRequest) {
     at = writeLatin1(out, at, head.method);

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { takeBytes } from "../core/byte_slab.ts";
 import type { Connection } from "../runtime/types.ts";
 
 /** A head and the body piece that came with it are joined into one write up to this size. */
@@ -18,7 +19,7 @@ export function writeJoined(conn: Connection, head: Uint8Array, part: Uint8Array
     conn.write(head);
     return conn.write(part);
   }
-  const joined = new Uint8Array(length);
+  const joined = takeBytes(length);
   joined.set(head, 0);
   joined.set(part, head.length);
   return conn.write(joined);

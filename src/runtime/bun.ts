@@ -104,6 +104,7 @@ export function createBunRuntime(socketApi: SocketApi): Runtime {
     chroot: linux,
     inheritableSockets,
     tls: BUN_TLS_SUPPORT,
+    byteSlabs: false,
   }, {
     bindInheritable(options) {
       if (!inheritableSockets) {

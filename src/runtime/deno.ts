@@ -238,6 +238,7 @@ export function createDenoRuntime(socketApi: SocketApi): Runtime {
       reusePort: deno.build.os === "linux" && (!native || denoNativeReusePortAvailable()),
       inheritableSockets: inheritableSocketsAvailableDeno(),
       tls: DENO_TLS_SUPPORT,
+      byteSlabs: true,
     },
     // Deno.listen cannot adopt a descriptor (it ignores `fd`): inherited sockets are node:net's.
     listen: withNodeTls(

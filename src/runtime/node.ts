@@ -65,6 +65,7 @@ export function createNodeRuntime(): Runtime {
     chroot: false,
     inheritableSockets,
     tls: NODE_TLS_SUPPORT,
+    byteSlabs: true,
   }, {
     bindInheritable(options) {
       if (!inheritableSockets) {

@@ -538,6 +538,12 @@ export interface RuntimeInfo {
   readonly inheritableSockets: boolean;
   /** What TLS settings take effect here. */
   readonly tls: TlsSupport;
+  /**
+   * True when short-lived byte arrays cost less cut from shared slabs than allocated one by one
+   * (V8: Node and Deno), false where small typed arrays are cheap to allocate (JavaScriptCore:
+   * Bun). See src/core/byte_slab.ts.
+   */
+  readonly byteSlabs: boolean;
 }
 
 /** Everything the proxy needs from the machine. */
