@@ -696,6 +696,20 @@ test("a head longer than the parser's first room keeps every line, also fed a by
   }
 });
 
+test("header names keep their spelling whether common or not, and all compare in lower case", () => {
+  const parser = new HeadParser("response");
+  const head = "HTTP/1.1 200 OK\r\nContent-Type: a\r\ncontent-type: b\r\nCONTENT-TYPE: c\r\nContent-type: d\r\n" +
+    "Server: e\r\nX-Custom: f\r\nHost: g\r\nHosts: h\r\nContent-Length: 0\r\n\r\n";
+  assert.ok(parser.feed(bytes(head)) > 0);
+  assert.deepEqual(parser.headerNames.slice(0, parser.headerCount), [
+    "Content-Type", "content-type", "CONTENT-TYPE", "Content-type", "Server", "X-Custom", "Host", "Hosts", "Content-Length",
+  ]);
+  assert.deepEqual(parser.headerLowerNames.slice(0, parser.headerCount), [
+    "content-type", "content-type", "content-type", "content-type", "server", "x-custom", "host", "hosts", "content-length",
+  ]);
+  assert.equal(parser.contentLength, 0);
+});
+
 test("a reused parser forgets everything of the previous message", () => {
   const parser = new HeadParser("request");
   parser.feed(bytes("POST / HTTP/1.1\r\nHost: a\r\nConnection: close, X\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\nUpgrade: h2c\r\nHTTP2-Settings: x\r\nExpect: 100-continue\r\n\r\n"));
