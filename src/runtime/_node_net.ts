@@ -42,6 +42,9 @@ import type {
 } from "./types.ts";
 import { addressOf, NOOP_HANDLER, UNKNOWN_ADDRESS } from "./_addresses.ts";
 import { adoptionError, formatHostPort, NetError, toNetError } from "./net_error.ts";
+// A pure helper of the core, with no dependency of its own: the copies out of the shared read
+// buffer are the same short-lived arrays as the http layer's heads.
+import { takeBytes } from "../core/byte_slab.ts";
 
 const CONNECTION = Symbol("proxy.connection");
 
@@ -183,11 +186,15 @@ function onSocketData(this: net.Socket, chunk: Uint8Array): void {
 
 /**
  * `onread` callback of a dialled socket: `buffer` is the shared read buffer, so the bytes are copied
- * out before the handler sees them (the next read of any socket overwrites it).
+ * out before the handler sees them (the next read of any socket overwrites it). A short read (a
+ * response head) is copied into a slab view where the engine turned slabs on (V8: a `slice` would
+ * allocate a backing store of its own, src/core/byte_slab.ts).
  */
 function onSocketRead(this: net.Socket, nread: number, buffer: Uint8Array): boolean {
   const conn = connectionOf(this);
-  conn.handler.onData(conn, buffer.slice(0, nread));
+  const bytes = takeBytes(nread);
+  bytes.set(nread === buffer.length ? buffer : buffer.subarray(0, nread));
+  conn.handler.onData(conn, bytes);
   return true;
 }
 
