@@ -10,35 +10,13 @@ import assert from "node:assert/strict";
 import { floorComparisons, floorMemoryComparisons } from "../scripts/bench/floor_comparison.ts";
 import type { BenchMode, BodyName, RunSample } from "../scripts/bench/report.ts";
 import { summarize } from "../scripts/bench/report.ts";
+import { syntheticRun } from "./helpers/bench_fixtures.ts";
 import { floorMemoryTable, floorTable } from "../scripts/bench/table.ts";
 import type { IdleMemoryResult } from "../scripts/bench/targets.ts";
 
 /** One round of one contender at `cpu` microseconds per request. */
 function run(contender: string, mode: BenchMode, body: BodyName, cpu: number): RunSample {
-  const requests = 100_000;
-  return {
-    contender,
-    mode,
-    body,
-    round: 1,
-    wrk: {
-      requests,
-      durationSeconds: 3,
-      requestsPerSecond: requests / 3,
-      bytesRead: requests * 100,
-      bytesPerSecond: (requests * 100) / 3,
-      latencyAverageMicros: 500,
-      latencyMaxMicros: 3_000,
-      latencyPercentilesMicros: { p50: 400, p75: 600, p90: 800, p99: 1_500 },
-      socketErrors: { connect: 0, read: 0, write: 0, timeout: 0 },
-      non2xxOr3xxResponses: 0,
-    },
-    cpuMicros: cpu * requests,
-    softirqMicros: null,
-    otherLoadMicros: null,
-    log: null,
-    stats: null,
-  };
+  return syntheticRun(contender, mode, body, { cpu });
 }
 
 const close = (actual: number | null, expected: number): void => {

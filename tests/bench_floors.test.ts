@@ -21,6 +21,7 @@ import { FLOOR_PROXIES, isFloor } from "../scripts/bench/floor_proxies.ts";
 import { contentLength, headEnd } from "../scripts/bench/floors/_http_head.ts";
 import { ProcessRegistry } from "../scripts/bench/processes.ts";
 import { ROOT } from "./_cli_helpers.ts";
+import { contenderSetupIn } from "./helpers/bench_fixtures.ts";
 
 /** More than the kernel buffers on loopback between origin, floor and client (a few MiB each way). */
 const LARGE_BODY_BYTES = 32 * 1024 * 1024;
@@ -54,18 +55,9 @@ describe("floor head scans", () => {
   });
 });
 
-/** What starting a contender needs, for a run in `directory` with tcp and http mode. */
+/** What starting a contender needs, for a run in `directory`. */
 function setupIn(directory: string, registry: ProcessRegistry): ContenderSetup {
-  return {
-    registry,
-    directory,
-    projectRoot: ROOT,
-    cpuList: null,
-    limits: { clientConnections: 100, fileLimit: 1_024 },
-    proxyEnv: {},
-    logPort: null,
-    certificatePath: null,
-  };
+  return contenderSetupIn(directory, registry, ROOT);
 }
 
 describe("floor discovery", () => {

@@ -25,6 +25,7 @@ import {
 } from "../scripts/bench/peers/_hop_by_hop.ts";
 import { ProcessRegistry } from "../scripts/bench/processes.ts";
 import { ROOT } from "./_cli_helpers.ts";
+import { contenderSetupIn } from "./helpers/bench_fixtures.ts";
 
 const LARGE_BODY_BYTES = 1024 * 1024;
 
@@ -76,18 +77,9 @@ describe("peer helpers", () => {
   });
 });
 
-/** What starting a contender needs, for a run in `directory` with nothing but http mode. */
+/** What starting a contender needs, for a run in `directory`. */
 function setupIn(directory: string, registry: ProcessRegistry): ContenderSetup {
-  return {
-    registry,
-    directory,
-    projectRoot: ROOT,
-    cpuList: null,
-    limits: { clientConnections: 100, fileLimit: 1_024 },
-    proxyEnv: {},
-    logPort: null,
-    certificatePath: null,
-  };
+  return contenderSetupIn(directory, registry, ROOT);
 }
 
 describe("peer discovery", () => {

@@ -12,8 +12,9 @@ import {
   HTTP_PROXY_PEER,
   UNDICI_PEER,
 } from "../scripts/bench/peer_proxies.ts";
-import type { BenchMode, BodyName, RunSample } from "../scripts/bench/report.ts";
+import type { BenchMode } from "../scripts/bench/report.ts";
 import { summarize } from "../scripts/bench/report.ts";
+import { syntheticRun } from "./helpers/bench_fixtures.ts";
 import { formatGoal, targetsTable } from "../scripts/bench/table.ts";
 import type { IdleMemoryResult, TargetCheck } from "../scripts/bench/targets.ts";
 import {
@@ -25,40 +26,7 @@ import {
 
 const MB = 1024 * 1024;
 
-/** One round of one contender: `cpu` microseconds per request, `p99` microseconds, `rps` requests/s. */
-function run(
-  contender: string,
-  mode: BenchMode,
-  body: BodyName,
-  figures: { cpu: number; p99?: number; rps?: number },
-): RunSample {
-  const p99 = figures.p99 ?? 2_000;
-  const requestsPerSecond = figures.rps ?? 40_000;
-  const requests = requestsPerSecond * 3;
-  return {
-    contender,
-    mode,
-    body,
-    round: 1,
-    wrk: {
-      requests,
-      durationSeconds: 3,
-      requestsPerSecond,
-      bytesRead: requests * 100,
-      bytesPerSecond: requestsPerSecond * 100,
-      latencyAverageMicros: p99 / 3,
-      latencyMaxMicros: p99 * 2,
-      latencyPercentilesMicros: { p50: p99 / 4, p75: p99 / 2, p90: p99 * 0.8, p99 },
-      socketErrors: { connect: 0, read: 0, write: 0, timeout: 0 },
-      non2xxOr3xxResponses: 0,
-    },
-    cpuMicros: figures.cpu * requests,
-    softirqMicros: null,
-    otherLoadMicros: null,
-    log: null,
-    stats: null,
-  };
-}
+const run = syntheticRun;
 
 function find(
   checks: readonly TargetCheck[],
