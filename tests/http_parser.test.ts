@@ -710,6 +710,21 @@ test("header names keep their spelling whether common or not, and all compare in
   assert.equal(parser.contentLength, 0);
 });
 
+test("many parsers at once with heads split over reads, twice: spare storage with and without a kept buffer parses alike", () => {
+  const parsers = Array.from({ length: 150 }, () => new HeadParser("request"));
+  for (let pass = 0; pass < 2; pass++) {
+    parsers.forEach((parser, index) => {
+      const head = bytes(`GET /p${pass}/${index} HTTP/1.1\r\nHost: h${index}\r\nX-Pass: ${pass}\r\n\r\n`);
+      assert.equal(parser.feed(head.subarray(0, 20)), HEAD_INCOMPLETE);
+      assert.ok(parser.feed(head.subarray(20)) >= 0);
+    });
+    parsers.forEach((parser, index) => {
+      assert.deepEqual([parser.target, parser.headerValue("host"), parser.headerValue("x-pass")], [`/p${pass}/${index}`, `h${index}`, `${pass}`]);
+    });
+    for (const parser of parsers) parser.reset();
+  }
+});
+
 test("a reused parser forgets everything of the previous message", () => {
   const parser = new HeadParser("request");
   parser.feed(bytes("POST / HTTP/1.1\r\nHost: a\r\nConnection: close, X\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\nUpgrade: h2c\r\nHTTP2-Settings: x\r\nExpect: 100-continue\r\n\r\n"));

@@ -177,6 +177,8 @@ function growMarks(storage: HeadStorage, maxLines: number): Int32Array {
 
 const spareStorage: HeadStorage[] = [];
 const MAX_SPARE_STORAGE = 1024;
+/** Spares that may keep the buffer of a split head. */
+const SPARES_WITH_BUFFER = 64;
 /** The arrays of a parser without storage: frozen, so that a write there fails instead of going astray. */
 const NO_STRINGS = Object.freeze([]) as unknown as string[];
 
@@ -837,6 +839,9 @@ export class HeadParser implements HttpHead {
     this.connectionTokens = NO_STRINGS;
     // The other arrays' stale entries are overwritten by the next message (headerCount bounds them).
     storage.tokens.length = 0;
+    // Split heads are rare: past the first spares, a buffer (up to the head limit, 15 KiB) is not
+    // kept, so that a burst of them does not leave 1,024 buffers behind.
+    if (spareStorage.length >= SPARES_WITH_BUFFER) storage.buffer = undefined;
     if (spareStorage.length < MAX_SPARE_STORAGE) spareStorage.push(storage);
   }
 
