@@ -29,6 +29,9 @@
  */
 
 import { latin1, quoteBytes, TOKEN_CHARS, WINDOWS_1252 } from "./_bytes.ts";
+import { giveBackHeadStorage, growMarks, NO_STRINGS, takeHeadStorage } from "./head_storage.ts";
+import type { HeadStorage } from "./head_storage.ts";
+import { KNOWN_HEADER_LOWER_NAMES, KNOWN_HEADER_NAMES, knownHeaderName, knownMethod } from "./interned_names.ts";
 import { HttpError } from "./errors.ts";
 import type { HttpErrorCode } from "./errors.ts";
 import { replaceAuthority } from "./request_target.ts";
@@ -49,8 +52,6 @@ export type { BodyKind } from "./framing.ts";
 export const DEFAULT_MAX_HEAD_BYTES = 15360;
 /** HAProxy's default tune.http.maxhdr: header lines allowed after the start line. */
 export const DEFAULT_MAX_HEADER_LINES = 101;
-/** Header lines a parser has room for before it grows: browsers send 10 to 20. */
-const INITIAL_HEADER_LINES = 24;
 
 /** Limits of a head parser. */
 export interface HeadParserOptions {
@@ -141,46 +142,6 @@ function isVersionByte(k: number, c: number): boolean {
   if (k === 6) return c === DOT;
   return c >= 0x30 && c <= 0x39;
 }
-
-/**
- * What a parser needs only while it holds a message: the header arrays, the line marks and the
- * buffer of a head split over reads. A parser takes one from a shared spare list when a message
- * starts and gives it back in `reset()`, so that a keep-alive connection waiting for its next
- * request holds none: 2.5 kB of the memory of each idle connection (issue 21: 10,000 idle
- * connections within 100 MB). The spares are as many as the messages in progress at the busiest
- * moment, at most {@link MAX_SPARE_STORAGE}.
- */
-class HeadStorage {
-  readonly names: string[] = [];
-  readonly lowerNames: string[] = [];
-  readonly values: string[] = [];
-  readonly tokens: string[] = [];
-  /** Per header line: name start, name end, value start, value end; grown by long heads. */
-  marks: Int32Array = new Int32Array(4 * INITIAL_HEADER_LINES);
-  /** Per header line: 1 when the name has upper-case letters. */
-  upperNames: Uint8Array = new Uint8Array(INITIAL_HEADER_LINES);
-  /** The head bytes of earlier reads, when a head comes in several. */
-  buffer: Uint8Array | undefined = undefined;
-}
-
-/** Room for twice the header lines (at most `maxLines`), keeping those recorded. */
-function growMarks(storage: HeadStorage, maxLines: number): Int32Array {
-  const lines = Math.min(2 * storage.upperNames.length, maxLines);
-  const marks = new Int32Array(4 * lines);
-  marks.set(storage.marks);
-  const upperNames = new Uint8Array(lines);
-  upperNames.set(storage.upperNames);
-  storage.marks = marks;
-  storage.upperNames = upperNames;
-  return marks;
-}
-
-const spareStorage: HeadStorage[] = [];
-const MAX_SPARE_STORAGE = 1024;
-/** Spares that may keep the buffer of a split head. */
-const SPARES_WITH_BUFFER = 64;
-/** The arrays of a parser without storage: frozen, so that a write there fails instead of going astray. */
-const NO_STRINGS = Object.freeze([]) as unknown as string[];
 
 /** Parses request heads or response heads from chunks; reusable through `reset()`. */
 export class HeadParser implements HttpHead {
@@ -821,7 +782,7 @@ export class HeadParser implements HttpHead {
   }
 
   #takeStorage(): HeadStorage {
-    const storage = spareStorage.pop() ?? new HeadStorage();
+    const storage = takeHeadStorage();
     this.#storage = storage;
     this.headerNames = storage.names;
     this.headerLowerNames = storage.lowerNames;
@@ -837,12 +798,7 @@ export class HeadParser implements HttpHead {
     this.headerLowerNames = NO_STRINGS;
     this.headerValues = NO_STRINGS;
     this.connectionTokens = NO_STRINGS;
-    // The other arrays' stale entries are overwritten by the next message (headerCount bounds them).
-    storage.tokens.length = 0;
-    // Split heads are rare: past the first spares, a buffer (up to the head limit, 15 KiB) is not
-    // kept, so that a burst of them does not leave 1,024 buffers behind.
-    if (spareStorage.length >= SPARES_WITH_BUFFER) storage.buffer = undefined;
-    if (spareStorage.length < MAX_SPARE_STORAGE) spareStorage.push(storage);
+    giveBackHeadStorage(storage);
   }
 
   #append(name: string, lowerName: string, value: string): void {
@@ -1006,55 +962,4 @@ export class HeadParser implements HttpHead {
     }
     this.headerCount = kept;
   }
-}
-
-/**
- * The header names most messages carry, as browsers, curl, wrk and common servers spell them (and
- * in lower case, as HTTP/2-minded clients do): a name spelled exactly so is one of these interned
- * strings with its interned lower case, instead of a slice of the head and a lowered copy per
- * message (a response from nginx carries five: ten strings less per request).
- */
-const COMMON_HEADER_NAMES: readonly string[] = [
-  "Host", "User-Agent", "Accept", "Accept-Encoding", "Accept-Language", "Connection", "Content-Length",
-  "Content-Type", "Cookie", "Referer", "Origin", "Authorization", "Cache-Control", "Pragma", "Upgrade",
-  "If-None-Match", "If-Modified-Since", "X-Forwarded-For", "X-Forwarded-Proto", "X-Request-Id", "Date", "Server",
-  "Set-Cookie", "Transfer-Encoding", "Keep-Alive", "Last-Modified", "ETag", "Vary", "Location", "Expires",
-  "Accept-Ranges", "Content-Encoding",
-];
-const KNOWN_HEADER_NAMES: readonly string[] = [...COMMON_HEADER_NAMES, ...COMMON_HEADER_NAMES.map((name) => name.toLowerCase())];
-const KNOWN_HEADER_LOWER_NAMES: readonly string[] = KNOWN_HEADER_NAMES.map((name) => name.toLowerCase());
-const KNOWN_HEADER_BYTES: readonly Uint8Array[] = KNOWN_HEADER_NAMES.map((name) => Uint8Array.from(name, (c) => c.charCodeAt(0)));
-/** Indexes into KNOWN_HEADER_NAMES by name length. */
-const KNOWN_HEADERS_BY_LENGTH: readonly (readonly number[])[] = (() => {
-  const byLength: number[][] = [];
-  KNOWN_HEADER_NAMES.forEach((name, index) => (byLength[name.length] ??= []).push(index));
-  return byLength;
-})();
-
-/** The index in KNOWN_HEADER_NAMES of the name `src[start, end)`, or -1. */
-function knownHeaderName(src: Uint8Array, start: number, end: number): number {
-  const candidates = KNOWN_HEADERS_BY_LENGTH[end - start];
-  if (candidates === undefined) return -1;
-  for (let c = 0; c < candidates.length; c++) {
-    const index = candidates[c]!;
-    const bytes = KNOWN_HEADER_BYTES[index]!;
-    let at = 0;
-    while (at < bytes.length && bytes[at] === src[start + at]) at++;
-    if (at === bytes.length) return index;
-  }
-  return -1;
-}
-
-/** The interned string of the commonest methods, so they cost no allocation. */
-function knownMethod(src: Uint8Array, start: number, end: number): string | undefined {
-  const length = end - start;
-  const first = src[start];
-  if (length === 3) {
-    if (first === 0x47 && src[start + 1] === 0x45 && src[start + 2] === 0x54) return "GET";
-    if (first === 0x50 && src[start + 1] === 0x55 && src[start + 2] === 0x54) return "PUT";
-  } else if (length === 4) {
-    if (first === 0x50 && src[start + 1] === 0x4f && src[start + 2] === 0x53 && src[start + 3] === 0x54) return "POST";
-    if (first === 0x48 && src[start + 1] === 0x45 && src[start + 2] === 0x41 && src[start + 3] === 0x44) return "HEAD";
-  }
-  return undefined;
 }
