@@ -182,6 +182,29 @@ test("timer wheel: re-arming replaces the deadline", () => {
   assert.deepEqual(firedAt, [300]);
 });
 
+test("timer wheel: createFor calls its owner's onTimer, as a method, once per expiry", () => {
+  const clock = new FakeClock();
+  const wheel = new TimerWheel(clock, 100);
+  class Owner {
+    fired: number[] = [];
+    readonly timer = wheel.createFor(this);
+    onTimer(): void {
+      assert.equal(this.timer.armed, false, "a timer is disarmed before its owner is called");
+      this.fired.push(clock.now());
+    }
+  }
+  const owners = [new Owner(), new Owner()];
+  owners[0]!.timer.arm(200);
+  owners[1]!.timer.arm(500);
+  clock.advance(350);
+  assert.equal(owners[0]!.fired.length, 1);
+  assert.equal(owners[1]!.fired.length, 0);
+  clock.advance(1_000);
+  assert.equal(owners[0]!.fired.length, 1, "not again without a new arm");
+  assert.equal(owners[1]!.fired.length, 1);
+  assert.ok(owners[1]!.fired[0]! >= 500);
+});
+
 test("timer wheel: a callback may re-arm its own timer", () => {
   const clock = new FakeClock();
   const wheel = new TimerWheel(clock, 100);

@@ -56,7 +56,13 @@ const DUE_LIST = WHEEL_SLOTS;
 /** Largest delay accepted: beyond it a deadline loses millisecond precision as a double. */
 const MAX_DELAY_MS = 2 ** 52;
 
-function noCallback(): void {}
+/** The owner of the wheel's list heads, which never fire. */
+const NO_OWNER: TimerOwner = { onTimer(): void {} };
+
+/** What a timer calls when it expires: an object with a method, so that an owner needs no closure. */
+export interface TimerOwner {
+  onTimer(): void;
+}
 
 /** One timeout, created once by {@link TimerWheel.create} and re-armed as often as needed. */
 export class WheelTimer {
@@ -71,12 +77,12 @@ export class WheelTimer {
   /** @internal */
   readonly wheel: TimerWheel;
   /** @internal */
-  readonly callback: () => void;
+  readonly owner: TimerOwner;
 
-  /** @internal Use {@link TimerWheel.create}. */
-  constructor(wheel: TimerWheel, callback: () => void) {
+  /** @internal Use {@link TimerWheel.create} or {@link TimerWheel.createFor}. */
+  constructor(wheel: TimerWheel, owner: TimerOwner) {
     this.wheel = wheel;
-    this.callback = callback;
+    this.owner = owner;
   }
 
   /** True while the timer waits to fire. */
@@ -146,7 +152,7 @@ export class TimerWheel {
     this.#onError = onError;
     this.#heads = [];
     for (let index = 0; index <= WHEEL_SLOTS; index++) {
-      const head = new WheelTimer(this, noCallback);
+      const head = new WheelTimer(this, NO_OWNER);
       head.prev = head;
       head.next = head;
       this.#heads.push(head);
@@ -171,7 +177,15 @@ export class TimerWheel {
 
   /** Makes a disarmed timer whose expiry runs `callback` (after the timer is disarmed). */
   create(callback: () => void): WheelTimer {
-    return new WheelTimer(this, callback);
+    return new WheelTimer(this, { onTimer: callback });
+  }
+
+  /**
+   * Makes a disarmed timer whose expiry calls `owner.onTimer()`. For objects held per connection:
+   * a closure and its scope cost 80 bytes each on Bun, 800 kB for 10,000 idle connections.
+   */
+  createFor(owner: TimerOwner): WheelTimer {
+    return new WheelTimer(this, owner);
   }
 
   /** Disarms every timer and stops the runtime timer. The wheel stays usable. */
@@ -298,7 +312,7 @@ export class TimerWheel {
       unlink(entry);
       this.#size--;
       try {
-        entry.callback();
+        entry.owner.onTimer();
       } catch (error) {
         this.#report(error);
       }

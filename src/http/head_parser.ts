@@ -279,6 +279,14 @@ export class HeadParser implements HttpHead {
     this.error = undefined;
   }
 
+  /**
+   * For a response parser just reset: the method of the request it answers, as `reset(requestMethod)`
+   * would set it, without resetting again.
+   */
+  expectAnswerTo(requestMethod: string): void {
+    this.#requestMethod = requestMethod;
+  }
+
   /** The head is complete (`feed` returned an index). */
   get complete(): boolean {
     return this.#state === S_COMPLETE;

@@ -27,6 +27,7 @@ import { RequestRules, ResponseRules } from "./rules.ts";
 import { Router } from "./router.ts";
 import { ErrorPages } from "./error_pages.ts";
 import { Monitor } from "./monitor.ts";
+import { HeadParserPool } from "./head_parser_pool.ts";
 import { StatsService } from "./stats_service.ts";
 import type { StatsRenderers, StatsSource } from "./stats_service.ts";
 
@@ -59,6 +60,9 @@ export interface HttpFrontendPolicy {
   readonly maxHeaderLines: number;
   /** Client bytes held while a request waits, before the client is paused (tune.bufsize). */
   readonly bufferBytes: number;
+  /** Parsers with those limits, taken per exchange (head_parser_pool.ts). */
+  readonly requestParsers: HeadParserPool;
+  readonly responseParsers: HeadParserPool;
   /** The `monitor-uri` answer, or null (none configured). */
   readonly monitor: Monitor | null;
   /** The stats page and metrics (`stats-uri`, `metrics-uri`), or null (none configured). */
@@ -102,6 +106,7 @@ export function buildHttpFrontendPolicy(
   stats: StatsServices | null = null,
 ): HttpFrontendPolicy {
   const pageCache = new Map<readonly ErrorFileConfig[], ErrorPages>();
+  const parserLimits = { maxHeadBytes: tune.bufsize - tune.maxrewrite, maxHeaderLines: tune.httpMaxhdr };
   const frontendPages = new ErrorPages(frontend.http.errorFiles);
   const routes = new Map<string, HttpBackendRoute>();
   const routeTo = (name: string): HttpBackendRoute => {
@@ -137,6 +142,8 @@ export function buildHttpFrontendPolicy(
     maxHeadBytes: tune.bufsize - tune.maxrewrite,
     maxHeaderLines: tune.httpMaxhdr,
     bufferBytes: tune.bufsize,
+    requestParsers: new HeadParserPool("request", parserLimits),
+    responseParsers: new HeadParserPool("response", parserLimits),
     monitor: frontend.monitor === null ? null : new Monitor(frontend.monitor, (name) => {
       const entry = backends.get(name);
       if (entry === undefined) throw new Error(`Frontend "${frontend.name}" counts the servers of unknown backend "${name}"`);

@@ -71,6 +71,8 @@ export interface ServerConnectorHost extends SessionHost {
 export interface ServerConnectorUser extends BalanceContext {
   /** The client's connection: its port is the server's when the server has none, its addresses go in the PROXY header. */
   readonly clientConnection: Connection | null;
+  /** The request being sent (while the connector works for one), for the SNI name taken from its Host. */
+  readonly currentRequest: HttpHead;
   /**
    * The connection is ready for the request head: opened, or taken idle after `assign` returned
    * (a queued request granted its slot: synchronously, from the grant). Never from within
@@ -113,8 +115,6 @@ export class ServerConnector implements ConnectionHandler, SlotUser {
   private readonly timer: WheelTimer;
   /** The session's log record: queue and connect facts are written here. */
   private readonly record: LogRecord;
-  /** The request being sent, for the SNI name taken from its Host. */
-  private readonly request: HttpHead;
   /** tune.bufsize, each server connection's write high-water mark. */
   private readonly bufferBytes: number;
   /** The request's claim on a server: held, queued, or free between requests. */
@@ -142,22 +142,19 @@ export class ServerConnector implements ConnectionHandler, SlotUser {
   private lastTried: Server | null = null;
 
   /**
-   * `timer` and `record` are the session's, `request` its request parser (reused for every
-   * request), `bufferBytes` tune.bufsize.
+   * `timer` and `record` are the session's, `bufferBytes` tune.bufsize.
    */
   constructor(
     host: ServerConnectorHost,
     user: ServerConnectorUser,
     timer: WheelTimer,
     record: LogRecord,
-    request: HttpHead,
     bufferBytes: number,
   ) {
     this.host = host;
     this.user = user;
     this.timer = timer;
     this.record = record;
-    this.request = request;
     this.bufferBytes = bufferBytes;
     this.slot = new ServerSlot(this);
   }
@@ -474,7 +471,7 @@ export class ServerConnector implements ConnectionHandler, SlotUser {
     if (idle === null && mayReuse) idle = this.host.serverPool.take(server);
     // A connection made for another Host's SNI name does not serve this one (HAProxy marks such
     // connections with their SNI and reuses them only for the same name).
-    if (idle !== null && server.tlsSniFromHost && idle.tls?.serverName !== sniFromHost(this.request)) {
+    if (idle !== null && server.tlsSniFromHost && idle.tls?.serverName !== sniFromHost(this.user.currentRequest)) {
       idle.destroy();
       idle = null;
     }
@@ -512,8 +509,9 @@ export class ServerConnector implements ConnectionHandler, SlotUser {
 
   /** `sni = "req.hdr(host)"`: the request's host is sent as SNI and is the name the certificate must be for. */
   private tlsForHost(tls: TlsClientOptions): TlsClientOptions {
-    const name = requestHost(this.request) ?? "";
-    return { ...tls, serverName: sniFromHost(this.request), verifyName: name === "" ? tls.verifyName : name };
+    const request = this.user.currentRequest;
+    const name = requestHost(request) ?? "";
+    return { ...tls, serverName: sniFromHost(request), verifyName: name === "" ? tls.verifyName : name };
   }
 
   /** A connection attempt failed (`this.conn` already let go): retried, redispatched, or the request gets its 503. */

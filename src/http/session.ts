@@ -56,7 +56,7 @@ import type { NetError } from "../runtime/net_error.ts";
 import type { Backend } from "../core/backend.ts";
 import type { Server } from "../core/server.ts";
 import type { ShutdownCause } from "../core/server_slot.ts";
-import type { WheelTimer } from "../core/timer_wheel.ts";
+import type { TimerOwner, WheelTimer } from "../core/timer_wheel.ts";
 import {
   PHASE_LETTER_CONNECT,
   PHASE_LETTER_DATA,
@@ -72,8 +72,8 @@ import {
   BODY_UNTIL_CLOSE,
   HEAD_FAILED,
   HEAD_INCOMPLETE,
-  HeadParser,
 } from "./head_parser.ts";
+import type { HeadParser, HttpHead } from "./head_parser.ts";
 import { CHUNKED_FAILED, ChunkedDecoder } from "./chunked_decoder.ts";
 import { serializeHead } from "./serialize.ts";
 import { NOT_READY, ServerConnector } from "./server_connector.ts";
@@ -148,16 +148,20 @@ const KEEP_ALIVE_RESPONSE_OPTIONS: SerializeOptions = Object.freeze({ addHeaders
 
 
 /** One client connection in http mode. Pooled: `start` begins a session, and it returns itself to its host at the end. */
-export class HttpSession implements ConnectionHandler, ServerConnectorUser {
+export class HttpSession implements ConnectionHandler, ServerConnectorUser, TimerOwner {
   private readonly host: HttpSessionHost;
   private readonly policy: HttpFrontendPolicy;
   private readonly timer: WheelTimer;
   /** The server side of each request: slot, queue, server connection, retries. */
   private readonly connector: ServerConnector;
-  private readonly request: HeadParser;
-  private readonly response: HeadParser;
-  // Made when first needed: most connections never see a chunked body or linger, and what every
-  // idle keep-alive connection holds is what 10,000 of them cost (issue 21).
+  // Taken per exchange from the frontend's pools (head_parser_pool.ts) and given back between
+  // requests: a keep-alive connection waiting for its next request holds neither (issue 21).
+  /** From the first byte of a request until its response is over. */
+  private request: HeadParser | null = null;
+  /** From the request's hand-over to a server until its response is over. */
+  private response: HeadParser | null = null;
+  // Made when first needed (the tunnel too): most connections never see a chunked body, linger or
+  // upgrade, and what every idle keep-alive connection holds is what 10,000 of them cost (issue 21).
   private requestChunks: ChunkedDecoder | null = null;
   private responseChunks: ChunkedDecoder | null = null;
   private linger: LingeringClose | null = null;
@@ -207,21 +211,17 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   /** The current request's log line and counts (httplog: one line per request). */
   private readonly requestLog: RequestLog;
   /** The bytes spliced both ways after a 101 (PHASE_TUNNEL). */
-  private readonly tunnel: HttpTunnel;
+  private tunnel: HttpTunnel | null = null;
 
   /** `policy`: the frontend's rules, router, pages and limits. */
   constructor(host: HttpSessionHost, policy: HttpFrontendPolicy) {
     this.host = host;
     this.policy = policy;
-    const limits = { maxHeadBytes: this.policy.maxHeadBytes, maxHeaderLines: this.policy.maxHeaderLines };
-    this.request = new HeadParser("request", limits);
-    this.response = new HeadParser("response", limits);
-    this.timer = host.wheel.create(() => this.onTimer());
+    this.timer = host.wheel.createFor(this);
     // One record for the connector's queue and connect facts and the request log's others.
     const record = createLogRecord();
-    this.connector = new ServerConnector(host, this, this.timer, record, this.request, policy.bufferBytes);
+    this.connector = new ServerConnector(host, this, this.timer, record, policy.bufferBytes);
     this.requestLog = new RequestLog(host, record, this.connector);
-    this.tunnel = new HttpTunnel(this.timer, this.requestLog);
   }
 
   /** Takes over an accepted client connection and waits for its first request. */
@@ -265,14 +265,19 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     return this.client?.remote.address ?? "";
   }
 
+  /** The current request, for the connector (SNI from its Host). */
+  get currentRequest(): HttpHead {
+    return this.request!;
+  }
+
   /** The current request's target, for `balance uri`. */
   get requestTarget(): string {
-    return this.request.target;
+    return this.request!.target;
   }
 
   /** A header of the current request, for `balance hdr`. */
   requestHeader(lowerName: string): string | undefined {
-    return this.request.headerValue(lowerName);
+    return this.request!.headerValue(lowerName);
   }
 
   // ---- the client connection's events (the session is its handler; the connector is the server connection's) ----
@@ -282,7 +287,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
 
   onData(conn: Connection, chunk: Uint8Array): void {
     if (conn !== this.client) return;
-    if (this.phase === PHASE_TUNNEL) this.tunnel.fromClient(chunk);
+    if (this.phase === PHASE_TUNNEL) this.tunnel!.fromClient(chunk);
     else this.clientData(chunk, 0);
   }
 
@@ -292,7 +297,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       this.waitRequest(true);
       return;
     }
-    if (this.phase === PHASE_TUNNEL) this.tunnel.clientDrained();
+    if (this.phase === PHASE_TUNNEL) this.tunnel!.clientDrained();
     else if (this.responseState === RESPONSE_BODY) this.server?.resume();
   }
 
@@ -305,7 +310,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     if (conn !== this.client) return;
     this.client = null;
     if (this.phase === PHASE_TUNNEL) {
-      if (!this.tunnel.clientClosed(error)) return;
+      if (!this.tunnel!.clientClosed(error)) return;
     } else if (this.phase !== PHASE_CLOSING) {
       this.requestLog.terminate("C" + this.phaseLetter());
     }
@@ -332,12 +337,12 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   }
 
   onServerData(chunk: Uint8Array): void {
-    if (this.phase === PHASE_TUNNEL) this.tunnel.fromServer(chunk);
+    if (this.phase === PHASE_TUNNEL) this.tunnel!.fromServer(chunk);
     else this.serverData(chunk, 0);
   }
 
   onServerDrain(): void {
-    if (this.phase === PHASE_TUNNEL) this.tunnel.serverDrained();
+    if (this.phase === PHASE_TUNNEL) this.tunnel!.serverDrained();
     else if (this.requestState === REQUEST_BODY && this.phase === PHASE_EXCHANGE) this.client?.resume();
   }
 
@@ -399,13 +404,15 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
         this.armTimer(this.requestHeadTimeout());
       }
       this.requestLog.requestSeen();
-      const end = this.request.feed(chunk, offset);
+      // Taken again for each request of the loop: an answered one gave its parser back.
+      const request = this.request ??= this.policy.requestParsers.take();
+      const end = request.feed(chunk, offset);
       if (end === HEAD_INCOMPLETE) {
         this.requestLog.bytesIn += chunk.length - offset;
         return;
       }
       if (end === HEAD_FAILED) {
-        const error = this.request.error!;
+        const error = request.error!;
         this.requestLog.bytesIn += chunk.length - offset;
         this.host.logger.debug(`Invalid request from ${this.clientAddress}: ${error.message}`);
         this.requestLog.terminate("P" + PHASE_LETTER_REQUEST);
@@ -435,7 +442,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.clientEnded = true;
     switch (this.phase) {
       case PHASE_TUNNEL:
-        this.tunnel.clientEnded();
+        this.tunnel!.clientEnded();
         return;
       case PHASE_REQUEST:
         // No request in progress (or a truncated head): nothing to answer, close as HAProxy does.
@@ -461,7 +468,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
    * PHASE_CONNECTING with its route for parseRequest to hand it to the connector.
    */
   private beginRequest(): void {
-    const request = this.request;
+    const request = this.request!;
     const policy = this.policy;
     this.requests++;
     this.requestLog.requestHead(request);
@@ -472,7 +479,6 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.requestBodySent = false;
     this.responseState = RESPONSE_HEAD;
     this.responseStarted = false;
-    this.response.reset(request.method);
     // HAProxy answers the monitor before any rule: the tier in front asks about the proxy itself.
     const monitor = policy.monitor;
     if (monitor !== null && monitor.matches(request.target)) {
@@ -515,7 +521,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.backend = backend;
     this.requestLog.routedTo(backend);
     backend.sessionStarted();
-    this.requestHead = this.rebuildRequest(route);
+    this.requestHead = this.rebuildRequest(request, route);
     if (this.requestHead.length > policy.bufferBytes) {
       // HAProxy's strict rewriting: a head that no longer fits the buffer after the headers added
       // to it (tune.maxrewrite is the room kept for them) fails the request with a 500.
@@ -524,6 +530,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       this.answerAndClose(500);
       return;
     }
+    (this.response ??= policy.responseParsers.take()).expectAnswerTo(request.method);
     this.phase = PHASE_CONNECTING;
   }
 
@@ -551,8 +558,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   }
 
   /** The request head as the server gets it: hop-by-hop headers out, forwarded and connection headers in. */
-  private rebuildRequest(route: HttpBackendRoute): Uint8Array {
-    const request = this.request;
+  private rebuildRequest(request: HeadParser, route: HttpBackendRoute): Uint8Array {
     const options = this.requestOptions;
     const added = this.addedHeaders;
     const forwarded = route.forwarded;
@@ -573,7 +579,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   private forwardRequestBody(chunk: Uint8Array, offset: number): void {
     const server = this.server!;
     let end: number;
-    if (this.request.bodyKind === BODY_CONTENT_LENGTH) {
+    if (this.request!.bodyKind === BODY_CONTENT_LENGTH) {
       const available = chunk.length - offset;
       if (available <= this.requestRemaining) {
         end = chunk.length;
@@ -691,7 +697,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   }
 
   private parseResponse(chunk: Uint8Array, offset: number): void {
-    const response = this.response;
+    const response = this.response!;
     let end: number;
     for (;;) {
       end = response.feed(chunk, offset);
@@ -707,12 +713,12 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       if (!response.interim) break;
       // RFC 9110 15.2: interim responses are forwarded, except to HTTP/1.0 clients which cannot
       // take them. 100 Continue is how `Expect: 100-continue` passes through.
-      if (this.request.version === "1.1") {
+      if (this.request!.version === "1.1") {
         const interim = serializeHead(response);
         this.requestLog.bytesOut += interim.length;
         this.client!.write(interim);
       }
-      response.reset(this.request.method);
+      response.reset(this.request!.method);
       if (end >= chunk.length) return;
       offset = end;
     }
@@ -751,7 +757,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.held = [];
     this.heldBytes = 0;
     const serverBytes = end < chunk.length ? chunk.subarray(end) : null;
-    this.tunnel.open(this.client!, this.server!, this.response, serverBytes, held, this.clientEnded, this.tunnelTimeout());
+    (this.tunnel ??= new HttpTunnel(this.timer, this.requestLog)).open(this.client!, this.server!, this.response!, serverBytes, held, this.clientEnded, this.tunnelTimeout());
   }
 
   /** `timeout tunnel`, else what the client and server timeouts allow. */
@@ -764,12 +770,14 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
   private applyResponseRules(): void {
     const route = this.route!;
     const client = this.client ?? undefined;
-    if (!route.responseRules.isEmpty) route.responseRules.apply(this.response, this.request, this.clientAddress, client);
-    if (!this.policy.responseRules.isEmpty) this.policy.responseRules.apply(this.response, this.request, this.clientAddress, client);
+    const response = this.response!;
+    const request = this.request!;
+    if (!route.responseRules.isEmpty) route.responseRules.apply(response, request, this.clientAddress, client);
+    if (!this.policy.responseRules.isEmpty) this.policy.responseRules.apply(response, request, this.clientAddress, client);
   }
 
   private beginResponse(): void {
-    const response = this.response;
+    const response = this.response!;
     this.applyResponseRules();
     if (!response.keepAlive || response.closeAfterResponse || this.route!.serverClose) this.serverReusable = false;
     // A body delimited by the server's close can only be delimited the same way for the client.
@@ -778,7 +786,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     if (this.requestState !== REQUEST_DONE || this.host.draining) this.closeAfter = true;
     let options: SerializeOptions | undefined;
     if (this.closeAfter) options = CLOSE_RESPONSE_OPTIONS;
-    else if (this.request.version === "1.0") options = KEEP_ALIVE_RESPONSE_OPTIONS;
+    else if (this.request!.version === "1.0") options = KEEP_ALIVE_RESPONSE_OPTIONS;
     const head = serializeHead(response, options);
     this.requestLog.bytesOut += head.length;
     this.requestHead = null;
@@ -798,7 +806,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
 
   private forwardResponseBody(chunk: Uint8Array, offset: number): void {
     const client = this.client!;
-    const kind = this.response.bodyKind;
+    const kind = this.response!.bodyKind;
     let end: number;
     let done = false;
     if (kind === BODY_CONTENT_LENGTH) {
@@ -850,13 +858,13 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
 
   onServerEnd(): void {
     if (this.phase === PHASE_TUNNEL) {
-      if (this.tunnel.serverEnded()) {
+      if (this.tunnel!.serverEnded()) {
         this.dropServer();
         this.finish();
       }
       return;
     }
-    if (this.responseState === RESPONSE_BODY && this.response.bodyKind === BODY_UNTIL_CLOSE) {
+    if (this.responseState === RESPONSE_BODY && this.response!.bodyKind === BODY_UNTIL_CLOSE) {
       this.serverReusable = false;
       this.responseState = RESPONSE_DONE;
       this.responseDone();
@@ -873,7 +881,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
         break;
       case PHASE_TUNNEL:
         this.connector.unassign();
-        if (this.tunnel.serverClosed(error)) this.finish();
+        if (this.tunnel!.serverClosed(error)) this.finish();
         return;
       default:
         return;
@@ -881,7 +889,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     if (this.responseState === RESPONSE_HEAD) {
       // RFC 9112 9.3.1: a non-idempotent request is never sent again, as the server may have acted on it.
       const replayable = !this.responseStarted && !this.requestBodySent && this.client !== null &&
-        IDEMPOTENT_METHODS.has(this.request.method);
+        IDEMPOTENT_METHODS.has(this.request!.method);
       // Sent again, the request waits for its new connection as it did for the first.
       this.phase = PHASE_CONNECTING;
       if (this.connector.retryEmptyResponse(replayable, error)) return;
@@ -891,7 +899,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       return;
     }
     if (this.responseState === RESPONSE_BODY) {
-      if (this.response.bodyKind === BODY_UNTIL_CLOSE && error === undefined) {
+      if (this.response!.bodyKind === BODY_UNTIL_CLOSE && error === undefined) {
         this.responseState = RESPONSE_DONE;
         this.responseDone();
         return;
@@ -940,9 +948,8 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.phase = PHASE_REQUEST;
     this.requestState = REQUEST_HEAD;
     this.responseState = RESPONSE_HEAD;
-    // Both parsers give their storage back (head_parser.ts): a connection between requests holds none.
-    this.request.reset();
-    this.response.reset();
+    // A connection between requests holds no parser (head_parser_pool.ts).
+    this.giveBackParsers();
     this.keepAliveWait = keepAlive;
     if (keepAlive) this.requestLog.nextStream(startedAt);
     this.armTimer(keepAlive ? this.keepAliveTimeout() : this.requestHeadTimeout());
@@ -989,7 +996,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
    */
   private answerVerdict(verdict: NonNullable<RuleVerdict>): void {
     if (verdict.kind === "deny") {
-      this.host.logger.debug(`Request ${this.request.method} ${this.request.target} from ${this.clientAddress} denied`);
+      this.host.logger.debug(`Request ${this.request!.method} ${this.request!.target} from ${this.clientAddress} denied`);
       this.requestLog.terminate("P" + PHASE_LETTER_REQUEST);
       this.requestLog.markDenied();
       this.answerAndClose(verdict.status);
@@ -1010,9 +1017,10 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
       this.closeClient();
       return;
     }
-    let answer = renderAnswer(verdict, this.request.version === "1.0" ? "keep-alive" : null);
+    const request = this.request!;
+    let answer = renderAnswer(verdict, request.version === "1.0" ? "keep-alive" : null);
     // RFC 9110 9.3.2: the answer to HEAD is the head alone, Content-Length included.
-    if (this.request.method === "HEAD") answer = answer.subarray(0, answer.length - verdict.body.length);
+    if (request.method === "HEAD") answer = answer.subarray(0, answer.length - verdict.body.length);
     this.responseState = RESPONSE_DONE;
     this.requestLog.bytesOut += answer.length;
     this.requestLog.write();
@@ -1036,9 +1044,10 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     const client = this.client!;
     this.requestHead = null;
     const close = this.closeAfter || this.requestState !== REQUEST_DONE;
-    let answer = this.policy.errorPages.response(status, close ? "close" : this.request.version === "1.0" ? "keep-alive" : null);
+    const request = this.request!;
+    let answer = this.policy.errorPages.response(status, close ? "close" : request.version === "1.0" ? "keep-alive" : null);
     // RFC 9110 9.3.2: the answer to HEAD is the head alone.
-    if (this.request.method === "HEAD") answer = answer.subarray(0, headLength(answer));
+    if (request.method === "HEAD") answer = answer.subarray(0, headLength(answer));
     if (close) {
       client.write(answer);
       this.closeClient();
@@ -1099,7 +1108,8 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     else this.finish();
   }
 
-  private onTimer(): void {
+  /** @internal The session's timer expired (its {@link TimerOwner} method). */
+  onTimer(): void {
     switch (this.phase) {
       case PHASE_REQUEST:
         if (this.keepAliveWait) {
@@ -1174,6 +1184,17 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     if (ms > 0) this.timer.touch(ms);
   }
 
+  private giveBackParsers(): void {
+    if (this.request !== null) {
+      this.policy.requestParsers.giveBack(this.request);
+      this.request = null;
+    }
+    if (this.response !== null) {
+      this.policy.responseParsers.giveBack(this.response);
+      this.response = null;
+    }
+  }
+
   private finish(): void {
     if (this.phase === PHASE_IDLE) return;
     this.timer.disarm();
@@ -1186,7 +1207,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.requestHead = null;
     this.clientHead = null;
     this.clientCorked = false;
-    this.tunnel.clear();
+    this.tunnel?.clear();
     this.forwardForRoute = null;
     this.forwardFor = null;
     this.held = [];
@@ -1195,8 +1216,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser {
     this.keepAliveWait = false;
     this.closeAfter = false;
     this.requests = 0;
-    this.request.reset();
-    this.response.reset();
+    this.giveBackParsers();
     this.host.sessionEnded(this);
   }
 }

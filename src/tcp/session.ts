@@ -33,7 +33,7 @@ import type { Server } from "../core/server.ts";
 import { SLOT_HOLDING, SLOT_WAITING, ServerSlot } from "../core/server_slot.ts";
 import type { ShutdownCause, SlotUser } from "../core/server_slot.ts";
 import { SLOT_QUEUED, SLOT_TAKEN } from "../core/backend.ts";
-import type { WheelTimer } from "../core/timer_wheel.ts";
+import type { TimerOwner, WheelTimer } from "../core/timer_wheel.ts";
 import type { TrafficLog } from "../log/traffic_log.ts";
 import type { SessionHost } from "./session_host.ts";
 import type { SniRouter } from "./sni_router.ts";
@@ -64,7 +64,7 @@ const PHASE_INSPECTING = 6;
 
 
 /** One proxied TCP connection. Pooled: `start` begins a session, and it returns itself to its host at the end. */
-export class TcpSession implements ConnectionHandler, SlotUser {
+export class TcpSession implements ConnectionHandler, SlotUser, TimerOwner {
   private readonly host: SessionHost;
   private readonly timer: WheelTimer;
   private readonly slot: ServerSlot;
@@ -106,7 +106,7 @@ export class TcpSession implements ConnectionHandler, SlotUser {
 
   constructor(host: SessionHost) {
     this.host = host;
-    this.timer = host.wheel.create(() => this.onTimer());
+    this.timer = host.wheel.createFor(this);
     this.slot = new ServerSlot(this);
   }
 
@@ -415,7 +415,8 @@ export class TcpSession implements ConnectionHandler, SlotUser {
     this.timer.arm(delay);
   }
 
-  private onTimer(): void {
+  /** @internal The session's timer expired (its {@link TimerOwner} method). */
+  onTimer(): void {
     switch (this.phase) {
       case PHASE_INSPECTING:
         this.routeByHello(`the ClientHello was not complete within the inspect delay (${this.inspectDelay} ms)`);
