@@ -577,6 +577,28 @@ test("the head is found inside a chunk and the body is not copied nor consumed",
   assert.equal(parser.contentLength, 3);
 });
 
+test("a head decoded with the small body behind it reads the same as alone, whatever the body's bytes", () => {
+  // Body bytes 0x80-0x9F decode to other characters than latin1 would (windows-1252), and a
+  // value's 0x80-0x9F bytes make the head decode exactly: neither may shift or change a field.
+  const heads = [
+    "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 32\r\nX-Raw: caf\u00e9\r\n\r\n",
+    "HTTP/1.1 200 Fine \u0085\r\nContent-Length: 32\r\nX-Raw: \u0080\u009f\u00ff\r\n\r\n",
+  ];
+  const body = new Uint8Array(32);
+  for (let i = 0; i < body.length; i++) body[i] = 0x80 + i;
+  for (const head of heads) {
+    const alone = parse("response", head);
+    for (const bodyLength of [0, 1, 32]) {
+      const chunk = new Uint8Array(head.length + bodyLength);
+      chunk.set(bytes(head));
+      chunk.set(body.subarray(0, bodyLength), head.length);
+      const parser = new HeadParser("response");
+      assert.equal(parser.feed(chunk), head.length);
+      assert.deepEqual(snapshot(parser), snapshot(alone), `${JSON.stringify(head)} with ${bodyLength} body bytes`);
+    }
+  }
+});
+
 test("an invalid byte fails the head as soon as it is fed, before the head ends", () => {
   const cases: [kind: MessageKind, prefix: string, code: string][] = [
     ["request", "G\u0000", "HTTP_INVALID_METHOD"],
