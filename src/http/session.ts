@@ -605,9 +605,8 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser, Time
     if (end > offset) {
       this.requestBodySent = true;
       this.requestLog.bytesIn += end - offset;
-      const part = offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end);
       this.touchTimer();
-      this.serverPushedBack = !this.writeServer(server, part);
+      this.serverPushedBack = !this.writeServer(server, chunk, offset, end);
       if (this.serverPushedBack) this.client!.pause();
     }
     if (this.requestState === REQUEST_BODY) {
@@ -651,12 +650,12 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser, Time
     if (this.requestState === REQUEST_BODY && this.heldBytes < this.policy.bufferBytes) this.client?.resume();
   }
 
-  /** Writes to the server, joined with a head still waiting to leave (see the module notes). */
-  private writeServer(server: Connection, part: Uint8Array): boolean {
+  /** Writes `chunk[offset, end)` to the server, joined with a head still waiting to leave (see the module notes). */
+  private writeServer(server: Connection, chunk: Uint8Array, offset: number, end: number): boolean {
     const head = this.serverHead;
-    if (head === null) return server.write(part);
+    if (head === null) return server.write(offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end));
     this.serverHead = null;
-    return writeJoined(server, head, part);
+    return writeJoined(server, head, chunk, offset, end);
   }
 
   /** Sends a waiting request head alone: no body piece came with it. */
@@ -667,11 +666,11 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser, Time
     this.server?.write(head);
   }
 
-  private writeClient(client: Connection, part: Uint8Array): boolean {
+  private writeClient(client: Connection, chunk: Uint8Array, offset: number, end: number): boolean {
     const head = this.clientHead;
-    if (head === null) return client.write(part);
+    if (head === null) return client.write(offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end));
     this.clientHead = null;
-    return writeJoined(client, head, part);
+    return writeJoined(client, head, chunk, offset, end);
   }
 
   private flushClientHead(): boolean {
@@ -841,10 +840,9 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser, Time
       end = chunk.length;
     }
     if (end > offset) {
-      const part = offset === 0 && end === chunk.length ? chunk : chunk.subarray(offset, end);
       this.requestLog.bytesOut += end - offset;
       this.touchTimer();
-      if (!this.writeClient(client, part)) this.server!.pause();
+      if (!this.writeClient(client, chunk, offset, end)) this.server!.pause();
     }
     if (done) {
       if (end < chunk.length) this.serverReusable = false;

@@ -86,7 +86,7 @@ export class HttpTunnel {
     if (timeoutMs > 0) this.timer.arm(timeoutMs);
     else this.timer.disarm();
     this.requestLog.bytesOut += head.length + (serverBytes === null ? 0 : serverBytes.length);
-    let flowing = serverBytes !== null ? writeJoined(client, head, serverBytes) : client.write(head);
+    let flowing = serverBytes !== null ? writeJoined(client, head, serverBytes, 0, serverBytes.length) : client.write(head);
     if (!flowing) server.pause();
     flowing = true;
     for (let i = 0; i < held.length; i++) flowing = server.write(held[i]!);
