@@ -4,9 +4,10 @@
  *
  * Usage: `feed(chunk, offset)` returns `HEAD_INCOMPLETE` (every byte from `offset` was taken,
  * feed the next chunk), `HEAD_FAILED` (see `error`), or the index in `chunk` where the head ends and
- * the body (or the next pipelined message) starts. The parser is the parsed head: read its fields
- * after completion, and `reset()` it for the next message (parsers are meant to be pooled with the
- * session).
+ * the body (or the next pipelined message) starts. The parser is the parsed head (a
+ * {@link MessageHead}, message_head.ts, which also holds the rules' edits): read its fields after
+ * completion, and `reset()` it for the next message (sessions take parsers from pools:
+ * head_parser_pool.ts).
  *
  * How: one scanner reads each byte of the head once, in order, and keeps its place across chunks.
  * It checks every byte against the grammar of the field it is in as the byte arrives, so an
@@ -29,15 +30,18 @@
  */
 
 import { latin1, quoteBytes, TOKEN_CHARS, WINDOWS_1252 } from "./_bytes.ts";
-import { giveBackHeadStorage, growMarks, NO_STRINGS, takeHeadStorage } from "./head_storage.ts";
-import type { HeadStorage } from "./head_storage.ts";
+import { growMarks } from "./head_storage.ts";
 import { KNOWN_HEADER_LOWER_NAMES, KNOWN_HEADER_NAMES, knownHeaderName, knownMethod } from "./interned_names.ts";
 import { HttpError } from "./errors.ts";
 import type { HttpErrorCode } from "./errors.ts";
-import { replaceAuthority } from "./request_target.ts";
 import { BODY_NONE } from "./framing.ts";
-import type { BodyKind } from "./framing.ts";
 import { deriveHeadFacts } from "./head_facts.ts";
+import { MessageHead } from "./message_head.ts";
+import type { MessageKind } from "./message_head.ts";
+
+// The head model lives in message_head.ts; its types are re-exported for the parser's users.
+export { MessageHead } from "./message_head.ts";
+export type { HttpHead, MessageKind } from "./message_head.ts";
 
 /** `feed` result: the head is not complete yet, every byte given was taken. */
 export const HEAD_INCOMPLETE = -1;
@@ -59,35 +63,6 @@ export interface HeadParserOptions {
   maxHeadBytes?: number;
   /** Most header lines after the start line (default 101). */
   maxHeaderLines?: number;
-}
-
-/** Which side of the exchange a parser reads. */
-export type MessageKind = "request" | "response";
-
-/** A parsed head as the serializer needs it; `HeadParser` is one. */
-export interface HttpHead {
-  /** "request" or "response". */
-  readonly kind: MessageKind;
-  /** Request method as received ("" for responses). */
-  readonly method: string;
-  /** Request target as forwarded: as received, but an absolute-form target without an empty or default port ("" for responses). */
-  readonly target: string;
-  /** Protocol version: "1.0" or "1.1" (HTTP/1.2 to 1.9 are read as 1.1). */
-  readonly version: "1.0" | "1.1";
-  /** Response status code (0 for requests). */
-  readonly status: number;
-  /** Response reason phrase, possibly empty. */
-  readonly reason: string;
-  /** Number of header fields in the three parallel arrays below. */
-  readonly headerCount: number;
-  /** Header names as received, in order, duplicates kept (entries past `headerCount` are stale). */
-  readonly headerNames: readonly string[];
-  /** The same names in lower case, for matching. */
-  readonly headerLowerNames: readonly string[];
-  /** Header values, leading and trailing whitespace removed. */
-  readonly headerValues: readonly string[];
-  /** Lower-case tokens of every Connection header, in order (RFC 9110 7.6.1). */
-  readonly connectionTokens: readonly string[];
 }
 
 // Scanner states: the field the next byte belongs to.
@@ -154,64 +129,18 @@ function isVersionByte(k: number, c: number): boolean {
 const WHOLE_CHUNK_DECODE_SLACK = 512;
 
 /** Parses request heads or response heads from chunks; reusable through `reset()`. */
-export class HeadParser implements HttpHead {
-  readonly kind: MessageKind;
+export class HeadParser extends MessageHead {
   readonly maxHeadBytes: number;
   readonly maxHeaderLines: number;
 
-  // The parsed head. Written by the parser only; callers read them after completion.
-  method = "";
-  target = "";
-  version: "1.0" | "1.1" = "1.1";
-  status = 0;
-  reason = "";
-  headerCount = 0;
-  // The arrays of the storage held (see HeadStorage); empty and frozen without one.
-  headerNames: string[] = NO_STRINGS;
-  headerLowerNames: string[] = NO_STRINGS;
-  headerValues: string[] = NO_STRINGS;
-  connectionTokens: string[] = NO_STRINGS;
-
   /** Size of the head in bytes, start line and final empty line included. */
   headBytes = 0;
-  /** How the body is delimited. */
-  bodyKind: BodyKind = BODY_NONE;
-  /** The Content-Length value, when the body is framed by it. */
-  contentLength: number | undefined = undefined;
-  /** The body is chunked (Transfer-Encoding ends with chunked). */
-  chunked = false;
-  /**
-   * The connection must be closed once this exchange is over: Transfer-Encoding came with
-   * Content-Length (RFC 9112 6.1, HAProxy closes too), or a response body runs until close.
-   */
-  closeAfterResponse = false;
-  /** The peer wants the connection kept open: HTTP/1.1 without close, or HTTP/1.0 with keep-alive. */
-  keepAlive = true;
-  /** A Connection header carries "close". */
-  connectionClose = false;
-  /** A Connection header carries "keep-alive". */
-  connectionKeepAlive = false;
-  /** A Connection header carries "upgrade". */
-  connectionUpgrade = false;
-  /** The Upgrade header value (several joined with ", "), or undefined. */
-  upgrade: string | undefined = undefined;
-  /** Upgrade names h2c: the proxy must not forward it (nor HTTP2-Settings), see serialize.ts. */
-  h2cUpgrade = false;
-  /** An HTTP2-Settings header is present (only meaningful with an h2c upgrade). */
-  hasHttp2Settings = false;
-  /** An HTTP/1.1 request carries "Expect: 100-continue" (RFC 9110 10.1.1; ignored for HTTP/1.0). */
-  expectContinue = false;
-  /** The Host header value (an absolute-form target's authority), or undefined. */
-  host: string | undefined = undefined;
-  /** A 1xx response other than 101: a final response follows it (RFC 9110 15.2). */
-  interim = false;
   /** The reason `feed` returned `HEAD_FAILED`. */
   error: HttpError | undefined = undefined;
 
   #state = S_LEADING;
   /** What the LF after the CR just read ends (state S_CR). */
   #cr = CR_LEADING;
-  #storage: HeadStorage | null = null;
   /** Head bytes gathered in the storage's buffer from earlier chunks. */
   #buffered = 0;
   /** Bytes of empty lines skipped before the request line. */
@@ -240,7 +169,7 @@ export class HeadParser implements HttpHead {
   #framingConflict = false;
 
   constructor(kind: MessageKind, options: HeadParserOptions = {}) {
-    this.kind = kind;
+    super(kind);
     this.maxHeadBytes = options.maxHeadBytes ?? DEFAULT_MAX_HEAD_BYTES;
     this.maxHeaderLines = options.maxHeaderLines ?? DEFAULT_MAX_HEADER_LINES;
     this.#state = kind === "request" ? S_LEADING : S_STATUS;
@@ -251,7 +180,7 @@ export class HeadParser implements HttpHead {
    * of the request being answered: HEAD and CONNECT change the response's framing (RFC 9112 6.3).
    */
   reset(requestMethod = ""): void {
-    if (this.#storage !== null) this.#giveBackStorage();
+    this.clearHead();
     this.#state = this.kind === "request" ? S_LEADING : S_STATUS;
     this.#cr = CR_LEADING;
     this.#buffered = 0;
@@ -265,27 +194,7 @@ export class HeadParser implements HttpHead {
     this.#exact = false;
     this.#requestMethod = requestMethod;
     this.#framingConflict = false;
-    this.method = "";
-    this.target = "";
-    this.version = "1.1";
-    this.status = 0;
-    this.reason = "";
-    this.headerCount = 0;
     this.headBytes = 0;
-    this.bodyKind = BODY_NONE;
-    this.contentLength = undefined;
-    this.chunked = false;
-    this.closeAfterResponse = false;
-    this.keepAlive = true;
-    this.connectionClose = false;
-    this.connectionKeepAlive = false;
-    this.connectionUpgrade = false;
-    this.upgrade = undefined;
-    this.h2cUpgrade = false;
-    this.hasHttp2Settings = false;
-    this.expectContinue = false;
-    this.host = undefined;
-    this.interim = false;
     this.error = undefined;
   }
 
@@ -323,7 +232,7 @@ export class HeadParser implements HttpHead {
     let i = offset;
     // The header-line state lives in locals while the loop runs (written back when the chunk is
     // used up): lines are the bulk of a head, and locals are what every engine keeps in registers.
-    const storage = this.#storage ?? this.#takeStorage();
+    const storage = this.storage ?? this.takeStorage();
     const buffered = this.#buffered;
     const buffer = storage.buffer;
     let marks = storage.marks;
@@ -727,106 +636,14 @@ export class HeadParser implements HttpHead {
     return HEAD_INCOMPLETE;
   }
 
-  /** The value of the first header named `lowerName` (lower case), or undefined. */
-  headerValue(lowerName: string): string | undefined {
-    for (let i = 0; i < this.headerCount; i++) {
-      if (this.headerLowerNames[i] === lowerName) return this.headerValues[i];
-    }
-    return undefined;
-  }
-
-  /** The headers as [name, value] pairs, in order (allocates: for tests and diagnostics). */
-  headers(): [string, string][] {
-    const pairs: [string, string][] = [];
-    for (let i = 0; i < this.headerCount; i++) pairs.push([this.headerNames[i]!, this.headerValues[i]!]);
-    return pairs;
-  }
-
-  // Mutations for http-request/http-response rules. The framing and connection fields keep the
-  // values parsed from the received head: rules may not touch the headers behind them (the
-  // configuration refuses it), so the message is forwarded with the framing it arrived with.
-  // `host` is the exception: routing and X-Forwarded-Host read it after the rules ran.
-
-  /**
-   * Removes every header named `name` and appends `name: value`. `lowerName` saves the lowering
-   * when the caller has it precomputed; `value` must be latin1 without CR, LF or NUL. Setting Host
-   * on an absolute-form request moves its target's authority along, so the two never disagree.
-   */
-  setHeader(name: string, value: string, lowerName: string = name.toLowerCase()): void {
-    this.#removeHeaders(lowerName, false);
-    this.#append(name, lowerName, value);
-    if (lowerName === "host" && this.kind === "request") {
-      this.host = value;
-      if (this.target.charCodeAt(0) !== SLASH && this.method !== "CONNECT") this.target = replaceAuthority(this.target, value);
-    }
-  }
-
-  /** Appends `name: value`, keeping the headers of that name already present. */
-  addHeader(name: string, value: string, lowerName: string = name.toLowerCase()): void {
-    this.#append(name, lowerName, value);
-    // `host` is the first Host value, as the parser sets it.
-    if (lowerName === "host" && this.kind === "request" && this.host === undefined) this.host = value;
-  }
-
-  /** Removes every header named `lowerName` (lower case), keeping the others in order. */
-  deleteHeader(lowerName: string): void {
-    this.#removeHeaders(lowerName, false);
-    if (lowerName === "host" && this.kind === "request") this.host = undefined;
-  }
-
-  /** Replaces the request target (the caller keeps it free of spaces, CR, LF and '#'). */
-  setTarget(target: string): void {
-    this.target = target;
-  }
-
   /** @internal head_facts.ts: fails the head (status 400 for requests unless told, always 502 for responses). */
   failWith(code: HttpErrorCode, message: string, requestStatus = 400): false {
     return this.#fail(code, message, requestStatus);
   }
 
-  /** @internal head_facts.ts: appends a header line as parsed, nothing else updated. */
-  appendLine(name: string, lowerName: string, value: string): void {
-    this.#append(name, lowerName, value);
-  }
-
-  /** @internal head_facts.ts: removes the lines named `lowerName` (all, or all but the first). */
-  removeLines(lowerName: string, keepFirst: boolean): void {
-    this.#removeHeaders(lowerName, keepFirst);
-  }
-
   /** @internal head_facts.ts: the framing is ambiguous (RFC 9112 6.1): close after the exchange, whatever the body. */
   markFramingConflict(): void {
     this.#framingConflict = true;
-  }
-
-  #takeStorage(): HeadStorage {
-    const storage = takeHeadStorage();
-    this.#storage = storage;
-    this.headerNames = storage.names;
-    this.headerLowerNames = storage.lowerNames;
-    this.headerValues = storage.values;
-    this.connectionTokens = storage.tokens;
-    return storage;
-  }
-
-  #giveBackStorage(): void {
-    const storage = this.#storage!;
-    this.#storage = null;
-    this.headerNames = NO_STRINGS;
-    this.headerLowerNames = NO_STRINGS;
-    this.headerValues = NO_STRINGS;
-    this.connectionTokens = NO_STRINGS;
-    giveBackHeadStorage(storage);
-  }
-
-  #append(name: string, lowerName: string, value: string): void {
-    if (this.#storage === null) this.#takeStorage();
-    // Entries past headerCount are stale: overwriting them reuses the arrays' slots.
-    const index = this.headerCount;
-    this.headerNames[index] = name;
-    this.headerLowerNames[index] = lowerName;
-    this.headerValues[index] = value;
-    this.headerCount = index + 1;
   }
 
   /** The final empty line ended at `end` (an index in `chunk`): extracts the fields and checks the framing. */
@@ -836,7 +653,7 @@ export class HeadParser implements HttpHead {
     let src = chunk;
     let base = headStart;
     if (this.#buffered > 0) {
-      src = this.#storage!.buffer!;
+      src = this.storage!.buffer!;
       src.set(chunk.subarray(headStart, end), this.#buffered);
       base = 0;
     }
@@ -870,8 +687,8 @@ export class HeadParser implements HttpHead {
     const names = this.headerNames;
     const lowerNames = this.headerLowerNames;
     const values = this.headerValues;
-    const marks = this.#storage!.marks;
-    const upperNames = this.#storage!.upperNames;
+    const marks = this.storage!.marks;
+    const upperNames = this.storage!.upperNames;
     const count = this.#lines | 0;
     for (let line = 0; line < count; line++) {
       const nameStart = marks[4 * line]! | 0;
@@ -897,7 +714,7 @@ export class HeadParser implements HttpHead {
     const end = Math.min(to, from + 65);
     const bytes = new Uint8Array(Math.max(0, end - from));
     for (let at = from; at < end; at++) {
-      bytes[at - from] = at < this.#buffered ? this.#storage!.buffer![at]! : chunk[at - delta]!;
+      bytes[at - from] = at < this.#buffered ? this.storage!.buffer![at]! : chunk[at - delta]!;
     }
     return quoteBytes(bytes, 0, bytes.length);
   }
@@ -962,25 +779,5 @@ export class HeadParser implements HttpHead {
       this.closeAfterResponse = this.#framingConflict;
     }
     return true;
-  }
-
-  /** Removes the headers named `lowerName` (all of them, or all but the first), keeping the others in order. */
-  #removeHeaders(lowerName: string, keepFirst: boolean): void {
-    const names = this.headerNames;
-    const lowerNames = this.headerLowerNames;
-    const values = this.headerValues;
-    let kept = 0;
-    let seen = false;
-    for (let i = 0; i < this.headerCount; i++) {
-      if (lowerNames[i] === lowerName) {
-        if (!keepFirst || seen) continue;
-        seen = true;
-      }
-      names[kept] = names[i]!;
-      lowerNames[kept] = lowerNames[i]!;
-      values[kept] = values[i]!;
-      kept++;
-    }
-    this.headerCount = kept;
   }
 }

@@ -55,12 +55,12 @@ export interface HttpFrontendPolicy {
   /** Pages for answers given before a backend is chosen. */
   readonly errorPages: ErrorPages;
   readonly clientClose: boolean;
-  /** Largest message head, and most header lines (tune.bufsize - tune.maxrewrite, tune.http.maxhdr). */
-  readonly maxHeadBytes: number;
-  readonly maxHeaderLines: number;
   /** Client bytes held while a request waits, before the client is paused (tune.bufsize). */
   readonly bufferBytes: number;
-  /** Parsers with those limits, taken per exchange (head_parser_pool.ts). */
+  /**
+   * Parsers taken per exchange (head_parser_pool.ts), with the limits of a head: its largest size
+   * and most header lines (tune.bufsize - tune.maxrewrite, tune.http.maxhdr).
+   */
   readonly requestParsers: HeadParserPool;
   readonly responseParsers: HeadParserPool;
   /** The `monitor-uri` answer, or null (none configured). */
@@ -139,8 +139,6 @@ export function buildHttpFrontendPolicy(
     responseRules: new ResponseRules(frontend.http.httpResponseRules),
     errorPages: frontendPages,
     clientClose: frontend.http.connectionMode === "httpclose",
-    maxHeadBytes: tune.bufsize - tune.maxrewrite,
-    maxHeaderLines: tune.httpMaxhdr,
     bufferBytes: tune.bufsize,
     requestParsers: new HeadParserPool("request", parserLimits),
     responseParsers: new HeadParserPool("response", parserLimits),
