@@ -67,7 +67,7 @@ import type {
   TlsFacts,
 } from "./types.ts";
 import type { NetError } from "./net_error.ts";
-import { addressOf, NOOP_HANDLER, UNKNOWN_ADDRESS } from "./_addresses.ts";
+import { addressOf, localAddressOf, NOOP_HANDLER, UNKNOWN_ADDRESS } from "./_addresses.ts";
 import { adoptionError, formatHostPort, toNetError } from "./net_error.ts";
 
 /**
@@ -202,7 +202,7 @@ export class BunNativeConnection implements Connection {
     if (socket !== undefined) {
       this.open = true;
       this.remote = addressOf(socket.remoteAddress, socket.remotePort);
-      this.local = addressOf(socket.localAddress, socket.localPort);
+      this.local = localAddressOf(socket.localAddress, socket.localPort);
     } else {
       this.open = false;
       this.remote = UNKNOWN_ADDRESS;

@@ -40,7 +40,7 @@ import type {
   NetAddr,
   TlsFacts,
 } from "./types.ts";
-import { addressOf, NOOP_HANDLER, UNKNOWN_ADDRESS } from "./_addresses.ts";
+import { addressOf, localAddressOf, NOOP_HANDLER, UNKNOWN_ADDRESS } from "./_addresses.ts";
 import { adoptionError, formatHostPort, NetError, toNetError } from "./net_error.ts";
 // A pure helper of the core, with no dependency of its own: the copies out of the shared read
 // buffer are the same short-lived arrays as the http layer's heads.
@@ -79,7 +79,7 @@ export class NodeNetConnection implements Connection {
     this.target = target;
     if (accepted) {
       this.remote = addressOf(socket.remoteAddress, socket.remotePort);
-      this.local = addressOf(socket.localAddress, socket.localPort);
+      this.local = localAddressOf(socket.localAddress, socket.localPort);
     } else {
       this.remote = UNKNOWN_ADDRESS;
       this.local = UNKNOWN_ADDRESS;
