@@ -37,7 +37,7 @@ export class HeadParserPool {
     return this.#spare.pop() ?? new HeadParser(this.kind, this.#limits);
   }
 
-  /** Resets `parser` (its storage goes back to its own spares) and keeps it for the next exchange. */
+  /** Resets `parser` (its header storage goes back to the storage spares) and keeps it for the next exchange. */
   giveBack(parser: HeadParser): void {
     parser.reset();
     if (this.#spare.length < MAX_SPARE_PARSERS) this.#spare.push(parser);
