@@ -87,6 +87,10 @@ import { LINGER_IDLE_MS, LINGER_OVER, LingeringClose } from "./lingering_close.t
 import { RequestLog } from "./request_log.ts";
 import { HttpTunnel, offersUpgrade } from "./tunnel.ts";
 import { writeJoined } from "./write_joined.ts";
+import { bodyTimeout, bodyTimeoutSide, keepAliveTimeout, requestHeadTimeout } from "./session_timeouts.ts";
+import type { HttpClientTimeouts } from "./session_timeouts.ts";
+
+export type { HttpClientTimeouts } from "./session_timeouts.ts";
 
 export { COALESCE_MAX_BYTES } from "./write_joined.ts";
 
@@ -105,12 +109,6 @@ export interface HttpSessionHost extends ServerConnectorHost {
   readonly draining: boolean;
 }
 
-/** The frontend timeouts an http session obeys, in ms (0: unset). */
-export interface HttpClientTimeouts {
-  readonly client: number;
-  readonly httpRequest: number;
-  readonly httpKeepAlive: number;
-}
 
 const PHASE_IDLE = 0;
 /** Waiting for (or reading) a request head. */
@@ -410,7 +408,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser, Time
       if (this.keepAliveWait) {
         // The next request started: its head must now arrive within `timeout http-request`.
         this.keepAliveWait = false;
-        this.armTimer(this.requestHeadTimeout());
+        this.armTimer(requestHeadTimeout(this.timeouts));
       }
       this.requestLog.requestSeen();
       // Taken again for each request of the loop: an answered one gave its parser back.
@@ -590,14 +588,8 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser, Time
     const server = this.server!;
     let end: number;
     if (this.request!.bodyKind === BODY_CONTENT_LENGTH) {
-      const available = chunk.length - offset;
-      if (available <= this.requestRemaining) {
-        end = chunk.length;
-        this.requestRemaining -= available;
-      } else {
-        end = offset + this.requestRemaining;
-        this.requestRemaining = 0;
-      }
+      end = contentLengthEnd(chunk, offset, this.requestRemaining);
+      this.requestRemaining -= end - offset;
       if (this.requestRemaining === 0) this.requestState = REQUEST_DONE;
     } else {
       end = this.requestChunks!.passThrough(chunk, offset);
@@ -819,14 +811,8 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser, Time
     let end: number;
     let done = false;
     if (kind === BODY_CONTENT_LENGTH) {
-      const available = chunk.length - offset;
-      if (available <= this.responseRemaining) {
-        end = chunk.length;
-        this.responseRemaining -= available;
-      } else {
-        end = offset + this.responseRemaining;
-        this.responseRemaining = 0;
-      }
+      end = contentLengthEnd(chunk, offset, this.responseRemaining);
+      this.responseRemaining -= end - offset;
       done = this.responseRemaining === 0;
     } else if (kind === BODY_CHUNKED) {
       end = this.responseChunks!.passThrough(chunk, offset);
@@ -960,7 +946,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser, Time
     this.giveBackParsers();
     this.keepAliveWait = keepAlive;
     if (keepAlive) this.requestLog.nextStream(startedAt);
-    this.armTimer(keepAlive ? this.keepAliveTimeout() : this.requestHeadTimeout());
+    this.armTimer(keepAlive ? keepAliveTimeout(this.timeouts) : requestHeadTimeout(this.timeouts));
     const client = this.client!;
     if (this.held.length > 0) {
       const held = this.held;
@@ -1144,7 +1130,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser, Time
           this.answerAndClose(this.requestState === REQUEST_BODY ? 408 : 504);
         } else {
           this.host.logger.debug(`Session from ${this.clientAddress} timed out in a response body`);
-          this.requestLog.terminate(this.bodyTimeoutSide() + PHASE_LETTER_DATA);
+          this.requestLog.terminate(bodyTimeoutSide(this.timeouts, this.backend!.serverTimeout) + PHASE_LETTER_DATA);
           this.abort();
         }
         return;
@@ -1153,7 +1139,7 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser, Time
         return;
       case PHASE_TUNNEL:
         this.host.logger.debug(`Tunnel from ${this.clientAddress} timed out`);
-        this.requestLog.terminate((this.backend!.tunnelTimeout > 0 ? "c" : this.bodyTimeoutSide()) + PHASE_LETTER_DATA);
+        this.requestLog.terminate((this.backend!.tunnelTimeout > 0 ? "c" : bodyTimeoutSide(this.timeouts, this.backend!.serverTimeout)) + PHASE_LETTER_DATA);
         this.abort();
         return;
       case PHASE_ANSWERED:
@@ -1163,21 +1149,8 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser, Time
     }
   }
 
-  private requestHeadTimeout(): number {
-    return this.timeouts.httpRequest > 0 ? this.timeouts.httpRequest : this.timeouts.client;
-  }
-
-  private keepAliveTimeout(): number {
-    return this.timeouts.httpKeepAlive > 0 ? this.timeouts.httpKeepAlive : this.requestHeadTimeout();
-  }
-
   private bodyTimeout(): number {
-    return minPositive(this.timeouts.client, this.backend!.serverTimeout);
-  }
-
-  /** Which side's timeout `bodyTimeout` is: "c" when the client's is in force, else "s". */
-  private bodyTimeoutSide(): string {
-    return this.bodyTimeout() === this.timeouts.client ? "c" : "s";
+    return bodyTimeout(this.timeouts, this.backend!.serverTimeout);
   }
 
   private armTimer(ms: number): void {
@@ -1230,10 +1203,9 @@ export class HttpSession implements ConnectionHandler, ServerConnectorUser, Time
   }
 }
 
-function minPositive(a: number, b: number): number {
-  if (a <= 0) return b;
-  if (b <= 0) return a;
-  return a < b ? a : b;
+/** Where the body bytes of `chunk` from `offset` end when `remaining` bytes of a Content-Length body are still to come. */
+function contentLengthEnd(chunk: Uint8Array, offset: number, remaining: number): number {
+  return chunk.length - offset <= remaining ? chunk.length : offset + remaining;
 }
 
 /** Bytes up to and including the blank line that ends a generated response's head. */
